@@ -1,0 +1,7 @@
+export { anvilKeys, roles } from './accounts.js'
+export type { DeployUsdcOptions } from './deployUsdc.js'
+export { deployUsdc, fiatTokenAbi } from './deployUsdc.js'
+export type { AnvilProcess, SpawnAnvilOptions } from './spawnAnvil.js'
+export { anvilBinary, spawnAnvil } from './spawnAnvil.js'
+export type { Devchain, DevchainOptions, Wallet } from './startDevchain.js'
+export { startDevchain } from './startDevchain.js'

@@ -1,0 +1,134 @@
+import {
+  type Address,
+  createPublicClient,
+  createWalletClient,
+  type Hex,
+  http,
+  type PublicClient,
+  parseUnits,
+} from 'viem'
+import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
+import { anvilKeys, roles } from './accounts.js'
+import { deployUsdc, fiatTokenAbi } from './deployUsdc.js'
+import { type SpawnAnvilOptions, spawnAnvil } from './spawnAnvil.js'
+
+export type DevchainOptions = SpawnAnvilOptions & {
+  /** USDC minted to each funded buyer, in whole dollars. @default 1000 */
+  buyerFunds?: number
+  /** How many of the dev keys (from the fifth) get USDC. @default 6 */
+  buyers?: number
+}
+
+export type Wallet = { address: Address; privateKey: Hex }
+
+export type Devchain = {
+  rpcUrl: string
+  chainId: 31337
+  /** CAIP-2 network id. */
+  network: 'eip155:31337'
+  /** The USDC proxy address. */
+  usdc: Address
+  /** EIP-712 domain of the token, as in `PaymentRequirements.extra`. */
+  eip712: { name: 'USD Coin'; version: '2' }
+  publicClient: PublicClient
+  /** USDC owner and master minter. */
+  owner: Wallet
+  /** The facilitator's gas wallet (holds ETH, no USDC). */
+  facilitator: Wallet
+  /** The seller's receiving address. */
+  payTo: Wallet
+  /** Funded buyers, each holding `buyerFunds` USDC. */
+  buyers: Wallet[]
+  /** USDC balance in atomic units (6 decimals). */
+  balanceOf(address: Address): Promise<bigint>
+  /** Mints USDC (atomic units) to an address. */
+  mint(to: Address, amount: bigint): Promise<void>
+  /** A fresh random wallet with `amount` atomic USDC. */
+  newBuyer(amount?: bigint): Promise<Wallet>
+  /** Stops anvil. Safe to call twice. */
+  stop(): Promise<void>
+}
+
+const wallet = (privateKey: Hex): Wallet => ({
+  address: privateKeyToAccount(privateKey).address,
+  privateKey,
+})
+
+/**
+ * Starts anvil, deploys Circle's USDC and funds buyers. Always `stop()` it in `finally`.
+ *
+ * @example
+ * const chain = await startDevchain()
+ * try {
+ *   console.log(chain.usdc, await chain.balanceOf(chain.buyers[0].address))
+ * } finally {
+ *   await chain.stop()
+ * }
+ */
+export async function startDevchain(options: DevchainOptions = {}): Promise<Devchain> {
+  const anvil = await spawnAnvil(options)
+  try {
+    const publicClient = createPublicClient({
+      chain: foundry,
+      transport: http(anvil.rpcUrl),
+      pollingInterval: 20,
+    }) as PublicClient
+    const owner = wallet(anvilKeys[roles.owner])
+    const usdc = await deployUsdc({
+      rpcUrl: anvil.rpcUrl,
+      publicClient,
+      ownerKey: owner.privateKey,
+      proxyAdminKey: anvilKeys[roles.proxyAdmin],
+    })
+    const minter = createWalletClient({
+      account: privateKeyToAccount(owner.privateKey),
+      chain: foundry,
+      transport: http(anvil.rpcUrl),
+    })
+    const mint = async (to: Address, amount: bigint) => {
+      const hash = await minter.writeContract({
+        address: usdc,
+        abi: fiatTokenAbi,
+        functionName: 'mint',
+        args: [to, amount],
+      })
+      const receipt = await publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 })
+      if (receipt.status !== 'success') throw new Error(`minting USDC to ${to} reverted`)
+    }
+    const count = options.buyers ?? 6
+    const buyers = anvilKeys.slice(roles.firstBuyer, roles.firstBuyer + count).map(wallet)
+    const funds = parseUnits(String(options.buyerFunds ?? 1000), 6)
+    for (const buyer of buyers) await mint(buyer.address, funds)
+    const balanceOf = async (address: Address) =>
+      (await publicClient.readContract({
+        address: usdc,
+        abi: fiatTokenAbi,
+        functionName: 'balanceOf',
+        args: [address],
+      })) as bigint
+    return {
+      rpcUrl: anvil.rpcUrl,
+      chainId: 31337,
+      network: 'eip155:31337',
+      usdc,
+      eip712: { name: 'USD Coin', version: '2' },
+      publicClient,
+      owner,
+      facilitator: wallet(anvilKeys[roles.facilitator]),
+      payTo: wallet(anvilKeys[roles.payTo]),
+      buyers,
+      balanceOf,
+      mint,
+      async newBuyer(amount = funds) {
+        const buyer = wallet(generatePrivateKey())
+        await mint(buyer.address, amount)
+        return buyer
+      },
+      stop: anvil.stop,
+    }
+  } catch (error) {
+    await anvil.stop()
+    throw error
+  }
+}

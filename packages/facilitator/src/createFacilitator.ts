@@ -1,0 +1,194 @@
+import {
+  getNetwork,
+  type Invalid,
+  type PaymentPayload,
+  type PaymentPayloadV1,
+  type PaymentRequirements,
+  type PaymentRequirementsV1,
+  type SettleResponse,
+  type SupportedResponse,
+  toRequirementsV2,
+  upgradePayloadV1,
+  X402Error,
+} from '@402x/core'
+import type { Hex } from 'viem'
+import { type Chain, createChain } from './chain.js'
+import { createGasWallet, type GasWallet, MaybeSentError } from './gasWallet.js'
+import { settleExact, waitForReceipt } from './settleExact.js'
+import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
+import { type VerifiedExact, verifyExact } from './verifyExact.js'
+
+export type FacilitatorOptions = {
+  /** The chains to serve, each with an RPC URL. */
+  chains: { network: string; rpcUrl: string }[]
+  /**
+   * Private keys of the gas wallets that submit settlements. Several keys spread load: each
+   * wallet's nonces are managed so concurrent settlements never collide.
+   */
+  privateKeys: Hex[]
+  /** How long to wait for a settlement receipt before answering `settlement_pending`. @default 30000 */
+  receiptTimeoutMs?: number
+}
+
+export type Facilitator = FacilitatorLike & {
+  /** The gas wallet addresses. */
+  signers: string[]
+}
+
+type Normalized = { payload: PaymentPayload; requirements: PaymentRequirements; x402Version: 1 | 2 }
+
+/**
+ * An x402 facilitator in process: verifies and settles `exact` EVM payments.
+ *
+ * @example
+ * const facilitator = createFacilitator({
+ *   chains: [{ network: 'eip155:84532', rpcUrl: 'https://sepolia.base.org' }],
+ *   privateKeys: [process.env.GAS_WALLET_KEY],
+ * })
+ * const result = await facilitator.verify(paymentPayload, paymentRequirements)
+ */
+export function createFacilitator(options: FacilitatorOptions): Facilitator {
+  if (options.privateKeys.length === 0) {
+    throw new X402Error('invalid_config', {
+      message:
+        'the facilitator needs at least one gas wallet: pass `privateKeys: ["0x…"]` or set X402_FACILITATOR_PRIVATE_KEY',
+    })
+  }
+  const chains = new Map<string, { chain: Chain; wallets: GasWallet[] }>()
+  for (const { network, rpcUrl } of options.chains) {
+    const { id, chainId } = getNetwork(network)
+    const chain = createChain({ network: id, chainId, rpcUrl })
+    chains.set(id, { chain, wallets: options.privateKeys.map((key) => createGasWallet(chain, key)) })
+  }
+  const signers = [...new Set([...chains.values()].flatMap((c) => c.wallets.map((w) => w.address)))]
+  const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000
+  const inFlight = new Set<string>()
+
+  const normalize = (
+    payload: PaymentPayload | PaymentPayloadV1,
+    requirements: PaymentRequirements | PaymentRequirementsV1,
+  ): Normalized | undefined => {
+    const ours = toRequirementsV2(requirements)
+    if (payload.x402Version === 2) return { payload, requirements: ours, x402Version: 2 }
+    const upgraded = upgradePayloadV1(payload, [ours])
+    return upgraded ? { payload: upgraded, requirements: ours, x402Version: 1 } : undefined
+  }
+
+  const lookup = (network: string) => chains.get(network)
+
+  const verifyNormalized = async (
+    n: Normalized,
+  ): Promise<
+    { entry: { chain: Chain; wallets: GasWallet[] }; result: VerifiedExact } | { entry?: never; result: Invalid }
+  > => {
+    const entry = lookup(n.requirements.network)
+    if (!entry) {
+      const message = `this facilitator does not serve ${n.requirements.network}; it serves ${[...chains.keys()].join(', ')}`
+      return { result: { isValid: false, reason: 'invalid_network', message } }
+    }
+    const simulateFrom = entry.wallets[0]?.address as string
+    const result = await verifyExact(entry.chain, n.payload, n.requirements, { simulateFrom })
+    return result.isValid ? { entry, result } : { result }
+  }
+
+  const verify: Facilitator['verify'] = async (payload, requirements) => {
+    const n = normalize(payload, requirements)
+    if (!n)
+      return {
+        isValid: false,
+        invalidReason: 'invalid_network',
+        invalidMessage: 'the payload network does not match the requirements',
+      }
+    const { result } = await verifyNormalized(n)
+    if (result.isValid) return { isValid: true, payer: result.payer }
+    return {
+      isValid: false,
+      invalidReason: result.reason,
+      invalidMessage: result.message,
+      ...(result.payer ? { payer: result.payer } : {}),
+    }
+  }
+
+  const settle: Facilitator['settle'] = async (payload, requirements): Promise<SettleResponse> => {
+    const n = normalize(payload, requirements)
+    const network = n?.requirements.network ?? toRequirementsV2(requirements).network
+    const failed = (errorReason: string, errorMessage: string, payer?: string): SettleResponse => ({
+      success: false,
+      errorReason,
+      errorMessage,
+      transaction: '',
+      network,
+      ...(payer ? { payer } : {}),
+    })
+    if (!n) return failed('invalid_network', 'the payload network does not match the requirements')
+    const auth = (n.payload.payload as { authorization?: { from?: string; nonce?: string } }).authorization
+    const key = `${network}:${n.requirements.asset}:${auth?.from}:${auth?.nonce}`.toLowerCase()
+    if (inFlight.has(key)) {
+      return failed('payment_in_flight', 'this authorization is already being settled; it is served once', auth?.from)
+    }
+    inFlight.add(key)
+    try {
+      const { entry, result } = await verifyNormalized(n)
+      if (!entry) return failed(result.reason, result.message, result.payer)
+      const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+      try {
+        return await settleExact(entry.chain, wallet, result, n.requirements.asset, { receiptTimeoutMs })
+      } catch (error) {
+        if (error instanceof MaybeSentError) {
+          return {
+            success: false,
+            errorReason: 'settlement_pending',
+            errorMessage: error.message,
+            transaction: error.hash,
+            network,
+            payer: result.payer,
+          }
+        }
+        throw error
+      }
+    } finally {
+      inFlight.delete(key)
+    }
+  }
+
+  const reconcile = async (request: ReconcileRequest): Promise<SettlementStatus> => {
+    const n = normalize(request.paymentPayload, request.paymentRequirements)
+    if (!n) return { state: 'failed', reason: 'invalid_network' }
+    const entry = lookup(n.requirements.network)
+    if (!entry)
+      throw new X402Error('invalid_request', { message: `network ${n.requirements.network} is not served here` })
+    const auth = (n.payload.payload as { authorization: { from: string; nonce: string; validBefore: string } })
+      .authorization
+    if (request.transaction) {
+      const receipt = await waitForReceipt(entry.chain, request.transaction as Hex, { timeoutMs: 0 })
+      if (receipt?.status === '0x1') return { state: 'settled', transaction: request.transaction }
+    }
+    // The token's own replay guard tells whether this authorization was ever used.
+    const used = await entry.chain.readToken<boolean>(n.requirements.asset, 'authorizationState', [
+      auth.from,
+      auth.nonce,
+    ])
+    if (used) return { state: 'settled', transaction: request.transaction ?? '' }
+    if (BigInt(auth.validBefore) < BigInt(Math.floor(Date.now() / 1000))) {
+      return { state: 'failed', reason: 'authorization expired unused' }
+    }
+    return request.transaction ? { state: 'pending', transaction: request.transaction } : { state: 'pending' }
+  }
+
+  return {
+    signers,
+    async supported(): Promise<SupportedResponse> {
+      return {
+        kinds: [...chains.keys()].flatMap((network) => [
+          { x402Version: 2, scheme: 'exact', network },
+          { x402Version: 1, scheme: 'exact', network: getNetwork(network).v1Name },
+        ]),
+        extensions: [],
+        signers: { 'eip155:*': signers },
+      }
+    },
+    verify,
+    settle,
+    reconcile,
+  }
+}

@@ -1,0 +1,84 @@
+import { SettleResponseSchema, SupportedResponseSchema, VerifyResponseSchema, X402Error } from '@402x/core'
+import { z } from 'zod'
+import type { FacilitatorLike, SettlementStatus } from './types.js'
+
+export type FacilitatorClientOptions = {
+  /** Base URL of the facilitator, e.g. `https://x402.org/facilitator`. */
+  url: string
+  /** Sent as `Authorization: Bearer …`. */
+  apiKey?: string
+  /** Per-call timeout. @default 30000 */
+  timeoutMs?: number
+}
+
+const StatusSchema = z.union([
+  z.object({ state: z.literal('settled'), transaction: z.string() }),
+  z.object({ state: z.literal('failed'), reason: z.string() }),
+  z.object({ state: z.literal('pending'), transaction: z.string().optional() }),
+])
+
+/**
+ * A client for any x402 facilitator over HTTP. An unreachable facilitator, a 5xx or a
+ * malformed answer is a `facilitator_unavailable` fault (retryable).
+ *
+ * @example
+ * const facilitator = createFacilitatorClient({ url: 'http://127.0.0.1:4020' })
+ * await facilitator.supported()
+ */
+export function createFacilitatorClient(options: FacilitatorClientOptions): FacilitatorLike {
+  const base = options.url.replace(/\/+$/, '')
+  const call = async <T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown) => {
+    let response: Response
+    try {
+      response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          'content-type': 'application/json',
+          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      })
+    } catch (cause) {
+      throw new X402Error('facilitator_unavailable', {
+        message: `the facilitator at ${base} cannot be reached: ${(cause as Error).message}`,
+        cause,
+      })
+    }
+    const text = await response.text()
+    let json: unknown
+    try {
+      json = JSON.parse(text)
+    } catch {
+      json = undefined
+    }
+    const parsed = schema.safeParse(json)
+    if (response.ok && parsed.success) return parsed.data as z.infer<T>
+    // A refusal may come with a 4xx but still be well-formed: take it as the answer.
+    if (response.status < 500 && parsed.success) return parsed.data as z.infer<T>
+    throw new X402Error(response.status >= 500 || response.ok ? 'facilitator_unavailable' : 'invalid_request', {
+      message: `the facilitator at ${base} answered ${method} ${path} with HTTP ${response.status}: ${text.slice(0, 300)}`,
+      details: { status: response.status },
+    })
+  }
+  return {
+    supported: () => call('GET', '/supported', SupportedResponseSchema),
+    verify: (paymentPayload, paymentRequirements) =>
+      call('POST', '/verify', VerifyResponseSchema, {
+        x402Version: paymentPayload.x402Version,
+        paymentPayload,
+        paymentRequirements,
+      }),
+    settle: (paymentPayload, paymentRequirements) =>
+      call('POST', '/settle', SettleResponseSchema, {
+        x402Version: paymentPayload.x402Version,
+        paymentPayload,
+        paymentRequirements,
+      }),
+    reconcile: (request) =>
+      call('POST', '/reconcile', StatusSchema, {
+        x402Version: request.paymentPayload.x402Version,
+        ...request,
+      }) as Promise<SettlementStatus>,
+  }
+}

@@ -1,0 +1,119 @@
+import { signDigest, X402Error } from '@402x/core'
+import { type Hex, keccak256, serializeTransaction } from 'viem'
+import { privateKeyToAddress } from 'viem/accounts'
+import type { Chain } from './chain.js'
+import { RpcError } from './rpc.js'
+
+export type SentTransaction = { hash: Hex; wallet: string }
+
+/**
+ * A gas wallet whose nonces are managed here: signing and sending are serialised, so any
+ * number of concurrent settlements get consecutive nonces and never collide; receipts are
+ * awaited concurrently by the caller.
+ */
+export type GasWallet = {
+  address: string
+  /** Settlements sent and not yet confirmed: used to spread load over several wallets. */
+  inFlight: number
+  /** Signs and broadcasts a transaction with the next nonce. */
+  send(tx: { to: string; data: Hex; gas: bigint }): Promise<SentTransaction>
+}
+
+type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number }
+
+/** Thrown when a transaction may or may not have reached the node (a timeout). */
+export class MaybeSentError extends Error {
+  override readonly name = 'MaybeSentError'
+  constructor(
+    readonly hash: Hex,
+    override readonly cause: unknown,
+  ) {
+    super(`transaction ${hash} may have been sent: ${(cause as Error).message}`)
+  }
+}
+
+export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
+  const address = privateKeyToAddress(privateKey)
+  const key = Buffer.from(privateKey.slice(2), 'hex')
+  let nonce: number | undefined
+  let fees: Fees | undefined
+  let queue: Promise<unknown> = Promise.resolve()
+
+  const currentFees = async (): Promise<Fees> => {
+    if (fees && Date.now() - fees.at < 5_000) return fees
+    const [block, tip] = await Promise.all([
+      chain.rpc('eth_getBlockByNumber', ['latest', false]) as Promise<{ baseFeePerGas?: Hex }>,
+      (chain.rpc('eth_maxPriorityFeePerGas', []) as Promise<Hex>).catch(() => '0x3b9aca00' as Hex),
+    ])
+    const base = BigInt(block.baseFeePerGas ?? '0x3b9aca00')
+    const priority = BigInt(tip)
+    fees = { maxFeePerGas: base * 2n + priority, maxPriorityFeePerGas: priority, at: Date.now() }
+    return fees
+  }
+
+  const sendOnce = async (tx: { to: string; data: Hex; gas: bigint }): Promise<SentTransaction> => {
+    if (nonce === undefined) {
+      nonce = Number(await chain.rpc('eth_getTransactionCount', [address, 'pending']))
+    }
+    const fee = await currentFees()
+    const unsigned = {
+      type: 'eip1559' as const,
+      chainId: chain.chainId,
+      nonce,
+      to: tx.to as Hex,
+      data: tx.data,
+      gas: tx.gas,
+      maxFeePerGas: fee.maxFeePerGas,
+      maxPriorityFeePerGas: fee.maxPriorityFeePerGas,
+    }
+    const digest = Buffer.from(keccak256(serializeTransaction(unsigned)).slice(2), 'hex')
+    const sig = signDigest(digest, key)
+    const signed = serializeTransaction(unsigned, {
+      r: `0x${Buffer.from(sig.subarray(0, 32)).toString('hex')}`,
+      s: `0x${Buffer.from(sig.subarray(32, 64)).toString('hex')}`,
+      yParity: (sig[64] as number) - 27,
+    })
+    const hash = keccak256(signed)
+    try {
+      await chain.rpc('eth_sendRawTransaction', [signed])
+    } catch (error) {
+      if (error instanceof RpcError && /already known/i.test(error.message)) {
+        nonce++
+        return { hash, wallet: address }
+      }
+      // Any other failure leaves our view of the nonce uncertain: read it again next time.
+      nonce = undefined
+      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(hash, error)
+      throw error
+    }
+    nonce++
+    return { hash, wallet: address }
+  }
+
+  const wallet: GasWallet = {
+    address,
+    inFlight: 0,
+    send(tx) {
+      const run = queue.then(async () => {
+        try {
+          return await sendOnce(tx)
+        } catch (error) {
+          // A stale nonce (another process used this wallet): resync and try once more.
+          if (error instanceof RpcError && /nonce too low|nonce too high|replacement/i.test(error.message)) {
+            return sendOnce(tx)
+          }
+          throw error
+        }
+      })
+      queue = run.catch(() => undefined)
+      return run
+    },
+  }
+  return wallet
+}
+
+/** A connection refused or reset before sending: the node never saw the transaction. */
+function isRefused(error: X402Error): boolean {
+  const cause = error.cause as { cause?: { code?: string } } | undefined
+  return ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(cause?.cause?.code ?? '')
+}

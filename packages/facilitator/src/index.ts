@@ -1,0 +1,7 @@
+export type { Facilitator, FacilitatorOptions } from './createFacilitator.js'
+export { createFacilitator } from './createFacilitator.js'
+export type { FacilitatorClientOptions } from './createFacilitatorClient.js'
+export { createFacilitatorClient } from './createFacilitatorClient.js'
+export type { FacilitatorServerOptions } from './createFacilitatorServer.js'
+export { createFacilitatorServer } from './createFacilitatorServer.js'
+export type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'

@@ -1,0 +1,94 @@
+import type { SettleResponse } from '@402x/core'
+import { decodeEventLog, type Hex } from 'viem'
+import { tokenAbi } from './abi.js'
+import type { Chain } from './chain.js'
+import type { GasWallet } from './gasWallet.js'
+import type { VerifiedExact } from './verifyExact.js'
+
+type Receipt = {
+  status: Hex
+  logs: { address: string; topics: Hex[]; data: Hex }[]
+}
+
+/** Gas for `transferWithAuthorization`: about 80k with an EOA signature, more for EIP-1271. */
+const gasLimit = (data: Hex) => (data.length > 2 + 8 + 64 * 9 ? 300_000n : 150_000n)
+
+/**
+ * Waits for a receipt, polling quickly at first (a local chain mines at once) and backing
+ * off to `maxIntervalMs`. Resolves `undefined` when `timeoutMs` passes.
+ */
+export async function waitForReceipt(
+  chain: Chain,
+  hash: Hex,
+  options: { timeoutMs: number; maxIntervalMs?: number },
+): Promise<Receipt | undefined> {
+  const deadline = Date.now() + options.timeoutMs
+  let interval = 5
+  for (;;) {
+    const receipt = (await chain.rpc('eth_getTransactionReceipt', [hash]).catch(() => null)) as Receipt | null
+    if (receipt) return receipt
+    if (Date.now() + interval > deadline) return undefined
+    await new Promise((resolve) => setTimeout(resolve, interval))
+    interval = Math.min(interval * 2, options.maxIntervalMs ?? 500)
+  }
+}
+
+/** Checks the receipt carries `Transfer(from, to, value)` from the asset. */
+export function hasTransferLog(receipt: Receipt, asset: string, auth: VerifiedExact['authorization']): boolean {
+  return receipt.logs.some((log) => {
+    if (log.address.toLowerCase() !== asset.toLowerCase()) return false
+    try {
+      const event = decodeEventLog({ abi: tokenAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] })
+      if (event.eventName !== 'Transfer') return false
+      const args = event.args as { from: string; to: string; value: bigint }
+      return (
+        args.from.toLowerCase() === auth.from.toLowerCase() &&
+        args.to.toLowerCase() === auth.to.toLowerCase() &&
+        args.value === BigInt(auth.value)
+      )
+    } catch {
+      return false
+    }
+  })
+}
+
+/**
+ * Sends a verified payment's `transferWithAuthorization` from a gas wallet, waits for the
+ * receipt and checks the Transfer log. A transaction sent whose receipt is not known in
+ * time is `settlement_pending` with its hash: it may still land, so it is never a failure.
+ */
+export async function settleExact(
+  chain: Chain,
+  wallet: GasWallet,
+  verified: VerifiedExact,
+  asset: string,
+  options: { receiptTimeoutMs: number },
+): Promise<SettleResponse> {
+  const base = { network: chain.network, payer: verified.payer, amount: verified.authorization.value }
+  wallet.inFlight++
+  try {
+    const { hash } = await wallet.send({ to: asset, data: verified.settleData, gas: gasLimit(verified.settleData) })
+    const receipt = await waitForReceipt(chain, hash, { timeoutMs: options.receiptTimeoutMs })
+    if (!receipt) {
+      return {
+        ...base,
+        success: false,
+        errorReason: 'settlement_pending',
+        errorMessage: `transaction ${hash} was sent but is not confirmed yet; it will be reconciled`,
+        transaction: hash,
+      }
+    }
+    if (receipt.status !== '0x1' || !hasTransferLog(receipt, asset, verified.authorization)) {
+      return {
+        ...base,
+        success: false,
+        errorReason: 'settlement_failed',
+        errorMessage: `transaction ${hash} reverted or moved no USDC`,
+        transaction: hash,
+      }
+    }
+    return { ...base, success: true, transaction: hash }
+  } finally {
+    wallet.inFlight--
+  }
+}
