@@ -1,4 +1,6 @@
 export { decodeHeader, encodeHeader, headers, maxHeaderBytes } from './codec.js'
+export type { DevState } from './devState.js'
+export { DevStateSchema, readDevState, stateDir } from './devState.js'
 export type { ErrorCode, X402ErrorOptions } from './errors.js'
 export { errorCodes, httpStatus, X402Error } from './errors.js'
 export type { CreatePaymentOptions, SignAuthorizationOptions } from './exact/createPayment.js'

@@ -1,0 +1,174 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { X402Error } from '@402x/core'
+import Database from 'better-sqlite3'
+import type { Ledger, NewPayment, PaymentRecord, PaymentState } from './types.js'
+import { transitions } from './types.js'
+
+const schema = `
+CREATE TABLE IF NOT EXISTS payments (
+  id TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  network TEXT NOT NULL,
+  asset TEXT NOT NULL,
+  pay_to TEXT NOT NULL,
+  payer TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  amount TEXT NOT NULL,
+  valid_before INTEGER NOT NULL,
+  method TEXT NOT NULL,
+  resource TEXT NOT NULL,
+  tx_hash TEXT,
+  reason TEXT,
+  message TEXT,
+  payload TEXT NOT NULL,
+  requirements TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
+  ON payments (network, asset, payer, nonce)
+  WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');
+CREATE INDEX IF NOT EXISTS payments_state ON payments (state, updated_at);
+CREATE INDEX IF NOT EXISTS payments_created ON payments (created_at);
+`
+
+type Row = {
+  id: string
+  state: PaymentState
+  created_at: number
+  updated_at: number
+  network: string
+  asset: string
+  pay_to: string
+  payer: string
+  nonce: string
+  amount: string
+  valid_before: number
+  method: string
+  resource: string
+  tx_hash: string | null
+  reason: string | null
+  message: string | null
+  payload: string
+  requirements: string
+}
+
+const toRecord = (row: Row): PaymentRecord => ({
+  id: row.id,
+  state: row.state,
+  createdAt: row.created_at,
+  updatedAt: row.updated_at,
+  network: row.network,
+  asset: row.asset,
+  payTo: row.pay_to,
+  payer: row.payer,
+  nonce: row.nonce,
+  amount: row.amount,
+  validBefore: row.valid_before,
+  method: row.method,
+  resource: row.resource,
+  ...(row.tx_hash ? { transaction: row.tx_hash } : {}),
+  ...(row.reason ? { reason: row.reason } : {}),
+  ...(row.message ? { message: row.message } : {}),
+  payload: row.payload,
+  requirements: row.requirements,
+})
+
+const storeFault = (cause: unknown) =>
+  new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
+
+/**
+ * The embedded ledger: one SQLite file (WAL, synchronous FULL: a payment is on disk before
+ * it is acknowledged).
+ *
+ * @example
+ * const ledger = createSqliteLedger({ path: '.402x/ledger.db' })
+ */
+export function createSqliteLedger(options: { path: string }): Ledger {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+  const db = new Database(options.path)
+  db.pragma('journal_mode = WAL')
+  db.pragma('synchronous = FULL')
+  db.pragma('busy_timeout = 5000')
+  db.exec(schema)
+  const insert = db.prepare(`INSERT INTO payments
+    (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
+    VALUES (@id, @state, @now, @now, @network, @asset, @payTo, @payer, @nonce, @amount, @validBefore, @method, @resource, @transaction, @reason, @message, @payload, @requirements)`)
+  const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
+  const byNonce = db.prepare(`SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ?
+    AND state IN ('verified', 'settling', 'settled', 'pending', 'reconciled')`)
+  const update = db.prepare(`UPDATE payments SET state = @to, updated_at = @now,
+    tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
+    WHERE id = @id AND state = @from`)
+  const guard = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn())
+    } catch (error) {
+      return Promise.reject(error instanceof X402Error ? error : storeFault(error))
+    }
+  }
+  const lower = (p: NewPayment) => ({
+    ...p,
+    payer: p.payer.toLowerCase(),
+    nonce: p.nonce.toLowerCase(),
+    asset: p.asset.toLowerCase(),
+  })
+
+  return {
+    insert: (payment) =>
+      guard(() => {
+        try {
+          insert.run({
+            transaction: null,
+            reason: null,
+            message: null,
+            ...lower(payment),
+            now: Date.now(),
+          })
+          return true
+        } catch (error) {
+          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false
+          throw error
+        }
+      }),
+    transition: (id, to, changes = {}) =>
+      guard(() => {
+        const row = byId.get(id) as Row | undefined
+        if (!row || !transitions[row.state].includes(to)) return false
+        const result = update.run({
+          id,
+          to,
+          from: row.state,
+          now: Date.now(),
+          transaction: changes.transaction ?? null,
+          reason: changes.reason ?? null,
+          message: changes.message ?? null,
+        })
+        return result.changes === 1
+      }),
+    get: (id) => guard(() => ((r) => (r ? toRecord(r) : undefined))(byId.get(id) as Row | undefined)),
+    findByNonce: (network, asset, payer, nonce) =>
+      guard(() => {
+        const row = byNonce.get(network, asset.toLowerCase(), payer.toLowerCase(), nonce.toLowerCase()) as
+          | Row
+          | undefined
+        return row ? toRecord(row) : undefined
+      }),
+    listByState: (states, olderThan = Number.MAX_SAFE_INTEGER) =>
+      guard(() =>
+        (
+          db
+            .prepare(
+              `SELECT * FROM payments WHERE state IN (${states.map(() => '?').join(',')}) AND updated_at < ? ORDER BY created_at`,
+            )
+            .all(...states, olderThan) as Row[]
+        ).map(toRecord),
+      ),
+    list: ({ limit = 100 } = {}) =>
+      guard(() =>
+        (db.prepare('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?').all(limit) as Row[]).map(toRecord),
+      ),
+    close: () => guard(() => void db.close()),
+  }
+}

@@ -1,0 +1,99 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+
+type Writer = {
+  write: ServerResponse['write']
+  end: ServerResponse['end']
+  writeHead: ServerResponse['writeHead']
+  flushHeaders: ServerResponse['flushHeaders']
+}
+
+export type Capture = {
+  /** Resolves with the handler's response once it calls `end()`. */
+  done: Promise<Response>
+  /** Puts the real writer back. */
+  restore(): void
+}
+
+const noBody = new Set([101, 204, 205, 304])
+
+/**
+ * Buffers what a handler writes to a Node response (status, headers, body) instead of
+ * sending it, so the payment settles before anything reaches the caller.
+ */
+export function captureResponse(res: ServerResponse): Capture {
+  const original: Writer = {
+    write: res.write,
+    end: res.end,
+    writeHead: res.writeHead,
+    flushHeaders: res.flushHeaders,
+  }
+  const chunks: Buffer[] = []
+  let resolve!: (response: Response) => void
+  const done = new Promise<Response>((r) => {
+    resolve = r
+  })
+  const push = (chunk: unknown, encoding?: unknown) => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return
+    chunks.push(
+      typeof chunk === 'string'
+        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+        : Buffer.from(chunk as Uint8Array),
+    )
+  }
+  const callback = (args: unknown[]) => {
+    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
+    if (cb) queueMicrotask(cb)
+  }
+  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
+    res.statusCode = status
+    for (const arg of rest) {
+      if (typeof arg === 'string') res.statusMessage = arg
+      else if (Array.isArray(arg)) {
+        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
+      } else if (arg && typeof arg === 'object') {
+        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
+      }
+    }
+    return res
+  } as ServerResponse['writeHead']
+  res.flushHeaders = () => {}
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    push(chunk, rest[0])
+    callback(rest)
+    return true
+  }) as ServerResponse['write']
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    push(chunk, rest[0])
+    callback(rest)
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(res.getHeaders())) {
+      if (value === undefined) continue
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+      else headers.set(name, String(value))
+    }
+    const status = res.statusCode
+    const body = noBody.has(status) ? null : Buffer.concat(chunks)
+    resolve(new Response(body, { status: status < 200 || status > 599 ? 500 : status, headers }))
+    return res
+  }) as ServerResponse['end']
+  return {
+    done,
+    restore() {
+      Object.assign(res, original)
+    },
+  }
+}
+
+/** Writes a Web `Response` to a Node response, replacing any headers already set. */
+export async function sendWebResponse(res: ServerResponse, response: Response, head = false): Promise<void> {
+  for (const name of res.getHeaderNames()) if (!response.headers.has(name)) res.removeHeader(name)
+  const cookies = response.headers.getSetCookie()
+  response.headers.forEach((value, name) => {
+    if (name !== 'set-cookie') res.setHeader(name, value)
+  })
+  if (cookies.length) res.setHeader('set-cookie', cookies)
+  res.statusCode = response.status
+  const body = head || !response.body ? undefined : Buffer.from(await response.arrayBuffer())
+  if (body && !res.hasHeader('content-length')) res.setHeader('content-length', body.length)
+  res.end(body)
+}

@@ -1,0 +1,371 @@
+import { randomUUID } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import {
+  decodeHeader,
+  ExactEvmPayloadSchema,
+  encodeHeader,
+  findMatchingRequirements,
+  formatMoney,
+  headers,
+  type Invalid,
+  type PaymentPayload,
+  PaymentPayloadSchema,
+  PaymentPayloadV1Schema,
+  type PaymentRequirements,
+  type SettleResponse,
+  upgradePayloadV1,
+  X402Error,
+} from '@402x/core'
+import { createMemoryLocks, type Locks } from './locks.js'
+import { reconcilePayments } from './reconcilePayments.js'
+import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
+import { errorResponse, exposeHeaders, paymentRequiredResponse } from './responses.js'
+import { matchRoute, normalizePath } from './routes.js'
+import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
+
+export type Paywall = {
+  /** The resolved settings. */
+  config: ResolvedPaywall
+  /** Lifecycle events: `verified`, `payment`, `released`, `failed`, `rejected`. */
+  events: EventEmitter<PaywallEvents>
+  /**
+   * The priced route for a method and raw path, or `undefined` when it is free (cheap: no
+   * allocation beyond the path normalisation). `null` when the path cannot be decoded.
+   */
+  match(method: string, rawPath: string): ResolvedRoute | undefined | null
+  /** Decides about one request (DESIGN.md, "The seam"). */
+  handle(request: Request, route?: ResolvedRoute): Promise<Decision>
+  /** Moves unfinished payments (verified, settling, pending) to their final state from the chain. */
+  reconcile(): Promise<number>
+  /** Stops the reconciler and closes the ledger. */
+  close(): Promise<void>
+}
+
+/**
+ * The framework-neutral core behind every adapter: a function of a Web `Request` that
+ * returns a decision.
+ *
+ * @example
+ * const paywall = createPaywall({ price: 0.01 })
+ * const decision = await paywall.handle(request)
+ */
+export function createPaywall(options: PaywallOptions): Paywall {
+  const config = resolvePaywall(options)
+  const { ledger, facilitator } = config
+  const locks: Locks = options.locks ?? createMemoryLocks()
+  const events = new EventEmitter<PaywallEvents>()
+  if (options.onPayment) events.on('payment', options.onPayment)
+  // A listener error must never break a payment already settled.
+  events.on('error', () => {})
+
+  const requirementsFor = (route: ResolvedRoute): PaymentRequirements[] => [
+    {
+      scheme: 'exact',
+      network: config.network,
+      amount: route.amount.toString(),
+      asset: config.asset.address,
+      payTo: config.payTo,
+      maxTimeoutSeconds: route.maxTimeoutSeconds,
+      extra: { ...config.asset.eip712 },
+    },
+  ]
+  const cachedRequirements = new Map(config.routes.map((r) => [r, requirementsFor(r)]))
+
+  const match: Paywall['match'] = (method, rawPath) => {
+    if (config.guardsAll) return config.routes[0]
+    const path = normalizePath(rawPath)
+    if (path === undefined) return null
+    return config.routes.find((r) => r.pattern && matchRoute(r.pattern, method.toUpperCase(), path))
+  }
+
+  const handle: Paywall['handle'] = async (request, knownRoute) => {
+    const url = new URL(request.url)
+    const route = knownRoute ?? match(request.method, url.pathname)
+    if (route === null)
+      return respond(errorResponse(400, 'invalid_request', 'the request path is not valid percent-encoding'))
+    if (!route || request.method === 'OPTIONS') return { type: 'skip' }
+    const accepts = cachedRequirements.get(route) ?? requirementsFor(route)
+    const resourceUrl = `${url.origin}${url.pathname}`
+    const refuse = (error: Invalid, status = 402) => {
+      events.emit('rejected', {
+        ...(error.payer ? { payer: error.payer } : {}),
+        reason: error.reason,
+        message: error.message,
+        resource: resourceUrl,
+      })
+      return respond(paymentRequiredResponse({ paywall: config, route, accepts, url: resourceUrl, error, status }))
+    }
+
+    const v2Header = request.headers.get(headers.paymentSignature)
+    const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
+    if (!v2Header && !v1Header) {
+      return respond(paymentRequiredResponse({ paywall: config, route, accepts, url: resourceUrl }))
+    }
+    if (request.method === 'HEAD') {
+      return refuse({
+        isValid: false,
+        reason: 'invalid_payload',
+        message: 'pay with GET, not HEAD: HEAD is never charged',
+      })
+    }
+    let payload: PaymentPayload
+    if (v2Header) {
+      const decoded = decodeHeader(v2Header, PaymentPayloadSchema)
+      if (!decoded.ok) return refuse(decoded.error, 400)
+      payload = decoded.value
+    } else {
+      const decoded = decodeHeader(v1Header as string, PaymentPayloadV1Schema)
+      if (!decoded.ok) return refuse(decoded.error, 400)
+      const upgraded = upgradePayloadV1(decoded.value, accepts)
+      if (!upgraded) {
+        return refuse({
+          isValid: false,
+          reason: 'invalid_network',
+          message: `X-PAYMENT pays ${decoded.value.scheme} on ${decoded.value.network}; this resource accepts ${accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ')}`,
+        })
+      }
+      payload = upgraded
+    }
+    const requirements = findMatchingRequirements(payload.accepted, accepts)
+    if (!requirements) {
+      return refuse({
+        isValid: false,
+        reason: 'payment_requirements_mismatch',
+        message: `the payment's accepted requirements (${payload.accepted.amount} of ${payload.accepted.asset} to ${payload.accepted.payTo} on ${payload.accepted.network}) are not offered here; pay one of PAYMENT-REQUIRED.accepts`,
+      })
+    }
+    const exact = ExactEvmPayloadSchema.safeParse(payload.payload)
+    if (!exact.success) {
+      const issue = exact.error.issues[0]
+      return refuse(
+        { isValid: false, reason: 'invalid_payload', message: `payload.${issue?.path.join('.')}: ${issue?.message}` },
+        400,
+      )
+    }
+    const auth = exact.data.authorization
+    const lockKey = `${requirements.network}:${requirements.asset}:${auth.from}:${auth.nonce}`.toLowerCase()
+    const ttl = (Number(auth.validBefore) - Math.floor(Date.now() / 1000) + 60) * 1000
+    if (!(await locks.acquire(lockKey, Math.max(ttl, 60_000)))) {
+      return refuse({
+        isValid: false,
+        reason: 'payment_in_flight',
+        message: 'this payment is already being processed for another request; each signed payment is served once',
+        payer: auth.from,
+      })
+    }
+    let locked = true
+    const unlock = async () => {
+      if (locked) {
+        locked = false
+        await locks.release(lockKey)
+      }
+    }
+    try {
+      const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
+      if (known) {
+        await unlock()
+        return refuse({
+          isValid: false,
+          reason: 'invalid_exact_evm_nonce_already_used',
+          message: `this signed payment was already used (${known.state}); sign a new one`,
+          payer: auth.from,
+        })
+      }
+      const verified = await facilitator.verify(payload, requirements)
+      if (!verified.isValid) {
+        await unlock()
+        return refuse({
+          isValid: false,
+          reason: (verified.invalidReason ?? 'invalid_payload') as Invalid['reason'],
+          message: verified.invalidMessage ?? 'the facilitator refused this payment',
+          payer: auth.from,
+        })
+      }
+      const id = randomUUID()
+      const inserted = await ledger.insert({
+        id,
+        state: 'verified',
+        network: requirements.network,
+        asset: requirements.asset,
+        payTo: requirements.payTo,
+        payer: auth.from,
+        nonce: auth.nonce,
+        amount: requirements.amount,
+        validBefore: Number(auth.validBefore),
+        method: request.method,
+        resource: resourceUrl,
+        payload: JSON.stringify(payload),
+        requirements: JSON.stringify(requirements),
+      })
+      if (!inserted) {
+        await unlock()
+        return refuse({
+          isValid: false,
+          reason: 'payment_in_flight',
+          message: 'this signed payment is already recorded for another request; sign a new one',
+          payer: auth.from,
+        })
+      }
+      events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
+      const v1 = payload !== undefined && v1Header !== null
+      return {
+        type: 'proceed',
+        requirements,
+        abort: async (reason) => {
+          try {
+            await ledger.transition(id, 'released', { reason: 'not_served', message: reason })
+            events.emit('released', { id, payer: auth.from, reason })
+          } finally {
+            await unlock()
+          }
+        },
+        finish: async (response) => {
+          try {
+            if (response.status >= 400) {
+              await ledger.transition(id, 'released', {
+                reason: 'handler_error',
+                message: `the handler answered ${response.status}; nothing was charged`,
+              })
+              events.emit('released', { id, payer: auth.from, reason: `handler answered ${response.status}` })
+              return response
+            }
+            if (!(await ledger.transition(id, 'settling'))) {
+              // The reconciler already closed this payment (it expired while the handler ran).
+              return paymentRequiredResponse({
+                paywall: config,
+                route,
+                accepts,
+                url: resourceUrl,
+                error: {
+                  reason: 'invalid_exact_evm_payload_authorization_valid_before',
+                  message: 'the payment expired before the handler finished; nothing was charged, pay again',
+                },
+              })
+            }
+            let settle: SettleResponse
+            try {
+              settle = await facilitator.settle(payload, requirements)
+            } catch (error) {
+              // The settlement may or may not have reached the chain: keep it pending, and let
+              // the reconciler decide from the token's authorizationState. Never serve it.
+              await ledger.transition(id, 'pending', {
+                reason: 'settle_error',
+                message: (error as Error).message,
+              })
+              return faultResponse(error)
+            }
+            const withReceipt = (state: PaymentEvent['state']) => {
+              const out = new Response(response.body, response)
+              out.headers.set(headers.paymentResponse, encodeHeader(settle))
+              if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
+              out.headers.set('access-control-expose-headers', exposeHeaders)
+              out.headers.set('cache-control', 'private, no-store')
+              emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
+              return out
+            }
+            if (settle.success) {
+              await ledger.transition(id, 'settled', { transaction: settle.transaction })
+              return withReceipt('settled')
+            }
+            if (settle.errorReason === 'settlement_pending') {
+              // Sent, not yet confirmed: it may still land, so the payer is never asked again.
+              await ledger.transition(id, 'pending', {
+                transaction: settle.transaction,
+                reason: 'settlement_pending',
+              })
+              return withReceipt('pending')
+            }
+            await ledger.transition(id, 'failed', {
+              ...(settle.transaction ? { transaction: settle.transaction } : {}),
+              reason: settle.errorReason ?? 'settlement_failed',
+              message: settle.errorMessage ?? 'settlement failed',
+            })
+            events.emit('failed', { id, payer: auth.from, reason: settle.errorReason ?? 'settlement_failed', settle })
+            return paymentRequiredResponse({
+              paywall: config,
+              route,
+              accepts,
+              url: resourceUrl,
+              error: {
+                reason: settle.errorReason ?? 'settlement_failed',
+                message: settle.errorMessage ?? 'the payment could not be settled; nothing was charged',
+              },
+              settle,
+            })
+          } finally {
+            await unlock()
+          }
+        },
+      }
+    } catch (error) {
+      await unlock()
+      return respond(faultResponse(error))
+    }
+  }
+
+  const emitPayment = (
+    id: string,
+    state: PaymentEvent['state'],
+    settle: SettleResponse,
+    requirements: PaymentRequirements,
+    payer: string,
+    method: string,
+    resource: string,
+  ) => {
+    const amount = BigInt(requirements.amount)
+    try {
+      events.emit('payment', {
+        id,
+        payer,
+        payTo: requirements.payTo,
+        amount,
+        price: formatMoney(amount, config.asset.decimals),
+        network: requirements.network,
+        asset: requirements.asset,
+        transaction: settle.transaction,
+        resource,
+        method,
+        state,
+      })
+    } catch (error) {
+      events.emit('error', error)
+    }
+  }
+
+  const interval = options.reconcileIntervalMs ?? 30_000
+  const reconcile = () => reconcilePayments({ ledger, facilitator, olderThanMs: 5_000 })
+  const timer = interval > 0 ? setInterval(() => void reconcile().catch(() => {}), interval) : undefined
+  timer?.unref()
+
+  return {
+    config,
+    events,
+    match,
+    handle,
+    reconcile,
+    async close() {
+      if (timer) clearInterval(timer)
+      await ledger.close()
+    },
+  }
+}
+
+const respond = (response: Response): Decision => ({ type: 'respond', response })
+
+/** Dependencies down mean 503 with Retry-After; never served free, never charged. */
+function faultResponse(error: unknown): Response {
+  if (error instanceof X402Error) {
+    return errorResponse(
+      error.status >= 500 && error.retryable ? 503 : error.status,
+      error.code,
+      `${error.message}${error.retryable ? '; nothing was charged, retry shortly' : ''}`,
+      error.retryable ? 2 : undefined,
+    )
+  }
+  return errorResponse(
+    503,
+    'internal_error',
+    `payment could not be processed: ${(error as Error).message}; nothing was charged`,
+    2,
+  )
+}

@@ -1,0 +1,48 @@
+import type { FacilitatorLike } from '@402x/facilitator'
+import type { Ledger } from '../ledger/types.js'
+
+/**
+ * Moves unfinished payments to their final state from the chain: after a crash between
+ * settle and record, or a settlement left pending. A payment whose authorization was used
+ * on chain is settled (`reconciled`); one that expired unused is `failed`.
+ */
+export async function reconcilePayments(options: {
+  ledger: Ledger
+  facilitator: FacilitatorLike
+  /** Leave payments touched more recently than this alone (they are in flight). */
+  olderThanMs: number
+}): Promise<number> {
+  const { ledger, facilitator } = options
+  const stale = await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
+  let moved = 0
+  for (const payment of stale) {
+    let status: Awaited<ReturnType<FacilitatorLike['reconcile']>>
+    try {
+      status = await facilitator.reconcile({
+        paymentPayload: JSON.parse(payment.payload),
+        paymentRequirements: JSON.parse(payment.requirements),
+        ...(payment.transaction ? { transaction: payment.transaction } : {}),
+      })
+    } catch {
+      continue
+    }
+    if (status.state === 'pending') continue
+    // Walk the state machine forward from wherever the crash left the row.
+    if (payment.state === 'verified') {
+      if (status.state === 'failed') {
+        moved += Number(await ledger.transition(payment.id, 'failed', { reason: 'reconciled', message: status.reason }))
+        continue
+      }
+      await ledger.transition(payment.id, 'settling')
+    }
+    if (payment.state !== 'pending') await ledger.transition(payment.id, 'pending', { reason: 'reconciling' })
+    const ok =
+      status.state === 'settled'
+        ? await ledger.transition(payment.id, 'reconciled', {
+            ...(status.transaction ? { transaction: status.transaction } : {}),
+          })
+        : await ledger.transition(payment.id, 'failed', { reason: 'reconciled', message: status.reason })
+    moved += Number(ok)
+  }
+  return moved
+}

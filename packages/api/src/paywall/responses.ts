@@ -1,0 +1,68 @@
+import {
+  encodeHeader,
+  headers,
+  type PaymentRequired,
+  type PaymentRequirements,
+  type SettleResponse,
+  toRequirementsV1,
+} from '@402x/core'
+import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
+
+/** Headers on every 402x answer to a paid route. */
+export const exposeHeaders = 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE'
+
+/**
+ * The 402: `PAYMENT-REQUIRED` (v2) and a JSON body that a person, the seed's error handler
+ * (`error`, `price`, `paymentAddress`) and a v1 client (`x402Version`, `accepts`) can read.
+ */
+export function paymentRequiredResponse(options: {
+  paywall: ResolvedPaywall
+  route: ResolvedRoute
+  accepts: PaymentRequirements[]
+  url: string
+  error?: { reason: string; message: string }
+  settle?: SettleResponse
+  status?: number
+}): Response {
+  const { paywall, route, accepts, url } = options
+  const resource = { url, description: route.description, mimeType: route.mimeType }
+  const required: PaymentRequired = {
+    x402Version: 2,
+    ...(options.error ? { error: options.error.reason } : {}),
+    resource,
+    accepts,
+  }
+  const body = {
+    error: options.error ? 'Payment refused' : 'Payment required',
+    ...(options.error ? { reason: options.error.reason, message: options.error.message } : {}),
+    price: route.price,
+    currency: 'USDC',
+    amount: route.amount.toString(),
+    paymentAddress: paywall.payTo,
+    network: paywall.network,
+    x402Version: 1,
+    accepts: accepts.map((a) => toRequirementsV1(a, resource)),
+  }
+  const out = new Headers({
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'access-control-expose-headers': exposeHeaders,
+    [headers.paymentRequired]: encodeHeader(required),
+  })
+  if (options.settle) {
+    out.set(headers.paymentResponse, encodeHeader(options.settle))
+    out.set(headers.v1PaymentResponse, encodeHeader(options.settle))
+  }
+  return new Response(JSON.stringify(body), { status: options.status ?? 402, headers: out })
+}
+
+/** A fault answer: 400 for bad input, 503 with `Retry-After` when a dependency is down. */
+export function errorResponse(status: number, error: string, message: string, retryAfter?: number): Response {
+  const out = new Headers({
+    'content-type': 'application/json',
+    'cache-control': 'no-store',
+    'access-control-expose-headers': exposeHeaders,
+  })
+  if (retryAfter !== undefined) out.set('retry-after', String(retryAfter))
+  return new Response(JSON.stringify({ error, message }), { status, headers: out })
+}

@@ -1,0 +1,58 @@
+/** A compiled route pattern such as `GET /api/market/:symbol` or `/api/*`. */
+export type RoutePattern = {
+  /** Upper-case method, or `*` for any. */
+  method: string
+  source: string
+  regex: RegExp
+}
+
+/**
+ * Compiles `[METHOD ]/path` with `:param` segments and a trailing `*` wildcard. Matching is
+ * case-insensitive, like Express and most routers, so `/API/x` cannot slip past a price.
+ */
+export function compileRoute(source: string): RoutePattern {
+  const match = /^(?:([A-Za-z]+|\*)\s+)?(\/.*)$/.exec(source.trim())
+  if (!match) throw new Error(`route "${source}" must look like "GET /path/:param" or "/path/*"`)
+  const method = (match[1] ?? '*').toUpperCase()
+  const path = normalizePath(match[2] as string) ?? '/'
+  const body = path
+    .split('/')
+    .map((segment) => {
+      if (segment === '*') return '.*'
+      if (segment.startsWith(':')) return '[^/]+'
+      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+    })
+    .join('/')
+  const wildcard = body.endsWith('/.*') ? `${body.slice(0, -3)}(?:/.*)?` : body
+  return { method, source, regex: new RegExp(`^${wildcard}$`, 'i') }
+}
+
+/**
+ * Normalises a request path the way a router would see it: percent-decoded, `//` collapsed,
+ * `.` and `..` resolved, no trailing slash. `undefined` for a path that cannot be decoded,
+ * which the caller refuses rather than guesses.
+ */
+export function normalizePath(raw: string): string | undefined {
+  const path = raw.split('?')[0] as string
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
+  const out: string[] = []
+  for (const segment of decoded.replace(/\\/g, '/').split('/')) {
+    if (segment === '' || segment === '.') continue
+    if (segment === '..') out.pop()
+    else out.push(segment)
+  }
+  return `/${out.join('/')}`
+}
+
+/** Whether a method and a normalised path match a compiled route. */
+export function matchRoute(route: RoutePattern, method: string, path: string): boolean {
+  return (
+    (route.method === '*' || route.method === method || (route.method === 'GET' && method === 'HEAD')) &&
+    route.regex.test(path)
+  )
+}

@@ -1,0 +1,173 @@
+import { readDevState, X402Error } from '@402x/core'
+import type { Budget } from './budget.js'
+import { type PayingFetch, type Receipt, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
+
+/** A response with its body already read: `data` is parsed JSON, or text. */
+export type X402Response<T = unknown> = {
+  status: number
+  ok: boolean
+  headers: Headers
+  data: T
+  /** The payment made for this response, if one was. */
+  receipt?: Receipt
+}
+
+/** A non-2xx answer, after any payment. */
+export class X402HttpError extends X402Error {
+  override readonly name = 'X402HttpError'
+  constructor(readonly response: X402Response) {
+    super('payment_failed', {
+      message: `HTTP ${response.status}: ${describe(response.data)}`,
+      details: { status: response.status },
+    })
+  }
+}
+
+const describe = (data: unknown) => {
+  if (data && typeof data === 'object') {
+    const d = data as { message?: unknown; error?: unknown; reason?: unknown }
+    return [d.reason, d.message ?? d.error].filter(Boolean).join(': ') || JSON.stringify(data).slice(0, 200)
+  }
+  return String(data).slice(0, 200)
+}
+
+type RequestConfig = { headers?: Record<string, string>; signal?: AbortSignal }
+
+export type X402Client = {
+  /** A fetch that pays. */
+  fetch: PayingFetch
+  get<T = unknown>(url: string, config?: RequestConfig): Promise<X402Response<T>>
+  delete<T = unknown>(url: string, config?: RequestConfig): Promise<X402Response<T>>
+  post<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  put<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  patch<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  /** Every payment made, oldest first. */
+  receipts: Receipt[]
+  /** Atomic units spent. */
+  spent(): bigint
+}
+
+export type CreateX402ClientOptions = Omit<WrapFetchOptions, 'tracker'> & {
+  /** The fetch to wrap. @default globalThis.fetch */
+  fetch?: typeof fetch
+}
+
+/**
+ * A client that pays x402 APIs within a budget, with axios-like helpers. Non-2xx answers
+ * throw `X402HttpError`; a payment over budget throws `BudgetExceededError` before anything
+ * is signed.
+ *
+ * @example
+ * const client = createX402Client({ wallet: '0x…', budget: { maxPerRequest: 0.05, maxTotal: 5 } })
+ * const { data } = await client.post('https://api.example.com/translate', { text: 'Hello' })
+ */
+export function createX402Client(options: CreateX402ClientOptions): X402Client {
+  const paying = wrapFetch(options.fetch ?? globalThis.fetch, options)
+  const request = async <T>(method: string, url: string, body: unknown, config: RequestConfig = {}) => {
+    const headers = new Headers(config.headers)
+    let payload: NonNullable<RequestInit['body']> | undefined
+    if (body !== undefined) {
+      if (typeof body === 'string' || body instanceof Uint8Array || body instanceof URLSearchParams) {
+        payload = body as NonNullable<RequestInit['body']>
+      } else {
+        payload = JSON.stringify(body)
+        if (!headers.has('content-type')) headers.set('content-type', 'application/json')
+      }
+    }
+    if (!headers.has('accept')) headers.set('accept', 'application/json, text/plain, */*')
+    const response = await paying(url, {
+      method,
+      headers,
+      ...(payload === undefined ? {} : { body: payload }),
+      ...(config.signal ? { signal: config.signal } : {}),
+    })
+    const text = await response.text()
+    let data: unknown = text
+    if ((response.headers.get('content-type') ?? '').includes('json') && text) {
+      try {
+        data = JSON.parse(text)
+      } catch {
+        data = text
+      }
+    }
+    const receipt = receiptOf(response)
+    const result: X402Response<T> = {
+      status: response.status,
+      ok: response.ok,
+      headers: response.headers,
+      data: data as T,
+      ...(receipt ? { receipt } : {}),
+    }
+    if (!response.ok) throw new X402HttpError(result)
+    return result
+  }
+  return {
+    fetch: paying,
+    get: (url, config) => request('GET', url, undefined, config),
+    delete: (url, config) => request('DELETE', url, undefined, config),
+    post: (url, body, config) => request('POST', url, body, config),
+    put: (url, body, config) => request('PUT', url, body, config),
+    patch: (url, body, config) => request('PATCH', url, body, config),
+    receipts: paying.receipts,
+    spent: () => paying.tracker.spent(),
+  }
+}
+
+/**
+ * Reads the client's settings from the environment (`X402_PRIVATE_KEY`,
+ * `X402_MAX_PER_REQUEST`, `X402_MAX_TOTAL`, `X402_MAX_PER_HOST`, `X402_MAX_PER_DAY`,
+ * `X402_ALLOWED_HOSTS`), else from a running `402x dev` (its funded buyer and its USDC).
+ */
+export function clientOptionsFromEnv(env: Record<string, string | undefined> = process.env): CreateX402ClientOptions {
+  const dev = readDevState()
+  const wallet = env.X402_PRIVATE_KEY ?? dev?.buyerPrivateKey
+  if (!wallet) {
+    throw new X402Error('invalid_config', {
+      message:
+        'X402_PRIVATE_KEY is not set: set X402_PRIVATE_KEY=0x… (the paying wallet), use createX402Client({ wallet }), or run `402x dev` for a funded local wallet',
+    })
+  }
+  const budget: Budget = {}
+  if (env.X402_MAX_PER_REQUEST) budget.maxPerRequest = env.X402_MAX_PER_REQUEST
+  if (env.X402_MAX_TOTAL) budget.maxTotal = env.X402_MAX_TOTAL
+  if (env.X402_MAX_PER_HOST) budget.maxPerHost = env.X402_MAX_PER_HOST
+  if (env.X402_MAX_PER_DAY) budget.maxPerDay = env.X402_MAX_PER_DAY
+  if (env.X402_ALLOWED_HOSTS) budget.allowedHosts = env.X402_ALLOWED_HOSTS.split(',').map((h) => h.trim())
+  return {
+    wallet,
+    budget,
+    ...(dev ? { allowedAssets: [{ network: dev.network, asset: dev.asset }] } : {}),
+  }
+}
+
+let shared: X402Client | undefined
+const lazy = () => {
+  shared ??= createX402Client(clientOptionsFromEnv())
+  return shared
+}
+
+/**
+ * The ready-made client: its wallet and budget come from the environment or a running
+ * `402x dev`, read on first use.
+ *
+ * @example
+ * const response = await x402Client.post('https://api.example.com/translate', { text: 'Hello, world!', targetLang: 'es' })
+ * console.log(response.data.translation)
+ */
+export const x402Client: Omit<X402Client, 'receipts' | 'fetch'> & {
+  readonly receipts: Receipt[]
+  readonly fetch: PayingFetch
+} = {
+  get: (url, config) => lazy().get(url, config),
+  delete: (url, config) => lazy().delete(url, config),
+  post: (url, body, config) => lazy().post(url, body, config),
+  put: (url, body, config) => lazy().put(url, body, config),
+  patch: (url, body, config) => lazy().patch(url, body, config),
+  spent: () => lazy().spent(),
+  get receipts() {
+    return lazy().receipts
+  },
+  get fetch() {
+    return lazy().fetch
+  },
+}

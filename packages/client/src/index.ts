@@ -1,0 +1,6 @@
+export type { Budget, BudgetTracker } from './budget.js'
+export { BudgetExceededError, createBudgetTracker } from './budget.js'
+export type { CreateX402ClientOptions, X402Client, X402Response } from './createX402Client.js'
+export { clientOptionsFromEnv, createX402Client, X402HttpError, x402Client } from './createX402Client.js'
+export type { PayingFetch, Receipt, WrapFetchOptions } from './wrapFetch.js'
+export { PaymentFailedError, receiptOf, wrapFetch } from './wrapFetch.js'

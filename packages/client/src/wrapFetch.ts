@@ -1,0 +1,204 @@
+import {
+  createPayment,
+  createPaymentV1,
+  decodeHeader,
+  encodeHeader,
+  findNetwork,
+  formatMoney,
+  headers,
+  PaymentRequiredSchema,
+  type PaymentRequirements,
+  PaymentRequirementsV1Schema,
+  type SettleResponse,
+  SettleResponseSchema,
+  toRequirementsV2,
+  X402Error,
+} from '@402x/core'
+import { privateKeyToAddress } from 'viem/accounts'
+import { z } from 'zod'
+import { type Budget, type BudgetTracker, createBudgetTracker } from './budget.js'
+
+/** One payment, as the client saw it settle. */
+export type Receipt = {
+  url: string
+  method: string
+  /** Atomic units. */
+  amount: bigint
+  /** Dollars, e.g. "0.01". */
+  price: string
+  payTo: string
+  payer: string
+  network: string
+  asset: string
+  /** The settlement transaction hash. */
+  transaction: string
+  /** `pending`: sent but not confirmed when the server answered. */
+  status: 'settled' | 'pending'
+  at: Date
+}
+
+export type WrapFetchOptions = {
+  /** The payer's private key (0x…). */
+  wallet: string | { privateKey: string }
+  budget?: Budget
+  /**
+   * Assets it may pay with, besides USDC on the known networks: `{ network, asset }`.
+   * Amounts are read as 6-decimal dollars, so only add dollar stablecoins.
+   */
+  allowedAssets?: { network: string; asset: string }[]
+  /** Called with each receipt. */
+  onReceipt?: (receipt: Receipt) => void
+  /** Shares one budget between several clients. */
+  tracker?: BudgetTracker
+}
+
+export type PayingFetch = typeof fetch & { receipts: Receipt[]; tracker: BudgetTracker }
+
+const V1BodySchema = z.looseObject({ x402Version: z.literal(1), accepts: z.array(PaymentRequirementsV1Schema) })
+
+/** A payment the server refused or could not settle. */
+export class PaymentFailedError extends X402Error {
+  override readonly name = 'PaymentFailedError'
+  constructor(message: string, details: Record<string, unknown>) {
+    super('payment_failed', { message, details })
+  }
+}
+
+/**
+ * Wraps `fetch` so that a 402 is paid (x402 v2, or v1 from the body) within a budget, and
+ * the request retried once with the payment.
+ *
+ * @example
+ * const pay = wrapFetch(fetch, { wallet: process.env.X402_PRIVATE_KEY, budget: { maxPerRequest: 0.05 } })
+ * const res = await pay('https://api.example.com/premium')
+ */
+export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): PayingFetch {
+  const privateKey = typeof options.wallet === 'string' ? options.wallet : options.wallet.privateKey
+  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
+    throw new X402Error('invalid_config', {
+      message: 'wallet must be a 0x-prefixed 32-byte private key: pass `wallet` or set X402_PRIVATE_KEY=0x…',
+    })
+  }
+  const from = privateKeyToAddress(privateKey as `0x${string}`)
+  const tracker = options.tracker ?? createBudgetTracker(options.budget)
+  const receipts: Receipt[] = []
+  const assetAllowed = (r: PaymentRequirements) => {
+    const known = findNetwork(r.network)
+    if (!known?.id.startsWith('eip155:')) return false
+    if (known.usdc?.address.toLowerCase() === r.asset.toLowerCase()) return true
+    return (options.allowedAssets ?? []).some(
+      (a) => a.asset.toLowerCase() === r.asset.toLowerCase() && findNetwork(a.network)?.id === known.id,
+    )
+  }
+
+  const paying = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
+    const request = new Request(input, init)
+    // Keep the body so the paid retry can send it again.
+    const body = request.body ? await request.arrayBuffer() : undefined
+    const send = (extra?: Record<string, string>) => {
+      const h = new Headers(request.headers)
+      for (const [k, v] of Object.entries(extra ?? {})) h.set(k, v)
+      return base(request.url, {
+        method: request.method,
+        headers: h,
+        ...(body ? { body } : {}),
+        redirect: request.redirect,
+        signal: request.signal,
+      })
+    }
+    const first = await send()
+    if (first.status !== 402) return first
+
+    const header = first.headers.get(headers.paymentRequired)
+    let candidates: { requirements: PaymentRequirements; v1?: z.infer<typeof PaymentRequirementsV1Schema> }[]
+    let resource: { url: string } | undefined
+    let extensions: Record<string, unknown> | undefined
+    if (header) {
+      const decoded = decodeHeader(header, PaymentRequiredSchema)
+      if (!decoded.ok) {
+        throw new PaymentFailedError(`the server's PAYMENT-REQUIRED header is invalid: ${decoded.error.message}`, {
+          url: request.url,
+        })
+      }
+      candidates = decoded.value.accepts.map((requirements) => ({ requirements }))
+      resource = decoded.value.resource
+      extensions = decoded.value.extensions
+    } else {
+      const v1 = V1BodySchema.safeParse(
+        await first
+          .clone()
+          .json()
+          .catch(() => undefined),
+      )
+      if (!v1.success) return first
+      candidates = v1.data.accepts.map((v1r) => ({ requirements: toRequirementsV2(v1r), v1: v1r }))
+    }
+    const usable = candidates.filter((c) => c.requirements.scheme === 'exact' && assetAllowed(c.requirements))
+    if (usable.length === 0) {
+      throw new PaymentFailedError(
+        `no payment option of ${request.url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays exact USDC on ${['eip155:8453', 'eip155:84532', 'eip155:31337'].join(', ')} (add others with allowedAssets)`,
+        { url: request.url },
+      )
+    }
+    usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
+    const choice = usable[0] as (typeof usable)[number]
+    const amount = BigInt(choice.requirements.amount)
+    const host = new URL(request.url).host
+    const until = Date.now() + (choice.requirements.maxTimeoutSeconds + 30) * 1000
+    const hold = tracker.hold(amount, host, choice.requirements.payTo, until)
+    // If no answer comes back, the hold stays until the signed payment expires: it could
+    // still be settled until then.
+    const paymentHeader = choice.v1
+      ? { [headers.v1Payment]: encodeHeader(createPaymentV1({ privateKey, from, requirements: choice.v1 })) }
+      : {
+          [headers.paymentSignature]: encodeHeader(
+            createPayment({
+              privateKey,
+              from,
+              requirements: choice.requirements,
+              ...(resource ? { resource } : {}),
+              ...(extensions ? { extensions } : {}),
+            }),
+          ),
+        }
+    const paid = await send(paymentHeader)
+    const settle = readSettle(paid)
+    if (settle?.success || settle?.errorReason === 'settlement_pending') {
+      tracker.spend(hold)
+      const receipt: Receipt = {
+        url: request.url,
+        method: request.method,
+        amount,
+        price: formatMoney(amount),
+        payTo: choice.requirements.payTo,
+        payer: from,
+        network: choice.requirements.network,
+        asset: choice.requirements.asset,
+        transaction: settle.transaction,
+        status: settle.success ? 'settled' : 'pending',
+        at: new Date(),
+      }
+      receipts.push(receipt)
+      options.onReceipt?.(receipt)
+      Object.defineProperty(paid, 'receipt', { value: receipt })
+    } else if (paid.status === 402 || paid.status === 400) {
+      // Refused or not settled: nothing was charged.
+      tracker.release(hold)
+    }
+    // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
+    return paid
+  }
+  return Object.assign(paying as typeof fetch, { receipts, tracker })
+}
+
+function readSettle(response: Response): SettleResponse | undefined {
+  const value = response.headers.get(headers.paymentResponse) ?? response.headers.get(headers.v1PaymentResponse)
+  if (!value) return undefined
+  const decoded = decodeHeader(value, SettleResponseSchema)
+  return decoded.ok ? decoded.value : undefined
+}
+
+/** The receipt a paid response carries, if it was paid. */
+export function receiptOf(response: Response): Receipt | undefined {
+  return (response as Response & { receipt?: Receipt }).receipt
+}
