@@ -149,7 +149,7 @@ describe('a paid Express route', () => {
     expect(statuses.filter((s) => s === 200)).toHaveLength(1)
     expect(statuses.filter((s) => s === 402)).toHaveLength(19)
     for (const r of responses.filter((r) => r.status === 402)) {
-      const body = await r.json()
+      const body = (await r.json()) as { reason: string }
       expect(['payment_in_flight', 'invalid_exact_evm_nonce_already_used']).toContain(body.reason)
     }
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10000n)
