@@ -1,1 +1,1 @@
-export {}
+export { createDemoApi, demoEndpoints } from './demoApi.js'

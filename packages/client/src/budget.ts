@@ -67,7 +67,7 @@ export function createBudgetTracker(budget: Budget = {}) {
         if (max !== undefined && current + amount > max) {
           throw new BudgetExceededError(
             name,
-            `paying ${dollars(amount)} to ${host} would exceed ${name} (${dollars(max)}): ${dollars(current)} already spent or held, over by ${dollars(current + amount - max)}`,
+            `paying ${dollars(amount)} to ${host} would exceed ${name} (${dollars(max)})${current > 0n ? ` with ${dollars(current)} already spent or held` : ''}: over by ${dollars(current + amount - max)}. Raise ${name} in the budget to allow it.`,
             { max: max.toString(), current: current.toString(), amount: amount.toString() },
           )
         }

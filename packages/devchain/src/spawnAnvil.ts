@@ -78,7 +78,8 @@ function hookProcessExit() {
         process.kill(process.pid, signal)
       }
     }
-    process.on(signal, onSignal)
+    // First in line, so it sees every other handler (a `once` handler is removed when it runs).
+    process.prependListener(signal, onSignal)
   }
 }
 

@@ -169,7 +169,9 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       auth.nonce,
     ])
     if (used) return { state: 'settled', transaction: request.transaction ?? '' }
-    if (BigInt(auth.validBefore) < BigInt(Math.floor(Date.now() / 1000))) {
+    // The chain's clock decides whether the authorization can still be used.
+    const block = (await entry.chain.rpc('eth_getBlockByNumber', ['latest', false])) as { timestamp: string }
+    if (BigInt(auth.validBefore) <= BigInt(block.timestamp)) {
       return { state: 'failed', reason: 'authorization expired unused' }
     }
     return request.transaction ? { state: 'pending', transaction: request.transaction } : { state: 'pending' }

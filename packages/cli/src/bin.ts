@@ -1,0 +1,105 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { X402Error } from '@402x/core'
+import { dev } from './commands/dev.js'
+import { facilitator } from './commands/facilitator.js'
+import { pay } from './commands/pay.js'
+
+const help = `402x: charge for any HTTP API in USDC over x402
+
+Usage
+  402x dev [--json] [--chain-port 8545] [--facilitator-port 4020] [--api-port 4021]
+      Local chain with Circle's USDC, a facilitator and a demo paid API. Ctrl-C stops all.
+  402x pay <url> [-X POST] [-d '{"json":1}'] [-H 'Name: value'] [--max 0.05] [--verbose] [--json]
+      Pays the URL if it asks (within --max dollars) and prints the body. Wallet from
+      X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
+  402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--json]
+      The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
+
+Docs: README.md`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (!command || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(`${help}\n`)
+    return 0
+  }
+  if (command === '--version' || command === '-v') {
+    process.stdout.write('0.1.0\n')
+    return 0
+  }
+  if (command === 'dev') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        json: { type: 'boolean', default: false },
+        'chain-port': { type: 'string', default: '8545' },
+        'facilitator-port': { type: 'string', default: '4020' },
+        'api-port': { type: 'string', default: '4021' },
+      },
+    })
+    await dev({
+      json: values.json,
+      chainPort: Number(values['chain-port']),
+      facilitatorPort: Number(values['facilitator-port']),
+      apiPort: Number(values['api-port']),
+    })
+    return 0
+  }
+  if (command === 'pay') {
+    const { values, positionals } = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        request: { type: 'string', short: 'X', default: 'GET' },
+        data: { type: 'string', short: 'd' },
+        header: { type: 'string', short: 'H', multiple: true, default: [] },
+        max: { type: 'string' },
+        verbose: { type: 'boolean', short: 'v', default: false },
+        json: { type: 'boolean', default: false },
+      },
+    })
+    const url = positionals[0]
+    if (!url) throw new X402Error('invalid_request', { message: 'usage: 402x pay <url> [-X POST] [-d json] [--max 0.05]' })
+    return pay({
+      url,
+      method: values.data !== undefined && values.request === 'GET' ? 'POST' : values.request,
+      ...(values.data !== undefined ? { data: values.data } : {}),
+      headers: values.header,
+      ...(values.max ? { max: values.max } : {}),
+      verbose: values.verbose,
+      json: values.json,
+    })
+  }
+  if (command === 'facilitator') {
+    const { values } = parseArgs({
+      args: rest,
+      options: {
+        port: { type: 'string', default: '4020' },
+        host: { type: 'string', default: '127.0.0.1' },
+        network: { type: 'string' },
+        'rpc-url': { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+    })
+    await facilitator({
+      port: Number(values.port),
+      host: values.host,
+      json: values.json,
+      ...(values.network ? { network: values.network } : {}),
+      ...(values['rpc-url'] ? { rpcUrl: values['rpc-url'] } : {}),
+    })
+    return 0
+  }
+  process.stderr.write(`402x: unknown command "${command}"\n\n${help}\n`)
+  return 2
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof X402Error || error instanceof TypeError ? error.message : String(error)
+    process.stderr.write(`402x: ${message}\n`)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,132 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { type Server, createServer } from 'node:http'
+import { join } from 'node:path'
+import { type DevState, registerNetwork, stateDir } from '@402x/core'
+import { type Devchain, startDevchain } from '@402x/devchain'
+import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
+import { createDemoApi, demoEndpoints } from '../demoApi.js'
+import { closeServer, listenWithFallback } from '../listen.js'
+import { createUi } from '../ui.js'
+
+export type DevOptions = {
+  json: boolean
+  /** anvil port. @default 8545, or a free one */
+  chainPort: number
+  /** @default 4020 */
+  facilitatorPort: number
+  /** @default 4021 */
+  apiPort: number
+}
+
+/**
+ * `402x dev`: the local chain with USDC, the facilitator and the demo paid API, on an
+ * embedded default. Runs until Ctrl-C, then stops everything.
+ */
+export async function dev(options: DevOptions): Promise<void> {
+  const ui = createUi({ json: options.json })
+  const started = Date.now()
+  const servers: Server[] = []
+  let chain: Devchain | undefined
+  const dir = stateDir()
+  const statePath = join(dir, 'dev.json')
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      rmSync(statePath, { force: true })
+      await Promise.allSettled(servers.map(closeServer))
+      await chain?.stop()
+    })()
+    return stopping
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    ui.info(`\n${signal}: stopping…`)
+    void stop().then(() => {
+      ui.done('stopped the API, the facilitator and the chain')
+      process.exit(0)
+    })
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    ui.step('starting the local chain (anvil) and deploying Circle’s USDC…')
+    chain = await startDevchain({ port: options.chainPort }).catch((error) => {
+      if (options.chainPort === 0) throw error
+      return startDevchain({ port: 0 })
+    })
+    ui.done(`chain ${chain.rpcUrl} (id 31337), USDC at ${chain.usdc}`)
+    registerNetwork({
+      id: chain.network,
+      chainId: chain.chainId,
+      name: 'Local (anvil)',
+      v1Name: 'localhost',
+      usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
+    })
+
+    ui.step('starting the facilitator…')
+    const facilitator = createFacilitator({
+      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
+      privateKeys: [chain.facilitator.privateKey],
+    })
+    const facilitatorServer = createFacilitatorServer({ facilitator })
+    servers.push(facilitatorServer)
+    const facilitatorUrl = `http://127.0.0.1:${await listenWithFallback(facilitatorServer, options.facilitatorPort)}`
+    ui.done(`facilitator ${facilitatorUrl} (gas wallet ${chain.facilitator.address})`)
+
+    ui.step('starting the demo paid API…')
+    mkdirSync(dir, { recursive: true })
+    const app = createDemoApi({
+      payTo: chain.payTo.address,
+      network: chain.network,
+      asset: { address: chain.usdc, eip712: chain.eip712 },
+      facilitator: facilitatorUrl,
+      ledger: join(dir, 'ledger.db'),
+    })
+    const api = createServer(app)
+    servers.push(api)
+    const apiUrl = `http://127.0.0.1:${await listenWithFallback(api, options.apiPort)}`
+    ui.done(`demo API ${apiUrl}`)
+
+    const buyer = chain.buyers[0] as { address: string; privateKey: string }
+    const state: DevState = {
+      pid: process.pid,
+      rpcUrl: chain.rpcUrl,
+      chainId: chain.chainId,
+      network: chain.network,
+      asset: chain.usdc,
+      eip712: chain.eip712,
+      facilitatorUrl,
+      apiUrl,
+      payTo: chain.payTo.address,
+      buyerPrivateKey: buyer.privateKey,
+    }
+    writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
+    const endpoints = demoEndpoints.map((e) => ({ method: e.method, path: e.path, price: e.price }))
+    if (options.json) {
+      process.stdout.write(`${JSON.stringify({ ...state, endpoints })}\n`)
+    } else {
+      const lines = [
+        '',
+        ui.bold(`402x dev is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`),
+        `  chain        ${chain.rpcUrl}  (eip155:31337, USDC ${chain.usdc})`,
+        `  facilitator  ${facilitatorUrl}`,
+        `  demo API     ${apiUrl}`,
+        `  payTo        ${chain.payTo.address}  (the seller)`,
+        `  buyer        ${buyer.address}  (1000 USDC; key in ${statePath})`,
+        '',
+        ui.bold('Paid endpoints'),
+        ...demoEndpoints.map((e) => `  ${e.method.padEnd(5)} ${apiUrl}${e.path.padEnd(22)} $${e.price}`),
+        '',
+        ui.bold('Pay from another terminal'),
+        `  npx 402x pay ${apiUrl}/api/market/ETH --verbose`,
+        `  npx 402x pay ${apiUrl}/api/generate -X POST -d '{"prompt":"a cat"}'`,
+        '',
+        ui.dim('Servers in this folder pick these settings up from .402x/dev.json. Ctrl-C stops everything.'),
+      ]
+      ui.info(lines.join('\n'))
+    }
+    await new Promise<never>(() => {})
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}

@@ -1,0 +1,68 @@
+import { x402Middleware } from '402x-api'
+import type { PaywallOptions } from '402x-api'
+import express from 'express'
+
+/** The demo API's priced endpoints, from seed 000. */
+export const demoEndpoints = [
+  { method: 'POST', path: '/api/generate', price: '0.01', description: 'Text generation' },
+  { method: 'GET', path: '/api/market/:symbol', price: '0.001', description: 'Real-time market data' },
+  { method: 'POST', path: '/api/translate', price: '0.02', description: 'Translation' },
+] as const
+
+type Settings = Omit<PaywallOptions, 'price' | 'routes'>
+
+const quotes: Record<string, number> = { BTC: 97_250.5, ETH: 3_412.25, SOL: 187.4, USDC: 1 }
+const greetings: Record<string, Record<string, string>> = {
+  'Hello, world!': { es: '¡Hola, mundo!', fr: 'Bonjour, le monde !', de: 'Hallo, Welt!' },
+}
+
+/**
+ * The demo paid API that `402x dev` serves: the seed's samples, written as the seed writes
+ * them.
+ */
+export function createDemoApi(settings: Settings) {
+  const app = express()
+  app.use(express.json())
+
+  app.get('/', (_req, res) => {
+    res.json({
+      name: '402x demo API',
+      endpoints: demoEndpoints.map((e) => ({ ...e, currency: 'USDC' })),
+      pay: 'npx 402x pay <url> (uses the funded buyer of the running 402x dev)',
+    })
+  })
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true })
+  })
+
+  app.use('/api/generate', x402Middleware({ ...settings, price: 0.01, description: 'Text generation' }))
+  app.post('/api/generate', async (req, res) => {
+    const prompt = String(req.body?.prompt ?? '')
+    if (!prompt) {
+      res.status(400).json({ error: 'prompt required', message: 'send {"prompt": "…"}; you were not charged' })
+      return
+    }
+    res.json({ result: `A short story about ${prompt}: once upon a time, ${prompt} paid per request.` })
+  })
+
+  app.get(
+    '/api/market/:symbol',
+    x402Middleware({ ...settings, price: 0.001, description: 'Real-time market data' }),
+    async (req, res) => {
+      const symbol = String(req.params.symbol).toUpperCase()
+      const price = quotes[symbol]
+      if (price === undefined) {
+        res.status(404).json({ error: 'unknown symbol', message: `try one of ${Object.keys(quotes).join(', ')}; you were not charged` })
+        return
+      }
+      res.json({ symbol, price, currency: 'USD', at: new Date().toISOString() })
+    },
+  )
+
+  app.post('/api/translate', x402Middleware({ ...settings, price: 0.02, description: 'Translation' }), async (req, res) => {
+    const text = String(req.body?.text ?? '')
+    const lang = String(req.body?.targetLang ?? 'es')
+    res.json({ translation: greetings[text]?.[lang] ?? `[${lang}] ${text}` })
+  })
+  return app
+}
