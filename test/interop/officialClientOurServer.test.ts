@@ -3,10 +3,14 @@
  * settled on chain by our HTTP facilitator.
  */
 import { createServer, type Server } from 'node:http'
-import { createSqliteLedger, type PaymentEvent, x402Middleware } from '402x-api'
-import { decodePaymentRequiredHeader, decodePaymentSignatureHeader, encodePaymentSignatureHeader } from '@x402/core/http'
+import {
+  decodePaymentRequiredHeader,
+  decodePaymentSignatureHeader,
+  encodePaymentSignatureHeader,
+} from '@x402/core/http'
 import type { PaymentPayload } from '@x402/core/types'
 import { decodePaymentResponseHeader } from '@x402/fetch'
+import { createSqliteLedger, type PaymentEvent, x402Middleware } from '402x-api'
 import express from 'express'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'

@@ -2,11 +2,18 @@
  * Our client (402x-client) pays a route guarded by the official `@x402/express`
  * `paymentMiddleware`, settled by the official in-process facilitator.
  */
-import { BudgetExceededError, createX402Client, X402HttpError } from '402x-client'
+
 import { decodePaymentResponseHeader } from '@x402/fetch'
+import { BudgetExceededError, createX402Client, X402HttpError } from '402x-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { close, type Stack, startStack } from '../helpers/stack.js'
-import { type OfficialFacilitator, type OfficialServer, officialFacilitator, paymentRequiredError, startOfficialServer } from './official.js'
+import {
+  type OfficialFacilitator,
+  type OfficialServer,
+  officialFacilitator,
+  paymentRequiredError,
+  startOfficialServer,
+} from './official.js'
 
 let stack: Stack
 let facilitator: OfficialFacilitator

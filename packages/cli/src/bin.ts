@@ -60,7 +60,8 @@ async function main(argv: string[]): Promise<number> {
       },
     })
     const url = positionals[0]
-    if (!url) throw new X402Error('invalid_request', { message: 'usage: 402x pay <url> [-X POST] [-d json] [--max 0.05]' })
+    if (!url)
+      throw new X402Error('invalid_request', { message: 'usage: 402x pay <url> [-X POST] [-d json] [--max 0.05]' })
     return pay({
       url,
       method: values.data !== undefined && values.request === 'GET' ? 'POST' : values.request,

@@ -1,5 +1,5 @@
-import { x402Middleware } from '402x-api'
 import type { PaywallOptions } from '402x-api'
+import { x402Middleware } from '402x-api'
 import express from 'express'
 
 /** The demo API's priced endpoints, from seed 000. */
@@ -52,17 +52,26 @@ export function createDemoApi(settings: Settings) {
       const symbol = String(req.params.symbol).toUpperCase()
       const price = quotes[symbol]
       if (price === undefined) {
-        res.status(404).json({ error: 'unknown symbol', message: `try one of ${Object.keys(quotes).join(', ')}; you were not charged` })
+        res
+          .status(404)
+          .json({
+            error: 'unknown symbol',
+            message: `try one of ${Object.keys(quotes).join(', ')}; you were not charged`,
+          })
         return
       }
       res.json({ symbol, price, currency: 'USD', at: new Date().toISOString() })
     },
   )
 
-  app.post('/api/translate', x402Middleware({ ...settings, price: 0.02, description: 'Translation' }), async (req, res) => {
-    const text = String(req.body?.text ?? '')
-    const lang = String(req.body?.targetLang ?? 'es')
-    res.json({ translation: greetings[text]?.[lang] ?? `[${lang}] ${text}` })
-  })
+  app.post(
+    '/api/translate',
+    x402Middleware({ ...settings, price: 0.02, description: 'Translation' }),
+    async (req, res) => {
+      const text = String(req.body?.text ?? '')
+      const lang = String(req.body?.targetLang ?? 'es')
+      res.json({ translation: greetings[text]?.[lang] ?? `[${lang}] ${text}` })
+    },
+  )
   return app
 }

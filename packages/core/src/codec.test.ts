@@ -30,8 +30,16 @@ describe('header codec', () => {
     ['abc', 'invalid_payload', 'not base64'],
     [Buffer.from('{"x402Version":').toString('base64'), 'invalid_payload', 'not JSON'],
     [encodeHeader({ ...payload, x402Version: 3 }), 'invalid_payload', 'x402Version'],
-    [encodeHeader({ ...payload, accepted: { ...payload.accepted, amount: '-1' } }), 'invalid_payload', 'accepted.amount'],
-    [encodeHeader({ ...payload, accepted: { ...payload.accepted, amount: '1e5' } }), 'invalid_payload', 'accepted.amount'],
+    [
+      encodeHeader({ ...payload, accepted: { ...payload.accepted, amount: '-1' } }),
+      'invalid_payload',
+      'accepted.amount',
+    ],
+    [
+      encodeHeader({ ...payload, accepted: { ...payload.accepted, amount: '1e5' } }),
+      'invalid_payload',
+      'accepted.amount',
+    ],
     ['A'.repeat(maxHeaderBytes + 4), 'payload_too_large', 'at most'],
   ])('refuses %s as data, never throwing', (value, reason, message) => {
     const decoded = decodeHeader(value, PaymentPayloadSchema)

@@ -1,5 +1,5 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { type Server, createServer } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { type DevState, registerNetwork, stateDir } from '@402x/core'
 import { type Devchain, startDevchain } from '@402x/devchain'

@@ -1,5 +1,5 @@
 import { X402Error } from '@402x/core'
-import { X402HttpError, clientOptionsFromEnv, createX402Client } from '402x-client'
+import { clientOptionsFromEnv, createX402Client, X402HttpError } from '402x-client'
 import { createUi } from '../ui.js'
 
 export type PayOptions = {
@@ -45,10 +45,14 @@ export async function pay(options: PayOptions): Promise<number> {
         ? await (method === 'DELETE' ? client.delete : client.get)(options.url, { headers })
         : await client[method.toLowerCase() as 'post' | 'put' | 'patch'](options.url, body, { headers })
     if (options.json) {
-      process.stdout.write(`${JSON.stringify(jsonSafe({ status: response.status, data: response.data, receipt: response.receipt ?? null }))}\n`)
+      process.stdout.write(
+        `${JSON.stringify(jsonSafe({ status: response.status, data: response.data, receipt: response.receipt ?? null }))}\n`,
+      )
       return 0
     }
-    process.stdout.write(`${typeof response.data === 'string' ? response.data : JSON.stringify(response.data, null, 2)}\n`)
+    process.stdout.write(
+      `${typeof response.data === 'string' ? response.data : JSON.stringify(response.data, null, 2)}\n`,
+    )
     const r = response.receipt
     if (r) {
       ui.done(`paid $${r.price} USDC to ${r.payTo} on ${r.network} (${r.status})`)

@@ -40,7 +40,12 @@ describe('EIP-3009 signing and verification', () => {
 
   it('computes the same EIP-712 digest as viem and signs what viem recovers', async () => {
     const { authorization: a, signature } = sign()
-    const domain = { name: 'USD Coin', version: '2', chainId: 8453, verifyingContract: requirements.asset as `0x${string}` }
+    const domain = {
+      name: 'USD Coin',
+      version: '2',
+      chainId: 8453,
+      verifyingContract: requirements.asset as `0x${string}`,
+    }
     const message = {
       from: a.from as `0x${string}`,
       to: a.to as `0x${string}`,
@@ -62,7 +67,10 @@ describe('EIP-3009 signing and verification', () => {
   })
 
   it('accepts a good payment', async () => {
-    expect(await verifyAuthorization({ payload: sign(), requirements })).toEqual({ isValid: true, payer: account.address })
+    expect(await verifyAuthorization({ payload: sign(), requirements })).toEqual({
+      isValid: true,
+      payer: account.address,
+    })
   })
 
   it('refuses each bad input with its reason, in order', async () => {
@@ -92,7 +100,13 @@ describe('EIP-3009 signing and verification', () => {
     const otherPayTo = { ...requirements, payTo: '0x0000000000000000000000000000000000000001' }
     expect(await reason(sign(otherPayTo), requirements)).toBe('invalid_exact_evm_recipient_mismatch')
     expect(await reason(good, requirements, now - 3600)).toBe('valid')
-    const future = createPayment({ privateKey: key, from: account.address, requirements, now: now + 1000, validAfterSkew: -500 })
+    const future = createPayment({
+      privateKey: key,
+      from: account.address,
+      requirements,
+      now: now + 1000,
+      validAfterSkew: -500,
+    })
     expect(await reason(future.payload as ExactEvmPayload)).toBe('invalid_exact_evm_payload_authorization_valid_after')
     expect(await reason(sign(requirements, now - 55))).toBe('invalid_exact_evm_payload_authorization_valid_before')
     expect(await reason(sign(requirements, now - 120))).toBe('invalid_exact_evm_payload_authorization_valid_before')
@@ -109,7 +123,11 @@ describe('EIP-3009 signing and verification', () => {
     }
     await verifyAuthorization({ payload: good, requirements, isValidContractSignature: yes })
     expect(asked).toEqual([])
-    const check = await verifyAuthorization({ payload: { ...good, signature: '0xabcd' }, requirements, isValidContractSignature: yes })
+    const check = await verifyAuthorization({
+      payload: { ...good, signature: '0xabcd' },
+      requirements,
+      isValidContractSignature: yes,
+    })
     expect(check.isValid).toBe(true)
     expect(asked).toEqual([account.address])
   })

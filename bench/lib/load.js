@@ -1,0 +1,92 @@
+// The load generator, identical for every scenario: `concurrency` callers, each on its own
+// keep-alive connection, sending one request after another until the time is up or the
+// pre-built headers run out. Paid requests carry one distinct pre-signed PAYMENT-SIGNATURE.
+import http from 'node:http'
+
+const requestTimeoutMs = 30_000
+
+/** A paid request succeeds only with 200 and a PAYMENT-RESPONSE whose `success` is true. */
+function settled(res) {
+  const header = res.headers['payment-response']
+  if (res.statusCode !== 200 || typeof header !== 'string') return false
+  try {
+    return JSON.parse(Buffer.from(header, 'base64').toString('utf8')).success === true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Runs one bounded load. `payments` (encoded PAYMENT-SIGNATURE values) makes it a paid
+ * run: each is sent once, and the run also ends when they are used up.
+ *
+ * @returns successes, failures (with a sample of reasons), elapsed seconds, successful
+ *   requests per second and the latency (ms) of successful requests.
+ */
+export async function runLoad({ port, path, concurrency, durationMs, payments }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
+  const latencies = []
+  const reasons = new Map()
+  let ok = 0
+  let failed = 0
+  let next = 0
+  const fail = (reason) => {
+    failed++
+    reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+  }
+  const one = (headers) =>
+    new Promise((resolve) => {
+      const started = performance.now()
+      const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent, headers }, (res) => {
+        const good = payments ? settled(res) : res.statusCode === 200
+        res.resume()
+        res.on('end', () => {
+          if (good) {
+            ok++
+            latencies.push(performance.now() - started)
+          } else
+            fail(
+              `HTTP ${res.statusCode}${payments && res.statusCode === 200 ? ' without a successful PAYMENT-RESPONSE' : ''}`,
+            )
+          resolve()
+        })
+        res.on('error', () => {
+          fail('response error')
+          resolve()
+        })
+      })
+      req.setTimeout(requestTimeoutMs, () => req.destroy(new Error('timeout')))
+      req.on('error', (error) => {
+        fail(error.message)
+        resolve()
+      })
+      req.end()
+    })
+  const start = performance.now()
+  const end = start + durationMs
+  const caller = async () => {
+    while (performance.now() < end) {
+      if (payments) {
+        if (next >= payments.length) return
+        await one({ 'payment-signature': payments[next++] })
+      } else await one(undefined)
+    }
+  }
+  await Promise.all(Array.from({ length: concurrency }, caller))
+  const elapsed = (performance.now() - start) / 1000
+  agent.destroy()
+  latencies.sort((a, b) => a - b)
+  const at = (q) =>
+    latencies.length ? latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))] : null
+  return {
+    ok,
+    failed,
+    total: ok + failed,
+    elapsed,
+    rps: ok / elapsed,
+    p50: at(0.5),
+    p99: at(0.99),
+    exhausted: payments ? next >= payments.length : false,
+    reasons: Object.fromEntries(reasons),
+  }
+}

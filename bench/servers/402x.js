@@ -1,0 +1,35 @@
+// Scenarios (b) and (c): 402x's x402Middleware with a route table and our in-process
+// facilitator. GET /paid is priced; GET /free passes through the middleware unpriced.
+import { registerNetwork } from '@402x/core'
+import { createFacilitator } from '@402x/facilitator'
+import { x402Middleware } from '402x-api'
+import express from 'express'
+import { config, handler, serve } from './common.js'
+
+registerNetwork({
+  id: config.network,
+  chainId: 31337,
+  name: 'Local',
+  v1Name: 'localhost',
+  usdc: { address: config.usdc, symbol: 'USDC', decimals: 6, eip712: config.eip712 },
+})
+
+const facilitator = createFacilitator({
+  chains: [{ network: config.network, rpcUrl: config.rpcUrl }],
+  privateKeys: [config.facilitatorKey],
+})
+const middleware = x402Middleware({
+  routes: { 'GET /paid': { price: config.price } },
+  payTo: config.payTo,
+  network: config.network,
+  asset: { address: config.usdc, eip712: config.eip712 },
+  facilitator,
+  ledger: config.ledger,
+  reconcileIntervalMs: 0,
+})
+
+const app = express()
+app.use(middleware)
+app.get('/free', handler)
+app.get('/paid', handler)
+serve(app, () => middleware.paywall.close())

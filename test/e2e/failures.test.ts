@@ -1,0 +1,280 @@
+import { randomUUID } from 'node:crypto'
+import type { Server } from 'node:http'
+import { join } from 'node:path'
+import {
+  createPayment,
+  createPaymentV1,
+  decodeHeader,
+  encodeHeader,
+  PaymentRequiredSchema,
+  type PaymentRequirements,
+  PaymentRequirementsV1Schema,
+  SettleResponseSchema,
+} from '@402x/core'
+import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
+import { createSqliteLedger, x402Middleware } from '402x-api'
+import express from 'express'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startRpcProxy } from '../helpers/rpcProxy.js'
+import { close, listen, type Stack, startStack } from '../helpers/stack.js'
+
+let stack: Stack
+const servers: Server[] = []
+const stops: (() => Promise<void>)[] = []
+
+beforeAll(async () => {
+  stack = await startStack()
+})
+afterAll(async () => {
+  for (const stop of stops) await stop().catch(() => {})
+  for (const s of servers) await close(s)
+  await stack?.stop()
+})
+
+async function serve(app: express.Express) {
+  const server = app.listen(0, '127.0.0.1')
+  servers.push(server)
+  await new Promise((r) => server.once('listening', r))
+  return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+}
+
+async function requirementsOf(url: string, init: RequestInit = {}): Promise<PaymentRequirements> {
+  const res = await fetch(url, init)
+  const decoded = decodeHeader(res.headers.get('payment-required') ?? '', PaymentRequiredSchema)
+  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED from ${url}`)
+  return decoded.value.accepts[0] as PaymentRequirements
+}
+
+const signFor = (requirements: PaymentRequirements, buyer = stack.chain.buyers[0]!, now?: number) =>
+  createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements, ...(now ? { now } : {}) })
+
+describe('failure rules', () => {
+  it('fails closed with 503 when the chain is down: never served, never charged', async () => {
+    const proxy = await startRpcProxy(stack.chain.rpcUrl)
+    stops.push(() => proxy.stop())
+    const facilitator = createFacilitator({
+      chains: [{ network: stack.chain.network, rpcUrl: proxy.url }],
+      privateKeys: [stack.chain.facilitator.privateKey],
+    })
+    let served = 0
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall(), facilitator, price: 0.01 }), (_req, res) => {
+      served++
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const before = await stack.chain.balanceOf(stack.chain.buyers[0]!.address)
+    await proxy.down()
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements)) } })
+    expect(res.status).toBe(503)
+    expect(res.headers.get('retry-after')).toBe('2')
+    const body = (await res.json()) as { error: string; message: string }
+    expect(body.error).toBe('chain_unavailable')
+    expect(body.message).toContain('nothing was charged')
+    expect(served).toBe(0)
+    expect(await stack.chain.balanceOf(stack.chain.buyers[0]!.address)).toBe(before)
+    await proxy.up()
+  })
+
+  it('after a crash between settle and record, reconciliation finds the settlement; a replay is refused', async () => {
+    const options = stack.paywall()
+    const app = express()
+    const middleware = x402Middleware({ ...options, price: 0.01 })
+    app.get('/paid', middleware, (_req, res) => {
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[2]!
+    const payment = signFor(requirements, buyer)
+    const auth = (payment.payload as { authorization: { nonce: string; validBefore: string } }).authorization
+    const before = await stack.chain.balanceOf(stack.chain.payTo.address)
+
+    // The process recorded `settling`, the settlement landed on chain, then it crashed.
+    const ledger = createSqliteLedger({ path: options.ledger })
+    const id = randomUUID()
+    await ledger.insert({
+      id,
+      state: 'verified',
+      network: requirements.network,
+      asset: requirements.asset,
+      payTo: requirements.payTo,
+      payer: buyer.address,
+      nonce: auth.nonce,
+      amount: requirements.amount,
+      validBefore: Number(auth.validBefore),
+      method: 'GET',
+      resource: url,
+      payload: JSON.stringify(payment),
+      requirements: JSON.stringify(requirements),
+    })
+    await ledger.transition(id, 'settling')
+    const settled = await stack.facilitator.settle(payment, requirements)
+    expect(settled.success).toBe(true)
+    const db = (await import('better-sqlite3')).default(options.ledger)
+    db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
+    db.close()
+
+    expect(await middleware.paywall.reconcile()).toBe(1)
+    expect(await ledger.get(id)).toMatchObject({ state: 'reconciled' })
+    await ledger.close()
+
+    const replay = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+    expect(replay.status).toBe(402)
+    expect(await replay.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })
+    expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10000n)
+  })
+
+  it('refuses an expired authorization with 402 and its reason', async () => {
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall(), price: 0.01 }), (_req, res) => {
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const stale = signFor(requirements, stack.chain.buyers[3]!, Math.floor(Date.now() / 1000) - 600)
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(stale) } })
+    expect(res.status).toBe(402)
+    const body = (await res.json()) as { reason: string; message: string }
+    expect(body.reason).toBe('invalid_exact_evm_payload_authorization_valid_before')
+    expect(body.message).toContain('sign a new one')
+    const required = decodeHeader(res.headers.get('payment-required')!, PaymentRequiredSchema)
+    expect(required.ok && required.value.error).toBe('invalid_exact_evm_payload_authorization_valid_before')
+  })
+
+  it('accepts a v1 X-PAYMENT built from the v1 body and answers X-PAYMENT-RESPONSE', async () => {
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall(), price: 0.005 }), (_req, res) => {
+      res.json({ v1: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const unpaid = await fetch(url)
+    const body = (await unpaid.json()) as { x402Version: number; accepts: unknown[] }
+    expect(body.x402Version).toBe(1)
+    const v1 = PaymentRequirementsV1Schema.parse(body.accepts[0])
+    expect(v1).toMatchObject({ maxAmountRequired: '5000', network: 'localhost', resource: url })
+    const buyer = stack.chain.buyers[4]!
+    const before = await stack.chain.balanceOf(buyer.address)
+    const payment = createPaymentV1({ privateKey: buyer.privateKey, from: buyer.address, requirements: v1 })
+    const res = await fetch(url, { headers: { 'X-PAYMENT': encodeHeader(payment) } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ v1: true })
+    const settle = decodeHeader(res.headers.get('x-payment-response')!, SettleResponseSchema)
+    expect(settle.ok && settle.value.success).toBe(true)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 5000n)
+  })
+
+  it('never charges HEAD or an OPTIONS preflight', async () => {
+    let served = 0
+    const app = express()
+    app.use('/paid', x402Middleware({ ...stack.paywall(), price: 0.01 }))
+    app.all('/paid', (_req, res) => {
+      served++
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const head = await fetch(url, { method: 'HEAD' })
+    expect(head.status).toBe(402)
+    expect(head.headers.get('payment-required')).toBeTruthy()
+    const options = await fetch(url, { method: 'OPTIONS' })
+    expect(options.status).toBe(200)
+    expect(served).toBe(1)
+  })
+})
+
+describe('a chain that goes down halfway', () => {
+  it('when the chain goes down between verify and settle: no response, no charge, reconciled to failed', async () => {
+    // Its own chain: this test moves the chain's clock forward.
+    const stack = await startStack()
+    stops.push(() => stack.stop())
+    const proxy = await startRpcProxy(stack.chain.rpcUrl)
+    stops.push(() => proxy.stop())
+    const facilitator = createFacilitator({
+      chains: [{ network: stack.chain.network, rpcUrl: proxy.url }],
+      privateKeys: [stack.chain.facilitator.privateKey],
+    })
+    const facilitatorServer = createFacilitatorServer({ facilitator })
+    servers.push(facilitatorServer)
+    const facilitatorUrl = await listen(facilitatorServer)
+    const options = stack.paywall({ facilitator: facilitatorUrl })
+    const middleware = x402Middleware({ ...options, price: 0.01, maxTimeoutSeconds: 30 })
+    const app = express()
+    app.get('/paid', middleware, async (_req, res) => {
+      await proxy.down()
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[1]!
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) } })
+    expect(res.status).toBe(503)
+    expect(await res.text()).not.toContain('secret')
+    await proxy.up()
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      const [row] = await ledger.list()
+      expect(row).toMatchObject({ state: 'pending', reason: 'settle_error', payer: buyer.address.toLowerCase() })
+      // Still within its validity the payment could land: reconciliation leaves it pending.
+      // States only move forward: pending cannot jump to settled without reconciliation.
+      expect(await ledger.transition(row!.id, 'settled')).toBe(false)
+      expect(await middleware.paywall.reconcile()).toBe(0)
+      // Once the chain's clock passes validBefore, the unused authorization is final.
+      await stack.chain.publicClient.request({ method: 'evm_increaseTime' as never, params: [120] as never })
+      await stack.chain.publicClient.request({ method: 'evm_mine' as never, params: [] as never })
+      // Reconciliation skips payments touched in the last 5 s (they may be in flight).
+      const db = (await import('better-sqlite3')).default(options.ledger)
+      db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
+      db.close()
+      expect(await middleware.paywall.reconcile()).toBe(1)
+      expect(await ledger.get(row!.id)).toMatchObject({ state: 'failed', reason: 'reconciled' })
+    } finally {
+      await ledger.close()
+    }
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
+})
+
+describe('configuration', () => {
+  it('stops start-up naming the missing setting and how to set it', async () => {
+    const cwd = process.cwd()
+    const saved = { ...process.env }
+    const dir = join(stack.dir, 'empty')
+    const { mkdirSync, writeFileSync } = await import('node:fs')
+    mkdirSync(dir, { recursive: true })
+    try {
+      process.chdir(dir)
+      for (const k of Object.keys(process.env)) if (k.startsWith('X402_')) delete process.env[k]
+      expect(() => x402Middleware({ price: 0.01 })).toThrow(
+        'X402_PAY_TO is not set: pass `payTo` to x402Middleware(), set X402_PAY_TO=0xYourAddress, add "payTo" to 402x.config.json, or run `402x dev`',
+      )
+      process.env.X402_PAY_TO = stack.chain.payTo.address
+      expect(() => x402Middleware({ price: 0.01 })).toThrow('X402_NETWORK is not set')
+      process.env.X402_NETWORK = 'eip155:84532'
+      expect(() => x402Middleware({ price: 0.01 })).toThrow('X402_FACILITATOR_URL is not set')
+      writeFileSync(join(dir, '402x.config.json'), JSON.stringify({ facilitatorUrl: 'http://127.0.0.1:1' }))
+      const mw = x402Middleware({ price: 0.01, reconcileIntervalMs: 0, ledger: join(dir, 'l.db') })
+      expect(mw.paywall.config).toMatchObject({
+        payTo: stack.chain.payTo.address,
+        network: 'eip155:84532',
+        asset: { address: '0x036CbD53842c5426634e7929541eC2318f3dCF7e', eip712: { name: 'USDC', version: '2' } },
+      })
+      await mw.paywall.close()
+      process.env.X402_PAY_TO = 'nope'
+      expect(() => x402Middleware({ price: 0.01 })).toThrow('payTo "nope" (from X402_PAY_TO) is not an address')
+      process.env.X402_PAY_TO = stack.chain.payTo.address
+      expect(() => x402Middleware({ price: -1 })).toThrow('is negative')
+      expect(() => x402Middleware({ price: 0 })).toThrow('needs a price above 0')
+      expect(() => x402Middleware({ price: 0.01, network: 'solana' })).toThrow(
+        'network "solana" (from option `network`) is not known',
+      )
+    } finally {
+      process.chdir(cwd)
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k]
+      Object.assign(process.env, saved)
+    }
+  })
+})
