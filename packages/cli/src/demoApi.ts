@@ -52,12 +52,10 @@ export function createDemoApi(settings: Settings) {
       const symbol = String(req.params.symbol).toUpperCase()
       const price = quotes[symbol]
       if (price === undefined) {
-        res
-          .status(404)
-          .json({
-            error: 'unknown symbol',
-            message: `try one of ${Object.keys(quotes).join(', ')}; you were not charged`,
-          })
+        res.status(404).json({
+          error: 'unknown symbol',
+          message: `try one of ${Object.keys(quotes).join(', ')}; you were not charged`,
+        })
         return
       }
       res.json({ symbol, price, currency: 'USD', at: new Date().toISOString() })

@@ -1,4 +1,11 @@
-import { readDevState, X402Error } from '@402x/core'
+import {
+  decodeHeader,
+  PaymentRequiredSchema,
+  readDevState,
+  SettleResponseSchema,
+  X402Error,
+  headers as x402Headers,
+} from '@402x/core'
 import type { Budget } from './budget.js'
 import { type PayingFetch, type Receipt, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
 
@@ -17,7 +24,7 @@ export class X402HttpError extends X402Error {
   override readonly name = 'X402HttpError'
   constructor(readonly response: X402Response) {
     super('payment_failed', {
-      message: `HTTP ${response.status}: ${describe(response.data)}`,
+      message: `HTTP ${response.status}: ${describe(response.data) || headerReason(response.headers) || JSON.stringify(response.data).slice(0, 200)}`,
       details: { status: response.status },
     })
   }
@@ -26,9 +33,24 @@ export class X402HttpError extends X402Error {
 const describe = (data: unknown) => {
   if (data && typeof data === 'object') {
     const d = data as { message?: unknown; error?: unknown; reason?: unknown }
-    return [d.reason, d.message ?? d.error].filter(Boolean).join(': ') || JSON.stringify(data).slice(0, 200)
+    return [d.reason, d.message ?? d.error].filter(Boolean).join(': ')
   }
   return String(data).slice(0, 200)
+}
+
+/**
+ * The reason x402 headers give. A server like the reference answers a refusal with the body
+ * `{}`: its reason is only in `PAYMENT-RESPONSE` (settlement) or `PAYMENT-REQUIRED` (verify).
+ */
+const headerReason = (headers: Headers) => {
+  const settle = headers.get(x402Headers.paymentResponse)
+  const settled = settle ? decodeHeader(settle, SettleResponseSchema) : undefined
+  if (settled?.ok && !settled.value.success) {
+    return [settled.value.errorReason, settled.value.errorMessage].filter(Boolean).join(': ')
+  }
+  const required = headers.get(x402Headers.paymentRequired)
+  const decoded = required ? decodeHeader(required, PaymentRequiredSchema) : undefined
+  return decoded?.ok ? (decoded.value.error ?? '') : ''
 }
 
 type RequestConfig = { headers?: Record<string, string>; signal?: AbortSignal }
