@@ -5,15 +5,23 @@ import http from 'node:http'
 
 const requestTimeoutMs = 30_000
 
-/** A paid request succeeds only with 200 and a PAYMENT-RESPONSE whose `success` is true. */
-function settled(res) {
-  const header = res.headers['payment-response']
-  if (res.statusCode !== 200 || typeof header !== 'string') return false
+const decode = (header) => {
   try {
-    return JSON.parse(Buffer.from(header, 'base64').toString('utf8')).success === true
+    return typeof header === 'string' ? JSON.parse(Buffer.from(header, 'base64').toString('utf8')) : undefined
   } catch {
-    return false
+    return undefined
   }
+}
+
+/**
+ * A paid request succeeds only with 200 and a PAYMENT-RESPONSE whose `success` is true.
+ * Returns undefined on success, else why it failed (status and the x402 reason, if any).
+ */
+function paidFailure(res) {
+  const receipt = decode(res.headers['payment-response'])
+  if (res.statusCode === 200 && receipt?.success === true) return undefined
+  const reason = receipt?.errorReason ?? decode(res.headers['payment-required'])?.error
+  return `HTTP ${res.statusCode}${reason ? ` ${reason}` : ''}`
 }
 
 /**
@@ -37,29 +45,24 @@ export async function runLoad({ port, path, concurrency, durationMs, payments })
   const one = (headers) =>
     new Promise((resolve) => {
       const started = performance.now()
+      let done = false
+      const finish = (failure) => {
+        if (done) return
+        done = true
+        if (failure === undefined) {
+          ok++
+          latencies.push(performance.now() - started)
+        } else fail(failure)
+        resolve()
+      }
       const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent, headers }, (res) => {
-        const good = payments ? settled(res) : res.statusCode === 200
+        const failure = payments ? paidFailure(res) : res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`
         res.resume()
-        res.on('end', () => {
-          if (good) {
-            ok++
-            latencies.push(performance.now() - started)
-          } else
-            fail(
-              `HTTP ${res.statusCode}${payments && res.statusCode === 200 ? ' without a successful PAYMENT-RESPONSE' : ''}`,
-            )
-          resolve()
-        })
-        res.on('error', () => {
-          fail('response error')
-          resolve()
-        })
+        res.on('end', () => finish(failure))
+        res.on('error', () => finish('response error'))
       })
       req.setTimeout(requestTimeoutMs, () => req.destroy(new Error('timeout')))
-      req.on('error', (error) => {
-        fail(error.message)
-        resolve()
-      })
+      req.on('error', (error) => finish(error.message))
       req.end()
     })
   const start = performance.now()

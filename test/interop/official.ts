@@ -7,7 +7,7 @@ import type { Devchain } from '@402x/devchain'
 import { x402Facilitator } from '@x402/core/facilitator'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import { type FacilitatorClient, HTTPFacilitatorClient } from '@x402/core/server'
-import type { PaymentPayload, PaymentRequirements } from '@x402/core/types'
+import type { PaymentPayload, PaymentRequirements, SupportedResponse } from '@x402/core/types'
 import { toClientEvmSigner, toFacilitatorEvmSigner } from '@x402/evm'
 import { ExactEvmScheme as ExactEvmClientScheme } from '@x402/evm/exact/client'
 import { ExactEvmScheme as ExactEvmFacilitatorScheme } from '@x402/evm/exact/facilitator'
@@ -94,9 +94,37 @@ export async function officialFacilitator(chain: Devchain): Promise<OfficialFaci
     client: {
       verify: (payload: PaymentPayload, requirements: PaymentRequirements) => facilitator.verify(payload, requirements),
       settle: (payload: PaymentPayload, requirements: PaymentRequirements) => facilitator.settle(payload, requirements),
-      getSupported: async () => facilitator.getSupported(),
+      // Its declared kinds type networks as `string`; the client interface wants CAIP-2 templates.
+      getSupported: async () => facilitator.getSupported() as SupportedResponse,
     },
   }
+}
+
+/**
+ * Serves a facilitator object over HTTP the way facilitators are reached on the wire:
+ * `GET /supported`, `POST /verify`, `POST /settle`, each answering its JSON result.
+ */
+export function serveFacilitator(facilitator: FacilitatorClient): Server {
+  return createServer(async (req, res) => {
+    const send = (status: number, body: unknown) => {
+      res.writeHead(status, { 'content-type': 'application/json' })
+      res.end(JSON.stringify(body))
+    }
+    try {
+      if (req.method === 'GET' && req.url === '/supported') return send(200, await facilitator.getSupported())
+      if (req.method !== 'POST' || (req.url !== '/verify' && req.url !== '/settle')) return send(404, {})
+      const chunks: Buffer[] = []
+      for await (const chunk of req) chunks.push(chunk as Buffer)
+      const { paymentPayload, paymentRequirements } = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+      const result =
+        req.url === '/verify'
+          ? await facilitator.verify(paymentPayload, paymentRequirements)
+          : await facilitator.settle(paymentPayload, paymentRequirements)
+      return send(200, result)
+    } catch (error) {
+      return send(500, { error: (error as Error).message })
+    }
+  })
 }
 
 /** The official HTTP facilitator client, pointed at a URL (never at its internet default). */

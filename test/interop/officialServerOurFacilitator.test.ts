@@ -119,6 +119,8 @@ describe('official @x402/express → our facilitator over HTTP', () => {
     expect(response.headers.get('payment-response')).toBeNull()
     // `insufficient_funds` is our facilitator's reason; the official one says `…simulation_failed`.
     expect(paymentRequiredError(response.headers)).toBe('insufficient_funds')
+    // The reference answers `{}`: our client's message must still name the reason.
+    expect((error as X402HttpError).message).toBe('HTTP 402: insufficient_funds')
     expect(c.spent()).toBe(0n)
     expect(await balance(stack.chain.payTo.address)).toBe(payToBefore)
   })
@@ -133,7 +135,7 @@ describe('official @x402/express → our facilitator over HTTP', () => {
       privateKey: payer.privateKey,
       from: payer.address,
       requirements: { ...accepted, payTo: stack.chain.owner.address },
-      resource: required.resource,
+      resource: { ...required.resource },
     })
     const header = encodePaymentSignatureHeader({ ...payment, accepted } as never)
 
@@ -153,7 +155,7 @@ describe('official @x402/express → our facilitator over HTTP', () => {
       privateKey: payer.privateKey,
       from: payer.address,
       requirements: required.accepts[0] as PaymentRequirements,
-      resource: required.resource,
+      resource: { ...required.resource },
     })
     const header = encodePaymentSignatureHeader(payment as never)
 
@@ -174,7 +176,6 @@ describe('official @x402/express → our facilitator over HTTP', () => {
       const reason = failedSettle
         ? decodePaymentResponseHeader(failedSettle).errorReason
         : paymentRequiredError(refused.headers)
-      console.log('REASON', failedSettle ? 'settle' : 'verify', reason)
       expect(['payment_in_flight', 'invalid_exact_evm_nonce_already_used']).toContain(reason)
     }
     expect(await balance(payer.address)).toBe(payerBefore - 10000n)

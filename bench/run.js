@@ -1,0 +1,246 @@
+// npm run bench [-- --json] [-- --quick]
+//
+// One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
+// (written by this script) for the method and the latest figures.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { registerNetwork } from '@402x/core'
+import { startDevchain } from '@402x/devchain'
+import { onInterrupt, startServer } from './lib/children.js'
+import { runLoad } from './lib/load.js'
+import { fetchTerms, presign } from './lib/payments.js'
+import { cpuMsOf, findDescendant } from './lib/procCpu.js'
+import { cpuTable, evaluateTargets, resultsMarkdown, runsTable, targetsTable } from './lib/report.js'
+import { measureVerifyCost } from './lib/verifyCost.js'
+
+const args = process.argv.slice(2)
+const json = args.includes('--json')
+const quick = args.includes('--quick')
+
+const settings = {
+  concurrencies: [1, 8, 32],
+  durationMs: quick ? 1500 : 5000,
+  warmupMs: quick ? 500 : 1000,
+  buyers: 16,
+  price: '0.01',
+  amount: '10000',
+  verifyIterations: { ours: quick ? 1000 : 5000, viem: quick ? 300 : 2000 },
+}
+
+const scenarios = [
+  { id: 'baseline', label: 'a. baseline, no middleware', server: 'baseline.js', path: '/free' },
+  { id: 'free', label: 'b. free route behind x402Middleware', server: '402x.js', path: '/free' },
+  { id: 'paid402x', label: 'c. paid exact, 402x', server: '402x.js', path: '/paid', paid: true },
+  {
+    id: 'paidOfficial',
+    label: 'd. paid exact, @x402/express (reference)',
+    server: 'official.js',
+    path: '/paid',
+    paid: true,
+    config: { pollingInterval: 10 },
+  },
+  {
+    id: 'paidOfficialNonceManager',
+    label: "d'. paid exact, @x402/express + viem nonceManager",
+    server: 'official.js',
+    path: '/paid',
+    paid: true,
+    config: { nonceManager: true, pollingInterval: 10 },
+  },
+]
+
+const here = (path) => fileURLToPath(new URL(path, import.meta.url))
+const outDir = here('./out/')
+const began = performance.now()
+const progress = (message) =>
+  process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
+
+let chain
+let server
+const cleanup = async () => {
+  await server?.stop()
+  await chain?.stop()
+  rmSync(outDir, { recursive: true, force: true })
+}
+onInterrupt(cleanup)
+
+/** Payments to sign for a timed run: 2× what the warm-up rate would use, within bounds. */
+const poolSize = (warmup, concurrency) =>
+  Math.min(
+    40_000,
+    Math.max(100, Math.ceil((warmup.total / warmup.elapsed) * (settings.durationMs / 1000) * 2) + 20 * concurrency),
+  )
+
+/** A JSON-RPC call to anvil (snapshots). */
+async function anvilRpc(method, params = []) {
+  const res = await fetch(chain.rpcUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+    signal: AbortSignal.timeout(10_000),
+  })
+  const body = await res.json()
+  if (body.error) throw new Error(`anvil ${method}: ${body.error.message}`)
+  return body.result
+}
+
+/**
+ * One scenario at one concurrency, on a fresh server. A paid run starts from the same chain
+ * state as every other paid run (anvil snapshot): anvil slows down as its chain grows, and
+ * otherwise later runs would pay for earlier ones.
+ */
+async function runOne(scenario, concurrency, context) {
+  const { base, buyers, anvilPid } = context
+  if (scenario.paid) {
+    await anvilRpc('evm_revert', [context.snapshot])
+    context.snapshot = await anvilRpc('evm_snapshot')
+  }
+  const ledger = `${outDir}ledger-${scenario.id}-${concurrency}.db`
+  server = await startServer(here(`./servers/${scenario.server}`), { ...base, ledger, ...scenario.config })
+  try {
+    const load = { port: server.port, path: scenario.path, concurrency }
+    const terms = scenario.paid ? await fetchTerms(server.port, scenario.path) : undefined
+    const paidBefore = scenario.paid ? await chain.balanceOf(chain.payTo.address) : 0n
+    const warmupPayments = terms && presign({ terms, buyers, count: 150 + 40 * concurrency })
+    const warmup = await runLoad({ ...load, durationMs: settings.warmupMs, payments: warmupPayments })
+    const payments = terms && presign({ terms, buyers, count: poolSize(warmup, concurrency) })
+    const cpuBefore = { server: cpuMsOf(server.pid), anvil: cpuMsOf(anvilPid), self: process.cpuUsage() }
+    const result = await runLoad({ ...load, durationMs: settings.durationMs, payments })
+    const self = process.cpuUsage(cpuBefore.self)
+    const perRequest = (before, after) =>
+      before === undefined || after === undefined || result.total === 0 ? null : (after - before) / result.total
+    const cpu = {
+      serverMs: perRequest(cpuBefore.server, cpuMsOf(server.pid)),
+      anvilMs: perRequest(cpuBefore.anvil, cpuMsOf(anvilPid)),
+      generatorMs: result.total ? (self.user + self.system) / 1000 / result.total : null,
+    }
+    // Every successful paid request (warm-up included) must have moved exactly the price.
+    const received = scenario.paid ? (await chain.balanceOf(chain.payTo.address)) - paidBefore : 0n
+    const settledOk = scenario.paid ? warmup.ok + result.ok : 0
+    const run = {
+      id: scenario.id,
+      label: scenario.label,
+      paid: scenario.paid === true,
+      concurrency,
+      ...result,
+      failedPct: result.total ? (100 * result.failed) / result.total : 0,
+      cpu,
+      chainCheck: scenario.paid
+        ? {
+            successes: settledOk,
+            received: received.toString(),
+            matches: received === BigInt(settledOk) * BigInt(settings.amount),
+          }
+        : undefined,
+    }
+    progress(
+      `${scenario.label} @${concurrency}: ${run.rps.toFixed(1)} req/s, p50 ${run.p50?.toFixed(2) ?? '—'} ms, p99 ${run.p99?.toFixed(2) ?? '—'} ms, ${run.failed} failed of ${run.total}${run.exhausted ? ' (payments used up before the time)' : ''}${run.chainCheck && !run.chainCheck.matches ? ' (ON-CHAIN MISMATCH)' : ''}`,
+    )
+    return run
+  } finally {
+    await server.stop()
+    server = undefined
+  }
+}
+
+async function main() {
+  rmSync(outDir, { recursive: true, force: true })
+  mkdirSync(outDir, { recursive: true })
+  progress('starting anvil and deploying USDC')
+  chain = await startDevchain({ buyers: 0 })
+  const buyers = []
+  for (let i = 0; i < settings.buyers; i++) buyers.push(await chain.newBuyer())
+  progress(`devchain at ${chain.rpcUrl}, USDC ${chain.usdc}, ${buyers.length} funded buyers`)
+  registerNetwork({
+    id: chain.network,
+    chainId: 31337,
+    name: 'Local',
+    v1Name: 'localhost',
+    usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
+  })
+
+  progress('measuring the CPU cost of one signature verification')
+  const verify = await measureVerifyCost({
+    buyer: buyers[0],
+    chainId: 31337,
+    iterations: settings.verifyIterations,
+    requirements: {
+      scheme: 'exact',
+      network: chain.network,
+      amount: settings.amount,
+      asset: chain.usdc,
+      payTo: chain.payTo.address,
+      maxTimeoutSeconds: 60,
+      extra: chain.eip712,
+    },
+  })
+  progress(
+    `verification: ours ${verify.oursMicros.toFixed(1)} µs (${verify.backend}), viem recover ${verify.viemRecoverMicros.toFixed(0)} µs, viem verifyTypedData ${verify.viemVerifyMicros.toFixed(0)} µs`,
+  )
+
+  const base = {
+    rpcUrl: chain.rpcUrl,
+    network: chain.network,
+    usdc: chain.usdc,
+    eip712: chain.eip712,
+    payTo: chain.payTo.address,
+    facilitatorKey: chain.facilitator.privateKey,
+    price: settings.price,
+    amount: settings.amount,
+  }
+  const context = { base, buyers, anvilPid: findDescendant('anvil'), snapshot: await anvilRpc('evm_snapshot') }
+  const runs = []
+  for (const scenario of scenarios) {
+    for (const concurrency of settings.concurrencies) runs.push(await runOne(scenario, concurrency, context))
+  }
+  const paidRuns = runs.filter((r) => r.chainCheck)
+  const balance = {
+    paidOk: paidRuns.reduce((n, r) => n + r.chainCheck.successes, 0),
+    price: settings.amount,
+    received: paidRuns.reduce((n, r) => n + BigInt(r.chainCheck.received), 0n).toString(),
+    matches: paidRuns.every((r) => r.chainCheck.matches),
+  }
+  const targets = evaluateTargets(runs, verify)
+  const result = {
+    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    date: new Date().toISOString(),
+    machine: {
+      nproc: os.availableParallelism(),
+      cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
+      memoryGb: Math.round(os.totalmem() / 2 ** 30),
+      os: `${os.type()} ${os.release()}`,
+      node: process.version,
+    },
+    settings: {
+      concurrencies: settings.concurrencies,
+      durationMs: settings.durationMs,
+      warmupMs: settings.warmupMs,
+      buyers: settings.buyers,
+      price: settings.price,
+    },
+    verify: { ...verify, iterations: settings.verifyIterations },
+    runs,
+    targets,
+    balance,
+    elapsedSeconds: (performance.now() - began) / 1000,
+  }
+  writeFileSync(here('./RESULTS.md'), resultsMarkdown(result))
+  progress(`done in ${result.elapsedSeconds.toFixed(0)} s; wrote bench/RESULTS.md`)
+  if (json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`)
+    return
+  }
+  process.stdout.write(
+    `\n${runsTable(runs)}\n\n${cpuTable(runs)}\n\nverification: ${targets.find((t) => t.id === 'verify-cpu')?.measured}\n\n${targetsTable(targets)}\n\non-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}\n`,
+  )
+}
+
+try {
+  await main()
+} catch (error) {
+  progress(`failed: ${error.stack ?? error}`)
+  process.exitCode = 1
+} finally {
+  await cleanup()
+}
