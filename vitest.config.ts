@@ -8,6 +8,7 @@ export default defineConfig({
     alias: {
       '@402x/core': src('core'),
       '@402x/devchain': src('devchain'),
+      '@402x/facilitator/client': fileURLToPath(new URL('./packages/facilitator/src/client.ts', import.meta.url)),
       '@402x/facilitator': src('facilitator'),
       '402x-api': src('api'),
       '402x-client': src('client'),

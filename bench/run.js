@@ -26,6 +26,9 @@ const settings = {
   price: '0.01',
   amount: '10000',
   verifyIterations: { ours: quick ? 1000 : 5000, viem: quick ? 300 : 2000 },
+  /** Free-route comparison: alternating rounds of baseline and 402x, each this long. */
+  pairRounds: quick ? 3 : 7,
+  pairRoundMs: quick ? 500 : 1000,
 }
 
 const scenarios = [
@@ -144,6 +147,68 @@ async function runOne(scenario, concurrency, context) {
   }
 }
 
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+}
+
+/**
+ * Free route vs unpaid baseline at one concurrency. Both servers run at once (idle when not
+ * loaded) and take turns in short alternating rounds (a, b, b, a, …), so that drift in this
+ * noisy machine hits both alike; the figures are medians over the rounds, and the ratio is the
+ * median of the per-round ratios.
+ */
+async function runPair(concurrency, base) {
+  const [a, b] = scenarios
+  const servers = []
+  try {
+    for (const scenario of [a, b]) {
+      const ledger = `${outDir}ledger-${scenario.id}-${concurrency}.db`
+      servers.push(await startServer(here(`./servers/${scenario.server}`), { ...base, ledger, ...scenario.config }))
+    }
+    const load = (i, durationMs) => runLoad({ port: servers[i].port, path: a.path, concurrency, durationMs })
+    await load(0, settings.warmupMs)
+    await load(1, settings.warmupMs)
+    const rounds = [[], []]
+    for (let round = 0; round < settings.pairRounds; round++) {
+      const order = round % 2 ? [1, 0] : [0, 1]
+      for (const i of order) rounds[i].push(await load(i, settings.pairRoundMs))
+    }
+    const ratios = rounds[0].map((r, i) => rounds[1][i].rps / r.rps)
+    const summarize = (scenario, list) => {
+      const total = list.reduce((n, r) => n + r.total, 0)
+      const elapsed = list.reduce((n, r) => n + r.elapsed, 0)
+      return {
+        id: scenario.id,
+        label: scenario.label,
+        paid: false,
+        concurrency,
+        ok: list.reduce((n, r) => n + r.ok, 0),
+        failed: list.reduce((n, r) => n + r.failed, 0),
+        total,
+        elapsed,
+        rps: median(list.map((r) => r.rps)),
+        p50: median(list.map((r) => r.p50)),
+        p99: median(list.map((r) => r.p99)),
+        exhausted: false,
+        reasons: [],
+        failedPct: 0,
+        cpu: { serverMs: null, anvilMs: null, generatorMs: null },
+        rounds: list.length,
+      }
+    }
+    const runs = [summarize(a, rounds[0]), summarize(b, rounds[1])]
+    runs[1].ratioToBaseline = median(ratios)
+    progress(
+      `free route @${concurrency}: baseline ${runs[0].rps.toFixed(0)} req/s, behind x402Middleware ${runs[1].rps.toFixed(0)} req/s, median ratio ${runs[1].ratioToBaseline.toFixed(3)} over ${ratios.length} paired rounds`,
+    )
+    return runs
+  } finally {
+    for (const s of servers) await s.stop()
+  }
+}
+
 async function main() {
   rmSync(outDir, { recursive: true, force: true })
   mkdirSync(outDir, { recursive: true })
@@ -191,7 +256,8 @@ async function main() {
   }
   const context = { base, buyers, anvilPid: findDescendant('anvil'), snapshot: await anvilRpc('evm_snapshot') }
   const runs = []
-  for (const scenario of scenarios) {
+  for (const concurrency of settings.concurrencies) runs.push(...(await runPair(concurrency, base)))
+  for (const scenario of scenarios.filter((s) => s.paid)) {
     for (const concurrency of settings.concurrencies) runs.push(await runOne(scenario, concurrency, context))
   }
   const paidRuns = runs.filter((r) => r.chainCheck)

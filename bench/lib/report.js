@@ -38,7 +38,7 @@ export function evaluateTargets(runs, verify) {
   const freeRatios = levels
     .map((c) => ({ c, base: find('baseline', c), free: find('free', c) }))
     .filter((x) => x.base && x.free)
-    .map((x) => ({ concurrency: x.c, ratio: x.free.rps / x.base.rps }))
+    .map((x) => ({ concurrency: x.c, ratio: x.free.ratioToBaseline ?? x.free.rps / x.base.rps }))
   if (freeRatios.length) {
     targets.push({
       id: 'free-vs-baseline',
@@ -144,6 +144,10 @@ successful paid requests (warm-ups included) at ${balance.price} each: ${balance
 - a. baseline: \`GET /free\` with no middleware.
 - b. \`GET /free\` on the 402x server, behind \`app.use(x402Middleware({ routes: { 'GET /paid': … } }))\`:
   the middleware runs and finds the route free.
+- a and b are measured as a pair: both servers run at once (each idle while the other is
+  loaded) and take turns in short alternating rounds, so the machine's drift hits both alike.
+  Their req/s and latencies are medians over the rounds, and the ratio in the targets is the
+  median of the per-round ratios.
 - c. \`GET /paid\` through \`x402Middleware\` with an in-process \`createFacilitator\` (one gas wallet)
   and a SQLite ledger in \`bench/out/\`.
 - d. \`GET /paid\` through \`@x402/express\` \`paymentMiddleware\` with the official in-process

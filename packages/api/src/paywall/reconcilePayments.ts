@@ -1,4 +1,4 @@
-import type { FacilitatorLike } from '@402x/facilitator'
+import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 
 /**

@@ -1,6 +1,6 @@
 import { join } from 'node:path'
 import { findNetwork, parseMoney, stateDir, X402Error } from '@402x/core'
-import { createFacilitatorClient, type FacilitatorLike } from '@402x/facilitator'
+import { createFacilitatorClient, type FacilitatorLike } from '@402x/facilitator/client'
 import {
   checkNetwork,
   isAddress,

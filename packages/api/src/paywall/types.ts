@@ -1,5 +1,5 @@
 import type { PaymentRequirements, SettleResponse } from '@402x/core'
-import type { FacilitatorLike } from '@402x/facilitator'
+import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import type { Locks } from './locks.js'
 

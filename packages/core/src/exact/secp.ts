@@ -1,5 +1,4 @@
 import { createRequire } from 'node:module'
-import { secp256k1 as noble } from '@noble/curves/secp256k1'
 import { keccak_256 } from '@noble/hashes/sha3'
 
 type Native = {
@@ -21,6 +20,14 @@ function loadNative(): Native | undefined {
 
 const native = loadNative()
 
+type Noble = typeof import('@noble/curves/secp256k1').secp256k1
+let nobleCache: Noble | undefined
+/** The pure-JS fallback, loaded only when the native binding is not available. */
+const noble = (): Noble => {
+  nobleCache ??= (createRequire(import.meta.url)('@noble/curves/secp256k1') as { secp256k1: Noble }).secp256k1
+  return nobleCache
+}
+
 /** Which secp256k1 implementation is in use: `native` (libsecp256k1) or `js` (noble). */
 export const secpBackend: 'native' | 'js' = native ? 'native' : 'js'
 
@@ -41,7 +48,7 @@ export function recoverAddress(digest: Uint8Array, signature: Uint8Array): strin
     if (native) {
       publicKey = native.ecdsaRecover(signature.subarray(0, 64), recid, digest, false)
     } else {
-      const sig = noble.Signature.fromCompact(signature.subarray(0, 64)).addRecoveryBit(recid)
+      const sig = noble().Signature.fromCompact(signature.subarray(0, 64)).addRecoveryBit(recid)
       publicKey = sig.recoverPublicKey(digest).toRawBytes(false)
     }
   } catch {
@@ -59,7 +66,7 @@ export function signDigest(digest: Uint8Array, privateKey: Uint8Array): Uint8Arr
     out.set(signature, 0)
     out[64] = 27 + recid
   } else {
-    const sig = noble.sign(digest, privateKey, { lowS: true })
+    const sig = noble().sign(digest, privateKey, { lowS: true })
     out.set(sig.toCompactRawBytes(), 0)
     out[64] = 27 + (sig.recovery ?? 0)
   }
