@@ -1,6 +1,7 @@
 export type { ConfigFile } from './config/resolveConfig.js'
 export type { X402Middleware } from './express/x402Middleware.js'
 export { x402Middleware } from './express/x402Middleware.js'
+export type { SqliteLedgerOptions } from './ledger/createSqliteLedger.js'
 export { createSqliteLedger } from './ledger/createSqliteLedger.js'
 export type { Ledger, NewPayment, PaymentRecord, PaymentState } from './ledger/types.js'
 export { captureResponse, sendWebResponse } from './node/captureResponse.js'

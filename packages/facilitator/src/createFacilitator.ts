@@ -63,6 +63,21 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   const signers = [...new Set([...chains.values()].flatMap((c) => c.wallets.map((w) => w.address)))]
   const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000
   const inFlight = new Set<string>()
+  // Payments simulated by `verify` in the last 30 s: their settlement skips a second
+  // simulation (one RPC round trip and one EVM execution less per paid request).
+  const simulated = new Map<string, number>()
+  const simulatedKey = (n: Normalized) => {
+    const p = n.payload.payload as { signature?: string; authorization?: { from?: string; nonce?: string } }
+    return `${n.requirements.network}|${n.requirements.asset}|${p.authorization?.from}|${p.authorization?.nonce}|${p.signature}`.toLowerCase()
+  }
+  const rememberSimulated = (key: string) => {
+    const now = Date.now()
+    if (simulated.size >= 10_000) {
+      for (const [k, at] of simulated) if (now - at > 30_000) simulated.delete(k)
+      if (simulated.size >= 10_000) simulated.clear()
+    }
+    simulated.set(key, now)
+  }
 
   const normalize = (
     payload: PaymentPayload | PaymentPayloadV1,
@@ -78,6 +93,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
 
   const verifyNormalized = async (
     n: Normalized,
+    skipSimulation = false,
   ): Promise<
     { entry: { chain: Chain; wallets: GasWallet[] }; result: VerifiedExact } | { entry?: never; result: Invalid }
   > => {
@@ -87,7 +103,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       return { result: { isValid: false, reason: 'invalid_network', message } }
     }
     const simulateFrom = entry.wallets[0]?.address as string
-    const result = await verifyExact(entry.chain, n.payload, n.requirements, { simulateFrom })
+    const result = await verifyExact(entry.chain, n.payload, n.requirements, { simulateFrom, skipSimulation })
     return result.isValid ? { entry, result } : { result }
   }
 
@@ -100,7 +116,10 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
         invalidMessage: 'the payload network does not match the requirements',
       }
     const { result } = await verifyNormalized(n)
-    if (result.isValid) return { isValid: true, payer: result.payer }
+    if (result.isValid) {
+      rememberSimulated(simulatedKey(n))
+      return { isValid: true, payer: result.payer }
+    }
     return {
       isValid: false,
       invalidReason: result.reason,
@@ -128,7 +147,11 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     }
     inFlight.add(key)
     try {
-      const { entry, result } = await verifyNormalized(n)
+      const sKey = simulatedKey(n)
+      const at = simulated.get(sKey)
+      const fresh = at !== undefined && Date.now() - at < 30_000
+      simulated.delete(sKey)
+      const { entry, result } = await verifyNormalized(n, fresh)
       if (!entry) return failed(result.reason, result.message, result.payer)
       const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
       try {

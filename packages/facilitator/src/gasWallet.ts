@@ -2,7 +2,7 @@ import { signDigest, X402Error } from '@402x/core'
 import { type Hex, keccak256, serializeTransaction } from 'viem'
 import { privateKeyToAddress } from 'viem/accounts'
 import type { Chain } from './chain.js'
-import { RpcError } from './rpc.js'
+import { RpcError, refusedCodes } from './rpc.js'
 
 export type SentTransaction = { hash: Hex; wallet: string }
 
@@ -112,8 +112,7 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
   return wallet
 }
 
-/** A connection refused or reset before sending: the node never saw the transaction. */
+/** Refused before sending (connection refused, unknown host): the node never saw it. */
 function isRefused(error: X402Error): boolean {
-  const cause = error.cause as { cause?: { code?: string } } | undefined
-  return ['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN'].includes(cause?.cause?.code ?? '')
+  return refusedCodes.has(String(error.details.code ?? ''))
 }

@@ -1,6 +1,5 @@
 import type { SettleResponse } from '@402x/core'
-import { decodeEventLog, type Hex } from 'viem'
-import { tokenAbi } from './abi.js'
+import type { Hex } from 'viem'
 import type { Chain } from './chain.js'
 import type { GasWallet } from './gasWallet.js'
 import type { VerifiedExact } from './verifyExact.js'
@@ -33,23 +32,21 @@ export async function waitForReceipt(
   }
 }
 
+/** keccak256("Transfer(address,address,uint256)") */
+const transferTopic = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
+const topicAddress = (topic: string | undefined) => `0x${(topic ?? '').slice(-40)}`.toLowerCase()
+
 /** Checks the receipt carries `Transfer(from, to, value)` from the asset. */
 export function hasTransferLog(receipt: Receipt, asset: string, auth: VerifiedExact['authorization']): boolean {
-  return receipt.logs.some((log) => {
-    if (log.address.toLowerCase() !== asset.toLowerCase()) return false
-    try {
-      const event = decodeEventLog({ abi: tokenAbi, data: log.data, topics: log.topics as [Hex, ...Hex[]] })
-      if (event.eventName !== 'Transfer') return false
-      const args = event.args as { from: string; to: string; value: bigint }
-      return (
-        args.from.toLowerCase() === auth.from.toLowerCase() &&
-        args.to.toLowerCase() === auth.to.toLowerCase() &&
-        args.value === BigInt(auth.value)
-      )
-    } catch {
-      return false
-    }
-  })
+  return receipt.logs.some(
+    (log) =>
+      log.address.toLowerCase() === asset.toLowerCase() &&
+      log.topics[0] === transferTopic &&
+      topicAddress(log.topics[1]) === auth.from.toLowerCase() &&
+      topicAddress(log.topics[2]) === auth.to.toLowerCase() &&
+      log.data !== '0x' &&
+      BigInt(log.data) === BigInt(auth.value),
+  )
 }
 
 /**

@@ -78,18 +78,31 @@ const toRecord = (row: Row): PaymentRecord => ({
 const storeFault = (cause: unknown) =>
   new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
 
+export type SqliteLedgerOptions = {
+  /** File path, or `:memory:`. */
+  path: string
+  /**
+   * `normal` (WAL): every write reaches the WAL file before the payment is acknowledged, so
+   * it survives a crash of the process; an OS crash or power loss may lose the last commits
+   * (the chain still holds the settlements, and reconciliation finds them). `full`: each
+   * commit is also fsynced, surviving power loss, at about 0.5 ms of blocking I/O per write.
+   * @default 'normal'
+   */
+  synchronous?: 'normal' | 'full'
+}
+
 /**
- * The embedded ledger: one SQLite file (WAL, synchronous FULL: a payment is on disk before
- * it is acknowledged).
+ * The embedded ledger: one SQLite file in WAL mode. A payment is written before it is
+ * acknowledged.
  *
  * @example
  * const ledger = createSqliteLedger({ path: '.402x/ledger.db' })
  */
-export function createSqliteLedger(options: { path: string }): Ledger {
+export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
   const db = new Database(options.path)
   db.pragma('journal_mode = WAL')
-  db.pragma('synchronous = FULL')
+  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.pragma('busy_timeout = 5000')
   db.exec(schema)
   const insert = db.prepare(`INSERT INTO payments
