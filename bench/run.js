@@ -33,7 +33,13 @@ const settings = {
 
 const scenarios = [
   { id: 'baseline', label: 'a. baseline, no middleware', server: 'baseline.js', path: '/free' },
-  { id: 'free', label: 'b. free route behind x402Middleware', server: '402x.js', path: '/free' },
+  {
+    id: 'free',
+    label: 'b. free route behind x402Middleware',
+    server: '402x.js',
+    path: '/free',
+    config: { facilitatorUrl: 'http://127.0.0.1:9' },
+  },
   { id: 'paid402x', label: 'c. paid exact, 402x', server: '402x.js', path: '/paid', paid: true },
   {
     id: 'paidOfficial',

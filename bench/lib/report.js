@@ -143,7 +143,8 @@ successful paid requests (warm-ups included) at ${balance.price} each: ${balance
   grows, so without it later runs would pay for the earlier ones.
 - a. baseline: \`GET /free\` with no middleware.
 - b. \`GET /free\` on the 402x server, behind \`app.use(x402Middleware({ routes: { 'GET /paid': … } }))\`:
-  the middleware runs and finds the route free.
+  the middleware runs and finds the route free. Its facilitator is a URL, as most sellers
+  configure it (a free route never calls it).
 - a and b are measured as a pair: both servers run at once (each idle while the other is
   loaded) and take turns in short alternating rounds, so the machine's drift hits both alike.
   Their req/s and latencies are medians over the rounds, and the ratio in the targets is the

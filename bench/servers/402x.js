@@ -1,7 +1,6 @@
 // Scenarios (b) and (c): 402x's x402Middleware with a route table and our in-process
 // facilitator. GET /paid is priced; GET /free passes through the middleware unpriced.
 import { registerNetwork } from '@402x/core'
-import { createFacilitator } from '@402x/facilitator'
 import { x402Middleware } from '402x-api'
 import express from 'express'
 import { config, handler, serve } from './common.js'
@@ -14,10 +13,15 @@ registerNetwork({
   usdc: { address: config.usdc, symbol: 'USDC', decimals: 6, eip712: config.eip712 },
 })
 
-const facilitator = createFacilitator({
-  chains: [{ network: config.network, rpcUrl: config.rpcUrl }],
-  privateKeys: [config.facilitatorKey],
-})
+// Paid runs settle through our in-process facilitator. The free-route run is configured the way
+// most sellers run it, with a facilitator URL (never called for a free route), so it does not
+// load the facilitator's chain code.
+const facilitator = config.facilitatorUrl
+  ? config.facilitatorUrl
+  : (await import('@402x/facilitator')).createFacilitator({
+      chains: [{ network: config.network, rpcUrl: config.rpcUrl }],
+      privateKeys: [config.facilitatorKey],
+    })
 const middleware = x402Middleware({
   routes: { 'GET /paid': { price: config.price } },
   payTo: config.payTo,

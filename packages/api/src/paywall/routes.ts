@@ -33,7 +33,12 @@ export function compileRoute(source: string): RoutePattern {
  * which the caller refuses rather than guesses.
  */
 export function normalizePath(raw: string): string | undefined {
-  const path = raw.split('?')[0] as string
+  const query = raw.indexOf('?')
+  const path = query === -1 ? raw : raw.slice(0, query)
+  // Fast path: nothing to decode or resolve (the common case, and a free route's cost).
+  if (path.charCodeAt(0) === 47 && !/%|\\|\/\/|\/\.|.\/$/.test(path)) {
+    return path
+  }
   let decoded: string
   try {
     decoded = decodeURIComponent(path)

@@ -1,0 +1,44 @@
+import { describe, expect, it } from 'vitest'
+import { compileRoute, matchRoute, normalizePath } from './routes.js'
+
+describe('normalizePath', () => {
+  it.each([
+    ['/api/premium', '/api/premium'],
+    ['/api/premium?x=1', '/api/premium'],
+    ['/api/premium/', '/api/premium'],
+    ['//api/premium', '/api/premium'],
+    ['/api/%2e%2e/api/premium', '/api/premium'],
+    ['/api/../api/./premium', '/api/premium'],
+    ['/api/%70remium', '/api/premium'],
+    ['/api\\premium', '/api/premium'],
+    ['/', '/'],
+    ['/.', '/'],
+  ])('%s → %s', (raw, path) => {
+    expect(normalizePath(raw)).toBe(path)
+  })
+
+  it('refuses what cannot be decoded', () => {
+    expect(normalizePath('/api/%E0%A4%A')).toBeUndefined()
+  })
+})
+
+describe('route patterns', () => {
+  const priced = compileRoute('GET /api/premium')
+  it.each([
+    ['GET', '/api/premium', true],
+    ['HEAD', '/api/premium', true],
+    ['GET', '/API/Premium', true],
+    ['POST', '/api/premium', false],
+    ['GET', '/api/premium2', false],
+  ])('%s %s matches: %s', (method, path, expected) => {
+    expect(matchRoute(priced, method, normalizePath(path) as string)).toBe(expected)
+  })
+
+  it('matches params and wildcards', () => {
+    expect(matchRoute(compileRoute('/api/market/:symbol'), 'POST', '/api/market/ETH')).toBe(true)
+    expect(matchRoute(compileRoute('/api/market/:symbol'), 'GET', '/api/market/ETH/x')).toBe(false)
+    expect(matchRoute(compileRoute('/api/*'), 'GET', '/api')).toBe(true)
+    expect(matchRoute(compileRoute('/api/*'), 'GET', '/api/a/b')).toBe(true)
+    expect(matchRoute(compileRoute('/api/*'), 'GET', '/apix')).toBe(false)
+  })
+})
