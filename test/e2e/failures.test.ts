@@ -238,6 +238,62 @@ describe('a chain that goes down halfway', () => {
   })
 })
 
+describe('a settlement that is not confirmed in time', () => {
+  it('serves once, keeps the payment pending with its hash, and reconciles it when it lands', async () => {
+    // Its own chain: this test turns automine off.
+    const stack = await startStack()
+    stops.push(() => stack.stop())
+    const facilitator = createFacilitator({
+      chains: [{ network: stack.chain.network, rpcUrl: stack.chain.rpcUrl }],
+      privateKeys: [stack.chain.facilitator.privateKey],
+      receiptTimeoutMs: 300,
+    })
+    const options = stack.paywall({ facilitator })
+    const middleware = x402Middleware({ ...options, price: 0.01 })
+    const app = express()
+    app.get('/paid', middleware, (_req, res) => {
+      res.json({ served: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[0]!
+    const before = await stack.chain.balanceOf(stack.chain.payTo.address)
+    const rpc = (method: string, params: unknown[] = []) =>
+      stack.chain.publicClient.request({ method: method as never, params: params as never })
+    await rpc('evm_setAutomine', [false])
+    const payment = signFor(requirements, buyer)
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ served: true })
+    const settle = decodeHeader(res.headers.get('payment-response')!, SettleResponseSchema)
+    if (!settle.ok) throw new Error('no PAYMENT-RESPONSE')
+    expect(settle.value).toMatchObject({ success: false, errorReason: 'settlement_pending' })
+    expect(settle.value.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+    expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before)
+
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      const [row] = await ledger.list()
+      expect(row).toMatchObject({ state: 'pending', transaction: settle.value.transaction })
+      // The payer is never asked to pay twice, and the same signature is not served again.
+      const again = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+      expect(again.status).toBe(402)
+      expect(await again.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })
+
+      await rpc('evm_mine')
+      await rpc('evm_setAutomine', [true])
+      const db = (await import('better-sqlite3')).default(options.ledger)
+      db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
+      db.close()
+      expect(await middleware.paywall.reconcile()).toBe(1)
+      expect(await ledger.get(row!.id)).toMatchObject({ state: 'reconciled', transaction: settle.value.transaction })
+    } finally {
+      await ledger.close()
+    }
+    expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10000n)
+  })
+})
+
 describe('configuration', () => {
   it('stops start-up naming the missing setting and how to set it', async () => {
     const cwd = process.cwd()
