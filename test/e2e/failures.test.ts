@@ -15,6 +15,7 @@ import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
 import { createSqliteLedger, x402Middleware } from '402x-api'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ageLedger } from '../helpers/ageLedger.js'
 import { startRpcProxy } from '../helpers/rpcProxy.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -112,9 +113,7 @@ describe('failure rules', () => {
     await ledger.transition(id, 'settling')
     const settled = await stack.facilitator.settle(payment, requirements)
     expect(settled.success).toBe(true)
-    const db = (await import('better-sqlite3')).default(options.ledger)
-    db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
-    db.close()
+    ageLedger(options.ledger)
 
     expect(await middleware.paywall.reconcile()).toBe(1)
     expect(await ledger.get(id)).toMatchObject({ state: 'reconciled' })
@@ -226,9 +225,7 @@ describe('a chain that goes down halfway', () => {
       await stack.chain.publicClient.request({ method: 'evm_increaseTime' as never, params: [120] as never })
       await stack.chain.publicClient.request({ method: 'evm_mine' as never, params: [] as never })
       // Reconciliation skips payments touched in the last 5 s (they may be in flight).
-      const db = (await import('better-sqlite3')).default(options.ledger)
-      db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
-      db.close()
+      ageLedger(options.ledger)
       expect(await middleware.paywall.reconcile()).toBe(1)
       expect(await ledger.get(row!.id)).toMatchObject({ state: 'failed', reason: 'reconciled' })
     } finally {
@@ -282,9 +279,7 @@ describe('a settlement that is not confirmed in time', () => {
 
       await rpc('evm_mine')
       await rpc('evm_setAutomine', [true])
-      const db = (await import('better-sqlite3')).default(options.ledger)
-      db.prepare('UPDATE payments SET updated_at = updated_at - 60000').run()
-      db.close()
+      ageLedger(options.ledger)
       expect(await middleware.paywall.reconcile()).toBe(1)
       expect(await ledger.get(row!.id)).toMatchObject({ state: 'reconciled', transaction: settle.value.transaction })
     } finally {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import Database from 'better-sqlite3'
+import { isUniqueViolation, openSqlite } from './openSqlite.js'
 import type { Ledger, NewPayment, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
 
@@ -100,10 +100,10 @@ export type SqliteLedgerOptions = {
  */
 export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
-  const db = new Database(options.path)
-  db.pragma('journal_mode = WAL')
-  db.pragma(`synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.pragma('busy_timeout = 5000')
+  const db = openSqlite(options.path)
+  db.exec('PRAGMA journal_mode = WAL')
+  db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.exec('PRAGMA busy_timeout = 5000')
   db.exec(schema)
   const insert = db.prepare(`INSERT INTO payments
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
@@ -141,7 +141,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
           })
           return true
         } catch (error) {
-          if ((error as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') return false
+          if (isUniqueViolation(error)) return false
           throw error
         }
       }),
@@ -158,7 +158,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
           reason: changes.reason ?? null,
           message: changes.message ?? null,
         })
-        return result.changes === 1
+        return Number(result.changes) === 1
       }),
     get: (id) => guard(() => ((r) => (r ? toRecord(r) : undefined))(byId.get(id) as Row | undefined)),
     findByNonce: (network, asset, payer, nonce) =>
