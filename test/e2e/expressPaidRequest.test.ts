@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
 import { createSqliteLedger, x402Middleware } from '402x-api'
-import { BudgetExceededError, createX402Client, X402HttpError } from '402x-client'
+import { BudgetExceededError, createX402Client, X402HttpError, x402Client } from '402x-client'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
@@ -99,6 +99,23 @@ describe('a paid Express route', () => {
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 20000n)
     expect(await stack.chain.balanceOf(buyer(0).address)).toBe(buyerBefore - 20000n)
     expect(c.spent()).toBe(20000n)
+  })
+
+  it('runs the seed client sample as written, with the wallet and budget from the environment', async () => {
+    process.env.X402_PRIVATE_KEY = buyer(5).privateKey
+    process.env.X402_MAX_PER_REQUEST = '0.05'
+    try {
+      const response = await x402Client.post(`${url}/api/translate`, {
+        text: 'Hello, world!',
+        targetLang: 'es',
+      })
+      expect((response.data as { translation: string }).translation).toBe('¡Hola, mundo!')
+      expect(response.receipt).toMatchObject({ payer: buyer(5).address, amount: 20000n })
+      expect(x402Client.spent()).toBe(20000n)
+    } finally {
+      delete process.env.X402_PRIVATE_KEY
+      delete process.env.X402_MAX_PER_REQUEST
+    }
   })
 
   it('fires onPayment and writes the ledger row as settled', async () => {
