@@ -83,6 +83,19 @@ describe('createFacilitator', () => {
     expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 10000n)
   })
 
+  it('simulates again when the same authorization is settled a second time after being verified twice', async () => {
+    const payment = pay()
+    expect((await facilitator.verify(payment, requirements)).isValid).toBe(true)
+    expect((await facilitator.verify(payment, requirements)).isValid).toBe(true)
+    expect((await facilitator.settle(payment, requirements)).success).toBe(true)
+    // Verified moments ago, but already attempted: refused with its reason, no transaction sent.
+    expect(await facilitator.settle(payment, requirements)).toMatchObject({
+      success: false,
+      errorReason: 'invalid_exact_evm_nonce_already_used',
+      transaction: '',
+    })
+  })
+
   it('explains each refusal with its reason code', async () => {
     const buyer = chain.buyers[1]!
     const reason = async (payload: unknown, reqs = requirements) =>

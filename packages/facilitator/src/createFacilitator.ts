@@ -70,6 +70,17 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     const p = n.payload.payload as { signature?: string; authorization?: { from?: string; nonce?: string } }
     return `${n.requirements.network}|${n.requirements.asset}|${p.authorization?.from}|${p.authorization?.nonce}|${p.signature}`.toLowerCase()
   }
+  // Authorizations whose settlement was already attempted here: only the first attempt may
+  // skip the simulation; a later one (a duplicate) is simulated and refused with its reason.
+  const attempted = new Map<string, number>()
+  const markAttempted = (key: string) => {
+    const now = Date.now()
+    if (attempted.size >= 100_000) {
+      for (const [k, at] of attempted) if (now - at > 600_000) attempted.delete(k)
+      if (attempted.size >= 100_000) attempted.clear()
+    }
+    attempted.set(key, now)
+  }
   const rememberSimulated = (key: string) => {
     const now = Date.now()
     if (simulated.size >= 10_000) {
@@ -149,8 +160,9 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     try {
       const sKey = simulatedKey(n)
       const at = simulated.get(sKey)
-      const fresh = at !== undefined && Date.now() - at < 30_000
+      const fresh = at !== undefined && Date.now() - at < 30_000 && !attempted.has(key)
       simulated.delete(sKey)
+      markAttempted(key)
       const { entry, result } = await verifyNormalized(n, fresh)
       if (!entry) return failed(result.reason, result.message, result.payer)
       const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
