@@ -83,17 +83,39 @@ describe('createFacilitator', () => {
     expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 10000n)
   })
 
-  it('simulates again when the same authorization is settled a second time after being verified twice', async () => {
+  it('simulates again when an authorization is settled a second time, even if verified while the first was in flight', async () => {
     const payment = pay()
+    const rpc = (method: string, params: unknown[] = []) =>
+      chain.publicClient.request({ method: method as never, params: params as never })
     expect((await facilitator.verify(payment, requirements)).isValid).toBe(true)
-    expect((await facilitator.verify(payment, requirements)).isValid).toBe(true)
-    expect((await facilitator.settle(payment, requirements)).success).toBe(true)
-    // Verified moments ago, but already attempted: refused with its reason, no transaction sent.
+    await rpc('evm_setAutomine', [false])
+    let first: Awaited<ReturnType<Facilitator['settle']>>
+    try {
+      const settling = facilitator.settle(payment, requirements)
+      // Wait until the first settlement's transaction is in the mempool, not yet mined.
+      for (let i = 0; i < 200; i++) {
+        const pending = (await rpc('eth_getBlockByNumber', ['pending', false])) as { transactions: string[] }
+        if (pending.transactions.length > 0) break
+        await new Promise((r) => setTimeout(r, 10))
+      }
+      // A duplicate verified now still simulates fine: the transfer is not on chain yet.
+      expect((await facilitator.verify(payment, requirements)).isValid).toBe(true)
+      await rpc('evm_mine')
+      first = await settling
+    } finally {
+      await rpc('evm_setAutomine', [true])
+    }
+    expect(first.success).toBe(true)
+    const before = await chain.publicClient.getTransactionCount({ address: chain.facilitator.address as `0x${string}` })
     expect(await facilitator.settle(payment, requirements)).toMatchObject({
       success: false,
       errorReason: 'invalid_exact_evm_nonce_already_used',
       transaction: '',
     })
+    // Refused before sending: the gas wallet sent nothing.
+    expect(await chain.publicClient.getTransactionCount({ address: chain.facilitator.address as `0x${string}` })).toBe(
+      before,
+    )
   })
 
   it('explains each refusal with its reason code', async () => {
