@@ -10,6 +10,7 @@ import {
   type PaymentRequirements,
   PaymentRequirementsV1Schema,
   SettleResponseSchema,
+  X402Error,
 } from '@402x/core'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
 import { createSqliteLedger, x402Middleware } from '402x-api'
@@ -232,6 +233,93 @@ describe('a chain that goes down halfway', () => {
       await ledger.close()
     }
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
+})
+
+describe('a retry after a settlement fault', () => {
+  it('settles anew when the first settlement never reached the chain: served once, charged once', async () => {
+    const proxy = await startRpcProxy(stack.chain.rpcUrl)
+    stops.push(() => proxy.stop())
+    const facilitator = createFacilitator({
+      chains: [{ network: stack.chain.network, rpcUrl: proxy.url }],
+      privateKeys: [stack.chain.facilitator.privateKey],
+    })
+    const options = stack.paywall({ facilitator })
+    let calls = 0
+    const app = express()
+    app.get('/paid', x402Middleware({ ...options, price: 0.01 }), async (_req, res) => {
+      if (++calls === 1) await proxy.down()
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[5]!
+    const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
+    const before = await stack.chain.balanceOf(buyer.address)
+    const first = await fetch(url, { headers: header })
+    expect(first.status).toBe(503)
+    await proxy.up()
+    const retry = await fetch(url, { headers: header })
+    expect(retry.status).toBe(200)
+    expect(await retry.json()).toEqual({ secret: 42 })
+    const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)
+    expect(settle.ok && settle.value.success).toBe(true)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      const rows = await ledger.list()
+      expect(rows.map((r) => [r.state, r.reason ?? null]).sort()).toEqual([
+        ['failed', 'retried'],
+        ['settled', null],
+      ])
+    } finally {
+      await ledger.close()
+    }
+  })
+
+  it('serves without a second charge when the first settlement landed but its answer was lost', async () => {
+    const real = stack.facilitator
+    const lossy = {
+      ...real,
+      settle: async (...args: Parameters<typeof real.settle>) => {
+        const result = await real.settle(...args)
+        if (!result.success) return result
+        throw new X402Error('facilitator_unavailable', { message: 'the answer was lost on the way back' })
+      },
+    }
+    const options = stack.paywall({ facilitator: lossy })
+    let served = 0
+    const app = express()
+    app.get('/paid', x402Middleware({ ...options, price: 0.01 }), (_req, res) => {
+      served++
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[4]!
+    const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
+    const before = await stack.chain.balanceOf(buyer.address)
+    const first = await fetch(url, { headers: header })
+    expect(first.status).toBe(503)
+    expect(await first.text()).not.toContain('secret')
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+    // The payer retries the same payment: the chain says it was paid, so it is served.
+    const retry = await fetch(url, { headers: header })
+    expect(retry.status).toBe(200)
+    expect(await retry.json()).toEqual({ secret: 42 })
+    const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)
+    expect(settle.ok && settle.value).toMatchObject({ success: true, payer: buyer.address })
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+    // Served once per payment: a third presentation is refused.
+    const third = await fetch(url, { headers: header })
+    expect(third.status).toBe(402)
+    expect(served).toBe(2)
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      expect((await ledger.list()).map((r) => r.state)).toEqual(['reconciled'])
+    } finally {
+      await ledger.close()
+    }
   })
 })
 

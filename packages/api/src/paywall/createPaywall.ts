@@ -162,14 +162,51 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
+      const v1 = v1Header !== null
       if (known) {
-        await unlock()
-        return refuse({
-          isValid: false,
-          reason: 'invalid_exact_evm_nonce_already_used',
-          message: `this signed payment was already used (${known.state}); sign a new one`,
-          payer: auth.from,
-        })
+        // A retry of a payment whose settlement ended in a fault: nobody was served, and it
+        // may or may not have landed. Ask the chain instead of asking the payer to pay again.
+        const resumed =
+          known.state === 'pending' && known.reason === 'settle_error' ? await resumeUnserved(known.id) : undefined
+        if (resumed?.state === 'settled') {
+          const settle: SettleResponse = {
+            success: true,
+            transaction: resumed.transaction,
+            network: requirements.network,
+            payer: auth.from,
+            amount: requirements.amount,
+          }
+          return {
+            type: 'proceed',
+            requirements,
+            // Already paid on chain: whatever the handler answers is what was paid for.
+            abort: async () => unlock(),
+            finish: async (response) => {
+              await unlock()
+              emitPayment(known.id, 'settled', settle, requirements, auth.from, request.method, resourceUrl)
+              return stampReceipt(response, settle, v1)
+            },
+          }
+        }
+        if (resumed?.state !== 'retry') {
+          await unlock()
+          if (resumed?.state === 'pending') {
+            return respond(
+              errorResponse(
+                503,
+                'payment_in_flight',
+                'the settlement of this payment is not confirmed yet; retry shortly with the same payment, do not pay again',
+                5,
+              ),
+            )
+          }
+          return refuse({
+            isValid: false,
+            reason: 'invalid_exact_evm_nonce_already_used',
+            message: `this signed payment was already used (${known.state}); sign a new one`,
+            payer: auth.from,
+          })
+        }
       }
       const verified = await facilitator.verify(payload, requirements)
       if (!verified.isValid) {
@@ -207,7 +244,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
         })
       }
       events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
-      const v1 = payload !== undefined && v1Header !== null
       return {
         type: 'proceed',
         requirements,
@@ -255,13 +291,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
               return faultResponse(error)
             }
             const withReceipt = (state: PaymentEvent['state']) => {
-              const out = new Response(response.body, response)
-              out.headers.set(headers.paymentResponse, encodeHeader(settle))
-              if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
-              out.headers.set('access-control-expose-headers', exposeHeaders)
-              out.headers.set('cache-control', 'private, no-store')
               emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
-              return out
+              return stampReceipt(response, settle, v1)
             }
             if (settle.success) {
               await ledger.transition(id, 'settled', { transaction: settle.transaction })
@@ -301,6 +332,35 @@ export function createPaywall(options: PaywallOptions): Paywall {
       await unlock()
       return respond(faultResponse(error))
     }
+  }
+
+  /**
+   * Where an unserved payment whose settlement faulted stands now: `settled` (serve it),
+   * `retry` (never used and still valid: settle it again), `pending` (sent, unconfirmed) or
+   * `failed` (expired unused).
+   */
+  const resumeUnserved = async (
+    id: string,
+  ): Promise<{ state: 'settled'; transaction: string } | { state: 'retry' | 'pending' | 'failed' }> => {
+    const row = await ledger.get(id)
+    if (!row) return { state: 'failed' }
+    const status = await facilitator.reconcile({
+      paymentPayload: JSON.parse(row.payload),
+      paymentRequirements: JSON.parse(row.requirements),
+      ...(row.transaction ? { transaction: row.transaction } : {}),
+    })
+    if (status.state === 'settled') {
+      await ledger.transition(id, 'reconciled', status.transaction ? { transaction: status.transaction } : {})
+      return { state: 'settled', transaction: status.transaction }
+    }
+    if (status.state === 'failed') {
+      await ledger.transition(id, 'failed', { reason: 'reconciled', message: status.reason })
+      return { state: 'failed' }
+    }
+    if (status.transaction || row.transaction) return { state: 'pending' }
+    // Unused on chain and still valid: this attempt is closed, and the retry settles anew.
+    await ledger.transition(id, 'failed', { reason: 'retried', message: 'settlement faulted; the payer retried' })
+    return { state: 'retry' }
   }
 
   const emitPayment = (
@@ -351,6 +411,16 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
+
+/** The handler's response, with the settlement receipt and the headers a browser needs. */
+function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
+  const out = new Response(response.body, response)
+  out.headers.set(headers.paymentResponse, encodeHeader(settle))
+  if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
+  out.headers.set('access-control-expose-headers', exposeHeaders)
+  out.headers.set('cache-control', 'private, no-store')
+  return out
+}
 
 /** Dependencies down mean 503 with Retry-After; never served free, never charged. */
 function faultResponse(error: unknown): Response {
