@@ -10,6 +10,8 @@ export default defineConfig({
       '@402x/devchain': src('devchain'),
       '@402x/facilitator/client': fileURLToPath(new URL('./packages/facilitator/src/client.ts', import.meta.url)),
       '@402x/facilitator': src('facilitator'),
+      '402x-api/node': fileURLToPath(new URL('./packages/api/src/node.ts', import.meta.url)),
+      '402x-api/fetch': fileURLToPath(new URL('./packages/api/src/fetch.ts', import.meta.url)),
       '402x-api': src('api'),
       '402x-client': src('client'),
     },

@@ -1,0 +1,2 @@
+// `402x-api/fetch`: fetch-style handlers for Bun, Deno and Cloudflare-style runtimes.
+export { withX402 } from './fetch/withX402.js'

@@ -1,0 +1,43 @@
+import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import type { PaywallOptions } from '../paywall/types.js'
+
+type FetchHandler<Rest extends unknown[]> = (request: Request, ...rest: Rest) => Response | Promise<Response>
+
+const failed = () =>
+  new Response(JSON.stringify({ error: 'internal_error', message: 'the handler failed; nothing was charged' }), {
+    status: 500,
+    headers: { 'content-type': 'application/json' },
+  })
+
+/**
+ * Guards a fetch-style handler (`(request) => Response`: Bun, Deno, Cloudflare-style
+ * runtimes, Hono's `app.fetch` …). The handler's response is read in full before the
+ * payment settles; a handler that throws answers 500 and is charged nothing.
+ *
+ * @example
+ * import { withX402 } from '402x-api/fetch'
+ * export default { fetch: withX402({ price: 0.01 }, (request) => Response.json({ ok: true })) }
+ */
+export function withX402<Rest extends unknown[]>(
+  options: PaywallOptions,
+  handler: FetchHandler<Rest>,
+): FetchHandler<Rest> & { paywall: Paywall } {
+  const paywall = createPaywall(options)
+  const guarded = async (request: Request, ...rest: Rest): Promise<Response> => {
+    const route = paywall.match(request.method, new URL(request.url).pathname)
+    if (route === undefined) return handler(request, ...rest)
+    const decision = await paywall.handle(request, route ?? undefined)
+    if (decision.type === 'respond') return decision.response
+    if (decision.type === 'skip') return handler(request, ...rest)
+    let response: Response
+    try {
+      const answer = await handler(request, ...rest)
+      // Buffer: nothing reaches the caller before the payment settles.
+      response = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
+    } catch {
+      response = failed()
+    }
+    return decision.finish(response)
+  }
+  return Object.assign(guarded, { paywall })
+}

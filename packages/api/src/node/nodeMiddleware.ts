@@ -1,0 +1,52 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Paywall } from '../paywall/createPaywall.js'
+import { captureResponse, sendWebResponse } from './captureResponse.js'
+import { toWebRequest } from './nodeRequest.js'
+
+export type NodeRequest = IncomingMessage & { originalUrl?: string }
+export type Next = (error?: unknown) => void
+
+/**
+ * The paywall as Connect-style middleware over Node's request and response, written once
+ * for Express, plain Node `http` and other Node frameworks: free routes go straight to
+ * `next`, the handler's answer is buffered until the payment settles or is released.
+ */
+export function nodeMiddleware(paywall: Paywall): (req: NodeRequest, res: ServerResponse, next: Next) => void {
+  return (req, res, next) => {
+    const path = req.originalUrl ?? req.url ?? '/'
+    const route = paywall.match(req.method ?? 'GET', path)
+    if (route === undefined) return next()
+    run(paywall, req, res, next, path, route).catch(next)
+  }
+}
+
+async function run(
+  paywall: Paywall,
+  req: NodeRequest,
+  res: ServerResponse,
+  next: Next,
+  path: string,
+  route: ReturnType<Paywall['match']>,
+) {
+  const decision = await paywall.handle(toWebRequest(req, path), route ?? undefined)
+  if (decision.type === 'skip') return next()
+  const head = req.method === 'HEAD'
+  if (decision.type === 'respond') return sendWebResponse(res, decision.response, head)
+  const capture = captureResponse(res)
+  let finished = false
+  // The caller went away before the handler answered: charge nothing.
+  res.once('close', () => {
+    if (!finished) {
+      finished = true
+      capture.restore()
+      void decision.abort('the client closed the connection before the response')
+    }
+  })
+  next()
+  const response = await capture.done
+  if (finished) return
+  finished = true
+  capture.restore()
+  const final = await decision.finish(response)
+  await sendWebResponse(res, final, head)
+}
