@@ -12,6 +12,8 @@ export default defineConfig({
       '@402x/facilitator': src('facilitator'),
       '402x-api/node': fileURLToPath(new URL('./packages/api/src/node.ts', import.meta.url)),
       '402x-api/fetch': fileURLToPath(new URL('./packages/api/src/fetch.ts', import.meta.url)),
+      '402x-api/hono': fileURLToPath(new URL('./packages/api/src/hono.ts', import.meta.url)),
+      '402x-api/fastify': fileURLToPath(new URL('./packages/api/src/fastify.ts', import.meta.url)),
       '402x-api': src('api'),
       '402x-client': src('client'),
     },

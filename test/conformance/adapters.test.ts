@@ -1,9 +1,13 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
 import { x402Middleware } from '402x-api'
+import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch } from '402x-api/fetch'
+import { x402Middleware as x402Hono } from '402x-api/hono'
 import { withX402 as withX402Node } from '402x-api/node'
 import express from 'express'
+import Fastify from 'fastify'
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -62,30 +66,62 @@ const adapters: Adapter[] = [
   {
     name: 'fetch',
     async start(options) {
-      const handler = withX402Fetch({ ...options, routes }, async (request: Request) => {
-        const out = await answer(request.method, new URL(request.url).pathname, async () =>
-          Buffer.from(await request.arrayBuffer()),
-        )
-        return Response.json(out.json, { status: out.status })
+      return serveFetch(
+        withX402Fetch({ ...options, routes }, async (request: Request) => {
+          const out = await answer(request.method, new URL(request.url).pathname, async () =>
+            Buffer.from(await request.arrayBuffer()),
+          )
+          return Response.json(out.json, { status: out.status })
+        }),
+      )
+    },
+  },
+  {
+    name: 'hono',
+    async start(options) {
+      const app = new Hono()
+      app.use('*', x402Hono({ ...options, routes }))
+      app.all('*', async (c) => {
+        const out = await answer(c.req.method, c.req.path, async () => Buffer.from(await c.req.arrayBuffer()))
+        return c.json(out.json, out.status as 200)
       })
-      // A minimal Node ↔ fetch bridge, as Bun or Deno would provide.
-      return createServer(async (req, res) => {
-        const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req)
-        const headers = new Headers()
-        for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
-        const response = await handler(
-          new Request(`http://${req.headers.host}${req.url}`, {
-            method: req.method ?? 'GET',
-            headers,
-            ...(body ? { body } : {}),
-          }),
-        )
-        res.writeHead(response.status, Object.fromEntries(response.headers))
-        res.end(req.method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer()))
+      return serveFetch((request) => app.fetch(request))
+    },
+  },
+  {
+    name: 'fastify',
+    async start(options) {
+      const app = Fastify({ bodyLimit: 4 * 1024 * 1024 })
+      app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+      await app.register(x402Fastify, { ...options, routes } as never)
+      app.all('/*', async (request, reply) => {
+        const path = request.url.split('?')[0] as string
+        const out = await answer(request.method, path, async () => (request.body as Buffer) ?? Buffer.alloc(0))
+        return reply.code(out.status).send(out.json)
       })
+      await app.ready()
+      return app.server
     },
   },
 ]
+
+/** A minimal Node ↔ fetch bridge, as Bun or Deno would provide. */
+function serveFetch(handler: (request: Request) => Response | Promise<Response>): Server {
+  return createServer(async (req, res) => {
+    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req)
+    const headers = new Headers()
+    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
+    const response = await handler(
+      new Request(`http://${req.headers.host}${req.url}`, {
+        method: req.method ?? 'GET',
+        headers,
+        ...(body ? { body } : {}),
+      }),
+    )
+    res.writeHead(response.status, Object.fromEntries(response.headers))
+    res.end(req.method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer()))
+  })
+}
 
 let stack: Stack
 beforeAll(async () => {

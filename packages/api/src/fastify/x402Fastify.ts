@@ -1,0 +1,81 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { toWebRequest } from '../node/nodeRequest.js'
+import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import type { Decision, PaywallOptions } from '../paywall/types.js'
+
+type Proceed = Extract<Decision, { type: 'proceed' }>
+const pending = new WeakMap<FastifyRequest, { decision: Proceed; done: boolean }>()
+
+async function toBuffer(payload: unknown): Promise<Buffer | null> {
+  if (payload === null || payload === undefined) return null
+  if (typeof payload === 'string') return Buffer.from(payload)
+  if (Buffer.isBuffer(payload)) return payload
+  const chunks: Buffer[] = []
+  for await (const chunk of payload as AsyncIterable<Buffer | string>) chunks.push(Buffer.from(chunk))
+  return Buffer.concat(chunks)
+}
+
+function applyHeaders(reply: FastifyReply, response: Response) {
+  for (const name of Object.keys(reply.getHeaders())) if (!response.headers.has(name)) reply.removeHeader(name)
+  response.headers.forEach((value, name) => {
+    if (name !== 'content-length') reply.header(name, value)
+  })
+}
+
+/**
+ * The paywall as a Fastify plugin with hooks: `onRequest` decides, `onSend` settles or
+ * releases once the handler's payload is known. Registered at the root, it guards every
+ * route of the instance (it is not encapsulated, so no route escapes it by accident).
+ *
+ * @example
+ * import { x402Fastify } from '402x-api/fastify'
+ * await app.register(x402Fastify, { routes: { 'GET /api/market/:symbol': 0.001 } })
+ */
+export const x402Fastify = Object.assign(
+  (fastify: FastifyInstance, options: PaywallOptions, done: (error?: Error) => void) => {
+    let paywall: Paywall
+    try {
+      paywall = createPaywall(options)
+    } catch (error) {
+      done(error as Error)
+      return
+    }
+    fastify.decorate('paywall', paywall)
+    fastify.addHook('onRequest', async (request, reply) => {
+      const route = paywall.match(request.method, request.url)
+      if (route === undefined) return
+      const decision = await paywall.handle(toWebRequest(request.raw, request.url), route ?? undefined)
+      if (decision.type === 'skip') return
+      if (decision.type === 'respond') {
+        reply.code(decision.response.status)
+        applyHeaders(reply, decision.response)
+        return reply.send(Buffer.from(await decision.response.arrayBuffer()))
+      }
+      pending.set(request, { decision, done: false })
+    })
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      const entry = pending.get(request)
+      if (!entry || entry.done) return payload
+      entry.done = true
+      const headers = new Headers()
+      for (const [name, value] of Object.entries(reply.getHeaders())) {
+        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : String(value))
+      }
+      const status = reply.statusCode
+      const body = [204, 304].includes(status) ? null : await toBuffer(payload)
+      const final = await entry.decision.finish(new Response(body, { status, headers }))
+      reply.code(final.status)
+      applyHeaders(reply, final)
+      return Buffer.from(await final.arrayBuffer())
+    })
+    fastify.addHook('onRequestAbort', async (request) => {
+      const entry = pending.get(request)
+      if (entry && !entry.done) {
+        entry.done = true
+        await entry.decision.abort('the client closed the connection before the response')
+      }
+    })
+    done()
+  },
+  { [Symbol.for('skip-override')]: true },
+)

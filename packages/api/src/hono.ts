@@ -1,0 +1,2 @@
+// `402x-api/hono`: Hono middleware.
+export { x402Middleware } from './hono/x402Middleware.js'
