@@ -52,10 +52,18 @@ export function createBudgetTracker(budget: Budget = {}) {
     const now = Date.now()
     let sum = 0n
     for (const h of holds) {
-      if (h.until < now) holds.delete(h)
+      // Its outcome never became known and it can no longer be settled: it may have been,
+      // so it counts as spent (fail closed).
+      if (h.until < now) spend(h)
       else if (filter(h)) sum += h.amount
     }
     return sum
+  }
+  const spend = (hold: Hold) => {
+    holds.delete(hold)
+    spent.total += hold.amount
+    spent.hosts.set(hold.host, (spent.hosts.get(hold.host) ?? 0n) + hold.amount)
+    spent.days.set(hold.day, (spent.days.get(hold.day) ?? 0n) + hold.amount)
   }
   const matchesHost = (host: string, pattern: string) =>
     pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern
@@ -92,18 +100,16 @@ export function createBudgetTracker(budget: Budget = {}) {
       return hold
     },
     /** The payment settled (or is pending): it counts as spent. */
-    spend(hold: Hold) {
-      holds.delete(hold)
-      spent.total += hold.amount
-      spent.hosts.set(hold.host, (spent.hosts.get(hold.host) ?? 0n) + hold.amount)
-      spent.days.set(hold.day, (spent.days.get(hold.day) ?? 0n) + hold.amount)
-    },
+    spend,
     /** The payment was refused: nothing was charged. */
     release(hold: Hold) {
       holds.delete(hold)
     },
     /** Atomic units spent so far (not counting holds). */
-    spent: () => spent.total,
+    spent: () => {
+      held(() => false)
+      return spent.total
+    },
     /** Atomic units held for payments whose outcome is unknown. */
     held: () => held(() => true),
   }

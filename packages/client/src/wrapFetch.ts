@@ -95,18 +95,19 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
     const request = new Request(input, init)
     // Keep the body so the paid retry can send it again.
     const body = request.body ? await request.arrayBuffer() : undefined
-    const send = (extra?: Record<string, string>) => {
+    const send = (url: string, extra?: Record<string, string>) => {
       const h = new Headers(request.headers)
       for (const [k, v] of Object.entries(extra ?? {})) h.set(k, v)
-      return base(request.url, {
+      return base(url, {
         method: request.method,
         headers: h,
         ...(body ? { body } : {}),
-        redirect: request.redirect,
+        // A payment goes only where it was asked for: never follow a redirect with it.
+        redirect: extra ? 'manual' : request.redirect,
         signal: request.signal,
       })
     }
-    const first = await send()
+    const first = await send(request.url)
     if (first.status !== 402) return first
 
     const header = first.headers.get(headers.paymentRequired)
@@ -143,7 +144,9 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
     usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
     const choice = usable[0] as (typeof usable)[number]
     const amount = BigInt(choice.requirements.amount)
-    const host = new URL(request.url).host
+    // After redirects, the 402 came from where the request ended up: budget and pay that.
+    const target = first.url || request.url
+    const host = new URL(target).host
     const until = Date.now() + (choice.requirements.maxTimeoutSeconds + 30) * 1000
     const hold = tracker.hold(amount, host, choice.requirements.payTo, until)
     // If no answer comes back, the hold stays until the signed payment expires: it could
@@ -161,12 +164,12 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
             }),
           ),
         }
-    const paid = await send(paymentHeader)
+    const paid = await send(target, paymentHeader)
     const settle = readSettle(paid)
     if (settle?.success || settle?.errorReason === 'settlement_pending') {
       tracker.spend(hold)
       const receipt: Receipt = {
-        url: request.url,
+        url: target,
         method: request.method,
         amount,
         price: formatMoney(amount),

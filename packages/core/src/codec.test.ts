@@ -41,6 +41,11 @@ describe('header codec', () => {
       'accepted.amount',
     ],
     ['A'.repeat(maxHeaderBytes + 4), 'payload_too_large', 'at most'],
+    [
+      encodeHeader({ ...payload, accepted: { ...payload.accepted, amount: (2n ** 256n).toString() } }),
+      'invalid_payload',
+      '256-bit',
+    ],
   ])('refuses %s as data, never throwing', (value, reason, message) => {
     const decoded = decodeHeader(value, PaymentPayloadSchema)
     expect(decoded.ok).toBe(false)

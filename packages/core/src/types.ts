@@ -1,7 +1,10 @@
 import { z } from 'zod'
 
 const address = z.string().regex(/^0x[0-9a-fA-F]{40}$/, 'expected a 0x-prefixed 20-byte address')
-const uint = z.string().regex(/^(0|[1-9]\d{0,77})$/, 'expected a decimal string of an unsigned integer')
+const uint = z
+  .string()
+  .regex(/^(0|[1-9]\d{0,77})$/, 'expected a decimal string of an unsigned integer')
+  .refine((value) => !/^\d+$/.test(value) || BigInt(value) < 2n ** 256n, 'expected an unsigned 256-bit integer')
 const bytes32 = z.string().regex(/^0x[0-9a-fA-F]{64}$/, 'expected 0x-prefixed 32 bytes')
 const hex = z.string().regex(/^0x([0-9a-fA-F]{2})*$/, 'expected 0x-prefixed hex bytes')
 

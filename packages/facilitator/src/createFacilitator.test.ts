@@ -1,5 +1,8 @@
 import { createPayment, type PaymentRequirements, registerNetwork } from '@402x/core'
-import { type Devchain, startDevchain } from '@402x/devchain'
+import { type Devchain, fiatTokenAbi, startDevchain } from '@402x/devchain'
+import { createWalletClient, http, parseSignature } from 'viem'
+import { privateKeyToAccount } from 'viem/accounts'
+import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createFacilitator, type Facilitator } from './createFacilitator.js'
 
@@ -116,6 +119,45 @@ describe('createFacilitator', () => {
     expect(await chain.publicClient.getTransactionCount({ address: chain.facilitator.address as `0x${string}` })).toBe(
       before,
     )
+  })
+
+  it('reconciles from proof of transfer: a nonce the payer canceled is not a payment', async () => {
+    const buyer = chain.buyers[2]!
+    const settledPayment = pay(buyer)
+    const settled = await facilitator.settle(settledPayment, requirements)
+    expect(await facilitator.reconcile({ paymentPayload: settledPayment, paymentRequirements: requirements })).toEqual({
+      state: 'settled',
+      transaction: settled.transaction,
+    })
+
+    const payment = pay(buyer)
+    const nonce = (payment.payload as { authorization: { nonce: `0x${string}` } }).authorization.nonce
+    const account = privateKeyToAccount(buyer.privateKey)
+    const signature = await account.signTypedData({
+      domain: { ...chain.eip712, chainId: 31337, verifyingContract: chain.usdc },
+      types: {
+        CancelAuthorization: [
+          { name: 'authorizer', type: 'address' },
+          { name: 'nonce', type: 'bytes32' },
+        ],
+      },
+      primaryType: 'CancelAuthorization',
+      message: { authorizer: buyer.address, nonce },
+    })
+    const { v, r, s } = parseSignature(signature)
+    const wallet = createWalletClient({ account, chain: foundry, transport: http(chain.rpcUrl) })
+    const hash = await wallet.writeContract({
+      address: chain.usdc,
+      abi: fiatTokenAbi,
+      functionName: 'cancelAuthorization',
+      args: [buyer.address, nonce, Number(v), r, s],
+    })
+    expect((await chain.publicClient.waitForTransactionReceipt({ hash, pollingInterval: 20 })).status).toBe('success')
+    // authorizationState now says "used", but no USDC moved: not settled.
+    expect(await facilitator.reconcile({ paymentPayload: payment, paymentRequirements: requirements })).toEqual({
+      state: 'failed',
+      reason: 'the payer canceled the authorization',
+    })
   })
 
   it('explains each refusal with its reason code', async () => {

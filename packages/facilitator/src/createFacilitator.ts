@@ -13,8 +13,9 @@ import {
 } from '@402x/core'
 import type { Hex } from 'viem'
 import { type Chain, createChain } from './chain.js'
+import { findSettlement } from './findSettlement.js'
 import { createGasWallet, type GasWallet, MaybeSentError } from './gasWallet.js'
-import { settleExact, waitForReceipt } from './settleExact.js'
+import { awaitSettlement, hasTransferLog, settleExact, waitForReceipt } from './settleExact.js'
 import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
 import { type VerifiedExact, verifyExact } from './verifyExact.js'
 
@@ -80,6 +81,21 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       if (attempted.size >= 100_000) attempted.clear()
     }
     attempted.set(key, now)
+  }
+  // The transaction sent for each authorization, for idempotent retries of `settle`.
+  const sentFor = new Map<string, { hash: Hex; at: number; final: boolean }>()
+  const track = async (key: string, hash: Hex, wait: () => Promise<SettleResponse>) => {
+    const result = await wait()
+    rememberSent(key, hash, result.errorReason !== 'settlement_pending')
+    return result
+  }
+  const rememberSent = (key: string, hash: Hex, final: boolean) => {
+    const now = Date.now()
+    if (sentFor.size >= 100_000) {
+      for (const [k, v] of sentFor) if (now - v.at > 600_000) sentFor.delete(k)
+      if (sentFor.size >= 100_000) sentFor.clear()
+    }
+    sentFor.set(key, { hash, at: now, final })
   }
   const rememberSimulated = (key: string) => {
     const now = Date.now()
@@ -158,6 +174,32 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     }
     inFlight.add(key)
     try {
+      // A retry of a settlement left pending (say, after a caller's timeout) awaits the
+      // transaction already sent instead of sending a second one. A settlement that ended
+      // (settled or failed) is not repeated: a replay is verified, and refused, as new.
+      const earlier = sentFor.get(key)
+      const entryForEarlier = earlier && !earlier.final ? lookup(network) : undefined
+      if (earlier && entryForEarlier) {
+        const a = auth as { from: string; nonce: string; to?: string; value?: string }
+        return await track(key, earlier.hash, () =>
+          awaitSettlement(
+            entryForEarlier.chain,
+            earlier.hash,
+            n.requirements.asset,
+            {
+              payer: a.from,
+              authorization: {
+                from: a.from,
+                to: a.to ?? n.requirements.payTo,
+                value: a.value ?? n.requirements.amount,
+                nonce: a.nonce,
+                validBefore: '0',
+              },
+            },
+            { receiptTimeoutMs },
+          ),
+        )
+      }
       const sKey = simulatedKey(n)
       const at = simulated.get(sKey)
       const fresh = at !== undefined && Date.now() - at < 30_000 && !attempted.has(key)
@@ -167,9 +209,16 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       if (!entry) return failed(result.reason, result.message, result.payer)
       const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
       try {
-        return await settleExact(entry.chain, wallet, result, n.requirements.asset, { receiptTimeoutMs })
+        const settled = await settleExact(entry.chain, wallet, result, n.requirements.asset, {
+          receiptTimeoutMs,
+          onSent: (hash) => rememberSent(key, hash, false),
+        })
+        if (settled.transaction)
+          rememberSent(key, settled.transaction as Hex, settled.errorReason !== 'settlement_pending')
+        return settled
       } catch (error) {
         if (error instanceof MaybeSentError) {
+          rememberSent(key, error.hash, false)
           return {
             success: false,
             errorReason: 'settlement_pending',
@@ -190,22 +239,27 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     const n = normalize(request.paymentPayload, request.paymentRequirements)
     if (!n) return { state: 'failed', reason: 'invalid_network' }
     const entry = lookup(n.requirements.network)
-    if (!entry)
+    if (!entry) {
       throw new X402Error('invalid_request', { message: `network ${n.requirements.network} is not served here` })
-    const auth = (n.payload.payload as { authorization: { from: string; nonce: string; validBefore: string } })
-      .authorization
+    }
+    const auth = (
+      n.payload.payload as {
+        authorization: { from: string; to: string; value: string; nonce: string; validBefore: string }
+      }
+    ).authorization
+    const asset = n.requirements.asset
+    // The chain's clock first: if the authorization had expired by this block, it can never
+    // be used later, whatever the reads below find.
+    const block = (await entry.chain.rpc('eth_getBlockByNumber', ['latest', false])) as { timestamp: string }
     if (request.transaction) {
       const receipt = await waitForReceipt(entry.chain, request.transaction as Hex, { timeoutMs: 0 })
-      if (receipt?.status === '0x1') return { state: 'settled', transaction: request.transaction }
+      if (receipt?.status === '0x1' && hasTransferLog(receipt, asset, auth)) {
+        return { state: 'settled', transaction: request.transaction }
+      }
     }
-    // The token's own replay guard tells whether this authorization was ever used.
-    const used = await entry.chain.readToken<boolean>(n.requirements.asset, 'authorizationState', [
-      auth.from,
-      auth.nonce,
-    ])
-    if (used) return { state: 'settled', transaction: request.transaction ?? '' }
-    // The chain's clock decides whether the authorization can still be used.
-    const block = (await entry.chain.rpc('eth_getBlockByNumber', ['latest', false])) as { timestamp: string }
+    const proof = await findSettlement(entry.chain, asset, auth)
+    if (proof.state === 'transferred') return { state: 'settled', transaction: proof.transaction }
+    if (proof.state === 'void') return { state: 'failed', reason: proof.reason }
     if (BigInt(auth.validBefore) <= BigInt(block.timestamp)) {
       return { state: 'failed', reason: 'authorization expired unused' }
     }

@@ -7,7 +7,7 @@ export type FacilitatorClientOptions = {
   url: string
   /** Sent as `Authorization: Bearer …`. */
   apiKey?: string
-  /** Per-call timeout. @default 30000 */
+  /** Per-call timeout; longer than a facilitator's receipt wait (30 s), so a slow settlement is not abandoned halfway. @default 60000 */
   timeoutMs?: number
 }
 
@@ -37,7 +37,7 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
           ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
         },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+        signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
       })
     } catch (cause) {
       throw new X402Error('facilitator_unavailable', {

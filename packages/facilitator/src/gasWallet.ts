@@ -17,6 +17,8 @@ export type GasWallet = {
   inFlight: number
   /** Signs and broadcasts a transaction with the next nonce. */
   send(tx: { to: string; data: Hex; gas: bigint }): Promise<SentTransaction>
+  /** Reads the nonce from the chain again before the next send (after a dropped transaction). */
+  resync(): void
 }
 
 type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number }
@@ -93,6 +95,11 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
   const wallet: GasWallet = {
     address,
     inFlight: 0,
+    resync() {
+      queue = queue.then(() => {
+        nonce = undefined
+      })
+    },
     send(tx) {
       const run = queue.then(async () => {
         try {

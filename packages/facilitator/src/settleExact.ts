@@ -1,10 +1,11 @@
 import type { SettleResponse } from '@402x/core'
 import type { Hex } from 'viem'
 import type { Chain } from './chain.js'
+import { findSettlement } from './findSettlement.js'
 import type { GasWallet } from './gasWallet.js'
 import type { VerifiedExact } from './verifyExact.js'
 
-type Receipt = {
+export type Receipt = {
   status: Hex
   logs: { address: string; topics: Hex[]; data: Hex }[]
 }
@@ -37,7 +38,11 @@ const transferTopic = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4
 const topicAddress = (topic: string | undefined) => `0x${(topic ?? '').slice(-40)}`.toLowerCase()
 
 /** Checks the receipt carries `Transfer(from, to, value)` from the asset. */
-export function hasTransferLog(receipt: Receipt, asset: string, auth: VerifiedExact['authorization']): boolean {
+export function hasTransferLog(
+  receipt: Receipt,
+  asset: string,
+  auth: { from: string; to: string; value: string },
+): boolean {
   return receipt.logs.some(
     (log) =>
       log.address.toLowerCase() === asset.toLowerCase() &&
@@ -50,41 +55,75 @@ export function hasTransferLog(receipt: Receipt, asset: string, auth: VerifiedEx
 }
 
 /**
- * Sends a verified payment's `transferWithAuthorization` from a gas wallet, waits for the
- * receipt and checks the Transfer log. A transaction sent whose receipt is not known in
- * time is `settlement_pending` with its hash: it may still land, so it is never a failure.
+ * Waits for a settlement transaction and reads its outcome: settled (receipt with the
+ * Transfer log), pending (not confirmed in time), or failed. A revert is checked against the
+ * chain: if the same authorization was settled by another transaction, it is settled.
+ */
+export async function awaitSettlement(
+  chain: Chain,
+  hash: Hex,
+  asset: string,
+  verified: Pick<VerifiedExact, 'payer' | 'authorization'>,
+  options: { receiptTimeoutMs: number; onDropped?: () => void },
+): Promise<SettleResponse> {
+  const base = { network: chain.network, payer: verified.payer, amount: verified.authorization.value }
+  const receipt = await waitForReceipt(chain, hash, { timeoutMs: options.receiptTimeoutMs })
+  if (!receipt) {
+    // Not mined in time. If the node no longer knows it, it was dropped: its nonce will be
+    // reused by the next settlement, so it can never land, and nothing was charged.
+    const known = await chain.rpc('eth_getTransactionByHash', [hash]).catch(() => 'unknown')
+    if (known === null) {
+      options.onDropped?.()
+      return {
+        ...base,
+        success: false,
+        errorReason: 'settlement_failed',
+        errorMessage: `transaction ${hash} was dropped by the node; nothing was charged`,
+        transaction: '',
+      }
+    }
+    return {
+      ...base,
+      success: false,
+      errorReason: 'settlement_pending',
+      errorMessage: `transaction ${hash} was sent but is not confirmed yet; it will be reconciled`,
+      transaction: hash,
+    }
+  }
+  if (receipt.status === '0x1' && hasTransferLog(receipt, asset, verified.authorization)) {
+    return { ...base, success: true, transaction: hash }
+  }
+  const proof = await findSettlement(chain, asset, verified.authorization)
+  if (proof.state === 'transferred') return { ...base, success: true, transaction: proof.transaction }
+  return {
+    ...base,
+    success: false,
+    errorReason: 'settlement_failed',
+    errorMessage: `transaction ${hash} reverted or moved no USDC; nothing was charged`,
+    transaction: hash,
+  }
+}
+
+/**
+ * Sends a verified payment's `transferWithAuthorization` from a gas wallet and awaits it
+ * (see `awaitSettlement`). A transaction sent whose receipt is not known in time is
+ * `settlement_pending` with its hash: it may still land, so it is never a failure.
  */
 export async function settleExact(
   chain: Chain,
   wallet: GasWallet,
   verified: VerifiedExact,
   asset: string,
-  options: { receiptTimeoutMs: number },
+  options: { receiptTimeoutMs: number; onSent?: (hash: Hex) => void },
 ): Promise<SettleResponse> {
-  const base = { network: chain.network, payer: verified.payer, amount: verified.authorization.value }
   wallet.inFlight++
   try {
     const { hash } = await wallet.send({ to: asset, data: verified.settleData, gas: gasLimit(verified.settleData) })
-    const receipt = await waitForReceipt(chain, hash, { timeoutMs: options.receiptTimeoutMs })
-    if (!receipt) {
-      return {
-        ...base,
-        success: false,
-        errorReason: 'settlement_pending',
-        errorMessage: `transaction ${hash} was sent but is not confirmed yet; it will be reconciled`,
-        transaction: hash,
-      }
-    }
-    if (receipt.status !== '0x1' || !hasTransferLog(receipt, asset, verified.authorization)) {
-      return {
-        ...base,
-        success: false,
-        errorReason: 'settlement_failed',
-        errorMessage: `transaction ${hash} reverted or moved no USDC`,
-        transaction: hash,
-      }
-    }
-    return { ...base, success: true, transaction: hash }
+    options.onSent?.(hash)
+    return await awaitSettlement(chain, hash, asset, verified, {
+      receiptTimeoutMs: options.receiptTimeoutMs,
+      onDropped: () => wallet.resync(),
+    })
   } finally {
     wallet.inFlight--
   }

@@ -5,6 +5,7 @@ import {
   type PaymentPayload,
   type PaymentRequirements,
   verifyAuthorization,
+  X402Error,
 } from '@402x/core'
 import { encodeFunctionData, type Hex, parseSignature } from 'viem'
 import { erc1271Abi, erc1271MagicValue, tokenAbi } from './abi.js'
@@ -127,6 +128,14 @@ export async function verifyExact(
     await chain.call(requirements.asset, settleData, options.simulateFrom)
   } catch (error) {
     if (!(error instanceof RpcError)) throw error
+    // Only a revert says something about the payment; any other node error (rate limit,
+    // internal error) is an outage, answered 503, never a refusal.
+    if (error.code !== 3 && !/revert/i.test(error.message)) {
+      throw new X402Error('chain_unavailable', {
+        message: `the chain RPC failed to simulate the transfer: ${error.message}`,
+        cause: error,
+      })
+    }
     return explainRevert(chain, requirements, auth, error)
   }
   return { isValid: true, payer: auth.from, settleData, authorization: auth }

@@ -32,6 +32,11 @@ async function run(
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'
   if (decision.type === 'respond') return sendWebResponse(res, decision.response, head)
+  // The caller may have gone while the payment was verified: then nothing is run or charged.
+  if (res.destroyed || req.socket?.destroyed) {
+    await decision.abort('the client closed the connection while the payment was verified')
+    return
+  }
   const capture = captureResponse(res)
   let finished = false
   // The caller went away before the handler answered: charge nothing.
@@ -47,6 +52,10 @@ async function run(
   if (finished) return
   finished = true
   capture.restore()
+  if (res.destroyed) {
+    await decision.abort('the client closed the connection before the response')
+    return
+  }
   const final = await decision.finish(response)
   await sendWebResponse(res, final, head)
 }

@@ -294,16 +294,22 @@ export function createPaywall(options: PaywallOptions): Paywall {
               emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
               return stampReceipt(response, settle, v1)
             }
+            // Paid (or sent): serve it even if the ledger write fails; the row stays `settling`
+            // and the reconciler moves it forward from the chain.
+            const record = async (state: 'settled' | 'pending', update: Parameters<typeof ledger.transition>[2]) => {
+              try {
+                await ledger.transition(id, state, update)
+              } catch (error) {
+                events.emit('error', error)
+              }
+            }
             if (settle.success) {
-              await ledger.transition(id, 'settled', { transaction: settle.transaction })
+              await record('settled', { transaction: settle.transaction })
               return withReceipt('settled')
             }
             if (settle.errorReason === 'settlement_pending') {
               // Sent, not yet confirmed: it may still land, so the payer is never asked again.
-              await ledger.transition(id, 'pending', {
-                transaction: settle.transaction,
-                reason: 'settlement_pending',
-              })
+              await record('pending', { transaction: settle.transaction, reason: 'settlement_pending' })
               return withReceipt('pending')
             }
             await ledger.transition(id, 'failed', {
