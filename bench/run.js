@@ -223,13 +223,7 @@ async function main() {
   const buyers = []
   for (let i = 0; i < settings.buyers; i++) buyers.push(await chain.newBuyer())
   progress(`devchain at ${chain.rpcUrl}, USDC ${chain.usdc}, ${buyers.length} funded buyers`)
-  registerNetwork({
-    id: chain.network,
-    chainId: 31337,
-    name: 'Local',
-    v1Name: 'localhost',
-    usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
-  })
+  registerNetwork(chain.networkEntry)
 
   progress('measuring the CPU cost of one signature verification')
   const verify = await measureVerifyCost({

@@ -42,13 +42,7 @@ export async function startStack(): Promise<Stack> {
   let server: Server | undefined
   const dir = mkdtempSync(join(tmpdir(), '402x-test-'))
   try {
-    registerNetwork({
-      id: chain.network,
-      chainId: 31337,
-      name: 'Local (anvil)',
-      v1Name: 'localhost',
-      usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
-    })
+    registerNetwork(chain.networkEntry)
     const facilitator = createFacilitator({
       chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
       privateKeys: [chain.facilitator.privateKey],

@@ -31,6 +31,14 @@ export type Devchain = {
   usdc: Address
   /** EIP-712 domain of the token, as in `PaymentRequirements.extra`. */
   eip712: { name: 'USD Coin'; version: '2' }
+  /** This chain and its USDC in the shape `registerNetwork()` of `@402x/core` takes. */
+  networkEntry: {
+    id: 'eip155:31337'
+    chainId: 31337
+    name: string
+    v1Name: string
+    usdc: { address: Address; symbol: 'USDC'; decimals: 6; eip712: { name: 'USD Coin'; version: '2' } }
+  }
   publicClient: PublicClient
   /** USDC owner and master minter. */
   owner: Wallet
@@ -113,6 +121,13 @@ export async function startDevchain(options: DevchainOptions = {}): Promise<Devc
       network: 'eip155:31337',
       usdc,
       eip712: { name: 'USD Coin', version: '2' },
+      networkEntry: {
+        id: 'eip155:31337',
+        chainId: 31337,
+        name: 'Local (anvil)',
+        v1Name: 'localhost',
+        usdc: { address: usdc, symbol: 'USDC', decimals: 6, eip712: { name: 'USD Coin', version: '2' } },
+      },
       publicClient,
       owner,
       facilitator: wallet(anvilKeys[roles.facilitator]),

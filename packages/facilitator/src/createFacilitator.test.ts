@@ -12,13 +12,7 @@ let requirements: PaymentRequirements
 
 beforeAll(async () => {
   chain = await startDevchain({ buyers: 3 })
-  registerNetwork({
-    id: chain.network,
-    chainId: 31337,
-    name: 'Local',
-    v1Name: 'localhost',
-    usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
-  })
+  registerNetwork(chain.networkEntry)
   facilitator = createFacilitator({
     chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
     privateKeys: [chain.facilitator.privateKey],

@@ -3,7 +3,6 @@ import { EventEmitter } from 'node:events'
 import {
   decodeHeader,
   ExactEvmPayloadSchema,
-  encodeHeader,
   findMatchingRequirements,
   formatMoney,
   headers,
@@ -14,12 +13,12 @@ import {
   type PaymentRequirements,
   type SettleResponse,
   upgradePayloadV1,
-  X402Error,
 } from '@402x/core'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
-import { errorResponse, exposeHeaders, paymentRequiredResponse } from './responses.js'
+import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
+import { resumeUnserved } from './resumeUnserved.js'
 import { matchRoute, normalizePath } from './routes.js'
 import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
 
@@ -167,7 +166,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
         // A retry of a payment whose settlement ended in a fault: nobody was served, and it
         // may or may not have landed. Ask the chain instead of asking the payer to pay again.
         const resumed =
-          known.state === 'pending' && known.reason === 'settle_error' ? await resumeUnserved(known.id) : undefined
+          known.state === 'pending' && known.reason === 'settle_error'
+            ? await resumeUnserved(ledger, facilitator, known.id)
+            : undefined
         if (resumed?.state === 'settled') {
           const settle: SettleResponse = {
             success: true,
@@ -340,35 +341,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
   }
 
-  /**
-   * Where an unserved payment whose settlement faulted stands now: `settled` (serve it),
-   * `retry` (never used and still valid: settle it again), `pending` (sent, unconfirmed) or
-   * `failed` (expired unused).
-   */
-  const resumeUnserved = async (
-    id: string,
-  ): Promise<{ state: 'settled'; transaction: string } | { state: 'retry' | 'pending' | 'failed' }> => {
-    const row = await ledger.get(id)
-    if (!row) return { state: 'failed' }
-    const status = await facilitator.reconcile({
-      paymentPayload: JSON.parse(row.payload),
-      paymentRequirements: JSON.parse(row.requirements),
-      ...(row.transaction ? { transaction: row.transaction } : {}),
-    })
-    if (status.state === 'settled') {
-      await ledger.transition(id, 'reconciled', status.transaction ? { transaction: status.transaction } : {})
-      return { state: 'settled', transaction: status.transaction }
-    }
-    if (status.state === 'failed') {
-      await ledger.transition(id, 'failed', { reason: 'reconciled', message: status.reason })
-      return { state: 'failed' }
-    }
-    if (status.transaction || row.transaction) return { state: 'pending' }
-    // Unused on chain and still valid: this attempt is closed, and the retry settles anew.
-    await ledger.transition(id, 'failed', { reason: 'retried', message: 'settlement faulted; the payer retried' })
-    return { state: 'retry' }
-  }
-
   const emitPayment = (
     id: string,
     state: PaymentEvent['state'],
@@ -417,31 +389,3 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
-
-/** The handler's response, with the settlement receipt and the headers a browser needs. */
-function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
-  const out = new Response(response.body, response)
-  out.headers.set(headers.paymentResponse, encodeHeader(settle))
-  if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
-  out.headers.set('access-control-expose-headers', exposeHeaders)
-  out.headers.set('cache-control', 'private, no-store')
-  return out
-}
-
-/** Dependencies down mean 503 with Retry-After; never served free, never charged. */
-function faultResponse(error: unknown): Response {
-  if (error instanceof X402Error) {
-    return errorResponse(
-      error.status >= 500 && error.retryable ? 503 : error.status,
-      error.code,
-      `${error.message}${error.retryable ? '; nothing was charged, retry shortly' : ''}`,
-      error.retryable ? 2 : undefined,
-    )
-  }
-  return errorResponse(
-    503,
-    'internal_error',
-    `payment could not be processed: ${(error as Error).message}; nothing was charged`,
-    2,
-  )
-}

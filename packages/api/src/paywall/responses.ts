@@ -5,6 +5,7 @@ import {
   type PaymentRequirements,
   type SettleResponse,
   toRequirementsV1,
+  X402Error,
 } from '@402x/core'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 
@@ -65,4 +66,32 @@ export function errorResponse(status: number, error: string, message: string, re
   })
   if (retryAfter !== undefined) out.set('retry-after', String(retryAfter))
   return new Response(JSON.stringify({ error, message }), { status, headers: out })
+}
+
+/** The handler's response, with the settlement receipt and the headers a browser needs. */
+export function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
+  const out = new Response(response.body, response)
+  out.headers.set(headers.paymentResponse, encodeHeader(settle))
+  if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
+  out.headers.set('access-control-expose-headers', exposeHeaders)
+  out.headers.set('cache-control', 'private, no-store')
+  return out
+}
+
+/** Dependencies down mean 503 with Retry-After; never served free, never charged. */
+export function faultResponse(error: unknown): Response {
+  if (error instanceof X402Error) {
+    return errorResponse(
+      error.status >= 500 && error.retryable ? 503 : error.status,
+      error.code,
+      `${error.message}${error.retryable ? '; nothing was charged, retry shortly' : ''}`,
+      error.retryable ? 2 : undefined,
+    )
+  }
+  return errorResponse(
+    503,
+    'internal_error',
+    `payment could not be processed: ${(error as Error).message}; nothing was charged`,
+    2,
+  )
 }

@@ -54,13 +54,7 @@ export async function dev(options: DevOptions): Promise<void> {
       return startDevchain({ port: 0 })
     })
     ui.done(`chain ${chain.rpcUrl} (id 31337), USDC at ${chain.usdc}`)
-    registerNetwork({
-      id: chain.network,
-      chainId: chain.chainId,
-      name: 'Local (anvil)',
-      v1Name: 'localhost',
-      usdc: { address: chain.usdc, symbol: 'USDC', decimals: 6, eip712: chain.eip712 },
-    })
+    registerNetwork(chain.networkEntry)
 
     ui.step('starting the facilitator…')
     const facilitator = createFacilitator({
