@@ -15,6 +15,7 @@ import type { Hex } from 'viem'
 import { type Chain, createChain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
 import { createGasWallet, type GasWallet, MaybeSentError } from './gasWallet.js'
+import { recentMap } from './recentMap.js'
 import { awaitSettlement, hasTransferLog, settleExact, waitForReceipt } from './settleExact.js'
 import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
 import { type VerifiedExact, verifyExact } from './verifyExact.js'
@@ -66,44 +67,21 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   const inFlight = new Set<string>()
   // Payments simulated by `verify` in the last 30 s: their settlement skips a second
   // simulation (one RPC round trip and one EVM execution less per paid request).
-  const simulated = new Map<string, number>()
+  const simulated = recentMap<true>(10_000, 30_000)
   const simulatedKey = (n: Normalized) => {
     const p = n.payload.payload as { signature?: string; authorization?: { from?: string; nonce?: string } }
     return `${n.requirements.network}|${n.requirements.asset}|${p.authorization?.from}|${p.authorization?.nonce}|${p.signature}`.toLowerCase()
   }
   // Authorizations whose settlement was already attempted here: only the first attempt may
   // skip the simulation; a later one (a duplicate) is simulated and refused with its reason.
-  const attempted = new Map<string, number>()
-  const markAttempted = (key: string) => {
-    const now = Date.now()
-    if (attempted.size >= 100_000) {
-      for (const [k, at] of attempted) if (now - at > 600_000) attempted.delete(k)
-      if (attempted.size >= 100_000) attempted.clear()
-    }
-    attempted.set(key, now)
-  }
+  const attempted = recentMap<true>(100_000, 600_000)
   // The transaction sent for each authorization, for idempotent retries of `settle`.
-  const sentFor = new Map<string, { hash: Hex; at: number; final: boolean }>()
+  const sentFor = recentMap<{ hash: Hex; final: boolean }>(100_000, 600_000)
+  const rememberSent = (key: string, hash: Hex, final: boolean) => sentFor.set(key, { hash, final })
   const track = async (key: string, hash: Hex, wait: () => Promise<SettleResponse>) => {
     const result = await wait()
     rememberSent(key, hash, result.errorReason !== 'settlement_pending')
     return result
-  }
-  const rememberSent = (key: string, hash: Hex, final: boolean) => {
-    const now = Date.now()
-    if (sentFor.size >= 100_000) {
-      for (const [k, v] of sentFor) if (now - v.at > 600_000) sentFor.delete(k)
-      if (sentFor.size >= 100_000) sentFor.clear()
-    }
-    sentFor.set(key, { hash, at: now, final })
-  }
-  const rememberSimulated = (key: string) => {
-    const now = Date.now()
-    if (simulated.size >= 10_000) {
-      for (const [k, at] of simulated) if (now - at > 30_000) simulated.delete(k)
-      if (simulated.size >= 10_000) simulated.clear()
-    }
-    simulated.set(key, now)
   }
 
   const normalize = (
@@ -144,7 +122,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       }
     const { result } = await verifyNormalized(n)
     if (result.isValid) {
-      rememberSimulated(simulatedKey(n))
+      simulated.set(simulatedKey(n), true)
       return { isValid: true, payer: result.payer }
     }
     return {
@@ -177,7 +155,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       // A retry of a settlement left pending (say, after a caller's timeout) awaits the
       // transaction already sent instead of sending a second one. A settlement that ended
       // (settled or failed) is not repeated: a replay is verified, and refused, as new.
-      const earlier = sentFor.get(key)
+      const earlier = sentFor.get(key)?.value
       const entryForEarlier = earlier && !earlier.final ? lookup(network) : undefined
       if (earlier && entryForEarlier) {
         const a = auth as { from: string; nonce: string; to?: string; value?: string }
@@ -201,10 +179,10 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
         )
       }
       const sKey = simulatedKey(n)
-      const at = simulated.get(sKey)
+      const at = simulated.get(sKey)?.at
       const fresh = at !== undefined && Date.now() - at < 30_000 && !attempted.has(key)
       simulated.delete(sKey)
-      markAttempted(key)
+      attempted.set(key, true)
       const { entry, result } = await verifyNormalized(n, fresh)
       if (!entry) return failed(result.reason, result.message, result.payer)
       const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))

@@ -85,6 +85,17 @@ export function createPaywall(options: PaywallOptions): Paywall {
     if (!route || request.method === 'OPTIONS') return { type: 'skip' }
     const accepts = cachedRequirements.get(route) ?? requirementsFor(route)
     const resourceUrl = `${url.origin}${url.pathname}`
+    /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
+    const paymentRequired = (error?: { reason: string; message: string }, settle?: SettleResponse, status?: number) =>
+      paymentRequiredResponse({
+        paywall: config,
+        route,
+        accepts,
+        url: resourceUrl,
+        ...(error ? { error } : {}),
+        ...(settle ? { settle } : {}),
+        ...(status ? { status } : {}),
+      })
     const refuse = (error: Invalid, status = 402) => {
       events.emit('rejected', {
         ...(error.payer ? { payer: error.payer } : {}),
@@ -92,13 +103,13 @@ export function createPaywall(options: PaywallOptions): Paywall {
         message: error.message,
         resource: resourceUrl,
       })
-      return respond(paymentRequiredResponse({ paywall: config, route, accepts, url: resourceUrl, error, status }))
+      return respond(paymentRequired(error, undefined, status))
     }
 
     const v2Header = request.headers.get(headers.paymentSignature)
     const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
     if (!v2Header && !v1Header) {
-      return respond(paymentRequiredResponse({ paywall: config, route, accepts, url: resourceUrl }))
+      return respond(paymentRequired())
     }
     if (request.method === 'HEAD') {
       return refuse({
@@ -268,15 +279,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
             }
             if (!(await ledger.transition(id, 'settling'))) {
               // The reconciler already closed this payment (it expired while the handler ran).
-              return paymentRequiredResponse({
-                paywall: config,
-                route,
-                accepts,
-                url: resourceUrl,
-                error: {
-                  reason: 'invalid_exact_evm_payload_authorization_valid_before',
-                  message: 'the payment expired before the handler finished; nothing was charged, pay again',
-                },
+              return paymentRequired({
+                reason: 'invalid_exact_evm_payload_authorization_valid_before',
+                message: 'the payment expired before the handler finished; nothing was charged, pay again',
               })
             }
             let settle: SettleResponse
@@ -319,17 +324,13 @@ export function createPaywall(options: PaywallOptions): Paywall {
               message: settle.errorMessage ?? 'settlement failed',
             })
             events.emit('failed', { id, payer: auth.from, reason: settle.errorReason ?? 'settlement_failed', settle })
-            return paymentRequiredResponse({
-              paywall: config,
-              route,
-              accepts,
-              url: resourceUrl,
-              error: {
+            return paymentRequired(
+              {
                 reason: settle.errorReason ?? 'settlement_failed',
                 message: settle.errorMessage ?? 'the payment could not be settled; nothing was charged',
               },
               settle,
-            })
+            )
           } finally {
             await unlock()
           }
