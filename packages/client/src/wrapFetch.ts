@@ -91,6 +91,7 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
     )
   }
 
+  const payerPriced = new Set<string>()
   const paying = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     // Keep the body so the paid retry can send it again.
@@ -107,91 +108,110 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
         signal: request.signal,
       })
     }
-    const first = await send(request.url)
-    if (first.status !== 402) return first
-
-    const header = first.headers.get(headers.paymentRequired)
-    let candidates: { requirements: PaymentRequirements; v1?: z.infer<typeof PaymentRequirementsV1Schema> }[]
-    let resource: { url: string } | undefined
-    let extensions: Record<string, unknown> | undefined
-    if (header) {
-      const decoded = decodeHeader(header, PaymentRequiredSchema)
-      if (!decoded.ok) {
-        throw new PaymentFailedError(`the server's PAYMENT-REQUIRED header is invalid: ${decoded.error.message}`, {
-          url: request.url,
-        })
-      }
-      candidates = decoded.value.accepts.map((requirements) => ({ requirements }))
-      resource = decoded.value.resource
-      extensions = decoded.value.extensions
-    } else {
-      const v1 = V1BodySchema.safeParse(
-        await first
-          .clone()
-          .json()
-          .catch(() => undefined),
-      )
-      if (!v1.success) return first
-      candidates = v1.data.accepts.map((v1r) => ({ requirements: toRequirementsV2(v1r), v1: v1r }))
-    }
-    const usable = candidates.filter((c) => c.requirements.scheme === 'exact' && assetAllowed(c.requirements))
-    if (usable.length === 0) {
-      throw new PaymentFailedError(
-        `no payment option of ${request.url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays exact USDC on ${['eip155:8453', 'eip155:84532', 'eip155:31337'].join(', ')} (add others with allowedAssets)`,
-        { url: request.url },
-      )
-    }
-    usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
-    const choice = usable[0] as (typeof usable)[number]
-    const amount = BigInt(choice.requirements.amount)
-    // After redirects, the 402 came from where the request ended up: budget and pay that.
-    const target = first.url || request.url
-    const host = new URL(target).host
-    const until = Date.now() + (choice.requirements.maxTimeoutSeconds + 30) * 1000
-    const hold = tracker.hold(amount, host, choice.requirements.payTo, until)
-    // If no answer comes back, the hold stays until the signed payment expires: it could
-    // still be settled until then.
-    const paymentHeader = choice.v1
-      ? { [headers.v1Payment]: encodeHeader(createPaymentV1({ privateKey, from, requirements: choice.v1 })) }
-      : {
-          [headers.paymentSignature]: encodeHeader(
-            createPayment({
-              privateKey,
-              from,
-              requirements: choice.requirements,
-              ...(resource ? { resource } : {}),
-              ...(extensions ? { extensions } : {}),
-            }),
-          ),
+    const payFrom = async (first: Response): Promise<Response> => {
+      const header = first.headers.get(headers.paymentRequired)
+      let candidates: { requirements: PaymentRequirements; v1?: z.infer<typeof PaymentRequirementsV1Schema> }[]
+      let resource: { url: string } | undefined
+      let extensions: Record<string, unknown> | undefined
+      if (header) {
+        const decoded = decodeHeader(header, PaymentRequiredSchema)
+        if (!decoded.ok) {
+          throw new PaymentFailedError(`the server's PAYMENT-REQUIRED header is invalid: ${decoded.error.message}`, {
+            url: request.url,
+          })
         }
-    const paid = await send(target, paymentHeader)
-    const settle = readSettle(paid)
-    if (settle?.success || settle?.errorReason === 'settlement_pending') {
-      tracker.spend(hold)
-      const receipt: Receipt = {
-        url: target,
-        method: request.method,
-        amount,
-        price: formatMoney(amount),
-        payTo: choice.requirements.payTo,
-        payer: from,
-        network: choice.requirements.network,
-        asset: choice.requirements.asset,
-        transaction: settle.transaction,
-        status: settle.success ? 'settled' : 'pending',
-        at: new Date(),
+        candidates = decoded.value.accepts.map((requirements) => ({ requirements }))
+        resource = decoded.value.resource
+        extensions = decoded.value.extensions
+      } else {
+        const v1 = V1BodySchema.safeParse(
+          await first
+            .clone()
+            .json()
+            .catch(() => undefined),
+        )
+        if (!v1.success) return first
+        candidates = v1.data.accepts.map((v1r) => ({ requirements: toRequirementsV2(v1r), v1: v1r }))
       }
-      receipts.push(receipt)
-      options.onReceipt?.(receipt)
-      Object.defineProperty(paid, 'receipt', { value: receipt })
-    } else if (paid.status === 402 || paid.status === 400) {
-      // Refused or not settled: nothing was charged.
-      tracker.release(hold)
+      const usable = candidates.filter((c) => c.requirements.scheme === 'exact' && assetAllowed(c.requirements))
+      if (usable.length === 0) {
+        throw new PaymentFailedError(
+          `no payment option of ${request.url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays exact USDC on ${['eip155:8453', 'eip155:84532', 'eip155:31337'].join(', ')} (add others with allowedAssets)`,
+          { url: request.url },
+        )
+      }
+      usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
+      const choice = usable[0] as (typeof usable)[number]
+      const amount = BigInt(choice.requirements.amount)
+      // After redirects, the 402 came from where the request ended up: budget and pay that.
+      const target = first.url || request.url
+      const host = new URL(target).host
+      const until = Date.now() + (choice.requirements.maxTimeoutSeconds + 30) * 1000
+      const hold = tracker.hold(amount, host, choice.requirements.payTo, until)
+      // If no answer comes back, the hold stays until the signed payment expires: it could
+      // still be settled until then.
+      const paymentHeader = choice.v1
+        ? { [headers.v1Payment]: encodeHeader(createPaymentV1({ privateKey, from, requirements: choice.v1 })) }
+        : {
+            [headers.paymentSignature]: encodeHeader(
+              createPayment({
+                privateKey,
+                from,
+                requirements: choice.requirements,
+                ...(resource ? { resource } : {}),
+                ...(extensions ? { extensions } : {}),
+              }),
+            ),
+          }
+      const paid = await send(target, paymentHeader)
+      const settle = readSettle(paid)
+      if (settle?.success || settle?.errorReason === 'settlement_pending') {
+        tracker.spend(hold)
+        const receipt: Receipt = {
+          url: target,
+          method: request.method,
+          amount,
+          price: formatMoney(amount),
+          payTo: choice.requirements.payTo,
+          payer: from,
+          network: choice.requirements.network,
+          asset: choice.requirements.asset,
+          transaction: settle.transaction,
+          status: settle.success ? 'settled' : 'pending',
+          at: new Date(),
+        }
+        receipts.push(receipt)
+        options.onReceipt?.(receipt)
+        Object.defineProperty(paid, 'receipt', { value: receipt })
+      } else if (paid.status === 402 || paid.status === 400) {
+        // Refused or not settled: nothing was charged.
+        tracker.release(hold)
+      }
+      // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
+      return paid
     }
-    // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
+    // Hosts that price per payer (they answered `price_changed`) are told who pays up front.
+    const hint = payerPriced.has(new URL(request.url).host) ? { 'x-402x-payer': from } : undefined
+    const first = await send(request.url, hint)
+    if (first.status !== 402) return first
+    const paid = await payFrom(first)
+    // The price changed between the quote and the payment (volume tiers, time of day):
+    // nothing was charged; pay the new price once.
+    if (paid.status === 402 && refusalOf(paid) === 'price_changed') {
+      payerPriced.add(new URL(paid.url || request.url).host)
+      return payFrom(paid)
+    }
     return paid
   }
   return Object.assign(paying as typeof fetch, { receipts, tracker })
+}
+
+/** The refusal reason in a 402's PAYMENT-REQUIRED header, if any. */
+function refusalOf(response: Response): string | undefined {
+  const value = response.headers.get(headers.paymentRequired)
+  if (!value) return undefined
+  const decoded = decodeHeader(value, PaymentRequiredSchema)
+  return decoded.ok ? decoded.value.error : undefined
 }
 
 function readSettle(response: Response): SettleResponse | undefined {

@@ -1,6 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { toWebRequest } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
+import { withRouteParams } from '../paywall/routes.js'
 import type { Decision, PaywallOptions } from '../paywall/types.js'
 
 type Proceed = Extract<Decision, { type: 'proceed' }>
@@ -41,10 +43,11 @@ export const x402Fastify = Object.assign(
       return
     }
     fastify.decorate('paywall', paywall)
-    fastify.addHook('onRequest', async (request, reply) => {
-      const route = paywall.match(request.method, request.url)
-      if (route === undefined) return
-      const decision = await paywall.handle(toWebRequest(request.raw, request.url), route ?? undefined)
+    const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
+      const decision = await paywall.handle(toWebRequest(request.raw, request.url), route, {
+        req: route?.needsRequest ? withRouteParams(request, route, request.url) : request,
+        ip: request.ip,
+      })
       if (decision.type === 'skip') return
       if (decision.type === 'respond') {
         reply.code(decision.response.status)
@@ -52,6 +55,22 @@ export const x402Fastify = Object.assign(
         return reply.send(Buffer.from(await decision.response.arrayBuffer()))
       }
       pending.set(request, { decision, done: false })
+    }
+    // A price that reads the request waits for the parsed body (preHandler); others answer
+    // before the body is read (onRequest).
+    const deferred = new WeakMap<FastifyRequest, ResolvedRoute>()
+    fastify.addHook('onRequest', async (request, reply) => {
+      const route = paywall.match(request.method, request.url)
+      if (route === undefined) return
+      if (route?.needsRequest) {
+        deferred.set(request, route)
+        return
+      }
+      return decide(request, reply, route ?? undefined)
+    })
+    fastify.addHook('preHandler', async (request, reply) => {
+      const route = deferred.get(request)
+      if (route) return decide(request, reply, route)
     })
     fastify.addHook('onSend', async (request, reply, payload) => {
       const entry = pending.get(request)

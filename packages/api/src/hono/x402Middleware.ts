@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { webRequestInfo } from '../paywall/webRequestInfo.js'
 
 /**
  * Hono middleware that charges for the routes it guards. The handler's response is read in
@@ -15,7 +16,13 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
   const middleware: MiddlewareHandler = async (c, next) => {
     const route = paywall.match(c.req.method, new URL(c.req.url).pathname)
     if (route === undefined) return next()
-    const decision = await paywall.handle(c.req.raw, route ?? undefined)
+    // On @hono/node-server the socket is at `c.env.incoming`; other runtimes give no address.
+    const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
+      ?.remoteAddress
+    const req = route?.needsRequest
+      ? await webRequestInfo(c.req.raw, route, { ip, ...honoParams(c.req.param()) })
+      : undefined
+    const decision = await paywall.handle(c.req.raw, route ?? undefined, { req, ip })
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return next()
     await next()
@@ -29,3 +36,6 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
   }
   return Object.assign(middleware, { paywall })
 }
+
+/** Hono's own route parameters when it has them (a route-level middleware), else ours. */
+const honoParams = (params: Record<string, string>) => (Object.keys(params).length ? { params } : {})

@@ -31,6 +31,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
   WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');
 CREATE INDEX IF NOT EXISTS payments_state ON payments (state, updated_at);
 CREATE INDEX IF NOT EXISTS payments_created ON payments (created_at);
+CREATE INDEX IF NOT EXISTS payments_payer ON payments (payer, created_at);
 `
 
 type Row = {
@@ -114,6 +115,8 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const update = db.prepare(`UPDATE payments SET state = @to, updated_at = @now,
     tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
     WHERE id = @id AND state = @from`)
+  const stats = db.prepare(`SELECT COUNT(*) AS count, COALESCE(SUM(CAST(amount AS INTEGER)), 0) AS amount
+    FROM payments WHERE payer = ? AND created_at >= ? AND state IN ('settled', 'pending', 'reconciled')`)
   const guard = <T>(fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn())
@@ -178,6 +181,11 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
             .all(...states, olderThan) as Row[]
         ).map(toRecord),
       ),
+    payerStats: (payer, since) =>
+      guard(() => {
+        const row = stats.get(payer.toLowerCase(), since) as { count: number | bigint; amount: number | bigint }
+        return { count: Number(row.count), amount: BigInt(row.amount) }
+      }),
     list: ({ limit = 100 } = {}) =>
       guard(() =>
         (db.prepare('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?').all(limit) as Row[]).map(toRecord),

@@ -67,6 +67,11 @@ export type Ledger = {
   findByNonce(network: string, asset: string, payer: string, nonce: string): Promise<PaymentRecord | undefined>
   /** Payments in `states` last updated before `olderThan` (ms epoch). */
   listByState(states: readonly PaymentState[], olderThan?: number): Promise<PaymentRecord[]>
+  /**
+   * How many payments a payer made (settled, pending or reconciled) since `since` (ms
+   * epoch), and their sum in atomic units: volume pricing reads it.
+   */
+  payerStats(payer: string, since: number): Promise<{ count: number; amount: bigint }>
   /** Every payment, newest first. */
   list(options?: { limit?: number }): Promise<PaymentRecord[]>
   close(): Promise<void>

@@ -1,9 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
+import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
+import { withRouteParams } from '../paywall/routes.js'
 import { captureResponse, sendWebResponse } from './captureResponse.js'
-import { toWebRequest } from './nodeRequest.js'
+import { readNodeBody, toWebRequest } from './nodeRequest.js'
 
-export type NodeRequest = IncomingMessage & { originalUrl?: string }
+export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
 export type Next = (error?: unknown) => void
 
 /**
@@ -28,10 +31,28 @@ async function run(
   path: string,
   route: ReturnType<Paywall['match']>,
 ) {
-  const decision = await paywall.handle(toWebRequest(req, path), route ?? undefined)
+  if (route?.needsRequest) {
+    const problem = await readNodeBody(req)
+    if (problem) return sendWebResponse(res, problem)
+  }
+  const decision = await paywall.handle(toWebRequest(req, path), route ?? undefined, {
+    req: route?.needsRequest ? withRouteParams(req, route, path) : req,
+    ip: req.ip ?? req.socket?.remoteAddress,
+  })
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'
-  if (decision.type === 'respond') return sendWebResponse(res, decision.response, head)
+  if (decision.type === 'respond') {
+    if (decision.paymentRequired && paywall.config.errors === 'next') {
+      // The seller renders 402s: hand them the details, with the header clients pay from.
+      const { response, paymentRequired } = decision
+      for (const name of [headers.paymentRequired, 'access-control-expose-headers', 'cache-control']) {
+        const value = response.headers.get(name)
+        if (value) res.setHeader(name, value)
+      }
+      return next(new PaymentRequiredError({ ...paymentRequired, response }))
+    }
+    return sendWebResponse(res, decision.response, head)
+  }
   // The caller may have gone while the payment was verified: then nothing is run or charged.
   if (res.destroyed || req.socket?.destroyed) {
     await decision.abort('the client closed the connection while the payment was verified')

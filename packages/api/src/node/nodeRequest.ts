@@ -22,3 +22,57 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
     headers,
   })
 }
+
+/** The most a request body may hold when 402x reads it for pricing. */
+const maxBody = 1024 * 1024
+
+/**
+ * Reads and parses a Node request's body into `req.body` when no body parser has (pricing
+ * code reads `req.body`), the way body-parser does: JSON, form fields or text, with the raw
+ * bytes in `req.rawBody`. `req._body` tells body-parser later on that the body is read.
+ * Returns an error response when the body is too large or not what its type says.
+ */
+export async function readNodeBody(
+  req: IncomingMessage & { body?: unknown; rawBody?: Buffer; _body?: boolean },
+): Promise<Response | undefined> {
+  if (req.body !== undefined || req._body || req.readableEnded) return undefined
+  const length = Number(req.headers['content-length'] ?? 0)
+  if (!length && !req.headers['transfer-encoding']) return undefined
+  if (length > maxBody) return tooLarge()
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > maxBody) return tooLarge()
+    chunks.push(chunk as Buffer)
+  }
+  const raw = Buffer.concat(chunks)
+  const type = String(req.headers['content-type'] ?? '')
+  const text = raw.toString('utf8')
+  req.rawBody = raw
+  req._body = true
+  if (/[/+]json\b/i.test(type)) {
+    try {
+      req.body = text ? JSON.parse(text) : undefined
+    } catch {
+      return new Response(JSON.stringify({ error: 'invalid_request', message: 'the body is not valid JSON' }), {
+        status: 400,
+        headers: { 'content-type': 'application/json' },
+      })
+    }
+  } else if (/application\/x-www-form-urlencoded/i.test(type)) {
+    req.body = Object.fromEntries(new URLSearchParams(text))
+  } else {
+    req.body = text
+  }
+  return undefined
+}
+
+const tooLarge = () =>
+  new Response(
+    JSON.stringify({
+      error: 'invalid_request',
+      message: `the body is over ${maxBody} bytes, the most a priced request may send`,
+    }),
+    { status: 413, headers: { 'content-type': 'application/json' } },
+  )

@@ -9,18 +9,29 @@ import {
   type Invalid,
   type PaymentPayload,
   PaymentPayloadSchema,
+  type PaymentPayloadV1,
   PaymentPayloadV1Schema,
   type PaymentRequirements,
   type SettleResponse,
   upgradePayloadV1,
 } from '@402x/core'
+import { isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import { createFreeCounter } from './freeTier.js'
 import { createMemoryLocks, type Locks } from './locks.js'
+import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { matchRoute, normalizePath } from './routes.js'
 import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
+import { webRequestInfo } from './webRequestInfo.js'
+
+export type HandleContext = {
+  /** The request as the framework shows it (Express `req` …); else built from the `Request`. */
+  req?: unknown
+  ip?: string | undefined
+}
 
 export type Paywall = {
   /** The resolved settings. */
@@ -32,8 +43,11 @@ export type Paywall = {
    * allocation beyond the path normalisation). `null` when the path cannot be decoded.
    */
   match(method: string, rawPath: string): ResolvedRoute | undefined | null
-  /** Decides about one request (DESIGN.md, "The seam"). */
-  handle(request: Request, route?: ResolvedRoute): Promise<Decision>
+  /**
+   * Decides about one request (DESIGN.md, "The seam"). `context.req` is the framework's own
+   * request, shown to pricing code; `context.ip` the caller's address, for free tiers.
+   */
+  handle(request: Request, route?: ResolvedRoute, context?: HandleContext): Promise<Decision>
   /** Moves unfinished payments (verified, settling, pending) to their final state from the chain. */
   reconcile(): Promise<number>
   /** Stops the reconciler and closes the ledger. */
@@ -57,45 +71,107 @@ export function createPaywall(options: PaywallOptions): Paywall {
   // A listener error must never break a payment already settled.
   events.on('error', () => {})
 
-  const requirementsFor = (route: ResolvedRoute): PaymentRequirements[] => [
-    {
-      scheme: 'exact',
-      network: config.network,
-      amount: route.amount.toString(),
-      asset: config.asset.address,
-      payTo: config.payTo,
-      maxTimeoutSeconds: route.maxTimeoutSeconds,
-      extra: { ...config.asset.eip712 },
-    },
-  ]
-  const cachedRequirements = new Map(config.routes.map((r) => [r, requirementsFor(r)]))
+  const fixedRequirements = new Map(
+    config.routes.flatMap((r) => (r.price === undefined ? [] : [[r, requirementsAt(config.accepts, r, r.price)]])),
+  )
+  const freeCounter = createFreeCounter()
+  const warned = new WeakSet<ResolvedRoute>()
+  const discoveryPaths = config.discovery ? [config.discovery.openapiPath, config.discovery.manifestPath] : []
 
   const match: Paywall['match'] = (method, rawPath) => {
-    if (config.guardsAll) return config.routes[0]
+    if (config.guardsAll && discoveryPaths.length === 0) return config.routes[0]
     const path = normalizePath(rawPath)
     if (path === undefined) return null
+    if ((method === 'GET' || method === 'HEAD') && discoveryPaths.includes(path) && isDiscoveryPath(config, path)) {
+      return discoveryRoute
+    }
+    if (config.guardsAll) return config.routes[0]
     return config.routes.find((r) => r.pattern && matchRoute(r.pattern, method.toUpperCase(), path))
   }
 
-  const handle: Paywall['handle'] = async (request, knownRoute) => {
+  const handle: Paywall['handle'] = async (request, knownRoute, context = {}) => {
     const url = new URL(request.url)
     const route = knownRoute ?? match(request.method, url.pathname)
     if (route === null)
       return respond(errorResponse(400, 'invalid_request', 'the request path is not valid percent-encoding'))
+    if (route === discoveryRoute) {
+      const document = serveDiscovery(config, request)
+      return document ? respond(document) : { type: 'skip' }
+    }
     if (!route || request.method === 'OPTIONS') return { type: 'skip' }
-    const accepts = cachedRequirements.get(route) ?? requirementsFor(route)
     const resourceUrl = `${url.origin}${url.pathname}`
+    // Pricing code sees the framework's request; Web adapters get the body parsed from a clone.
+    const req =
+      context.req ?? (route.needsRequest ? await webRequestInfo(request, route, { ip: context.ip }) : undefined)
+    if (route.skip) {
+      try {
+        if (await route.skip(req)) return { type: 'skip' }
+      } catch (error) {
+        return respond(
+          errorResponse(
+            500,
+            'internal_error',
+            `the route's skip() failed: ${(error as Error).message}; nothing was charged`,
+          ),
+        )
+      }
+    }
+    if (route.validate) {
+      try {
+        await route.validate(req)
+      } catch (error) {
+        return respond(errorResponse(400, 'invalid_request', `${(error as Error).message} (nothing was charged)`))
+      }
+    }
+
+    const v2Header = request.headers.get(headers.paymentSignature)
+    const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
+    if (!v2Header && !v1Header && route.free && takeFree(route, req, request, context.ip)) return { type: 'skip' }
+    const decoded = v2Header
+      ? decodeHeader(v2Header, PaymentPayloadSchema)
+      : v1Header
+        ? decodeHeader(v1Header, PaymentPayloadV1Schema)
+        : undefined
+    const claimedPayer = decoded?.ok
+      ? (decoded.value.payload as { authorization?: { from?: unknown } }).authorization?.from
+      : request.headers.get('x-402x-payer')
+
+    let price: string
+    let accepts: PaymentRequirements[]
+    if (route.price !== undefined) {
+      price = route.price
+      accepts = fixedRequirements.get(route) ?? requirementsAt(config.accepts, route, price)
+    } else {
+      try {
+        const user = route.usesPayer
+          ? await payerInfo(ledger, typeof claimedPayer === 'string' ? claimedPayer : undefined, config.asset.decimals)
+          : unknownPayer
+        price = await computePrice(route, req, user, config.asset.decimals)
+      } catch (error) {
+        return respond(faultResponse(error))
+      }
+      accepts = requirementsAt(config.accepts, route, price)
+      // A price of 0 makes this request free.
+      if (accepts.every((a) => a.amount === '0')) return { type: 'skip' }
+    }
+
     /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
     const paymentRequired = (error?: { reason: string; message: string }, settle?: SettleResponse, status?: number) =>
       paymentRequiredResponse({
         paywall: config,
         route,
         accepts,
+        price,
         url: resourceUrl,
         ...(error ? { error } : {}),
         ...(settle ? { settle } : {}),
         ...(status ? { status } : {}),
       })
+    const required = (error?: { reason: string; message: string }, status?: number): Decision => ({
+      type: 'respond',
+      response: paymentRequired(error, undefined, status),
+      ...(status === undefined || status === 402 ? { paymentRequired: { price, accepts, error } } : {}),
+    })
     const refuse = (error: Invalid, status = 402) => {
       events.emit('rejected', {
         ...(error.payer ? { payer: error.payer } : {}),
@@ -103,14 +179,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
         message: error.message,
         resource: resourceUrl,
       })
-      return respond(paymentRequired(error, undefined, status))
+      return required(error, status)
     }
 
-    const v2Header = request.headers.get(headers.paymentSignature)
-    const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
-    if (!v2Header && !v1Header) {
-      return respond(paymentRequired())
-    }
+    if (!decoded) return required()
     if (request.method === 'HEAD') {
       return refuse({
         isValid: false,
@@ -118,25 +190,44 @@ export function createPaywall(options: PaywallOptions): Paywall {
         message: 'pay with GET, not HEAD: HEAD is never charged',
       })
     }
+    if (!decoded.ok) return refuse(decoded.error, 400)
     let payload: PaymentPayload
-    if (v2Header) {
-      const decoded = decodeHeader(v2Header, PaymentPayloadSchema)
-      if (!decoded.ok) return refuse(decoded.error, 400)
-      payload = decoded.value
+    if (decoded.value.x402Version === 2) {
+      payload = decoded.value as PaymentPayload
     } else {
-      const decoded = decodeHeader(v1Header as string, PaymentPayloadV1Schema)
-      if (!decoded.ok) return refuse(decoded.error, 400)
-      const upgraded = upgradePayloadV1(decoded.value, accepts)
+      const v1 = decoded.value as PaymentPayloadV1
+      const upgraded = upgradePayloadV1(v1, accepts)
       if (!upgraded) {
         return refuse({
           isValid: false,
           reason: 'invalid_network',
-          message: `X-PAYMENT pays ${decoded.value.scheme} on ${decoded.value.network}; this resource accepts ${accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ')}`,
+          message: `X-PAYMENT pays ${v1.scheme} on ${v1.network}; this resource accepts ${accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ')}`,
         })
       }
       payload = upgraded
     }
     const requirements = findMatchingRequirements(payload.accepted, accepts)
+    if (
+      !requirements &&
+      route.priceFn &&
+      accepts.some((a) => findMatchingRequirements({ ...payload.accepted, amount: a.amount }, [a]))
+    ) {
+      // Signed for another amount of an option we offer: the price changed between the 402
+      // and the payment (a payer's volume tier, the hour, or a price that is not a function
+      // of the request).
+      if (!route.usesPayer && !warned.has(route)) {
+        warned.add(route)
+        console.warn(
+          `402x: the price function of ${route.pattern?.source ?? 'this route'} gave a different price for the paid attempt ($${price}) than the payer was quoted. A price must depend only on the request (and the payer); callers are asked to sign again.`,
+        )
+      }
+      return refuse({
+        isValid: false,
+        reason: 'price_changed',
+        message: `this request costs $${price} now, and the payment was signed for ${payload.accepted.amount} atomic units: sign a payment for the amount in PAYMENT-REQUIRED (nothing was charged)`,
+        payer: String(claimedPayer ?? ''),
+      })
+    }
     if (!requirements) {
       return refuse({
         isValid: false,
@@ -172,7 +263,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
-      const v1 = v1Header !== null
+      const v1 = decoded.value.x402Version === 1
       if (known) {
         // A retry of a payment whose settlement ended in a fault: nobody was served, and it
         // may or may not have landed. Ask the chain instead of asking the payer to pay again.
@@ -353,7 +444,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   ) => {
     const amount = BigInt(requirements.amount)
     try {
-      events.emit('payment', {
+      const event: PaymentEvent = {
         id,
         payer,
         payTo: requirements.payTo,
@@ -365,10 +456,23 @@ export function createPaywall(options: PaywallOptions): Paywall {
         resource,
         method,
         state,
-      })
+      }
+      events.emit('payment', event)
+      events.emit('settled', event)
     } catch (error) {
       events.emit('error', error)
     }
+  }
+
+  /** Takes one of the route's free requests for this caller, if any are left. */
+  const takeFree = (route: ResolvedRoute, req: unknown, request: Request, ip: string | undefined): boolean => {
+    const free = route.free as NonNullable<ResolvedRoute['free']>
+    let who: string | undefined
+    if (free.by === 'ip') who = ip
+    else if (free.by === 'key') who = request.headers.get(free.keyHeader) ?? undefined
+    else who = free.by(req)
+    if (!who) return false
+    return freeCounter.take(`${config.routes.indexOf(route)}:${who}`, free.requests, free.windowMs)
   }
 
   const interval = options.reconcileIntervalMs ?? 30_000
@@ -390,3 +494,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
+
+/** Marks the discovery documents in `match` (never priced). */
+const discoveryRoute: ResolvedRoute = Object.freeze({
+  usesPayer: false,
+  needsRequest: false,
+  description: 'discovery',
+  mimeType: 'application/json',
+  maxTimeoutSeconds: 0,
+}) as ResolvedRoute

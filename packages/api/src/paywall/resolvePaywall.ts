@@ -12,30 +12,61 @@ import {
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
 import { compileRoute, type RoutePattern } from './routes.js'
-import type { PaywallOptions, RouteOptions } from './types.js'
+import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
 
 export type ResolvedAsset = { address: string; eip712: { name: string; version: string }; decimals: number }
 
+/** One accepted way to pay, in the seller's order of preference. */
+export type ResolvedOption = { network: string; asset: ResolvedAsset; payTo: string }
+
 export type ResolvedRoute = {
   pattern?: RoutePattern
-  /** Atomic units. */
-  amount: bigint
-  price: string
+  /** A fixed price in dollars, e.g. "0.01"; `undefined` when it is computed per request. */
+  price?: string
+  /** A price computed per request (`price: (req, user) => …` or `pricePerMinute`). */
+  priceFn?: PriceFunction
+  /** Whether `priceFn` reads the payer's history (it takes a second argument). */
+  usesPayer: boolean
+  validate?: (req: AnyRequest) => unknown
+  free?: Required<Omit<FreeTier, 'by'>> & { by: NonNullable<FreeTier['by']> }
+  skip?: (req: AnyRequest) => boolean | Promise<boolean>
+  /** Whether pricing code reads the request: adapters then parse the body before deciding. */
+  needsRequest: boolean
   description: string
   mimeType: string
   maxTimeoutSeconds: number
 }
 
+export type ResolvedDiscovery = {
+  openapiPath: string | false
+  manifestPath: string | false
+  openapi?: Record<string, unknown>
+  title: string
+  version: string
+}
+
 export type ResolvedPaywall = {
+  /** The main option's payTo, network and asset (`accepts[0]`). */
   payTo: string
   network: string
   asset: ResolvedAsset
+  /** Every accepted option, the main one first. */
+  accepts: ResolvedOption[]
   facilitator: FacilitatorLike
   ledger: Ledger
   /** One route when the middleware guards everything it is mounted on. */
   routes: ResolvedRoute[]
   guardsAll: boolean
+  errors: 'respond' | 'next'
+  discovery: ResolvedDiscovery | false
 }
+
+/** Dollars as the paywall shows them: "0.01" for `0.01`, `"$0.01"` or `"0.01 USDC"`. */
+export const dollars = (price: string | number) =>
+  String(price)
+    .trim()
+    .replace(/^\$\s*/, '')
+    .replace(/\s*USDC?$/i, '')
 
 const where = 'x402Middleware()'
 
@@ -55,24 +86,35 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
   const networkSetting = pickSetting(settings.network, options.network, sources)
   if (!networkSetting) throw missingSetting(settings.network, 'eip155:8453', where)
   const network = checkNetwork(networkSetting.value, networkSetting.from)
-  const asset = resolveAsset(options, network, sources)
+  const asset = resolveAsset(options.asset, network, sources)
+  const accepts: ResolvedOption[] = [{ network, asset, payTo: payTo.value }]
+  for (const [i, option] of (options.accepts ?? []).entries()) {
+    const optionPayTo = option.payTo ?? payTo.value
+    if (!isAddress(optionPayTo)) {
+      throw new X402Error('invalid_config', {
+        message: `accepts[${i}].payTo "${optionPayTo}" is not an address: give the 0x… address that receives payments`,
+      })
+    }
+    const optionNetwork = checkNetwork(option.network, `accepts[${i}].network`)
+    accepts.push({
+      network: optionNetwork,
+      asset: resolveAsset(option.asset, optionNetwork, sources, `accepts[${i}]`),
+      payTo: optionPayTo,
+    })
+  }
   const facilitator = resolveFacilitator(options, sources)
   const ledger = resolveLedger(options, sources.env)
 
-  const decimals = asset.decimals
   const toRoute = (route: RouteOptions, name: string, pattern?: RoutePattern): ResolvedRoute => {
-    const amount = parseMoney(route.price, { decimals, name: `price of ${name}` })
-    if (amount <= 0n) {
-      throw new X402Error('invalid_config', {
-        message: `price of ${name} is ${route.price}: a paid route needs a price above 0 (leave a free route out)`,
-      })
-    }
+    const priced = resolvePrice(route, name, accepts)
+    const free = route.free ? resolveFree(route.free, name) : undefined
     return {
       ...(pattern ? { pattern } : {}),
-      amount,
-      price: String(route.price)
-        .replace(/^\$/, '')
-        .replace(/\s*USDC?$/i, ''),
+      ...priced,
+      ...(route.validate ? { validate: route.validate } : {}),
+      ...(free ? { free } : {}),
+      ...(route.skip ? { skip: route.skip } : {}),
+      needsRequest: Boolean(priced.priceFn || route.validate || route.skip || typeof free?.by === 'function'),
       description: route.description ?? '',
       mimeType: route.mimeType ?? 'application/json',
       maxTimeoutSeconds: route.maxTimeoutSeconds ?? 60,
@@ -83,19 +125,112 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
         toRoute(typeof route === 'object' ? route : { price: route }, `"${source}"`, compileRoute(source)),
       )
     : [toRoute(options as RouteOptions, where)]
-  return { payTo: payTo.value, network, asset, facilitator, ledger, routes, guardsAll: !options.routes }
+  const discovery = options.discovery === false ? false : resolveDiscovery(options.discovery ?? {})
+  return {
+    payTo: payTo.value,
+    network,
+    asset,
+    accepts,
+    facilitator,
+    ledger,
+    routes,
+    guardsAll: !options.routes,
+    errors: options.errors ?? 'respond',
+    discovery,
+  }
+}
+
+function resolvePrice(
+  route: RouteOptions,
+  name: string,
+  accepts: ResolvedOption[],
+): Pick<ResolvedRoute, 'price' | 'priceFn' | 'usesPayer'> {
+  const { price, pricePerMinute, calculateMinutes } = route
+  if (pricePerMinute !== undefined) {
+    if (price !== undefined || typeof calculateMinutes !== 'function') {
+      throw new X402Error('invalid_config', {
+        message: `${name}: pricePerMinute needs calculateMinutes: (req) => minutes, and no price`,
+      })
+    }
+    checkFixed(pricePerMinute, `pricePerMinute of ${name}`, accepts, true)
+    const perMinute = dollars(pricePerMinute)
+    return {
+      priceFn: async (req) => `${Number(perMinute) * Number(await calculateMinutes(req))}`,
+      usesPayer: false,
+    }
+  }
+  if (typeof price === 'function') return { priceFn: price, usesPayer: price.length >= 2 }
+  if (price === undefined) {
+    throw new X402Error('invalid_config', {
+      message: `${name} has no price: give price: 0.01, price: (req) => …, or pricePerMinute with calculateMinutes`,
+    })
+  }
+  checkFixed(price, `price of ${name}`, accepts, false)
+  return { price: dollars(price), usesPayer: false }
+}
+
+/** A fixed price must be a valid amount above 0 in every accepted asset. */
+function checkFixed(price: string | number, name: string, accepts: ResolvedOption[], allowRounding: boolean) {
+  for (const option of accepts) {
+    const amount = parseMoney(price, {
+      decimals: option.asset.decimals,
+      name,
+      ...(allowRounding ? { rounding: 'half-up' as const } : {}),
+    })
+    if (amount <= 0n && !allowRounding) {
+      throw new X402Error('invalid_config', {
+        message: `${name} is ${price}: a paid route needs a price above 0 (leave a free route out)`,
+      })
+    }
+  }
+}
+
+function resolveFree(free: FreeTier, name: string): NonNullable<ResolvedRoute['free']> {
+  if (!Number.isInteger(free.requests) || free.requests < 0) {
+    throw new X402Error('invalid_config', {
+      message: `${name}: free.requests is ${free.requests}: give a whole number of free requests per window`,
+    })
+  }
+  const windowMs = free.windowMs ?? 86_400_000
+  if (!(windowMs > 0)) {
+    throw new X402Error('invalid_config', { message: `${name}: free.windowMs must be above 0 (ms)` })
+  }
+  return {
+    requests: free.requests,
+    windowMs,
+    by: free.by ?? 'ip',
+    keyHeader: (free.keyHeader ?? 'x-api-key').toLowerCase(),
+  }
+}
+
+function resolveDiscovery(options: DiscoveryOptions): ResolvedDiscovery {
+  const info = (options.openapi?.info ?? {}) as { title?: string; version?: string }
+  return {
+    openapiPath: options.openapiPath ?? '/openapi.json',
+    manifestPath: options.manifestPath ?? '/.well-known/x402',
+    ...(options.openapi ? { openapi: options.openapi } : {}),
+    title: options.title ?? info.title ?? 'Paid API',
+    version: options.version ?? info.version ?? '1.0.0',
+  }
 }
 
 function resolveAsset(
-  options: PaywallOptions,
+  given: PaywallOptions['asset'],
   network: string,
   sources: ReturnType<typeof loadConfigSources>,
+  name = where,
 ): ResolvedAsset {
-  if (typeof options.asset === 'object') {
-    return { address: options.asset.address, eip712: options.asset.eip712, decimals: options.asset.decimals ?? 6 }
+  if (typeof given === 'object') {
+    return { address: given.address, eip712: given.eip712, decimals: given.decimals ?? 6 }
   }
   const known = findNetwork(network)?.usdc
-  const picked = pickSetting(settings.asset, options.asset, sources)
+  // Extra options name their asset or take the network's USDC; the settings are the main one's.
+  const picked =
+    name === where
+      ? pickSetting(settings.asset, given, sources)
+      : given
+        ? { value: given, from: `${name}.asset` }
+        : undefined
   // The running `402x dev` knows its USDC's domain; use it when its chain is the one in use.
   if (sources.dev && sources.dev.network === network && (!picked || picked.value === sources.dev.asset)) {
     return { address: sources.dev.asset, eip712: sources.dev.eip712, decimals: 6 }
@@ -108,7 +243,7 @@ function resolveAsset(
     return { address: known.address, eip712: known.eip712, decimals: known.decimals }
   }
   throw new X402Error('invalid_config', {
-    message: `asset ${picked.value} (from ${picked.from}) is not a known token on ${network}: pass asset: { address, eip712: { name, version } } to ${where}`,
+    message: `asset ${picked.value} (from ${picked.from}) is not a known token on ${network}: pass asset: { address, eip712: { name, version } } to ${name}`,
   })
 }
 

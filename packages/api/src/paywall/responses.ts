@@ -7,6 +7,7 @@ import {
   toRequirementsV1,
   X402Error,
 } from '@402x/core'
+import { bazaarExtension } from '../discovery/bazaarExtension.js'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 
 /** Headers on every 402x answer to a paid route. */
@@ -21,11 +22,16 @@ export function paymentRequiredResponse(options: {
   route: ResolvedRoute
   accepts: PaymentRequirements[]
   url: string
+  /** This request's price in dollars. */
+  price: string
   error?: { reason: string; message: string }
   settle?: SettleResponse
   status?: number
+  /** The request's method: the bazaar extension needs it for a route that charges any method. */
+  method?: string
 }): Response {
   const { paywall, route, accepts, url } = options
+  const main = accepts[0]
   const resource = { url, description: route.description, mimeType: route.mimeType }
   const required: PaymentRequired = {
     x402Version: 2,
@@ -33,14 +39,16 @@ export function paymentRequiredResponse(options: {
     resource,
     accepts,
   }
+  const extensions = bazaarExtension({ paywall, route, url, method: options.method })
+  if (extensions) required.extensions = extensions
   const body = {
     error: options.error ? 'Payment refused' : 'Payment required',
     ...(options.error ? { reason: options.error.reason, message: options.error.message } : {}),
-    price: route.price,
+    price: options.price,
     currency: 'USDC',
-    amount: route.amount.toString(),
-    paymentAddress: paywall.payTo,
-    network: paywall.network,
+    amount: main?.amount,
+    paymentAddress: main?.payTo ?? paywall.payTo,
+    network: main?.network ?? paywall.network,
     x402Version: 1,
     accepts: accepts.map((a) => toRequirementsV1(a, resource)),
   }

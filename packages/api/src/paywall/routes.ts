@@ -4,6 +4,8 @@ export type RoutePattern = {
   method: string
   source: string
   regex: RegExp
+  /** The names of the `:param` segments, in order. */
+  params: string[]
 }
 
 /**
@@ -15,16 +17,20 @@ export function compileRoute(source: string): RoutePattern {
   if (!match) throw new Error(`route "${source}" must look like "GET /path/:param" or "/path/*"`)
   const method = (match[1] ?? '*').toUpperCase()
   const path = normalizePath(match[2] as string) ?? '/'
+  const params: string[] = []
   const body = path
     .split('/')
     .map((segment) => {
       if (segment === '*') return '.*'
-      if (segment.startsWith(':')) return '[^/]+'
+      if (segment.startsWith(':')) {
+        params.push(segment.slice(1))
+        return '([^/]+)'
+      }
       return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
     })
     .join('/')
   const wildcard = body.endsWith('/.*') ? `${body.slice(0, -3)}(?:/.*)?` : body
-  return { method, source, regex: new RegExp(`^${wildcard}$`, 'i') }
+  return { method, source, regex: new RegExp(`^${wildcard}$`, 'i'), params }
 }
 
 /**
@@ -54,10 +60,34 @@ export function normalizePath(raw: string): string | undefined {
   return `/${out.join('/')}`
 }
 
+/** The `:param` values of a normalised path that matches the pattern. */
+export function paramsOf(route: RoutePattern, path: string): Record<string, string> {
+  const match = route.regex.exec(path)
+  const out: Record<string, string> = {}
+  for (const [i, name] of route.params.entries()) {
+    const value = match?.[i + 1]
+    if (value !== undefined) out[name] = value
+  }
+  return out
+}
+
 /** Whether a method and a normalised path match a compiled route. */
 export function matchRoute(route: RoutePattern, method: string, path: string): boolean {
   return (
     (route.method === '*' || route.method === method || (route.method === 'GET' && method === 'HEAD')) &&
     route.regex.test(path)
   )
+}
+
+/**
+ * The request pricing code sees, with the price table's `:params` (`GET /quote/:symbol`)
+ * over the framework's own (Express middleware mounted with `app.use` has none, a Fastify
+ * catch-all has `*`). A prototype-linked view: the framework's request is not changed.
+ */
+export function withRouteParams<T extends object>(req: T, route: { pattern?: RoutePattern }, path: string): T {
+  if (!route.pattern?.params.length) return req
+  const normalised = normalizePath(path)
+  if (!normalised) return req
+  const own = (req as { params?: Record<string, string> }).params
+  return Object.create(req, { params: { value: { ...own, ...paramsOf(route.pattern, normalised) } } })
 }

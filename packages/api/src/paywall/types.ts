@@ -9,15 +9,97 @@ export type Price = number | string
 /** An asset by address (its EIP-712 domain taken from the network registry), or in full. */
 export type AssetOption = string | { address: string; eip712: { name: string; version: string }; decimals?: number }
 
+/**
+ * What a price function knows about the payer. On the unpaid request the payer is not
+ * known yet (`address` is `undefined`, counts are 0) unless the caller sent the
+ * `X-402x-Payer` hint; on the paid request it is the address that signed the payment.
+ */
+export type PayerInfo = {
+  /** The payer's address, lower-case, when known. */
+  address: string | undefined
+  /** Payments this payer made for this paywall's routes since the start of the month (UTC). */
+  monthlyRequests: number
+  /** Dollars this payer spent on them since the start of the month (UTC), e.g. "12.5". */
+  monthlySpent: string
+}
+
+/**
+ * A price computed per request, sync or async, from the request the framework shows (for
+ * Express, Fastify and Node: its own `req`, with `req.body` parsed; for Hono, Next.js and
+ * fetch handlers: a {@link WebRequestInfo}). It must give the same price for the unpaid
+ * and the paid attempt of the same request: a payment signed for another amount is
+ * refused with `price_changed` and the new price. `0` means this request is free.
+ */
+/** The request as the framework shows it (see {@link PriceFunction}). */
+// biome-ignore lint/suspicious/noExplicitAny: each framework has its own request type.
+export type AnyRequest = any
+
+export type PriceFunction<Req = AnyRequest> = (req: Req, user: PayerInfo) => Price | Promise<Price>
+
+/** The request as Web-style adapters (Hono, Next.js, fetch) show it to pricing code. */
+export type WebRequestInfo = {
+  method: string
+  url: string
+  /** The normalised path. */
+  path: string
+  headers: Headers
+  query: Record<string, string>
+  /** Route parameters, e.g. `{ symbol: 'BTC' }` for `/api/market/:symbol`. */
+  params: Record<string, string>
+  /** The body: parsed JSON, form fields, text, or `undefined` when there is none. */
+  body: unknown
+  /** The caller's IP address, when the runtime gives it. */
+  ip: string | undefined
+  raw: Request
+}
+
+/** Free requests before payment is asked for: `{ requests: 100, windowMs: 86_400_000, by: 'ip' }`. */
+export type FreeTier = {
+  /** Free requests per caller per window. */
+  requests: number
+  /** @default 86_400_000 (a day) */
+  windowMs?: number
+  /**
+   * Who counts as one caller: `'ip'`, `'key'` (the `X-API-Key` header, or `keyHeader`), or
+   * a function of the request that returns an id (`undefined`: no free requests).
+   * @default 'ip'
+   */
+  by?: 'ip' | 'key' | ((req: AnyRequest) => string | undefined)
+  /** @default 'x-api-key' */
+  keyHeader?: string
+}
+
 /** Settings of one priced route. */
 export type RouteOptions = {
-  price: Price
+  /** A fixed price, or a function of the request (see {@link PriceFunction}). */
+  price?: Price | PriceFunction
+  /** Per-minute pricing: the price is `pricePerMinute × calculateMinutes(req)`. */
+  pricePerMinute?: Price
+  calculateMinutes?: (req: AnyRequest) => number | Promise<number>
+  /**
+   * Checks the request before any payment is asked for or taken: a throw answers 400 with
+   * its message, and nothing is charged.
+   */
+  validate?: (req: AnyRequest) => unknown
+  /** Requests served free before payment is asked for. */
+  free?: FreeTier
+  /** Serve this request free when it returns true (conditional pricing). */
+  skip?: (req: AnyRequest) => boolean | Promise<boolean>
   /** Shown to payers and in discovery. */
   description?: string
   /** MIME type of the response. @default 'application/json' */
   mimeType?: string
   /** How long a signed payment stays valid, in seconds. @default 60 */
   maxTimeoutSeconds?: number
+}
+
+/** One more way to pay, after the first (`network`, `asset`, `payTo`), in the order preferred. */
+export type PaymentOption = {
+  network: string
+  /** @default the network's USDC */
+  asset?: AssetOption
+  /** @default the main `payTo` */
+  payTo?: string
 }
 
 type Common = {
@@ -36,10 +118,33 @@ type Common = {
   ledger?: Ledger | string
   /** In-flight locks. @default in-process */
   locks?: Locks
+  /** More accepted payment options (networks or assets), after the main one. */
+  accepts?: PaymentOption[]
+  /**
+   * `'next'`: hand 402 answers to the framework's error handler as a
+   * `PaymentRequiredError` (`err.code === 'PAYMENT_REQUIRED'`, `err.price`,
+   * `err.address`), with the `PAYMENT-REQUIRED` header already set. Express and Node only.
+   * @default 'respond'
+   */
+  errors?: 'respond' | 'next'
+  /** API docs and discovery: `/openapi.json` and `/.well-known/x402`. */
+  discovery?: DiscoveryOptions | false
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default 30000 */
   reconcileIntervalMs?: number
+}
+
+export type DiscoveryOptions = {
+  /** Where the OpenAPI document is served. @default '/openapi.json' */
+  openapiPath?: string | false
+  /** Where the x402 manifest is served. @default '/.well-known/x402' */
+  manifestPath?: string | false
+  /** The seller's own OpenAPI 3.x document, to merge the priced operations into. */
+  openapi?: Record<string, unknown>
+  /** `info.title` / `info.version` when no document is given. */
+  title?: string
+  version?: string
 }
 
 /** Options of `x402Middleware`: one price for everything it guards, or a table of routes. */
@@ -71,7 +176,16 @@ export type PaymentEvent = {
 /** What the core decides about one request (DESIGN.md, "The seam"). */
 export type Decision =
   | { type: 'skip' }
-  | { type: 'respond'; response: Response }
+  | {
+      type: 'respond'
+      response: Response
+      /** Set on a 402: what the error handler gets with `errors: 'next'`. */
+      paymentRequired?: {
+        price: string
+        accepts: PaymentRequirements[]
+        error?: { reason: string; message: string } | undefined
+      }
+    }
   | {
       type: 'proceed'
       /** Settles when the handler's response is < 400 and returns what to send. */
@@ -83,7 +197,11 @@ export type Decision =
 
 export type PaywallEvents = {
   verified: [{ id: string; payer: string; amount: bigint; resource: string }]
+  /** A payment settled (or sent and pending): the same data as `onPayment`. */
   payment: [PaymentEvent]
+  settled: [PaymentEvent]
+  /** Money returned to a payer (credit or on chain). */
+  refunded: [{ id: string; payer: string; amount: bigint; reason: string; transaction?: string }]
   released: [{ id: string; payer: string; reason: string }]
   failed: [{ id: string; payer: string; reason: string; settle?: SettleResponse }]
   rejected: [{ payer?: string; reason: string; message: string; resource: string }]
