@@ -1,5 +1,13 @@
 import type { Server } from 'node:http'
-import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import {
+  createPayment,
+  decodeHeader,
+  encodeHeader,
+  PaymentRequiredSchema,
+  type PaymentRequirements,
+  type SiwxExtension,
+  signSiwx,
+} from '@402x/core'
 import { createSqliteLedger, type PaymentEvent, x402Middleware } from '402x-api'
 import { createX402Client } from '402x-client'
 import express, { type NextFunction, type Request, type Response } from 'express'
@@ -94,6 +102,11 @@ beforeAll(async () => {
   app.get(
     '/api/free-key',
     x402Middleware({ ...options, price: 0.01, free: { requests: 1, by: 'key', windowMs: 60_000 } }),
+    ok,
+  )
+  app.get(
+    '/api/free-payer',
+    x402Middleware({ ...options, price: 0.01, free: { requests: 2, by: 'payer', windowMs: 60_000 } }),
     ok,
   )
   // Conditional middleware: a "pro" caller is served free.
@@ -323,6 +336,42 @@ describe('free tier plus paid tier', () => {
     expect((await get('bob')).status).toBe(200)
     // No key, no free request.
     expect((await get()).status).toBe(402)
+  })
+
+  it('counts free requests per payer proven with SIGN-IN-WITH-X, then charges', async () => {
+    const payer = await stack.chain.newBuyer(1_000_000n)
+    const client = createX402Client({
+      wallet: payer.privateKey,
+      allowedAssets: [{ network: stack.chain.network, asset: stack.chain.usdc }],
+    })
+    const charges: (string | null)[] = []
+    for (let i = 0; i < 3; i++) {
+      const res = await client.get(`${url}/api/free-payer`)
+      expect(res.status).toBe(200)
+      charges.push(res.headers.get('payment-response') ? 'paid' : null)
+    }
+    expect(charges).toEqual([null, null, 'paid'])
+    expect(await stack.chain.balanceOf(payer.address)).toBe(1_000_000n - 10000n)
+  })
+
+  it('gives nothing free for a replayed, foreign or missing sign-in', async () => {
+    const unpaid = await fetch(`${url}/api/free-payer`)
+    expect(unpaid.status).toBe(402)
+    const required = decodeHeader(unpaid.headers.get('payment-required')!, PaymentRequiredSchema)
+    if (!required.ok) throw new Error('no header')
+    const extension = required.value.extensions?.['sign-in-with-x'] as SiwxExtension
+    expect(extension.supportedChains).toEqual([{ chainId: 'eip155:31337', type: 'eip191' }])
+    const payer = await stack.chain.newBuyer(0n)
+    const sign = (info: SiwxExtension['info']) =>
+      encodeHeader(signSiwx({ info, chainId: 'eip155:31337', privateKey: payer.privateKey, address: payer.address }))
+    const proof = sign(extension.info)
+    expect((await fetch(`${url}/api/free-payer`, { headers: { 'SIGN-IN-WITH-X': proof } })).status).toBe(200)
+    const replay = await fetch(`${url}/api/free-payer`, { headers: { 'SIGN-IN-WITH-X': proof } })
+    expect(replay.status).toBe(402)
+    const foreign = sign({ ...extension.info, domain: 'evil.example.com' })
+    const refused = await fetch(`${url}/api/free-payer`, { headers: { 'SIGN-IN-WITH-X': foreign } })
+    expect(refused.status).toBe(402)
+    expect(await refused.json()).toMatchObject({ reason: 'invalid_siwx_domain_mismatch' })
   })
 
   it('serves free when the conditional middleware says so', async () => {

@@ -1,4 +1,6 @@
 export type { ConfigFile } from './config/resolveConfig.js'
+export type { CreateOpenApiOptions } from './discovery/createOpenApi.js'
+export { createOpenApi } from './discovery/createOpenApi.js'
 export type { X402Middleware } from './express/x402Middleware.js'
 export { x402Middleware } from './express/x402Middleware.js'
 export type { SqliteLedgerOptions } from './ledger/createSqliteLedger.js'
@@ -6,16 +8,25 @@ export { createSqliteLedger } from './ledger/createSqliteLedger.js'
 export type { Ledger, NewPayment, PaymentRecord, PaymentState } from './ledger/types.js'
 export { captureResponse, sendWebResponse } from './node/captureResponse.js'
 export { toWebRequest } from './node/nodeRequest.js'
-export type { Paywall } from './paywall/createPaywall.js'
+export type { HandleContext, Paywall } from './paywall/createPaywall.js'
 export { createPaywall } from './paywall/createPaywall.js'
 export type { Locks } from './paywall/locks.js'
 export { createMemoryLocks } from './paywall/locks.js'
+export { PaymentRequiredError } from './paywall/paymentRequiredError.js'
 export type {
+  AnyRequest,
   AssetOption,
   Decision,
+  DiscoveryOptions,
+  FreeTier,
+  PayerInfo,
   PaymentEvent,
+  PaymentOption,
   PaywallEvents,
   PaywallOptions,
   Price,
+  PriceFunction,
   RouteOptions,
+  WebRequestInfo,
 } from './paywall/types.js'
+export { webRequestInfo } from './paywall/webRequestInfo.js'

@@ -11,6 +11,10 @@ import {
   PaymentRequirementsV1Schema,
   type SettleResponse,
   SettleResponseSchema,
+  type SiwxExtension,
+  signSiwx,
+  siwxExtensionKey,
+  siwxHeader,
   toRequirementsV2,
   X402Error,
 } from '@402x/core'
@@ -50,6 +54,11 @@ export type WrapFetchOptions = {
   onReceipt?: (receipt: Receipt) => void
   /** Shares one budget between several clients. */
   tracker?: BudgetTracker
+  /**
+   * Answer a 402's `sign-in-with-x` challenge (prove the wallet, no payment) before paying:
+   * free tiers per payer and volume prices need it. @default true
+   */
+  signIn?: boolean
 }
 
 export type PayingFetch = typeof fetch & { receipts: Receipt[]; tracker: BudgetTracker }
@@ -91,7 +100,20 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
     )
   }
 
-  const payerPriced = new Set<string>()
+  /** A SIGN-IN-WITH-X header for a 402 that asks for one, bound to the origin asked. */
+  const signInFor = (response: Response, requested: string): string | undefined => {
+    const value = response.headers.get(headers.paymentRequired)
+    const decoded = value ? decodeHeader(value, PaymentRequiredSchema) : undefined
+    const extension = decoded?.ok
+      ? (decoded.value.extensions?.[siwxExtensionKey] as SiwxExtension | undefined)
+      : undefined
+    const chain = extension?.supportedChains?.find((c) => c.type === 'eip191' && c.chainId.startsWith('eip155:'))
+    if (!extension?.info || !chain) return undefined
+    const origin = new URL(response.url || requested).origin
+    if (new URL(extension.info.uri).origin !== origin || extension.info.domain !== new URL(origin).host)
+      return undefined
+    return encodeHeader(signSiwx({ info: extension.info, chainId: chain.chainId, privateKey, address: from }))
+  }
   const paying = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     // Keep the body so the paid retry can send it again.
@@ -190,17 +212,20 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
       // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
       return paid
     }
-    // Hosts that price per payer (they answered `price_changed`) are told who pays up front.
-    const hint = payerPriced.has(new URL(request.url).host) ? { 'x-402x-payer': from } : undefined
-    const first = await send(request.url, hint)
+    let first = await send(request.url)
     if (first.status !== 402) return first
-    const paid = await payFrom(first)
-    // The price changed between the quote and the payment (volume tiers, time of day):
-    // nothing was charged; pay the new price once.
-    if (paid.status === 402 && refusalOf(paid) === 'price_changed') {
-      payerPriced.add(new URL(paid.url || request.url).host)
-      return payFrom(paid)
+    // The server wants to know who is asking (a free tier per payer, or a payer's own
+    // price): sign in (SIGN-IN-WITH-X, no payment) first, and pay only if it still says 402.
+    const proof = options.signIn === false ? undefined : signInFor(first, request.url)
+    if (proof) {
+      const again = await send(first.url || request.url, { [siwxHeader]: proof })
+      if (again.status !== 402) return again
+      first = again
     }
+    const paid = await payFrom(first)
+    // The price changed between the quote and the payment (the hour turned, say): nothing
+    // was charged; pay the new price once.
+    if (paid.status === 402 && refusalOf(paid) === 'price_changed') return payFrom(paid)
     return paid
   }
   return Object.assign(paying as typeof fetch, { receipts, tracker })

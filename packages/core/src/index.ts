@@ -22,6 +22,17 @@ export {
   toRequirementsV2,
   upgradePayloadV1,
 } from './requirements.js'
+export type { SiwxCheck, SiwxExtension, SiwxInfo, SiwxPayload } from './siwx.js'
+export {
+  createSiwxExtension,
+  formatSiweMessage,
+  personalMessageDigest,
+  SiwxPayloadSchema,
+  signSiwx,
+  siwxExtensionKey,
+  siwxHeader,
+  verifySiwx,
+} from './siwx.js'
 export type {
   Authorization,
   ExactEvmPayload,

@@ -31,7 +31,10 @@ export function isDiscoveryPath(config: ResolvedPaywall, path: string): boolean 
 
 function openApiFor(config: ResolvedPaywall, origin: string): string {
   let byOrigin = cache.get(config)
-  if (!byOrigin) cache.set(config, (byOrigin = new Map()))
+  if (!byOrigin) {
+    byOrigin = new Map()
+    cache.set(config, byOrigin)
+  }
   const seen = seenResources(config).length
   const cached = byOrigin.get(origin)
   if (cached && cached.seen === seen) return cached.document

@@ -16,9 +16,8 @@ import {
   upgradePayloadV1,
 } from '@402x/core'
 import { isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
-import { createFreeCounter } from './freeTier.js'
 import { createMemoryLocks, type Locks } from './locks.js'
-import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing.js'
+import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
@@ -71,10 +70,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   // A listener error must never break a payment already settled.
   events.on('error', () => {})
 
-  const fixedRequirements = new Map(
-    config.routes.flatMap((r) => (r.price === undefined ? [] : [[r, requirementsAt(config.accepts, r, r.price)]])),
-  )
-  const freeCounter = createFreeCounter()
+  const quote = createQuoter(config, ledger)
   const warned = new WeakSet<ResolvedRoute>()
   const discoveryPaths = config.discovery ? [config.discovery.openapiPath, config.discovery.manifestPath] : []
 
@@ -103,57 +99,20 @@ export function createPaywall(options: PaywallOptions): Paywall {
     // Pricing code sees the framework's request; Web adapters get the body parsed from a clone.
     const req =
       context.req ?? (route.needsRequest ? await webRequestInfo(request, route, { ip: context.ip }) : undefined)
-    if (route.skip) {
-      try {
-        if (await route.skip(req)) return { type: 'skip' }
-      } catch (error) {
-        return respond(
-          errorResponse(
-            500,
-            'internal_error',
-            `the route's skip() failed: ${(error as Error).message}; nothing was charged`,
-          ),
-        )
-      }
-    }
-    if (route.validate) {
-      try {
-        await route.validate(req)
-      } catch (error) {
-        return respond(errorResponse(400, 'invalid_request', `${(error as Error).message} (nothing was charged)`))
-      }
-    }
-
     const v2Header = request.headers.get(headers.paymentSignature)
     const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
-    if (!v2Header && !v1Header && route.free && takeFree(route, req, request, context.ip)) return { type: 'skip' }
     const decoded = v2Header
       ? decodeHeader(v2Header, PaymentPayloadSchema)
       : v1Header
         ? decodeHeader(v1Header, PaymentPayloadV1Schema)
         : undefined
-    const claimedPayer = decoded?.ok
+    const signer = decoded?.ok
       ? (decoded.value.payload as { authorization?: { from?: unknown } }).authorization?.from
-      : request.headers.get('x-402x-payer')
-
-    let price: string
-    let accepts: PaymentRequirements[]
-    if (route.price !== undefined) {
-      price = route.price
-      accepts = fixedRequirements.get(route) ?? requirementsAt(config.accepts, route, price)
-    } else {
-      try {
-        const user = route.usesPayer
-          ? await payerInfo(ledger, typeof claimedPayer === 'string' ? claimedPayer : undefined, config.asset.decimals)
-          : unknownPayer
-        price = await computePrice(route, req, user, config.asset.decimals)
-      } catch (error) {
-        return respond(faultResponse(error))
-      }
-      accepts = requirementsAt(config.accepts, route, price)
-      // A price of 0 makes this request free.
-      if (accepts.every((a) => a.amount === '0')) return { type: 'skip' }
-    }
+      : undefined
+    const claimedPayer = typeof signer === 'string' ? signer : undefined
+    const quoted = await quote({ route, request, req, ip: context.ip, resourceUrl, payer: claimedPayer })
+    if (quoted.type !== 'quote') return quoted
+    const { price, accepts, extensions } = quoted
 
     /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
     const paymentRequired = (error?: { reason: string; message: string }, settle?: SettleResponse, status?: number) =>
@@ -163,9 +122,11 @@ export function createPaywall(options: PaywallOptions): Paywall {
         accepts,
         price,
         url: resourceUrl,
+        method: request.method,
         ...(error ? { error } : {}),
         ...(settle ? { settle } : {}),
         ...(status ? { status } : {}),
+        ...(extensions ? { extensions } : {}),
       })
     const required = (error?: { reason: string; message: string }, status?: number): Decision => ({
       type: 'respond',
@@ -182,7 +143,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       return required(error, status)
     }
 
-    if (!decoded) return required()
+    if (!decoded) return required(quoted.identityError)
     if (request.method === 'HEAD') {
       return refuse({
         isValid: false,
@@ -462,17 +423,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
     } catch (error) {
       events.emit('error', error)
     }
-  }
-
-  /** Takes one of the route's free requests for this caller, if any are left. */
-  const takeFree = (route: ResolvedRoute, req: unknown, request: Request, ip: string | undefined): boolean => {
-    const free = route.free as NonNullable<ResolvedRoute['free']>
-    let who: string | undefined
-    if (free.by === 'ip') who = ip
-    else if (free.by === 'key') who = request.headers.get(free.keyHeader) ?? undefined
-    else who = free.by(req)
-    if (!who) return false
-    return freeCounter.take(`${config.routes.indexOf(route)}:${who}`, free.requests, free.windowMs)
   }
 
   const interval = options.reconcileIntervalMs ?? 30_000

@@ -29,6 +29,8 @@ export function paymentRequiredResponse(options: {
   status?: number
   /** The request's method: the bazaar extension needs it for a route that charges any method. */
   method?: string
+  /** More x402 v2 extensions of this 402 (e.g. `sign-in-with-x`). */
+  extensions?: Record<string, unknown>
 }): Response {
   const { paywall, route, accepts, url } = options
   const main = accepts[0]
@@ -39,8 +41,8 @@ export function paymentRequiredResponse(options: {
     resource,
     accepts,
   }
-  const extensions = bazaarExtension({ paywall, route, url, method: options.method })
-  if (extensions) required.extensions = extensions
+  const bazaar = bazaarExtension({ paywall, route, url, method: options.method })
+  if (bazaar || options.extensions) required.extensions = { ...bazaar, ...options.extensions }
   const body = {
     error: options.error ? 'Payment refused' : 'Payment required',
     ...(options.error ? { reason: options.error.reason, message: options.error.message } : {}),

@@ -60,11 +60,13 @@ export type FreeTier = {
   /** @default 86_400_000 (a day) */
   windowMs?: number
   /**
-   * Who counts as one caller: `'ip'`, `'key'` (the `X-API-Key` header, or `keyHeader`), or
-   * a function of the request that returns an id (`undefined`: no free requests).
+   * Who counts as one caller: `'ip'`; `'key'` (the `X-API-Key` header, or `keyHeader`);
+   * `'payer'`, a wallet proven with a `SIGN-IN-WITH-X` header (the x402 `sign-in-with-x`
+   * extension, offered in the 402); or a function of the request that returns an id
+   * (`undefined`: no free requests).
    * @default 'ip'
    */
-  by?: 'ip' | 'key' | ((req: AnyRequest) => string | undefined)
+  by?: 'ip' | 'key' | 'payer' | ((req: AnyRequest) => string | undefined)
   /** @default 'x-api-key' */
   keyHeader?: string
 }
