@@ -23,6 +23,7 @@ import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './reso
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { matchRoute, normalizePath } from './routes.js'
+import { settleAndServe } from './settleAndServe.js'
 import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
 
@@ -321,68 +322,21 @@ export function createPaywall(options: PaywallOptions): Paywall {
         },
         finish: async (response) => {
           try {
-            if (response.status >= 400) {
-              await ledger.transition(id, 'released', {
-                reason: 'handler_error',
-                message: `the handler answered ${response.status}; nothing was charged`,
-              })
-              events.emit('released', { id, payer: auth.from, reason: `handler answered ${response.status}` })
-              return response
-            }
-            if (!(await ledger.transition(id, 'settling'))) {
-              // The reconciler already closed this payment (it expired while the handler ran).
-              return paymentRequired({
-                reason: 'invalid_exact_evm_payload_authorization_valid_before',
-                message: 'the payment expired before the handler finished; nothing was charged, pay again',
-              })
-            }
-            let settle: SettleResponse
-            try {
-              settle = await facilitator.settle(payload, requirements)
-            } catch (error) {
-              // The settlement may or may not have reached the chain: keep it pending, and let
-              // the reconciler decide from the token's authorizationState. Never serve it.
-              await ledger.transition(id, 'pending', {
-                reason: 'settle_error',
-                message: (error as Error).message,
-              })
-              return faultResponse(error)
-            }
-            const withReceipt = (state: PaymentEvent['state']) => {
-              emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
-              return stampReceipt(response, settle, v1)
-            }
-            // Paid (or sent): serve it even if the ledger write fails; the row stays `settling`
-            // and the reconciler moves it forward from the chain.
-            const record = async (state: 'settled' | 'pending', update: Parameters<typeof ledger.transition>[2]) => {
-              try {
-                await ledger.transition(id, state, update)
-              } catch (error) {
-                events.emit('error', error)
-              }
-            }
-            if (settle.success) {
-              await record('settled', { transaction: settle.transaction })
-              return withReceipt('settled')
-            }
-            if (settle.errorReason === 'settlement_pending') {
-              // Sent, not yet confirmed: it may still land, so the payer is never asked again.
-              await record('pending', { transaction: settle.transaction, reason: 'settlement_pending' })
-              return withReceipt('pending')
-            }
-            await ledger.transition(id, 'failed', {
-              ...(settle.transaction ? { transaction: settle.transaction } : {}),
-              reason: settle.errorReason ?? 'settlement_failed',
-              message: settle.errorMessage ?? 'settlement failed',
-            })
-            events.emit('failed', { id, payer: auth.from, reason: settle.errorReason ?? 'settlement_failed', settle })
-            return paymentRequired(
-              {
-                reason: settle.errorReason ?? 'settlement_failed',
-                message: settle.errorMessage ?? 'the payment could not be settled; nothing was charged',
+            return await settleAndServe({
+              ledger,
+              facilitator,
+              events,
+              id,
+              payer: auth.from,
+              payload,
+              requirements,
+              response,
+              paymentRequired,
+              served: (state, settle) => {
+                emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
+                return stampReceipt(response, settle, v1)
               },
-              settle,
-            )
+            })
           } finally {
             await unlock()
           }

@@ -1,0 +1,85 @@
+import type { EventEmitter } from 'node:events'
+import type { PaymentPayload, PaymentRequirements, SettleResponse } from '@402x/core'
+import type { FacilitatorLike } from '@402x/facilitator/client'
+import type { Ledger } from '../ledger/types.js'
+import { faultResponse } from './responses.js'
+import type { PaymentEvent, PaywallEvents } from './types.js'
+
+export type SettleAndServeInput = {
+  ledger: Ledger
+  facilitator: FacilitatorLike
+  events: EventEmitter<PaywallEvents>
+  /** The ledger row of this payment, in state `verified`. */
+  id: string
+  payer: string
+  payload: PaymentPayload
+  requirements: PaymentRequirements
+  /** The handler's buffered response. */
+  response: Response
+  /** A 402 for this route, with a refusal reason and the failed settlement. */
+  paymentRequired(error: { reason: string; message: string }, settle?: SettleResponse): Response
+  /** The paid response, with its receipt, once the payment is settled or sent. */
+  served(state: PaymentEvent['state'], settle: SettleResponse): Response
+}
+
+/**
+ * After the handler: charge nothing for a response ≥ 400; otherwise settle, record, and
+ * serve with the receipt. A settlement that faults keeps the payment `pending` (it may have
+ * reached the chain) and is never served; one that fails is a 402 with the reason.
+ */
+export async function settleAndServe(input: SettleAndServeInput): Promise<Response> {
+  const { ledger, events, id, payer, response } = input
+  if (response.status >= 400) {
+    await ledger.transition(id, 'released', {
+      reason: 'handler_error',
+      message: `the handler answered ${response.status}; nothing was charged`,
+    })
+    events.emit('released', { id, payer, reason: `handler answered ${response.status}` })
+    return response
+  }
+  if (!(await ledger.transition(id, 'settling'))) {
+    // The reconciler already closed this payment (it expired while the handler ran).
+    return input.paymentRequired({
+      reason: 'invalid_exact_evm_payload_authorization_valid_before',
+      message: 'the payment expired before the handler finished; nothing was charged, pay again',
+    })
+  }
+  let settle: SettleResponse
+  try {
+    settle = await input.facilitator.settle(input.payload, input.requirements)
+  } catch (error) {
+    // The settlement may or may not have reached the chain: keep it pending, and let the
+    // reconciler decide from the chain. Never serve it.
+    await ledger.transition(id, 'pending', { reason: 'settle_error', message: (error as Error).message })
+    return faultResponse(error)
+  }
+  // Paid (or sent): serve it even if the ledger write fails; the row stays `settling` and
+  // the reconciler moves it forward from the chain.
+  const record = async (state: 'settled' | 'pending', update: Parameters<Ledger['transition']>[2]) => {
+    try {
+      await ledger.transition(id, state, update)
+    } catch (error) {
+      events.emit('error', error)
+    }
+  }
+  if (settle.success) {
+    await record('settled', { transaction: settle.transaction })
+    return input.served('settled', settle)
+  }
+  if (settle.errorReason === 'settlement_pending') {
+    // Sent, not yet confirmed: it may still land, so the payer is never asked again.
+    await record('pending', { transaction: settle.transaction, reason: 'settlement_pending' })
+    return input.served('pending', settle)
+  }
+  const reason = settle.errorReason ?? 'settlement_failed'
+  await ledger.transition(id, 'failed', {
+    ...(settle.transaction ? { transaction: settle.transaction } : {}),
+    reason,
+    message: settle.errorMessage ?? 'settlement failed',
+  })
+  events.emit('failed', { id, payer, reason, settle })
+  return input.paymentRequired(
+    { reason, message: settle.errorMessage ?? 'the payment could not be settled; nothing was charged' },
+    settle,
+  )
+}
