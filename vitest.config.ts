@@ -14,6 +14,7 @@ export default defineConfig({
       '402x-api/fetch': fileURLToPath(new URL('./packages/api/src/fetch.ts', import.meta.url)),
       '402x-api/hono': fileURLToPath(new URL('./packages/api/src/hono.ts', import.meta.url)),
       '402x-api/fastify': fileURLToPath(new URL('./packages/api/src/fastify.ts', import.meta.url)),
+      '402x-api/next': fileURLToPath(new URL('./packages/api/src/next.ts', import.meta.url)),
       '402x-api': src('api'),
       '402x-client': src('client'),
     },

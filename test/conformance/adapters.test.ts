@@ -1,6 +1,13 @@
+import { spawn } from 'node:child_process'
+import { rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import { Readable } from 'node:stream'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath } from 'node:url'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
-import { x402Middleware } from '402x-api'
+import { createSqliteLedger, x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch } from '402x-api/fetch'
 import { x402Middleware as x402Hono } from '402x-api/hono'
@@ -9,6 +16,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chunks as webChunks } from '../fixtures/next-app/stream.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // One table of scenarios, run against every adapter.
@@ -18,9 +26,43 @@ const routes = {
   'GET /paid-404': 0.01,
   'POST /paid-large': 0.01,
   'GET /items/:id': 0.01,
+  'GET /paid-stream': 0.01,
+  'GET /paid-stream-error': 0.01,
 }
 
-type Adapter = { name: string; start(options: Record<string, unknown>): Promise<Server> }
+/** A running app under test: Node servers listen in this process, Next.js runs in its own. */
+type Running = { url: string; stop(): Promise<void> }
+type Adapter = { name: string; start(options: Record<string, unknown>): Promise<Running> }
+
+const serve = async (server: Server): Promise<Running> => ({ url: await listen(server), stop: () => close(server) })
+
+/** What the streaming routes send, in three chunks over time (see `webChunks`). */
+const streamed = 'chunk 1;chunk 2;chunk 3;'
+const streaming = (path: string) => path === '/paid-stream' || path === '/paid-stream-error'
+
+/** A streaming Node handler: `res.write()` per chunk; `/paid-stream-error` throws after the first. */
+async function writeChunks(path: string, res: ServerResponse) {
+  res.setHeader('content-type', 'text/plain')
+  for await (const chunk of nodeChunks(path)) res.write(chunk)
+  res.end()
+}
+
+/** The same chunks as a Node stream (Fastify), failing after the first for `/paid-stream-error`. */
+function nodeChunks(path: string): Readable {
+  return Readable.from(
+    (async function* () {
+      for (let i = 1; i <= 3; i++) {
+        await sleep(20)
+        if (i === 2 && path === '/paid-stream-error') throw new Error('stream blew up')
+        yield Buffer.from(`chunk ${i};`)
+      }
+    })(),
+  )
+}
+
+/** The same chunks as a web `ReadableStream` (fetch, Hono, Next.js). */
+const webStream = (path: string) =>
+  new Response(webChunks(path === '/paid-stream-error'), { headers: { 'content-type': 'text/plain' } })
 
 /** The same application logic, routed by hand for the adapters that have no router. */
 async function answer(method: string, path: string, body: () => Promise<Buffer>) {
@@ -45,21 +87,26 @@ const adapters: Adapter[] = [
       const app = express()
       app.use(x402Middleware({ ...options, routes }))
       app.all('/{*rest}', async (req, res) => {
+        if (streaming(req.path)) return writeChunks(req.path, res)
         const out = await answer(req.method, req.path, () => readBody(req))
         res.status(out.status).json(out.json)
       })
-      return createServer(app)
+      return serve(createServer(app))
     },
   },
   {
     name: 'node',
     async start(options) {
-      return createServer(
-        withX402Node({ ...options, routes }, async (req: IncomingMessage, res: ServerResponse) => {
-          const out = await answer(req.method ?? 'GET', (req.url ?? '/').split('?')[0] as string, () => readBody(req))
-          res.writeHead(out.status, { 'content-type': 'application/json' })
-          res.end(JSON.stringify(out.json))
-        }),
+      return serve(
+        createServer(
+          withX402Node({ ...options, routes }, async (req: IncomingMessage, res: ServerResponse) => {
+            const path = (req.url ?? '/').split('?')[0] as string
+            if (streaming(path)) return writeChunks(path, res)
+            const out = await answer(req.method ?? 'GET', path, () => readBody(req))
+            res.writeHead(out.status, { 'content-type': 'application/json' })
+            res.end(JSON.stringify(out.json))
+          }),
+        ),
       )
     },
   },
@@ -68,9 +115,9 @@ const adapters: Adapter[] = [
     async start(options) {
       return serveFetch(
         withX402Fetch({ ...options, routes }, async (request: Request) => {
-          const out = await answer(request.method, new URL(request.url).pathname, async () =>
-            Buffer.from(await request.arrayBuffer()),
-          )
+          const path = new URL(request.url).pathname
+          if (streaming(path)) return webStream(path)
+          const out = await answer(request.method, path, async () => Buffer.from(await request.arrayBuffer()))
           return Response.json(out.json, { status: out.status })
         }),
       )
@@ -82,6 +129,7 @@ const adapters: Adapter[] = [
       const app = new Hono()
       app.use('*', x402Hono({ ...options, routes }))
       app.all('*', async (c) => {
+        if (streaming(c.req.path)) return webStream(c.req.path)
         const out = await answer(c.req.method, c.req.path, async () => Buffer.from(await c.req.arrayBuffer()))
         return c.json(out.json, out.status as 200)
       })
@@ -96,18 +144,26 @@ const adapters: Adapter[] = [
       await app.register(x402Fastify, { ...options, routes } as never)
       app.all('/*', async (request, reply) => {
         const path = request.url.split('?')[0] as string
+        if (streaming(path)) return reply.type('text/plain').send(nodeChunks(path))
         const out = await answer(request.method, path, async () => (request.body as Buffer) ?? Buffer.alloc(0))
         return reply.code(out.status).send(out.json)
       })
       await app.ready()
-      return app.server
+      return serve(app.server)
+    },
+  },
+  {
+    name: 'next',
+    async start(options) {
+      await buildNext()
+      return startNext(options)
     },
   },
 ]
 
 /** A minimal Node ↔ fetch bridge, as Bun or Deno would provide. */
-function serveFetch(handler: (request: Request) => Response | Promise<Response>): Server {
-  return createServer(async (req, res) => {
+function serveFetch(handler: (request: Request) => Response | Promise<Response>): Promise<Running> {
+  const server = createServer(async (req, res) => {
     const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req)
     const headers = new Headers()
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
@@ -121,44 +177,158 @@ function serveFetch(handler: (request: Request) => Response | Promise<Response>)
     res.writeHead(response.status, Object.fromEntries(response.headers))
     res.end(req.method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer()))
   })
+  return serve(server)
+}
+
+const nextApp = fileURLToPath(new URL('../fixtures/next-app', import.meta.url))
+const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next')
+// Each run builds into its own folder, inside the workspace as Next requires, out of git's,
+// Biome's and tsc's way; removed after the run.
+const nextDist = `../../../node_modules/.cache/402x-next-test-${process.pid}`
+const nextEnv = { ...process.env, NEXT_TELEMETRY_DISABLED: '1', TEST_NEXT_DIST_DIR: nextDist }
+
+/** Spawns the `next` CLI on the fixture, keeping what it prints for error messages. */
+function spawnNext(args: string[], env: NodeJS.ProcessEnv) {
+  const child = spawn(process.execPath, [nextBin, ...args, nextApp], { cwd: nextApp, env, stdio: 'pipe' })
+  let output = ''
+  child.stdout.on('data', (data: Buffer) => {
+    output += data.toString()
+  })
+  child.stderr.on('data', (data: Buffer) => {
+    output += data.toString()
+  })
+  return { child, output: () => output }
+}
+
+/** Resolves when the process prints `pattern`; rejects if it exits first or the time runs out (then kills it). */
+function waitFor(next: ReturnType<typeof spawnNext>, pattern: RegExp, timeoutMs: number) {
+  return new Promise<RegExpMatchArray>((resolve, reject) => {
+    const done = (error?: Error, match?: RegExpMatchArray) => {
+      clearTimeout(timer)
+      next.child.stdout?.off('data', check)
+      next.child.off('exit', exited)
+      if (error) reject(error)
+      else resolve(match as RegExpMatchArray)
+    }
+    const check = () => {
+      const match = pattern.exec(next.output())
+      if (match) done(undefined, match)
+    }
+    const exited = (code: number | null) =>
+      done(new Error(`next ${next.child.spawnargs[2]} exited (${code}):\n${next.output()}`))
+    const timer = setTimeout(() => {
+      next.child.kill('SIGKILL')
+      done(new Error(`next ${next.child.spawnargs[2]} took over ${timeoutMs} ms:\n${next.output()}`))
+    }, timeoutMs)
+    next.child.stdout?.on('data', check)
+    next.child.once('exit', exited)
+    check()
+  })
+}
+
+let nextBuild: Promise<void> | undefined
+/** `next build`, once per run (20-40 s on 2 cores). */
+const buildNext = () => {
+  nextBuild ??= (async () => {
+    const build = spawnNext(['build'], nextEnv)
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => build.child.kill('SIGKILL'), 180_000)
+      build.child.once('exit', (exitCode) => {
+        clearTimeout(timer)
+        resolve(exitCode)
+      })
+    })
+    if (code !== 0) throw new Error(`next build failed (${code}):\n${build.output()}`)
+  })()
+  return nextBuild
+}
+
+/** `next start` on a free port, configured through the environment the core reads. */
+async function startNext(options: Record<string, unknown>): Promise<Running> {
+  const asset = options.asset as { address: string; eip712: { name: string; version: string } }
+  const env = {
+    ...nextEnv,
+    X402_PAY_TO: String(options.payTo),
+    X402_NETWORK: String(options.network),
+    X402_FACILITATOR_URL: String(options.facilitator),
+    X402_DATABASE_URL: String(options.ledger),
+    X402_ASSET: asset.address,
+    TEST_ASSET_NAME: asset.eip712.name,
+    TEST_ASSET_VERSION: asset.eip712.version,
+    X402_STATE_DIR: stack.dir,
+  }
+  const next = spawnNext(['start', '-p', '0', '-H', '127.0.0.1'], env)
+  const { child } = next
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    if ((await Promise.race([exited, sleep(5_000, 'timeout')])) === 'timeout') {
+      child.kill('SIGKILL')
+      await exited
+    }
+  }
+  try {
+    const match = await waitFor(next, /Local:\s+(http:\/\/\S+)/, 30_000)
+    return { url: match[1] as string, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
 }
 
 let stack: Stack
 beforeAll(async () => {
+  // The build needs no chain: start it now, it is awaited by the Next.js adapter.
+  buildNext().catch(() => {})
   stack = await startStack()
 })
 afterAll(async () => {
-  await stack?.stop()
-})
+  try {
+    await stack?.stop()
+  } finally {
+    // A build still running (another adapter failed first) is waited for, then removed.
+    await nextBuild?.catch(() => {})
+    rmSync(join(nextApp, nextDist), { recursive: true, force: true })
+    rmSync(join(nextApp, 'next-env.d.ts'), { force: true })
+  }
+}, 240_000)
 
-describe.each(adapters)('$name adapter', (adapter) => {
-  let server: Server
-  let url: string
+/** PAYMENT-SIGNATURE headers for a server, each from the next funded buyer. */
+function payments(base: () => string) {
   let buyerIndex = 0
-  beforeAll(async () => {
-    server = await adapter.start(stack.paywall())
-    url = await listen(server)
-  })
-  afterAll(async () => {
-    await close(server)
-  })
-
-  const requirements = async (path: string, method = 'GET') => {
-    const res = await fetch(`${url}${path}`, { method })
+  const requirements = async (path: string, method = 'GET', init: RequestInit = {}) => {
+    const res = await fetch(`${base()}${path}`, { ...init, method })
     expect(res.status).toBe(402)
     const decoded = decodeHeader(res.headers.get('payment-required') ?? '', PaymentRequiredSchema)
     if (!decoded.ok) throw new Error('no PAYMENT-REQUIRED')
     return decoded.value.accepts[0]!
   }
-  const paymentFor = async (path: string, method = 'GET') => {
+  return async (path: string, method = 'GET', priceFrom = path, init: RequestInit = {}) => {
     const buyer = stack.chain.buyers[buyerIndex++ % stack.chain.buyers.length]!
     const payment = createPayment({
       privateKey: buyer.privateKey,
       from: buyer.address,
-      requirements: await requirements(path, method),
+      requirements: await requirements(priceFrom, method, init),
     })
     return { buyer, header: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } }
   }
+}
+
+describe.each(adapters)('$name adapter', (adapter) => {
+  let app: Running | undefined
+  let url: string
+  let ledgerPath: string
+  beforeAll(async () => {
+    const options = stack.paywall()
+    ledgerPath = options.ledger
+    app = await adapter.start(options)
+    url = app.url
+  }, 240_000)
+  afterAll(async () => {
+    await app?.stop()
+  })
+  const paymentFor = payments(() => url)
 
   it('serves a free route without asking for payment', async () => {
     const res = await fetch(`${url}/free`)
@@ -194,6 +364,37 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(res.status).toBe(status)
     expect(res.headers.get('payment-response')).toBeNull()
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
+
+  it('serves a streamed response whole, after it is paid, and charges once', async () => {
+    expect((await fetch(`${url}/paid-stream`)).status).toBe(402)
+    const { buyer, header } = await paymentFor('/paid-stream')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/paid-stream`, { headers: header })
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe(streamed)
+    const settle = decodeHeader(res.headers.get('payment-response') ?? '', SettleResponseSchema)
+    expect(settle.ok && settle.value.success).toBe(true)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+  })
+
+  it('charges nothing when a streamed response fails midway', async () => {
+    const { buyer, header } = await paymentFor('/paid-stream-error')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/paid-stream-error`, { headers: header })
+    expect(res.status).toBe(500)
+    expect(res.headers.get('payment-response')).toBeNull()
+    // Not even the part produced before the failure reaches the caller: it was not paid for.
+    expect(await res.text()).not.toContain('chunk 1')
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+    // The payment is released at once (not left verified, holding its in-flight lock).
+    const ledger = createSqliteLedger({ path: ledgerPath })
+    try {
+      const rows = (await ledger.list({ limit: 500 })).filter((r) => r.payer === buyer.address.toLowerCase())
+      expect(rows[0]).toMatchObject({ state: 'released', reason: 'handler_error' })
+    } finally {
+      await ledger.close()
+    }
   })
 
   it('refuses a malformed payment header with 400 and a reason', async () => {
@@ -245,4 +446,80 @@ describe.each(adapters)('$name adapter', (adapter) => {
       if (res.status === 404) expect(await res.text()).not.toContain('"ok":true')
     },
   )
+})
+
+// What only Next.js has: a proxy in front of route handlers, and rewrites between them.
+describe('next: proxy and route handlers', () => {
+  let app: Running | undefined
+  let url: string
+  beforeAll(async () => {
+    await buildNext()
+    app = await startNext(stack.paywall())
+    url = app.url
+  }, 240_000)
+  afterAll(async () => {
+    await app?.stop()
+  })
+  const paymentFor = payments(() => url)
+
+  it('answers in the proxy what needs no payment check, and passes paying requests to the handler', async () => {
+    const unpaid = await fetch(`${url}/paid`)
+    expect(unpaid.status).toBe(402)
+    expect(unpaid.headers.get('x-answered-by')).toBe('proxy')
+    const head = await fetch(`${url}/paid`, { method: 'HEAD' })
+    expect(head.status).toBe(402)
+    expect(head.headers.get('x-answered-by')).toBe('proxy')
+    const undecodable = await fetch(`${url}/paid%zz`)
+    expect(undecodable.status).toBe(400)
+    expect(undecodable.headers.get('x-answered-by')).toBe('proxy')
+    expect(await undecodable.json()).toMatchObject({ error: 'invalid_request' })
+    // A payment header, even a malformed one, is the route handler's to check.
+    const paying = await fetch(`${url}/paid`, { headers: { 'PAYMENT-SIGNATURE': '%%%' } })
+    expect(paying.status).toBe(400)
+    expect(paying.headers.get('x-answered-by')).toBeNull()
+    expect(await paying.json()).toMatchObject({ reason: 'invalid_payload' })
+  })
+
+  it('prices from the JSON body in the proxy and in the handler, and charges exactly that', async () => {
+    const init = { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"pages":7}' }
+    const unpaid = await fetch(`${url}/pdf`, init)
+    expect(unpaid.status).toBe(402)
+    expect(unpaid.headers.get('x-answered-by')).toBe('proxy')
+    expect(await unpaid.json()).toMatchObject({ price: '0.07', amount: '70000' })
+    const { buyer, header } = await paymentFor('/pdf', 'POST', undefined, init)
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/pdf`, { ...init, headers: { ...init.headers, ...header } })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true, body: { pages: 7 } })
+    expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(70000n)
+  })
+
+  it('passes route params (a Promise in Next 15+) to a paid handler', async () => {
+    const { header } = await paymentFor('/items/42')
+    const res = await fetch(`${url}/items/42`, { headers: header })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true, path: '/items/42' })
+  })
+
+  it('charges on a handler wrapped with { price } that the proxy does not price', async () => {
+    const { buyer, header } = await paymentFor('/priced-alone')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/priced-alone`, { headers: header })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true, path: '/priced-alone' })
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+  })
+
+  it('never serves a priced handler through a rewrite from a URL the table does not price', async () => {
+    const unpaid = await fetch(`${url}/alias-paid`)
+    expect(unpaid.status).toBe(500)
+    expect(await unpaid.json()).toMatchObject({ error: 'invalid_config' })
+    // A payment signed for the handler's own URL does not open it either, and costs nothing.
+    const { buyer, header } = await paymentFor('/alias-paid', 'GET', '/paid')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const paid = await fetch(`${url}/alias-paid`, { headers: header })
+    expect(paid.status).toBe(500)
+    expect(await paid.text()).not.toContain('"ok":true')
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
 })

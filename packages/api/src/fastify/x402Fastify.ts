@@ -1,4 +1,5 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { failedMidway } from '../node/captureResponse.js'
 import { toWebRequest } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
@@ -81,8 +82,15 @@ export const x402Fastify = Object.assign(
         if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : String(value))
       }
       const status = reply.statusCode
-      const body = [204, 304].includes(status) ? null : await toBuffer(payload)
-      const final = await entry.decision.finish(new Response(body, { status, headers }))
+      let answer: Response
+      try {
+        const body = [204, 304].includes(status) ? null : await toBuffer(payload)
+        answer = new Response(body, { status, headers })
+      } catch {
+        // The payload stream failed midway: nothing of it goes out, nothing is charged.
+        answer = failedMidway()
+      }
+      const final = await entry.decision.finish(answer)
       reply.code(final.status)
       applyHeaders(reply, final)
       return Buffer.from(await final.arrayBuffer())

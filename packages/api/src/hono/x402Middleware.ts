@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { failedMidway } from '../node/captureResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { webRequestInfo } from '../paywall/webRequestInfo.js'
@@ -27,7 +28,13 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     if (decision.type === 'skip') return next()
     await next()
     const answer = c.res
-    const buffered = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
+    let buffered: Response
+    try {
+      buffered = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
+    } catch {
+      // The body failed midway (a stream that errored): nothing of it goes out, nothing is charged.
+      buffered = failedMidway()
+    }
     const final = await decision.finish(buffered)
     // Clear first: Hono merges the previous response's headers into a new one otherwise.
     c.res = undefined

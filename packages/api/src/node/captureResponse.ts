@@ -28,6 +28,9 @@ export function captureResponse(res: ServerResponse): Capture {
     flushHeaders: res.flushHeaders,
   }
   const chunks: Buffer[] = []
+  // The status when the handler started its body: a 2xx body that ends as an error (the
+  // handler threw midway, and an error handler wrote its page after it) is thrown away.
+  let bodyStatus: number | undefined
   let resolve!: (response: Response) => void
   const done = new Promise<Response>((r) => {
     resolve = r
@@ -58,6 +61,7 @@ export function captureResponse(res: ServerResponse): Capture {
   } as ServerResponse['writeHead']
   res.flushHeaders = () => {}
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    bodyStatus ??= res.statusCode
     push(chunk, rest[0])
     callback(rest)
     return true
@@ -72,6 +76,11 @@ export function captureResponse(res: ServerResponse): Capture {
       else headers.set(name, String(value))
     }
     const status = res.statusCode
+    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
+      // Part of a paid body was written before the failure: none of it goes out unpaid.
+      resolve(failedMidway(status))
+      return res
+    }
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     resolve(new Response(body, { status: status < 200 || status > 599 ? 500 : status, headers }))
     return res
@@ -83,6 +92,16 @@ export function captureResponse(res: ServerResponse): Capture {
     },
   }
 }
+
+/** The answer for a handler that failed after it started writing its body. */
+export const failedMidway = (status = 500) =>
+  new Response(
+    JSON.stringify({
+      error: 'internal_error',
+      message: 'the handler failed while writing its response; nothing was charged',
+    }),
+    { status: status >= 500 && status <= 599 ? status : 500, headers: { 'content-type': 'application/json' } },
+  )
 
 /** Writes a Web `Response` to a Node response, replacing any headers already set. */
 export async function sendWebResponse(res: ServerResponse, response: Response, head = false): Promise<void> {

@@ -1,0 +1,62 @@
+import type { NextRequest } from 'next/server.js'
+import type { PaywallOptions } from '../paywall/types.js'
+import { nextPaywall } from './nextPaywall.js'
+
+/** An App Router route handler: `(request, { params })`, `params` a Promise in Next 15+. */
+type RouteHandler<Rest extends unknown[]> = (request: NextRequest, ...rest: Rest) => Response | Promise<Response>
+
+const failed = () =>
+  Response.json({ error: 'internal_error', message: 'the handler failed; nothing was charged' }, { status: 500 })
+
+const unpriced = (method: string, path: string) =>
+  Response.json(
+    {
+      error: 'invalid_config',
+      message: `${method} ${path} reached a route handler wrapped with withX402(), but no route of its table prices that URL (a rewrite, or a route missing from \`routes\`): add the URL callers use to \`routes\`, or wrap the handler with { price }. Nothing was served or charged.`,
+    },
+    { status: 500, headers: { 'cache-control': 'no-store' } },
+  )
+
+/**
+ * Guards a Next.js App Router route handler. This is where a payment is verified and
+ * settled: the handler's response (streamed or not) is read in full first, so nothing
+ * reaches the caller before the payment settles; a handler that throws answers 500, and a
+ * status ≥ 400 is charged nothing.
+ *
+ * A wrapped handler is never served free. With `{ price }`, every request that reaches it
+ * pays that price. With `{ routes }` (the table `x402NextMiddleware` uses), the URL the
+ * caller asked for picks the price, and a URL the table does not price is refused with a
+ * 500: a handler only sees that URL, not its own route, so a rewrite from an unlisted path
+ * would otherwise serve it unpaid.
+ *
+ * The paywall is made on the first request, not at import, so `next build` needs no
+ * payment settings; a missing setting fails that first request with its message.
+ *
+ * @example
+ * // app/api/generate/route.ts
+ * import { withX402 } from '402x-api/next'
+ * export const POST = withX402({ price: 0.01 }, async (request) => Response.json({ ok: true }))
+ */
+export function withX402<Rest extends unknown[]>(
+  options: PaywallOptions,
+  handler: RouteHandler<Rest>,
+): (request: NextRequest, ...rest: Rest) => Promise<Response> {
+  const paywall = nextPaywall(options)
+  return async (request, ...rest) => {
+    const path = new URL(request.url).pathname
+    const route = paywall().match(request.method, path)
+    if (route === undefined && request.method !== 'OPTIONS') return unpriced(request.method, path)
+    const decision = await paywall().handle(request, route ?? undefined)
+    if (decision.type === 'respond') return decision.response
+    if (decision.type === 'skip') return handler(request, ...rest)
+    let response: Response
+    try {
+      const answer = await handler(request, ...rest)
+      // Buffer, streams included: nothing reaches the caller before the payment settles.
+      response = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
+    } catch {
+      response = failed()
+    }
+    return decision.finish(response)
+  }
+}
