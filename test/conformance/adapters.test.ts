@@ -26,6 +26,7 @@ const routes = {
   'GET /paid-404': 0.01,
   'POST /paid-large': 0.01,
   'GET /items/:id': 0.01,
+  'GET /files/*': 0.01,
   'GET /paid-stream': 0.01,
   'GET /paid-stream-error': 0.01,
 }
@@ -66,7 +67,7 @@ const webStream = (path: string) =>
 
 /** The same application logic, routed by hand for the adapters that have no router. */
 async function answer(method: string, path: string, body: () => Promise<Buffer>) {
-  if (path === '/free' || path === '/paid' || path.startsWith('/items/'))
+  if (path === '/free' || path === '/paid' || path.startsWith('/items/') || path.startsWith('/files/'))
     return { status: 200, json: { ok: true, path } }
   if (path === '/paid-error') throw new Error('handler blew up')
   if (path === '/paid-404') return { status: 404, json: { error: 'no such thing' } }
@@ -433,8 +434,15 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(preflight.headers.get('payment-response')).toBeNull()
   })
 
-  it('prices route patterns with params', async () => {
+  it('prices route patterns with params and wildcards', async () => {
     expect((await fetch(`${url}/items/42`)).status).toBe(402)
+    expect((await fetch(`${url}/files/a/b/c.txt`)).status).toBe(402)
+    const { buyer, header } = await paymentFor('/files/a/b/c.txt')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/files/a/b/c.txt`, { headers: header })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ ok: true, path: '/files/a/b/c.txt' })
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
   })
 
   it.each(['/PAID', '/paid/', '//paid', '/%70aid', '/free/../paid', '/paid?x=1'])(

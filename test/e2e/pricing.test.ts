@@ -77,7 +77,7 @@ beforeAll(async () => {
   const tiered = x402Middleware({
     ...options,
     ledger: createSqliteLedger({ path: `${stack.dir}/tiers.db` }),
-    price: (req, user) => {
+    price: (_req, user) => {
       if (user.monthlyRequests >= 4) return 0.005
       if (user.monthlyRequests >= 2) return 0.008
       return 0.01
