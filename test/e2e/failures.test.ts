@@ -377,6 +377,73 @@ describe('a settlement that is not confirmed in time', () => {
   })
 })
 
+describe('a caller that leaves while its payment settles', () => {
+  it('is charged once, and served once more when it retries the same payment', async () => {
+    // Its own chain: this test turns automine off to hold the settlement open.
+    const stack = await startStack()
+    stops.push(() => stack.stop())
+    const facilitator = createFacilitator({
+      chains: [{ network: stack.chain.network, rpcUrl: stack.chain.rpcUrl }],
+      privateKeys: [stack.chain.facilitator.privateKey],
+      receiptTimeoutMs: 20_000,
+    })
+    const options = stack.paywall({ facilitator })
+    const middleware = x402Middleware({ ...options, price: 0.01 })
+    const undelivered: unknown[] = []
+    middleware.paywall.events.on('undelivered', (e) => undelivered.push(e))
+    let served = 0
+    const app = express()
+    app.get('/paid', middleware, (_req, res) => {
+      served++
+      res.json({ report: served })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[0]!
+    const before = await stack.chain.balanceOf(buyer.address)
+    const rpc = (method: string, params: unknown[] = []) =>
+      stack.chain.publicClient.request({ method: method as never, params: params as never })
+    const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      await rpc('evm_setAutomine', [false])
+      // The caller gives up once the handler has run and the settlement is sent.
+      const leaving = new AbortController()
+      const first = fetch(url, { headers: header, signal: leaving.signal }).catch((e: Error) => e)
+      const settling = async () => (await ledger.list())[0]?.state === 'settling'
+      for (let i = 0; i < 200 && !(await settling()); i++) await new Promise((r) => setTimeout(r, 25))
+      expect(await settling()).toBe(true)
+      leaving.abort()
+      expect(await first).toBeInstanceOf(Error)
+      await rpc('evm_mine')
+      await rpc('evm_setAutomine', [true])
+      const flagged = async () => (await ledger.list())[0]?.undelivered === true
+      for (let i = 0; i < 200 && !(await flagged()); i++) await new Promise((r) => setTimeout(r, 25))
+      expect((await ledger.list())[0]).toMatchObject({ state: 'settled', undelivered: true })
+      expect(undelivered).toHaveLength(1)
+      expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(10000n)
+
+      // The retry with the same payment is served, with the same receipt, and no new charge.
+      const retry = await fetch(url, { headers: header })
+      expect(retry.status).toBe(200)
+      expect(await retry.json()).toEqual({ report: 2 })
+      const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)
+      expect(settle.ok && settle.value).toMatchObject({
+        success: true,
+        transaction: (await ledger.list())[0]?.transaction,
+      })
+      expect((await ledger.list())[0]?.undelivered).toBeUndefined()
+      // Once delivered, the payment is spent: a third use is refused.
+      const third = await fetch(url, { headers: header })
+      expect(third.status).toBe(402)
+      expect(await third.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })
+      expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(10000n)
+    } finally {
+      await ledger.close()
+    }
+  })
+})
+
 describe('configuration', () => {
   it('stops start-up naming the missing setting and how to set it', async () => {
     const cwd = process.cwd()

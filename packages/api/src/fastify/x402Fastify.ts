@@ -91,6 +91,12 @@ export const x402Fastify = Object.assign(
         answer = failedMidway()
       }
       const final = await entry.decision.finish(answer)
+      // Paid, but the caller may be gone: then the payment may be served again on a retry.
+      if (reply.raw.destroyed) void entry.decision.undelivered()
+      else
+        reply.raw.once('close', () => {
+          if (!reply.raw.writableFinished) void entry.decision.undelivered()
+        })
       reply.code(final.status)
       applyHeaders(reply, final)
       return Buffer.from(await final.arrayBuffer())

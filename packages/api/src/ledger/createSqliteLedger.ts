@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS payments (
   reason TEXT,
   message TEXT,
   payload TEXT NOT NULL,
-  requirements TEXT NOT NULL
+  requirements TEXT NOT NULL,
+  undelivered INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
   ON payments (network, asset, payer, nonce)
@@ -49,6 +50,7 @@ type Row = {
   method: string
   resource: string
   tx_hash: string | null
+  undelivered: number
   reason: string | null
   message: string | null
   payload: string
@@ -72,6 +74,7 @@ const toRecord = (row: Row): PaymentRecord => ({
   ...(row.tx_hash ? { transaction: row.tx_hash } : {}),
   ...(row.reason ? { reason: row.reason } : {}),
   ...(row.message ? { message: row.message } : {}),
+  ...(row.undelivered ? { undelivered: true } : {}),
   payload: row.payload,
   requirements: row.requirements,
 })
@@ -106,6 +109,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.exec('PRAGMA busy_timeout = 5000')
   db.exec(schema)
+  // Ledgers written before `undelivered` existed get the column.
+  const columns = (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
+  if (!columns.includes('undelivered'))
+    db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
   const insert = db.prepare(`INSERT INTO payments
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
     VALUES (@id, @state, @now, @now, @network, @asset, @payTo, @payer, @nonce, @amount, @validBefore, @method, @resource, @transaction, @reason, @message, @payload, @requirements)`)
@@ -117,6 +124,9 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     WHERE id = @id AND state = @from`)
   const stats = db.prepare(`SELECT COUNT(*) AS count, COALESCE(SUM(CAST(amount AS INTEGER)), 0) AS amount
     FROM payments WHERE payer = ? AND created_at >= ? AND state IN ('settled', 'pending', 'reconciled')`)
+  const setUndelivered = db.prepare(
+    'UPDATE payments SET undelivered = @to, updated_at = @now WHERE id = @id AND undelivered = @from',
+  )
   const guard = <T>(fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn())
@@ -181,6 +191,11 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
             .all(...states, olderThan) as Row[]
         ).map(toRecord),
       ),
+    setUndelivered: (id, undelivered) =>
+      guard(() => {
+        const [to, from] = undelivered ? [1, 0] : [0, 1]
+        return Number(setUndelivered.run({ to, from, id, now: Date.now() }).changes) === 1
+      }),
     payerStats: (payer, since) =>
       guard(() => {
         const row = stats.get(payer.toLowerCase(), since) as { count: number | bigint; amount: number | bigint }

@@ -44,12 +44,17 @@ export type PaymentRecord = {
   transaction?: string
   reason?: string
   message?: string
+  /**
+   * The payment was settled (or sent) but its response never reached the caller (the
+   * connection closed first): the same payment is served once more, with no new charge.
+   */
+  undelivered?: boolean
   /** The payment payload and requirements, as JSON, for reconciliation. */
   payload: string
   requirements: string
 }
 
-export type NewPayment = Omit<PaymentRecord, 'createdAt' | 'updatedAt'>
+export type NewPayment = Omit<PaymentRecord, 'createdAt' | 'updatedAt' | 'undelivered'>
 
 export type PaymentUpdate = Partial<Pick<PaymentRecord, 'transaction' | 'reason' | 'message'>>
 
@@ -67,6 +72,11 @@ export type Ledger = {
   findByNonce(network: string, asset: string, payer: string, nonce: string): Promise<PaymentRecord | undefined>
   /** Payments in `states` last updated before `olderThan` (ms epoch). */
   listByState(states: readonly PaymentState[], olderThan?: number): Promise<PaymentRecord[]>
+  /**
+   * Flags a paid response as not delivered (`true`), or claims one for serving again
+   * (`false`). Returns `false` when the flag was already so: only one claim wins.
+   */
+  setUndelivered(id: string, undelivered: boolean): Promise<boolean>
   /**
    * How many payments a payer made (settled, pending or reconciled) since `since` (ms
    * epoch), and their sum in atomic units: volume pricing reads it.

@@ -78,5 +78,10 @@ async function run(
     return
   }
   const final = await decision.finish(response)
+  // Paid, but the caller left during settlement: the payment may be served again on a retry.
+  if (res.destroyed) return decision.undelivered()
+  res.once('close', () => {
+    if (!res.writableFinished) void decision.undelivered()
+  })
   await sendWebResponse(res, final, head)
 }

@@ -16,6 +16,7 @@ import {
   upgradePayloadV1,
 } from '@402x/core'
 import { isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import type { PaymentRecord } from '../ledger/types.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
@@ -226,6 +227,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
+      if (known?.undelivered && (await ledger.setUndelivered(known.id, false))) {
+        // Paid, but the answer never reached the caller: serve it once more, no new charge.
+        return reserve(known, requirements, v1, unlock)
+      }
       if (known) {
         // A retry of a payment whose settlement ended in a fault: nobody was served, and it
         // may or may not have landed. Ask the chain instead of asking the payer to pay again.
@@ -246,6 +251,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
             requirements,
             // Already paid on chain: whatever the handler answers is what was paid for.
             abort: async () => unlock(),
+            undelivered: markUndelivered(known.id, auth.from, resourceUrl),
             finish: async (response) => {
               await unlock()
               emitPayment(known.id, 'settled', settle, requirements, auth.from, request.method, resourceUrl)
@@ -309,9 +315,13 @@ export function createPaywall(options: PaywallOptions): Paywall {
         })
       }
       events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
+      let paid = false
       return {
         type: 'proceed',
         requirements,
+        undelivered: async () => {
+          if (paid) await markUndelivered(id, auth.from, resourceUrl)()
+        },
         abort: async (reason) => {
           try {
             await ledger.transition(id, 'released', { reason: 'not_served', message: reason })
@@ -333,6 +343,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
               response,
               paymentRequired,
               served: (state, settle) => {
+                paid = true
                 emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
                 return stampReceipt(response, settle, v1)
               },
@@ -345,6 +356,52 @@ export function createPaywall(options: PaywallOptions): Paywall {
     } catch (error) {
       await unlock()
       return respond(faultResponse(error))
+    }
+  }
+
+  /** Flags a paid response as not delivered, so that a retry of the payment is served. */
+  const markUndelivered = (id: string, payer: string, resource: string) => async () => {
+    try {
+      if (await ledger.setUndelivered(id, true)) events.emit('undelivered', { id, payer, resource })
+    } catch (error) {
+      events.emit('error', error)
+    }
+  }
+
+  /** Serves again a payment whose paid response was not delivered; its receipt as before. */
+  const reserve = (
+    known: PaymentRecord,
+    requirements: PaymentRequirements,
+    v1: boolean,
+    unlock: () => Promise<void>,
+  ): Decision => {
+    const pending = known.state === 'pending'
+    const settle: SettleResponse = {
+      success: !pending,
+      transaction: known.transaction ?? '',
+      network: requirements.network,
+      payer: known.payer,
+      amount: known.amount,
+      ...(pending ? { errorReason: 'settlement_pending' } : {}),
+    }
+    const again = markUndelivered(known.id, known.payer, known.resource)
+    return {
+      type: 'proceed',
+      requirements,
+      abort: async () => {
+        await again()
+        await unlock()
+      },
+      undelivered: again,
+      finish: async (response) => {
+        await unlock()
+        // Still not served: the payer may try once more.
+        if (response.status >= 400) {
+          await again()
+          return response
+        }
+        return stampReceipt(response, settle, v1)
+      },
     }
   }
 

@@ -194,6 +194,11 @@ export type Decision =
       finish(response: Response): Promise<Response>
       /** The handler did not finish or the client went away: release, charge nothing. */
       abort(reason: string): Promise<void>
+      /**
+       * The paid response `finish` returned could not be delivered (the connection closed
+       * first): the same payment is then served once more on a retry, with no new charge.
+       */
+      undelivered(): Promise<void>
       requirements: PaymentRequirements
     }
 
@@ -202,6 +207,8 @@ export type PaywallEvents = {
   /** A payment settled (or sent and pending): the same data as `onPayment`. */
   payment: [PaymentEvent]
   settled: [PaymentEvent]
+  /** A paid response that never reached the caller; a retry with the same payment is served free. */
+  undelivered: [{ id: string; payer: string; resource: string }]
   /** Money returned to a payer (credit or on chain). */
   refunded: [{ id: string; payer: string; amount: bigint; reason: string; transaction?: string }]
   released: [{ id: string; payer: string; reason: string }]
