@@ -47,7 +47,11 @@ function pickDriver(): { ctor: Ctor; driver: SqliteDb['driver'] } {
     errors.push(`better-sqlite3: ${(error as Error).message}`)
   }
   try {
-    const { DatabaseSync } = require('node:sqlite') as { DatabaseSync: Ctor }
+    // `process.getBuiltinModule` reaches the built-in even inside a bundle (Next.js), where
+    // a `require` of `node:sqlite` is rewritten and fails.
+    const builtin = (process as { getBuiltinModule?: (id: string) => unknown }).getBuiltinModule
+    const { DatabaseSync } = (builtin?.('node:sqlite') ?? require('node:sqlite')) as { DatabaseSync: Ctor }
+    if (!DatabaseSync) throw new Error('this Node has no node:sqlite')
     chosen = { ctor: DatabaseSync, driver: 'node:sqlite' }
     return chosen
   } catch (error) {
