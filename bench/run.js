@@ -1,15 +1,22 @@
-// npm run bench [-- --json] [-- --quick]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks] [-- --frameworks hono,node]
+//   [-- --note "text for RESULTS.md"]
+//
+// --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
+// BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there.
 //
 // One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
-// (written by this script) for the method and the latest figures.
+// (written by this script, on a run of every section) for the method and the latest figures.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
-import { onInterrupt, startServer } from './lib/children.js'
+import { chainSnapshot } from './lib/chainState.js'
+import { onInterrupt, startServer, stopAll } from './lib/children.js'
+import { dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
+import { frameworkNames, runFrameworks } from './lib/frameworks.js'
 import { runLoad } from './lib/load.js'
-import { fetchTerms, presign } from './lib/payments.js'
+import { fetchTerms, poolSize, presign } from './lib/payments.js'
 import { cpuMsOf, findDescendant } from './lib/procCpu.js'
 import { cpuTable, evaluateTargets, resultsMarkdown, runsTable, targetsTable } from './lib/report.js'
 import { measureVerifyCost } from './lib/verifyCost.js'
@@ -17,6 +24,26 @@ import { measureVerifyCost } from './lib/verifyCost.js'
 const args = process.argv.slice(2)
 const json = args.includes('--json')
 const quick = args.includes('--quick')
+/** The value after `--name`, or undefined. */
+const option = (name) => {
+  const i = args.indexOf(`--${name}`)
+  if (i < 0) return undefined
+  const value = args[i + 1]
+  if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
+  return value
+}
+const sections = ['free', 'paid', 'verify', 'frameworks']
+const only = option('only')?.split(',')
+for (const name of only ?? []) {
+  if (!sections.includes(name)) throw new Error(`--only ${name}: choose from ${sections.join(', ')}`)
+}
+const wants = (section) => !only || only.includes(section)
+const frameworks = option('frameworks')?.split(',') ?? frameworkNames
+for (const name of frameworks) {
+  if (!frameworkNames.includes(name)) throw new Error(`--frameworks ${name}: choose from ${frameworkNames.join(', ')}`)
+}
+const note = option('note')
+const commandArgs = args.filter((a, i) => a !== '--note' && args[i - 1] !== '--note')
 
 const settings = {
   concurrencies: [1, 8, 32],
@@ -29,6 +56,17 @@ const settings = {
   /** Free-route comparison: alternating rounds of baseline and 402x, each this long. */
   pairRounds: quick ? 3 : 7,
   pairRoundMs: quick ? 500 : 1000,
+  /** Framework comparison (bench/lib/frameworks.js): one concurrency, facilitator over HTTP. */
+  frameworks: {
+    concurrency: 8,
+    paidMs: quick ? 1500 : 2500,
+    paidWarmupRequests: quick ? 100 : 200,
+    paidWarmupMaxMs: quick ? 2000 : 4000,
+    pacedMs: quick ? 1000 : 1500,
+    unpaidWarmupMs: quick ? 300 : 400,
+    unpaidRoundMs: quick ? 250 : 400,
+    unpaidRounds: quick ? 2 : 3,
+  },
 }
 
 const scenarios = [
@@ -66,33 +104,12 @@ const progress = (message) =>
   process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
 
 let chain
-let server
 const cleanup = async () => {
-  await server?.stop()
+  await stopAll()
   await chain?.stop()
   rmSync(outDir, { recursive: true, force: true })
 }
 onInterrupt(cleanup)
-
-/** Payments to sign for a timed run: 2× what the warm-up rate would use, within bounds. */
-const poolSize = (warmup, concurrency) =>
-  Math.min(
-    40_000,
-    Math.max(100, Math.ceil((warmup.total / warmup.elapsed) * (settings.durationMs / 1000) * 2) + 20 * concurrency),
-  )
-
-/** A JSON-RPC call to anvil (snapshots). */
-async function anvilRpc(method, params = []) {
-  const res = await fetch(chain.rpcUrl, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
-    signal: AbortSignal.timeout(10_000),
-  })
-  const body = await res.json()
-  if (body.error) throw new Error(`anvil ${method}: ${body.error.message}`)
-  return body.result
-}
 
 /**
  * One scenario at one concurrency, on a fresh server. A paid run starts from the same chain
@@ -101,19 +118,16 @@ async function anvilRpc(method, params = []) {
  */
 async function runOne(scenario, concurrency, context) {
   const { base, buyers, anvilPid } = context
-  if (scenario.paid) {
-    await anvilRpc('evm_revert', [context.snapshot])
-    context.snapshot = await anvilRpc('evm_snapshot')
-  }
+  if (scenario.paid) await context.snapshot.restore()
   const ledger = `${outDir}ledger-${scenario.id}-${concurrency}.db`
-  server = await startServer(here(`./servers/${scenario.server}`), { ...base, ledger, ...scenario.config })
+  const server = await startServer(here(`./servers/${scenario.server}`), { ...base, ledger, ...scenario.config })
   try {
     const load = { port: server.port, path: scenario.path, concurrency }
     const terms = scenario.paid ? await fetchTerms(server.port, scenario.path) : undefined
     const paidBefore = scenario.paid ? await chain.balanceOf(chain.payTo.address) : 0n
     const warmupPayments = terms && presign({ terms, buyers, count: 150 + 40 * concurrency })
     const warmup = await runLoad({ ...load, durationMs: settings.warmupMs, payments: warmupPayments })
-    const payments = terms && presign({ terms, buyers, count: poolSize(warmup, concurrency) })
+    const payments = terms && presign({ terms, buyers, count: poolSize(warmup, concurrency, settings.durationMs) })
     const cpuBefore = { server: cpuMsOf(server.pid), anvil: cpuMsOf(anvilPid), self: process.cpuUsage() }
     const result = await runLoad({ ...load, durationMs: settings.durationMs, payments })
     const self = process.cpuUsage(cpuBefore.self)
@@ -149,7 +163,6 @@ async function runOne(scenario, concurrency, context) {
     return run
   } finally {
     await server.stop()
-    server = undefined
   }
 }
 
@@ -218,6 +231,10 @@ async function runPair(concurrency, base) {
 async function main() {
   rmSync(outDir, { recursive: true, force: true })
   mkdirSync(outDir, { recursive: true })
+  const loadBefore = os.loadavg()[0]
+  progress(
+    `sections: ${sections.filter(wants).join(', ')}${wants('frameworks') ? ` (frameworks: ${frameworks.join(', ')})` : ''}; load average ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPUs`,
+  )
   progress('starting anvil and deploying USDC')
   chain = await startDevchain({ buyers: 0 })
   const buyers = []
@@ -225,24 +242,27 @@ async function main() {
   progress(`devchain at ${chain.rpcUrl}, USDC ${chain.usdc}, ${buyers.length} funded buyers`)
   registerNetwork(chain.networkEntry)
 
-  progress('measuring the CPU cost of one signature verification')
-  const verify = await measureVerifyCost({
-    buyer: buyers[0],
-    chainId: 31337,
-    iterations: settings.verifyIterations,
-    requirements: {
-      scheme: 'exact',
-      network: chain.network,
-      amount: settings.amount,
-      asset: chain.usdc,
-      payTo: chain.payTo.address,
-      maxTimeoutSeconds: 60,
-      extra: chain.eip712,
-    },
-  })
-  progress(
-    `verification: ours ${verify.oursMicros.toFixed(1)} µs (${verify.backend}), viem recover ${verify.viemRecoverMicros.toFixed(0)} µs, viem verifyTypedData ${verify.viemVerifyMicros.toFixed(0)} µs`,
-  )
+  let verify
+  if (wants('verify')) {
+    progress('measuring the CPU cost of one signature verification')
+    verify = await measureVerifyCost({
+      buyer: buyers[0],
+      chainId: 31337,
+      iterations: settings.verifyIterations,
+      requirements: {
+        scheme: 'exact',
+        network: chain.network,
+        amount: settings.amount,
+        asset: chain.usdc,
+        payTo: chain.payTo.address,
+        maxTimeoutSeconds: 60,
+        extra: chain.eip712,
+      },
+    })
+    progress(
+      `verification: ours ${verify.oursMicros.toFixed(1)} µs (${verify.backend}), viem recover ${verify.viemRecoverMicros.toFixed(0)} µs, viem verifyTypedData ${verify.viemVerifyMicros.toFixed(0)} µs`,
+    )
+  }
 
   const base = {
     rpcUrl: chain.rpcUrl,
@@ -254,22 +274,40 @@ async function main() {
     price: settings.price,
     amount: settings.amount,
   }
-  const context = { base, buyers, anvilPid: findDescendant('anvil'), snapshot: await anvilRpc('evm_snapshot') }
+  const context = {
+    chain,
+    base,
+    buyers,
+    settings,
+    outDir,
+    progress,
+    anvilPid: findDescendant('anvil'),
+    snapshot: await chainSnapshot(chain.rpcUrl),
+  }
   const runs = []
-  for (const concurrency of settings.concurrencies) runs.push(...(await runPair(concurrency, base)))
-  for (const scenario of scenarios.filter((s) => s.paid)) {
-    for (const concurrency of settings.concurrencies) runs.push(await runOne(scenario, concurrency, context))
+  if (wants('free')) {
+    for (const concurrency of settings.concurrencies) runs.push(...(await runPair(concurrency, base)))
   }
-  const paidRuns = runs.filter((r) => r.chainCheck)
+  if (wants('paid')) {
+    for (const scenario of scenarios.filter((s) => s.paid)) {
+      for (const concurrency of settings.concurrencies) runs.push(await runOne(scenario, concurrency, context))
+    }
+  }
+  const frameworkResults = wants('frameworks') ? await runFrameworks(context, frameworks) : []
+  const checks = [
+    ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
+    ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
+  ]
   const balance = {
-    paidOk: paidRuns.reduce((n, r) => n + r.chainCheck.successes, 0),
+    paidOk: checks.reduce((n, c) => n + c.successes, 0),
     price: settings.amount,
-    received: paidRuns.reduce((n, r) => n + BigInt(r.chainCheck.received), 0n).toString(),
-    matches: paidRuns.every((r) => r.chainCheck.matches),
+    received: checks.reduce((n, c) => n + BigInt(c.received), 0n).toString(),
+    matches: checks.every((c) => c.matches),
   }
-  const targets = evaluateTargets(runs, verify)
+  const targets = [...evaluateTargets(runs, verify), ...frameworkTarget(frameworkResults)]
   const result = {
-    command: `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`,
+    // The command as it would be typed again; the note is shown on its own.
+    command: `npm run bench${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`,
     date: new Date().toISOString(),
     machine: {
       nproc: os.availableParallelism(),
@@ -277,29 +315,42 @@ async function main() {
       memoryGb: Math.round(os.totalmem() / 2 ** 30),
       os: `${os.type()} ${os.release()}`,
       node: process.version,
+      loadAverage: { before: loadBefore, after: os.loadavg()[0] },
     },
+    ...(note ? { note } : {}),
     settings: {
       concurrencies: settings.concurrencies,
       durationMs: settings.durationMs,
       warmupMs: settings.warmupMs,
       buyers: settings.buyers,
       price: settings.price,
+      frameworks: settings.frameworks,
     },
-    verify: { ...verify, iterations: settings.verifyIterations },
+    ...(verify ? { verify: { ...verify, iterations: settings.verifyIterations } } : {}),
     runs,
+    frameworks: frameworkResults,
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
   }
-  writeFileSync(here('./RESULTS.md'), resultsMarkdown(result))
-  progress(`done in ${result.elapsedSeconds.toFixed(0)} s; wrote bench/RESULTS.md`)
+  // RESULTS.md holds a run of every section; a partial run (--only) only prints.
+  if (!only) writeFileSync(here('./RESULTS.md'), resultsMarkdown(result))
+  progress(
+    `done in ${result.elapsedSeconds.toFixed(0)} s${only ? ' (--only: bench/RESULTS.md left as it was)' : '; wrote bench/RESULTS.md'}`,
+  )
   if (json) {
     process.stdout.write(`${JSON.stringify(result)}\n`)
     return
   }
-  process.stdout.write(
-    `\n${runsTable(runs)}\n\n${cpuTable(runs)}\n\nverification: ${targets.find((t) => t.id === 'verify-cpu')?.measured}\n\n${targetsTable(targets)}\n\non-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}\n`,
+  const parts = []
+  if (runs.length) parts.push(runsTable(runs), cpuTable(runs))
+  if (verify) parts.push(`verification: ${targets.find((t) => t.id === 'verify-cpu')?.measured}`)
+  if (frameworkResults.length) parts.push(frameworksTable(frameworkResults), dynamicPriceTable(frameworkResults))
+  parts.push(targetsTable(targets))
+  parts.push(
+    `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,
   )
+  process.stdout.write(`\n${parts.join('\n\n')}\n`)
 }
 
 try {

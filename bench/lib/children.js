@@ -2,18 +2,22 @@
 // exit so that a bench never leaves a process behind.
 import { fork } from 'node:child_process'
 
-const running = new Set()
+/** Each running child, with its `stop`. */
+const running = new Map()
 
 /**
  * Forks a server script with `config` in `BENCH_CONFIG`, and resolves once it listens.
  * Bounded: rejects after `timeoutMs`, or when the child exits first (with its stderr).
  */
 export async function startServer(script, config, timeoutMs = 20_000) {
+  // BENCH_CPU_PROF=<dir>: every child writes a V8 CPU profile there when it exits (to see
+  // where a server's CPU goes; the profiler's own cost then inflates the figures).
+  const profile = process.env.BENCH_CPU_PROF
   const child = fork(script, [], {
     env: { ...process.env, BENCH_CONFIG: JSON.stringify(config) },
+    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
-  running.add(child)
   let output = ''
   const keep = (chunk) => {
     output = (output + chunk).slice(-4000)
@@ -29,6 +33,7 @@ export async function startServer(script, config, timeoutMs = 20_000) {
     await exited
     clearTimeout(timer)
   }
+  running.set(child, stop)
   try {
     const port = await new Promise((resolve, reject) => {
       const timer = setTimeout(
@@ -45,16 +50,39 @@ export async function startServer(script, config, timeoutMs = 20_000) {
         reject(new Error(`${script} exited with code ${code} before listening:\n${output}`))
       })
     })
-    return { port, pid: child.pid, stop, output: () => output }
+    let probes = 0
+    /** This child's own CPU time so far (user + system, µs), read inside it with `process.cpuUsage()`. */
+    const cpu = () =>
+      new Promise((resolve, reject) => {
+        const id = ++probes
+        const timer = setTimeout(() => {
+          child.off('message', onMessage)
+          reject(new Error(`${script} did not answer a CPU probe within 5 s`))
+        }, 5000)
+        const onMessage = (message) => {
+          if (message?.type !== 'cpu' || message.id !== id) return
+          clearTimeout(timer)
+          child.off('message', onMessage)
+          resolve(message.micros)
+        }
+        child.on('message', onMessage)
+        child.send({ type: 'cpu', id })
+      })
+    return { port, pid: child.pid, stop, cpu, output: () => output }
   } catch (error) {
     await stop()
     throw error
   }
 }
 
+/** Stops every server still running, and waits for them to exit. */
+export async function stopAll() {
+  await Promise.all([...running.values()].map((stop) => stop()))
+}
+
 /** Kills every server still running (synchronous: usable from an `exit` handler). */
 export function killAll(signal = 'SIGTERM') {
-  for (const child of running) child.kill(signal)
+  for (const child of running.keys()) child.kill(signal)
 }
 
 /**

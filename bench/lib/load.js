@@ -2,6 +2,7 @@
 // keep-alive connection, sending one request after another until the time is up or the
 // pre-built headers run out. Paid requests carry one distinct pre-signed PAYMENT-SIGNATURE.
 import http from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 const requestTimeoutMs = 30_000
 
@@ -24,14 +25,28 @@ function paidFailure(res) {
   return `HTTP ${res.statusCode}${reason ? ` ${reason}` : ''}`
 }
 
+/** What counts as a success: a settled payment, a 200, or a 402 that carries PAYMENT-REQUIRED. */
+const checks = {
+  paid: paidFailure,
+  200: (res) => (res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`),
+  402: (res) =>
+    res.statusCode === 402 && res.headers['payment-required'] ? undefined : `HTTP ${res.statusCode} (expected a 402)`,
+}
+
 /**
  * Runs one bounded load. `payments` (encoded PAYMENT-SIGNATURE values) makes it a paid
  * run: each is sent once, and the run also ends when they are used up.
  *
+ * @param expect `'paid'` (the default with `payments`), `200` (the default without) or `402`.
+ *   With `payments` and `expect: 200`, the requests carry payments a server without a
+ *   paywall ignores: the same bytes on the wire as a paid run.
+ * @param rate Requests per second over all callers, evenly spaced (an open-loop pace),
+ *   instead of each caller sending its next request as soon as the last one answers.
  * @returns successes, failures (with a sample of reasons), elapsed seconds, successful
  *   requests per second and the latency (ms) of successful requests.
  */
-export async function runLoad({ port, path, concurrency, durationMs, payments }) {
+export async function runLoad({ port, path, concurrency, durationMs, payments, expect, rate }) {
+  const check = checks[expect ?? (payments ? 'paid' : 200)]
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const latencies = []
   const reasons = new Map()
@@ -56,7 +71,7 @@ export async function runLoad({ port, path, concurrency, durationMs, payments })
         resolve()
       }
       const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent, headers }, (res) => {
-        const failure = payments ? paidFailure(res) : res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`
+        const failure = check(res)
         res.resume()
         res.on('end', () => finish(failure))
         res.on('error', () => finish('response error'))
@@ -67,8 +82,14 @@ export async function runLoad({ port, path, concurrency, durationMs, payments })
     })
   const start = performance.now()
   const end = start + durationMs
+  let slot = 0
   const caller = async () => {
     while (performance.now() < end) {
+      if (rate) {
+        const at = start + (slot++ * 1000) / rate
+        if (at >= end) return
+        if (at > performance.now()) await sleep(at - performance.now())
+      }
       if (payments) {
         if (next >= payments.length) return
         await one({ 'payment-signature': payments[next++] })

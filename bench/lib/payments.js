@@ -34,3 +34,13 @@ export function presign({ terms, buyers, count }) {
   }
   return out
 }
+
+/**
+ * How many payments to sign for a timed run: 2× what the warm-up's rate would use in
+ * `durationMs`, plus 20 per caller, within [100, 40 000].
+ */
+export const poolSize = (warmup, concurrency, durationMs) =>
+  Math.min(
+    40_000,
+    Math.max(100, Math.ceil((warmup.total / warmup.elapsed) * (durationMs / 1000) * 2) + 20 * concurrency),
+  )

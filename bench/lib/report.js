@@ -1,4 +1,5 @@
 // The summary: the table, the targets with their ratios, and bench/RESULTS.md.
+import { frameworkMarkdown } from './frameworkReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
 
@@ -97,6 +98,8 @@ Command: \`${result.command}\` (from the repository root, after \`npm run build\
 Date: ${result.date}
 
 Machine: ${machine.nproc} CPUs (${machine.cpu}), ${machine.memoryGb} GB RAM, ${machine.os}, Node ${machine.node}, anvil on the same machine.
+${machine.loadAverage ? `\nLoad average (1 min) when the run began: ${machine.loadAverage.before.toFixed(2)}, when it ended: ${machine.loadAverage.after.toFixed(2)} (${machine.nproc} CPUs; the bench itself adds about 2 while it runs).\n` : ''}${result.note ? `\n**Note:** ${result.note}\n` : ''}
+Elapsed: ${result.elapsedSeconds.toFixed(0)} s.
 
 ## Throughput and latency
 
@@ -132,8 +135,9 @@ CPU time (user + system, from /proc) per completed request during the timed runs
 ${runs.some((r) => r.cpu.serverMs !== null) ? cpuTable(runs) : 'Not available on this platform.'}
 
 On-chain check, run by run: the payee received ${balance.received} atomic units in all for ${balance.paidOk}
-successful paid requests (warm-ups included) at ${balance.price} each: ${balance.matches ? 'every run matches' : '**at least one run does not match**'}.
+successful paid requests (warm-ups included, framework runs too) at ${balance.price} each: ${balance.matches ? 'every run matches' : '**at least one run does not match**'}.
 
+${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers

@@ -1,17 +1,10 @@
 // Scenarios (b) and (c): 402x's x402Middleware with a route table and our in-process
 // facilitator. GET /paid is priced; GET /free passes through the middleware unpriced.
-import { registerNetwork } from '@402x/core'
 import { x402Middleware } from '402x-api'
 import express from 'express'
-import { config, handler, serve } from './common.js'
+import { config, handler, registerBenchNetwork, serve } from './common.js'
 
-registerNetwork({
-  id: config.network,
-  chainId: 31337,
-  name: 'Local',
-  v1Name: 'localhost',
-  usdc: { address: config.usdc, symbol: 'USDC', decimals: 6, eip712: config.eip712 },
-})
+registerBenchNetwork()
 
 // Paid runs settle through our in-process facilitator. The free-route run is configured the way
 // most sellers run it, with a facilitator URL (never called for a free route), so it does not

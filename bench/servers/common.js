@@ -1,23 +1,85 @@
 // Shared by every server child: the same handler, the same listen handshake and shutdown,
 // so the scenarios differ only in the middleware in front of the handler.
+import { createServer } from 'node:http'
+import { registerNetwork } from '@402x/core'
 
 /** The bench settings the parent passes in `BENCH_CONFIG`. */
 export const config = JSON.parse(process.env.BENCH_CONFIG ?? '{}')
 
-/** The handler behind every route, paid or free. */
+/** The body every route answers, paid or free, in every framework. */
+export const body = { ok: true, data: 'hello' }
+
+/** The handler behind every Express route, paid or free. */
 export const handler = (_req, res) => {
-  res.json({ ok: true, data: 'hello' })
+  res.json(body)
+}
+
+/** The devchain's network and USDC, as the parent deployed them (`config.network`, `config.usdc`). */
+export function registerBenchNetwork() {
+  registerNetwork({
+    id: config.network,
+    chainId: 31337,
+    name: 'Local',
+    v1Name: 'localhost',
+    usdc: { address: config.usdc, symbol: 'USDC', decimals: 6, eip712: config.eip712 },
+  })
 }
 
 /**
- * Listens on 127.0.0.1 on a free port, tells the parent which one, and exits when the
- * parent asks (SIGTERM) or goes away (IPC disconnect), running `onClose` first.
+ * The price of `GET /paid` for `config.priceKind`: the same 0.01 USDC, fixed or computed per
+ * request by a sync or an async function. `zero` is the same kind of price at 0 (the
+ * request is served free once the function has run).
  */
-export function serve(app, onClose = async () => {}) {
-  const server = app.listen(0, '127.0.0.1', () => {
+export function benchPrice(kind = 'fixed', { zero = false } = {}) {
+  const value = zero ? 0 : Number(config.price)
+  if (kind === 'sync') return () => value
+  if (kind === 'async') return async () => value
+  if (kind === 'fixed') return value
+  throw new Error(`unknown priceKind "${kind}": fixed, sync or async`)
+}
+
+/**
+ * The options of a framework server's paywall: `GET /paid` priced by `config.priceKind`,
+ * `GET /free-fn` (function prices only) priced by the same kind of function at 0, and the
+ * facilitator over HTTP at `config.facilitatorUrl`. Paths not listed (`/free`) are free.
+ */
+export function paywallOptions() {
+  const kind = config.priceKind ?? 'fixed'
+  return {
+    routes: {
+      'GET /paid': { price: benchPrice(kind) },
+      ...(kind === 'fixed' ? {} : { 'GET /free-fn': { price: benchPrice(kind, { zero: true }) } }),
+    },
+    payTo: config.payTo,
+    network: config.network,
+    asset: { address: config.usdc, eip712: config.eip712 },
+    facilitator: config.facilitatorUrl,
+    ledger: config.ledger,
+    reconcileIntervalMs: 0,
+  }
+}
+
+/** Express: listens with {@link listen}. */
+export function serve(app, onClose) {
+  listen(createServer(app), onClose)
+}
+
+/**
+ * Listens on 127.0.0.1 (on `config.port`, else a free port), tells the parent which port,
+ * answers its CPU probes, and exits when the parent asks (SIGTERM) or goes away (IPC
+ * disconnect), running `onClose` first.
+ */
+export function listen(server, onClose = async () => {}) {
+  server.keepAliveTimeout = 60_000
+  server.listen(config.port ?? 0, '127.0.0.1', () => {
     process.send?.({ type: 'ready', port: server.address().port })
   })
-  server.keepAliveTimeout = 60_000
+  // The parent reads this process's own CPU time around a run: user + system, in µs.
+  process.on('message', (message) => {
+    if (message?.type !== 'cpu') return
+    const { user, system } = process.cpuUsage()
+    process.send?.({ type: 'cpu', id: message.id, micros: user + system })
+  })
   let closing = false
   const close = async () => {
     if (closing) return

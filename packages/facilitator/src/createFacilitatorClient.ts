@@ -1,5 +1,6 @@
 import { SettleResponseSchema, SupportedResponseSchema, VerifyResponseSchema, X402Error } from '@402x/core'
 import { z } from 'zod'
+import { createHttpJson, type HttpJsonAnswer } from './httpJson.js'
 import type { FacilitatorLike, SettlementStatus } from './types.js'
 
 export type FacilitatorClientOptions = {
@@ -27,25 +28,23 @@ const StatusSchema = z.union([
  */
 export function createFacilitatorClient(options: FacilitatorClientOptions): FacilitatorLike {
   const base = options.url.replace(/\/+$/, '')
+  const http = createHttpJson(base, options.timeoutMs ?? 60_000)
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+  }
   const call = async <T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown) => {
-    let response: Response
+    let response: HttpJsonAnswer
     try {
-      response = await fetch(`${base}${path}`, {
-        method,
-        headers: {
-          'content-type': 'application/json',
-          ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        signal: AbortSignal.timeout(options.timeoutMs ?? 60_000),
-      })
+      response = await http(method, path, headers, body === undefined ? undefined : JSON.stringify(body))
     } catch (cause) {
       throw new X402Error('facilitator_unavailable', {
         message: `the facilitator at ${base} cannot be reached: ${(cause as Error).message}`,
         cause,
       })
     }
-    const text = await response.text()
+    const { text, status } = response
+    const ok = status >= 200 && status < 300
     let json: unknown
     try {
       json = JSON.parse(text)
@@ -53,12 +52,12 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
       json = undefined
     }
     const parsed = schema.safeParse(json)
-    if (response.ok && parsed.success) return parsed.data as z.infer<T>
+    if (ok && parsed.success) return parsed.data as z.infer<T>
     // A refusal may come with a 4xx but still be well-formed: take it as the answer.
-    if (response.status < 500 && parsed.success) return parsed.data as z.infer<T>
-    throw new X402Error(response.status >= 500 || response.ok ? 'facilitator_unavailable' : 'invalid_request', {
-      message: `the facilitator at ${base} answered ${method} ${path} with HTTP ${response.status}: ${text.slice(0, 300)}`,
-      details: { status: response.status },
+    if (status < 500 && parsed.success) return parsed.data as z.infer<T>
+    throw new X402Error(status >= 500 || ok ? 'facilitator_unavailable' : 'invalid_request', {
+      message: `the facilitator at ${base} answered ${method} ${path} with HTTP ${status}: ${text.slice(0, 300)}`,
+      details: { status },
     })
   }
   return {

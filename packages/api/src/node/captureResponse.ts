@@ -1,4 +1,5 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { knownBody, responseOf } from '../paywall/knownBody.js'
 
 type Writer = {
   write: ServerResponse['write']
@@ -82,7 +83,7 @@ export function captureResponse(res: ServerResponse): Capture {
       return res
     }
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
-    resolve(new Response(body, { status: status < 200 || status > 599 ? 500 : status, headers }))
+    resolve(responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers }))
     return res
   }) as ServerResponse['end']
   return {
@@ -112,7 +113,13 @@ export async function sendWebResponse(res: ServerResponse, response: Response, h
   })
   if (cookies.length) res.setHeader('set-cookie', cookies)
   res.statusCode = response.status
-  const body = head || !response.body ? undefined : Buffer.from(await response.arrayBuffer())
+  const known = knownBody(response)
+  const body =
+    head || !response.body
+      ? undefined
+      : known !== undefined && known !== null
+        ? Buffer.from(known)
+        : Buffer.from(await response.arrayBuffer())
   if (body && !res.hasHeader('content-length')) res.setHeader('content-length', body.length)
   res.end(body)
 }

@@ -8,6 +8,7 @@ import {
   X402Error,
 } from '@402x/core'
 import { bazaarExtension } from '../discovery/bazaarExtension.js'
+import { knownBody, responseOf } from './knownBody.js'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 
 /** Headers on every 402x answer to a paid route. */
@@ -64,7 +65,7 @@ export function paymentRequiredResponse(options: {
     out.set(headers.paymentResponse, encodeHeader(options.settle))
     out.set(headers.v1PaymentResponse, encodeHeader(options.settle))
   }
-  return new Response(JSON.stringify(body), { status: options.status ?? 402, headers: out })
+  return responseOf(JSON.stringify(body), { status: options.status ?? 402, headers: out })
 }
 
 /** A fault answer: 400 for bad input, 503 with `Retry-After` when a dependency is down. */
@@ -75,12 +76,13 @@ export function errorResponse(status: number, error: string, message: string, re
     'access-control-expose-headers': exposeHeaders,
   })
   if (retryAfter !== undefined) out.set('retry-after', String(retryAfter))
-  return new Response(JSON.stringify({ error, message }), { status, headers: out })
+  return responseOf(JSON.stringify({ error, message }), { status, headers: out })
 }
 
 /** The handler's response, with the settlement receipt and the headers a browser needs. */
 export function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
-  const out = new Response(response.body, response)
+  const known = knownBody(response)
+  const out = known === undefined ? new Response(response.body, response) : responseOf(known, response)
   out.headers.set(headers.paymentResponse, encodeHeader(settle))
   if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
   out.headers.set('access-control-expose-headers', exposeHeaders)

@@ -1,0 +1,164 @@
+// The framework comparison in the summary and in RESULTS.md: paid req/s beside the unpaid
+// route, the middleware's own CPU per paid request against the 300 µs target, and what a
+// price function costs.
+
+/** The issue's target for the middleware's own CPU per paid request, in µs. */
+export const middlewareTargetMicros = 300
+
+const names = { express: 'Express 5', hono: 'Hono (node-server)', fastify: 'Fastify 5', node: 'Node `http`' }
+const kinds = { fixed: '`price: 0.01`', sync: '`price: () => 0.01`', async: '`price: async (req) => 0.01`' }
+
+const num = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
+const signed = (value, digits = 1) =>
+  value === null || value === undefined ? '—' : `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`
+const rate = (value) => (value === null || value === undefined ? '—' : value.toFixed(value >= 1000 ? 0 : 1))
+
+/** Paid `exact` beside the same route with no middleware, and the middleware's CPU per paid request. */
+export function frameworksTable(results) {
+  const lines = [
+    '| framework | no middleware req/s | paid exact req/s | paid ÷ unpaid | failed | paid p50 ms | server CPU µs / paid req | no middleware µs / req at the paid pace | (closed loop) | **middleware µs / paid req** | ÷ 300 µs target | excluded: facilitator µs / req | excluded: anvil µs / req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ]
+  for (const f of results) {
+    const paid = f.variants?.fixed?.paid
+    if (f.error || !paid || paid.error) {
+      const why = f.error ?? f.variants?.fixed?.error ?? paid?.error ?? 'no paid run'
+      lines.push(`| ${names[f.framework]} | ${rate(f.baseline?.rps)} | not measured: ${why} | | | | | | | | | | |`)
+      continue
+    }
+    lines.push(
+      `| ${names[f.framework]} | ${rate(f.baseline?.rps)} | ${rate(paid.rps)} | ${f.baseline?.rps ? `${(paid.rps / f.baseline.rps).toFixed(3)}×` : '—'} | ${paid.failed} of ${paid.total} | ${num(paid.p50, 2)} | ${num(paid.cpuMicros, 0)} | ${num(f.paced?.cpuMicros)} | ${num(f.baseline?.cpuMicros)} | **${num(paid.middlewareMicros, 0)}** | ${paid.middlewareMicros === null ? '—' : `${(paid.middlewareMicros / middlewareTargetMicros).toFixed(2)}×`} | ${num(paid.facilitatorMicros, 0)} | ${num(paid.anvilMicros, 0)} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+/** Server CPU µs per request and req/s for each kind of price, on each path, with the extra cost of a function. */
+export function dynamicPriceTable(results) {
+  const lines = [`| framework | path | ${kinds.fixed} | ${kinds.sync} | ${kinds.async} |`, '|---|---|---:|---:|---:|']
+  const cell = (figures, extra, { paid = false } = {}) => {
+    if (!figures) return '—'
+    const micros = paid ? figures.middlewareMicros : figures.cpuMicros
+    const digits = paid ? 0 : 1
+    const delta = extra === undefined ? '' : ` (${signed(extra, digits)})`
+    return `${num(micros, digits)} µs${delta} · ${rate(figures.rps)} req/s`
+  }
+  // Errors are long: each is written once, under the table, and referred to by number.
+  const errors = []
+  const footnote = (text) => {
+    if (!errors.includes(text)) errors.push(text)
+    return `see note ${errors.indexOf(text) + 1}`
+  }
+  for (const f of results) {
+    if (f.error) continue
+    const v = f.variants
+    const x = f.extra ?? {}
+    const row = (path, pick, extraKey, options) => {
+      const cells = ['fixed', 'sync', 'async'].map((kind) => {
+        if (v[kind]?.error) return footnote(v[kind].error)
+        const figures = pick(v[kind], kind)
+        if (figures?.error) return footnote(`the paid run failed: ${figures.error}`)
+        return cell(figures, kind === 'fixed' ? undefined : (x[kind]?.[extraKey] ?? null), options)
+      })
+      lines.push(`| ${names[f.framework]} | ${path} | ${cells.join(' | ')} |`)
+    }
+    row('free route (not priced)', (k) => k?.free, 'free')
+    row('402, no payment', (k) => k?.required, 'required')
+    row(
+      'price function returns 0 (served free; Δ vs the free route)',
+      (k, kind) => (kind === 'fixed' ? null : k?.freeFn),
+      'freeFn',
+    )
+    row('paid: middleware CPU (chain work excluded)', (k) => k?.paid, 'paid', { paid: true })
+  }
+  if (errors.length) lines.push('', ...errors.map((e, i) => `${i + 1}. ${e}`))
+  return lines.join('\n')
+}
+
+/** The target: ≤ 300 µs of the middleware's own CPU per paid request on every framework. */
+export function frameworkTarget(results) {
+  if (results.length === 0) return []
+  const figures = results.map((f) => ({
+    framework: f.framework,
+    micros: f.variants?.fixed?.paid?.middlewareMicros ?? null,
+  }))
+  const measured = figures
+    .map((x) =>
+      x.micros === null
+        ? `${names[x.framework]} not measured`
+        : `${names[x.framework]} ${x.micros.toFixed(0)} µs (${(x.micros / middlewareTargetMicros).toFixed(2)}×)`,
+    )
+    .join(', ')
+  return [
+    {
+      id: 'middleware-cpu',
+      target: `the middleware's own CPU ≤ ${middlewareTargetMicros} µs per paid request, chain work excluded, on every framework`,
+      measured,
+      ratios: figures,
+      met: figures.every((x) => x.micros !== null && x.micros <= middlewareTargetMicros),
+    },
+  ]
+}
+
+/** How many times a lone request's CPU is a busy loop's, over the frameworks: "3.1× to 9.8×". */
+function wakeRatio(results) {
+  const ratios = results
+    .map((f) => (f.paced?.cpuMicros && f.baseline?.cpuMicros ? f.paced.cpuMicros / f.baseline.cpuMicros : null))
+    .filter((r) => r !== null)
+  if (ratios.length === 0) return 'more than'
+  const low = Math.min(...ratios).toFixed(1)
+  const high = Math.max(...ratios).toFixed(1)
+  return low === high ? `${low}×` : `${low}× to ${high}×`
+}
+
+/** The RESULTS.md section. */
+export function frameworkMarkdown({ frameworks, settings }) {
+  const s = settings.frameworks
+  return `## Frameworks: paid \`exact\` and the middleware's own CPU
+
+Each framework serves the same routes twice, in two server processes: with no middleware, and behind
+402x's adapter for it (Express \`x402Middleware\`, \`402x-api/hono\` \`x402Middleware\`, \`402x-api/fastify\`
+\`x402Fastify\`, \`402x-api/node\` \`withX402\`). The paywall's facilitator is a URL: \`createFacilitatorServer\`
+(what \`402x facilitator\` runs) in its own process, so the chain work (RPC reads, signing and sending the
+transaction, waiting for the receipt) is done by that process and by anvil, not by the server measured.
+${s.concurrency} callers; paid runs of ${s.paidMs / 1000} s after a warm-up of ${s.paidWarmupRequests} paid requests (or ${s.paidWarmupMaxMs / 1000} s).
+
+${frameworksTable(frameworks)}
+
+- **Middleware µs / paid req** = the paywalled server's own CPU (user + system, \`process.cpuUsage()\` read
+  inside it before and after the timed run) divided by the paid requests, minus the same framework's CPU
+  per request with no middleware, serving the same route at the same pace (the paid run's req/s, evenly
+  spaced, ${s.concurrency} connections, ${s.pacedMs / 1000} s) with the same request bytes (the paid run's
+  \`PAYMENT-SIGNATURE\` headers, which it ignores).
+- What it counts: decoding and checking the payment, the HTTP calls to the facilitator (\`/verify\`,
+  \`/settle\`) and parsing their answers, the SQLite ledger (a lookup, an insert, two transitions), the locks,
+  buffering the handler's answer, the \`PAYMENT-RESPONSE\` receipt, and the event-loop wake-ups while it
+  waits for the facilitator. What it does not: the facilitator's and anvil's CPU (shown in the last two
+  columns, read inside the facilitator and from /proc), and the load generator's.
+- A paid request here is a real settlement (one transaction, awaited) and every successful one is checked
+  on chain (see the on-chain check above). On 2 cores the facilitator, anvil, the load generator and the
+  server share the CPUs: paid req/s is bound by all four and by the chain round trip, not by the server
+  alone.
+- No middleware req/s and (closed loop) µs / req: each caller sends its next request when the last one
+  answers, median of ${s.unpaidRounds} rounds of ${s.unpaidRoundMs / 1000} s. Compare the two no-middleware columns: a
+  request that arrives alone, at the paid pace, costs the same server ${wakeRatio(frameworks)} the CPU of one in a
+  busy loop (waking an idle process up costs CPU), and a paid request wakes the server up several times
+  (the request, then the facilitator's answers to \`/verify\` and \`/settle\`): that is why the subtraction
+  uses the paced figure, and part of what remains is those extra wake-ups.
+
+## Dynamic prices
+
+Server CPU µs per request (median of ${s.unpaidRounds} alternating rounds, closed loop, ${s.concurrency} callers,
+all variants' servers running at once) and req/s, for the same route priced three ways; in brackets the
+extra CPU against \`price: 0.01\` (median of the per-round differences; for the paid row, the difference of
+one paid run each). The paid row is the middleware's own CPU per paid request, as above.
+
+${dynamicPriceTable(frameworks)}
+
+- A fixed price's payment requirements are computed once, at start-up; with a function they are computed
+  per request (run the function, check what it returns, convert it to atomic units), on the 402 and again
+  on the paid attempt, and the adapter hands the function the request.
+- The free route is a path the route table does not list: it never reaches the price, so its row is a
+  control: its differences are this run's noise.
+`
+}
