@@ -9,8 +9,15 @@ import {
 import type { Budget } from './budget.js'
 import { type PayingFetch, type Receipt, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
 
+/**
+ * The type of `data` when none is given: `any`, like axios, so that the seed's
+ * `response.data.translation` reads as written in TypeScript too. Pass a type to check it.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: axios-compatible default, see above.
+type AnyData = any
+
 /** A response with its body already read: `data` is parsed JSON, or text. */
-export type X402Response<T = unknown> = {
+export type X402Response<T = AnyData> = {
   status: number
   ok: boolean
   headers: Headers
@@ -58,11 +65,11 @@ type RequestConfig = { headers?: Record<string, string>; signal?: AbortSignal }
 export type X402Client = {
   /** A fetch that pays. */
   fetch: PayingFetch
-  get<T = unknown>(url: string, config?: RequestConfig): Promise<X402Response<T>>
-  delete<T = unknown>(url: string, config?: RequestConfig): Promise<X402Response<T>>
-  post<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
-  put<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
-  patch<T = unknown>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  get<T = AnyData>(url: string, config?: RequestConfig): Promise<X402Response<T>>
+  delete<T = AnyData>(url: string, config?: RequestConfig): Promise<X402Response<T>>
+  post<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  put<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
+  patch<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
   /** Every payment made, oldest first. */
   receipts: Receipt[]
   /** Atomic units spent. */
