@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process'
 import { rmSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createRequire } from 'node:module'
+import { connect } from 'node:net'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -169,7 +170,7 @@ function serveFetch(handler: (request: Request) => Response | Promise<Response>)
     const headers = new Headers()
     for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
     const response = await handler(
-      new Request(`http://${req.headers.host}${req.url}`, {
+      new Request(new URL(req.url ?? '/', `http://${req.headers.host}`), {
         method: req.method ?? 'GET',
         headers,
         ...(body ? { body } : {}),
@@ -294,6 +295,22 @@ afterAll(async () => {
     rmSync(join(nextApp, 'next-env.d.ts'), { force: true })
   }
 }, 240_000)
+
+/** Sends raw bytes to a server and returns everything it answers (bounded by 10 s). */
+function rawRequest(url: string, text: string): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.write(text))
+    let out = ''
+    socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')))
+    socket.on('data', (chunk) => {
+      out += chunk.toString()
+    })
+    socket.on('end', () => resolve(out))
+    socket.on('close', () => resolve(out))
+    socket.on('error', reject)
+  })
+}
 
 /** PAYMENT-SIGNATURE headers for a server, each from the next funded buyer. */
 function payments(base: () => string) {
@@ -429,9 +446,14 @@ describe.each(adapters)('$name adapter', (adapter) => {
   it('never charges HEAD or an OPTIONS preflight', async () => {
     const head = await fetch(`${url}/paid`, { method: 'HEAD' })
     expect(head.status).toBe(402)
-    const preflight = await fetch(`${url}/paid`, { method: 'OPTIONS' })
-    expect(preflight.status).not.toBe(402)
-    expect(preflight.headers.get('payment-response')).toBeNull()
+    // OPTIONS, preflight or not, is answered without running the paid handler (which here
+    // serves every method, like `app.all`).
+    for (const headers of [{ 'access-control-request-method': 'GET', origin: 'http://example.com' }, {}]) {
+      const options = await fetch(`${url}/paid`, { method: 'OPTIONS', headers })
+      expect(options.status).toBe(204)
+      expect(options.headers.get('payment-response')).toBeNull()
+      expect(await options.text()).toBe('')
+    }
   })
 
   it('prices route patterns with params and wildcards', async () => {
@@ -443,6 +465,17 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ ok: true, path: '/files/a/b/c.txt' })
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
+  })
+
+  it('does not let an absolute-form request target slip past the price', async () => {
+    const { host } = new URL(url)
+    const answer = await rawRequest(
+      url,
+      `GET http://${host}/paid HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
+    )
+    // Priced, refused, redirected or not found: anything but the paid content for free.
+    expect(Number(answer.split(' ')[1])).not.toBe(200)
+    expect(answer).not.toContain('"ok":true')
   })
 
   it.each(['/PAID', '/paid/', '//paid', '/%70aid', '/free/../paid', '/paid?x=1'])(

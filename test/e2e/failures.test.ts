@@ -177,9 +177,11 @@ describe('failure rules', () => {
     const head = await fetch(url, { method: 'HEAD' })
     expect(head.status).toBe(402)
     expect(head.headers.get('payment-required')).toBeTruthy()
+    // The paid handler serves every method (`app.all`), yet never runs for OPTIONS.
     const options = await fetch(url, { method: 'OPTIONS' })
-    expect(options.status).toBe(200)
-    expect(served).toBe(1)
+    expect(options.status).toBe(204)
+    expect(options.headers.get('allow')).toBeNull()
+    expect(served).toBe(0)
   })
 })
 
@@ -422,6 +424,15 @@ describe('a caller that leaves while its payment settles', () => {
       expect((await ledger.list())[0]).toMatchObject({ state: 'settled', undelivered: true })
       expect(undelivered).toHaveLength(1)
       expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(10000n)
+
+      // The nonce alone opens nothing: a payload with another signature is a replay.
+      const payment = signFor(requirements, buyer)
+      const forged = JSON.parse(Buffer.from(header['PAYMENT-SIGNATURE'], 'base64').toString()) as typeof payment
+      forged.payload = { ...forged.payload, signature: `0x${'00'.repeat(65)}` }
+      const replay = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(forged) } })
+      expect(replay.status).toBe(402)
+      expect(await replay.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })
+      void payment
 
       // The retry with the same payment is served, with the same receipt, and no new charge.
       const retry = await fetch(url, { headers: header })

@@ -96,7 +96,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
       const document = serveDiscovery(config, request)
       return document ? respond(document) : { type: 'skip' }
     }
-    if (!route || request.method === 'OPTIONS') return { type: 'skip' }
+    if (!route) return { type: 'skip' }
+    if (request.method === 'OPTIONS') {
+      // Never charged, and never served: the handler of a priced route does not run for it.
+      // A CORS middleware placed before 402x answers preflights with its own headers.
+      const method = route.pattern?.method
+      const allow = method && method !== '*' ? `${method}${method === 'GET' ? ', HEAD' : ''}, OPTIONS` : undefined
+      return respond(new Response(null, { status: 204, headers: allow ? { allow } : {} }))
+    }
     const resourceUrl = `${url.origin}${url.pathname}`
     // Pricing code sees the framework's request; Web adapters get the body parsed from a clone.
     const req =
@@ -227,7 +234,22 @@ export function createPaywall(options: PaywallOptions): Paywall {
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
-      if (known?.undelivered && (await ledger.setUndelivered(known.id, false))) {
+      // A retry is the same payment for the same request: the same signature, amount, payee,
+      // resource and method as recorded. Anything else reusing the nonce is a replay.
+      const sameAsRecorded =
+        known !== undefined &&
+        (JSON.parse(known.payload) as { payload?: { signature?: string } }).payload?.signature ===
+          exact.data.signature &&
+        known.amount === requirements.amount &&
+        known.payTo.toLowerCase() === requirements.payTo.toLowerCase() &&
+        known.resource === resourceUrl &&
+        known.method === request.method
+      if (
+        known?.undelivered &&
+        sameAsRecorded &&
+        Date.now() - known.updatedAt < reserveWindowMs &&
+        (await ledger.setUndelivered(known.id, false))
+      ) {
         // Paid, but the answer never reached the caller: serve it once more, no new charge.
         return reserve(known, requirements, v1, unlock)
       }
@@ -235,7 +257,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
         // A retry of a payment whose settlement ended in a fault: nobody was served, and it
         // may or may not have landed. Ask the chain instead of asking the payer to pay again.
         const resumed =
-          known.state === 'pending' && known.reason === 'settle_error'
+          known.state === 'pending' && known.reason === 'settle_error' && sameAsRecorded
             ? await resumeUnserved(ledger, facilitator, known.id)
             : undefined
         if (resumed?.state === 'settled') {
@@ -385,14 +407,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
       ...(pending ? { errorReason: 'settlement_pending' } : {}),
     }
     const again = markUndelivered(known.id, known.payer, known.resource)
+    // Served once more at most: a caller that leaves again does not re-arm it (that would
+    // let anyone replay the handler at will). Only a handler failure, which serves nothing,
+    // leaves it to be retried.
     return {
       type: 'proceed',
       requirements,
-      abort: async () => {
-        await again()
-        await unlock()
-      },
-      undelivered: again,
+      abort: async () => unlock(),
+      undelivered: async () => {},
       finish: async (response) => {
         await unlock()
         // Still not served: the payer may try once more.
@@ -455,6 +477,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
+
+/** How long after settlement an undelivered paid response may be fetched again. */
+const reserveWindowMs = 10 * 60_000
 
 /** Marks the discovery documents in `match` (never priced). */
 const discoveryRoute: ResolvedRoute = Object.freeze({

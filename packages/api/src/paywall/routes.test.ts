@@ -13,12 +13,18 @@ describe('normalizePath', () => {
     ['/api\\premium', '/api/premium'],
     ['/', '/'],
     ['/.', '/'],
+    // Absolute-form targets are routed by their path, as Express and Fastify route them.
+    ['http://a/api/premium', '/api/premium'],
+    ['HTTP://evil.example:80//api/%70remium?x', '/api/premium'],
+    ['http://a', '/'],
   ])('%s → %s', (raw, path) => {
     expect(normalizePath(raw)).toBe(path)
   })
 
   it('refuses what cannot be decoded', () => {
     expect(normalizePath('/api/%E0%A4%A')).toBeUndefined()
+    expect(normalizePath('api/premium')).toBeUndefined()
+    expect(normalizePath('*')).toBeUndefined()
   })
 })
 

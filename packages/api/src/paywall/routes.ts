@@ -45,9 +45,14 @@ export function normalizePath(raw: string): string | undefined {
   if (path.charCodeAt(0) === 47 && !/%|\\|\/\/|\/\.|.\/$/.test(path)) {
     return path
   }
+  // An absolute-form target (`GET http://host/paid HTTP/1.1`) is routed by its path, as
+  // Express and Fastify do; anything else that does not start with "/" is refused.
+  const absolute = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(path)
+  const target = absolute ? path.slice(absolute[0].length) || '/' : path
+  if (target.charCodeAt(0) !== 47) return undefined
   let decoded: string
   try {
-    decoded = decodeURIComponent(path)
+    decoded = decodeURIComponent(target)
   } catch {
     return undefined
   }
@@ -74,7 +79,12 @@ export function paramsOf(route: RoutePattern, path: string): Record<string, stri
 /** Whether a method and a normalised path match a compiled route. */
 export function matchRoute(route: RoutePattern, method: string, path: string): boolean {
   return (
-    (route.method === '*' || route.method === method || (route.method === 'GET' && method === 'HEAD')) &&
+    // OPTIONS matches a priced path whatever its method: the core answers it, so that a
+    // handler that serves every method (`app.all`, a plain Node handler) never runs for it.
+    (route.method === '*' ||
+      route.method === method ||
+      (route.method === 'GET' && method === 'HEAD') ||
+      method === 'OPTIONS') &&
     route.regex.test(path)
   )
 }
