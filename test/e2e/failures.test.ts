@@ -14,6 +14,7 @@ import {
 } from '@402x/core'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
 import { createSqliteLedger, x402Middleware } from '402x-api'
+import { createX402Client } from '402x-client'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ageLedger } from '../helpers/ageLedger.js'
@@ -260,6 +261,10 @@ describe('a retry after a settlement fault', () => {
     const before = await stack.chain.balanceOf(buyer.address)
     const first = await fetch(url, { headers: header })
     expect(first.status).toBe(503)
+    expect(await first.clone().json()).toMatchObject({
+      error: 'settlement_unknown',
+      message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
+    })
     await proxy.up()
     const retry = await fetch(url, { headers: header })
     expect(retry.status).toBe(200)
@@ -303,6 +308,10 @@ describe('a retry after a settlement fault', () => {
     const before = await stack.chain.balanceOf(buyer.address)
     const first = await fetch(url, { headers: header })
     expect(first.status).toBe(503)
+    expect(await first.clone().json()).toMatchObject({
+      error: 'settlement_unknown',
+      message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
+    })
     expect(await first.text()).not.toContain('secret')
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
     // The payer retries the same payment: the chain says it was paid, so it is served.
@@ -322,6 +331,38 @@ describe('a retry after a settlement fault', () => {
     } finally {
       await ledger.close()
     }
+  })
+})
+
+describe('402x-client after a settlement fault', () => {
+  it('retries with the same payment, and is served once and charged once', async () => {
+    const real = stack.facilitator
+    let lost = 0
+    const lossy = {
+      ...real,
+      settle: async (...args: Parameters<typeof real.settle>) => {
+        const result = await real.settle(...args)
+        if (!result.success || lost++ > 0) return result
+        throw new X402Error('facilitator_unavailable', { message: 'the answer was lost on the way back' })
+      },
+    }
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall({ facilitator: lossy }), price: 0.01 }), (_req, res) => {
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const buyer = stack.chain.buyers[5]!
+    const client = createX402Client({
+      wallet: buyer.privateKey,
+      allowedAssets: [{ network: stack.chain.network, asset: stack.chain.usdc }],
+    })
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await client.get(url)
+    expect(res.status).toBe(200)
+    expect(res.data).toEqual({ secret: 42 })
+    expect(lost).toBe(1)
+    expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(10000n)
+    expect(client.receipts).toHaveLength(1)
   })
 })
 

@@ -185,7 +185,14 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
               }),
             ),
           }
-      const paid = await send(target, paymentHeader)
+      let paid = await send(target, paymentHeader)
+      // The server could not tell whether the settlement landed: the same payment is served
+      // once and charged at most once, so retry with it (never sign a new one).
+      for (let i = 0; i < 3 && (await settlementUnknown(paid)); i++) {
+        const wait = Math.min(Number(paid.headers.get('retry-after') ?? 2) || 2, 5)
+        await new Promise((r) => setTimeout(r, wait * 1000))
+        paid = await send(target, paymentHeader)
+      }
       const settle = readSettle(paid)
       if (settle?.success || settle?.errorReason === 'settlement_pending') {
         tracker.spend(hold)
@@ -229,6 +236,16 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
     return paid
   }
   return Object.assign(paying as typeof fetch, { receipts, tracker })
+}
+
+/** Whether a 503 says the settlement's outcome is unknown (retry with the same payment). */
+async function settlementUnknown(response: Response): Promise<boolean> {
+  if (response.status !== 503) return false
+  const body = (await response
+    .clone()
+    .json()
+    .catch(() => undefined)) as { error?: string } | undefined
+  return body?.error === 'settlement_unknown'
 }
 
 /** The refusal reason in a 402's PAYMENT-REQUIRED header, if any. */

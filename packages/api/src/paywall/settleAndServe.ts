@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events'
 import type { PaymentPayload, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
-import { faultResponse } from './responses.js'
+import { errorResponse } from './responses.js'
 import type { PaymentEvent, PaywallEvents } from './types.js'
 
 export type SettleAndServeInput = {
@@ -51,7 +51,12 @@ export async function settleAndServe(input: SettleAndServeInput): Promise<Respon
     // The settlement may or may not have reached the chain: keep it pending, and let the
     // reconciler decide from the chain. Never serve it.
     await ledger.transition(id, 'pending', { reason: 'settle_error', message: (error as Error).message })
-    return faultResponse(error)
+    return errorResponse(
+      503,
+      'settlement_unknown',
+      `the settlement's outcome is not known yet (${(error as Error).message}): retry with the same PAYMENT-SIGNATURE, do not sign a new payment; it is served once and charged at most once`,
+      2,
+    )
   }
   // Paid (or sent): serve it even if the ledger write fails; the row stays `settling` and
   // the reconciler moves it forward from the chain.
