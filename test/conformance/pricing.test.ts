@@ -13,7 +13,7 @@ import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // Prices computed from the request (body, params, query, headers) behave the same on every
 // adapter: the pricing code reads `req.body`, `req.params` … whatever the framework.
-type Req = { body?: { pages?: number }; params: Record<string, string> }
+type Req = { body?: { pages?: number }; params: Record<string, string>; query?: Record<string, unknown> }
 const routes = {
   'POST /pdf': {
     price: (req: Req) => (req.body?.pages ?? Number.NaN) * 0.01,
@@ -23,6 +23,10 @@ const routes = {
   },
   'GET /quote/:symbol': { price: async (req: Req) => (req.params.symbol === 'BTC' ? 0.02 : 0.01) },
   'GET /limited': { price: 0.01, free: { requests: 1, by: 'key' as const } },
+  'GET /count': {
+    price: (req: Req) =>
+      0.01 * Number(req.query?.n ?? new URL(`http://x${(req as { url?: string }).url}`).searchParams.get('n')),
+  },
 }
 
 const reply = (path: string, body: unknown) => ({ ok: true, path, body: body ?? null })
@@ -179,6 +183,23 @@ describe.each(adapters)('$name adapter: prices computed from the request', (adap
   it('prices from route params', async () => {
     expect((await accepts(await fetch(`${url}/quote/BTC`))).amount).toBe('20000')
     expect((await accepts(await fetch(`${url}/quote/ETH`))).amount).toBe('10000')
+  })
+
+  it('refuses a body over 1 MiB on a route priced from the body, before any payment', async () => {
+    const res = await fetch(`${url}/pdf`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ pages: 1, pad: 'x'.repeat(1024 * 1024) }),
+    })
+    expect(res.status).toBe(413)
+  })
+
+  it('prices a repeated query key from the value the handler reads, or refuses it', async () => {
+    const res = await fetch(`${url}/count?n=3&n=1`)
+    // Web-style adapters read the first value (as Hono and URLSearchParams.get do); Express
+    // reads an array, which is no number: a 400, never the cheaper price.
+    if (res.status === 400) return
+    expect((await accepts(res)).amount).toBe('30000')
   })
 
   it('gives one free request per API key, then asks for payment', async () => {

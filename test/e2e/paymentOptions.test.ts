@@ -1,7 +1,7 @@
 import type { Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema } from '@402x/core'
 import { anvilKeys, deployUsdc, fiatTokenAbi, roles } from '@402x/devchain'
-import { createSqliteLedger, x402Middleware } from '402x-api'
+import { createSqliteLedger, type PayerInfo, x402Middleware } from '402x-api'
 import { createX402Client } from '402x-client'
 import express from 'express'
 import { type Address, createWalletClient, http } from 'viem'
@@ -18,6 +18,7 @@ let url: string
 let second: Address
 let ledgerPath: string
 const secondDomain = { name: 'USD Base Coin', version: '2' }
+const seen: PayerInfo[] = []
 const treasury = privateKeyToAccount(generatePrivateKey()).address
 
 const balanceOf = async (token: Address, who: Address) =>
@@ -64,6 +65,20 @@ beforeAll(async () => {
     }),
     (_req, res) => {
       res.json({ report: 'ok' })
+    },
+  )
+  app.get(
+    '/api/tiered',
+    x402Middleware({
+      ...options,
+      accepts: [{ network: stack.chain.network, asset: { address: second, eip712: secondDomain }, payTo: treasury }],
+      price: (_req, user) => {
+        seen.push(user)
+        return 0.01
+      },
+    }),
+    (_req, res) => {
+      res.json({ ok: true })
     },
   )
   server = app.listen(0, '127.0.0.1')
@@ -145,5 +160,26 @@ describe('several accepted payment options', () => {
     const paid = await fetch(`${url}/api/report`, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
     expect(paid.status).toBe(402)
     expect(await paid.json()).toMatchObject({ reason: 'payment_requirements_mismatch' })
+  })
+
+  it('counts a payer’s month across every accepted asset, each by its own decimals', async () => {
+    const buyer = stack.chain.buyers[2]!
+    const quote = async () => {
+      const res = await fetch(`${url}/api/tiered`, { headers: { 'x-402x-payer': buyer.address } })
+      const required = decodeHeader(res.headers.get('payment-required')!, PaymentRequiredSchema)
+      if (!required.ok) throw new Error('no header')
+      return required.value.accepts
+    }
+    for (const option of [0, 1]) {
+      const payment = createPayment({
+        privateKey: buyer.privateKey,
+        from: buyer.address,
+        requirements: (await quote())[option]!,
+      })
+      const paid = await fetch(`${url}/api/tiered`, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+      expect(paid.status).toBe(200)
+    }
+    await quote()
+    expect(seen.at(-1)).toEqual({ address: buyer.address.toLowerCase(), monthlyRequests: 2, monthlySpent: '0.02' })
   })
 })

@@ -6,6 +6,7 @@ export const errorCodes = {
   invalid_money: { status: 500, retryable: false },
   invalid_config: { status: 500, retryable: false },
   invalid_request: { status: 400, retryable: false },
+  request_too_large: { status: 413, retryable: false },
   payment_required: { status: 402, retryable: false },
   facilitator_unavailable: { status: 503, retryable: true },
   chain_unavailable: { status: 503, retryable: true },

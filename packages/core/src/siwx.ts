@@ -204,5 +204,8 @@ export function verifySiwx(
   if (signer !== address.toLowerCase()) {
     return fail('invalid_siwx_signature', 'the signature is not by the address it names')
   }
-  return { ok: true, address: signer, nonce: p.nonce, expiresAt: expires }
+  // Useful no longer than a proof is accepted at all (issuedAt + maxAge), whatever
+  // expirationTime the caller chose: a verifier keeps used nonces only that long.
+  const usableUntil = Math.min(expires, issued + (options.maxAgeMs ?? 300_000) + 60_000)
+  return { ok: true, address: signer, nonce: p.nonce, expiresAt: usableUntil }
 }

@@ -79,7 +79,10 @@ export const x402Fastify = Object.assign(
       entry.done = true
       const headers = new Headers()
       for (const [name, value] of Object.entries(reply.getHeaders())) {
-        if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : String(value))
+        if (value === undefined) continue
+        // Each Set-Cookie stays its own header; joining them would break the cookies.
+        if (Array.isArray(value)) for (const v of value) headers.append(name, String(v))
+        else headers.set(name, String(value))
       }
       const status = reply.statusCode
       let answer: Response

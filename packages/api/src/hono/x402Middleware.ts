@@ -1,6 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { failedMidway } from '../node/captureResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { faultResponse } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { webRequestInfo } from '../paywall/webRequestInfo.js'
 
@@ -20,9 +21,14 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     // On @hono/node-server the socket is at `c.env.incoming`; other runtimes give no address.
     const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress
-    const req = route?.needsRequest
-      ? await webRequestInfo(c.req.raw, route, { ip, ...honoParams(c.req.param()) })
-      : undefined
+    let req: unknown
+    if (route?.needsRequest) {
+      try {
+        req = await webRequestInfo(c.req.raw, route, { ip, ...honoParams(c.req.param()) })
+      } catch (error) {
+        return faultResponse(error)
+      }
+    }
     const decision = await paywall.handle(c.req.raw, route ?? undefined, { req, ip })
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return next()

@@ -122,8 +122,11 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const update = db.prepare(`UPDATE payments SET state = @to, updated_at = @now,
     tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
     WHERE id = @id AND state = @from`)
-  const stats = db.prepare(`SELECT COUNT(*) AS count, COALESCE(SUM(CAST(amount AS INTEGER)), 0) AS amount
-    FROM payments WHERE payer = ? AND created_at >= ? AND state IN ('settled', 'pending', 'reconciled')`)
+  // Per asset: assets of different decimals are scaled by the caller. TOTAL() is a float
+  // sum, so that a large 18-decimal sum cannot overflow (the figures feed volume tiers).
+  const stats = db.prepare(`SELECT asset, COUNT(*) AS count, TOTAL(CAST(amount AS REAL)) AS amount
+    FROM payments WHERE payer = ? AND created_at >= ? AND state IN ('settled', 'pending', 'reconciled')
+    GROUP BY asset`)
   const setUndelivered = db.prepare(
     'UPDATE payments SET undelivered = @to, updated_at = @now WHERE id = @id AND undelivered = @from',
   )
@@ -197,10 +200,11 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         return Number(setUndelivered.run({ to, from, id, now: Date.now() }).changes) === 1
       }),
     payerStats: (payer, since) =>
-      guard(() => {
-        const row = stats.get(payer.toLowerCase(), since) as { count: number | bigint; amount: number | bigint }
-        return { count: Number(row.count), amount: BigInt(row.amount) }
-      }),
+      guard(() =>
+        (stats.all(payer.toLowerCase(), since) as { asset: string; count: number | bigint; amount: number }[]).map(
+          (row) => ({ asset: row.asset, count: Number(row.count), amount: Number(row.amount) }),
+        ),
+      ),
     list: ({ limit = 100 } = {}) =>
       guard(() =>
         (db.prepare('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?').all(limit) as Row[]).map(toRecord),

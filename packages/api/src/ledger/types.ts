@@ -79,9 +79,10 @@ export type Ledger = {
   setUndelivered(id: string, undelivered: boolean): Promise<boolean>
   /**
    * How many payments a payer made (settled, pending or reconciled) since `since` (ms
-   * epoch), and their sum in atomic units: volume pricing reads it.
+   * epoch), and their sum in atomic units, per asset (lower-case address): volume pricing
+   * reads it. The sums are floats: figures for tiers, not for accounting.
    */
-  payerStats(payer: string, since: number): Promise<{ count: number; amount: bigint }>
+  payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: number }[]>
   /** Every payment, newest first. */
   list(options?: { limit?: number }): Promise<PaymentRecord[]>
   close(): Promise<void>

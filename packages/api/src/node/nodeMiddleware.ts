@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
+import { errorResponse } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
 import { captureResponse, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, toWebRequest } from './nodeRequest.js'
@@ -35,7 +36,14 @@ async function run(
     const problem = await readNodeBody(req)
     if (problem) return sendWebResponse(res, problem)
   }
-  const decision = await paywall.handle(toWebRequest(req, path), route ?? undefined, {
+  let request: Request
+  try {
+    request = toWebRequest(req, path)
+  } catch {
+    // A Host header that makes no URL: bad input, not a fault.
+    return sendWebResponse(res, errorResponse(400, 'invalid_request', 'the Host header or the path is not valid'))
+  }
+  const decision = await paywall.handle(request, route ?? undefined, {
     req: route?.needsRequest ? withRouteParams(req, route, path) : req,
     ip: req.ip ?? req.socket?.remoteAddress,
   })

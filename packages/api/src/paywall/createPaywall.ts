@@ -106,8 +106,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
     const resourceUrl = `${url.origin}${url.pathname}`
     // Pricing code sees the framework's request; Web adapters get the body parsed from a clone.
-    const req =
-      context.req ?? (route.needsRequest ? await webRequestInfo(request, route, { ip: context.ip }) : undefined)
+    let req = context.req
+    if (req === undefined && route.needsRequest) {
+      try {
+        req = await webRequestInfo(request, route, { ip: context.ip })
+      } catch (error) {
+        return respond(faultResponse(error))
+      }
+    }
     const v2Header = request.headers.get(headers.paymentSignature)
     const v1Header = v2Header ? null : request.headers.get(headers.v1Payment)
     const decoded = v2Header

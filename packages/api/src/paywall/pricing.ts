@@ -22,15 +22,25 @@ export const unknownPayer: PayerInfo = Object.freeze({ address: undefined, month
 const monthStart = (now = new Date()) => Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
 
 /** What a price function knows about a payer: their payments this month, from the ledger. */
-export async function payerInfo(ledger: Ledger, address: string | undefined, decimals: number): Promise<PayerInfo> {
+export async function payerInfo(
+  ledger: Ledger,
+  address: string | undefined,
+  assets: ResolvedOption['asset'][],
+): Promise<PayerInfo> {
   if (!address || !/^0x[0-9a-fA-F]{40}$/.test(address)) return unknownPayer
-  const stats = await ledger.payerStats(address, monthStart())
-  const scale = 10n ** BigInt(decimals)
-  const fraction = (stats.amount % scale).toString().padStart(decimals, '0').replace(/0+$/, '')
+  const rows = await ledger.payerStats(address, monthStart())
+  let count = 0
+  let dollars = 0
+  for (const row of rows) {
+    count += row.count
+    // Dollars per asset by its own decimals; an asset no longer accepted counts by requests only.
+    const asset = assets.find((a) => a.address.toLowerCase() === row.asset)
+    if (asset) dollars += row.amount / 10 ** asset.decimals
+  }
   return {
     address: address.toLowerCase(),
-    monthlyRequests: stats.count,
-    monthlySpent: `${stats.amount / scale}${fraction ? `.${fraction}` : ''}`,
+    monthlyRequests: count,
+    monthlySpent: String(Math.round(dollars * 1e6) / 1e6),
   }
 }
 

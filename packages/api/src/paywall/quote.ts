@@ -44,10 +44,16 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
   // A sign-in proves identity once: a replayed proof gets no free request.
   const usedNonces = new Map<string, number>()
   const networks = [...new Set(config.accepts.map((a) => a.network))]
+  const assets = config.accepts.map((a) => a.asset)
 
+  let sweepAt = 10_000
   const spendNonce = (nonce: string, expiresAt: number): boolean => {
     const now = Date.now()
-    if (usedNonces.size > 10_000) for (const [n, t] of usedNonces) if (t <= now) usedNonces.delete(n)
+    if (usedNonces.size >= sweepAt) {
+      // Amortised: a sweep runs when the map has doubled since the last one.
+      for (const [n, t] of usedNonces) if (t <= now) usedNonces.delete(n)
+      sweepAt = Math.max(10_000, usedNonces.size * 2)
+    }
     if (usedNonces.has(nonce)) return false
     usedNonces.set(nonce, expiresAt)
     return true
@@ -103,14 +109,16 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
     } else {
       try {
         const address = input.payer ?? identity?.address ?? request.headers.get('x-402x-payer') ?? undefined
-        const user = route.usesPayer ? await payerInfo(ledger, address, config.asset.decimals) : unknownPayer
+        const user = route.usesPayer ? await payerInfo(ledger, address, assets) : unknownPayer
         price = await computePrice(route, req, user, config.asset.decimals)
       } catch (error) {
         return { type: 'respond', response: faultResponse(error) }
       }
-      accepts = requirementsAt(config.accepts, route, price)
-      // A price of 0 makes this request free.
-      if (accepts.every((a) => a.amount === '0')) return { type: 'skip' }
+      const all = requirementsAt(config.accepts, route, price)
+      // A price of 0 makes this request free; an option in which it rounds to 0 (an asset
+      // with fewer decimals) is left out rather than offered for nothing.
+      if (all.every((a) => a.amount === '0')) return { type: 'skip' }
+      accepts = all.filter((a) => a.amount !== '0')
     }
     return {
       type: 'quote',

@@ -1,3 +1,4 @@
+import { X402Error } from '@402x/core'
 import type { ResolvedRoute } from './resolvePaywall.js'
 import { normalizePath, paramsOf } from './routes.js'
 import type { WebRequestInfo } from './types.js'
@@ -18,7 +19,7 @@ export async function webRequestInfo(
     url: request.url,
     path,
     headers: request.headers,
-    query: Object.fromEntries(url.searchParams),
+    query: firstOfEach(url.searchParams),
     params: extra.params ?? (route?.pattern ? paramsOf(route.pattern, path) : {}),
     body: await readBody(request),
     ip: extra.ip,
@@ -29,9 +30,8 @@ export async function webRequestInfo(
 async function readBody(request: Request): Promise<unknown> {
   if (!request.body || request.bodyUsed) return undefined
   const type = request.headers.get('content-type') ?? ''
-  const copy = request.clone()
+  const text = await readCapped(request)
   if (/[/+]json\b/i.test(type)) {
-    const text = await copy.text()
     if (!text) return undefined
     try {
       return JSON.parse(text)
@@ -39,8 +39,42 @@ async function readBody(request: Request): Promise<unknown> {
       return text
     }
   }
-  if (/application\/x-www-form-urlencoded/i.test(type))
-    return Object.fromEntries(new URLSearchParams(await copy.text()))
-  const text = await copy.text()
+  if (/application\/x-www-form-urlencoded/i.test(type)) return firstOfEach(new URLSearchParams(text))
   return text === '' ? undefined : text
+}
+
+/** The most a request body may hold when 402x reads it for pricing (as on the Node adapters). */
+export const maxPricedBody = 1024 * 1024
+
+/** The body of a clone, as text, refusing more than {@link maxPricedBody} bytes. */
+async function readCapped(request: Request): Promise<string> {
+  const tooLarge = () =>
+    new X402Error('request_too_large', {
+      message: `the body is over ${maxPricedBody} bytes, the most a priced request may send`,
+    })
+  if (Number(request.headers.get('content-length') ?? 0) > maxPricedBody) throw tooLarge()
+  const reader = (request.clone().body as ReadableStream<Uint8Array>).getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxPricedBody) {
+      await reader.cancel()
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks).toString('utf8')
+}
+
+/**
+ * The first value of each key, as `URLSearchParams.get()` and Hono's `c.req.query()` read
+ * it: a repeated key (`?n=1000&n=1`) cannot be priced from one value and served from another.
+ */
+function firstOfEach(params: URLSearchParams): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const [key, value] of params) if (!(key in out)) out[key] = value
+  return out
 }
