@@ -72,8 +72,28 @@ describe('402x CLI', () => {
       { method: 'POST', path: '/api/generate', price: '0.01' },
       { method: 'GET', path: '/api/market/:symbol', price: '0.001' },
       { method: 'POST', path: '/api/translate', price: '0.02' },
+      { method: 'POST', path: '/api/image', price: 'width × height × steps / 1e6' },
     ])
     expect(existsSync(join(dir, '.402x', 'dev.json'))).toBe(true)
+  })
+
+  it('serves the demo API’s docs and prices an image by its size', async () => {
+    const docs = (await (await fetch(`${ready.apiUrl}/openapi.json`)).json()) as { paths: Record<string, unknown> }
+    expect(Object.keys(docs.paths)).toEqual(
+      expect.arrayContaining(['/api/generate', '/api/market/{symbol}', '/api/translate', '/api/image']),
+    )
+    const manifest = await fetch(`${ready.apiUrl}/.well-known/x402`)
+    expect(manifest.status).toBe(200)
+    const image = (body: unknown) =>
+      fetch(`${ready.apiUrl}/api/image`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+    const quote = await image({ width: 512, height: 512, steps: 20 })
+    expect(quote.status).toBe(402)
+    expect(await quote.json()).toMatchObject({ price: '5.24288' })
+    expect((await image({ width: 512 })).status).toBe(400)
   })
 
   it('402x pay pays the demo API with the dev buyer and prints the body and receipt', async () => {

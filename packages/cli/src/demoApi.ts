@@ -7,6 +7,7 @@ export const demoEndpoints = [
   { method: 'POST', path: '/api/generate', price: '0.01', description: 'Text generation' },
   { method: 'GET', path: '/api/market/:symbol', price: '0.001', description: 'Real-time market data' },
   { method: 'POST', path: '/api/translate', price: '0.02', description: 'Translation' },
+  { method: 'POST', path: '/api/image', price: 'width × height × steps / 1e6', description: 'Image generation' },
 ] as const
 
 type Settings = Omit<PaywallOptions, 'price' | 'routes'>
@@ -71,5 +72,46 @@ export function createDemoApi(settings: Settings) {
       res.json({ translation: greetings[text]?.[lang] ?? `[${lang}] ${text}` })
     },
   )
+  // Image generation priced by size (the seed's dynamic price), checked before payment.
+  app.post(
+    '/api/image',
+    x402Middleware({
+      ...settings,
+      description: 'Image generation',
+      validate: (req) => {
+        const { width, height, steps } = req.body ?? {}
+        if (![width, height, steps].every((n) => Number.isInteger(n) && n > 0 && n <= 4096)) {
+          throw new Error('send {"width": 512, "height": 512, "steps": 20} (whole numbers, at most 4096)')
+        }
+      },
+      price: (req) => {
+        const { width, height, steps } = req.body
+        return (width * height * steps) / 1000000
+      },
+    }),
+    async (req, res) => {
+      const { width, height, steps } = req.body
+      res.json({
+        image: `data:image/svg+xml,<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"/>`,
+        steps,
+      })
+    },
+  )
+
+  // The priced routes as an OpenAPI document and an x402 manifest (served free).
+  const docs = x402Middleware({
+    ...settings,
+    routes: Object.fromEntries(
+      demoEndpoints.map((e) => [
+        `${e.method} ${e.path}`,
+        {
+          price: /^[0-9.]+$/.test(e.price) ? e.price : () => 0,
+          description: e.description,
+        },
+      ]),
+    ),
+    discovery: { title: '402x demo API', version: '1.0.0' },
+  })
+  app.get(['/openapi.json', '/.well-known/x402'], docs)
   return app
 }

@@ -109,6 +109,7 @@ export async function dev(options: DevOptions): Promise<void> {
         '',
         ui.bold('Paid endpoints'),
         ...demoEndpoints.map((e) => `  ${e.method.padEnd(5)} ${apiUrl}${e.path.padEnd(22)} $${e.price}`),
+        `  docs  ${apiUrl}/openapi.json  ·  ${apiUrl}/.well-known/x402`,
         '',
         ui.bold('Pay from another terminal'),
         `  npx 402x pay ${apiUrl}/api/market/ETH --verbose`,
