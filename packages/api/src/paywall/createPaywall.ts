@@ -3,26 +3,22 @@ import { EventEmitter } from 'node:events'
 import {
   decodeHeader,
   ExactEvmPayloadSchema,
-  findMatchingRequirements,
-  formatMoney,
   headers,
   type Invalid,
-  type PaymentPayload,
   PaymentPayloadSchema,
-  type PaymentPayloadV1,
   PaymentPayloadV1Schema,
   type PaymentRequirements,
   type SettleResponse,
-  upgradePayloadV1,
 } from '@402x/core'
 import { isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
-import type { PaymentRecord } from '../ledger/types.js'
 import { createMemoryLocks, type Locks } from './locks.js'
+import { matchPayment } from './matchPayment.js'
+import { paymentEvent } from './paymentEvent.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
-import { resumeUnserved } from './resumeUnserved.js'
+import { retryKnown } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
 import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
@@ -167,50 +163,23 @@ export function createPaywall(options: PaywallOptions): Paywall {
       })
     }
     if (!decoded.ok) return refuse(decoded.error, 400)
-    let payload: PaymentPayload
-    if (decoded.value.x402Version === 2) {
-      payload = decoded.value as PaymentPayload
-    } else {
-      const v1 = decoded.value as PaymentPayloadV1
-      const upgraded = upgradePayloadV1(v1, accepts)
-      if (!upgraded) {
-        return refuse({
-          isValid: false,
-          reason: 'invalid_network',
-          message: `X-PAYMENT pays ${v1.scheme} on ${v1.network}; this resource accepts ${accepts.map((a) => `${a.scheme} on ${a.network}`).join(', ')}`,
-        })
-      }
-      payload = upgraded
-    }
-    const requirements = findMatchingRequirements(payload.accepted, accepts)
-    if (
-      !requirements &&
-      route.priceFn &&
-      accepts.some((a) => findMatchingRequirements({ ...payload.accepted, amount: a.amount }, [a]))
-    ) {
-      // Signed for another amount of an option we offer: the price changed between the 402
-      // and the payment (a payer's volume tier, the hour, or a price that is not a function
-      // of the request).
-      if (!route.usesPayer && !warned.has(route)) {
+    const matched = matchPayment(decoded.value, accepts, {
+      computed: Boolean(route.priceFn),
+      price,
+      payer: claimedPayer,
+    })
+    if (!matched.ok) {
+      // The price function gave another price for the paid attempt than the payer was
+      // quoted: expected for volume tiers, a bug in a function of the request alone.
+      if (matched.error.reason === 'price_changed' && !route.usesPayer && !warned.has(route)) {
         warned.add(route)
         console.warn(
           `402x: the price function of ${route.pattern?.source ?? 'this route'} gave a different price for the paid attempt ($${price}) than the payer was quoted. A price must depend only on the request (and the payer); callers are asked to sign again.`,
         )
       }
-      return refuse({
-        isValid: false,
-        reason: 'price_changed',
-        message: `this request costs $${price} now, and the payment was signed for ${payload.accepted.amount} atomic units: sign a payment for the amount in PAYMENT-REQUIRED (nothing was charged)`,
-        payer: String(claimedPayer ?? ''),
-      })
+      return refuse(matched.error)
     }
-    if (!requirements) {
-      return refuse({
-        isValid: false,
-        reason: 'payment_requirements_mismatch',
-        message: `the payment's accepted requirements (${payload.accepted.amount} of ${payload.accepted.asset} to ${payload.accepted.payTo} on ${payload.accepted.network}) are not offered here; pay one of PAYMENT-REQUIRED.accepts`,
-      })
-    }
+    const { payload, requirements } = matched
     const exact = ExactEvmPayloadSchema.safeParse(payload.payload)
     if (!exact.success) {
       const issue = exact.error.issues[0]
@@ -240,65 +209,25 @@ export function createPaywall(options: PaywallOptions): Paywall {
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
-      // A retry is the same payment for the same request: the same signature, amount, payee,
-      // resource and method as recorded. Anything else reusing the nonce is a replay.
-      const sameAsRecorded =
-        known !== undefined &&
-        (JSON.parse(known.payload) as { payload?: { signature?: string } }).payload?.signature ===
-          exact.data.signature &&
-        known.amount === requirements.amount &&
-        known.payTo.toLowerCase() === requirements.payTo.toLowerCase() &&
-        known.resource === resourceUrl &&
-        known.method === request.method
-      if (
-        known?.undelivered &&
-        sameAsRecorded &&
-        Date.now() - known.updatedAt < reserveWindowMs &&
-        (await ledger.setUndelivered(known.id, false))
-      ) {
-        // Paid, but the answer never reached the caller: serve it once more, no new charge.
-        return reserve(known, requirements, v1, unlock)
-      }
       if (known) {
-        // A retry of a payment whose settlement ended in a fault: nobody was served, and it
-        // may or may not have landed. Ask the chain instead of asking the payer to pay again.
-        const resumed =
-          known.state === 'pending' && known.reason === 'settle_error' && sameAsRecorded
-            ? await resumeUnserved(ledger, facilitator, known.id)
-            : undefined
-        if (resumed?.state === 'settled') {
-          const settle: SettleResponse = {
-            success: true,
-            transaction: resumed.transaction,
-            network: requirements.network,
-            payer: auth.from,
-            amount: requirements.amount,
-          }
-          return {
-            type: 'proceed',
-            requirements,
-            // Already paid on chain: whatever the handler answers is what was paid for.
-            abort: async () => unlock(),
-            undelivered: markUndelivered(known.id, auth.from, resourceUrl),
-            finish: async (response) => {
-              await unlock()
-              emitPayment(known.id, 'settled', settle, requirements, auth.from, request.method, resourceUrl)
-              return stampReceipt(response, settle, v1)
-            },
-          }
-        }
-        if (resumed?.state !== 'retry') {
+        const retry = await retryKnown({
+          known,
+          ledger,
+          facilitator,
+          signature: exact.data.signature,
+          payer: auth.from,
+          requirements,
+          method: request.method,
+          resourceUrl,
+          v1,
+          unlock,
+          settled: (settle) =>
+            emitPayment(known.id, 'settled', settle, requirements, auth.from, request.method, resourceUrl),
+          markUndelivered: (id) => markUndelivered(id, auth.from, resourceUrl),
+        })
+        if (retry.type === 'decision') return retry.decision
+        if (retry.type === 'used') {
           await unlock()
-          if (resumed?.state === 'pending') {
-            return respond(
-              errorResponse(
-                503,
-                'payment_in_flight',
-                'the settlement of this payment is not confirmed yet; retry shortly with the same payment, do not pay again',
-                5,
-              ),
-            )
-          }
           return refuse({
             isValid: false,
             reason: 'invalid_exact_evm_nonce_already_used',
@@ -396,43 +325,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
   }
 
-  /** Serves again a payment whose paid response was not delivered; its receipt as before. */
-  const reserve = (
-    known: PaymentRecord,
-    requirements: PaymentRequirements,
-    v1: boolean,
-    unlock: () => Promise<void>,
-  ): Decision => {
-    const pending = known.state === 'pending'
-    const settle: SettleResponse = {
-      success: !pending,
-      transaction: known.transaction ?? '',
-      network: requirements.network,
-      payer: known.payer,
-      amount: known.amount,
-      ...(pending ? { errorReason: 'settlement_pending' } : {}),
-    }
-    const again = markUndelivered(known.id, known.payer, known.resource)
-    // Served once more at most: a caller that leaves again does not re-arm it (that would
-    // let anyone replay the handler at will). Only a handler failure, which serves nothing,
-    // leaves it to be retried.
-    return {
-      type: 'proceed',
-      requirements,
-      abort: async () => unlock(),
-      undelivered: async () => {},
-      finish: async (response) => {
-        await unlock()
-        // Still not served: the payer may try once more.
-        if (response.status >= 400) {
-          await again()
-          return response
-        }
-        return stampReceipt(response, settle, v1)
-      },
-    }
-  }
-
   const emitPayment = (
     id: string,
     state: PaymentEvent['state'],
@@ -442,21 +334,17 @@ export function createPaywall(options: PaywallOptions): Paywall {
     method: string,
     resource: string,
   ) => {
-    const amount = BigInt(requirements.amount)
     try {
-      const event: PaymentEvent = {
+      const event = paymentEvent({
         id,
-        payer,
-        payTo: requirements.payTo,
-        amount,
-        price: formatMoney(amount, config.asset.decimals),
-        network: requirements.network,
-        asset: requirements.asset,
-        transaction: settle.transaction,
-        resource,
-        method,
         state,
-      }
+        settle,
+        requirements,
+        payer,
+        method,
+        resource,
+        decimals: config.asset.decimals,
+      })
       events.emit('payment', event)
       events.emit('settled', event)
     } catch (error) {
@@ -483,9 +371,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
-
-/** How long after settlement an undelivered paid response may be fetched again. */
-const reserveWindowMs = 10 * 60_000
 
 /** Marks the discovery documents in `match` (never priced). */
 const discoveryRoute: ResolvedRoute = Object.freeze({
