@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import { createAdaptorServer } from '@hono/node-server'
 import { x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch } from '402x-api/fetch'
@@ -206,5 +207,25 @@ describe.each(adapters)('$name adapter: prices computed from the request', (adap
     const key = { 'x-api-key': `k-${adapter.name}` }
     expect((await fetch(`${url}/limited`, { headers: key })).status).toBe(200)
     expect((await fetch(`${url}/limited`, { headers: key })).status).toBe(402)
+  })
+})
+
+describe('hono on @hono/node-server: the caller’s IP', () => {
+  it('gives N free requests per IP, then asks for payment', async () => {
+    const app = new Hono()
+    app.use(
+      '*',
+      x402Hono({ ...stack.paywall(), routes: { 'GET /ip-limited': { price: 0.01, free: { requests: 2 } } } }),
+    )
+    app.get('*', (c) => c.json({ ok: true }))
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server
+    const url = await listen(server)
+    try {
+      const statuses = []
+      for (let i = 0; i < 3; i++) statuses.push((await fetch(`${url}/ip-limited`)).status)
+      expect(statuses).toEqual([200, 200, 402])
+    } finally {
+      await close(server)
+    }
   })
 })
