@@ -1,0 +1,348 @@
+import { randomUUID } from 'node:crypto'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { X402Error } from '@402x/core'
+import { isUniqueViolation, openSqlite } from '../ledger/openSqlite.js'
+import { creditSchema } from './schema.js'
+import { hashToken, tokenPrefix } from './tokens.js'
+import type { CreditAccount, CreditEntry, CreditKind, CreditLedger, Posted } from './types.js'
+
+export type CreditLedgerOptions = {
+  /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
+  path: string
+  /**
+   * `normal` (WAL): a commit survives a crash of the process; `full` also survives power loss,
+   * at an fsync per commit.
+   * @default 'normal'
+   */
+  synchronous?: 'normal' | 'full'
+  /**
+   * The clock (ms epoch) for reservation expiry and timestamps.
+   * @default Date.now
+   */
+  now?: () => number
+}
+
+/** SQLite's INTEGER range: amounts and balances stay below it. */
+const maxAmount = (1n << 63n) - 1n
+/** How many reservations one `expireReservations` transaction releases, so it never holds the write lock long. */
+const expiryBatch = 500
+
+type TxRow = { id: number; account: string; amount: string }
+type ReservationRow = { id: string; account: string; amount: string; state: string; expires_at: number }
+type EntryRow = {
+  id: number
+  transaction_id: number
+  account: CreditAccount
+  amount: string
+  kind: CreditKind
+  ref: string
+  created_at: number
+}
+
+const invalid = (message: string, details: Record<string, unknown> = {}) =>
+  new X402Error('invalid_request', { message, details })
+const storeFault = (cause: unknown) =>
+  new X402Error('store_unavailable', { message: `the credit ledger failed: ${(cause as Error).message}`, cause })
+
+const callerOf = (account: string): CreditAccount => `caller:${account}`
+const holdOf = (account: string): CreditAccount => `hold:${account}`
+
+function checkAmount(amount: unknown, what: string, min: 0n | 1n): asserts amount is bigint {
+  if (typeof amount !== 'bigint')
+    throw invalid(`${what} must be a bigint of atomic units (1 USDC = 1_000_000n), got ${typeof amount}`)
+  if (amount < min || amount > maxAmount)
+    throw invalid(`${what} must be ${min === 1n ? 'positive' : 'zero or more'} and below 2^63, got ${amount}`)
+}
+
+function checkText(value: unknown, what: string): asserts value is string {
+  if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string`)
+}
+
+/**
+ * The prepaid credit ledger: double-entry bookkeeping in SQLite (WAL). Every operation is one
+ * `BEGIN IMMEDIATE` transaction whose entries sum to zero, and updates the cached balances in
+ * the same transaction; a reservation debits the caller only when its available balance
+ * covers it, so concurrent callers (threads, processes) never overdraw.
+ *
+ * @example
+ * const credits = createCreditLedger({ path: '.402x/credits.db' })
+ * await credits.topUp({ account: '0xabc…', amount: 5_000_000n, ref: paymentId })
+ * const hold = await credits.reserve({ account: '0xabc…', amount: 10_000n, ttlMs: 60_000 })
+ * if (hold.ok) await credits.capture({ reservationId: hold.reservationId, amount: 7_000n })
+ */
+export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+  const clock = options.now ?? Date.now
+  const db = openSqlite(options.path)
+  db.exec('PRAGMA busy_timeout = 5000')
+  db.exec('PRAGMA journal_mode = WAL')
+  db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.exec(creditSchema)
+
+  const q = {
+    insertTx: db.prepare(`INSERT INTO credit_transactions (kind, ref, account, amount, note, created_at)
+      VALUES (@kind, @ref, @account, CAST(@amount AS INTEGER), @note, @now) RETURNING id`),
+    txByRef: db.prepare(
+      'SELECT id, account, CAST(amount AS TEXT) AS amount FROM credit_transactions WHERE kind = ? AND ref = ?',
+    ),
+    insertEntry: db.prepare(`INSERT INTO credit_entries (transaction_id, account, amount, created_at)
+      VALUES (@tx, @account, CAST(@amount AS INTEGER), @now)`),
+    // Not an upsert: SQLite checks the CHECK constraint on the VALUES row before it finds the
+    // conflict, which would refuse every debit of a caller or hold account.
+    addToBalance: db.prepare(
+      'UPDATE credit_balances SET balance = balance + CAST(@amount AS INTEGER) WHERE account = @account',
+    ),
+    openBalance: db.prepare(
+      'INSERT INTO credit_balances (account, balance) VALUES (@account, CAST(@amount AS INTEGER))',
+    ),
+    // The overdraft guard: the debit happens only if the balance covers it.
+    debitIfCovered: db.prepare(`UPDATE credit_balances SET balance = balance - CAST(@amount AS INTEGER)
+      WHERE account = @account AND balance >= CAST(@amount AS INTEGER)`),
+    balance: db.prepare('SELECT CAST(balance AS TEXT) AS balance FROM credit_balances WHERE account = ?'),
+    insertReservation:
+      db.prepare(`INSERT INTO credit_reservations (id, account, amount, ref, state, created_at, expires_at)
+      VALUES (@id, @account, CAST(@amount AS INTEGER), @ref, 'held', @now, @expiresAt)`),
+    reservationById: db.prepare(
+      'SELECT id, account, CAST(amount AS TEXT) AS amount, state, expires_at FROM credit_reservations WHERE id = ?',
+    ),
+    reservationByRef: db.prepare(
+      'SELECT id, account, CAST(amount AS TEXT) AS amount, state, expires_at FROM credit_reservations WHERE ref = ?',
+    ),
+    settleReservation: db.prepare(`UPDATE credit_reservations
+      SET state = @to, captured = CAST(@captured AS INTEGER), reason = @reason, settled_at = @now
+      WHERE id = @id AND state = 'held'`),
+    expired: db.prepare(
+      "SELECT id FROM credit_reservations WHERE state = 'held' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
+    ),
+    entries:
+      db.prepare(`SELECT e.id, e.transaction_id, e.account, CAST(e.amount AS TEXT) AS amount, t.kind, t.ref, e.created_at
+      FROM credit_entries e JOIN credit_transactions t ON t.id = e.transaction_id
+      WHERE e.account IN (?, ?) ORDER BY e.id DESC LIMIT ?`),
+    insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
+    token: db.prepare('SELECT account FROM credit_tokens WHERE hash = ?'),
+  }
+
+  const guard = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn())
+    } catch (error) {
+      return Promise.reject(error instanceof X402Error ? error : storeFault(error))
+    }
+  }
+  // IMMEDIATE takes the write lock first, so two connections never both read a balance and
+  // then both write it; a second writer waits (busy_timeout) instead of failing mid-way.
+  const atomically = <T>(fn: () => T): T => {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = fn()
+      db.exec('COMMIT')
+      return result
+    } catch (error) {
+      // SQLite may have rolled back already (some errors end the transaction): the original
+      // error is the one to report.
+      try {
+        db.exec('ROLLBACK')
+      } catch {}
+      throw error
+    }
+  }
+  const balanceOf = (account: CreditAccount) =>
+    BigInt((q.balance.get(account) as { balance: string } | undefined)?.balance ?? 0)
+
+  /**
+   * Writes one transaction. Each posting is `[account, amount, alreadyApplied?]`; postings of
+   * 0 are skipped. The caller keeps the sum at zero.
+   */
+  const post = (
+    kind: CreditKind,
+    ref: string,
+    account: string,
+    amount: bigint,
+    note: string | null,
+    postings: [CreditAccount, bigint, 'applied'?][],
+  ): number => {
+    const now = clock()
+    const { id } = q.insertTx.get({ kind, ref, account, amount: String(amount), note, now }) as { id: number }
+    for (const [target, delta, applied] of postings) {
+      if (delta === 0n) continue
+      q.insertEntry.run({ tx: id, account: target, amount: String(delta), now })
+      if (applied) continue
+      const params = { account: target, amount: String(delta) }
+      if (Number(q.addToBalance.run(params).changes) === 0) q.openBalance.run(params)
+    }
+    return id
+  }
+
+  const credit =
+    (kind: 'top_up' | 'grant' | 'refund', from: CreditAccount) =>
+    (input: { account: string; amount: bigint; ref: string; note?: string; reason?: string }): Promise<Posted> =>
+      guard(() => {
+        checkText(input.account, 'account')
+        checkAmount(input.amount, 'amount', 1n)
+        checkText(input.ref, 'ref')
+        return atomically(() => {
+          const existing = q.txByRef.get(kind, input.ref) as TxRow | undefined
+          if (existing) {
+            if (existing.account !== input.account || BigInt(existing.amount) !== input.amount)
+              throw invalid(
+                `ref \`${input.ref}\` was already used for a ${kind} of ${existing.amount} to \`${existing.account}\`: pass a new ref for a different ${kind}`,
+                { ref: input.ref },
+              )
+            return { transactionId: existing.id, replayed: true }
+          }
+          const note = input.note ?? input.reason ?? null
+          const id = post(kind, input.ref, input.account, input.amount, note, [
+            [from, -input.amount],
+            [callerOf(input.account), input.amount],
+          ])
+          return { transactionId: id, replayed: false }
+        })
+      })
+
+  /** Moves a held reservation to `to`: `captured` to revenue, the rest back to the caller. */
+  const settle = (id: string, to: 'captured' | 'released' | 'expired', captured: bigint, reason: string) => {
+    const now = clock()
+    const row = q.reservationById.get(id) as ReservationRow | undefined
+    if (!row) throw invalid(`no reservation \`${id}\`: pass the reservationId that reserve() returned`, { id })
+    if (row.state !== 'held')
+      throw invalid(
+        `reservation \`${id}\` was already ${row.state}: a reservation is captured or released once only; reserve again`,
+        { id, state: row.state },
+      )
+    const reserved = BigInt(row.amount)
+    if (to === 'captured' && row.expires_at <= now)
+      throw invalid(
+        `reservation \`${id}\` expired at ${new Date(row.expires_at).toISOString()} and cannot be captured: reserve again with a longer ttlMs`,
+        { id, expiresAt: row.expires_at },
+      )
+    if (captured > reserved)
+      throw invalid(
+        `cannot capture ${captured} of reservation \`${id}\`, which holds ${reserved}: capture at most that`,
+        {
+          id,
+          reserved: String(reserved),
+        },
+      )
+    q.settleReservation.run({ id, to, captured: to === 'captured' ? String(captured) : null, reason, now })
+    const kind = to === 'captured' ? 'capture' : to === 'released' ? 'release' : 'expire'
+    post(kind, id, row.account, to === 'captured' ? captured : reserved, reason, [
+      [holdOf(row.account), -reserved],
+      ['system:revenue', captured],
+      [callerOf(row.account), reserved - captured],
+    ])
+  }
+
+  return {
+    topUp: credit('top_up', 'system:topups'),
+    grant: credit('grant', 'system:grants'),
+    refund: credit('refund', 'system:revenue'),
+    reserve: (input) =>
+      guard(() => {
+        checkText(input.account, 'account')
+        checkAmount(input.amount, 'amount', 1n)
+        if (!Number.isSafeInteger(input.ttlMs) || input.ttlMs <= 0)
+          throw invalid(`ttlMs must be a positive whole number of milliseconds, got ${input.ttlMs}`)
+        if (input.ref !== undefined) checkText(input.ref, 'ref')
+        return atomically(() => {
+          if (input.ref !== undefined) {
+            const existing = q.reservationByRef.get(input.ref) as ReservationRow | undefined
+            if (existing) {
+              if (existing.account !== input.account || BigInt(existing.amount) !== input.amount)
+                throw invalid(`ref \`${input.ref}\` was already used for another reservation: pass a new ref`, {
+                  ref: input.ref,
+                })
+              return { ok: true as const, reservationId: existing.id, expiresAt: existing.expires_at }
+            }
+          }
+          const amount = String(input.amount)
+          const debited = q.debitIfCovered.run({ account: callerOf(input.account), amount })
+          if (Number(debited.changes) !== 1)
+            return {
+              ok: false as const,
+              reason: 'insufficient_credit' as const,
+              available: balanceOf(callerOf(input.account)),
+            }
+          const id = `rsv_${randomUUID()}`
+          const now = clock()
+          const expiresAt = now + input.ttlMs
+          q.insertReservation.run({ id, account: input.account, amount, ref: input.ref ?? null, now, expiresAt })
+          post('reserve', id, input.account, input.amount, null, [
+            [callerOf(input.account), -input.amount, 'applied'],
+            [holdOf(input.account), input.amount],
+          ])
+          return { ok: true as const, reservationId: id, expiresAt }
+        })
+      }),
+    capture: ({ reservationId, amount }) =>
+      guard(() => {
+        checkText(reservationId, 'reservationId')
+        checkAmount(amount, 'amount', 0n)
+        return atomically(() => {
+          const reserved = BigInt((q.reservationById.get(reservationId) as ReservationRow | undefined)?.amount ?? 0)
+          settle(reservationId, 'captured', amount, 'captured')
+          return { captured: amount, released: reserved - amount }
+        })
+      }),
+    release: ({ reservationId, reason }) =>
+      guard(() => {
+        checkText(reservationId, 'reservationId')
+        checkText(reason, 'reason')
+        atomically(() => settle(reservationId, 'released', 0n, reason))
+      }),
+    expireReservations: (now = clock()) =>
+      guard(() => {
+        let count = 0
+        for (;;) {
+          const batch = atomically(() => {
+            const ids = (q.expired.all(now, expiryBatch) as { id: string }[]).map((r) => r.id)
+            for (const id of ids) settle(id, 'expired', 0n, 'expired')
+            return ids.length
+          })
+          count += batch
+          if (batch < expiryBatch) return count
+        }
+      }),
+    balance: (account) =>
+      guard(() => {
+        checkText(account, 'account')
+        return { available: balanceOf(callerOf(account)), reserved: balanceOf(holdOf(account)) }
+      }),
+    entries: (account, { limit = 100 } = {}) =>
+      guard(() => {
+        checkText(account, 'account')
+        const rows = q.entries.all(callerOf(account), holdOf(account), limit) as EntryRow[]
+        return rows.map(
+          (row): CreditEntry => ({
+            id: row.id,
+            transactionId: row.transaction_id,
+            account: row.account,
+            amount: BigInt(row.amount),
+            kind: row.kind,
+            ref: row.ref,
+            createdAt: row.created_at,
+          }),
+        )
+      }),
+    linkToken: (hash, account) =>
+      guard(() => {
+        if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash))
+          throw invalid('linkToken takes the `hash` from issueToken() (64 hex characters), never the token itself')
+        checkText(account, 'account')
+        try {
+          q.insertToken.run({ hash, account, now: clock() })
+        } catch (error) {
+          if (!isUniqueViolation(error)) throw error
+          const linked = (q.token.get(hash) as { account: string } | undefined)?.account
+          if (linked !== account)
+            throw invalid('this token is already linked to another account: issue a new token with issueToken()')
+        }
+      }),
+    accountForToken: (token) =>
+      guard(() => {
+        if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return undefined
+        return (q.token.get(hashToken(token)) as { account: string } | undefined)?.account
+      }),
+    close: () => guard(() => void db.close()),
+  }
+}

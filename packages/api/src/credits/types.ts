@@ -1,0 +1,91 @@
+/**
+ * Accounts of the credit ledger. A caller (by the id the API gives it) owns two:
+ * `caller:<id>` (available credit) and `hold:<id>` (credit reserved for requests in flight).
+ * System accounts are the other side of every movement, so that each transaction sums to
+ * zero: `system:topups` (paid in over x402), `system:grants` (given by the operator) and
+ * `system:revenue` (captured). System balances are negative or positive; caller and hold
+ * balances are never negative.
+ */
+export type CreditAccount = `caller:${string}` | `hold:${string}` | 'system:topups' | 'system:grants' | 'system:revenue'
+
+/** What a ledger transaction did. */
+export type CreditKind = 'top_up' | 'grant' | 'reserve' | 'capture' | 'release' | 'expire' | 'refund'
+
+/** One posting: `amount` (atomic units, never 0) moved into (`> 0`) or out of (`< 0`) `account`. */
+export type CreditEntry = {
+  id: number
+  /** The transaction the entry belongs to; its entries sum to zero. */
+  transactionId: number
+  account: CreditAccount
+  amount: bigint
+  kind: CreditKind
+  /** The top-up, grant or refund `ref`, or the reservation id. */
+  ref: string
+  createdAt: number
+}
+
+/** A caller's credit, in atomic units (USDC: 6 decimals). */
+export type CreditBalance = {
+  /** Spendable now. */
+  available: bigint
+  /** Held by open reservations. */
+  reserved: bigint
+}
+
+/** The result of a credit (top-up, grant, refund). */
+export type Posted = {
+  transactionId: number
+  /** `true` when `ref` was already posted with the same account and amount: nothing moved. */
+  replayed: boolean
+}
+
+export type ReserveResult =
+  | { ok: true; reservationId: string; expiresAt: number }
+  | { ok: false; reason: 'insufficient_credit'; available: bigint }
+
+export type CaptureResult = {
+  /** Moved to `system:revenue`. */
+  captured: bigint
+  /** Moved back to the caller. */
+  released: bigint
+}
+
+/** The prepaid credit ledger: double-entry, append-only, idempotent by `ref`. */
+export type CreditLedger = {
+  /**
+   * Credits money paid in over x402 (`system:topups → caller`). `ref` is the payment id: a
+   * retry with the same `ref`, account and amount moves nothing and returns `replayed: true`.
+   */
+  topUp(input: { account: string; amount: bigint; ref: string }): Promise<Posted>
+  /** Credits operator credit (`system:grants → caller`), idempotent by `ref`. */
+  grant(input: { account: string; amount: bigint; ref: string; note?: string }): Promise<Posted>
+  /**
+   * Holds `amount` of the caller's available credit (`caller → hold`) for `ttlMs`, or
+   * answers `insufficient_credit` without moving anything. With `ref`, a retry returns the
+   * same reservation.
+   */
+  reserve(input: { account: string; amount: bigint; ttlMs: number; ref?: string }): Promise<ReserveResult>
+  /**
+   * Charges `amount` (0 ≤ amount ≤ reserved) of a live reservation (`hold → system:revenue`)
+   * and releases the rest (`hold → caller`), in one transaction. A reservation is captured
+   * or released once only; one past its expiry cannot be captured.
+   */
+  capture(input: { reservationId: string; amount: bigint }): Promise<CaptureResult>
+  /** Releases a whole live reservation (`hold → caller`). */
+  release(input: { reservationId: string; reason: string }): Promise<void>
+  /** Gives back charged credit (`system:revenue → caller`), idempotent by `ref`. */
+  refund(input: { account: string; amount: bigint; ref: string; reason: string }): Promise<Posted>
+  /**
+   * Releases every reservation whose expiry is at or before `now` (ms epoch): the recovery
+   * for a crash between reserve and capture. Returns how many it released.
+   */
+  expireReservations(now?: number): Promise<number>
+  balance(account: string): Promise<CreditBalance>
+  /** The entries of a caller's two accounts (`caller:` and `hold:`), newest first. */
+  entries(account: string, options?: { limit?: number }): Promise<CreditEntry[]>
+  /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */
+  linkToken(hash: string, account: string): Promise<void>
+  /** The caller a presented token was linked to, if any. */
+  accountForToken(token: string): Promise<string | undefined>
+  close(): Promise<void>
+}
