@@ -467,16 +467,17 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
   })
 
-  it('does not let an absolute-form request target slip past the price', async () => {
-    const { host } = new URL(url)
-    const answer = await rawRequest(
-      url,
-      `GET http://${host}/paid HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`,
-    )
-    // Priced, refused, redirected or not found: anything but the paid content for free.
-    expect(Number(answer.split(' ')[1])).not.toBe(200)
-    expect(answer).not.toContain('"ok":true')
-  })
+  it.each(['http://HOST/paid', '/paid#x', '/paid#/../free', 'http://HOST/paid#x'])(
+    'does not let the raw target %s slip past the price',
+    async (target) => {
+      const { host } = new URL(url)
+      const line = `GET ${target.replace('HOST', host)} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`
+      const answer = await rawRequest(url, line)
+      // Priced, refused, redirected or not found: anything but the paid content for free.
+      expect(Number(answer.split(' ')[1])).not.toBe(200)
+      expect(answer).not.toContain('"ok":true')
+    },
+  )
 
   it.each(['/PAID', '/paid/', '//paid', '/%70aid', '/free/../paid', '/paid?x=1'])(
     'does not let %s slip past the price',

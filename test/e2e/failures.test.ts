@@ -80,7 +80,7 @@ describe('failure rules', () => {
     await proxy.up()
   })
 
-  it('after a crash between settle and record, reconciliation finds the settlement; a replay is refused', async () => {
+  it('after a crash between settle and record, reconciliation finds the settlement; the payer is served once, then refused', async () => {
     const options = stack.paywall()
     const app = express()
     const middleware = x402Middleware({ ...options, price: 0.01 })
@@ -118,9 +118,14 @@ describe('failure rules', () => {
     ageLedger(options.ledger)
 
     expect(await middleware.paywall.reconcile()).toBe(1)
-    expect(await ledger.get(id)).toMatchObject({ state: 'reconciled' })
+    // Paid on chain, never served (the process crashed first): flagged for the payer's retry.
+    expect(await ledger.get(id)).toMatchObject({ state: 'reconciled', undelivered: true })
     await ledger.close()
 
+    const retry = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+    expect(retry.status).toBe(200)
+    expect(await retry.json()).toEqual({ ok: true })
+    expect(retry.headers.get('payment-response')).toBeTruthy()
     const replay = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
     expect(replay.status).toBe(402)
     expect(await replay.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })

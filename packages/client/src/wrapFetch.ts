@@ -188,7 +188,9 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
       let paid = await send(target, paymentHeader)
       // The server could not tell whether the settlement landed: the same payment is served
       // once and charged at most once, so retry with it (never sign a new one).
+      let uncertain = false
       for (let i = 0; i < 3 && (await settlementUnknown(paid)); i++) {
+        uncertain = true
         const wait = Math.min(Number(paid.headers.get('retry-after') ?? 2) || 2, 5)
         await new Promise((r) => setTimeout(r, wait * 1000))
         paid = await send(target, paymentHeader)
@@ -212,8 +214,9 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
         receipts.push(receipt)
         options.onReceipt?.(receipt)
         Object.defineProperty(paid, 'receipt', { value: receipt })
-      } else if (paid.status === 402 || paid.status === 400) {
-        // Refused or not settled: nothing was charged.
+      } else if ((paid.status === 402 || paid.status === 400) && !uncertain) {
+        // Refused or not settled: nothing was charged. (After an unknown settlement outcome
+        // a refusal proves nothing: the hold stays until the authorization expires.)
         tracker.release(hold)
       }
       // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
@@ -238,14 +241,14 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
   return Object.assign(paying as typeof fetch, { receipts, tracker })
 }
 
-/** Whether a 503 says the settlement's outcome is unknown (retry with the same payment). */
+/** Whether a 503 says the settlement's outcome is not known yet (retry with the same payment). */
 async function settlementUnknown(response: Response): Promise<boolean> {
   if (response.status !== 503) return false
   const body = (await response
     .clone()
     .json()
     .catch(() => undefined)) as { error?: string } | undefined
-  return body?.error === 'settlement_unknown'
+  return body?.error === 'settlement_unknown' || body?.error === 'payment_in_flight'
 }
 
 /** The refusal reason in a 402's PAYMENT-REQUIRED header, if any. */

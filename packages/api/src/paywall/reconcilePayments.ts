@@ -42,6 +42,10 @@ export async function reconcilePayments(options: {
             ...(status.transaction ? { transaction: status.transaction } : {}),
           })
         : await ledger.transition(payment.id, 'failed', { reason: 'reconciled', message: status.reason })
+    // Paid on chain but never served (a crash before the answer, or a settlement fault):
+    // the payer's retry with the same payment is served, with no new charge.
+    const unserved = payment.state !== 'pending' || payment.reason === 'settle_error'
+    if (ok && status.state === 'settled' && unserved) await ledger.setUndelivered(payment.id, true)
     moved += Number(ok)
   }
   return moved

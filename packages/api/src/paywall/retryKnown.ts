@@ -5,7 +5,7 @@ import { errorResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import type { Decision } from './types.js'
 
-/** How long after settlement an undelivered paid response may be fetched again. */
+/** How long after the payment an undelivered paid response may be fetched again. */
 const reserveWindowMs = 10 * 60_000
 
 export type RetryKnownInput = {
@@ -50,7 +50,7 @@ export async function retryKnown(
 
   if (
     known.undelivered &&
-    Date.now() - known.updatedAt < reserveWindowMs &&
+    Date.now() - known.createdAt < reserveWindowMs &&
     (await input.ledger.setUndelivered(known.id, false))
   ) {
     // Paid, but the answer never reached the caller: serve it once more, no new charge.
@@ -103,12 +103,20 @@ export async function retryKnown(
       decision: {
         type: 'proceed',
         requirements,
-        // Already paid on chain: whatever the handler answers is what was paid for.
-        abort: async () => unlock(),
+        // Already paid on chain: charged whatever happens now, so anything that leaves the
+        // payer unserved (the caller left, the handler failed) leaves it to retry.
+        abort: async () => {
+          await input.markUndelivered(known.id)()
+          await unlock()
+        },
         undelivered: input.markUndelivered(known.id),
         finish: async (response) => {
           await unlock()
           input.settled(settle)
+          if (response.status >= 400) {
+            await input.markUndelivered(known.id)()
+            return response
+          }
           return stampReceipt(response, settle, input.v1)
         },
       },

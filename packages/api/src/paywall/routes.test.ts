@@ -5,6 +5,9 @@ describe('normalizePath', () => {
   it.each([
     ['/api/premium', '/api/premium'],
     ['/api/premium?x=1', '/api/premium'],
+    ['/api/premium#x', '/api/premium'],
+    ['/api/premium#/../x', '/api/premium'],
+    ['http://a/api/premium#x', '/api/premium'],
     ['/api/premium/', '/api/premium'],
     ['//api/premium', '/api/premium'],
     ['/api/%2e%2e/api/premium', '/api/premium'],

@@ -39,8 +39,9 @@ export function compileRoute(source: string): RoutePattern {
  * which the caller refuses rather than guesses.
  */
 export function normalizePath(raw: string): string | undefined {
-  const query = raw.indexOf('?')
-  const path = query === -1 ? raw : raw.slice(0, query)
+  // The path ends at the query or the fragment (`/paid#x` is routed as `/paid`).
+  const end = raw.search(/[?#]/)
+  const path = end === -1 ? raw : raw.slice(0, end)
   // Fast path: nothing to decode or resolve (the common case, and a free route's cost).
   if (path.charCodeAt(0) === 47 && !/%|\\|\/\/|\/\.|.\/$/.test(path)) {
     return path

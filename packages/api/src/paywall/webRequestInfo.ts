@@ -61,7 +61,9 @@ async function readCapped(request: Request): Promise<string> {
     if (done) break
     size += value.byteLength
     if (size > maxPricedBody) {
-      await reader.cancel()
+      // Not awaited: cancelling one branch of a teed body settles only once the other is
+      // cancelled too, which is the framework's to do.
+      void reader.cancel().catch(() => {})
       throw tooLarge()
     }
     chunks.push(value)
