@@ -4,12 +4,14 @@ import { join } from 'node:path'
 import {
   createPayment,
   createPaymentV1,
+  createSiwxExtension,
   decodeHeader,
   encodeHeader,
   PaymentRequiredSchema,
   type PaymentRequirements,
   PaymentRequirementsV1Schema,
   SettleResponseSchema,
+  signSiwx,
   X402Error,
 } from '@402x/core'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
@@ -47,6 +49,18 @@ async function requirementsOf(url: string, init: RequestInit = {}): Promise<Paym
   if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED from ${url}`)
   return decoded.value.accepts[0] as PaymentRequirements
 }
+
+/** A SIGN-IN-WITH-X header proving `buyer` asks, for `url`'s origin. */
+const signIn = (url: string, buyer: { address: string; privateKey: string }) => ({
+  'SIGN-IN-WITH-X': encodeHeader(
+    signSiwx({
+      info: createSiwxExtension({ url, networks: ['eip155:31337'] }).info,
+      chainId: 'eip155:31337',
+      privateKey: buyer.privateKey,
+      address: buyer.address,
+    }),
+  ),
+})
 
 const signFor = (requirements: PaymentRequirements, buyer = stack.chain.buyers[0]!, now?: number) =>
   createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements, ...(now ? { now } : {}) })
@@ -122,7 +136,10 @@ describe('failure rules', () => {
     expect(await ledger.get(id)).toMatchObject({ state: 'reconciled', undelivered: true })
     await ledger.close()
 
-    const retry = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+    const unsigned = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) } })
+    expect(unsigned.status).toBe(402)
+    expect(await unsigned.json()).toMatchObject({ reason: 'sign_in_required' })
+    const retry = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment), ...signIn(url, buyer) } })
     expect(retry.status).toBe(200)
     expect(await retry.json()).toEqual({ ok: true })
     expect(retry.headers.get('payment-response')).toBeTruthy()
@@ -320,7 +337,12 @@ describe('a retry after a settlement fault', () => {
     expect(await first.text()).not.toContain('secret')
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
     // The payer retries the same payment: the chain says it was paid, so it is served.
-    const retry = await fetch(url, { headers: header })
+    // The signature is public on chain: a retry without the payer's sign-in is not served …
+    const unsigned = await fetch(url, { headers: header })
+    expect(unsigned.status).toBe(402)
+    expect(await unsigned.json()).toMatchObject({ reason: 'sign_in_required' })
+    // … and the payer's is.
+    const retry = await fetch(url, { headers: { ...header, ...signIn(url, buyer) } })
     expect(retry.status).toBe(200)
     expect(await retry.json()).toEqual({ secret: 42 })
     const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)
@@ -481,7 +503,13 @@ describe('a caller that leaves while its payment settles', () => {
       void payment
 
       // The retry with the same payment is served, with the same receipt, and no new charge.
-      const retry = await fetch(url, { headers: header })
+      const unsigned = await fetch(url, { headers: header })
+      expect(unsigned.status).toBe(402)
+      expect(await unsigned.json()).toMatchObject({ reason: 'sign_in_required' })
+      const someoneElse = stack.chain.buyers[1]!
+      const wrongPayer = await fetch(url, { headers: { ...header, ...signIn(url, someoneElse) } })
+      expect(wrongPayer.status).toBe(402)
+      const retry = await fetch(url, { headers: { ...header, ...signIn(url, buyer) } })
       expect(retry.status).toBe(200)
       expect(await retry.json()).toEqual({ report: 2 })
       const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)

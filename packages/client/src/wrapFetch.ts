@@ -1,6 +1,7 @@
 import {
   createPayment,
   createPaymentV1,
+  createSiwxExtension,
   decodeHeader,
   encodeHeader,
   findNetwork,
@@ -193,7 +194,14 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
         uncertain = true
         const wait = Math.min(Number(paid.headers.get('retry-after') ?? 2) || 2, 5)
         await new Promise((r) => setTimeout(r, wait * 1000))
-        paid = await send(target, paymentHeader)
+        // Signed in as the payer: the server serves a paid response again only to its payer.
+        const proof = signSiwx({
+          info: createSiwxExtension({ url: target, networks: [choice.requirements.network] }).info,
+          chainId: choice.requirements.network,
+          privateKey,
+          address: from,
+        })
+        paid = await send(target, { ...paymentHeader, [siwxHeader]: encodeHeader(proof) })
       }
       const settle = readSettle(paid)
       if (settle?.success || settle?.errorReason === 'settlement_pending') {

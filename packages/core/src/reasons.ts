@@ -24,6 +24,7 @@ export const reasons = [
   'settlement_pending',
   'settlement_failed',
   'price_changed',
+  'sign_in_required',
 ] as const
 
 export type Reason = (typeof reasons)[number]

@@ -1,4 +1,4 @@
-import type { ResolvedPaywall } from '../paywall/resolvePaywall.js'
+import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { normalizePath } from '../paywall/routes.js'
 import { createManifest } from './createManifest.js'
 import { createOpenApi } from './createOpenApi.js'
@@ -54,3 +54,12 @@ const json = (body: string) =>
       'cache-control': 'public, max-age=60',
     },
   })
+
+/** Marks the discovery documents in `match` (never priced). */
+export const discoveryRoute: ResolvedRoute = Object.freeze({
+  usesPayer: false,
+  needsRequest: false,
+  description: 'discovery',
+  mimeType: 'application/json',
+  maxTimeoutSeconds: 0,
+}) as ResolvedRoute

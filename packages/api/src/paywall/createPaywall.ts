@@ -10,7 +10,7 @@ import {
   type PaymentRequirements,
   type SettleResponse,
 } from '@402x/core'
-import { isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
 import { paymentEvent } from './paymentEvent.js'
@@ -18,7 +18,7 @@ import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
-import { retryKnown } from './retryKnown.js'
+import { provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
 import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
@@ -126,7 +126,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
     const { price, accepts, extensions } = quoted
 
     /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
-    const paymentRequired = (error?: { reason: string; message: string }, settle?: SettleResponse, status?: number) =>
+    const paymentRequired = (
+      error?: { reason: string; message: string },
+      settle?: SettleResponse,
+      status?: number,
+      challenge?: Record<string, unknown>,
+    ) =>
       paymentRequiredResponse({
         paywall: config,
         route,
@@ -137,7 +142,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
         ...(error ? { error } : {}),
         ...(settle ? { settle } : {}),
         ...(status ? { status } : {}),
-        ...(extensions ? { extensions } : {}),
+        ...(extensions || challenge ? { extensions: { ...extensions, ...challenge } } : {}),
       })
     const required = (error?: { reason: string; message: string }, status?: number): Decision => ({
       type: 'respond',
@@ -216,6 +221,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           facilitator,
           signature: exact.data.signature,
           payer: auth.from,
+          proven: provenPayer(request, resourceUrl, requirements.network),
           requirements,
           method: request.method,
           resourceUrl,
@@ -226,6 +232,18 @@ export function createPaywall(options: PaywallOptions): Paywall {
           markUndelivered: (id) => markUndelivered(id, auth.from, resourceUrl),
         })
         if (retry.type === 'decision') return retry.decision
+        if (retry.type === 'sign_in') {
+          await unlock()
+          events.emit('rejected', {
+            payer: auth.from,
+            reason: 'sign_in_required',
+            message: 'a retry of a paid, undelivered payment without a sign-in',
+            resource: resourceUrl,
+          })
+          return respond(
+            paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
+          )
+        }
         if (retry.type === 'used') {
           await unlock()
           return refuse({
@@ -371,12 +389,3 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const respond = (response: Response): Decision => ({ type: 'respond', response })
-
-/** Marks the discovery documents in `match` (never priced). */
-const discoveryRoute: ResolvedRoute = Object.freeze({
-  usesPayer: false,
-  needsRequest: false,
-  description: 'discovery',
-  mimeType: 'application/json',
-  maxTimeoutSeconds: 0,
-}) as ResolvedRoute

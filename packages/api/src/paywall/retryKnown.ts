@@ -1,4 +1,11 @@
-import type { PaymentRequirements, SettleResponse } from '@402x/core'
+import {
+  createSiwxExtension,
+  type PaymentRequirements,
+  type SettleResponse,
+  siwxExtensionKey,
+  siwxHeader,
+  verifySiwx,
+} from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger, PaymentRecord } from '../ledger/types.js'
 import { errorResponse, stampReceipt } from './responses.js'
@@ -17,6 +24,8 @@ export type RetryKnownInput = {
   signature: string
   /** The payer as the payment names it (checksummed). */
   payer: string
+  /** The address a valid SIGN-IN-WITH-X proof on this request names (lower-case), if any. */
+  proven: string | undefined
   requirements: PaymentRequirements
   method: string
   resourceUrl: string
@@ -31,14 +40,15 @@ export type RetryKnownInput = {
 /**
  * A request that presents a payment already recorded. It is served without a new charge
  * only when it is that same payment for that same request (signature, amount, payee,
- * resource and method as recorded) and either its paid response never reached the caller
+ * resource and method as recorded), the payer proves it is asking (a SIGN-IN-WITH-X
+ * proof: the signature alone is public on chain), and either its paid response never reached the caller
  * (within 10 minutes, once more at most), or its settlement faulted and the chain says it
  * landed. `retry` (never used on chain, still valid) lets the caller verify and settle it
  * anew. Anything else is a replay, or a 503 while a settlement is unconfirmed.
  */
 export async function retryKnown(
   input: RetryKnownInput,
-): Promise<{ type: 'retry' } | { type: 'decision'; decision: Decision } | { type: 'used' }> {
+): Promise<{ type: 'retry' } | { type: 'decision'; decision: Decision } | { type: 'used' } | { type: 'sign_in' }> {
   const { known, requirements, unlock } = input
   const sameAsRecorded =
     (JSON.parse(known.payload) as { payload?: { signature?: string } }).payload?.signature === input.signature &&
@@ -47,12 +57,13 @@ export async function retryKnown(
     known.resource === input.resourceUrl &&
     known.method === input.method
   if (!sameAsRecorded) return { type: 'used' }
+  // A settled authorization and its signature are public on chain: serving its paid
+  // response again takes a proof that the payer is asking.
+  const byPayer = input.proven === known.payer.toLowerCase()
 
-  if (
-    known.undelivered &&
-    Date.now() - known.createdAt < reserveWindowMs &&
-    (await input.ledger.setUndelivered(known.id, false))
-  ) {
+  const reservable = known.undelivered && Date.now() - known.createdAt < reserveWindowMs
+  if (reservable && !byPayer) return { type: 'sign_in' }
+  if (reservable && (await input.ledger.setUndelivered(known.id, false))) {
     // Paid, but the answer never reached the caller: serve it once more, no new charge.
     const pending = known.state === 'pending'
     const settle: SettleResponse = {
@@ -91,6 +102,11 @@ export async function retryKnown(
   const resumed = await resumeUnserved(input.ledger, input.facilitator, known.id)
   if (resumed.state === 'retry') return { type: 'retry' }
   if (resumed.state === 'settled') {
+    if (!byPayer) {
+      // Paid and never served: kept for the payer's signed-in retry.
+      await input.markUndelivered(known.id)()
+      return { type: 'sign_in' }
+    }
     const settle: SettleResponse = {
       success: true,
       transaction: resumed.transaction,
@@ -139,3 +155,23 @@ export async function retryKnown(
   }
   return { type: 'used' }
 }
+
+/** The payer a valid SIGN-IN-WITH-X proof on this request names (lower-case), if any. */
+export function provenPayer(request: Request, url: string, network: string): string | undefined {
+  const proof = request.headers.get(siwxHeader)
+  if (!proof) return undefined
+  const check = verifySiwx(proof, { url, networks: [network] })
+  return check.ok ? check.address : undefined
+}
+
+/** Why a retry of a paid, undelivered payment is refused without a sign-in. */
+export const signInRequired = {
+  reason: 'sign_in_required',
+  message:
+    'this payment was settled and its response not delivered: retry with the same PAYMENT-SIGNATURE and a SIGN-IN-WITH-X proof from the payer (402x-client does both); do not sign a new payment',
+}
+
+/** The sign-in-with-x challenge offered with that refusal. */
+export const signInChallenge = (url: string, requirements: PaymentRequirements) => ({
+  [siwxExtensionKey]: createSiwxExtension({ url, networks: [requirements.network] }),
+})
