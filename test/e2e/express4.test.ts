@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { x402Middleware } from '402x-api'
 import { createX402Client } from '402x-client'
 // The seed's samples are Express 4 code; only the import path differs (`express4` is
@@ -41,11 +41,8 @@ beforeAll(async () => {
       })
     }
   })
-  server = app.listen(0, '127.0.0.1')
-  url = await listen(server).catch(async () => {
-    await new Promise((r) => server.once('listening', r))
-    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  })
+  server = createServer(app)
+  url = await listen(server)
 })
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
 import { createSqliteLedger, x402Middleware } from '402x-api'
 import { BudgetExceededError, createX402Client, X402HttpError, x402Client } from '402x-client'
@@ -32,12 +32,8 @@ beforeAll(async () => {
   app.get('/api/missing', x402Middleware({ ...options, price: 0.01 }), (_req, res) => {
     res.status(404).json({ error: 'no such thing' })
   })
-  server = app.listen(0, '127.0.0.1')
-  url = await listen(server).catch(async () => {
-    await new Promise((r) => server.once('listening', r))
-    const address = server.address() as { port: number }
-    return `http://127.0.0.1:${address.port}`
-  })
+  server = createServer(app)
+  url = await listen(server)
 })
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import {
   createPayment,
@@ -37,10 +37,9 @@ afterAll(async () => {
 })
 
 async function serve(app: express.Express) {
-  const server = app.listen(0, '127.0.0.1')
+  const server = createServer(app)
   servers.push(server)
-  await new Promise((r) => server.once('listening', r))
-  return `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  return listen(server)
 }
 
 async function requirementsOf(url: string, init: RequestInit = {}): Promise<PaymentRequirements> {
@@ -61,6 +60,15 @@ const signIn = (url: string, buyer: { address: string; privateKey: string }) => 
     }),
   ),
 })
+
+/** A 503 that tells the payer to retry with the same payment (the settlement may have landed). */
+async function expectOutcomeUnknown(res: Response) {
+  expect(res.status).toBe(503)
+  expect(await res.clone().json()).toMatchObject({
+    error: 'settlement_unknown',
+    message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
+  })
+}
 
 const signFor = (requirements: PaymentRequirements, buyer = stack.chain.buyers[0]!, now?: number) =>
   createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements, ...(now ? { now } : {}) })
@@ -282,11 +290,7 @@ describe('a retry after a settlement fault', () => {
     const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
     const before = await stack.chain.balanceOf(buyer.address)
     const first = await fetch(url, { headers: header })
-    expect(first.status).toBe(503)
-    expect(await first.clone().json()).toMatchObject({
-      error: 'settlement_unknown',
-      message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
-    })
+    await expectOutcomeUnknown(first)
     await proxy.up()
     const retry = await fetch(url, { headers: header })
     expect(retry.status).toBe(200)
@@ -329,11 +333,7 @@ describe('a retry after a settlement fault', () => {
     const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
     const before = await stack.chain.balanceOf(buyer.address)
     const first = await fetch(url, { headers: header })
-    expect(first.status).toBe(503)
-    expect(await first.clone().json()).toMatchObject({
-      error: 'settlement_unknown',
-      message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
-    })
+    await expectOutcomeUnknown(first)
     expect(await first.text()).not.toContain('secret')
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
     // The payer retries the same payment: the chain says it was paid, so it is served.

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema } from '@402x/core'
 import { anvilKeys, deployUsdc, fiatTokenAbi, roles } from '@402x/devchain'
 import { createSqliteLedger, type PayerInfo, x402Middleware } from '402x-api'
@@ -81,11 +81,8 @@ beforeAll(async () => {
       res.json({ ok: true })
     },
   )
-  server = app.listen(0, '127.0.0.1')
-  url = await listen(server).catch(async () => {
-    await new Promise((r) => server.once('listening', r))
-    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  })
+  server = createServer(app)
+  url = await listen(server)
 })
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import {
   createPayment,
   decodeHeader,
@@ -137,11 +137,8 @@ beforeAll(async () => {
       } else next(err)
     },
   )
-  server = app.listen(0, '127.0.0.1')
-  url = await listen(server).catch(async () => {
-    await new Promise((r) => server.once('listening', r))
-    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  })
+  server = createServer(app)
+  url = await listen(server)
 })
 
 afterAll(async () => {

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { wrapFetchWithSIWx } from '@x402/extensions/sign-in-with-x'
 import { x402Middleware } from '402x-api'
 import express from 'express'
@@ -23,11 +23,8 @@ beforeAll(async () => {
       res.json({ results: ['a', 'b'] })
     },
   )
-  server = app.listen(0, '127.0.0.1')
-  url = await listen(server).catch(async () => {
-    await new Promise((r) => server.once('listening', r))
-    return `http://127.0.0.1:${(server.address() as { port: number }).port}`
-  })
+  server = createServer(app)
+  url = await listen(server)
 })
 
 afterAll(async () => {

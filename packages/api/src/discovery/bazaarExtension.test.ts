@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { decodeHeader, PaymentRequiredSchema } from '@402x/core'
 import { decodePaymentRequiredHeader } from '@x402/core/http'
 import {
@@ -12,32 +9,20 @@ import {
   validateDiscoveryExtensionSpec,
 } from '@x402/extensions/bazaar'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { offlinePaywalls } from '../../../../test/helpers/offlinePaywalls.js'
+import type { Paywall } from '../paywall/createPaywall.js'
 import { paymentRequiredResponse } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { createManifest } from './createManifest.js'
 
-const dir = mkdtempSync(join(tmpdir(), '402x-bazaar-'))
-const paywalls: Paywall[] = []
-afterAll(async () => {
-  for (const paywall of paywalls) await paywall.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const paywalls = offlinePaywalls('402x-bazaar-')
+afterAll(() => paywalls.close())
 
 const origin = 'https://api.example.com'
 const payTo = '0x1111111111111111111111111111111111111111'
 
 function paywall(extra: Partial<PaywallOptions>): Paywall {
-  const created = createPaywall({
-    payTo,
-    network: 'eip155:8453',
-    facilitator: 'http://127.0.0.1:9',
-    ledger: join(dir, `ledger-${paywalls.length}.db`),
-    reconcileIntervalMs: 0,
-    ...extra,
-  } as PaywallOptions)
-  paywalls.push(created)
-  return created
+  return paywalls.make(extra)
 }
 
 const table = paywall({

@@ -1,18 +1,12 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { compileErrors, validate } from '@readme/openapi-parser'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { offlinePaywalls } from '../../../../test/helpers/offlinePaywalls.js'
+import type { Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { createOpenApi } from './createOpenApi.js'
 
-const dir = mkdtempSync(join(tmpdir(), '402x-openapi-'))
-const paywalls: Paywall[] = []
-afterAll(async () => {
-  for (const paywall of paywalls) await paywall.close()
-  rmSync(dir, { recursive: true, force: true })
-})
+const paywalls = offlinePaywalls('402x-openapi-')
+afterAll(() => paywalls.close())
 
 const payTo = '0x1111111111111111111111111111111111111111'
 const otherPayTo = '0x2222222222222222222222222222222222222222'
@@ -29,12 +23,7 @@ const routes = {
 
 /** A real paywall on Base with two more accepted options (Base Sepolia USDC, an 18-decimal token). */
 function paywall(extra: Partial<PaywallOptions> = {}): Paywall {
-  const created = createPaywall({
-    payTo,
-    network: 'eip155:8453',
-    facilitator: 'http://127.0.0.1:9',
-    ledger: join(dir, `ledger-${paywalls.length}.db`),
-    reconcileIntervalMs: 0,
+  return paywalls.make({
     accepts: [
       { network: 'eip155:84532' },
       {
@@ -45,9 +34,7 @@ function paywall(extra: Partial<PaywallOptions> = {}): Paywall {
     ],
     routes,
     ...extra,
-  } as PaywallOptions)
-  paywalls.push(created)
-  return created
+  })
 }
 
 /** Validates with a real OpenAPI 3.0/3.1 validator (schema and semantic rules); fails with its report. */

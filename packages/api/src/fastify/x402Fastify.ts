@@ -1,8 +1,8 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { failedMidway } from '../node/captureResponse.js'
 import { toWebRequest } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
+import { handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
 import type { Decision, PaywallOptions } from '../paywall/types.js'
 
@@ -91,7 +91,7 @@ export const x402Fastify = Object.assign(
         answer = new Response(body, { status, headers })
       } catch {
         // The payload stream failed midway: nothing of it goes out, nothing is charged.
-        answer = failedMidway()
+        answer = handlerFailed(500, true)
       }
       const final = await entry.decision.finish(answer)
       // Paid, but the caller may be gone: then the payment may be served again on a retry.

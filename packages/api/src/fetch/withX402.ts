@@ -1,13 +1,8 @@
+import { bufferResponse } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
 type FetchHandler<Rest extends unknown[]> = (request: Request, ...rest: Rest) => Response | Promise<Response>
-
-const failed = () =>
-  new Response(JSON.stringify({ error: 'internal_error', message: 'the handler failed; nothing was charged' }), {
-    status: 500,
-    headers: { 'content-type': 'application/json' },
-  })
 
 /**
  * Guards a fetch-style handler (`(request) => Response`: Bun, Deno, Cloudflare-style
@@ -29,15 +24,7 @@ export function withX402<Rest extends unknown[]>(
     const decision = await paywall.handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return handler(request, ...rest)
-    let response: Response
-    try {
-      const answer = await handler(request, ...rest)
-      // Buffer: nothing reaches the caller before the payment settles.
-      response = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
-    } catch {
-      response = failed()
-    }
-    return decision.finish(response)
+    return decision.finish(await bufferResponse(() => handler(request, ...rest)))
   }
   return Object.assign(guarded, { paywall })
 }

@@ -1,9 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
-import { failedMidway } from '../node/captureResponse.js'
+import { bufferResponse } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
-import { faultResponse } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
-import { webRequestInfo } from '../paywall/webRequestInfo.js'
 
 /**
  * Hono middleware that charges for the routes it guards. The handler's response is read in
@@ -21,27 +19,15 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     // On @hono/node-server the socket is at `c.env.incoming`; other runtimes give no address.
     const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress
-    let req: unknown
-    if (route?.needsRequest) {
-      try {
-        req = await webRequestInfo(c.req.raw, route, { ip, ...honoParams(c.req.param()) })
-      } catch (error) {
-        return faultResponse(error)
-      }
-    }
-    const decision = await paywall.handle(c.req.raw, route ?? undefined, { req, ip })
+    const decision = await paywall.handle(c.req.raw, route ?? undefined, { ip, ...honoParams(c.req.param()) })
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return next()
-    await next()
-    const answer = c.res
-    let buffered: Response
-    try {
-      buffered = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
-    } catch {
-      // The body failed midway (a stream that errored): nothing of it goes out, nothing is charged.
-      buffered = failedMidway()
-    }
-    const final = await decision.finish(buffered)
+    const final = await decision.finish(
+      await bufferResponse(async () => {
+        await next()
+        return c.res
+      }),
+    )
     // Clear first: Hono merges the previous response's headers into a new one otherwise.
     c.res = undefined
     c.res = final
@@ -50,5 +36,5 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
   return Object.assign(middleware, { paywall })
 }
 
-/** Hono's own route parameters when it has them (a route-level middleware), else ours. */
+/** Hono's own route parameters when it has them (a route-level middleware); else the core uses the table's. */
 const honoParams = (params: Record<string, string>) => (Object.keys(params).length ? { params } : {})

@@ -1,12 +1,10 @@
 import type { NextRequest } from 'next/server.js'
+import { bufferResponse } from '../paywall/bufferResponse.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
 /** An App Router route handler: `(request, { params })`, `params` a Promise in Next 15+. */
 type RouteHandler<Rest extends unknown[]> = (request: NextRequest, ...rest: Rest) => Response | Promise<Response>
-
-const failed = () =>
-  Response.json({ error: 'internal_error', message: 'the handler failed; nothing was charged' }, { status: 500 })
 
 const unpriced = (method: string, path: string) =>
   Response.json(
@@ -49,14 +47,6 @@ export function withX402<Rest extends unknown[]>(
     const decision = await paywall().handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return handler(request, ...rest)
-    let response: Response
-    try {
-      const answer = await handler(request, ...rest)
-      // Buffer, streams included: nothing reaches the caller before the payment settles.
-      response = new Response(answer.body ? await answer.arrayBuffer() : null, answer)
-    } catch {
-      response = failed()
-    }
-    return decision.finish(response)
+    return decision.finish(await bufferResponse(() => handler(request, ...rest)))
   }
 }

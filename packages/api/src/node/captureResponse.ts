@@ -1,5 +1,6 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { knownBody, responseOf } from '../paywall/knownBody.js'
+import { handlerFailed } from '../paywall/responses.js'
 
 type Writer = {
   write: ServerResponse['write']
@@ -79,7 +80,7 @@ export function captureResponse(res: ServerResponse): Capture {
     const status = res.statusCode
     if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
       // Part of a paid body was written before the failure: none of it goes out unpaid.
-      resolve(failedMidway(status))
+      resolve(handlerFailed(status, true))
       return res
     }
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
@@ -93,16 +94,6 @@ export function captureResponse(res: ServerResponse): Capture {
     },
   }
 }
-
-/** The answer for a handler that failed after it started writing its body. */
-export const failedMidway = (status = 500) =>
-  new Response(
-    JSON.stringify({
-      error: 'internal_error',
-      message: 'the handler failed while writing its response; nothing was charged',
-    }),
-    { status: status >= 500 && status <= 599 ? status : 500, headers: { 'content-type': 'application/json' } },
-  )
 
 /** Writes a Web `Response` to a Node response, replacing any headers already set. */
 export async function sendWebResponse(res: ServerResponse, response: Response, head = false): Promise<void> {

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { faultResponse } from '../paywall/responses.js'
+import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
 
 /**
  * A Web `Request` with the method, URL and headers of a Node request (no body: the
@@ -23,9 +25,6 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
   })
 }
 
-/** The most a request body may hold when 402x reads it for pricing. */
-const maxBody = 1024 * 1024
-
 /**
  * Reads and parses a Node request's body into `req.body` when no body parser has (pricing
  * code reads `req.body`), the way body-parser does: JSON, form fields or text, with the raw
@@ -38,12 +37,12 @@ export async function readNodeBody(
   if (req.body !== undefined || req._body || req.readableEnded) return undefined
   const length = Number(req.headers['content-length'] ?? 0)
   if (!length && !req.headers['transfer-encoding']) return undefined
-  if (length > maxBody) return tooLarge()
+  if (length > maxPricedBody) return tooLarge()
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of req) {
     size += (chunk as Buffer).length
-    if (size > maxBody) return tooLarge()
+    if (size > maxPricedBody) return tooLarge()
     chunks.push(chunk as Buffer)
   }
   const raw = Buffer.concat(chunks)
@@ -68,11 +67,4 @@ export async function readNodeBody(
   return undefined
 }
 
-const tooLarge = () =>
-  new Response(
-    JSON.stringify({
-      error: 'invalid_request',
-      message: `the body is over ${maxBody} bytes, the most a priced request may send`,
-    }),
-    { status: 413, headers: { 'content-type': 'application/json' } },
-  )
+const tooLarge = () => faultResponse(bodyTooLarge())

@@ -28,6 +28,8 @@ export type HandleContext = {
   /** The request as the framework shows it (Express `req` …); else built from the `Request`. */
   req?: unknown
   ip?: string | undefined
+  /** Route parameters the framework knows, for the request view built for pricing code. */
+  params?: Record<string, string>
 }
 
 export type Paywall = {
@@ -70,13 +72,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
 
   const quote = createQuoter(config, ledger)
   const warned = new WeakSet<ResolvedRoute>()
-  const discoveryPaths = config.discovery ? [config.discovery.openapiPath, config.discovery.manifestPath] : []
 
   const match: Paywall['match'] = (method, rawPath) => {
-    if (config.guardsAll && discoveryPaths.length === 0) return config.routes[0]
+    if (config.guardsAll && !config.discovery) return config.routes[0]
     const path = normalizePath(rawPath)
     if (path === undefined) return null
-    if ((method === 'GET' || method === 'HEAD') && discoveryPaths.includes(path) && isDiscoveryPath(config, path)) {
+    if ((method === 'GET' || method === 'HEAD') && isDiscoveryPath(config, path)) {
       return discoveryRoute
     }
     if (config.guardsAll) return config.routes[0]
@@ -105,7 +106,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     let req = context.req
     if (req === undefined && route.needsRequest) {
       try {
-        req = await webRequestInfo(request, route, { ip: context.ip })
+        req = await webRequestInfo(request, route, {
+          ip: context.ip,
+          ...(context.params ? { params: context.params } : {}),
+        })
       } catch (error) {
         return respond(faultResponse(error))
       }
@@ -142,7 +146,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
         ...(error ? { error } : {}),
         ...(settle ? { settle } : {}),
         ...(status ? { status } : {}),
-        ...(extensions || challenge ? { extensions: { ...extensions, ...challenge } } : {}),
+        ...(extensions || challenge ? { extensions: { ...extensions?.(), ...challenge } } : {}),
       })
     const required = (error?: { reason: string; message: string }, status?: number): Decision => ({
       type: 'respond',

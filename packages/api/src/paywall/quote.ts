@@ -14,8 +14,11 @@ export type Quote =
       /** Dollars, as charged (rounded to the asset's unit). */
       price: string
       accepts: PaymentRequirements[]
-      /** x402 extensions for the 402 (`sign-in-with-x` where the payer's identity matters). */
-      extensions?: Record<string, unknown>
+      /**
+       * The x402 extensions for this route's 402 (`sign-in-with-x` where the payer's identity
+       * matters), built only when a 402 is answered.
+       */
+      extensions?: () => Record<string, unknown>
       /** Why a `SIGN-IN-WITH-X` header was not accepted, to say so in the 402. */
       identityError?: { reason: string; message: string }
     }
@@ -125,7 +128,7 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
       price,
       accepts,
       ...(wantsIdentity
-        ? { extensions: { [siwxExtensionKey]: createSiwxExtension({ url: resourceUrl, networks }) } }
+        ? { extensions: () => ({ [siwxExtensionKey]: createSiwxExtension({ url: resourceUrl, networks }) }) }
         : {}),
       ...(identityError ? { identityError } : {}),
     }

@@ -90,6 +90,22 @@ export function stampReceipt(response: Response, settle: SettleResponse, v1: boo
   return out
 }
 
+/**
+ * The 500 for a handler that failed, charged nothing. `midway`: it failed after it started
+ * its body, none of which is sent.
+ */
+export function handlerFailed(status = 500, midway = false): Response {
+  return responseOf(
+    JSON.stringify({
+      error: 'internal_error',
+      message: midway
+        ? 'the handler failed while writing its response; nothing was charged'
+        : 'the handler failed; nothing was charged',
+    }),
+    { status: status >= 500 && status <= 599 ? status : 500, headers: { 'content-type': 'application/json' } },
+  )
+}
+
 /** Dependencies down mean 503 with Retry-After; never served free, never charged. */
 export function faultResponse(error: unknown): Response {
   if (error instanceof X402Error) {

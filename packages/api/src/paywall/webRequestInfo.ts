@@ -46,13 +46,15 @@ async function readBody(request: Request): Promise<unknown> {
 /** The most a request body may hold when 402x reads it for pricing (as on the Node adapters). */
 export const maxPricedBody = 1024 * 1024
 
+/** A body over {@link maxPricedBody}: 413 `request_too_large`. */
+export const bodyTooLarge = () =>
+  new X402Error('request_too_large', {
+    message: `the body is over ${maxPricedBody} bytes, the most a priced request may send`,
+  })
+
 /** The body of a clone, as text, refusing more than {@link maxPricedBody} bytes. */
 async function readCapped(request: Request): Promise<string> {
-  const tooLarge = () =>
-    new X402Error('request_too_large', {
-      message: `the body is over ${maxPricedBody} bytes, the most a priced request may send`,
-    })
-  if (Number(request.headers.get('content-length') ?? 0) > maxPricedBody) throw tooLarge()
+  if (Number(request.headers.get('content-length') ?? 0) > maxPricedBody) throw bodyTooLarge()
   const reader = (request.clone().body as ReadableStream<Uint8Array>).getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -64,7 +66,7 @@ async function readCapped(request: Request): Promise<string> {
       // Not awaited: cancelling one branch of a teed body settles only once the other is
       // cancelled too, which is the framework's to do.
       void reader.cancel().catch(() => {})
-      throw tooLarge()
+      throw bodyTooLarge()
     }
     chunks.push(value)
   }
