@@ -1,24 +1,31 @@
 export type { ConfigFile } from './config/resolveConfig.js'
+export { createCreditLedger } from './credits/createCreditLedger.js'
+export { issueToken } from './credits/tokens.js'
+export type { CreditBalance, CreditEntry, CreditLedger } from './credits/types.js'
 export type { CreateOpenApiOptions } from './discovery/createOpenApi.js'
 export { createOpenApi } from './discovery/createOpenApi.js'
 export type { X402Middleware } from './express/x402Middleware.js'
-export { x402Middleware } from './express/x402Middleware.js'
+export { x402Credits, x402Middleware } from './express/x402Middleware.js'
 export type { SqliteLedgerOptions } from './ledger/createSqliteLedger.js'
 export { createSqliteLedger } from './ledger/createSqliteLedger.js'
 export type { Ledger, NewPayment, PaymentRecord, PaymentState } from './ledger/types.js'
 export { captureResponse, sendWebResponse } from './node/captureResponse.js'
 export { toWebRequest } from './node/nodeRequest.js'
-export type { HandleContext, Paywall } from './paywall/createPaywall.js'
+export type { HandleContext, Paywall, PaywallCredits } from './paywall/createPaywall.js'
 export { createPaywall } from './paywall/createPaywall.js'
 export type { Locks } from './paywall/locks.js'
 export { createMemoryLocks } from './paywall/locks.js'
 export { PaymentRequiredError } from './paywall/paymentRequiredError.js'
 export type {
   AnyRequest,
+  AnyResponse,
   AssetOption,
+  CreditReceipt,
+  CreditsOptions,
   Decision,
   DiscoveryOptions,
   FreeTier,
+  MeteredResponse,
   PayerInfo,
   PaymentEvent,
   PaymentOption,

@@ -7,7 +7,9 @@ import {
   headers as x402Headers,
 } from '@402x/core'
 import type { Budget } from './budget.js'
-import { type PayingFetch, type Receipt, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
+import { creditReceiptOf } from './creditHeaders.js'
+import type { CreditReceipt, CreditState, Receipt } from './types.js'
+import { type PayingFetch, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
 
 /**
  * The type of `data` when none is given: `any`, like axios, so that the seed's
@@ -24,6 +26,8 @@ export type X402Response<T = AnyData> = {
   data: T
   /** The payment made for this response, if one was. */
   receipt?: Receipt
+  /** What it cost from prepaid credit (its `X-402x-Receipt`), if it was credit-funded or metered. */
+  credit?: CreditReceipt
 }
 
 /** A non-2xx answer, after any payment. */
@@ -70,9 +74,11 @@ export type X402Client = {
   post<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
   put<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
   patch<T = AnyData>(url: string, body?: unknown, config?: RequestConfig): Promise<X402Response<T>>
-  /** Every payment made, oldest first. */
+  /** Every payment made (top-ups of credit included), oldest first. */
   receipts: Receipt[]
-  /** Atomic units spent. */
+  /** Prepaid credit per origin: token, last known balance (dollars), where to buy more. */
+  readonly credits: CreditState
+  /** Atomic units spent (top-ups of credit included; spending credit is not new spend). */
   spent(): bigint
 }
 
@@ -120,12 +126,14 @@ export function createX402Client(options: CreateX402ClientOptions): X402Client {
       }
     }
     const receipt = receiptOf(response)
+    const credit = creditReceiptOf(response)
     const result: X402Response<T> = {
       status: response.status,
       ok: response.ok,
       headers: response.headers,
       data: data as T,
       ...(receipt ? { receipt } : {}),
+      ...(credit ? { credit } : {}),
     }
     if (!response.ok) throw new X402HttpError(result)
     return result
@@ -138,6 +146,9 @@ export function createX402Client(options: CreateX402ClientOptions): X402Client {
     put: (url, body, config) => request('PUT', url, body, config),
     patch: (url, body, config) => request('PATCH', url, body, config),
     receipts: paying.receipts,
+    get credits() {
+      return paying.credits
+    },
     spent: () => paying.tracker.spent(),
   }
 }
@@ -183,8 +194,9 @@ const lazy = () => {
  * const response = await x402Client.post('https://api.example.com/translate', { text: 'Hello, world!', targetLang: 'es' })
  * console.log(response.data.translation)
  */
-export const x402Client: Omit<X402Client, 'receipts' | 'fetch'> & {
+export const x402Client: Omit<X402Client, 'receipts' | 'fetch' | 'credits'> & {
   readonly receipts: Receipt[]
+  readonly credits: CreditState
   readonly fetch: PayingFetch
 } = {
   get: (url, config) => lazy().get(url, config),
@@ -195,6 +207,9 @@ export const x402Client: Omit<X402Client, 'receipts' | 'fetch'> & {
   spent: () => lazy().spent(),
   get receipts() {
     return lazy().receipts
+  },
+  get credits() {
+    return lazy().credits
   },
   get fetch() {
     return lazy().fetch

@@ -1,45 +1,46 @@
 import {
-  createPayment,
-  createPaymentV1,
-  createSiwxExtension,
   decodeHeader,
   encodeHeader,
-  findNetwork,
-  formatMoney,
   headers,
   PaymentRequiredSchema,
-  type PaymentRequirements,
-  PaymentRequirementsV1Schema,
-  type SettleResponse,
-  SettleResponseSchema,
+  parseMoney,
   type SiwxExtension,
   signSiwx,
   siwxExtensionKey,
   siwxHeader,
-  toRequirementsV2,
   X402Error,
 } from '@402x/core'
 import { privateKeyToAddress } from 'viem/accounts'
-import { z } from 'zod'
 import { type Budget, type BudgetTracker, createBudgetTracker } from './budget.js'
+import { createCreditBook } from './createCreditBook.js'
+import { createPayer, type PayAttempt, refusalOf } from './createPayer.js'
+import { createTopUps } from './createTopUps.js'
+import { creditOfferOf, creditReceiptOf } from './creditHeaders.js'
+import { followRedirects } from './followRedirects.js'
+import { PaymentFailedError } from './paymentFailedError.js'
+import type { CreditState, Receipt } from './types.js'
 
-/** One payment, as the client saw it settle. */
-export type Receipt = {
-  url: string
-  method: string
-  /** Atomic units. */
-  amount: bigint
-  /** Dollars, e.g. "0.01". */
-  price: string
-  payTo: string
-  payer: string
-  network: string
-  asset: string
-  /** The settlement transaction hash. */
-  transaction: string
-  /** `pending`: sent but not confirmed when the server answered. */
-  status: 'settled' | 'pending'
-  at: Date
+/** Prepaid credit: buy it from sellers that sell it, and spend it with a bearer token. */
+export type CreditsOptions = {
+  /**
+   * Dollars of credit to buy at a time. A top-up is a payment like any other: the budget
+   * must allow it (`maxPerRequest` included). When it is below a request's price, that
+   * request is paid exactly instead.
+   */
+  topUp: number | string
+  /**
+   * Also top up when the known balance at an origin falls below this many dollars (read from
+   * each response's `X-402x-Receipt`). That top-up runs in the background: the response is
+   * returned at once, a failure is ignored (a later 402 tops up, or pays, as usual), and the
+   * next request to that origin waits for it. At most `topUp`. (A stream's final
+   * `x402-receipt` SSE event is not read: the balance is known again from the next answer.)
+   * @default 0 (top up only when a 402 says the balance is too low, or there is no token yet)
+   */
+  when?: number | string
+  /** Tokens from before, by origin: `{ 'https://api.example.com': 'x402c_…' }`. */
+  tokens?: Record<string, string>
+  /** Called with each new token (to persist it). What it throws is ignored. */
+  onToken?: (origin: string, token: string) => void
 }
 
 export type WrapFetchOptions = {
@@ -60,23 +61,45 @@ export type WrapFetchOptions = {
    * free tiers per payer and volume prices need it. @default true
    */
   signIn?: boolean
+  /**
+   * Prepaid credit (402x sellers that advertise `402x-credits` in their 402s). With a policy,
+   * a 402 is answered by buying `topUp` dollars of credit at that origin (when the request had
+   * no token, or its balance was too low) and retrying once with `Authorization: Bearer
+   * <token>`: one payment on chain for many requests. A request with its own `Authorization`
+   * header is left alone, and a token is only ever sent to the origin that issued it.
+   *
+   * Without a policy, tokens given by servers (the unused remainder of a metered payment)
+   * and `tokens` are still kept and spent, but credit is never bought. `false` turns credit
+   * off: no token is sent or kept.
+   *
+   * @default undefined (spend tokens received, never buy credit)
+   * @example
+   * const pay = wrapFetch(fetch, {
+   *   wallet: process.env.X402_PRIVATE_KEY,
+   *   budget: { maxPerRequest: 1, maxTotal: 10 },
+   *   credits: { topUp: 1, when: 0.05, onToken: (origin, token) => save(origin, token) },
+   * })
+   * await pay('https://api.example.com/chat') // buys $1 of credit, then pays with it
+   * pay.credits // { 'https://api.example.com': { token: 'x402c_…', balance: '0.99', topUp: '…' } }
+   */
+  credits?: CreditsOptions | false
 }
 
-export type PayingFetch = typeof fetch & { receipts: Receipt[]; tracker: BudgetTracker }
-
-const V1BodySchema = z.looseObject({ x402Version: z.literal(1), accepts: z.array(PaymentRequirementsV1Schema) })
-
-/** A payment the server refused or could not settle. */
-export class PaymentFailedError extends X402Error {
-  override readonly name = 'PaymentFailedError'
-  constructor(message: string, details: Record<string, unknown>) {
-    super('payment_failed', { message, details })
-  }
+export type PayingFetch = typeof fetch & {
+  /** Every payment made, top-ups included, oldest first. */
+  receipts: Receipt[]
+  tracker: BudgetTracker
+  /** Prepaid credit per origin: token, last known balance (dollars), where to buy more. */
+  readonly credits: CreditState
 }
+
+/** What this client's request carried, per answer: its token, and the top-ups done before it. */
+type Sent = { token: string | undefined; generation: number }
 
 /**
  * Wraps `fetch` so that a 402 is paid (x402 v2, or v1 from the body) within a budget, and
- * the request retried once with the payment.
+ * the request retried once with the payment. With `credits`, it buys prepaid credit instead
+ * and spends it with a bearer token.
  *
  * @example
  * const pay = wrapFetch(fetch, { wallet: process.env.X402_PRIVATE_KEY, budget: { maxPerRequest: 0.05 } })
@@ -92,13 +115,42 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
   const from = privateKeyToAddress(privateKey as `0x${string}`)
   const tracker = options.tracker ?? createBudgetTracker(options.budget)
   const receipts: Receipt[] = []
-  const assetAllowed = (r: PaymentRequirements) => {
-    const known = findNetwork(r.network)
-    if (!known?.id.startsWith('eip155:')) return false
-    if (known.usdc?.address.toLowerCase() === r.asset.toLowerCase()) return true
-    return (options.allowedAssets ?? []).some(
-      (a) => a.asset.toLowerCase() === r.asset.toLowerCase() && findNetwork(a.network)?.id === known.id,
-    )
+  const payer = createPayer({
+    privateKey,
+    from,
+    tracker,
+    receipts,
+    ...(options.allowedAssets ? { allowedAssets: options.allowedAssets } : {}),
+    ...(options.onReceipt ? { onReceipt: options.onReceipt } : {}),
+  })
+  const policy = options.credits || undefined
+  const book =
+    options.credits === false
+      ? undefined
+      : createCreditBook({
+          ...(policy?.tokens ? { tokens: policy.tokens } : {}),
+          ...(policy?.onToken ? { onToken: policy.onToken } : {}),
+        })
+  const topUpAmount = policy && parseMoney(policy.topUp, { name: 'credits.topUp' })
+  const lowMark = policy && parseMoney(policy.when ?? 0, { name: 'credits.when' })
+  if (topUpAmount !== undefined && lowMark !== undefined && (topUpAmount === 0n || lowMark > topUpAmount)) {
+    throw new X402Error('invalid_config', {
+      message: `credits.topUp must be above 0 and at least credits.when (got topUp ${policy?.topUp}, when ${policy?.when}): raise topUp or lower when`,
+    })
+  }
+  const topUps = book && topUpAmount ? createTopUps({ base, book, payer, amount: topUpAmount }) : undefined
+  // Origins whose background top-up failed: not retried in the background until one succeeds.
+  const stalled = new Set<string>()
+
+  /** Tops up in the background when a receipt put the balance under `when`. */
+  const keepTopped = (origin: string) => {
+    const balance = book?.balance(origin)
+    const offer = book?.offer(origin)
+    if (!topUps || !offer || !book?.token(origin) || balance === undefined || lowMark === undefined) return
+    if (balance >= lowMark || stalled.has(origin) || topUps.pending(origin)) return
+    const amount = topUps.amountFor(offer)
+    if (amount === undefined) return
+    topUps.topUp(origin, offer, amount).catch(() => stalled.add(origin))
   }
 
   /** A SIGN-IN-WITH-X header for a 402 that asks for one, bound to the origin asked. */
@@ -115,163 +167,117 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
       return undefined
     return encodeHeader(signSiwx({ info: extension.info, chainId: chain.chainId, privateKey, address: from }))
   }
+
   const paying = async (input: Parameters<typeof fetch>[0], init?: RequestInit): Promise<Response> => {
     const request = new Request(input, init)
     // Keep the body so the paid retry can send it again.
     const body = request.body ? await request.arrayBuffer() : undefined
-    const send = (url: string, extra?: Record<string, string>) => {
+    // The caller's own credential wins: then this client neither sends nor buys credit.
+    const own = request.headers.has('authorization')
+    const tokenAt = (url: string) => (own ? undefined : book?.token(new URL(url).origin))
+    const sent = new WeakMap<Response, Sent>()
+    const send = async (url: string, extra?: Record<string, string>, retried = false): Promise<Response> => {
       const h = new Headers(request.headers)
       for (const [k, v] of Object.entries(extra ?? {})) h.set(k, v)
-      return base(url, {
-        method: request.method,
-        headers: h,
-        ...(body ? { body } : {}),
-        // A payment goes only where it was asked for: never follow a redirect with it.
-        redirect: extra ? 'manual' : request.redirect,
-        signal: request.signal,
-      })
-    }
-    const payFrom = async (first: Response): Promise<Response> => {
-      const header = first.headers.get(headers.paymentRequired)
-      let candidates: { requirements: PaymentRequirements; v1?: z.infer<typeof PaymentRequirementsV1Schema> }[]
-      let resource: { url: string } | undefined
-      let extensions: Record<string, unknown> | undefined
-      if (header) {
-        const decoded = decodeHeader(header, PaymentRequiredSchema)
-        if (!decoded.ok) {
-          throw new PaymentFailedError(`the server's PAYMENT-REQUIRED header is invalid: ${decoded.error.message}`, {
-            url: request.url,
+      // A payment goes only where it was asked for: never follow a redirect with it.
+      const redirect = extra ? 'manual' : request.redirect
+      const origin = new URL(url).origin
+      // Let a top-up under way finish first: this request then spends the new credit.
+      await topUps?.pending(origin)?.catch(() => undefined)
+      const generation = topUps?.generation(origin) ?? 0
+      let token: string | undefined
+      const response = tokenAt(url)
+        ? // Redirects followed by hand, so that each hop carries its own origin's token only.
+          await followRedirects(base, url, {
+            method: request.method,
+            headers: h,
+            ...(body ? { body } : {}),
+            signal: request.signal,
+            redirect,
+            authorization: (hop) => {
+              token = tokenAt(hop)
+              return token && `Bearer ${token}`
+            },
           })
-        }
-        candidates = decoded.value.accepts.map((requirements) => ({ requirements }))
-        resource = decoded.value.resource
-        extensions = decoded.value.extensions
-      } else {
-        const v1 = V1BodySchema.safeParse(
-          await first
-            .clone()
-            .json()
-            .catch(() => undefined),
-        )
-        if (!v1.success) return first
-        candidates = v1.data.accepts.map((v1r) => ({ requirements: toRequirementsV2(v1r), v1: v1r }))
+        : await base(url, {
+            method: request.method,
+            headers: h,
+            ...(body ? { body } : {}),
+            redirect,
+            signal: request.signal,
+          })
+      if (!book || own) return response
+      const answered = new URL(response.url || url).origin
+      if (token && response.status === 401 && !retried && (await errorOf(response)) === 'invalid_token') {
+        // The server no longer knows the token: drop it and ask again without it.
+        book.forget(answered, token)
+        return send(url, extra, true)
       }
-      const usable = candidates.filter((c) => c.requirements.scheme === 'exact' && assetAllowed(c.requirements))
-      if (usable.length === 0) {
-        throw new PaymentFailedError(
-          `no payment option of ${request.url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays exact USDC on ${['eip155:8453', 'eip155:84532', 'eip155:31337'].join(', ')} (add others with allowedAssets)`,
-          { url: request.url },
-        )
-      }
-      usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
-      const choice = usable[0] as (typeof usable)[number]
-      const amount = BigInt(choice.requirements.amount)
-      // After redirects, the 402 came from where the request ended up: budget and pay that.
-      const target = first.url || request.url
-      const host = new URL(target).host
-      const until = Date.now() + (choice.requirements.maxTimeoutSeconds + 30) * 1000
-      const hold = tracker.hold(amount, host, choice.requirements.payTo, until)
-      // If no answer comes back, the hold stays until the signed payment expires: it could
-      // still be settled until then.
-      const paymentHeader = choice.v1
-        ? { [headers.v1Payment]: encodeHeader(createPaymentV1({ privateKey, from, requirements: choice.v1 })) }
-        : {
-            [headers.paymentSignature]: encodeHeader(
-              createPayment({
-                privateKey,
-                from,
-                requirements: choice.requirements,
-                ...(resource ? { resource } : {}),
-                ...(extensions ? { extensions } : {}),
-              }),
-            ),
-          }
-      let paid = await send(target, paymentHeader)
-      // The server could not tell whether the settlement landed: the same payment is served
-      // once and charged at most once, so retry with it (never sign a new one).
-      let uncertain = false
-      for (let i = 0; i < 3 && (await settlementUnknown(paid)); i++) {
-        uncertain = true
-        const wait = Math.min(Number(paid.headers.get('retry-after') ?? 2) || 2, 5)
-        await new Promise((r) => setTimeout(r, wait * 1000))
-        // Signed in as the payer: the server serves a paid response again only to its payer.
-        const proof = signSiwx({
-          info: createSiwxExtension({ url: target, networks: [choice.requirements.network] }).info,
-          chainId: choice.requirements.network,
-          privateKey,
-          address: from,
-        })
-        paid = await send(target, { ...paymentHeader, [siwxHeader]: encodeHeader(proof) })
-      }
-      const settle = readSettle(paid)
-      if (settle?.success || settle?.errorReason === 'settlement_pending') {
-        tracker.spend(hold)
-        const receipt: Receipt = {
-          url: target,
-          method: request.method,
-          amount,
-          price: formatMoney(amount),
-          payTo: choice.requirements.payTo,
-          payer: from,
-          network: choice.requirements.network,
-          asset: choice.requirements.asset,
-          transaction: settle.transaction,
-          status: settle.success ? 'settled' : 'pending',
-          at: new Date(),
-        }
-        receipts.push(receipt)
-        options.onReceipt?.(receipt)
-        Object.defineProperty(paid, 'receipt', { value: receipt })
-      } else if ((paid.status === 402 || paid.status === 400) && !uncertain) {
-        // Refused or not settled: nothing was charged. (After an unknown settlement outcome
-        // a refusal proves nothing: the hold stays until the authorization expires.)
-        tracker.release(hold)
-      }
-      // Any other answer (a 5xx, say) leaves the hold until the authorization expires.
-      return paid
+      book.observe(answered, response, token)
+      sent.set(response, { token, generation })
+      return response
     }
+    const attempt: PayAttempt = { url: request.url, method: request.method, send }
+
+    /** Answers a 402 with credit: buy some if needed, and retry once with the token. */
+    const withCredit = async (first: Response): Promise<Response | undefined> => {
+      const origin = new URL(first.url || request.url).origin
+      const offer = book?.offer(origin)
+      if (!topUps || !book || own || !offer || !creditOfferOf(first)) return undefined
+      const carried = sent.get(first)
+      if (carried?.token && (await errorOf(first)) !== 'insufficient_credit') return undefined
+      const quote = await payer.quote(first, request.url).catch(() => undefined)
+      const amount = topUps.amountFor(offer)
+      if (!quote || amount === undefined || amount < BigInt(quote.options[0].requirements.amount)) return undefined
+      // A top-up finished since this request was sent: its credit may be enough already.
+      if (!carried || topUps.generation(origin) === carried.generation) {
+        try {
+          await topUps.topUp(origin, offer, amount)
+        } catch (error) {
+          // Credit is not for sale after all (and nothing was paid): pay the request itself.
+          if (error instanceof PaymentFailedError && error.details.nothingPaid) return undefined
+          throw error
+        }
+      }
+      if (!book.token(origin)) return undefined
+      stalled.delete(origin)
+      return send(first.url || request.url)
+    }
+
     let first = await send(request.url)
-    if (first.status !== 402) return first
-    // The server wants to know who is asking (a free tier per payer, or a payer's own
-    // price): sign in (SIGN-IN-WITH-X, no payment) first, and pay only if it still says 402.
-    const proof = options.signIn === false ? undefined : signInFor(first, request.url)
-    if (proof) {
-      const again = await send(first.url || request.url, { [siwxHeader]: proof })
-      if (again.status !== 402) return again
-      first = again
+    if (first.status === 402) {
+      // The server wants to know who is asking (a free tier per payer, or a payer's own
+      // price): sign in (SIGN-IN-WITH-X, no payment) first, and pay only if it still says 402.
+      const proof = options.signIn === false ? undefined : signInFor(first, request.url)
+      if (proof) first = await send(first.url || request.url, { [siwxHeader]: proof })
     }
-    const paid = await payFrom(first)
-    // The price changed between the quote and the payment (the hour turned, say): nothing
-    // was charged; pay the new price once.
-    if (paid.status === 402 && refusalOf(paid) === 'price_changed') return payFrom(paid)
-    return paid
+    if (first.status === 402) first = (await withCredit(first)) ?? first
+    let answer = first
+    if (first.status === 402) {
+      answer = await payer.pay(first, attempt)
+      // The price changed between the quote and the payment (the hour turned, say): nothing
+      // was charged; pay the new price once.
+      if (answer.status === 402 && refusalOf(answer) === 'price_changed') answer = await payer.pay(answer, attempt)
+    }
+    if (creditReceiptOf(answer)) keepTopped(new URL(answer.url || request.url).origin)
+    return answer
   }
-  return Object.assign(paying as typeof fetch, { receipts, tracker })
+  return Object.defineProperty(Object.assign(paying as typeof fetch, { receipts, tracker }), 'credits', {
+    get: () => book?.snapshot() ?? {},
+    enumerable: true,
+  }) as PayingFetch
 }
 
-/** Whether a 503 says the settlement's outcome is not known yet (retry with the same payment). */
-async function settlementUnknown(response: Response): Promise<boolean> {
-  if (response.status !== 503) return false
+/** The error code of a JSON answer (`{ error }`), or a 402's refusal reason. */
+async function errorOf(response: Response): Promise<string | undefined> {
+  const refusal = refusalOf(response)
+  if (refusal) return refusal
   const body = (await response
     .clone()
     .json()
-    .catch(() => undefined)) as { error?: string } | undefined
-  return body?.error === 'settlement_unknown' || body?.error === 'payment_in_flight'
-}
-
-/** The refusal reason in a 402's PAYMENT-REQUIRED header, if any. */
-function refusalOf(response: Response): string | undefined {
-  const value = response.headers.get(headers.paymentRequired)
-  if (!value) return undefined
-  const decoded = decodeHeader(value, PaymentRequiredSchema)
-  return decoded.ok ? decoded.value.error : undefined
-}
-
-function readSettle(response: Response): SettleResponse | undefined {
-  const value = response.headers.get(headers.paymentResponse) ?? response.headers.get(headers.v1PaymentResponse)
-  if (!value) return undefined
-  const decoded = decodeHeader(value, SettleResponseSchema)
-  return decoded.ok ? decoded.value : undefined
+    .catch(() => undefined)) as { error?: unknown; reason?: unknown } | undefined
+  const code = body?.reason ?? body?.error
+  return typeof code === 'string' ? code : undefined
 }
 
 /** The receipt a paid response carries, if it was paid. */

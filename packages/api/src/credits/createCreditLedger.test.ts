@@ -185,6 +185,7 @@ describe('createCreditLedger', () => {
     const model = new Map(accounts.map((a) => [a, { available: 0n, reserved: 0n }]))
     const live: { id: string; account: string; amount: bigint; expiresAt: number }[] = []
     const topUps: { account: string; amount: bigint; ref: string }[] = []
+    const payouts: { account: string; amount: bigint; ref: string }[] = []
     const counts: Record<string, number> = {}
     const pick = <T>(list: T[]) => list[rng.int(0, list.length - 1)]!
     const take = () => live.splice(rng.int(0, live.length - 1), 1)[0]!
@@ -248,6 +249,22 @@ describe('createCreditLedger', () => {
         const amount = rng.big(1n, 100_000n)
         await credits.refund({ account, amount, ref: `refund-${i}`, reason: 'bad_response' })
         m.available += amount
+      } else if (roll < 0.92) {
+        op = 'payout'
+        const ref = `payout-${i}`
+        if (rng.next() < 0.2 && payouts.length > 0) {
+          op = 'payout_retry'
+          expect((await credits.payout(pick(payouts))).replayed).toBe(true)
+        } else if (rng.next() < 0.25 || m.available === 0n) {
+          op = 'payout_refused'
+          const amount = m.available + rng.big(1n, 100_000n)
+          await rejectsWith(credits.payout({ account, amount, ref }), /insufficient credit/)
+        } else {
+          const amount = rng.next() < 0.1 ? m.available : rng.big(1n, m.available)
+          expect((await credits.payout({ account, amount, ref })).replayed).toBe(false)
+          payouts.push({ account, amount, ref })
+          m.available -= amount
+        }
       } else if (roll < 0.96) {
         op = 'tick'
         now += rng.int(0, 20_000)
@@ -271,12 +288,14 @@ describe('createCreditLedger', () => {
     }
 
     // Every operation kind ran, many times.
-    for (const op of ['top_up', 'top_up_retry', 'grant', 'reserve', 'capture', 'release', 'refund', 'tick', 'expire'])
+    for (const op of ['top_up', 'top_up_retry', 'grant', 'reserve', 'capture', 'release', 'refund', 'payout', 'tick'])
       expect(counts[op] ?? 0, op).toBeGreaterThan(20)
+    for (const op of ['expire', 'payout_retry', 'payout_refused']) expect(counts[op] ?? 0, op).toBeGreaterThan(5)
     expect(counts.capture_expired ?? 0).toBeGreaterThan(0)
     for (const a of accounts) expect({ a, ...(await credits.balance(a)) }).toEqual({ a, ...model.get(a)! })
     const books = audit(path)
     expect(books.transactions).toBeGreaterThan(1000)
+    expect(books.balances.get('system:payouts')).toBe(payouts.reduce((sum, p) => sum + p.amount, 0n))
     // The entries a caller sees are its own, newest first.
     const mine = await credits.entries(accounts[0]!, { limit: 1000 })
     expect(mine.every((e) => e.account === `caller:${accounts[0]}` || e.account === `hold:${accounts[0]}`)).toBe(true)
@@ -353,6 +372,58 @@ describe('createCreditLedger', () => {
     expect(r2).toEqual(r1)
     expect(await credits.balance('alice')).toEqual({ available: 999_995n, reserved: 10n })
     expect(audit(path).balances.get('system:topups')).toBe(-1_000_000n)
+  })
+
+  it('pays out available credit once per ref, and refuses more than is available without moving anything', async () => {
+    const credits = ledger()
+    await credits.topUp({ account: 'alice', amount: 1_000n, ref: 'pay-1' })
+    const hold = await credits.reserve({ account: 'alice', amount: 300n, ttlMs: 60_000 })
+    expect(hold.ok).toBe(true)
+
+    const first = await credits.payout({ account: 'alice', amount: 600n, ref: 'po-1', note: 'to 0xabc' })
+    expect(first.replayed).toBe(false)
+    expect(await credits.payout({ account: 'alice', amount: 600n, ref: 'po-1' })).toEqual({
+      transactionId: first.transactionId,
+      replayed: true,
+    })
+    expect(await credits.balance('alice')).toEqual({ available: 100n, reserved: 300n })
+    await rejectsWith(credits.payout({ account: 'alice', amount: 5n, ref: 'po-1' }), /already used.*new ref/)
+    await rejectsWith(credits.payout({ account: 'bob', amount: 600n, ref: 'po-1' }), /already used/)
+
+    // The reserved 300 is not available: 101 is refused with what is, and nothing moves.
+    const error = await credits.payout({ account: 'alice', amount: 101n, ref: 'po-2' }).catch((e: unknown) => e)
+    expect(error).toBeInstanceOf(X402Error)
+    expect((error as X402Error).code).toBe('invalid_request')
+    expect((error as X402Error).message).toMatch(/insufficient credit.*available credit is 100.*at most 100/)
+    expect((error as X402Error).details).toMatchObject({ reason: 'insufficient_credit', available: '100' })
+    await rejectsWith(credits.payout({ account: 'nobody', amount: 1n, ref: 'po-3' }), /available credit is 0/)
+    expect(await credits.balance('alice')).toEqual({ available: 100n, reserved: 300n })
+
+    // The refused ref is free: the exact balance pays out, down to 0, never below.
+    expect((await credits.payout({ account: 'alice', amount: 100n, ref: 'po-2' })).replayed).toBe(false)
+    expect(await credits.balance('alice')).toEqual({ available: 0n, reserved: 300n })
+    const mine = await credits.entries('alice')
+    expect(mine.filter((e) => e.kind === 'payout').map((e) => [e.account, e.amount, e.ref])).toEqual([
+      ['caller:alice', -100n, 'po-2'],
+      ['caller:alice', -600n, 'po-1'],
+    ])
+    // A payout ref is its own namespace: a top-up may reuse the text.
+    expect((await credits.topUp({ account: 'alice', amount: 1n, ref: 'po-1' })).replayed).toBe(false)
+    expect(audit(path).balances.get('system:payouts')).toBe(700n)
+  })
+
+  it('lets exactly 50 of 200 concurrent 1-unit payouts through a balance of 50', async () => {
+    const a = ledger()
+    const b = ledger()
+    await a.topUp({ account: 'alice', amount: 50n, ref: 'pay-1' })
+    const results = await Promise.allSettled(
+      Array.from({ length: 200 }, (_, i) => (i % 2 ? a : b).payout({ account: 'alice', amount: 1n, ref: `po-${i}` })),
+    )
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(50)
+    for (const r of results)
+      if (r.status === 'rejected') expect((r.reason as X402Error).details.reason).toBe('insufficient_credit')
+    expect(await a.balance('alice')).toEqual({ available: 0n, reserved: 0n })
+    expect(audit(path).balances.get('system:payouts')).toBe(50n)
   })
 
   it('releases expired reservations, which then cannot be captured, and leaves captured ones alone', async () => {
@@ -436,6 +507,8 @@ describe('createCreditLedger', () => {
     await rejectsWith(credits.topUp({ account: 'alice', amount: 1n << 63n, ref: 'p' }), /below 2\^63/)
     await rejectsWith(credits.topUp({ account: '', amount: 1n, ref: 'p' }), /account must be/)
     await rejectsWith(credits.reserve({ account: 'alice', amount: 1n, ttlMs: 0 }), /ttlMs/)
+    await rejectsWith(credits.payout({ account: 'alice', amount: 0n, ref: 'po' }), /must be positive/)
+    await rejectsWith(credits.payout({ account: 'alice', amount: 1n, ref: '' }), /ref must be/)
     await rejectsWith(credits.capture({ reservationId: 'r', amount: -1n }), /zero or more/)
     expect(await credits.reserve({ account: 'nobody', amount: 1n, ttlMs: 1_000 })).toEqual({
       ok: false,

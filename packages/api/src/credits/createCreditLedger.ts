@@ -62,8 +62,8 @@ function checkText(value: unknown, what: string): asserts value is string {
 /**
  * The prepaid credit ledger: double-entry bookkeeping in SQLite (WAL). Every operation is one
  * `BEGIN IMMEDIATE` transaction whose entries sum to zero, and updates the cached balances in
- * the same transaction; a reservation debits the caller only when its available balance
- * covers it, so concurrent callers (threads, processes) never overdraw.
+ * the same transaction; a reservation or a payout debits the caller only when its available
+ * balance covers it, so concurrent callers (threads, processes) never overdraw.
  *
  * @example
  * const credits = createCreditLedger({ path: '.402x/credits.db' })
@@ -174,23 +174,34 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     return id
   }
 
+  type RefInput = { account: string; amount: bigint; ref: string; note?: string; reason?: string }
+
+  const checkRefInput = (input: RefInput) => {
+    checkText(input.account, 'account')
+    checkAmount(input.amount, 'amount', 1n)
+    checkText(input.ref, 'ref')
+  }
+
+  /** The earlier posting of `ref` as a replay, if the same account and amount; refuses a different one. */
+  const replayOf = (kind: CreditKind, input: RefInput): Posted | undefined => {
+    const existing = q.txByRef.get(kind, input.ref) as TxRow | undefined
+    if (!existing) return undefined
+    if (existing.account !== input.account || BigInt(existing.amount) !== input.amount)
+      throw invalid(
+        `ref \`${input.ref}\` was already used for a ${kind} of ${existing.amount} to \`${existing.account}\`: pass a new ref for a different ${kind}`,
+        { ref: input.ref },
+      )
+    return { transactionId: existing.id, replayed: true }
+  }
+
   const credit =
     (kind: 'top_up' | 'grant' | 'refund', from: CreditAccount) =>
-    (input: { account: string; amount: bigint; ref: string; note?: string; reason?: string }): Promise<Posted> =>
+    (input: RefInput): Promise<Posted> =>
       guard(() => {
-        checkText(input.account, 'account')
-        checkAmount(input.amount, 'amount', 1n)
-        checkText(input.ref, 'ref')
+        checkRefInput(input)
         return atomically(() => {
-          const existing = q.txByRef.get(kind, input.ref) as TxRow | undefined
-          if (existing) {
-            if (existing.account !== input.account || BigInt(existing.amount) !== input.amount)
-              throw invalid(
-                `ref \`${input.ref}\` was already used for a ${kind} of ${existing.amount} to \`${existing.account}\`: pass a new ref for a different ${kind}`,
-                { ref: input.ref },
-              )
-            return { transactionId: existing.id, replayed: true }
-          }
+          const replayed = replayOf(kind, input)
+          if (replayed) return replayed
           const note = input.note ?? input.reason ?? null
           const id = post(kind, input.ref, input.account, input.amount, note, [
             [from, -input.amount],
@@ -231,12 +242,34 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       ['system:revenue', captured],
       [callerOf(row.account), reserved - captured],
     ])
+    return reserved
   }
 
   return {
     topUp: credit('top_up', 'system:topups'),
     grant: credit('grant', 'system:grants'),
     refund: credit('refund', 'system:revenue'),
+    payout: (input) =>
+      guard(() => {
+        checkRefInput(input)
+        return atomically(() => {
+          const replayed = replayOf('payout', input)
+          if (replayed) return replayed
+          const debited = q.debitIfCovered.run({ account: callerOf(input.account), amount: String(input.amount) })
+          if (Number(debited.changes) !== 1) {
+            const available = balanceOf(callerOf(input.account))
+            throw invalid(
+              `insufficient credit: cannot pay out ${input.amount} from \`${input.account}\`, whose available credit is ${available} (reserved credit is not paid out): pay out at most ${available}`,
+              { reason: 'insufficient_credit', available: String(available), amount: String(input.amount) },
+            )
+          }
+          const id = post('payout', input.ref, input.account, input.amount, input.note ?? null, [
+            [callerOf(input.account), -input.amount, 'applied'],
+            ['system:payouts', input.amount],
+          ])
+          return { transactionId: id, replayed: false }
+        })
+      }),
     reserve: (input) =>
       guard(() => {
         checkText(input.account, 'account')
@@ -288,7 +321,28 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       guard(() => {
         checkText(reservationId, 'reservationId')
         checkText(reason, 'reason')
-        atomically(() => settle(reservationId, 'released', 0n, reason))
+        return { released: atomically(() => settle(reservationId, 'released', 0n, reason)) }
+      }),
+    chargeMany: (items) =>
+      guard(() => {
+        for (const item of items) {
+          checkText(item.account, 'account')
+          checkAmount(item.amount, 'amount', 1n)
+          checkText(item.ref, 'ref')
+        }
+        if (items.length === 0) return []
+        return atomically(() =>
+          items.map((item) => {
+            if (q.txByRef.get('charge', item.ref)) return true
+            const amount = String(item.amount)
+            if (Number(q.debitIfCovered.run({ account: callerOf(item.account), amount }).changes) !== 1) return false
+            post('charge', item.ref, item.account, item.amount, null, [
+              [callerOf(item.account), -item.amount, 'applied'],
+              ['system:revenue', item.amount],
+            ])
+            return true
+          }),
+        )
       }),
     expireReservations: (now = clock()) =>
       guard(() => {

@@ -2,14 +2,29 @@
  * Accounts of the credit ledger. A caller (by the id the API gives it) owns two:
  * `caller:<id>` (available credit) and `hold:<id>` (credit reserved for requests in flight).
  * System accounts are the other side of every movement, so that each transaction sums to
- * zero: `system:topups` (paid in over x402), `system:grants` (given by the operator) and
- * `system:revenue` (captured). System balances are negative or positive; caller and hold
- * balances are never negative.
+ * zero: `system:topups` (paid in over x402), `system:grants` (given by the operator),
+ * `system:revenue` (captured) and `system:payouts` (unused credit sent back on chain).
+ * System balances are negative or positive; caller and hold balances are never negative.
  */
-export type CreditAccount = `caller:${string}` | `hold:${string}` | 'system:topups' | 'system:grants' | 'system:revenue'
+export type CreditAccount =
+  | `caller:${string}`
+  | `hold:${string}`
+  | 'system:topups'
+  | 'system:grants'
+  | 'system:revenue'
+  | 'system:payouts'
 
 /** What a ledger transaction did. */
-export type CreditKind = 'top_up' | 'grant' | 'reserve' | 'capture' | 'release' | 'expire' | 'refund'
+export type CreditKind =
+  | 'top_up'
+  | 'grant'
+  | 'reserve'
+  | 'capture'
+  | 'release'
+  | 'expire'
+  | 'refund'
+  | 'payout'
+  | 'charge'
 
 /** One posting: `amount` (atomic units, never 0) moved into (`> 0`) or out of (`< 0`) `account`. */
 export type CreditEntry = {
@@ -19,7 +34,7 @@ export type CreditEntry = {
   account: CreditAccount
   amount: bigint
   kind: CreditKind
-  /** The top-up, grant or refund `ref`, or the reservation id. */
+  /** The top-up, grant, refund or payout `ref`, or the reservation id. */
   ref: string
   createdAt: number
 }
@@ -32,7 +47,7 @@ export type CreditBalance = {
   reserved: bigint
 }
 
-/** The result of a credit (top-up, grant, refund). */
+/** The result of a credit (top-up, grant, refund) or a payout. */
 export type Posted = {
   transactionId: number
   /** `true` when `ref` was already posted with the same account and amount: nothing moved. */
@@ -72,9 +87,26 @@ export type CreditLedger = {
    */
   capture(input: { reservationId: string; amount: bigint }): Promise<CaptureResult>
   /** Releases a whole live reservation (`hold → caller`). */
-  release(input: { reservationId: string; reason: string }): Promise<void>
+  release(input: { reservationId: string; reason: string }): Promise<{ released: bigint }>
+  /**
+   * Charges each caller `amount` of its available credit (`caller → system:revenue`), all in
+   * one transaction: the hot path's group commit. An item whose caller does not have the
+   * amount moves nothing and is `false`; an item whose `ref` was charged already is `true`.
+   */
+  chargeMany(items: { account: string; amount: bigint; ref: string }[]): Promise<boolean[]>
   /** Gives back charged credit (`system:revenue → caller`), idempotent by `ref`. */
   refund(input: { account: string; amount: bigint; ref: string; reason: string }): Promise<Posted>
+  /**
+   * Takes `amount` out of the caller's available credit (`caller → system:payouts`), to send
+   * it back on chain. Refuses with `invalid_request` (`details.reason: 'insufficient_credit'`)
+   * and moves nothing when the available balance does not cover it; reserved credit is never
+   * paid out. Idempotent by `ref` like `topUp`: a retry with the same `ref`, account and
+   * amount moves nothing and returns `replayed: true`, even once the balance is spent.
+   *
+   * @example
+   * await credits.payout({ account: '0xabc…', amount: 250_000n, ref: payoutId })
+   */
+  payout(input: { account: string; amount: bigint; ref: string; note?: string }): Promise<Posted>
   /**
    * Releases every reservation whose expiry is at or before `now` (ms epoch): the recovery
    * for a crash between reserve and capture. Returns how many it released.

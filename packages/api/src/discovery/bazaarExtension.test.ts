@@ -162,7 +162,9 @@ describe('the bazaar extension of a 402', () => {
   it('is left out when discovery is off', async () => {
     const quiet = paywall({ routes: { 'GET /q': 0.01 }, discovery: false })
     const { required } = await unpaid(quiet, 'GET', '/q')
-    expect(required.extensions).toBeUndefined()
+    expect(Object.keys(required.extensions ?? {})).toEqual(['402x-credits'])
+    const bare = paywall({ routes: { 'GET /q': 0.01 }, discovery: false, credits: false })
+    expect((await unpaid(bare, 'GET', '/q')).required.extensions).toBeUndefined()
   })
 })
 

@@ -20,3 +20,16 @@ export function x402Middleware(options: PaywallOptions): X402Middleware {
   const paywall = createPaywall(options)
   return Object.assign(nodeMiddleware(paywall), { paywall })
 }
+
+/**
+ * Serves `/__402x/credits` (buy credit with `POST ?amount=`, see it with `GET`) for apps
+ * that put `x402Middleware` on each route instead of mounting one with a routes table.
+ * Every paywall of the process that keeps its credit in the same file shares the balances.
+ *
+ * @example
+ * app.use(x402Credits())
+ * app.post('/api/complete', x402Middleware({ pricePerToken: 0.00015 }), handler)
+ */
+export function x402Credits(options: Omit<PaywallOptions, 'routes' | 'price'> = {}): X402Middleware {
+  return x402Middleware({ ...options, routes: {}, discovery: false } as PaywallOptions)
+}

@@ -1,4 +1,4 @@
-import { bufferResponse } from '../paywall/bufferResponse.js'
+import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
@@ -24,7 +24,7 @@ export function withX402<Rest extends unknown[]>(
     const decision = await paywall.handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return handler(request, ...rest)
-    return decision.finish(await bufferResponse(() => handler(request, ...rest)))
+    return serveWeb(decision, () => handler(request, ...rest))
   }
   return Object.assign(guarded, { paywall })
 }

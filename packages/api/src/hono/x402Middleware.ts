@@ -1,5 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
-import { bufferResponse } from '../paywall/bufferResponse.js'
+import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
@@ -22,12 +22,10 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     const decision = await paywall.handle(c.req.raw, route ?? undefined, { ip, ...honoParams(c.req.param()) })
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return next()
-    const final = await decision.finish(
-      await bufferResponse(async () => {
-        await next()
-        return c.res
-      }),
-    )
+    const final = await serveWeb(decision, async () => {
+      await next()
+      return c.res
+    })
     // Clear first: Hono merges the previous response's headers into a new one otherwise.
     c.res = undefined
     c.res = final

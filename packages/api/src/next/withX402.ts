@@ -1,5 +1,5 @@
 import type { NextRequest } from 'next/server.js'
-import { bufferResponse } from '../paywall/bufferResponse.js'
+import { serveWeb } from '../paywall/bufferResponse.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
@@ -47,6 +47,6 @@ export function withX402<Rest extends unknown[]>(
     const decision = await paywall().handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response
     if (decision.type === 'skip') return handler(request, ...rest)
-    return decision.finish(await bufferResponse(() => handler(request, ...rest)))
+    return serveWeb(decision, () => handler(request, ...rest))
   }
 }

@@ -6,6 +6,7 @@ import { errorResponse } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
 import { captureResponse, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, toWebRequest } from './nodeRequest.js'
+import { serveMetered } from './serveMetered.js'
 
 export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
 export type Next = (error?: unknown) => void
@@ -66,6 +67,7 @@ async function run(
     await decision.abort('the client closed the connection while the payment was verified')
     return
   }
+  if (decision.stream) return serveMetered(res, decision, next, head)
   const capture = captureResponse(res)
   let finished = false
   // The caller went away before the handler answered: charge nothing.

@@ -1,4 +1,6 @@
 import { handlerFailed } from './responses.js'
+import type { StreamMeter } from './streamMeter.js'
+import type { Decision } from './types.js'
 
 /**
  * Runs a Web-style handler for a paid request and reads its response in full (streams
@@ -18,4 +20,90 @@ export async function bufferResponse(run: () => Response | Promise<Response>): P
   } catch {
     return handlerFailed(500, true)
   }
+}
+
+type Proceed = Extract<Decision, { type: 'proceed' }>
+
+/**
+ * Runs the handler of a request the core let through and answers: a metered route's
+ * `text/event-stream` response streams, billed as it goes (see {@link meterWebStream});
+ * any other response is read in full, then settled (`finish`).
+ */
+export async function serveWeb(decision: Proceed, run: () => Response | Promise<Response>): Promise<Response> {
+  if (decision.stream) {
+    let answer: Response
+    try {
+      answer = await run()
+    } catch {
+      return decision.finish(handlerFailed())
+    }
+    if (answer.status < 400 && answer.body && /text\/event-stream/i.test(answer.headers.get('content-type') ?? '')) {
+      return meterWebStream(decision, answer)
+    }
+    return decision.finish(await bufferResponse(() => answer))
+  }
+  return decision.finish(await bufferResponse(run))
+}
+
+/**
+ * Streams a metered SSE response through the reservation: whole events pass while it
+ * covers them, then the stream ends with a final `x402-receipt` event. A caller that
+ * cancels is charged for what was sent; a body that fails midway ends the stream there.
+ */
+export function meterWebStream(decision: Proceed, answer: Response): Response {
+  const meter = (decision.stream as NonNullable<Proceed['stream']>)(true) as StreamMeter
+  const headers = new Headers(answer.headers)
+  decision.streamHeaders?.().forEach((value, name) => {
+    headers.set(name, value)
+  })
+  headers.delete('content-length')
+  const reader = (answer.body as ReadableStream<Uint8Array>).getReader()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let ended = false
+  const end = async (controller: ReadableStreamDefaultController<Uint8Array>) => {
+    if (ended) return
+    ended = true
+    clearTimeout(timer)
+    try {
+      const { send } = await meter.end()
+      if (send) controller.enqueue(send)
+    } finally {
+      controller.close()
+    }
+  }
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const ms = meter.exhaustsInMs()
+      if (ms !== undefined) {
+        timer = setTimeout(() => {
+          void reader.cancel().catch(() => {})
+          void end(controller)
+        }, ms)
+      }
+    },
+    async pull(controller) {
+      if (ended) return
+      let chunk: Awaited<ReturnType<typeof reader.read>>
+      try {
+        chunk = await reader.read()
+      } catch {
+        return end(controller)
+      }
+      if (chunk.done) return end(controller)
+      const out = meter.write(chunk.value)
+      if (out.send) controller.enqueue(out.send)
+      if (out.stop) {
+        void reader.cancel().catch(() => {})
+        return end(controller)
+      }
+    },
+    async cancel() {
+      if (ended) return
+      ended = true
+      clearTimeout(timer)
+      void reader.cancel().catch(() => {})
+      await meter.abandon()
+    },
+  })
+  return new Response(body, { status: answer.status, statusText: answer.statusText, headers })
 }

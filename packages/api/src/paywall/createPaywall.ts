@@ -3,25 +3,47 @@ import { EventEmitter } from 'node:events'
 import {
   decodeHeader,
   ExactEvmPayloadSchema,
+  encodeHeader,
+  formatMoney,
   headers,
   type Invalid,
+  type PaymentPayload,
   PaymentPayloadSchema,
   PaymentPayloadV1Schema,
   type PaymentRequirements,
+  parseMoney,
   type SettleResponse,
+  X402Error,
 } from '@402x/core'
+import type { Hold } from '../credits/creditService.js'
 import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import {
+  bearerToken,
+  creditExposeHeaders,
+  creditsExtension,
+  creditsOffer,
+  creditsPath,
+  invalidToken,
+  jsonResponse,
+  tokenHeader,
+  topUpAmount,
+  withReceipt,
+} from './credits.js'
+import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
+import { chargeFor, meteredResponse } from './metering.js'
 import { paymentEvent } from './paymentEvent.js'
+import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
-import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
+import { dollars, type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
 import { provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
-import type { Decision, PaymentEvent, PaywallEvents, PaywallOptions } from './types.js'
+import { createStreamMeter } from './streamMeter.js'
+import type { CreditReceipt, Decision, PaymentEvent, PaywallEvents, PaywallOptions, Price } from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
 
 export type HandleContext = {
@@ -49,8 +71,28 @@ export type Paywall = {
   handle(request: Request, route?: ResolvedRoute, context?: HandleContext): Promise<Decision>
   /** Moves unfinished payments (verified, settling, pending) to their final state from the chain. */
   reconcile(): Promise<number>
+  /** Prepaid credit, for operators; `undefined` when `credits: false`. */
+  credits: PaywallCredits | undefined
   /** Stops the reconciler and closes the ledger. */
   close(): Promise<void>
+}
+
+/** What an operator does with credit (the caller's side is HTTP: `/__402x/credits`). */
+export type PaywallCredits = {
+  /**
+   * Gives credit: to the account of `token`, or to a new account whose token is returned
+   * (give it to the caller; only its hash is kept). Idempotent by `ref`.
+   *
+   * @example
+   * const { token } = await paywall.credits.grant({ amount: 5, ref: 'welcome-bonus:alice' })
+   */
+  grant(input: { amount: Price; token?: string; ref?: string; note?: string }): Promise<{
+    token?: string
+    /** Dollars available afterwards. */
+    balance: string
+  }>
+  /** The balance of a token's account, in dollars; `undefined` for an unknown token. */
+  balance(token: string): Promise<{ available: string; reserved: string } | undefined>
 }
 
 /**
@@ -73,13 +115,24 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const quote = createQuoter(config, ledger)
   const warned = new WeakSet<ResolvedRoute>()
 
+  const { credits } = config
+  /** `/__402x/credits`: `POST ?amount=` buys credit (paid with x402), `GET` shows it. */
+  const creditsRoute: ResolvedRoute = {
+    usesPayer: false,
+    needsRequest: false,
+    description: 'Prepaid credit for this API: POST ?amount=<dollars>, then send Authorization: Bearer <token>',
+    mimeType: 'application/json',
+    maxTimeoutSeconds: 300,
+  }
+
   const match: Paywall['match'] = (method, rawPath) => {
-    if (config.guardsAll && !config.discovery) return config.routes[0]
+    if (config.guardsAll && !config.discovery && !credits) return config.routes[0]
     const path = normalizePath(rawPath)
     if (path === undefined) return null
     if ((method === 'GET' || method === 'HEAD') && isDiscoveryPath(config, path)) {
       return discoveryRoute
     }
+    if (credits && path === creditsPath) return creditsRoute
     if (config.guardsAll) return config.routes[0]
     return config.routes.find((r) => r.pattern && matchRoute(r.pattern, method.toUpperCase(), path))
   }
@@ -125,9 +178,24 @@ export function createPaywall(options: PaywallOptions): Paywall {
       ? (decoded.value.payload as { authorization?: { from?: unknown } }).authorization?.from
       : undefined
     const claimedPayer = typeof signer === 'string' ? signer : undefined
-    const quoted = await quote({ route, request, req, ip: context.ip, resourceUrl, payer: claimedPayer })
+    const token = credits ? bearerToken(request) : undefined
+    let quoted: Awaited<ReturnType<typeof quote>>
+    if (route === creditsRoute) {
+      if (request.method === 'GET' || request.method === 'HEAD') return respond(await showCredits(token))
+      if (request.method !== 'POST') {
+        return respond(errorResponse(405, 'invalid_request', `buy credit with POST ${creditsPath}?amount=<dollars>`))
+      }
+      const amount = topUpAmount(credits as NonNullable<typeof credits>, url)
+      if (typeof amount !== 'bigint') return respond(errorResponse(400, 'invalid_request', amount.error))
+      const price = formatMoney(amount, config.asset.decimals)
+      const sameUnits = config.accepts.filter((a) => a.asset.decimals === config.asset.decimals)
+      quoted = { type: 'quote', price, accepts: requirementsAt(sameUnits, route, price) }
+    } else {
+      quoted = await quote({ route, request, req, ip: context.ip, resourceUrl, payer: claimedPayer })
+    }
     if (quoted.type !== 'quote') return quoted
     const { price, accepts, extensions } = quoted
+    let shownBalance: bigint | undefined
 
     /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
     const paymentRequired = (
@@ -135,8 +203,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
       settle?: SettleResponse,
       status?: number,
       challenge?: Record<string, unknown>,
-    ) =>
-      paymentRequiredResponse({
+    ) => {
+      const offer = credits && route !== creditsRoute ? creditsOffer(credits, url.origin, shownBalance) : undefined
+      const more = offer ? { ...challenge, ...creditsExtension(offer) } : challenge
+      return paymentRequiredResponse({
         paywall: config,
         route,
         accepts,
@@ -146,8 +216,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
         ...(error ? { error } : {}),
         ...(settle ? { settle } : {}),
         ...(status ? { status } : {}),
-        ...(extensions || challenge ? { extensions: { ...extensions?.(), ...challenge } } : {}),
+        ...(extensions || more ? { extensions: { ...extensions?.(), ...more } } : {}),
+        ...(offer ? { credits: offer } : {}),
       })
+    }
     const required = (error?: { reason: string; message: string }, status?: number): Decision => ({
       type: 'respond',
       response: paymentRequired(error, undefined, status),
@@ -163,7 +235,36 @@ export function createPaywall(options: PaywallOptions): Paywall {
       return required(error, status)
     }
 
-    if (!decoded) return required(quoted.identityError)
+    if (!decoded) {
+      if (token && credits && route !== creditsRoute) {
+        const account = await credits.service.accountFor(token)
+        if (!account) return respond(invalidToken())
+        const main = accepts.find((a) => a.asset === config.asset.address && a.network === config.network)
+        if (!main) return required()
+        const amount = BigInt(main.amount)
+        const insufficient = (available: bigint) => {
+          shownBalance = available
+          return refuse({
+            isValid: false,
+            reason: 'insufficient_credit' as Invalid['reason'],
+            message: `this request costs $${price} and the credit left is $${formatMoney(available, config.asset.decimals)}: top up with POST ${creditsPath}?amount=<dollars> (with this token), or pay this request with PAYMENT-SIGNATURE`,
+          })
+        }
+        try {
+          if (route.meter) {
+            const held = await credits.service.reserve(account, amount, credits.reservationTtlMs)
+            if (!held.ok) return insufficient(held.available)
+            return meteredProceed({ route, account, reservationId: held.reservationId, reserved: amount, resourceUrl })
+          }
+          const hold = await credits.service.hold(account, amount)
+          if ('ok' in hold) return insufficient(hold.available)
+          return creditProceed(hold, account, resourceUrl)
+        } catch (error) {
+          return respond(faultResponse(error))
+        }
+      }
+      return required(quoted.identityError)
+    }
     if (request.method === 'HEAD') {
       return refuse({
         isValid: false,
@@ -294,6 +395,23 @@ export function createPaywall(options: PaywallOptions): Paywall {
         })
       }
       events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
+      if (route === creditsRoute || route.meter) {
+        try {
+          return await settleFirst({
+            id,
+            payer: auth.from,
+            payload,
+            requirements,
+            v1,
+            token,
+            route,
+            resourceUrl,
+            paymentRequired,
+          })
+        } finally {
+          await unlock()
+        }
+      }
       let paid = false
       return {
         type: 'proceed',
@@ -338,6 +456,327 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
   }
 
+  const decimals = config.asset.decimals
+  const creditService = () => (credits as NonNullable<typeof credits>).service
+
+  /** `GET /__402x/credits`: the token holder's balance and latest entries. */
+  const showCredits = async (token: string | undefined): Promise<Response> => {
+    if (!token) {
+      return jsonResponse(
+        401,
+        {
+          error: 'invalid_token',
+          message: `send Authorization: Bearer <token>; buy credit with POST ${creditsPath}?amount=<dollars>`,
+        },
+        { 'www-authenticate': 'Bearer' },
+      )
+    }
+    try {
+      const account = await creditService().accountFor(token)
+      if (!account) return invalidToken()
+      const balance = await creditService().balance(account)
+      const entries = await creditService().entries(account, 50)
+      return jsonResponse(200, {
+        balance: {
+          available: formatMoney(balance.available, decimals),
+          reserved: formatMoney(balance.reserved, decimals),
+        },
+        atomic: { available: balance.available, reserved: balance.reserved, decimals },
+        entries: entries.map((e) => ({
+          kind: e.kind,
+          account: e.account.startsWith('hold:') ? 'reserved' : 'available',
+          amount: formatMoney(e.amount < 0n ? -e.amount : e.amount, decimals),
+          direction: e.amount < 0n ? 'out' : 'in',
+          ref: e.ref,
+          at: new Date(e.createdAt).toISOString(),
+        })),
+      })
+    } catch (error) {
+      return faultResponse(error)
+    }
+  }
+
+  /** The handler's response with the receipt (and the payment's settlement and a new token). */
+  const stamp = (
+    response: Response,
+    receipt: CreditReceipt,
+    token?: string,
+    paid?: { settle: SettleResponse; v1: boolean },
+  ): Response => {
+    const known = knownBody(response)
+    const base = paid ? stampReceipt(response, paid.settle, paid.v1) : response
+    const out = paid ? base : known === undefined ? new Response(response.body, response) : responseOf(known, response)
+    withReceipt(out.headers, receipt, token)
+    return out
+  }
+
+  const receiptEvent = (receipt: CreditReceipt, resource: string, account: string) => {
+    try {
+      events.emit('receipt', { ...receipt, resource, account })
+    } catch (error) {
+      events.emit('error', error)
+    }
+  }
+
+  /** A request with a price known up front, paid from credit held in memory. */
+  const creditProceed = (hold: Hold, account: string, resource: string): Decision => ({
+    type: 'proceed',
+    finish: async (response) => {
+      const service = creditService()
+      if (response.status >= 400) {
+        service.drop(hold)
+        const receipt = {
+          reserved: hold.amount,
+          captured: 0n,
+          returned: hold.amount,
+          balance: await service.available(account),
+          decimals,
+          refund: 'credit' as const,
+          reason: 'handler_error',
+        }
+        receiptEvent(receipt, resource, account)
+        return stamp(response, receipt)
+      }
+      let balance: bigint
+      try {
+        balance = await service.charge(hold, hold.amount, randomUUID())
+      } catch (error) {
+        return faultResponse(error)
+      }
+      const receipt = {
+        reserved: hold.amount,
+        captured: hold.amount,
+        returned: 0n,
+        balance,
+        decimals,
+        refund: 'credit' as const,
+      }
+      receiptEvent(receipt, resource, account)
+      return stamp(response, receipt)
+    },
+    abort: async () => creditService().drop(hold),
+    undelivered: async () => {},
+  })
+
+  type Metered = {
+    route: ResolvedRoute
+    account: string
+    reservationId: string
+    reserved: bigint
+    resourceUrl: string
+    /** A token for a credit account opened by this request. */
+    token?: string
+    /** The payment of the maximum, when the request was not paid from credit. */
+    paid?: { id: string; payer: string; settle: SettleResponse; v1: boolean }
+  }
+
+  /** Reserve → serve → capture: a metered request, buffered or streamed. */
+  const meteredProceed = (m: Metered): Decision => {
+    const meter = m.route.meter as NonNullable<ResolvedRoute['meter']>
+    const service = creditService()
+    const startedAt = performance.now()
+    let closing: Promise<CreditReceipt> | undefined
+    const close = (captured: bigint, reason?: string) => {
+      closing ??= (async (): Promise<CreditReceipt> => {
+        let balance: bigint
+        if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used')
+        else balance = await service.capture(m.account, m.reservationId, captured)
+        const returned = m.reserved - captured
+        let refund: CreditReceipt['refund'] = 'credit'
+        let transaction: string | undefined
+        if (m.paid && returned > 0n && credits?.refund === 'onchain') {
+          const ref = `${m.paid.id}:refund`
+          try {
+            balance = await service.payout(m.account, returned, ref)
+            try {
+              transaction = (await credits.refunder().send({ to: m.paid.payer, amount: returned, ref })).transaction
+              refund = 'onchain'
+            } catch (error) {
+              // Not sent: the unused part stays the caller's credit.
+              balance = await service.topUp(m.account, returned, `${ref}:failed`)
+              events.emit('error', error)
+            }
+          } catch (error) {
+            events.emit('error', error)
+          }
+        }
+        if (m.paid && returned > 0n) {
+          events.emit('refunded', {
+            id: m.paid.id,
+            payer: m.paid.payer,
+            amount: returned,
+            reason: reason ?? 'unused part of the maximum',
+            ...(transaction ? { transaction } : {}),
+          })
+        }
+        const receipt: CreditReceipt = {
+          reserved: m.reserved,
+          captured,
+          returned,
+          balance,
+          decimals,
+          refund,
+          ...(transaction ? { transaction } : {}),
+          ...(reason ? { reason } : {}),
+        }
+        receiptEvent(receipt, m.resourceUrl, m.account)
+        return receipt
+      })()
+      return closing
+    }
+    const paidStamp = m.paid ? { settle: m.paid.settle, v1: m.paid.v1 } : undefined
+    return {
+      type: 'proceed',
+      finish: async (response) => {
+        if (response.status >= 400) return stamp(response, await close(0n, 'handler_error'), m.token, paidStamp)
+        let charge: bigint
+        let body: Uint8Array | null = null
+        try {
+          const known = knownBody(response)
+          body =
+            typeof known === 'string'
+              ? new TextEncoder().encode(known)
+              : known !== undefined
+                ? known
+                : new Uint8Array(await response.arrayBuffer())
+          const units =
+            meter.kind === 'seconds'
+              ? (performance.now() - startedAt) / 1000
+              : meter.count(meteredResponse(body, response.status, response.headers))
+          charge = chargeFor(units, meter.unitPrice, decimals)
+        } catch (error) {
+          const receipt = await close(0n, 'meter_failed')
+          return stamp(
+            errorResponse(
+              500,
+              'internal_error',
+              `the route's meter failed (${(error as Error).message}); nothing was charged`,
+            ),
+            receipt,
+            m.token,
+            paidStamp,
+          )
+        }
+        const capped = charge > m.reserved ? m.reserved : charge
+        let receipt: CreditReceipt
+        try {
+          receipt = await close(capped, charge > m.reserved ? 'reserve_exhausted' : undefined)
+        } catch (error) {
+          return faultResponse(error)
+        }
+        return stamp(responseOf(body, response), receipt, m.token, paidStamp)
+      },
+      abort: async (reason) => {
+        await close(0n, reason).catch((error) => events.emit('error', error))
+      },
+      undelivered: async () => {},
+      stream: (sse) =>
+        createStreamMeter({
+          meter,
+          reserved: m.reserved,
+          decimals,
+          startedAt,
+          sse,
+          settle: (amount, reason) => close(amount, reason),
+        }),
+      streamHeaders: () => {
+        const out = new Headers({ 'x-402x-reserved': String(m.reserved) })
+        if (m.token) out.set(tokenHeader, m.token)
+        if (m.paid) {
+          out.set(headers.paymentResponse, encodeHeader(m.paid.settle))
+          if (m.paid.v1) out.set(headers.v1PaymentResponse, encodeHeader(m.paid.settle))
+        }
+        out.set('access-control-expose-headers', `${creditExposeHeaders}, X-402x-Reserved`)
+        out.set('cache-control', 'private, no-store')
+        return out
+      },
+    }
+  }
+
+  /**
+   * A top-up, or a metered request paid by one payment of its maximum: settle first, credit
+   * the payment to the caller's account (the presented token's, or a new one), then either
+   * answer with the token or reserve the maximum and serve.
+   */
+  const settleFirst = async (input: {
+    id: string
+    payer: string
+    payload: PaymentPayload
+    requirements: PaymentRequirements
+    v1: boolean
+    token: string | undefined
+    route: ResolvedRoute
+    resourceUrl: string
+    paymentRequired: (error: { reason: string; message: string }, settle?: SettleResponse) => Response
+  }): Promise<Decision> => {
+    const { id, payer, requirements } = input
+    let paid: { state: PaymentEvent['state']; settle: SettleResponse } | undefined
+    const marker = responseOf(null, { status: 200 })
+    const outcome = await settleAndServe({
+      ledger,
+      facilitator,
+      events,
+      id,
+      payer,
+      payload: input.payload,
+      requirements,
+      response: marker,
+      paymentRequired: input.paymentRequired,
+      served: (state, settle) => {
+        paid = { state, settle }
+        emitPayment(id, state, settle, requirements, payer, 'POST', input.resourceUrl)
+        return marker
+      },
+    })
+    if (outcome !== marker || !paid) return respond(outcome)
+    const { settle } = paid
+    const service = creditService()
+    const amount = BigInt(requirements.amount)
+    try {
+      let account = input.token ? await service.accountFor(input.token) : undefined
+      let token: string | undefined
+      if (!account) ({ account, token } = await service.open())
+      const balance = await service.topUp(account, amount, id)
+      events.emit('toppedUp', { id, payer, account, amount })
+      if (input.route === creditsRoute) {
+        const answer = jsonResponse(
+          200,
+          {
+            ...(token ? { token } : {}),
+            credited: formatMoney(amount, decimals),
+            balance: { available: formatMoney(balance, decimals) },
+            atomic: { credited: amount, available: balance, decimals },
+            use: 'send Authorization: Bearer <token> with each request',
+          },
+          token ? { [tokenHeader]: token } : {},
+        )
+        return respond(stampReceipt(answer, settle, input.v1))
+      }
+      const held = await service.reserve(account, amount, (credits as NonNullable<typeof credits>).reservationTtlMs, id)
+      if (!held.ok) throw new Error('the payment was credited but could not be reserved')
+      return meteredProceed({
+        route: input.route,
+        account,
+        reservationId: held.reservationId,
+        reserved: amount,
+        resourceUrl: input.resourceUrl,
+        ...(token ? { token } : {}),
+        paid: { id, payer, settle, v1: input.v1 },
+      })
+    } catch (error) {
+      // Paid on chain but not credited: the payment row says settled; the operator's grant
+      // (or a retry with the same payment) makes it good. Never served without the credit.
+      events.emit('error', error)
+      return respond(
+        errorResponse(
+          503,
+          'store_unavailable',
+          `the payment settled (${settle.transaction}) but could not be credited: ${(error as Error).message}. Keep this transaction hash; nothing more will be charged for it`,
+        ),
+      )
+    }
+  }
+
   /** Flags a paid response as not delivered, so that a retry of the payment is served. */
   const markUndelivered = (id: string, payer: string, resource: string) => async () => {
     try {
@@ -375,9 +814,33 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   const interval = options.reconcileIntervalMs ?? 30_000
-  const reconcile = () => reconcilePayments({ ledger, facilitator, olderThanMs: 5_000 })
+  const reconcile = async () => {
+    const count = await reconcilePayments({ ledger, facilitator, olderThanMs: 5_000 })
+    // Crash recovery: reservations of requests that never finished go back to their callers.
+    if (credits) await credits.service.expire()
+    return count
+  }
   const timer = interval > 0 ? setInterval(() => void reconcile().catch(() => {}), interval) : undefined
   timer?.unref()
+
+  const operatorCredits: PaywallCredits | undefined = credits && {
+    async grant({ amount, token, ref, note }) {
+      const atomic = parseMoney(dollars(amount), { decimals, name: 'amount' })
+      if (atomic <= 0n) throw new X402Error('invalid_request', { message: 'grant an amount above 0' })
+      let account = token ? await credits.service.accountFor(token) : undefined
+      if (token && !account) throw new X402Error('invalid_request', { message: 'this credit token is not known here' })
+      let issued: string | undefined
+      if (!account) ({ account, token: issued } = await credits.service.open())
+      const balance = await credits.service.grant(account, atomic, ref ?? `grant_${randomUUID()}`, note)
+      return { ...(issued ? { token: issued } : {}), balance: formatMoney(balance, decimals) }
+    },
+    async balance(token) {
+      const account = await credits.service.accountFor(token)
+      if (!account) return undefined
+      const { available, reserved } = await credits.service.balance(account)
+      return { available: formatMoney(available, decimals), reserved: formatMoney(reserved, decimals) }
+    },
+  }
 
   return {
     config,
@@ -385,8 +848,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     match,
     handle,
     reconcile,
+    credits: operatorCredits,
     async close() {
       if (timer) clearInterval(timer)
+      await credits?.service.close()
       await ledger.close()
     },
   }

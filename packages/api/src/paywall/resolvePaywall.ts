@@ -11,6 +11,8 @@ import {
 } from '../config/resolveConfig.js'
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
+import { type ResolvedCredits, resolveCredits } from './credits.js'
+import { type Meter, resolveMeter } from './metering.js'
 import { compileRoute, type RoutePattern } from './routes.js'
 import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
 
@@ -35,6 +37,8 @@ export type ResolvedRoute = {
   description: string
   mimeType: string
   maxTimeoutSeconds: number
+  /** Metered routes: the price (`price`) is the maximum, reserved and settled after. */
+  meter?: Meter
 }
 
 export type ResolvedDiscovery = {
@@ -59,6 +63,8 @@ export type ResolvedPaywall = {
   guardsAll: boolean
   errors: 'respond' | 'next'
   discovery: ResolvedDiscovery | false
+  /** Prepaid credit; `undefined` when turned off. */
+  credits: ResolvedCredits | undefined
 }
 
 /** Dollars as the paywall shows them: "0.01" for `0.01`, `"$0.01"` or `"0.01 USDC"`. */
@@ -103,10 +109,11 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     })
   }
   const facilitator = resolveFacilitator(options, sources)
-  const ledger = resolveLedger(options, sources.env)
+  const { ledger, path: ledgerPath } = resolveLedger(options, sources.env)
 
   const toRoute = (route: RouteOptions, name: string, pattern?: RoutePattern): ResolvedRoute => {
-    const priced = resolvePrice(route, name, accepts)
+    const meter = resolveMeter(route, name, asset.decimals)
+    const priced = meter ? { price: meter.max, usesPayer: false } : resolvePrice(route, name, accepts)
     const free = route.free ? resolveFree(route.free, name) : undefined
     return {
       ...(pattern ? { pattern } : {}),
@@ -118,6 +125,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       description: route.description ?? '',
       mimeType: route.mimeType ?? 'application/json',
       maxTimeoutSeconds: route.maxTimeoutSeconds ?? 60,
+      ...(meter ? { meter } : {}),
     }
   }
   const routes = options.routes
@@ -126,6 +134,12 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       )
     : [toRoute(options as RouteOptions, where)]
   const discovery = options.discovery === false ? false : resolveDiscovery(options.discovery ?? {})
+  const credits = resolveCredits(options.credits, ledgerPath, asset, sources.env)
+  if (!credits && routes.some((r) => r.meter)) {
+    throw new X402Error('invalid_config', {
+      message: 'metered prices (pricePerToken, pricePerSecond …) settle through credit: leave credits on',
+    })
+  }
   return {
     payTo: payTo.value,
     network,
@@ -137,6 +151,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     guardsAll: !options.routes,
     errors: options.errors ?? 'respond',
     discovery,
+    credits,
   }
 }
 
@@ -264,8 +279,11 @@ function resolveFacilitator(options: PaywallOptions, sources: ReturnType<typeof 
   })
 }
 
-function resolveLedger(options: PaywallOptions, env: Record<string, string | undefined>): Ledger {
-  if (typeof options.ledger === 'object') return options.ledger
+function resolveLedger(
+  options: PaywallOptions,
+  env: Record<string, string | undefined>,
+): { ledger: Ledger; path?: string } {
+  if (typeof options.ledger === 'object') return { ledger: options.ledger }
   const url = options.ledger ?? env.X402_DATABASE_URL
   if (url && /^postgres(ql)?:\/\//.test(url)) {
     throw new X402Error('invalid_config', {
@@ -274,5 +292,5 @@ function resolveLedger(options: PaywallOptions, env: Record<string, string | und
     })
   }
   const path = url ? url.replace(/^sqlite:(\/\/)?/, '') : join(stateDir(), 'ledger.db')
-  return createSqliteLedger({ path })
+  return { ledger: createSqliteLedger({ path }), path }
 }

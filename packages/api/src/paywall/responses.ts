@@ -32,6 +32,8 @@ export function paymentRequiredResponse(options: {
   method?: string
   /** More x402 v2 extensions of this 402 (e.g. `sign-in-with-x`). */
   extensions?: Record<string, unknown>
+  /** The top-up offer, repeated in the body for people and v1 clients. */
+  credits?: Record<string, unknown>
 }): Response {
   const { paywall, route, accepts, url } = options
   const main = accepts[0]
@@ -54,6 +56,7 @@ export function paymentRequiredResponse(options: {
     network: main?.network ?? paywall.network,
     x402Version: 1,
     accepts: accepts.map((a) => toRequirementsV1(a, resource)),
+    ...(options.credits ? { credits: options.credits } : {}),
   }
   const out = new Headers({
     'content-type': 'application/json',

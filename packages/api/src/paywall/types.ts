@@ -2,6 +2,7 @@ import type { PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import type { Locks } from './locks.js'
+import type { StreamMeter } from './streamMeter.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
 export type Price = number | string
@@ -93,6 +94,73 @@ export type RouteOptions = {
   mimeType?: string
   /** How long a signed payment stays valid, in seconds. @default 60 */
   maxTimeoutSeconds?: number
+
+  // Metered prices: known only after the handler ran (see {@link MeteredResponse}). The route
+  // reserves `max` from credit (or takes it as one payment), serves, captures what was used
+  // and returns the rest.
+
+  /** Dollars per output token, counted by `countTokens`. */
+  pricePerToken?: Price
+  /**
+   * The tokens in a response (its parsed JSON body). On a stream: the tokens in one event
+   * (the parsed `data:` of an SSE event, or the text of a chunk), summed as they go out.
+   * @default `response.tokens`, `response.usage.completion_tokens`; on a stream, 1 for each
+   * event with `choices[0].delta.content` (OpenAI style), else the event's `tokens`.
+   */
+  countTokens?: (response: AnyResponse) => number
+  /** Dollars per second of handler time (`trackTime` or `trackExecutionTime`). */
+  pricePerSecond?: Price
+  /** Charge the time from the handler's start to its last byte (a stream: while it streams). */
+  trackTime?: boolean
+  /** Charge the handler's execution time (from its start to the end of its response). */
+  trackExecutionTime?: boolean
+  /** The items in a response (its parsed JSON): the charge is `price × items`. */
+  countItems?: (response: AnyResponse) => number
+  /**
+   * The units in a response (`res.data`: the body as text; `res.body`: parsed JSON): the
+   * charge is `price × units`, e.g. `(res) => res.data.length / 1000` for a price per KB.
+   */
+  meterResponse?: (res: MeteredResponse) => number
+  /**
+   * The most one request of a metered route may cost, in dollars: what is reserved from
+   * credit, or paid up front. A stream stops with a final event when it is used up.
+   * @default 4096 tokens, 60 seconds, 100 items or 1000 units at the route's price
+   */
+  max?: Price
+}
+
+/** A parsed response body, as the metering functions see it. */
+// biome-ignore lint/suspicious/noExplicitAny: a seller's JSON has any shape.
+export type AnyResponse = any
+
+/** A response as `meterResponse` sees it. */
+export type MeteredResponse = {
+  /** The body as text (one chunk of it, on a stream). */
+  data: string
+  /** The body parsed as JSON, when it is JSON. */
+  body: AnyResponse
+  status: number
+  headers: Headers
+}
+
+/** Prepaid credit (`credits` option; on by default). */
+export type CreditsOptions = {
+  /** The credit ledger's SQLite file. @default the payments ledger's file, or `.402x/credits.db` */
+  path?: string
+  /** Top-up amounts accepted at `POST /__402x/credits?amount=…`, in dollars. */
+  topUp?: { min?: Price; max?: Price; suggested?: Price }
+  /**
+   * What happens to the unused part of a metered request's up-front payment: kept as the
+   * caller's credit, or sent back on chain from the payTo wallet (`refundKey`).
+   * @default 'credit'
+   */
+  refund?: 'credit' | 'onchain'
+  /** The payTo wallet's private key, for `refund: 'onchain'` (else `X402_REFUND_KEY`). */
+  refundKey?: string
+  /** The JSON-RPC URL of the main network, for `refund: 'onchain'` (else `X402_RPC_URL`). */
+  rpcUrl?: string
+  /** How long a metered request may hold its reservation before it is released. @default 600000 */
+  reservationTtlMs?: number
 }
 
 /** One more way to pay, after the first (`network`, `asset`, `payTo`), in the order preferred. */
@@ -135,6 +203,8 @@ type Common = {
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default 30000 */
   reconcileIntervalMs?: number
+  /** Prepaid credit: top-ups, bearer tokens, metered prices. `false` turns it off. */
+  credits?: CreditsOptions | false
 }
 
 export type DiscoveryOptions = {
@@ -175,6 +245,22 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
+/** What one credit-funded or metered request cost, in atomic units (the `X-402x-Receipt` header). */
+export type CreditReceipt = {
+  reserved: bigint
+  captured: bigint
+  returned: bigint
+  /** The caller's available credit afterwards. */
+  balance: bigint
+  decimals: number
+  /** Where `returned` went: the caller's credit, or a transfer on chain. */
+  refund: 'credit' | 'onchain'
+  /** The refund transfer, when `refund` is `onchain`. */
+  transaction?: string
+  /** Why nothing (or less than used) was charged: `handler_error`, `reserve_exhausted` … */
+  reason?: string
+}
+
 /** What the core decides about one request (DESIGN.md, "The seam"). */
 export type Decision =
   | { type: 'skip' }
@@ -199,7 +285,14 @@ export type Decision =
        * first): the same payment is then served once more on a retry, with no new charge.
        */
       undelivered(): Promise<void>
-      requirements: PaymentRequirements
+      /** What the payment paid; absent when the request is paid from credit. */
+      requirements?: PaymentRequirements
+      /**
+       * Metered routes: bill a streamed response as it goes instead of buffering it. `sse`:
+       * the body is `text/event-stream`. The adapter sends `streamHeaders()` with the head.
+       */
+      stream?(sse: boolean): StreamMeter
+      streamHeaders?(): Headers
     }
 
 export type PaywallEvents = {
@@ -212,6 +305,10 @@ export type PaywallEvents = {
   /** Money returned to a payer (credit or on chain). */
   refunded: [{ id: string; payer: string; amount: bigint; reason: string; transaction?: string }]
   released: [{ id: string; payer: string; reason: string }]
+  /** A credit-funded or metered request finished: the same data as its `X-402x-Receipt`. */
+  receipt: [CreditReceipt & { resource: string; account: string }]
+  /** Credit bought with an x402 payment (`POST /__402x/credits`, or a metered payment's remainder). */
+  toppedUp: [{ id: string; payer: string; account: string; amount: bigint }]
   failed: [{ id: string; payer: string; reason: string; settle?: SettleResponse }]
   rejected: [{ payer?: string; reason: string; message: string; resource: string }]
   error: [unknown]

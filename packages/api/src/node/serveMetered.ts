@@ -1,0 +1,150 @@
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import { responseOf } from '../paywall/knownBody.js'
+import { receiptJson, type StreamMeter } from '../paywall/streamMeter.js'
+import type { Decision } from '../paywall/types.js'
+import { sendWebResponse } from './captureResponse.js'
+
+type Proceed = Extract<Decision, { type: 'proceed' }>
+
+const noBody = new Set([101, 204, 205, 304])
+
+/**
+ * Serves a metered route on a Node response. A handler that answers in one go (`res.json`,
+ * `res.end(body)`) is buffered and metered whole. A handler that writes before it ends
+ * streams: each SSE event (or chunk) goes out as soon as it is written and the reservation
+ * covers it; when it no longer does, the stream ends with a final `x402-receipt` event (on
+ * other streams, an `X-402x-Receipt` trailer) and later writes are dropped. A caller that
+ * leaves is charged for what was sent.
+ */
+export function serveMetered(res: ServerResponse, decision: Proceed, next: () => void, head: boolean): Promise<void> {
+  const original = { write: res.write, end: res.end, writeHead: res.writeHead, flushHeaders: res.flushHeaders }
+  let mode: 'pending' | 'buffer' | 'stream' | 'done' = 'pending'
+  const chunks: Buffer[] = []
+  let meter: StreamMeter | undefined
+  let sse = false
+  let timer: NodeJS.Timeout | undefined
+  let resolve!: () => void
+  const done = new Promise<void>((r) => {
+    resolve = r
+  })
+
+  const bytes = (chunk: unknown, encoding?: unknown): Buffer | undefined => {
+    if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined
+    return typeof chunk === 'string'
+      ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+      : Buffer.from(chunk as Uint8Array)
+  }
+  const callback = (args: unknown[]) => {
+    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
+    if (cb) queueMicrotask(cb)
+  }
+  const send = (data: Uint8Array | undefined) => {
+    if (data?.length && !res.destroyed) (original.write as (chunk: Uint8Array) => boolean).call(res, data)
+  }
+
+  const startStream = () => {
+    mode = 'stream'
+    // Node writes the head through writeHead when the body starts: give it the real one.
+    res.writeHead = original.writeHead
+    res.flushHeaders = original.flushHeaders
+    sse = /text\/event-stream/i.test(String(res.getHeader('content-type') ?? ''))
+    meter = (decision.stream as NonNullable<Proceed['stream']>)(sse)
+    decision.streamHeaders?.().forEach((value, name) => {
+      res.setHeader(name, value)
+    })
+    res.removeHeader('content-length')
+    if (!sse) res.setHeader('trailer', 'X-402x-Receipt')
+    const ms = meter.exhaustsInMs()
+    if (ms !== undefined) timer = setTimeout(() => void endStream(), ms)
+  }
+  const endStream = async () => {
+    if (mode !== 'stream' || !meter) return
+    mode = 'done'
+    clearTimeout(timer)
+    try {
+      const { send: tail, receipt } = await meter.end()
+      send(tail)
+      if (!sse && !res.destroyed) res.addTrailers({ 'x-402x-receipt': receiptJson(receipt) })
+    } finally {
+      if (!res.destroyed) (original.end as () => ServerResponse).call(res)
+      resolve()
+    }
+  }
+  const finishBuffered = async () => {
+    mode = 'done'
+    Object.assign(res, original)
+    const headers = new Headers()
+    for (const [name, value] of Object.entries(res.getHeaders())) {
+      if (value === undefined) continue
+      if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+      else headers.set(name, String(value))
+    }
+    const status = res.statusCode
+    const body = noBody.has(status) ? null : Buffer.concat(chunks)
+    try {
+      const final = await decision.finish(responseOf(body, { status, headers }))
+      if (!res.destroyed) await sendWebResponse(res, final, head)
+    } finally {
+      resolve()
+    }
+  }
+
+  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
+    res.statusCode = status
+    for (const arg of rest) {
+      if (typeof arg === 'string') res.statusMessage = arg
+      else if (Array.isArray(arg)) {
+        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
+      } else if (arg && typeof arg === 'object') {
+        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
+      }
+    }
+    return res
+  } as ServerResponse['writeHead']
+  res.flushHeaders = () => {
+    if (mode === 'pending' && res.statusCode < 400) startStream()
+  }
+  res.write = ((chunk: unknown, ...rest: unknown[]) => {
+    callback(rest)
+    if (mode === 'done') return true
+    if (mode === 'pending') {
+      if (res.statusCode >= 400) mode = 'buffer'
+      else startStream()
+    }
+    const data = bytes(chunk, rest[0])
+    if (mode === 'buffer') {
+      if (data) chunks.push(data)
+      return true
+    }
+    if (!data) return true
+    const out = (meter as StreamMeter).write(data)
+    send(out.send)
+    if (out.stop) void endStream()
+    return true
+  }) as ServerResponse['write']
+  res.end = ((chunk?: unknown, ...rest: unknown[]) => {
+    callback(rest)
+    if (mode === 'done') return res
+    const data = bytes(chunk, rest[0])
+    if (mode === 'stream') {
+      if (data) send((meter as StreamMeter).write(data).send)
+      void endStream()
+      return res
+    }
+    if (data) chunks.push(data)
+    void finishBuffered()
+    return res
+  }) as ServerResponse['end']
+
+  res.once('close', () => {
+    if (mode === 'done') return
+    const was = mode
+    mode = 'done'
+    clearTimeout(timer)
+    // The caller left: a stream is charged for what was sent, anything else nothing.
+    const settle = was === 'stream' && meter ? meter.abandon() : decision.abort('the client closed the connection')
+    void settle.finally(resolve)
+  })
+  next()
+  return done
+}

@@ -1,0 +1,175 @@
+import { join, resolve } from 'node:path'
+import { formatMoney, parseMoney, stateDir, X402Error } from '@402x/core'
+import { type CreditService, sharedCreditService } from '../credits/creditService.js'
+import { createOnchainRefunder, type OnchainRefunder } from '../credits/refundOnchain.js'
+import { tokenPrefix } from '../credits/tokens.js'
+import { exposeHeaders } from './responses.js'
+import { receiptJson } from './streamMeter.js'
+import type { CreditReceipt, CreditsOptions, Price } from './types.js'
+
+/** Where credit is bought (`POST ?amount=`) and shown (`GET`, with the bearer token). */
+export const creditsPath = '/__402x/credits'
+/** The x402 extension that offers a top-up in each 402. */
+export const creditsExtensionKey = '402x-credits'
+export const receiptHeader = 'x-402x-receipt'
+export const tokenHeader = 'x-402x-credit-token'
+export const creditExposeHeaders = `${exposeHeaders}, X-402x-Receipt, X-402x-Credit-Token`
+
+export type ResolvedCredits = {
+  service: CreditService
+  topUp: { min: bigint; max: bigint; suggested: bigint }
+  decimals: number
+  refund: 'credit' | 'onchain'
+  /** Lazily made: only `refund: 'onchain'` needs it. */
+  refunder(): OnchainRefunder
+  reservationTtlMs: number
+}
+
+/** Reads the `credits` option; `undefined` when credit is turned off. */
+export function resolveCredits(
+  options: CreditsOptions | false | undefined,
+  ledgerPath: string | undefined,
+  asset: { address: string; decimals: number },
+  env: Record<string, string | undefined>,
+): ResolvedCredits | undefined {
+  if (options === false) return undefined
+  const given = options ?? {}
+  const { decimals } = asset
+  const money = (value: Price | undefined, fallback: string, name: string) => {
+    const amount = parseMoney(value ?? fallback, { decimals, name: `credits.topUp.${name}` })
+    if (amount <= 0n) throw new X402Error('invalid_config', { message: `credits.topUp.${name} must be above 0` })
+    return amount
+  }
+  const topUp = {
+    min: money(given.topUp?.min, '0.01', 'min'),
+    max: money(given.topUp?.max, '1000', 'max'),
+    suggested: money(given.topUp?.suggested, '1', 'suggested'),
+  }
+  if (topUp.min > topUp.max || topUp.suggested < topUp.min || topUp.suggested > topUp.max) {
+    throw new X402Error('invalid_config', {
+      message: 'credits.topUp: min ≤ suggested ≤ max, e.g. { min: 0.01, suggested: 1, max: 1000 }',
+    })
+  }
+  const refund = given.refund ?? 'credit'
+  const refundKey = given.refundKey ?? env.X402_REFUND_KEY
+  const rpcUrl = given.rpcUrl ?? env.X402_RPC_URL
+  if (refund === 'onchain' && (!refundKey || !rpcUrl)) {
+    throw new X402Error('invalid_config', {
+      message:
+        "credits.refund is 'onchain': give credits.refundKey (the payTo wallet's private key, or X402_REFUND_KEY) and credits.rpcUrl (or X402_RPC_URL)",
+    })
+  }
+  if (refund !== 'onchain' && refund !== 'credit') {
+    throw new X402Error('invalid_config', { message: `credits.refund is "${refund}": give 'credit' or 'onchain'` })
+  }
+  const path = given.path ?? ledgerPath ?? join(stateDir(), 'credits.db')
+  let refunder: OnchainRefunder | undefined
+  return {
+    service: sharedCreditService(path === ':memory:' ? path : resolve(path)),
+    topUp,
+    decimals,
+    refund,
+    refunder() {
+      refunder ??= createOnchainRefunder({
+        privateKey: refundKey as `0x${string}`,
+        rpcUrl: rpcUrl as string,
+        asset: asset.address as `0x${string}`,
+      })
+      return refunder
+    },
+    reservationTtlMs: given.reservationTtlMs ?? 600_000,
+  }
+}
+
+/** The caller's credit token, when it sent one of ours (`Authorization: Bearer x402c_…`). */
+export function bearerToken(request: Request): string | undefined {
+  const value = request.headers.get('authorization')
+  if (!value) return undefined
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(value)
+  return match?.[1]?.startsWith(tokenPrefix) ? match[1] : undefined
+}
+
+/** The top-up offer of a 402 (`extensions["402x-credits"]`, and `credits` in its body). */
+export function creditsOffer(credits: ResolvedCredits, origin: string, balance?: bigint) {
+  const { decimals } = credits
+  return {
+    topUp: `${origin}${creditsPath}`,
+    minTopUp: formatMoney(credits.topUp.min, decimals),
+    maxTopUp: formatMoney(credits.topUp.max, decimals),
+    suggested: formatMoney(credits.topUp.suggested, decimals),
+    ...(balance !== undefined ? { balance: formatMoney(balance, decimals) } : {}),
+  }
+}
+
+export function creditsExtension(offer: ReturnType<typeof creditsOffer>) {
+  return {
+    [creditsExtensionKey]: {
+      info: offer,
+      schema: {
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        type: 'object',
+        properties: {
+          topUp: { type: 'string', description: 'POST here with ?amount=<dollars>, paid with x402, to buy credit' },
+          minTopUp: { type: 'string' },
+          maxTopUp: { type: 'string' },
+          suggested: { type: 'string' },
+          balance: { type: 'string', description: "The presented token's available credit, in dollars" },
+        },
+        required: ['topUp', 'minTopUp', 'maxTopUp'],
+      },
+    },
+  }
+}
+
+/** The amount of `POST /__402x/credits?amount=…`, checked against the limits. */
+export function topUpAmount(credits: ResolvedCredits, url: URL): bigint | { error: string } {
+  const given = url.searchParams.get('amount')
+  const { decimals, topUp } = credits
+  const range = `between $${formatMoney(topUp.min, decimals)} and $${formatMoney(topUp.max, decimals)}`
+  if (given === null) return { error: `give the amount of credit to buy in dollars: ?amount=1 (${range})` }
+  let amount: bigint
+  try {
+    amount = parseMoney(given, { decimals, name: 'amount' })
+  } catch (error) {
+    return { error: `${(error as Error).message}; buy ${range}` }
+  }
+  if (amount < topUp.min || amount > topUp.max) return { error: `amount is $${given}: buy ${range}` }
+  return amount
+}
+
+/** JSON answers of the credit endpoints and the credit path. */
+export function jsonResponse(status: number, body: unknown, headers: Record<string, string> = {}): Response {
+  return new Response(
+    JSON.stringify(body, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+    {
+      status,
+      headers: {
+        'content-type': 'application/json',
+        'cache-control': 'no-store',
+        'access-control-expose-headers': creditExposeHeaders,
+        ...headers,
+      },
+    },
+  )
+}
+
+export function invalidToken(): Response {
+  return jsonResponse(
+    401,
+    {
+      error: 'invalid_token',
+      message:
+        'this credit token is not known here: buy credit with POST /__402x/credits?amount=…, or send the request without it to pay per request',
+    },
+    { 'www-authenticate': 'Bearer error="invalid_token"' },
+  )
+}
+
+/** Adds the receipt (and a new credit token) to a response's headers. */
+export function withReceipt(headers: Headers, receipt: CreditReceipt, token: string | undefined): CreditReceipt {
+  headers.set(receiptHeader, receiptJson(receipt))
+  if (token) headers.set(tokenHeader, token)
+  headers.set('access-control-expose-headers', creditExposeHeaders)
+  headers.set('cache-control', 'private, no-store')
+  return receipt
+}
