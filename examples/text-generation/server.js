@@ -25,9 +25,10 @@ app.post('/api/generate', async (req, res) => {
   res.json({ result })
 })
 
-// The seed writes `pricePerToken: 0.00015` here. Prices metered from the response are not
-// implemented yet, so this route charges a flat $0.015 per request (about 100 tokens).
-app.post('/api/complete', x402Middleware({ price: 0.015 }), async (req, res) => {
+// GPT-style text completion API, charged per output token: the route reserves its maximum
+// (4096 tokens unless `max` says otherwise) from the caller's credit, or takes it as one
+// payment, then charges `tokens × $0.00015` and returns the rest as credit.
+app.post('/api/complete', x402Middleware({ pricePerToken: 0.00015 }), async (req, res) => {
   const completion = await model.complete(req.body.prompt)
   res.json({
     text: completion.text,

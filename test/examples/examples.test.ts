@@ -36,6 +36,7 @@ beforeAll(async () => {
     ['market-data', 'market-data', {}],
     ['pdf-pages', 'pdf-pages', {}],
     ['translate', 'translate', {}],
+    ['streaming-completion', 'streaming-completion', {}],
     // Noon and 3 a.m. server time: hours from which a test's duration cannot leave peak or off-peak.
     ['pricing-strategies', 'pricing-strategies', { TZ: zoneWhereHourIs(12) }],
     ['pricing-off-peak', 'pricing-strategies', { TZ: zoneWhereHourIs(3) }],
@@ -109,16 +110,92 @@ describe('text-generation', () => {
     expect(earned).toBe(10000n)
   })
 
-  it('charges the completion a flat $0.015 (per-token prices are not implemented yet)', async () => {
+  it('charges the completion per output token: reserves the maximum, returns the rest as credit', async () => {
+    // 4096 tokens × $0.00015 is paid up front by a caller with no credit.
     expect(await quote(url('text-generation', '/api/complete'), post({ prompt: 'a cat' }))).toMatchObject({
-      price: '0.015',
-      amount: '15000',
+      price: '0.6144',
+      amount: '614400',
     })
+    const pay = client(1, { maxPerRequest: 1 })
     const { result, paid } = await charged(buyer(1).address, () =>
-      client(1).post(url('text-generation', '/api/complete'), { prompt: 'a cat' }),
+      pay.post(url('text-generation', '/api/complete'), { prompt: 'a cat' }),
     )
     expect(result.data).toEqual({ text: 'a cat … and that is how the story ends.', tokens: 10 })
-    expect(paid).toBe(15000n)
+    expect(paid).toBe(614400n)
+    // 10 tokens × 150 charged; the rest is the caller's credit, with a token to spend it.
+    expect(result.headers.get('x-402x-receipt')).toBe(
+      JSON.stringify({
+        reserved: '614400',
+        captured: '1500',
+        returned: '612900',
+        balance: '612900',
+        decimals: 6,
+        refund: 'credit',
+      }),
+    )
+    const token = result.headers.get('x-402x-credit-token') as string
+    const shown = await fetch(url('text-generation', '/__402x/credits'), {
+      headers: { authorization: `Bearer ${token}` },
+    })
+    // Per-route middleware serves /__402x/credits only where a paywall sees it: this app has none there.
+    expect([402, 404]).toContain(shown.status)
+    // The credit left ($0.6129) does not cover the next reservation ($0.6144): the client pays
+    // the maximum again with its token, and the unused part joins the same credit account.
+    const { result: again, paid: paidAgain } = await charged(buyer(1).address, () =>
+      pay.post(url('text-generation', '/api/complete'), { prompt: 'a dog' }),
+    )
+    expect(again.status).toBe(200)
+    expect(paidAgain).toBe(614400n)
+    expect(JSON.parse(again.headers.get('x-402x-receipt') as string)).toMatchObject({
+      captured: '1500',
+      balance: String(612900 * 2),
+    })
+    expect(again.headers.get('x-402x-credit-token')).toBeNull()
+  })
+})
+
+describe('streaming-completion', () => {
+  it('streams an OpenAI-style completion from credit and charges tokens × price, to the atomic unit', async () => {
+    const pay = createX402Client({
+      wallet: buyer(4).privateKey,
+      allowedAssets: [{ network: stack.chain.network, asset: stack.chain.usdc }],
+      budget: { maxPerRequest: 1 },
+      credits: { topUp: 1 },
+    })
+    const target = url('streaming-completion', '/v1/chat/completions')
+    const ask = (content: string) =>
+      pay.fetch(target, {
+        method: 'POST',
+        headers: json,
+        body: JSON.stringify({ stream: true, messages: [{ role: 'user', content }] }),
+      })
+    const { result: response, paid } = await charged(buyer(4).address, () => ask('tell me a story about a cat'))
+    expect(response.status).toBe(200)
+    expect(response.headers.get('content-type')).toContain('text/event-stream')
+    // The client bought $1 of credit (one x402 payment) and streamed from it.
+    expect(paid).toBe(1_000_000n)
+    const text = await response.text()
+    const events = text.split('\n\n').filter(Boolean)
+    const tokens = events.filter((e) => e.startsWith('data: {')).length
+    const receipt = JSON.parse((events.at(-1) as string).replace(/^event: x402-receipt\ndata: /, ''))
+    expect(tokens).toBe(9) // "You said: tell me a story about a cat"
+    expect(receipt).toMatchObject({
+      reserved: '50000',
+      captured: String(tokens * 100),
+      balance: String(1_000_000 - tokens * 100),
+    })
+    // A second stream costs no chain work; the balance endpoint agrees to the atomic unit.
+    const { result: second, paid: paidAgain } = await charged(buyer(4).address, () => ask('hi'))
+    const secondTokens = (await second.text()).split('\n\n').filter((e) => e.startsWith('data: {')).length
+    expect(paidAgain).toBe(0n)
+    const token = pay.credits[new URL(target).origin]?.token as string
+    const account = (await (
+      await fetch(url('streaming-completion', '/__402x/credits'), { headers: { authorization: `Bearer ${token}` } })
+    ).json()) as { atomic: { available: string; reserved: string } }
+    expect(account.atomic).toMatchObject({
+      available: String(1_000_000 - (tokens + secondTokens) * 100),
+      reserved: '0',
+    })
   })
 })
 
