@@ -1,7 +1,10 @@
 import type { Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import { createAdaptorServer } from '@hono/node-server'
 import { x402Middleware } from '402x-api'
+import { x402Middleware as x402Hono } from '402x-api/hono'
 import express from 'express'
+import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { close, createServer, listen, type Stack, startStack } from '../helpers/stack.js'
 import { officialPayingFetch } from '../interop/official.js'
@@ -11,6 +14,8 @@ import { officialPayingFetch } from '../interop/official.js'
 let stack: Stack
 let server: Server
 let url: string
+let honoServer: Server
+let honoUrl: string
 const receipts: unknown[] = []
 let slowSent = 0
 
@@ -84,15 +89,50 @@ beforeAll(async () => {
     }),
     (_req, res) => res.type('text/plain').send('x'.repeat(2500)),
   )
+  // The unused part of an up-front payment sent back on chain from the payTo wallet.
+  app.post(
+    '/api/complete-onchain',
+    x402Middleware({
+      ...options,
+      pricePerToken: 0.0001,
+      max: 0.01,
+      credits: { refund: 'onchain', refundKey: stack.chain.payTo.privateKey, rpcUrl: stack.chain.rpcUrl },
+    }),
+    (_req, res) => res.json({ text: 'a b c', tokens: 3 }),
+  )
   app.post('/api/complete-fail', x402Middleware({ ...options, pricePerToken: 0.0001 }), (_req, res) => {
     res.status(502).json({ error: 'model down' })
   })
   server = createServer(app)
   url = await listen(server)
+
+  // The same credit on Hono (a Web adapter): an SSE Response streamed through the meter.
+  const hono = new Hono()
+  hono.use('/api/stream', x402Hono({ ...options, pricePerToken: 0.0001, max: 0.0005 }))
+  hono.get('/api/stream', (c) => {
+    const n = Number(c.req.query('n') ?? 10)
+    const encoder = new TextEncoder()
+    let i = 0
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i === n) {
+          controller.enqueue(encoder.encode('data: [DONE]\n\n'))
+          return controller.close()
+        }
+        controller.enqueue(
+          encoder.encode(`data: ${JSON.stringify({ choices: [{ delta: { content: `w${i++}` } }] })}\n\n`),
+        )
+      },
+    })
+    return new Response(body, { headers: { 'content-type': 'text/event-stream' } })
+  })
+  honoServer = createAdaptorServer({ fetch: hono.fetch }) as Server
+  honoUrl = await listen(honoServer)
 }, 120_000)
 
 afterAll(async () => {
   await close(server)
+  await close(honoServer)
   await stack?.stop()
 })
 
@@ -268,6 +308,22 @@ describe('metered prices', () => {
     expect(receiptOf(next).balance).toBe(String(613_950 - 10_000))
   })
 
+  it("sends the unused part back on chain with refund: 'onchain'", async () => {
+    const unpaid = await fetch(`${url}/api/complete-onchain`, { method: 'POST' })
+    const requirements = requiredOf(unpaid).accepts[0] as PaymentRequirements
+    expect(requirements.amount).toBe('10000')
+    const before = await stack.chain.balanceOf(buyer(5).address)
+    const paid = await pay(5, '/api/complete-onchain', requirements, { method: 'POST' })
+    expect(paid.status).toBe(200)
+    const receipt = receiptOf(paid)
+    expect(receipt).toMatchObject({ reserved: '10000', captured: '300', returned: '9700', refund: 'onchain' })
+    expect(receipt.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+    // Paid 10000, got 9700 back: 3 tokens × 100 on chain, to the atomic unit.
+    expect(await stack.chain.balanceOf(buyer(5).address)).toBe(before - 300n)
+    // Nothing of it stays as credit.
+    expect(receipt.balance).toBe('0')
+  })
+
   it('charges a failed metered handler nothing and says so in the receipt', async () => {
     const { token } = await buy(4, '0.5')
     const failed = await fetch(`${url}/api/complete-fail`, { method: 'POST', headers: bearer(token as string) })
@@ -353,6 +409,21 @@ describe('streamed responses', () => {
     expect(tokens).toBe(5)
     expect(events.at(-1)?.event).toBe('x402-receipt')
     expect(receipt).toMatchObject({ reserved: '500', captured: '500', returned: '0', reason: 'reserve_exhausted' })
+  })
+
+  it('streams through a Web adapter (Hono) from the same credit, and stops at the reserve', async () => {
+    const { token } = await buy(4, '1')
+    const short = await fetch(`${honoUrl}/api/stream?n=3`, { headers: bearer(token as string) })
+    expect(short.status).toBe(200)
+    const first = await readSse(short)
+    expect(first.tokens).toBe(3)
+    expect(first.receipt).toMatchObject({ reserved: '500', captured: '300', returned: '200', balance: '999700' })
+    const long = await readSse(await fetch(`${honoUrl}/api/stream?n=20`, { headers: bearer(token as string) }))
+    expect(long.tokens).toBe(5)
+    expect(long.receipt).toMatchObject({ captured: '500', reason: 'reserve_exhausted', balance: '999200' })
+    // The Express app sees the same balance: one credit file, one account.
+    const shown = await jsonOf(await fetch(`${url}/__402x/credits`, { headers: bearer(token as string) }))
+    expect(shown.atomic).toMatchObject({ available: '999200', reserved: '0' })
   })
 
   it('charges an abandoned stream only for what was sent', async () => {

@@ -236,7 +236,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
 
     if (!decoded) {
-      if (token && credits && route !== creditsRoute) {
+      // HEAD is never charged, from credit either.
+      if (token && credits && route !== creditsRoute && request.method !== 'HEAD') {
         const account = await credits.service.accountFor(token)
         if (!account) return respond(invalidToken())
         const main = accepts.find((a) => a.asset === config.asset.address && a.network === config.network)

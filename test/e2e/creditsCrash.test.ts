@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { createPaywall, type Paywall } from '402x-api'
+import { afterAll, beforeAll, expect, it } from 'vitest'
+import { cleanEnv, devFolder } from '../examples/startExample.js'
+import { type Stack, startStack } from '../helpers/stack.js'
+
+// A crash between reserve and capture: the seller process dies while a metered stream is
+// running. Its reservation is neither lost nor charged: it expires and goes back.
+let stack: Stack
+let child: ChildProcess | undefined
+const fixture = join(import.meta.dirname, '..', 'fixtures', 'credit-crash', 'server.mjs')
+
+beforeAll(async () => {
+  stack = await startStack()
+}, 60_000)
+
+afterAll(async () => {
+  if (child && child.exitCode === null) child.kill('SIGKILL')
+  await stack?.stop()
+})
+
+/** Starts the seller child and resolves with its URL. */
+function startSeller(env: Record<string, string>): Promise<string> {
+  const seller = spawn(process.execPath, [fixture], {
+    cwd: devFolder(stack),
+    env: cleanEnv(env),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  child = seller
+  let out = ''
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the seller printed no URL:\n${out}`)), 20_000)
+    seller.stderr?.on('data', (d) => {
+      out += d
+    })
+    seller.stdout?.on('data', (d) => {
+      out += d
+      const url = /on (http:\/\/\S+)/.exec(out)?.[1]
+      if (url) {
+        clearTimeout(timer)
+        resolve(url)
+      }
+    })
+    seller.once('exit', (code) => reject(new Error(`the seller exited (${code}):\n${out}`)))
+  })
+}
+
+it('releases the reservation of a request whose process crashed, and charges nothing', async () => {
+  const options = stack.paywall()
+  const env = { LEDGER: options.ledger, TTL_MS: '1500' }
+  const operator = (): Paywall => createPaywall({ ...options, price: 0.01 })
+  let paywall = operator()
+  const { token } = await paywall.credits!.grant({ amount: 1, ref: 'crash-test' })
+  await paywall.close()
+
+  const url = await startSeller(env)
+  const response = await fetch(`${url}/api/stream`, { headers: { authorization: `Bearer ${token}` } })
+  expect(response.status).toBe(200)
+  expect(response.headers.get('x-402x-reserved')).toBe('10000')
+  const reader = (response.body as ReadableStream<Uint8Array>).getReader()
+  await reader.read() // the stream is running: the reservation is held in the ledger
+  child?.kill('SIGKILL')
+  await new Promise((resolve) => child?.once('exit', resolve))
+  await reader.cancel().catch(() => {})
+
+  paywall = operator()
+  try {
+    // Held, not charged, not lost.
+    expect(await paywall.credits!.balance(token as string)).toEqual({ available: '0.99', reserved: '0.01' })
+    await paywall.reconcile()
+    // Before its expiry the reservation stays (the request might still be running elsewhere).
+    expect((await paywall.credits!.balance(token as string))?.reserved).toBe('0.01')
+    await new Promise((resolve) => setTimeout(resolve, 1600))
+    await paywall.reconcile()
+    expect(await paywall.credits!.balance(token as string)).toEqual({ available: '1', reserved: '0' })
+    // Once only: a second recovery moves nothing.
+    await paywall.reconcile()
+    expect(await paywall.credits!.balance(token as string)).toEqual({ available: '1', reserved: '0' })
+  } finally {
+    await paywall.close()
+  }
+})
