@@ -17,7 +17,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chunks as webChunks } from '../fixtures/next-app/stream.js'
+import { sseEvents, sseStream, chunks as webChunks } from '../fixtures/next-app/stream.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // One table of scenarios, run against every adapter.
@@ -30,6 +30,8 @@ const routes = {
   'GET /files/*': 0.01,
   'GET /paid-stream': 0.01,
   'GET /paid-stream-error': 0.01,
+  'GET /metered': { pricePerToken: 0.0001, max: 0.001 },
+  'GET /metered-sse': { pricePerToken: 0.0001, max: 0.0005 },
 }
 
 /** A running app under test: Node servers listen in this process, Next.js runs in its own. */
@@ -41,6 +43,15 @@ const serve = async (server: Server): Promise<Running> => ({ url: await listen(s
 /** What the streaming routes send, in three chunks over time (see `webChunks`). */
 const streamed = 'chunk 1;chunk 2;chunk 3;'
 const streaming = (path: string) => path === '/paid-stream' || path === '/paid-stream-error'
+/** The metered SSE route: 8 one-token events, more than its $0.0005 maximum covers. */
+const sse = (path: string) => path === '/metered-sse'
+
+async function writeSse(res: ServerResponse) {
+  res.setHeader('content-type', 'text/event-stream')
+  for (const event of sseEvents()) res.write(event)
+  res.end()
+}
+const webSse = () => new Response(sseStream(), { headers: { 'content-type': 'text/event-stream' } })
 
 /** A streaming Node handler: `res.write()` per chunk; `/paid-stream-error` throws after the first. */
 async function writeChunks(path: string, res: ServerResponse) {
@@ -70,6 +81,7 @@ const webStream = (path: string) =>
 async function answer(method: string, path: string, body: () => Promise<Buffer>) {
   if (path === '/free' || path === '/paid' || path.startsWith('/items/') || path.startsWith('/files/'))
     return { status: 200, json: { ok: true, path } }
+  if (path === '/metered') return { status: 200, json: { tokens: 4 } }
   if (path === '/paid-error') throw new Error('handler blew up')
   if (path === '/paid-404') return { status: 404, json: { error: 'no such thing' } }
   if (method === 'POST' && path === '/paid-large') return { status: 200, json: { bytes: (await body()).length } }
@@ -89,6 +101,7 @@ const adapters: Adapter[] = [
       const app = express()
       app.use(x402Middleware({ ...options, routes }))
       app.all('/{*rest}', async (req, res) => {
+        if (sse(req.path)) return writeSse(res)
         if (streaming(req.path)) return writeChunks(req.path, res)
         const out = await answer(req.method, req.path, () => readBody(req))
         res.status(out.status).json(out.json)
@@ -103,6 +116,7 @@ const adapters: Adapter[] = [
         createServer(
           withX402Node({ ...options, routes }, async (req: IncomingMessage, res: ServerResponse) => {
             const path = (req.url ?? '/').split('?')[0] as string
+            if (sse(path)) return writeSse(res)
             if (streaming(path)) return writeChunks(path, res)
             const out = await answer(req.method ?? 'GET', path, () => readBody(req))
             res.writeHead(out.status, { 'content-type': 'application/json' })
@@ -118,6 +132,7 @@ const adapters: Adapter[] = [
       return serveFetch(
         withX402Fetch({ ...options, routes }, async (request: Request) => {
           const path = new URL(request.url).pathname
+          if (sse(path)) return webSse()
           if (streaming(path)) return webStream(path)
           const out = await answer(request.method, path, async () => Buffer.from(await request.arrayBuffer()))
           return Response.json(out.json, { status: out.status })
@@ -131,6 +146,7 @@ const adapters: Adapter[] = [
       const app = new Hono()
       app.use('*', x402Hono({ ...options, routes }))
       app.all('*', async (c) => {
+        if (sse(c.req.path)) return webSse()
         if (streaming(c.req.path)) return webStream(c.req.path)
         const out = await answer(c.req.method, c.req.path, async () => Buffer.from(await c.req.arrayBuffer()))
         return c.json(out.json, out.status as 200)
@@ -146,6 +162,7 @@ const adapters: Adapter[] = [
       await app.register(x402Fastify, { ...options, routes } as never)
       app.all('/*', async (request, reply) => {
         const path = request.url.split('?')[0] as string
+        if (sse(path)) return reply.type('text/event-stream').send(Readable.from(sseEvents()))
         if (streaming(path)) return reply.type('text/plain').send(nodeChunks(path))
         const out = await answer(request.method, path, async () => (request.body as Buffer) ?? Buffer.alloc(0))
         return reply.code(out.status).send(out.json)
@@ -454,6 +471,46 @@ describe.each(adapters)('$name adapter', (adapter) => {
       expect(options.headers.get('payment-response')).toBeNull()
       expect(await options.text()).toBe('')
     }
+  })
+
+  it('sells credit at /__402x/credits and serves from it: fixed, metered, streamed, failed', async () => {
+    const { buyer, header } = await paymentFor('/__402x/credits?amount=0.05', 'POST')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const bought = await fetch(`${url}/__402x/credits?amount=0.05`, { method: 'POST', headers: header })
+    expect(bought.status).toBe(200)
+    const { token } = (await bought.json()) as { token: string }
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 50_000n)
+    const auth = { authorization: `Bearer ${token}` }
+    const receipt = (res: Response) => JSON.parse(res.headers.get('x-402x-receipt') ?? 'null')
+
+    const paid = await fetch(`${url}/paid`, { headers: auth })
+    expect(paid.status).toBe(200)
+    expect(await paid.json()).toEqual({ ok: true, path: '/paid' })
+    expect(receipt(paid)).toMatchObject({ captured: '10000', balance: '40000' })
+
+    const failed = await fetch(`${url}/paid-error`, { headers: auth })
+    expect(failed.status).toBe(500)
+    expect(receipt(failed)).toMatchObject({ captured: '0', balance: '40000', reason: 'handler_error' })
+
+    // Metered: $0.001 reserved, 4 tokens × $0.0001 captured.
+    const metered = await fetch(`${url}/metered`, { headers: auth })
+    expect(await metered.json()).toEqual({ tokens: 4 })
+    expect(receipt(metered)).toMatchObject({ reserved: '1000', captured: '400', returned: '600', balance: '39600' })
+
+    // SSE: 8 events, of which the $0.0005 maximum covers 5; then the final receipt event.
+    const stream = await fetch(`${url}/metered-sse`, { headers: auth })
+    expect(stream.status).toBe(200)
+    const events = (await stream.text()).split('\n\n').filter(Boolean)
+    expect(events.filter((e) => e.startsWith('data: {'))).toHaveLength(5)
+    expect(events.at(-1)).toMatch(/^event: x402-receipt\ndata: /)
+    expect(JSON.parse((events.at(-1) as string).split('data: ')[1] as string)).toMatchObject({
+      reserved: '500',
+      captured: '500',
+      reason: 'reserve_exhausted',
+      balance: '39100',
+    })
+    const shown = await fetch(`${url}/__402x/credits`, { headers: auth })
+    expect(((await shown.json()) as { atomic: object }).atomic).toMatchObject({ available: '39100', reserved: '0' })
   })
 
   it('prices route patterns with params and wildcards', async () => {

@@ -76,13 +76,16 @@ export function createCreditService(options: { path: string } | { ledger: Credit
   let queue: Pending[] = []
   let scheduled = false
 
+  /**
+   * An account's spendable credit. While this process holds some of it (or has charges not
+   * yet written) the hot figure is the only true one; otherwise it is read afresh, so that
+   * what another process spent or granted shows at once.
+   */
   const load = async (account: string): Promise<bigint> => {
-    const known = hot.get(account)
-    if (known !== undefined) return known
+    if (outstanding.has(account)) return hot.get(account) as bigint
     const { available } = await ledger().balance(account)
-    // Another request may have loaded it while this one waited.
-    const again = hot.get(account)
-    if (again !== undefined) return again
+    // A hold may have started while this read waited: its figure wins.
+    if (outstanding.has(account)) return hot.get(account) as bigint
     hot.set(account, available)
     return available
   }
@@ -140,7 +143,9 @@ export function createCreditService(options: { path: string } | { ledger: Credit
     },
     available: load,
     async hold(account, amount) {
-      const available = await load(account)
+      await load(account)
+      // Read again after the await: another hold may have taken some meanwhile.
+      const available = hot.get(account) as bigint
       if (available < amount) return { ok: false, available }
       hot.set(account, available - amount)
       track(account, 1)
@@ -171,10 +176,12 @@ export function createCreditService(options: { path: string } | { ledger: Credit
       track(hold.account, -1)
     },
     async reserve(account, amount, ttlMs, ref) {
-      const available = await load(account)
+      await load(account)
+      const available = hot.get(account) as bigint
       if (available < amount) return { ok: false, available }
       // Held in memory first, so a concurrent hold never sees this credit as free.
       hot.set(account, available - amount)
+      track(account, 1)
       try {
         const result = await ledger().reserve({ account, amount, ttlMs, ...(ref ? { ref } : {}) })
         if (!result.ok) {
@@ -185,6 +192,8 @@ export function createCreditService(options: { path: string } | { ledger: Credit
       } catch (error) {
         add(account, amount)
         throw error
+      } finally {
+        track(account, -1)
       }
     },
     async capture(account, reservationId, amount) {
@@ -233,7 +242,14 @@ export function createCreditService(options: { path: string } | { ledger: Credit
 
 export { hashToken }
 
-const shared = new Map<string, { service: CreditService; users: number }>()
+/**
+ * Per process, not per module instance: bundlers (Next.js builds one bundle per route and
+ * one for the proxy) load this file more than once, and every copy must share the balances.
+ */
+const registryKey = Symbol.for('402x.creditServices')
+const shared: Map<string, { service: CreditService; users: number }> = ((globalThis as Record<symbol, unknown>)[
+  registryKey
+] ??= new Map()) as Map<string, { service: CreditService; users: number }>
 
 /**
  * The credit service of a file, one per process: every paywall that keeps its credit in

@@ -1,6 +1,8 @@
 import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { creditsPath } from '../paywall/credits.js'
+import { normalizePath } from '../paywall/routes.js'
 import { nextPaywall } from './nextPaywall.js'
 
 /**
@@ -32,7 +34,17 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
   return async (request) => {
     const route = paywall().match(request.method, new URL(request.url).pathname)
     if (route === undefined) return NextResponse.next()
-    const paying = request.headers.has(headers.paymentSignature) || request.headers.has(headers.v1Payment)
+    // Credit is bought here: no route handler stands behind /__402x/credits.
+    if (route && normalizePath(new URL(request.url).pathname) === creditsPath) {
+      const decision = await paywall().handle(request, route)
+      if (decision.type === 'respond') return decision.response
+      if (decision.type === 'proceed') await decision.abort('not a route')
+      return NextResponse.next()
+    }
+    const paying =
+      request.headers.has(headers.paymentSignature) ||
+      request.headers.has(headers.v1Payment) ||
+      /^Bearer\s+x402c_/i.test(request.headers.get('authorization') ?? '')
     if (route && ((paying && request.method !== 'HEAD') || route.free)) return NextResponse.next()
     const decision = await paywall().handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response

@@ -640,6 +640,25 @@ export function createPaywall(options: PaywallOptions): Paywall {
               : known !== undefined
                 ? known
                 : new Uint8Array(await response.arrayBuffer())
+          if (body && /text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
+            // A whole SSE body (an adapter that buffers streams): billed event by event, as a stream is.
+            const stream = createStreamMeter({
+              meter,
+              reserved: m.reserved,
+              decimals,
+              startedAt,
+              sse: true,
+              settle: (amount, reason) => close(amount, reason),
+            })
+            const head = stream.write(body).send
+            const { send: tail, receipt } = await stream.end()
+            const whole = new Uint8Array((head?.length ?? 0) + (tail?.length ?? 0))
+            if (head) whole.set(head)
+            if (tail) whole.set(tail, head?.length ?? 0)
+            const headers = new Headers(response.headers)
+            headers.delete('content-length')
+            return stamp(responseOf(whole, { status: response.status, headers }), receipt, m.token, paidStamp)
+          }
           const units =
             meter.kind === 'seconds'
               ? (performance.now() - startedAt) / 1000

@@ -1,0 +1,106 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { type CreditService, createCreditService, type Hold, sharedCreditService } from './creditService.js'
+
+let dir: string
+const opened: CreditService[] = []
+const service = (path = join(dir, 'credits.db')) => {
+  const s = createCreditService({ path })
+  opened.push(s)
+  return s
+}
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), '402x-credit-service-'))
+})
+afterEach(async () => {
+  for (const s of opened.splice(0)) await s.close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+describe('the hot path', () => {
+  it('never holds more than the balance, even when every hold starts before the first read', async () => {
+    const credits = service()
+    const { account } = await credits.open()
+    await credits.grant(account, 100n, 'g1')
+    const holds = await Promise.all(Array.from({ length: 10 }, () => credits.hold(account, 30n)))
+    expect(holds.filter((h) => !('ok' in h))).toHaveLength(3)
+    expect(await credits.available(account)).toBe(10n)
+  })
+
+  it('writes the charges of one moment in one transaction, and the ledger agrees with memory', async () => {
+    const credits = service()
+    const { account } = await credits.open()
+    await credits.grant(account, 1000n, 'g1')
+    const holds = (await Promise.all(Array.from({ length: 50 }, () => credits.hold(account, 7n)))) as Hold[]
+    const left = await Promise.all(holds.map((h, i) => credits.charge(h, i % 2 ? 7n : 3n, `r${i}`)))
+    expect(left.at(-1)).toBe(1000n - 25n * 7n - 25n * 3n)
+    const durable = await credits.ledger().balance(account)
+    expect(durable).toEqual({ available: 750n, reserved: 0n })
+    const entries = await credits.entries(account, 100)
+    expect(entries.filter((e) => e.kind === 'charge')).toHaveLength(50)
+  })
+
+  it('frees a dropped hold, and charges a hold once only', async () => {
+    const credits = service()
+    const { account } = await credits.open()
+    await credits.grant(account, 10n, 'g1')
+    const hold = (await credits.hold(account, 10n)) as Hold
+    expect(await credits.hold(account, 1n)).toEqual({ ok: false, available: 0n })
+    credits.drop(hold)
+    expect(await credits.available(account)).toBe(10n)
+    const again = (await credits.hold(account, 4n)) as Hold
+    await credits.charge(again, 4n, 'once')
+    await expect(credits.charge(again, 4n, 'twice')).rejects.toThrow(/already/)
+    expect((await credits.ledger().balance(account)).available).toBe(6n)
+  })
+})
+
+describe('two processes on one file', () => {
+  it('sees what the other granted or spent once it holds nothing itself', async () => {
+    const a = service()
+    const b = service()
+    const { account } = await a.open()
+    await a.grant(account, 100n, 'g1')
+    expect(await b.available(account)).toBe(100n)
+    await b.grant(account, 50n, 'g2')
+    expect(await a.available(account)).toBe(150n)
+    const hold = (await b.hold(account, 150n)) as Hold
+    await b.charge(hold, 150n, 'b-spends')
+    expect(await a.available(account)).toBe(0n)
+  })
+
+  it('refuses a charge the ledger no longer covers: not served, nothing charged', async () => {
+    const a = service()
+    const b = service()
+    const { account } = await a.open()
+    await a.grant(account, 100n, 'g1')
+    const held = (await a.hold(account, 100n)) as Hold
+    // Meanwhile the other process spends it all.
+    const other = (await b.hold(account, 100n)) as Hold
+    await b.charge(other, 100n, 'b')
+    await expect(a.charge(held, 100n, 'a')).rejects.toMatchObject({ code: 'store_unavailable' })
+    expect(await a.ledger().balance(account)).toEqual({ available: 0n, reserved: 0n })
+    const charges = (await a.entries(account, 10)).filter((e) => e.kind === 'charge')
+    expect(charges).toHaveLength(1)
+  })
+})
+
+describe('the shared service', () => {
+  it('is one per file and process, closed by its last user', async () => {
+    const path = join(dir, 'shared.db')
+    const one = sharedCreditService(path)
+    const two = sharedCreditService(path)
+    const { account } = await one.open()
+    await one.grant(account, 10n, 'g')
+    const hold = (await one.hold(account, 10n)) as Hold
+    // The other user sees the hold: the balances are the same object.
+    expect(await two.hold(account, 1n)).toEqual({ ok: false, available: 0n })
+    one.drop(hold)
+    await one.close()
+    expect(await two.available(account)).toBe(10n)
+    await two.close()
+  })
+})
