@@ -247,9 +247,10 @@ export { hashToken }
  * one for the proxy) load this file more than once, and every copy must share the balances.
  */
 const registryKey = Symbol.for('402x.creditServices')
-const shared: Map<string, { service: CreditService; users: number }> = ((globalThis as Record<symbol, unknown>)[
-  registryKey
-] ??= new Map()) as Map<string, { service: CreditService; users: number }>
+type Registry = Map<string, { service: CreditService; users: number }>
+const globals = globalThis as Record<symbol, Registry | undefined>
+const shared: Registry = globals[registryKey] ?? new Map()
+globals[registryKey] = shared
 
 /**
  * The credit service of a file, one per process: every paywall that keeps its credit in

@@ -1,8 +1,8 @@
 import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
-import type { PaywallOptions } from '../paywall/types.js'
 import { creditsPath } from '../paywall/credits.js'
 import { normalizePath } from '../paywall/routes.js'
+import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
 /**
