@@ -73,6 +73,7 @@ describe('402x CLI', () => {
       { method: 'GET', path: '/api/market/:symbol', price: '0.001' },
       { method: 'POST', path: '/api/translate', price: '0.02' },
       { method: 'POST', path: '/api/image', price: 'width × height × steps / 1e6' },
+      { method: 'POST', path: '/api/complete', price: '0.00015 per output token, at most 0.015' },
     ])
     expect(existsSync(join(dir, '.402x', 'dev.json'))).toBe(true)
   })
@@ -112,6 +113,26 @@ describe('402x CLI', () => {
       receipt: { amount: '20000', price: '0.02', payTo: ready.payTo, status: 'settled' },
     })
     expect(result.receipt.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+
+  it('402x pay pays a per-token completion: the maximum up front, the rest returned as credit', async () => {
+    const { stdout } = await run(
+      process.execPath,
+      [bin, 'pay', `${ready.apiUrl}/api/complete`, '-d', '{"prompt":"a cat"}', '--json'],
+      { cwd: dir, timeout: 30_000 },
+    )
+    const result = JSON.parse(stdout)
+    expect(result).toMatchObject({
+      status: 200,
+      data: { text: 'a cat … and that is how the story ends.', tokens: 10 },
+      receipt: { amount: '15000', status: 'settled' },
+      // 10 tokens × 150 charged, the rest kept as the caller's credit.
+      credit: { reserved: '15000', captured: '1500', returned: '13500', balance: '13500' },
+    })
+    const account = await fetch(`${ready.apiUrl}/__402x/credits`, {
+      headers: { authorization: `Bearer ${result.creditToken}` },
+    })
+    expect(((await account.json()) as { balance: object }).balance).toEqual({ available: '0.0135', reserved: '0' })
   })
 
   it('402x pay refuses over --max, before paying, with exit code 1', async () => {

@@ -1,5 +1,5 @@
 import type { PaywallOptions } from '402x-api'
-import { x402Middleware } from '402x-api'
+import { x402Credits, x402Middleware } from '402x-api'
 import express from 'express'
 
 /** The demo API's priced endpoints, from seed 000. */
@@ -8,6 +8,12 @@ export const demoEndpoints = [
   { method: 'GET', path: '/api/market/:symbol', price: '0.001', description: 'Real-time market data' },
   { method: 'POST', path: '/api/translate', price: '0.02', description: 'Translation' },
   { method: 'POST', path: '/api/image', price: 'width × height × steps / 1e6', description: 'Image generation' },
+  {
+    method: 'POST',
+    path: '/api/complete',
+    price: '0.00015 per output token, at most 0.015',
+    description: 'Text completion',
+  },
 ] as const
 
 type Settings = Omit<PaywallOptions, 'price' | 'routes'>
@@ -35,6 +41,9 @@ export function createDemoApi(settings: Settings) {
   app.get('/health', (_req, res) => {
     res.json({ ok: true })
   })
+
+  // Prepaid credit: POST /__402x/credits?amount=… (paid with x402), then Authorization: Bearer.
+  app.use(x402Credits(settings))
 
   app.use('/api/generate', x402Middleware({ ...settings, price: 0.01, description: 'Text generation' }))
   app.post('/api/generate', async (req, res) => {
@@ -98,6 +107,18 @@ export function createDemoApi(settings: Settings) {
     },
   )
 
+  // GPT-style completion charged per output token (the seed's sample), at most 100 tokens:
+  // the maximum is reserved (or paid up front), the rest returned as credit.
+  app.post(
+    '/api/complete',
+    x402Middleware({ ...settings, pricePerToken: 0.00015, max: 0.015, description: 'Text completion' }),
+    async (req, res) => {
+      const prompt = String(req.body?.prompt ?? '')
+      const text = `${prompt} … and that is how the story ends.`
+      res.json({ text, tokens: text.split(/\s+/).length })
+    },
+  )
+
   // The priced routes as an OpenAPI document and an x402 manifest (served free).
   const docs = x402Middleware({
     ...settings,
@@ -105,7 +126,7 @@ export function createDemoApi(settings: Settings) {
       demoEndpoints.map((e) => [
         `${e.method} ${e.path}`,
         {
-          price: /^[0-9.]+$/.test(e.price) ? e.price : () => 0,
+          price: /^[0-9.]+$/.test(e.price) ? e.price : e.path === '/api/complete' ? '0.015' : () => 0,
           description: e.description,
         },
       ]),

@@ -1,4 +1,4 @@
-import { X402Error } from '@402x/core'
+import { formatMoney, X402Error } from '@402x/core'
 import { clientOptionsFromEnv, createX402Client, X402HttpError } from '402x-client'
 import { createUi } from '../ui.js'
 
@@ -44,9 +44,18 @@ export async function pay(options: PayOptions): Promise<number> {
       method === 'GET' || method === 'DELETE' || method === 'HEAD'
         ? await (method === 'DELETE' ? client.delete : client.get)(options.url, { headers })
         : await client[method.toLowerCase() as 'post' | 'put' | 'patch'](options.url, body, { headers })
+    const creditToken = response.headers.get('x-402x-credit-token') ?? undefined
     if (options.json) {
       process.stdout.write(
-        `${JSON.stringify(jsonSafe({ status: response.status, data: response.data, receipt: response.receipt ?? null }))}\n`,
+        `${JSON.stringify(
+          jsonSafe({
+            status: response.status,
+            data: response.data,
+            receipt: response.receipt ?? null,
+            ...(response.credit ? { credit: response.credit } : {}),
+            ...(creditToken ? { creditToken } : {}),
+          }),
+        )}\n`,
       )
       return 0
     }
@@ -57,9 +66,16 @@ export async function pay(options: PayOptions): Promise<number> {
     if (r) {
       ui.done(`paid $${r.price} USDC to ${r.payTo} on ${r.network} (${r.status})`)
       ui.info(`  transaction ${r.transaction}\n  payer       ${r.payer}`)
-    } else {
-      ui.done(`HTTP ${response.status}, no payment needed`)
     }
+    const c = response.credit
+    if (c) {
+      const usd = (n: bigint) => formatMoney(n, c.decimals)
+      ui.done(
+        `charged $${usd(c.captured)} of $${usd(c.reserved)} reserved; $${usd(c.returned)} returned (${c.refund ?? 'credit'}); credit left $${usd(c.balance)}`,
+      )
+      if (creditToken) ui.info(`  credit token ${creditToken} (send it as Authorization: Bearer)`)
+    }
+    if (!r && !c) ui.done(`HTTP ${response.status}, no payment needed`)
     return 0
   } catch (error) {
     const message =
