@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
@@ -13,6 +13,8 @@ import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
+import { runCredits } from './lib/credits.js'
+import { creditsTable, creditTargets } from './lib/creditsReport.js'
 import { dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
 import { frameworkNames, runFrameworks } from './lib/frameworks.js'
 import { runLoad } from './lib/load.js'
@@ -32,7 +34,7 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits']
 const only = option('only')?.split(',')
 for (const name of only ?? []) {
   if (!sections.includes(name)) throw new Error(`--only ${name}: choose from ${sections.join(', ')}`)
@@ -45,6 +47,8 @@ for (const name of frameworks) {
 const note = option('note')
 const commandArgs = args.filter((a, i) => a !== '--note' && args[i - 1] !== '--note')
 
+/** Callers of the framework comparison and of the credits section. */
+const callers = 8
 const settings = {
   concurrencies: [1, 8, 32],
   durationMs: quick ? 1500 : 5000,
@@ -58,7 +62,7 @@ const settings = {
   pairRoundMs: quick ? 500 : 1000,
   /** Framework comparison (bench/lib/frameworks.js): one concurrency, facilitator over HTTP. */
   frameworks: {
-    concurrency: 8,
+    concurrency: callers,
     paidMs: quick ? 1500 : 2500,
     paidWarmupRequests: quick ? 100 : 200,
     paidWarmupMaxMs: quick ? 2000 : 4000,
@@ -66,6 +70,25 @@ const settings = {
     unpaidWarmupMs: quick ? 300 : 400,
     unpaidRoundMs: quick ? 250 : 400,
     unpaidRounds: quick ? 2 : 3,
+  },
+  /**
+   * Credits (bench/lib/credits.js): one Express route with no middleware, credit-funded and paid
+   * exact, at the framework comparison's concurrency, all at one price. The top-up covers
+   * every credit-funded request of a run (it is checked: a request short of credit fails).
+   */
+  credits: {
+    price: '0.001',
+    amount: '1000',
+    topUp: '500',
+    concurrency: callers,
+    /** Per scenario; no middleware and credit-funded take turns in this many rounds that add up to it. */
+    durationMs: quick ? 1500 : 5000,
+    rounds: quick ? 3 : 5,
+    warmupMs: quick ? 500 : 1000,
+    paidWarmupRequests: quick ? 100 : 200,
+    paidWarmupMaxMs: quick ? 2000 : 4000,
+    /** A third server with `credits.writeBehindMs`: charges written after the responses. */
+    writeBehindMs: 5,
   },
 }
 
@@ -294,6 +317,7 @@ async function main() {
     }
   }
   const frameworkResults = wants('frameworks') ? await runFrameworks(context, frameworks) : []
+  const credits = wants('credits') ? await runCredits(context) : undefined
   const checks = [
     ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
     ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
@@ -304,7 +328,7 @@ async function main() {
     received: checks.reduce((n, c) => n + BigInt(c.received), 0n).toString(),
     matches: checks.every((c) => c.matches),
   }
-  const targets = [...evaluateTargets(runs, verify), ...frameworkTarget(frameworkResults)]
+  const targets = [...evaluateTargets(runs, verify), ...frameworkTarget(frameworkResults), ...creditTargets(credits)]
   const result = {
     // The command as it would be typed again; the note is shown on its own.
     command: `npm run bench${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`,
@@ -325,10 +349,12 @@ async function main() {
       buyers: settings.buyers,
       price: settings.price,
       frameworks: settings.frameworks,
+      credits: settings.credits,
     },
     ...(verify ? { verify: { ...verify, iterations: settings.verifyIterations } } : {}),
     runs,
     frameworks: frameworkResults,
+    ...(credits ? { credits } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -346,6 +372,7 @@ async function main() {
   if (runs.length) parts.push(runsTable(runs), cpuTable(runs))
   if (verify) parts.push(`verification: ${targets.find((t) => t.id === 'verify-cpu')?.measured}`)
   if (frameworkResults.length) parts.push(frameworksTable(frameworkResults), dynamicPriceTable(frameworkResults))
+  if (credits) parts.push(creditsTable(credits))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

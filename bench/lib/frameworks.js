@@ -32,7 +32,7 @@ async function freePort() {
 }
 
 /** One load against `server`, with the server's own CPU (µs) per request over it. */
-async function measured(server, load) {
+export async function measured(server, load) {
   const before = await server.cpu()
   const result = await runLoad({ port: server.port, ...load })
   const used = (await server.cpu()) - before

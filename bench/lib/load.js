@@ -1,6 +1,7 @@
 // The load generator, identical for every scenario: `concurrency` callers, each on its own
 // keep-alive connection, sending one request after another until the time is up or the
-// pre-built headers run out. Paid requests carry one distinct pre-signed PAYMENT-SIGNATURE.
+// pre-built headers run out. Paid requests carry one distinct pre-signed PAYMENT-SIGNATURE;
+// credit-funded ones all carry the same `Authorization: Bearer <token>`.
 import http from 'node:http'
 import { setTimeout as sleep } from 'node:timers/promises'
 
@@ -25,9 +26,16 @@ function paidFailure(res) {
   return `HTTP ${res.statusCode}${reason ? ` ${reason}` : ''}`
 }
 
-/** What counts as a success: a settled payment, a 200, or a 402 that carries PAYMENT-REQUIRED. */
+/**
+ * What counts as a success: a settled payment, a 200 drawn from credit (with its
+ * X-402x-Receipt), a 200, or a 402 that carries PAYMENT-REQUIRED.
+ */
 const checks = {
   paid: paidFailure,
+  credit: (res) =>
+    res.statusCode === 200 && res.headers['x-402x-receipt']
+      ? undefined
+      : `HTTP ${res.statusCode}${res.statusCode === 200 ? ' without X-402x-Receipt' : ''}`,
   200: (res) => (res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`),
   402: (res) =>
     res.statusCode === 402 && res.headers['payment-required'] ? undefined : `HTTP ${res.statusCode} (expected a 402)`,
@@ -37,7 +45,8 @@ const checks = {
  * Runs one bounded load. `payments` (encoded PAYMENT-SIGNATURE values) makes it a paid
  * run: each is sent once, and the run also ends when they are used up.
  *
- * @param expect `'paid'` (the default with `payments`), `200` (the default without) or `402`.
+ * @param headers Headers sent with every request (e.g. `authorization`).
+ * @param expect `'paid'` (the default with `payments`), `'credit'`, `200` (the default without) or `402`.
  *   With `payments` and `expect: 200`, the requests carry payments a server without a
  *   paywall ignores: the same bytes on the wire as a paid run.
  * @param rate Requests per second over all callers, evenly spaced (an open-loop pace),
@@ -45,7 +54,7 @@ const checks = {
  * @returns successes, failures (with a sample of reasons), elapsed seconds, successful
  *   requests per second and the latency (ms) of successful requests.
  */
-export async function runLoad({ port, path, concurrency, durationMs, payments, expect, rate }) {
+export async function runLoad({ port, path, concurrency, durationMs, payments, headers, expect, rate }) {
   const check = checks[expect ?? (payments ? 'paid' : 200)]
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const latencies = []
@@ -92,8 +101,8 @@ export async function runLoad({ port, path, concurrency, durationMs, payments, e
       }
       if (payments) {
         if (next >= payments.length) return
-        await one({ 'payment-signature': payments[next++] })
-      } else await one(undefined)
+        await one({ ...headers, 'payment-signature': payments[next++] })
+      } else await one(headers)
     }
   }
   await Promise.all(Array.from({ length: concurrency }, caller))

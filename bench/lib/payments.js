@@ -2,8 +2,8 @@
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema } from '@402x/core'
 
 /** Asks the server for its terms: one unpaid request, its 402 and decoded PAYMENT-REQUIRED. */
-export async function fetchTerms(port, path) {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(10_000) })
+export async function fetchTerms(port, path, method = 'GET') {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, { method, signal: AbortSignal.timeout(10_000) })
   await res.arrayBuffer()
   const header = res.headers.get('payment-required')
   if (res.status !== 402 || !header)
@@ -44,3 +44,35 @@ export const poolSize = (warmup, concurrency, durationMs) =>
     40_000,
     Math.max(100, Math.ceil((warmup.total / warmup.elapsed) * (durationMs / 1000) * 2) + 20 * concurrency),
   )
+
+/**
+ * Buys `amount` dollars of credit with one real x402 payment by `buyer`
+ * (`POST /__402x/credits?amount=`: its 402, then the payment of its `accepts[0]`).
+ * Resolves with the bearer token and the balance (atomic units) it then holds.
+ */
+export async function buyCredit({ port, amount, buyer }) {
+  const path = `/__402x/credits?amount=${amount}`
+  const terms = await fetchTerms(port, path, 'POST')
+  const [payment] = presign({ terms, buyers: [buyer], count: 1 })
+  const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    method: 'POST',
+    headers: { 'payment-signature': payment },
+    signal: AbortSignal.timeout(30_000),
+  })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`buying credit: expected 200, got ${res.status}: ${text.slice(0, 300)}`)
+  const body = JSON.parse(text)
+  if (!body.token) throw new Error(`buying credit: no token in ${text.slice(0, 300)}`)
+  return { token: body.token, available: BigInt(body.atomic.available) }
+}
+
+/** The credit left on `token` (atomic units), from `GET /__402x/credits`. */
+export async function creditLeft({ port, token }) {
+  const res = await fetch(`http://127.0.0.1:${port}/__402x/credits`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10_000),
+  })
+  const text = await res.text()
+  if (res.status !== 200) throw new Error(`reading the credit: expected 200, got ${res.status}: ${text.slice(0, 300)}`)
+  return BigInt(JSON.parse(text).atomic.available)
+}

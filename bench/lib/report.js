@@ -1,4 +1,5 @@
 // The summary: the table, the targets with their ratios, and bench/RESULTS.md.
+import { creditsMarkdown } from './creditsReport.js'
 import { frameworkMarkdown } from './frameworkReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
@@ -138,6 +139,7 @@ On-chain check, run by run: the payee received ${balance.received} atomic units 
 successful paid requests (warm-ups included, framework runs too) at ${balance.price} each: ${balance.matches ? 'every run matches' : '**at least one run does not match**'}.
 
 ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
+${result.credits ? creditsMarkdown(result) : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers

@@ -226,18 +226,14 @@ describe('createCreditLedger', () => {
         const r = take()
         const owner = model.get(r.account)!
         const amount = rng.next() < 0.1 ? r.amount : rng.big(0n, r.amount)
-        if (r.expiresAt <= now) {
-          op = 'capture_expired'
-          await rejectsWith(credits.capture({ reservationId: r.id, amount }), /expired/)
-          live.push(r) // still held until expireReservations
-        } else {
-          expect(await credits.capture({ reservationId: r.id, amount })).toEqual({
-            captured: amount,
-            released: r.amount - amount,
-          })
-          owner.reserved -= r.amount
-          owner.available += r.amount - amount
-        }
+        // Past its expiry but not yet released by expiry, it is still held: capturable.
+        if (r.expiresAt <= now) op = 'capture_expired'
+        expect(await credits.capture({ reservationId: r.id, amount })).toEqual({
+          captured: amount,
+          released: r.amount - amount,
+        })
+        owner.reserved -= r.amount
+        owner.available += r.amount - amount
       } else if (roll < 0.83 && live.length > 0) {
         op = 'release'
         const r = take()
@@ -426,7 +422,27 @@ describe('createCreditLedger', () => {
     expect(audit(path).balances.get('system:payouts')).toBe(50n)
   })
 
-  it('releases expired reservations, which then cannot be captured, and leaves captured ones alone', async () => {
+  it('charges a batch in one transaction, as far as each balance goes, and once per ref', async () => {
+    const credits = ledger()
+    await credits.grant({ account: 'a', amount: 100n, ref: 'ga' })
+    await credits.grant({ account: 'b', amount: 10n, ref: 'gb' })
+    const items = [
+      { account: 'a', amount: 60n },
+      { account: 'b', amount: 4n },
+      { account: 'a', amount: 60n }, // a cannot cover both: the second is refused
+      { account: 'b', amount: 6n },
+    ]
+    expect(await credits.chargeMany({ ref: 'batch-1', items })).toEqual([true, true, false, true])
+    expect(await credits.balance('a')).toEqual({ available: 40n, reserved: 0n })
+    expect(await credits.balance('b')).toEqual({ available: 0n, reserved: 0n })
+    // The same ref again moves nothing.
+    expect(await credits.chargeMany({ ref: 'batch-1', items })).toEqual([true, true, true, true])
+    expect(await credits.balance('a')).toEqual({ available: 40n, reserved: 0n })
+    expect(await credits.chargeMany({ ref: 'batch-2', items: [{ account: 'b', amount: 1n }] })).toEqual([false])
+    audit(path)
+  })
+
+  it('releases expired reservations, which then cannot be captured; extended and captured ones stay', async () => {
     const credits = ledger()
     await credits.topUp({ account: 'alice', amount: 100n, ref: 'pay-1' })
     const short = await credits.reserve({ account: 'alice', amount: 30n, ttlMs: 1_000 })
@@ -437,15 +453,18 @@ describe('createCreditLedger', () => {
     expect(await credits.balance('alice')).toEqual({ available: 43n, reserved: 50n })
 
     now += 1_000 // `short` expires now (expiry is inclusive)
-    await rejectsWith(credits.capture({ reservationId: short.reservationId, amount: 1n }), /expired.*reserve again/)
+    // A running request keeps its reservation: `long`, extended, is not due at its first expiry.
+    expect(await credits.extend({ reservationId: long.reservationId, ttlMs: 20_000 })).toBe(true)
     expect(await credits.expireReservations()).toBe(1)
     expect(await credits.expireReservations()).toBe(0)
     expect(await credits.balance('alice')).toEqual({ available: 73n, reserved: 20n })
     await rejectsWith(credits.capture({ reservationId: short.reservationId, amount: 1n }), /already expired/)
     await rejectsWith(credits.release({ reservationId: short.reservationId, reason: 'x' }), /already expired/)
 
+    expect(await credits.extend({ reservationId: short.reservationId, ttlMs: 20_000 })).toBe(false)
     // An explicit `now` (a sweeper's clock) works too; the captured one is never touched.
-    expect(await credits.expireReservations(now + 9_000)).toBe(1)
+    expect(await credits.expireReservations(now + 9_000)).toBe(0)
+    expect(await credits.expireReservations(now + 20_000)).toBe(1)
     expect(await credits.balance('alice')).toEqual({ available: 93n, reserved: 0n })
     const books = audit(path)
     expect(books.balances.get('system:revenue')).toBe(7n)

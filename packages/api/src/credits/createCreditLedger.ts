@@ -109,6 +109,9 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     reservationByRef: db.prepare(
       'SELECT id, account, CAST(amount AS TEXT) AS amount, state, expires_at FROM credit_reservations WHERE ref = ?',
     ),
+    extendReservation: db.prepare(
+      "UPDATE credit_reservations SET expires_at = @expiresAt WHERE id = @id AND state = 'held' AND expires_at < @expiresAt",
+    ),
     settleReservation: db.prepare(`UPDATE credit_reservations
       SET state = @to, captured = CAST(@captured AS INTEGER), reason = @reason, settled_at = @now
       WHERE id = @id AND state = 'held'`),
@@ -121,6 +124,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       WHERE e.account IN (?, ?) ORDER BY e.id DESC LIMIT ?`),
     insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
     token: db.prepare('SELECT account FROM credit_tokens WHERE hash = ?'),
+    dataVersion: db.prepare('PRAGMA data_version') as unknown as { get(): { data_version: number } | undefined },
   }
 
   const guard = <T>(fn: () => T): Promise<T> => {
@@ -222,11 +226,8 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         { id, state: row.state },
       )
     const reserved = BigInt(row.amount)
-    if (to === 'captured' && row.expires_at <= now)
-      throw invalid(
-        `reservation \`${id}\` expired at ${new Date(row.expires_at).toISOString()} and cannot be captured: reserve again with a longer ttlMs`,
-        { id, expiresAt: row.expires_at },
-      )
+    // Past its expiry but still held (expiry has not released it yet): the money is still
+    // there, so it may be captured; once released by expiry it cannot.
     if (captured > reserved)
       throw invalid(
         `cannot capture ${captured} of reservation \`${id}\`, which holds ${reserved}: capture at most that`,
@@ -317,32 +318,65 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
           return { captured: amount, released: reserved - amount }
         })
       }),
+    extend: ({ reservationId, ttlMs }) =>
+      guard(() => {
+        checkText(reservationId, 'reservationId')
+        const row = q.reservationById.get(reservationId) as ReservationRow | undefined
+        if (row?.state !== 'held') return false
+        q.extendReservation.run({ id: reservationId, expiresAt: clock() + ttlMs })
+        return true
+      }),
     release: ({ reservationId, reason }) =>
       guard(() => {
         checkText(reservationId, 'reservationId')
         checkText(reason, 'reason')
         return { released: atomically(() => settle(reservationId, 'released', 0n, reason)) }
       }),
-    chargeMany: (items) =>
+    chargeMany: ({ ref, items }) =>
       guard(() => {
+        checkText(ref, 'ref')
         for (const item of items) {
           checkText(item.account, 'account')
           checkAmount(item.amount, 'amount', 1n)
-          checkText(item.ref, 'ref')
         }
         if (items.length === 0) return []
-        return atomically(() =>
-          items.map((item) => {
-            if (q.txByRef.get('charge', item.ref)) return true
-            const amount = String(item.amount)
-            if (Number(q.debitIfCovered.run({ account: callerOf(item.account), amount }).changes) !== 1) return false
-            post('charge', item.ref, item.account, item.amount, null, [
-              [callerOf(item.account), -item.amount, 'applied'],
-              ['system:revenue', item.amount],
-            ])
-            return true
-          }),
-        )
+        return atomically(() => {
+          if (q.txByRef.get('charge', ref)) return items.map(() => true)
+          // One debit per account when its balance covers all of its charges (the usual
+          // case); otherwise charge by charge, in order, as far as it goes.
+          const byAccount = new Map<string, bigint>()
+          for (const item of items) byAccount.set(item.account, (byAccount.get(item.account) ?? 0n) + item.amount)
+          const covered = new Set<string>()
+          for (const [account, total] of byAccount) {
+            const debited = q.debitIfCovered.run({ account: callerOf(account), amount: String(total) })
+            if (Number(debited.changes) === 1) covered.add(account)
+          }
+          const ok = items.map(
+            (item) =>
+              covered.has(item.account) ||
+              Number(q.debitIfCovered.run({ account: callerOf(item.account), amount: String(item.amount) }).changes) ===
+                1,
+          )
+          let total = 0n
+          for (const [i, item] of items.entries()) if (ok[i]) total += item.amount
+          if (total === 0n) return ok
+          const now = clock()
+          const { id } = q.insertTx.get({
+            kind: 'charge',
+            ref,
+            account: items.length === 1 ? (items[0] as { account: string }).account : '*',
+            amount: String(total),
+            note: null,
+            now,
+          }) as { id: number }
+          for (const [i, item] of items.entries()) {
+            if (ok[i]) q.insertEntry.run({ tx: id, account: callerOf(item.account), amount: String(-item.amount), now })
+          }
+          q.insertEntry.run({ tx: id, account: 'system:revenue', amount: String(total), now })
+          const revenue = { account: 'system:revenue', amount: String(total) }
+          if (Number(q.addToBalance.run(revenue).changes) === 0) q.openBalance.run(revenue)
+          return ok
+        })
       }),
     expireReservations: (now = clock()) =>
       guard(() => {
@@ -357,6 +391,8 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
           if (batch < expiryBatch) return count
         }
       }),
+    topUpAccount: (ref) => guard(() => (q.txByRef.get('top_up', ref) as TxRow | undefined)?.account),
+    dataVersion: () => Number(q.dataVersion.get()?.data_version ?? 0),
     balance: (account) =>
       guard(() => {
         checkText(account, 'account')

@@ -57,6 +57,9 @@ const erc20Abi = parseAbi([
   'event Transfer(address indexed from, address indexed to, uint256 value)',
 ])
 
+/** `details.moved: false`: nothing left the wallet, so the amount can go back to credit. */
+const notMoved = (details: Record<string, unknown>) => ({ ...details, moved: false })
+
 const chainFault = (message: string, cause: unknown, details: Record<string, unknown>, retryable = true) =>
   new X402Error('chain_unavailable', { message, cause, details, retryable })
 const reasonOf = (error: unknown) => (error instanceof BaseError ? error.shortMessage : (error as Error).message)
@@ -118,7 +121,12 @@ export function createOnchainRefunder(options: OnchainRefunderOptions): OnchainR
         held !== undefined && held < amount
           ? `${account.address} holds ${held}, less than ${amount}: fund it or send less`
           : `the token refused it (${reasonOf(revert)})`
-      throw chainFault(`refund ${details.ref} of ${amount} to ${to} was not sent: ${why}`, error, details, false)
+      throw chainFault(
+        `refund ${details.ref} of ${amount} to ${to} was not sent: ${why}`,
+        error,
+        notMoved(details),
+        false,
+      )
     }
     const fees = await client.estimateFeesPerGas()
     nonce ??= await client.getTransactionCount({ address: account.address, blockTag: 'pending' })
@@ -139,11 +147,11 @@ export function createOnchainRefunder(options: OnchainRefunderOptions): OnchainR
       // Our view of the nonce is uncertain now: read it from the chain before the next send.
       nonce = undefined
       if (error instanceof BaseError && error.walk((e) => e instanceof RpcRequestError))
-        throw chainFault(`the node refused refund ${details.ref}: ${reasonOf(error)}`, error, details)
+        throw chainFault(`the node refused refund ${details.ref}: ${reasonOf(error)}`, error, notMoved(details))
       throw chainFault(
         `broadcasting refund ${details.ref} (transaction ${hash}) failed: ${reasonOf(error)}. It may still land: check ${hash} before sending again`,
         error,
-        { ...details, transaction: hash },
+        { ...details, transaction: hash, moved: 'unknown' },
         false,
       )
     }
@@ -161,7 +169,7 @@ export function createOnchainRefunder(options: OnchainRefunderOptions): OnchainR
       throw chainFault(
         `refund ${details.ref} was sent as ${hash} but ${timedOut ? `no receipt came within ${timeout} ms` : `its receipt could not be read (${reasonOf(error)})`}: it may still land, so check ${hash} before sending again`,
         error,
-        withHash,
+        { ...withHash, moved: 'unknown' },
         false,
       )
     }
@@ -176,7 +184,7 @@ export function createOnchainRefunder(options: OnchainRefunderOptions): OnchainR
       throw chainFault(
         `refund ${details.ref} of ${amount} to ${to} reverted on chain in ${hash} (block ${receipt.blockNumber}): nothing moved; check the balance of ${account.address}`,
         undefined,
-        withHash,
+        notMoved(withHash),
         false,
       )
     if (!transferred)
@@ -208,7 +216,11 @@ export function createOnchainRefunder(options: OnchainRefunderOptions): OnchainR
         hash = await sent
       } catch (error) {
         if (error instanceof X402Error) throw error
-        throw chainFault(`refund ${ref} was not sent: the RPC failed (${reasonOf(error)}); retry later`, error, details)
+        throw chainFault(
+          `refund ${ref} was not sent: the RPC failed (${reasonOf(error)}); retry later`,
+          error,
+          notMoved(details),
+        )
       }
       await confirm(hash, to, amount, details)
       return { transaction: hash }

@@ -81,19 +81,25 @@ export type CreditLedger = {
    */
   reserve(input: { account: string; amount: bigint; ttlMs: number; ref?: string }): Promise<ReserveResult>
   /**
-   * Charges `amount` (0 ≤ amount ≤ reserved) of a live reservation (`hold → system:revenue`)
-   * and releases the rest (`hold → caller`), in one transaction. A reservation is captured
-   * or released once only; one past its expiry cannot be captured.
+   * Charges `amount` (0 ≤ amount ≤ reserved) of a held reservation (`hold → system:revenue`)
+   * and releases the rest (`hold → caller`), in one transaction. A reservation is captured,
+   * released or expired once only: one that expiry released cannot be captured.
    */
   capture(input: { reservationId: string; amount: bigint }): Promise<CaptureResult>
+  /**
+   * Pushes a held reservation's expiry to `ttlMs` from now (a request still running keeps
+   * it); `false` when it is no longer held.
+   */
+  extend(input: { reservationId: string; ttlMs: number }): Promise<boolean>
   /** Releases a whole live reservation (`hold → caller`). */
   release(input: { reservationId: string; reason: string }): Promise<{ released: bigint }>
   /**
    * Charges each caller `amount` of its available credit (`caller → system:revenue`), all in
-   * one transaction: the hot path's group commit. An item whose caller does not have the
-   * amount moves nothing and is `false`; an item whose `ref` was charged already is `true`.
+   * one transaction whose ref is `ref` (the hot path's group commit: one entry per charge,
+   * one revenue entry for their sum). A charge its caller cannot cover moves nothing and is
+   * `false`. A `ref` already posted moves nothing and answers `true` for every charge.
    */
-  chargeMany(items: { account: string; amount: bigint; ref: string }[]): Promise<boolean[]>
+  chargeMany(batch: { ref: string; items: { account: string; amount: bigint }[] }): Promise<boolean[]>
   /** Gives back charged credit (`system:revenue → caller`), idempotent by `ref`. */
   refund(input: { account: string; amount: bigint; ref: string; reason: string }): Promise<Posted>
   /**
@@ -113,6 +119,13 @@ export type CreditLedger = {
    */
   expireReservations(now?: number): Promise<number>
   balance(account: string): Promise<CreditBalance>
+  /** The account a top-up with this `ref` credited, if any. */
+  topUpAccount(ref: string): Promise<string | undefined>
+  /**
+   * A number that changes when another connection commits to the file (SQLite's
+   * `data_version`): the hot path reads balances afresh only then.
+   */
+  dataVersion?(): number
   /** The entries of a caller's two accounts (`caller:` and `hold:`), newest first. */
   entries(account: string, options?: { limit?: number }): Promise<CreditEntry[]>
   /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */

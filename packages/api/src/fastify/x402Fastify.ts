@@ -55,7 +55,20 @@ export const x402Fastify = Object.assign(
         applyHeaders(reply, decision.response)
         return reply.send(Buffer.from(await decision.response.arrayBuffer()))
       }
-      pending.set(request, { decision, done: false })
+      const entry = { decision, done: false }
+      pending.set(request, entry)
+      // A handler that hijacks the reply skips onSend: settle (or charge) at the status its
+      // response ended with, once it has gone out; a metered route cannot be metered then
+      // and charges nothing.
+      reply.raw.once('close', () => {
+        if (entry.done) return
+        entry.done = true
+        if (reply.raw.writableFinished) {
+          void decision
+            .finish(new Response(null, { status: reply.raw.statusCode }))
+            .catch((error) => paywall.events.emit('error', error))
+        } else void decision.abort('the client closed the connection before the response')
+      })
     }
     // A price that reads the request waits for the parsed body (preHandler); others answer
     // before the body is read (onRequest).

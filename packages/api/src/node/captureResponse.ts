@@ -16,13 +16,23 @@ export type Capture = {
   restore(): void
 }
 
+/** What a handler wrote, as bytes: its status and body (headers stay on `res`). */
+export type Buffered = {
+  status: number
+  /** `null` for statuses without a body. */
+  body: Buffer | null
+  /** A 2xx body that ended as an error (the handler failed midway): none of it may go out. */
+  failedMidway: boolean
+}
+
 const noBody = new Set([101, 204, 205, 304])
 
 /**
  * Buffers what a handler writes to a Node response (status, headers, body) instead of
- * sending it, so the payment settles before anything reaches the caller.
+ * sending it, so the payment settles before anything reaches the caller. Headers stay on
+ * `res`; the status and body come back when the handler calls `end()`.
  */
-export function captureResponse(res: ServerResponse): Capture {
+export function bufferNodeResponse(res: ServerResponse): { done: Promise<Buffered>; restore(): void } {
   const original: Writer = {
     write: res.write,
     end: res.end,
@@ -33,8 +43,8 @@ export function captureResponse(res: ServerResponse): Capture {
   // The status when the handler started its body: a 2xx body that ends as an error (the
   // handler threw midway, and an error handler wrote its page after it) is thrown away.
   let bodyStatus: number | undefined
-  let resolve!: (response: Response) => void
-  const done = new Promise<Response>((r) => {
+  let resolve!: (buffered: Buffered) => void
+  const done = new Promise<Buffered>((r) => {
     resolve = r
   })
   const push = (chunk: unknown, encoding?: unknown) => {
@@ -71,20 +81,12 @@ export function captureResponse(res: ServerResponse): Capture {
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
     push(chunk, rest[0])
     callback(rest)
-    const headers = new Headers()
-    for (const [name, value] of Object.entries(res.getHeaders())) {
-      if (value === undefined) continue
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-      else headers.set(name, String(value))
-    }
     const status = res.statusCode
-    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
-      // Part of a paid body was written before the failure: none of it goes out unpaid.
-      resolve(handlerFailed(status, true))
-      return res
-    }
-    const body = noBody.has(status) ? null : Buffer.concat(chunks)
-    resolve(responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers }))
+    resolve({
+      status,
+      body: noBody.has(status) ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
+      failedMidway: bodyStatus !== undefined && bodyStatus < 400 && status >= 400,
+    })
     return res
   }) as ServerResponse['end']
   return {
@@ -92,6 +94,25 @@ export function captureResponse(res: ServerResponse): Capture {
     restore() {
       Object.assign(res, original)
     },
+  }
+}
+
+/** {@link bufferNodeResponse}, as a Web `Response` for the core's `finish`. */
+export function captureResponse(res: ServerResponse): Capture {
+  const buffered = bufferNodeResponse(res)
+  return {
+    restore: buffered.restore,
+    done: buffered.done.then(({ status, body, failedMidway }) => {
+      // Part of a paid body was written before the failure: none of it goes out unpaid.
+      if (failedMidway) return handlerFailed(status, true)
+      const headers = new Headers()
+      for (const [name, value] of Object.entries(res.getHeaders())) {
+        if (value === undefined) continue
+        if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+        else headers.set(name, String(value))
+      }
+      return responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers })
+    }),
   }
 }
 

@@ -1,10 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
+import { creditExposeHeaders, receiptHeader } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
-import { errorResponse } from '../paywall/responses.js'
+import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
-import { captureResponse, sendWebResponse } from './captureResponse.js'
+import { bufferNodeResponse, captureResponse, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, toWebRequest } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
@@ -21,6 +22,11 @@ export function nodeMiddleware(paywall: Paywall): (req: NodeRequest, res: Server
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
+    const fast = paywall.creditFastPath
+    if (route && fast?.eligible(route)) {
+      const token = creditToken(req)
+      if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(next)
+    }
     run(paywall, req, res, next, path, route).catch(next)
   }
 }
@@ -94,4 +100,62 @@ async function run(
     if (!res.writableFinished) void decision.undelivered()
   })
   await sendWebResponse(res, final, head)
+}
+
+/** `Authorization: Bearer x402c_…` on a request that carries no payment, else `undefined`. */
+function creditToken(req: NodeRequest): string | undefined {
+  const auth = req.headers.authorization
+  if (!auth || req.method === 'HEAD' || req.method === 'OPTIONS') return undefined
+  if (req.headers['payment-signature'] || req.headers['x-payment']) return undefined
+  const match = /^Bearer\s+(x402c_\S+)\s*$/i.exec(auth)
+  return match?.[1]
+}
+
+/**
+ * A request paid from credit at a price known up front, without Web objects: hold the
+ * price, buffer the handler's answer, charge it (one group-committed write), then send it
+ * with its receipt. Anything else (an unknown token, too little credit) takes the full path.
+ */
+async function serveFromCredit(
+  paywall: Paywall,
+  fast: NonNullable<Paywall['creditFastPath']>,
+  route: NonNullable<ReturnType<Paywall['match']>>,
+  token: string,
+  req: NodeRequest,
+  res: ServerResponse,
+  next: Next,
+  path: string,
+) {
+  const draw = await fast.draw(route, token)
+  if (!draw) return run(paywall, req, res, next, path, route)
+  if (res.destroyed || req.socket?.destroyed) return draw.drop()
+  const buffered = bufferNodeResponse(res)
+  let finished = false
+  res.once('close', () => {
+    if (!finished) {
+      finished = true
+      buffered.restore()
+      draw.drop()
+    }
+  })
+  next()
+  const out = await buffered.done
+  if (finished) return
+  finished = true
+  buffered.restore()
+  if (out.failedMidway) {
+    draw.drop()
+    return sendWebResponse(res, handlerFailed(out.status, true))
+  }
+  const receipt = await draw.finish(out.status, () => `http://${req.headers.host ?? 'localhost'}${path.split('?')[0]}`)
+  if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
+  res.setHeader(receiptHeader, receipt)
+  res.setHeader('cache-control', 'private, no-store')
+  res.setHeader('access-control-expose-headers', creditExposeHeaders)
+  if (out.body && !res.hasHeader('content-length')) res.setHeader('content-length', out.body.length)
+  if (res.destroyed) return void draw.undelivered()
+  res.once('close', () => {
+    if (!res.writableFinished) void draw.undelivered()
+  })
+  res.end(out.body ?? undefined)
 }

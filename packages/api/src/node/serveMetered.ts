@@ -65,6 +65,8 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
       const { send: tail, receipt } = await meter.end()
       send(tail)
       if (!sse && !res.destroyed) res.addTrailers({ 'x-402x-receipt': receiptJson(receipt) })
+    } catch (error) {
+      console.error(`402x: a metered stream could not be closed: ${(error as Error).message}`)
     } finally {
       if (!res.destroyed) (original.end as () => ServerResponse).call(res)
       resolve()
@@ -83,7 +85,17 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     try {
       const final = await decision.finish(responseOf(body, { status, headers }))
-      if (!res.destroyed) await sendWebResponse(res, final, head)
+      if (res.destroyed) await decision.undelivered()
+      else {
+        res.once('close', () => {
+          if (!res.writableFinished) void decision.undelivered()
+        })
+        await sendWebResponse(res, final, head)
+      }
+    } catch (error) {
+      if (!res.headersSent) res.statusCode = 500
+      if (!res.writableEnded) res.end()
+      console.error(`402x: a metered response could not be finished: ${(error as Error).message}`)
     } finally {
       resolve()
     }

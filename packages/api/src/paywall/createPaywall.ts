@@ -17,6 +17,7 @@ import {
 } from '@402x/core'
 import type { Hold } from '../credits/creditService.js'
 import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import type { PaymentRecord } from '../ledger/types.js'
 import {
   bearerToken,
   creditExposeHeaders,
@@ -37,12 +38,19 @@ import { paymentEvent } from './paymentEvent.js'
 import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
-import { dollars, type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
+import {
+  dollars,
+  type ResolvedOption,
+  type ResolvedPaywall,
+  type ResolvedRoute,
+  resolvePaywall,
+} from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
-import { provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
+import { resumeUnserved } from './resumeUnserved.js'
+import { isSamePayment, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
-import { createStreamMeter } from './streamMeter.js'
+import { createStreamMeter, receiptJson } from './streamMeter.js'
 import type { CreditReceipt, Decision, PaymentEvent, PaywallEvents, PaywallOptions, Price } from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
 
@@ -73,8 +81,33 @@ export type Paywall = {
   reconcile(): Promise<number>
   /** Prepaid credit, for operators; `undefined` when `credits: false`. */
   credits: PaywallCredits | undefined
+  /**
+   * The Node adapters' fast path for a request paid from credit at a price known before it
+   * runs: no Web `Request` or `Response` is built. `undefined` when credit is off.
+   */
+  creditFastPath: CreditFastPath | undefined
   /** Stops the reconciler and closes the ledger. */
   close(): Promise<void>
+}
+
+/** A bearer request's credit, held for the fast path. */
+export type FastDraw = {
+  /**
+   * After the handler: charges (status < 400) or releases (≥ 400) and gives the
+   * `X-402x-Receipt` value, or an error answer when the charge could not be written.
+   */
+  finish(status: number, resource: () => string): Promise<string | Response>
+  /** The handler never answered, or the caller left: release, charge nothing. */
+  drop(): void
+  /** Charged, but the response never reached the caller: the charge goes back to credit. */
+  undelivered(): Promise<void>
+}
+
+export type CreditFastPath = {
+  /** Whether a route's price is known up front and nothing else needs the request. */
+  eligible(route: ResolvedRoute): boolean
+  /** Holds the route's price from the token's credit; `undefined` sends the request down the full path (401, 402 …). */
+  draw(route: ResolvedRoute, token: string): Promise<FastDraw | undefined>
 }
 
 /** What an operator does with credit (the caller's side is HTTP: `/__402x/credits`). */
@@ -194,7 +227,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
       quoted = await quote({ route, request, req, ip: context.ip, resourceUrl, payer: claimedPayer })
     }
     if (quoted.type !== 'quote') return quoted
-    const { price, accepts, extensions } = quoted
+    const { price, extensions } = quoted
+    // What is paid for credit becomes credit in the main asset's units: only options with
+    // the same decimals are offered for it.
+    const accepts = route.meter ? quoted.accepts.filter((a) => decimalsOf(a) === config.asset.decimals) : quoted.accepts
     let shownBalance: bigint | undefined
 
     /** A 402 for this route: with a refusal reason, and the failed settlement if there was one. */
@@ -320,7 +356,47 @@ export function createPaywall(options: PaywallOptions): Paywall {
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
-      if (known) {
+      if (known && (route === creditsRoute || route.meter)) {
+        // A payment for credit presented again: its money is (or becomes) credit, never a
+        // second charge and never lost. The payer's sign-in gets the account's token back.
+        const recovered = await recoverCreditPayment({
+          known,
+          signature: exact.data.signature,
+          payer: auth.from,
+          proven: provenPayer(request, resourceUrl, requirements.network),
+          requirements,
+          method: request.method,
+          resourceUrl,
+          v1,
+          token,
+          route,
+        })
+        if (recovered === 'retry') {
+          // Never used on chain and still valid: settle it anew, below.
+        } else {
+          await unlock()
+          if (recovered === 'used') {
+            return refuse({
+              isValid: false,
+              reason: 'invalid_exact_evm_nonce_already_used',
+              message: `this signed payment was already used (${known.state}); sign a new one`,
+              payer: auth.from,
+            })
+          }
+          if (recovered === 'sign_in') {
+            events.emit('rejected', {
+              payer: auth.from,
+              reason: 'sign_in_required',
+              message: 'a retry of a payment for credit without a sign-in',
+              resource: resourceUrl,
+            })
+            return respond(
+              paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
+            )
+          }
+          return recovered
+        }
+      } else if (known) {
         const retry = await retryKnown({
           known,
           ledger,
@@ -407,6 +483,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
             token,
             route,
             resourceUrl,
+            method: request.method,
             paymentRequired,
           })
         } finally {
@@ -458,6 +535,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   const decimals = config.asset.decimals
+  const decimalsOf = (requirements: PaymentRequirements) =>
+    config.accepts.find((a) => a.network === requirements.network && a.asset.address === requirements.asset)?.asset
+      .decimals
   const creditService = () => (credits as NonNullable<typeof credits>).service
 
   /** `GET /__402x/credits`: the token holder's balance and latest entries. */
@@ -540,7 +620,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       }
       let balance: bigint
       try {
-        balance = await service.charge(hold, hold.amount, randomUUID())
+        balance = await service.charge(hold, hold.amount)
       } catch (error) {
         return faultResponse(error)
       }
@@ -556,7 +636,13 @@ export function createPaywall(options: PaywallOptions): Paywall {
       return stamp(response, receipt)
     },
     abort: async () => creditService().drop(hold),
-    undelivered: async () => {},
+    // Charged, but the response never left: the charge goes back to the caller's credit.
+    undelivered: async () => {
+      if (!hold.done) return
+      await creditService()
+        .refund(account, hold.amount, `undelivered:${randomUUID()}`, 'response not delivered')
+        .catch((error) => events.emit('error', error))
+    },
   })
 
   type Metered = {
@@ -568,7 +654,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
     /** A token for a credit account opened by this request. */
     token?: string
     /** The payment of the maximum, when the request was not paid from credit. */
-    paid?: { id: string; payer: string; settle: SettleResponse; v1: boolean }
+    paid?: {
+      id: string
+      payer: string
+      settle: SettleResponse
+      v1: boolean
+      /** Paid in the main asset on the main network: what an on-chain refund sends back. */
+      refundable: boolean
+    }
   }
 
   /** Reserve → serve → capture: a metered request, buffered or streamed. */
@@ -577,28 +670,58 @@ export function createPaywall(options: PaywallOptions): Paywall {
     const service = creditService()
     const startedAt = performance.now()
     let closing: Promise<CreditReceipt> | undefined
+    // A request still running keeps its reservation: expiry is for processes that died.
+    const ttl = (credits as NonNullable<typeof credits>).reservationTtlMs
+    const keepAlive = setInterval(
+      () => void service.extend(m.reservationId, ttl).catch((error) => events.emit('error', error)),
+      Math.max(1000, ttl / 3),
+    )
+    keepAlive.unref()
+    /** Captures what was used and releases the rest, once; never throws (a fault charges nothing). */
     const close = (captured: bigint, reason?: string) => {
       closing ??= (async (): Promise<CreditReceipt> => {
+        clearInterval(keepAlive)
         let balance: bigint
-        if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used')
-        else balance = await service.capture(m.account, m.reservationId, captured)
+        try {
+          if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used')
+          else balance = await service.capture(m.account, m.reservationId, captured)
+        } catch (error) {
+          // Not written (the ledger failed, or expiry released the reservation): nothing
+          // is charged; what the ledger holds stands.
+          events.emit('error', error)
+          captured = 0n
+          reason = 'capture_failed'
+          balance = await service.available(m.account).catch(() => 0n)
+        }
         const returned = m.reserved - captured
         let refund: CreditReceipt['refund'] = 'credit'
         let transaction: string | undefined
-        if (m.paid && returned > 0n && credits?.refund === 'onchain') {
+        if (m.paid?.refundable && returned > 0n && credits?.refund === 'onchain') {
           const ref = `${m.paid.id}:refund`
+          let paidOut = false
           try {
             balance = await service.payout(m.account, returned, ref)
+            paidOut = true
+          } catch (error) {
+            events.emit('error', error)
+          }
+          if (paidOut) {
             try {
               transaction = (await credits.refunder().send({ to: m.paid.payer, amount: returned, ref })).transaction
               refund = 'onchain'
             } catch (error) {
-              // Not sent: the unused part stays the caller's credit.
-              balance = await service.topUp(m.account, returned, `${ref}:failed`)
               events.emit('error', error)
+              const details = (error as { details?: { moved?: unknown; transaction?: string } }).details
+              if (details?.moved === false) {
+                // Nothing left the wallet: the unused part stays the caller's credit.
+                balance = await service.topUp(m.account, returned, `${ref}:failed`).catch(() => balance)
+              } else {
+                // Sent, and it may still land: never credited as well (that would refund twice).
+                refund = 'onchain'
+                if (details?.transaction) transaction = details.transaction
+                reason ??= 'refund_unconfirmed'
+              }
             }
-          } catch (error) {
-            events.emit('error', error)
           }
         }
         if (m.paid && returned > 0n) {
@@ -687,9 +810,16 @@ export function createPaywall(options: PaywallOptions): Paywall {
         return stamp(responseOf(body, response), receipt, m.token, paidStamp)
       },
       abort: async (reason) => {
-        await close(0n, reason).catch((error) => events.emit('error', error))
+        await close(0n, reason)
       },
-      undelivered: async () => {},
+      // Charged, but the response never left: the charge goes back to the caller's credit.
+      undelivered: async () => {
+        const receipt = await closing
+        if (!receipt || receipt.captured === 0n) return
+        await service
+          .refund(m.account, receipt.captured, `${m.reservationId}:undelivered`, 'response not delivered')
+          .catch((error) => events.emit('error', error))
+      },
       stream: (sse) =>
         createStreamMeter({
           meter,
@@ -718,17 +848,101 @@ export function createPaywall(options: PaywallOptions): Paywall {
    * the payment to the caller's account (the presented token's, or a new one), then either
    * answer with the token or reserve the maximum and serve.
    */
-  const settleFirst = async (input: {
+  /**
+   * The same payment for credit, presented again (a lost answer, a settlement fault, a
+   * crash between settling and crediting): settled ones are credited (once) and answered,
+   * with a new token for the account, to the payer's signed-in retry.
+   */
+  const recoverCreditPayment = async (input: {
+    known: PaymentRecord
+    signature: string
+    payer: string
+    proven: string | undefined
+    requirements: PaymentRequirements
+    method: string
+    resourceUrl: string
+    v1: boolean
+    token: string | undefined
+    route: ResolvedRoute
+  }): Promise<Decision | 'retry' | 'used' | 'sign_in'> => {
+    const { known } = input
+    if (!isSamePayment(input)) return 'used'
+    let transaction = known.transaction ?? ''
+    if (known.state === 'verified' || known.state === 'settling') {
+      return respond(
+        errorResponse(
+          503,
+          'payment_in_flight',
+          'this payment is being settled or reconciled; retry shortly with the same payment and a sign-in, do not pay again',
+          5,
+        ),
+      )
+    }
+    if (known.state === 'pending') {
+      const resumed = await resumeUnserved(ledger, facilitator, known.id)
+      if (resumed.state === 'retry') return 'retry'
+      if (resumed.state === 'failed') return 'used'
+      if (resumed.state !== 'settled') {
+        return respond(
+          errorResponse(
+            503,
+            'payment_in_flight',
+            'the settlement of this payment is not confirmed yet; retry shortly with the same payment, do not pay again',
+            5,
+          ),
+        )
+      }
+      transaction = resumed.transaction
+    } else if (known.state !== 'settled' && known.state !== 'reconciled') {
+      return 'used'
+    }
+    // Paid. The authorization is public on chain: only the payer's sign-in gets its credit.
+    if (input.proven !== known.payer.toLowerCase()) return 'sign_in'
+    return creditPayment({
+      id: known.id,
+      payer: input.payer,
+      requirements: input.requirements,
+      v1: input.v1,
+      token: input.token,
+      route: input.route,
+      resourceUrl: input.resourceUrl,
+      settle: {
+        success: true,
+        transaction,
+        network: input.requirements.network,
+        payer: input.payer,
+        amount: known.amount,
+      },
+      recovered: true,
+    })
+  }
+
+  type CreditPayment = {
     id: string
     payer: string
-    payload: PaymentPayload
     requirements: PaymentRequirements
     v1: boolean
     token: string | undefined
     route: ResolvedRoute
     resourceUrl: string
-    paymentRequired: (error: { reason: string; message: string }, settle?: SettleResponse) => Response
-  }): Promise<Decision> => {
+    /** The settlement, for the answer's PAYMENT-RESPONSE. */
+    settle: SettleResponse
+    /** A retry of a payment made before: a new token is issued for its account. */
+    recovered?: boolean
+  }
+
+  /**
+   * A top-up, or a metered request paid by one payment of its maximum: settle first. A
+   * settlement sent but not confirmed is not credited yet: the payer retries the same
+   * payment (with a sign-in) and it is credited once confirmed.
+   */
+  const settleFirst = async (
+    input: Omit<CreditPayment, 'settle' | 'recovered'> & {
+      payload: PaymentPayload
+      method: string
+      paymentRequired: (error: { reason: string; message: string }, settle?: SettleResponse) => Response
+    },
+  ): Promise<Decision> => {
     const { id, payer, requirements } = input
     let paid: { state: PaymentEvent['state']; settle: SettleResponse } | undefined
     const marker = responseOf(null, { status: 200 })
@@ -744,18 +958,41 @@ export function createPaywall(options: PaywallOptions): Paywall {
       paymentRequired: input.paymentRequired,
       served: (state, settle) => {
         paid = { state, settle }
-        emitPayment(id, state, settle, requirements, payer, 'POST', input.resourceUrl)
+        emitPayment(id, state, settle, requirements, payer, input.method, input.resourceUrl)
         return marker
       },
     })
     if (outcome !== marker || !paid) return respond(outcome)
-    const { settle } = paid
+    if (paid.state === 'pending') {
+      return respond(
+        errorResponse(
+          503,
+          'payment_in_flight',
+          `the payment was sent (${paid.settle.transaction}) and is not confirmed yet, so it is not credit yet: retry with the same PAYMENT-SIGNATURE and a SIGN-IN-WITH-X proof shortly (402x-client does both); it is credited once, when it lands`,
+          5,
+        ),
+      )
+    }
+    return creditPayment({ ...input, settle: paid.settle })
+  }
+
+  /**
+   * Puts a settled payment into a credit account (the one it went to before, the presented
+   * token's, or a new one; idempotent by the payment id), then answers a top-up with the
+   * token or serves the metered request from that credit.
+   */
+  const creditPayment = async (input: CreditPayment): Promise<Decision> => {
+    const { id, payer, requirements, settle } = input
     const service = creditService()
     const amount = BigInt(requirements.amount)
+    let account: string | undefined
+    let token: string | undefined
     try {
-      let account = input.token ? await service.accountFor(input.token) : undefined
-      let token: string | undefined
+      const presented = input.token ? await service.accountFor(input.token) : undefined
+      account = await service.accountOfPayment(id)
+      if (!account) account = presented
       if (!account) ({ account, token } = await service.open())
+      else if (input.recovered && presented !== account) token = await service.issue(account)
       const balance = await service.topUp(account, amount, id)
       events.emit('toppedUp', { id, payer, account, amount })
       if (input.route === creditsRoute) {
@@ -766,14 +1003,27 @@ export function createPaywall(options: PaywallOptions): Paywall {
             credited: formatMoney(amount, decimals),
             balance: { available: formatMoney(balance, decimals) },
             atomic: { credited: amount, available: balance, decimals },
+            ...(input.recovered ? { recovered: true } : {}),
             use: 'send Authorization: Bearer <token> with each request',
           },
           token ? { [tokenHeader]: token } : {},
         )
         return respond(stampReceipt(answer, settle, input.v1))
       }
-      const held = await service.reserve(account, amount, (credits as NonNullable<typeof credits>).reservationTtlMs, id)
-      if (!held.ok) throw new Error('the payment was credited but could not be reserved')
+      const ttl = (credits as NonNullable<typeof credits>).reservationTtlMs
+      const held = await service.reserve(account, amount, ttl, input.recovered ? undefined : id)
+      if (!held.ok) {
+        // Spent meanwhile (requests with the same token): the credit is there, the maximum is not.
+        const answer = errorResponse(
+          402,
+          'insufficient_credit',
+          `your payment is credit ($${formatMoney(held.available, decimals)} available now), which no longer covers this request's maximum: top up with POST ${creditsPath}?amount=<dollars> using this account's token`,
+        )
+        if (token) answer.headers.set(tokenHeader, token)
+        answer.headers.set('access-control-expose-headers', creditExposeHeaders)
+        return respond(answer)
+      }
+      const [main] = config.accepts
       return meteredProceed({
         route: input.route,
         account,
@@ -781,19 +1031,26 @@ export function createPaywall(options: PaywallOptions): Paywall {
         reserved: amount,
         resourceUrl: input.resourceUrl,
         ...(token ? { token } : {}),
-        paid: { id, payer, settle, v1: input.v1 },
+        paid: {
+          id,
+          payer,
+          settle,
+          v1: input.v1,
+          refundable: requirements.network === main?.network && requirements.asset === main?.asset.address,
+        },
       })
     } catch (error) {
-      // Paid on chain but not credited: the payment row says settled; the operator's grant
-      // (or a retry with the same payment) makes it good. Never served without the credit.
+      // Paid on chain but not credited: the payer's retry of the same payment, with a
+      // sign-in, credits it (once: the top-up is keyed by the payment).
       events.emit('error', error)
-      return respond(
-        errorResponse(
-          503,
-          'store_unavailable',
-          `the payment settled (${settle.transaction}) but could not be credited: ${(error as Error).message}. Keep this transaction hash; nothing more will be charged for it`,
-        ),
+      const answer = errorResponse(
+        503,
+        'store_unavailable',
+        `the payment settled (${settle.transaction}) but could not be credited: ${(error as Error).message}. Retry with the same PAYMENT-SIGNATURE and a SIGN-IN-WITH-X proof (402x-client does both): it is credited once, never charged again`,
+        2,
       )
+      if (token) answer.headers.set(tokenHeader, token)
+      return respond(answer)
     }
   }
 
@@ -843,6 +1100,68 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const timer = interval > 0 ? setInterval(() => void reconcile().catch(() => {}), interval) : undefined
   timer?.unref()
 
+  /** Fixed-price routes' amounts in the main asset, for the credit fast path. */
+  const fastAmounts = new Map<ResolvedRoute, bigint>()
+  for (const route of config.routes) {
+    if (route.price === undefined || route.meter || route.free || route.skip || route.validate) continue
+    const main = requirementsAt([config.accepts[0] as ResolvedOption], route, route.price)[0]
+    if (main) fastAmounts.set(route, BigInt(main.amount))
+  }
+  const creditFastPath: CreditFastPath | undefined = credits && {
+    eligible: (route) => fastAmounts.has(route),
+    async draw(route, token) {
+      const amount = fastAmounts.get(route)
+      if (amount === undefined) return undefined
+      const service = credits.service
+      const account = await service.accountFor(token)
+      if (!account) return undefined
+      const hold = await service.hold(account, amount)
+      if ('ok' in hold) return undefined
+      const done = (receipt: CreditReceipt, resource: () => string) => {
+        if (events.listenerCount('receipt') > 0) receiptEvent(receipt, resource(), account)
+        return receiptJson(receipt)
+      }
+      let charged = false
+      return {
+        drop: () => service.drop(hold),
+        async undelivered() {
+          if (!charged) return
+          charged = false
+          await service
+            .refund(account, amount, `undelivered:${randomUUID()}`, 'response not delivered')
+            .catch((error) => events.emit('error', error))
+        },
+        async finish(status, resource) {
+          if (status >= 400) {
+            service.drop(hold)
+            const balance = await service.available(account)
+            const receipt: CreditReceipt = {
+              reserved: amount,
+              captured: 0n,
+              returned: amount,
+              balance,
+              decimals,
+              refund: 'credit',
+              reason: 'handler_error',
+            }
+            return done(receipt, resource)
+          }
+          let balance: bigint
+          try {
+            balance = await service.charge(hold, amount)
+            charged = true
+          } catch (error) {
+            return faultResponse(error)
+          }
+          return done(
+            { reserved: amount, captured: amount, returned: 0n, balance, decimals, refund: 'credit' },
+            resource,
+          )
+        },
+      }
+    },
+  }
+
   const operatorCredits: PaywallCredits | undefined = credits && {
     async grant({ amount, token, ref, note }) {
       const atomic = parseMoney(dollars(amount), { decimals, name: 'amount' })
@@ -869,6 +1188,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     handle,
     reconcile,
     credits: operatorCredits,
+    creditFastPath,
     async close() {
       if (timer) clearInterval(timer)
       await credits?.service.close()

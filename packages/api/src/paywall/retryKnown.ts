@@ -50,13 +50,7 @@ export async function retryKnown(
   input: RetryKnownInput,
 ): Promise<{ type: 'retry' } | { type: 'decision'; decision: Decision } | { type: 'used' } | { type: 'sign_in' }> {
   const { known, requirements, unlock } = input
-  const sameAsRecorded =
-    (JSON.parse(known.payload) as { payload?: { signature?: string } }).payload?.signature === input.signature &&
-    known.amount === requirements.amount &&
-    known.payTo.toLowerCase() === requirements.payTo.toLowerCase() &&
-    known.resource === input.resourceUrl &&
-    known.method === input.method
-  if (!sameAsRecorded) return { type: 'used' }
+  if (!isSamePayment(input)) return { type: 'used' }
   // A settled authorization and its signature are public on chain: serving its paid
   // response again takes a proof that the payer is asking.
   const byPayer = input.proven === known.payer.toLowerCase()
@@ -154,6 +148,24 @@ export async function retryKnown(
     }
   }
   return { type: 'used' }
+}
+
+/** Whether a request presents the very payment recorded, for the same request. */
+export function isSamePayment(input: {
+  known: PaymentRecord
+  signature: string
+  requirements: PaymentRequirements
+  resourceUrl: string
+  method: string
+}): boolean {
+  const { known, requirements } = input
+  return (
+    (JSON.parse(known.payload) as { payload?: { signature?: string } }).payload?.signature === input.signature &&
+    known.amount === requirements.amount &&
+    known.payTo.toLowerCase() === requirements.payTo.toLowerCase() &&
+    known.resource === input.resourceUrl &&
+    known.method === input.method
+  )
 }
 
 /** The payer a valid SIGN-IN-WITH-X proof on this request names (lower-case), if any. */
