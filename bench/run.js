@@ -87,8 +87,6 @@ const settings = {
     warmupMs: quick ? 500 : 1000,
     paidWarmupRequests: quick ? 100 : 200,
     paidWarmupMaxMs: quick ? 2000 : 4000,
-    /** A third server with `credits.writeBehindMs`: charges written after the responses. */
-    writeBehindMs: 5,
   },
 }
 

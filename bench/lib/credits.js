@@ -25,12 +25,7 @@ export async function runCredits(context) {
   const { settings, progress } = context
   const s = settings.credits
   const config = { ...context.base, price: s.price, amount: s.amount }
-  const labels = {
-    baseline: 'no middleware',
-    credit: 'credit-funded (Bearer)',
-    writeBehind: `credit-funded, writeBehindMs: ${s.writeBehindMs}`,
-    paid: 'paid exact',
-  }
+  const labels = { baseline: 'no middleware', credit: 'credit-funded (Bearer)', paid: 'paid exact' }
   const runs = {}
   const show = (id) => {
     const r = runs[id]
@@ -45,7 +40,6 @@ export async function runCredits(context) {
     }
   }
   let creditVsBaseline = null
-  let writeBehindVsBaseline = null
   try {
     const pair = await runPair(config, s, context)
     runs.baseline = { label: labels.baseline, ...pair.baseline }
@@ -54,14 +48,6 @@ export async function runCredits(context) {
     show('baseline')
     show('credit')
     progress(`credits: credit-funded ÷ no middleware, median of ${pair.rounds} paired rounds: ${pair.ratio.toFixed(3)}`)
-    if (pair.writeBehind) {
-      runs.writeBehind = { label: labels.writeBehind, ...pair.writeBehind }
-      writeBehindVsBaseline = pair.writeBehindRatio
-      show('writeBehind')
-      progress(
-        `credits: write-behind ÷ no middleware, median of ${pair.rounds} rounds: ${pair.writeBehindRatio.toFixed(3)}`,
-      )
-    }
   } catch (error) {
     failed(['baseline', 'credit'], error)
   }
@@ -81,8 +67,6 @@ export async function runCredits(context) {
     rounds: s.rounds,
     runs,
     creditVsBaseline,
-    writeBehindMs: s.writeBehindMs,
-    writeBehindVsBaseline,
     creditVsPaid: runs.credit?.rps > 0 && runs.paid?.rps > 0 ? runs.credit.rps / runs.paid.rps : null,
   }
 }
@@ -136,8 +120,8 @@ function combine(list) {
 }
 
 /** A paywalled server and a fresh facilitator (its gas wallet's nonce cache must not outlive a revert). */
-async function startPaywalled(config, { snapshot, outDir }, id, restore = true) {
-  if (restore) await snapshot.restore()
+async function startPaywalled(config, { snapshot, outDir }, id) {
+  await snapshot.restore()
   const facilitator = await startServer(script('facilitator'), config)
   try {
     const server = await startServer(script('credits'), {
@@ -164,23 +148,11 @@ async function startPaywalled(config, { snapshot, outDir }, id, restore = true) 
 async function runPair(config, s, context) {
   const baseline = await startServer(script('credits'), { ...config, paywall: false })
   let paywalled
-  let behind
   try {
     paywalled = await startPaywalled(config, context, 'credit')
     const { server } = paywalled
     const bought = await buyCredit({ port: server.port, amount: s.topUp, buyer: context.buyers[0] })
     await paywalled.facilitator.stop()
-    let boughtBehind
-    if (s.writeBehindMs) {
-      behind = await startPaywalled(
-        { ...config, writeBehindMs: s.writeBehindMs },
-        context,
-        'credit-write-behind',
-        false,
-      )
-      boughtBehind = await buyCredit({ port: behind.server.port, amount: s.topUp, buyer: context.buyers[1] })
-      await behind.facilitator.stop()
-    }
     const cells = [
       { id: 'baseline', server: baseline, load: { path, concurrency: s.concurrency } },
       {
@@ -193,26 +165,12 @@ async function runPair(config, s, context) {
           expect: 'credit',
         },
       },
-      ...(behind
-        ? [
-            {
-              id: 'writeBehind',
-              server: behind.server,
-              load: {
-                path,
-                concurrency: s.concurrency,
-                headers: { authorization: `Bearer ${boughtBehind.token}` },
-                expect: 'credit',
-              },
-            },
-          ]
-        : []),
     ]
     const warmed = {}
     for (const cell of cells) {
       warmed[cell.id] = await runLoad({ port: cell.server.port, ...cell.load, durationMs: s.warmupMs })
     }
-    const rounds = { baseline: [], credit: [], writeBehind: [] }
+    const rounds = { baseline: [], credit: [] }
     const roundMs = s.durationMs / s.rounds
     for (let round = 0; round < s.rounds; round++) {
       for (const cell of round % 2 ? [...cells].reverse() : cells) {
@@ -222,31 +180,7 @@ async function runPair(config, s, context) {
     const spent = bought.available - (await creditLeft({ port: server.port, token: bought.token }))
     const credit = combine(rounds.credit)
     const successes = warmed.credit.ok + credit.ok
-    let writeBehind
-    if (behind) {
-      // The last charges are written writeBehindMs after their responses.
-      await new Promise((resolve) => setTimeout(resolve, s.writeBehindMs * 4 + 50))
-      const spentBehind =
-        boughtBehind.available - (await creditLeft({ port: behind.server.port, token: boughtBehind.token }))
-      const combined = combine(rounds.writeBehind)
-      const ok = warmed.writeBehind.ok + combined.ok
-      writeBehind = {
-        ...combined,
-        check: {
-          successes: ok,
-          bought: boughtBehind.available.toString(),
-          spent: spentBehind.toString(),
-          matches: spentBehind === BigInt(ok) * BigInt(s.amount),
-        },
-      }
-    }
     return {
-      ...(writeBehind
-        ? {
-            writeBehind,
-            writeBehindRatio: median(rounds.writeBehind.map((r, i) => r.rps / rounds.baseline[i].rps)),
-          }
-        : {}),
       baseline: combine(rounds.baseline),
       credit: {
         ...credit,
@@ -264,8 +198,6 @@ async function runPair(config, s, context) {
     await baseline.stop()
     await paywalled?.server.stop()
     await paywalled?.facilitator.stop()
-    await behind?.server.stop()
-    await behind?.facilitator.stop()
   }
 }
 

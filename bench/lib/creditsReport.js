@@ -15,7 +15,7 @@ export function creditsTable(credits) {
     '| scenario | req/s (ok) | ÷ no middleware | p50 ms | p99 ms | failed | requests | server CPU µs / req | check |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---|',
   ]
-  for (const id of ['baseline', 'credit', 'writeBehind', 'paid']) {
+  for (const id of ['baseline', 'credit', 'paid']) {
     const r = runs[id]
     if (!r) continue
     if (r.error) {
@@ -24,8 +24,7 @@ export function creditsTable(credits) {
     }
     // Credit-funded: the median of the paired rounds' ratios (the target's figure).
     const base = runs.baseline?.rps
-    const paired = { credit: credits.creditVsBaseline, writeBehind: credits.writeBehindVsBaseline }[id]
-    const ratio = paired !== undefined && paired !== null ? paired : base && r.rps / base
+    const ratio = id === 'credit' && credits.creditVsBaseline !== null ? credits.creditVsBaseline : base && r.rps / base
     lines.push(
       `| ${r.label} | ${rate(r.rps)} | ${ratio ? `${ratio.toFixed(3)}×` : '—'} | ${num(r.p50, 2)} | ${num(r.p99, 2)} | ${r.failed} | ${r.total} | ${num(r.cpuMicros, 0)} | ${check(id, r)} |`,
     )
@@ -36,7 +35,7 @@ export function creditsTable(credits) {
 function check(id, r) {
   if (!r.check) return '—'
   const c = r.check
-  if (id === 'credit' || id === 'writeBehind') {
+  if (id === 'credit') {
     return `credit drawn ${c.spent} for ${c.successes} × price: ${c.matches ? 'match' : '**MISMATCH**'}`
   }
   return `on chain ${c.received} for ${c.successes} × price: ${c.matches ? 'match' : '**MISMATCH**'}`
@@ -58,17 +57,6 @@ export function creditTargets(credits) {
       ratio: credits.creditVsBaseline,
       met: credits.creditVsBaseline !== null && credits.creditVsBaseline >= creditTargetsRatio.baseline,
     },
-    ...(runs.writeBehind && !runs.writeBehind.error
-      ? [
-          {
-            id: 'write-behind-vs-baseline',
-            target: `credit-funded with \`credits.writeBehindMs: ${credits.writeBehindMs}\` ≥ ${creditTargetsRatio.baseline}× no middleware (the opt-in; the default above is the target)`,
-            measured: `${rps(runs.writeBehind)} vs ${rps(runs.baseline)} = ${measuredRatio(credits.writeBehindVsBaseline, 'baseline')}`,
-            ratio: credits.writeBehindVsBaseline,
-            met: credits.writeBehindVsBaseline !== null && credits.writeBehindVsBaseline >= creditTargetsRatio.baseline,
-          },
-        ]
-      : []),
     {
       id: 'credit-vs-paid',
       target: `credit-funded (Bearer) ≥ ${creditTargetsRatio.paid}× paid exact on the same route (req/s, ${concurrency} callers)`,

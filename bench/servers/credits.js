@@ -17,7 +17,6 @@ if (config.paywall) {
     facilitator: config.facilitatorUrl,
     ledger: config.ledger,
     reconcileIntervalMs: 0,
-    ...(config.writeBehindMs ? { credits: { writeBehindMs: config.writeBehindMs } } : {}),
   })
   app.use(middleware)
   onClose = () => middleware.paywall.close()

@@ -65,20 +65,9 @@ type Pending = { account: string; amount: bigint; resolve(): void; reject(e: unk
 /** How many tokens' accounts are kept in memory. */
 const tokenCacheSize = 10_000
 
-export type CreditServiceOptions = ({ path: string } | { ledger: CreditLedger }) & {
-  /**
-   * 0 (the default): a charge is written before its response goes out. Above 0: charges
-   * are written every `writeBehindMs` ms after their responses went out, in bigger batches;
-   * a crash of the process then loses up to that much of charges (in the callers' favour:
-   * they were served, their credit was not debited).
-   */
-  writeBehindMs?: number
-  /** Where write-behind failures go (the response is gone by then). */
-  onError?: (error: unknown) => void
-}
+export type CreditServiceOptions = { path: string } | { ledger: CreditLedger }
 
 export function createCreditService(options: CreditServiceOptions): CreditService {
-  const writeBehindMs = options.writeBehindMs ?? 0
   let opened: CreditLedger | undefined
   const ledger = () => {
     opened ??= 'ledger' in options ? options.ledger : createCreditLedger({ path: options.path })
@@ -200,19 +189,15 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
         track(hold.account, -1)
         return Promise.resolve(hot.get(hold.account) ?? 0n)
       }
-      const written = new Promise<void>((resolve, reject) => {
+      return new Promise<void>((resolve, reject) => {
         queue.push({ account: hold.account, amount, resolve, reject })
         if (!scheduled) {
           scheduled = true
-          if (writeBehindMs > 0) setTimeout(() => void flush(), writeBehindMs).unref()
-          else setImmediate(() => void flush())
+          setImmediate(() => void flush())
         }
-      }).finally(() => track(hold.account, -1))
-      if (writeBehindMs > 0) {
-        written.catch((error) => options.onError?.(error))
-        return Promise.resolve(hot.get(hold.account) ?? 0n)
-      }
-      return written.then(() => hot.get(hold.account) ?? 0n)
+      })
+        .finally(() => track(hold.account, -1))
+        .then(() => hot.get(hold.account) ?? 0n)
     },
     drop(hold) {
       if (hold.done) return
@@ -314,13 +299,10 @@ globals[registryKey] = shared
  * the same file shares its hot balances, so that two routes never spend the same credit.
  * Each user's `close()` lets go of it; the last one closes it.
  */
-export function sharedCreditService(
-  path: string,
-  options: Omit<CreditServiceOptions, 'path' | 'ledger'> = {},
-): CreditService {
+export function sharedCreditService(path: string): CreditService {
   let entry = shared.get(path)
   if (!entry) {
-    entry = { service: createCreditService({ path, ...options }), users: 0 }
+    entry = { service: createCreditService({ path }), users: 0 }
     shared.set(path, entry)
   }
   entry.users += 1

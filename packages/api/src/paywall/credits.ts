@@ -31,7 +31,6 @@ export function resolveCredits(
   ledgerPath: string | undefined,
   asset: { address: string; decimals: number },
   env: Record<string, string | undefined>,
-  onError?: (error: unknown) => void,
 ): ResolvedCredits | undefined {
   if (options === false) return undefined
   const given = options ?? {}
@@ -64,20 +63,9 @@ export function resolveCredits(
     throw new X402Error('invalid_config', { message: `credits.refund is "${refund}": give 'credit' or 'onchain'` })
   }
   const path = given.path ?? ledgerPath ?? join(stateDir(), 'credits.db')
-  if (given.writeBehindMs !== undefined && !(given.writeBehindMs >= 0 && given.writeBehindMs <= 1000)) {
-    throw new X402Error('invalid_config', {
-      message: `credits.writeBehindMs is ${given.writeBehindMs}: give 0 (write each charge before its response) up to 1000 ms`,
-    })
-  }
   let refunder: OnchainRefunder | undefined
   return {
-    service: sharedCreditService(path === ':memory:' ? path : resolve(path), {
-      writeBehindMs: given.writeBehindMs ?? 0,
-      onError:
-        onError ??
-        ((error) =>
-          console.error(`402x: credit charges could not be written to the ledger: ${(error as Error).message}`)),
-    }),
+    service: sharedCreditService(path === ':memory:' ? path : resolve(path)),
     topUp,
     decimals,
     refund,

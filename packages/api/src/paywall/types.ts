@@ -161,14 +161,6 @@ export type CreditsOptions = {
   rpcUrl?: string
   /** How long a metered request may hold its reservation before it is released. @default 600000 */
   reservationTtlMs?: number
-  /**
-   * 0: each credit-funded charge is written to the ledger before its response goes out (a
-   * crash never serves unpaid). Above 0: charges are written in batches every that many ms
-   * after their responses, for throughput; a crash then loses up to that window of charges,
-   * in the callers' favour. The first paywall of a file decides, for the whole process.
-   * @default 0
-   */
-  writeBehindMs?: number
 }
 
 /** One more way to pay, after the first (`network`, `asset`, `payTo`), in the order preferred. */
