@@ -26,6 +26,11 @@ export type CreditService = {
   available(account: string): Promise<bigint>
   /** Holds `amount` in memory, or says how much is available. */
   hold(account: string, amount: bigint): Promise<Hold | { ok: false; available: bigint }>
+  /**
+   * {@link hold} without waiting, for a token and account this process knows already;
+   * `undefined` when they must be read first (then use `accountFor` and `hold`).
+   */
+  holdNow(token: string, amount: bigint): Hold | { ok: false; available: bigint } | undefined
   /** Charges `amount` (≤ the hold) durably and frees the rest; resolves with the balance left. */
   charge(hold: Hold, amount: bigint): Promise<bigint>
   /** Frees a hold, charging nothing. */
@@ -96,7 +101,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
    * ledger on the same file); then balances are read afresh, so what another process spent
    * or granted shows at once.
    */
-  const load = async (account: string): Promise<bigint> => {
+  /** The hot figure, if it still stands (see {@link load}); `undefined` when it must be read. */
+  const cached = (account: string): bigint | undefined => {
     // Asking SQLite costs about 10 µs: at most once a millisecond.
     const at = performance.now()
     if (at - checkedAt >= 1) {
@@ -107,7 +113,10 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
         version = now
       }
     }
-    const known = hot.get(account)
+    return hot.get(account)
+  }
+  const load = async (account: string): Promise<bigint> => {
+    const known = cached(account)
     if (known !== undefined) return known
     const { available } = await ledger().balance(account)
     // A hold may have started while this read waited: its figure wins.
@@ -115,6 +124,13 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     if (again !== undefined) return again
     hot.set(account, available)
     return available
+  }
+  const takeHold = (account: string, amount: bigint): Hold | { ok: false; available: bigint } => {
+    const available = hot.get(account) as bigint
+    if (available < amount) return { ok: false, available }
+    hot.set(account, available - amount)
+    track(account, 1)
+    return { account, amount, done: false }
   }
   const add = (account: string, delta: bigint) => {
     const known = hot.get(account)
@@ -175,11 +191,12 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     async hold(account, amount) {
       await load(account)
       // Read again after the await: another hold may have taken some meanwhile.
-      const available = hot.get(account) as bigint
-      if (available < amount) return { ok: false, available }
-      hot.set(account, available - amount)
-      track(account, 1)
-      return { account, amount, done: false }
+      return takeHold(account, amount)
+    },
+    holdNow(token, amount) {
+      const account = tokens.get(token)
+      if (account === undefined || cached(account) === undefined) return undefined
+      return takeHold(account, amount)
     },
     charge(hold, amount) {
       if (hold.done) return Promise.reject(new Error('this hold was already charged or dropped'))

@@ -1,11 +1,11 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditExposeHeaders, receiptHeader } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
-import { bufferNodeResponse, captureResponse, sendWebResponse } from './captureResponse.js'
+import { captureResponse, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, toWebRequest } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
@@ -113,8 +113,9 @@ function creditToken(req: NodeRequest): string | undefined {
 
 /**
  * A request paid from credit at a price known up front, without Web objects: hold the
- * price, buffer the handler's answer, charge it (one group-committed write), then send it
- * with its receipt. Anything else (an unknown token, too little credit) takes the full path.
+ * price (in memory), let the handler run, and hold back only its `end()` (and any `write()`
+ * before it) until the charge is written; then send it with its receipt. Anything else
+ * (an unknown token, too little credit) takes the full path.
  */
 async function serveFromCredit(
   paywall: Paywall,
@@ -126,36 +127,69 @@ async function serveFromCredit(
   next: Next,
   path: string,
 ) {
-  const draw = await fast.draw(route, token)
+  const drawn = fast.draw(route, token)
+  const draw = drawn instanceof Promise ? await drawn : drawn
   if (!draw) return run(paywall, req, res, next, path, route)
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
-  const buffered = bufferNodeResponse(res)
-  let finished = false
+  const { write, end, writeHead } = res
+  /** `write()` calls before `end()`: sent after the charge (a streamed body is buffered). */
+  let early: [unknown, unknown][] | undefined
+  let bodyStatus: number | undefined
+  let ended = false
+  let sent = false
+  // One listener: the caller left before the handler ended (release), or after the charge
+  // while the answer was going out (the charge goes back).
   res.once('close', () => {
-    if (!finished) {
-      finished = true
-      buffered.restore()
+    if (!ended) {
+      ended = true
       draw.drop()
+    } else if (sent && !res.writableFinished) void draw.undelivered()
+  })
+  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
+    res.statusCode = status
+    for (const arg of rest) {
+      if (typeof arg === 'string') res.statusMessage = arg
+      else if (Array.isArray(arg)) {
+        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
+      } else if (arg && typeof arg === 'object') {
+        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
+      }
     }
-  })
-  next()
-  const out = await buffered.done
-  if (finished) return
-  finished = true
-  buffered.restore()
-  if (out.failedMidway) {
-    draw.drop()
-    return sendWebResponse(res, handlerFailed(out.status, true))
+    return res
+  } as ServerResponse['writeHead']
+  res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
+    bodyStatus ??= res.statusCode
+    ;(early ??= []).push([chunk, typeof encoding === 'function' ? undefined : encoding])
+    const done = typeof encoding === 'function' ? encoding : cb
+    if (typeof done === 'function') queueMicrotask(done as () => void)
+    return true
+  }) as ServerResponse['write']
+  res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
+    if (ended) return res
+    ended = true
+    res.write = write
+    res.end = end
+    res.writeHead = writeHead
+    void send(chunk, encoding, cb).catch(next)
+    return res
+  }) as ServerResponse['end']
+
+  const send = async (chunk: unknown, encoding: unknown, cb: unknown) => {
+    const status = res.statusCode
+    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
+      // Part of a paid body was written before the failure: none of it goes out unpaid.
+      draw.drop()
+      return sendWebResponse(res, handlerFailed(status, true))
+    }
+    const receipt = await draw.finish(status, () => `http://${req.headers.host ?? 'localhost'}${path.split('?')[0]}`)
+    if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
+    if (res.destroyed) return draw.undelivered()
+    res.setHeader(receiptHeader, receipt)
+    res.setHeader('cache-control', 'private, no-store')
+    res.setHeader('access-control-expose-headers', creditExposeHeaders)
+    sent = true
+    if (early) for (const [c, e] of early) (write as (c: unknown, e?: unknown) => boolean).call(res, c, e)
+    ;(end as (c?: unknown, e?: unknown, cb?: unknown) => ServerResponse).call(res, chunk, encoding, cb)
   }
-  const receipt = await draw.finish(out.status, () => `http://${req.headers.host ?? 'localhost'}${path.split('?')[0]}`)
-  if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
-  res.setHeader(receiptHeader, receipt)
-  res.setHeader('cache-control', 'private, no-store')
-  res.setHeader('access-control-expose-headers', creditExposeHeaders)
-  if (out.body && !res.hasHeader('content-length')) res.setHeader('content-length', out.body.length)
-  if (res.destroyed) return void draw.undelivered()
-  res.once('close', () => {
-    if (!res.writableFinished) void draw.undelivered()
-  })
-  res.end(out.body ?? undefined)
+  next()
 }

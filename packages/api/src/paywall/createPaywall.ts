@@ -106,8 +106,11 @@ export type FastDraw = {
 export type CreditFastPath = {
   /** Whether a route's price is known up front and nothing else needs the request. */
   eligible(route: ResolvedRoute): boolean
-  /** Holds the route's price from the token's credit; `undefined` sends the request down the full path (401, 402 …). */
-  draw(route: ResolvedRoute, token: string): Promise<FastDraw | undefined>
+  /**
+   * Holds the route's price from the token's credit (at once when this process knows the
+   * token and balance); `undefined` sends the request down the full path (401, 402 …).
+   */
+  draw(route: ResolvedRoute, token: string): FastDraw | undefined | Promise<FastDraw | undefined>
 }
 
 /** What an operator does with credit (the caller's side is HTTP: `/__402x/credits`). */
@@ -1109,57 +1112,64 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
   const creditFastPath: CreditFastPath | undefined = credits && {
     eligible: (route) => fastAmounts.has(route),
-    async draw(route, token) {
+    draw(route, token) {
       const amount = fastAmounts.get(route)
       if (amount === undefined) return undefined
       const service = credits.service
-      const account = await service.accountFor(token)
-      if (!account) return undefined
-      const hold = await service.hold(account, amount)
-      if ('ok' in hold) return undefined
-      const done = (receipt: CreditReceipt, resource: () => string) => {
-        if (events.listenerCount('receipt') > 0) receiptEvent(receipt, resource(), account)
-        return receiptJson(receipt)
-      }
-      let charged = false
-      return {
-        drop: () => service.drop(hold),
-        async undelivered() {
-          if (!charged) return
-          charged = false
-          await service
-            .refund(account, amount, `undelivered:${randomUUID()}`, 'response not delivered')
-            .catch((error) => events.emit('error', error))
-        },
-        async finish(status, resource) {
-          if (status >= 400) {
-            service.drop(hold)
-            const balance = await service.available(account)
-            const receipt: CreditReceipt = {
-              reserved: amount,
-              captured: 0n,
-              returned: amount,
-              balance,
-              decimals,
-              refund: 'credit',
-              reason: 'handler_error',
-            }
-            return done(receipt, resource)
-          }
-          let balance: bigint
-          try {
-            balance = await service.charge(hold, amount)
-            charged = true
-          } catch (error) {
-            return faultResponse(error)
-          }
-          return done(
-            { reserved: amount, captured: amount, returned: 0n, balance, decimals, refund: 'credit' },
-            resource,
-          )
-        },
-      }
+      // Known token and balance: no waiting at all.
+      const now = service.holdNow(token, amount)
+      if (now !== undefined) return 'ok' in now ? undefined : fastDraw(now, amount)
+      return (async () => {
+        const account = await service.accountFor(token)
+        if (!account) return undefined
+        const hold = await service.hold(account, amount)
+        return 'ok' in hold ? undefined : fastDraw(hold, amount)
+      })()
     },
+  }
+
+  function fastDraw(hold: Hold, amount: bigint): FastDraw {
+    const service = creditService()
+    const { account } = hold
+    const done = (receipt: CreditReceipt, resource: () => string) => {
+      if (events.listenerCount('receipt') > 0) receiptEvent(receipt, resource(), account)
+      return receiptJson(receipt)
+    }
+    let charged = false
+    return {
+      drop: () => service.drop(hold),
+      async undelivered() {
+        if (!charged) return
+        charged = false
+        await service
+          .refund(account, amount, `undelivered:${randomUUID()}`, 'response not delivered')
+          .catch((error) => events.emit('error', error))
+      },
+      async finish(status, resource) {
+        if (status >= 400) {
+          service.drop(hold)
+          const balance = await service.available(account)
+          const receipt: CreditReceipt = {
+            reserved: amount,
+            captured: 0n,
+            returned: amount,
+            balance,
+            decimals,
+            refund: 'credit',
+            reason: 'handler_error',
+          }
+          return done(receipt, resource)
+        }
+        let balance: bigint
+        try {
+          balance = await service.charge(hold, amount)
+          charged = true
+        } catch (error) {
+          return faultResponse(error)
+        }
+        return done({ reserved: amount, captured: amount, returned: 0n, balance, decimals, refund: 'credit' }, resource)
+      },
+    }
   }
 
   const operatorCredits: PaywallCredits | undefined = credits && {

@@ -144,14 +144,10 @@ const minCharge = (a: bigint, b: bigint) => (a < b ? a : b)
 
 /** A receipt as the `X-402x-Receipt` header and the final stream event carry it. */
 export function receiptJson(receipt: CreditReceipt): string {
-  return JSON.stringify({
-    reserved: String(receipt.reserved),
-    captured: String(receipt.captured),
-    returned: String(receipt.returned),
-    balance: String(receipt.balance),
-    decimals: receipt.decimals,
-    refund: receipt.refund,
-    ...(receipt.transaction ? { transaction: receipt.transaction } : {}),
-    ...(receipt.reason ? { reason: receipt.reason } : {}),
-  })
+  // Built by hand: it is on every credit-funded answer. The values are digits, a fixed word,
+  // a hash and a reason code, so none needs escaping beyond what JSON.stringify gives them.
+  const extra =
+    (receipt.transaction ? `,"transaction":${JSON.stringify(receipt.transaction)}` : '') +
+    (receipt.reason ? `,"reason":${JSON.stringify(receipt.reason)}` : '')
+  return `{"reserved":"${receipt.reserved}","captured":"${receipt.captured}","returned":"${receipt.returned}","balance":"${receipt.balance}","decimals":${receipt.decimals},"refund":"${receipt.refund}"${extra}}`
 }
