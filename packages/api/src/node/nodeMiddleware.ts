@@ -159,7 +159,8 @@ async function serveFromCredit(
   } as ServerResponse['writeHead']
   res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
     bodyStatus ??= res.statusCode
-    ;(early ??= []).push([chunk, typeof encoding === 'function' ? undefined : encoding])
+    early ??= []
+    early.push([chunk, typeof encoding === 'function' ? undefined : encoding])
     const done = typeof encoding === 'function' ? encoding : cb
     if (typeof done === 'function') queueMicrotask(done as () => void)
     return true
