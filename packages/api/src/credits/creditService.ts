@@ -53,7 +53,8 @@ export type CreditService = {
   issue(account: string): Promise<string>
   /** The account a payment's credit went to, by the payment id. */
   accountOfPayment(paymentId: string): Promise<string | undefined>
-  topUp(account: string, amount: bigint, ref: string): Promise<bigint>
+  /** Credits a payment, once per `ref`; `replayed` when that `ref` was credited before. */
+  topUp(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   /** Operator credit, idempotent by `ref`. */
   grant(account: string, amount: bigint, ref: string, note?: string): Promise<bigint>
   /** Sends unused credit out (an on-chain refund): moves it off the caller's balance. */
@@ -268,7 +269,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     async topUp(account, amount, ref) {
       const { replayed } = await ledger().topUp({ account, amount, ref })
       if (!replayed) add(account, amount)
-      return load(account)
+      return { balance: await load(account), replayed }
     },
     async grant(account, amount, ref, note) {
       const { replayed } = await ledger().grant({ account, amount, ref, ...(note ? { note } : {}) })

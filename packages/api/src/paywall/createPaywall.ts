@@ -677,7 +677,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     const ttl = (credits as NonNullable<typeof credits>).reservationTtlMs
     const keepAlive = setInterval(
       () => void service.extend(m.reservationId, ttl).catch((error) => events.emit('error', error)),
-      Math.max(1000, ttl / 3),
+      Math.max(10, ttl / 3),
     )
     keepAlive.unref()
     /** Captures what was used and releases the rest, once; never throws (a fault charges nothing). */
@@ -717,7 +717,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
               const details = (error as { details?: { moved?: unknown; transaction?: string } }).details
               if (details?.moved === false) {
                 // Nothing left the wallet: the unused part stays the caller's credit.
-                balance = await service.topUp(m.account, returned, `${ref}:failed`).catch(() => balance)
+                balance = await service
+                  .topUp(m.account, returned, `${ref}:failed`)
+                  .then((posted) => posted.balance)
+                  .catch(() => balance)
               } else {
                 // Sent, and it may still land: never credited as well (that would refund twice).
                 refund = 'onchain'
@@ -996,8 +999,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
       if (!account) account = presented
       if (!account) ({ account, token } = await service.open())
       else if (input.recovered && presented !== account) token = await service.issue(account)
-      const balance = await service.topUp(account, amount, id)
-      events.emit('toppedUp', { id, payer, account, amount })
+      const { balance, replayed } = await service.topUp(account, amount, id)
+      // Once per payment: a recovered retry of a payment credited before adds nothing.
+      if (!replayed) events.emit('toppedUp', { id, payer, account, amount })
       if (input.route === creditsRoute) {
         const answer = jsonResponse(
           200,
