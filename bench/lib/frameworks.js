@@ -204,7 +204,13 @@ async function runPaid(name, kind, server, context) {
       payments,
     }
     progress(
-      `${name}, price ${kind}: paid ${run.rps.toFixed(1)} req/s, p50 ${run.p50?.toFixed(2) ?? '—'} ms, ${run.failed} failed of ${run.total}${run.failed ? ` (${Object.entries(run.reasons ?? {}).map(([k, v]) => `${v}× ${k}`).join(', ')})` : ''}; server ${run.cpuMicros?.toFixed(0)} µs CPU/req (facilitator ${run.facilitatorMicros?.toFixed(0)} µs, anvil ${run.anvilMicros?.toFixed(0) ?? '—'} µs: excluded)${run.chainCheck.matches ? '' : ' (ON-CHAIN MISMATCH)'}`,
+      `${name}, price ${kind}: paid ${run.rps.toFixed(1)} req/s, p50 ${run.p50?.toFixed(2) ?? '—'} ms, ${run.failed} failed of ${run.total}${
+        run.failed
+          ? ` (${Object.entries(run.reasons ?? {})
+              .map(([k, v]) => `${v}× ${k}`)
+              .join(', ')})`
+          : ''
+      }; server ${run.cpuMicros?.toFixed(0)} µs CPU/req (facilitator ${run.facilitatorMicros?.toFixed(0)} µs, anvil ${run.anvilMicros?.toFixed(0) ?? '—'} µs: excluded)${run.chainCheck.matches ? '' : ' (ON-CHAIN MISMATCH)'}`,
     )
     return run
   } finally {
