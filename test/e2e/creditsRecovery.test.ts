@@ -189,7 +189,7 @@ describe('a settlement fault after the payment landed, then the retry of the sam
     for (let attempt = 0; attempt < 2; attempt++) {
       const retry = await fetch(path, {
         method: 'POST',
-        headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(url, 1) },
+        headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(path, 1) },
       })
       expect(retry.status).toBe(200)
       const body = (await retry.json()) as TopUpAnswer
@@ -198,7 +198,25 @@ describe('a settlement fault after the payment landed, then the retry of the sam
       tokens.push(body.token as string)
     }
     expect(tokens[0]).not.toBe(tokens[1])
-    // Credited once, and reported once: the second retry adds nothing.
+    // A proof grants once, and only for the resource it names.
+    const proof = signIn(path, 1)
+    const once = await fetch(path, {
+      method: 'POST',
+      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': proof },
+    })
+    expect(once.status).toBe(200)
+    const again = await fetch(path, {
+      method: 'POST',
+      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': proof },
+    })
+    expect(again.status).toBe(402)
+    expect(await reasonOf(again)).toBe('sign_in_required')
+    const elsewhere = await fetch(path, {
+      method: 'POST',
+      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(`${url}/api/other`, 1) },
+    })
+    expect(elsewhere.status).toBe(402)
+    // Credited once, and reported once: the retries add nothing.
     expect(toppedUp).toBe(1)
     // Both tokens open the same account, which holds the $1 once.
     for (const token of tokens) {
@@ -224,7 +242,7 @@ describe('a settlement fault after the payment landed, then the retry of the sam
 
     const retry = await fetch(`${url}/api/m`, {
       method: 'POST',
-      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(url, 2) },
+      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(`${url}/api/m`, 2) },
     })
     expect(retry.status).toBe(200)
     expect(await retry.json()).toEqual({ tokens: 3 })
@@ -384,7 +402,7 @@ describe('top-up settled as settlement_pending', () => {
     // Still unconfirmed: the signed-in retry waits too.
     const early = await fetch(path, {
       method: 'POST',
-      headers: { ...bearer, 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(url, 4) },
+      headers: { ...bearer, 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(path, 4) },
     })
     expect(early.status).toBe(503)
     expect(((await early.json()) as { error: string }).error).toBe('payment_in_flight')
@@ -396,7 +414,7 @@ describe('top-up settled as settlement_pending', () => {
     expect(await paywall.paywall.reconcile()).toBe(1)
     const late = await fetch(path, {
       method: 'POST',
-      headers: { ...bearer, 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(url, 4) },
+      headers: { ...bearer, 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(path, 4) },
     })
     expect(late.status).toBe(402)
     expect(await reasonOf(late)).toBe('invalid_exact_evm_nonce_already_used')
@@ -501,7 +519,7 @@ describe('top-up whose answer is lost', () => {
 
     const retry = await fetch(path, {
       method: 'POST',
-      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(url, 0) },
+      headers: { 'PAYMENT-SIGNATURE': header, 'SIGN-IN-WITH-X': signIn(path, 0) },
     })
     expect(retry.status).toBe(200)
     const body = (await retry.json()) as TopUpAnswer

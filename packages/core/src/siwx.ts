@@ -152,7 +152,14 @@ export type SiwxCheck =
  */
 export function verifySiwx(
   header: string,
-  options: { url: string; networks: string[]; maxAgeMs?: number; now?: number },
+  options: {
+    url: string
+    networks: string[]
+    maxAgeMs?: number
+    now?: number
+    /** Also require the signed `uri` to name this path (a proof for one resource only). */
+    samePath?: boolean
+  },
 ): SiwxCheck {
   const fail = (reason: string, message: string): SiwxCheck => ({ ok: false, reason, message })
   const decoded = decodeHeader(header, SiwxPayloadSchema)
@@ -171,6 +178,9 @@ export function verifySiwx(
   }
   if (uri.origin !== expected.origin) {
     return fail('invalid_siwx_uri_mismatch', `signed for ${uri.origin}, not ${expected.origin}`)
+  }
+  if (options.samePath && uri.pathname !== expected.pathname) {
+    return fail('invalid_siwx_uri_mismatch', `signed for ${uri.pathname}, not ${expected.pathname}`)
   }
   const issued = Date.parse(p.issuedAt)
   if (Number.isNaN(issued)) return fail('invalid_siwx_issued_at', 'issuedAt is not a date')

@@ -14,8 +14,9 @@ export type Hold = { account: string; amount: bigint; done: boolean }
  * moment in one SQLite transaction, before the response goes out. Metered requests, which
  * run long, reserve in the ledger itself, so that a crash leaves a reservation that expires.
  *
- * One process owns a credit file: another process writing the same file does not see the
- * holds of this one (the scale-out issue moves hot balances to Redis).
+ * Several processes may share a credit file: each sees what the others wrote within a
+ * millisecond, and the ledger refuses any charge it cannot cover, but a process does not
+ * see the others' holds in flight (the scale-out issue moves hot balances to Redis).
  */
 export type CreditService = {
   ledger(): CreditLedger
@@ -57,8 +58,11 @@ export type CreditService = {
   topUp(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   /** Operator credit, idempotent by `ref`. */
   grant(account: string, amount: bigint, ref: string, note?: string): Promise<bigint>
-  /** Sends unused credit out (an on-chain refund): moves it off the caller's balance. */
-  payout(account: string, amount: bigint, ref: string): Promise<bigint>
+  /**
+   * Sends unused credit out (an on-chain refund): moves it off the caller's balance, once
+   * per `ref`; `replayed` when that `ref` was paid out before (send nothing again then).
+   */
+  payout(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   balance(account: string): Promise<CreditBalance>
   entries(account: string, limit: number): Promise<CreditEntry[]>
   /** Releases expired reservations (crash recovery). */
@@ -79,63 +83,57 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     opened ??= 'ledger' in options ? options.ledger : createCreditLedger({ path: options.path })
     return opened
   }
-  /** Each account's spendable credit in this process: the ledger's, less holds and unwritten charges. */
-  const hot = new Map<string, bigint>()
+  /**
+   * Spendable credit = what the ledger holds (`durable`, as last read) − what this process
+   * has taken in memory and not yet written (`pending`: holds in flight, and charges queued
+   * or being written). `durable` is kept in step with this process's own writes, and
+   * forgotten whenever another connection writes to the file (another process, or this
+   * process's payments ledger on the same file): it is then read afresh. `pending` is never
+   * forgotten, so what is held here stays held whatever the file says.
+   */
+  const durable = new Map<string, bigint>()
+  const pending = new Map<string, bigint>()
   const tokens = new Map<string, string>()
-  /** Accounts with holds or charges not yet written: their hot balance is the only true one. */
-  const outstanding = new Map<string, number>()
-  const track = (account: string, delta: 1 | -1) => {
-    const n = (outstanding.get(account) ?? 0) + delta
-    if (n > 0) outstanding.set(account, n)
-    else outstanding.delete(account)
+  const addTo = (map: Map<string, bigint>, account: string, delta: bigint) => {
+    const known = map.get(account)
+    if (known === undefined) {
+      if (map === pending && delta !== 0n) map.set(account, delta)
+      return
+    }
+    const next = known + delta
+    if (map === pending && next === 0n) map.delete(account)
+    else map.set(account, next)
   }
+  const spendable = (account: string) => (durable.get(account) ?? 0n) - (pending.get(account) ?? 0n)
   let queue: Pending[] = []
   let scheduled = false
 
-  /** The ledger's data version when the hot balances were last known to match it. */
+  /** The ledger's data version when `durable` was last known to match it. */
   let version: number | undefined
   let checkedAt = Number.NEGATIVE_INFINITY
-  /**
-   * An account's spendable credit. While this process holds some of it (or has charges not
-   * yet written) the hot figure is the only true one. Otherwise the hot figure stands until
-   * another connection writes to the file (another process, or this process's payments
-   * ledger on the same file); then balances are read afresh, so what another process spent
-   * or granted shows at once.
-   */
-  /** The hot figure, if it still stands (see {@link load}); `undefined` when it must be read. */
-  const cached = (account: string): bigint | undefined => {
-    // Asking SQLite costs about 10 µs: at most once a millisecond.
+  /** Forgets `durable` when another connection wrote; asks SQLite (about 10 µs) at most once a millisecond. */
+  const fresh = () => {
     const at = performance.now()
-    if (at - checkedAt >= 1) {
-      checkedAt = at
-      const now = ledger().dataVersion?.()
-      if (now === undefined || now !== version) {
-        for (const known of hot.keys()) if (!outstanding.has(known)) hot.delete(known)
-        version = now
-      }
+    if (at - checkedAt < 1) return
+    checkedAt = at
+    const now = ledger().dataVersion?.()
+    if (now === undefined || now !== version) {
+      durable.clear()
+      version = now
     }
-    return hot.get(account)
   }
-  const load = async (account: string): Promise<bigint> => {
-    const known = cached(account)
-    if (known !== undefined) return known
+  /** The ledger's figure for an account, read when it is not known. */
+  const load = async (account: string): Promise<void> => {
+    fresh()
+    if (durable.has(account)) return
     const { available } = await ledger().balance(account)
-    // A hold may have started while this read waited: its figure wins.
-    const again = hot.get(account)
-    if (again !== undefined) return again
-    hot.set(account, available)
-    return available
+    if (!durable.has(account)) durable.set(account, available)
   }
   const takeHold = (account: string, amount: bigint): Hold | { ok: false; available: bigint } => {
-    const available = hot.get(account) as bigint
+    const available = spendable(account)
     if (available < amount) return { ok: false, available }
-    hot.set(account, available - amount)
-    track(account, 1)
+    addTo(pending, account, amount)
     return { account, amount, done: false }
-  }
-  const add = (account: string, delta: bigint) => {
-    const known = hot.get(account)
-    if (known !== undefined) hot.set(account, known + delta)
   }
 
   /** Writes every charge queued in this turn of the event loop in one transaction. */
@@ -143,28 +141,32 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     scheduled = false
     const batch = queue
     queue = []
+    let results: boolean[]
     try {
-      const results = await ledger().chargeMany({
+      results = await ledger().chargeMany({
         ref: `chg_${randomUUID()}`,
         items: batch.map(({ account, amount }) => ({ account, amount })),
       })
-      results.forEach((ok, i) => {
-        const item = batch[i] as Pending
-        if (ok) item.resolve()
-        else {
-          // The ledger had less than this process thought: another writer spent it.
-          add(item.account, item.amount)
-          item.reject(
-            new X402Error('store_unavailable', {
-              message: 'the credit balance changed outside this process; nothing was charged, retry',
-            }),
-          )
-        }
-      })
     } catch (error) {
       for (const item of batch) {
-        add(item.account, item.amount)
+        addTo(pending, item.account, -item.amount)
         item.reject(error)
+      }
+      return
+    }
+    for (const [i, item] of batch.entries()) {
+      addTo(pending, item.account, -item.amount)
+      if (results[i]) {
+        addTo(durable, item.account, -item.amount)
+        item.resolve()
+      } else {
+        // The ledger had less than this process thought: another writer spent it.
+        durable.delete(item.account)
+        item.reject(
+          new X402Error('store_unavailable', {
+            message: 'the credit balance changed outside this process; nothing was charged, retry',
+          }),
+        )
       }
     }
   }
@@ -188,77 +190,76 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       await ledger().linkToken(hash, account)
       return { account, token }
     },
-    available: load,
+    async available(account) {
+      await load(account)
+      return spendable(account)
+    },
     async hold(account, amount) {
       await load(account)
-      // Read again after the await: another hold may have taken some meanwhile.
       return takeHold(account, amount)
     },
     holdNow(token, amount) {
       const account = tokens.get(token)
-      if (account === undefined || cached(account) === undefined) return undefined
+      if (account === undefined) return undefined
+      fresh()
+      if (!durable.has(account)) return undefined
       return takeHold(account, amount)
     },
     charge(hold, amount) {
       if (hold.done) return Promise.reject(new Error('this hold was already charged or dropped'))
       hold.done = true
-      add(hold.account, hold.amount - amount)
-      if (amount === 0n) {
-        track(hold.account, -1)
-        return Promise.resolve(hot.get(hold.account) ?? 0n)
-      }
+      // The unused part of the hold is free again; the charge stays pending until written.
+      addTo(pending, hold.account, amount - hold.amount)
+      if (amount === 0n) return Promise.resolve(spendable(hold.account))
       return new Promise<void>((resolve, reject) => {
         queue.push({ account: hold.account, amount, resolve, reject })
         if (!scheduled) {
           scheduled = true
           setImmediate(() => void flush())
         }
-      })
-        .finally(() => track(hold.account, -1))
-        .then(() => hot.get(hold.account) ?? 0n)
+      }).then(() => spendable(hold.account))
     },
     drop(hold) {
       if (hold.done) return
       hold.done = true
-      add(hold.account, hold.amount)
-      track(hold.account, -1)
+      addTo(pending, hold.account, -hold.amount)
     },
     async reserve(account, amount, ttlMs, ref) {
       await load(account)
-      const available = hot.get(account) as bigint
+      const available = spendable(account)
       if (available < amount) return { ok: false, available }
       // Held in memory first, so a concurrent hold never sees this credit as free.
-      hot.set(account, available - amount)
-      track(account, 1)
+      addTo(pending, account, amount)
       try {
         const result = await ledger().reserve({ account, amount, ttlMs, ...(ref ? { ref } : {}) })
         if (!result.ok) {
-          add(account, amount)
-          return { ok: false, available: result.available }
+          durable.set(account, result.available)
+          return { ok: false, available: result.available - ((pending.get(account) ?? 0n) - amount) }
         }
+        addTo(durable, account, -amount)
         return { ok: true, reservationId: result.reservationId }
-      } catch (error) {
-        add(account, amount)
-        throw error
       } finally {
-        track(account, -1)
+        addTo(pending, account, -amount)
       }
     },
     async capture(account, reservationId, amount) {
       const { released } = await ledger().capture({ reservationId, amount })
-      add(account, released)
-      return load(account)
+      addTo(durable, account, released)
+      await load(account)
+      return spendable(account)
     },
     async release(account, reservationId, reason) {
       const { released } = await ledger().release({ reservationId, reason })
-      add(account, released)
-      return load(account)
+      addTo(durable, account, released)
+      await load(account)
+      return spendable(account)
     },
     extend: (reservationId, ttlMs) => ledger().extend({ reservationId, ttlMs }),
     async refund(account, amount, ref, reason) {
       const { replayed } = await ledger().refund({ account, amount, ref, reason })
-      if (!replayed) add(account, amount)
-      return load(account)
+      if (!replayed) addTo(durable, account, amount)
+      await load(account)
+      return spendable(account)
     },
     async issue(account) {
       const { token, hash } = issueToken()
@@ -268,29 +269,31 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     accountOfPayment: (paymentId) => ledger().topUpAccount(paymentId),
     async topUp(account, amount, ref) {
       const { replayed } = await ledger().topUp({ account, amount, ref })
-      if (!replayed) add(account, amount)
-      return { balance: await load(account), replayed }
+      if (!replayed) addTo(durable, account, amount)
+      await load(account)
+      return { balance: spendable(account), replayed }
     },
     async grant(account, amount, ref, note) {
       const { replayed } = await ledger().grant({ account, amount, ref, ...(note ? { note } : {}) })
-      if (!replayed) add(account, amount)
-      return load(account)
+      if (!replayed) addTo(durable, account, amount)
+      await load(account)
+      return spendable(account)
     },
     async payout(account, amount, ref) {
       const { replayed } = await ledger().payout({ account, amount, ref })
-      if (!replayed) add(account, -amount)
-      return load(account)
+      if (!replayed) addTo(durable, account, -amount)
+      await load(account)
+      return { balance: spendable(account), replayed }
     },
     async balance(account) {
-      const durable = await ledger().balance(account)
-      const available = hot.get(account)
-      return available === undefined ? durable : { available, reserved: durable.reserved }
+      const { available, reserved } = await ledger().balance(account)
+      return { available: available - (pending.get(account) ?? 0n), reserved }
     },
     entries: (account, limit) => ledger().entries(account, { limit }),
     async expire() {
       const count = await ledger().expireReservations()
-      // Expired reservations went back to their callers: read the balances afresh.
-      if (count > 0) for (const account of [...hot.keys()]) if (!outstanding.has(account)) hot.delete(account)
+      // Expired reservations went back to their callers: read the figures afresh.
+      if (count > 0) durable.clear()
       return count
     },
     async close() {

@@ -158,6 +158,8 @@ async function serveFromCredit(
     return res
   } as ServerResponse['writeHead']
   res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
+    // After end(): nothing more goes out (Node would refuse it too).
+    if (ended) return false
     bodyStatus ??= res.statusCode
     early ??= []
     early.push([chunk, typeof encoding === 'function' ? undefined : encoding])
@@ -166,23 +168,28 @@ async function serveFromCredit(
     return true
   }) as ServerResponse['write']
   res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
+    // A second end() is ignored: the overrides stay until the paid answer goes out.
     if (ended) return res
     ended = true
-    res.write = write
-    res.end = end
-    res.writeHead = writeHead
     void send(chunk, encoding, cb).catch(next)
     return res
   }) as ServerResponse['end']
+  const restore = () => {
+    res.write = write
+    res.end = end
+    res.writeHead = writeHead
+  }
 
   const send = async (chunk: unknown, encoding: unknown, cb: unknown) => {
     const status = res.statusCode
     if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
       // Part of a paid body was written before the failure: none of it goes out unpaid.
       draw.drop()
+      restore()
       return sendWebResponse(res, handlerFailed(status, true))
     }
     const receipt = await draw.finish(status, () => `http://${req.headers.host ?? 'localhost'}${path.split('?')[0]}`)
+    restore()
     if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
     if (res.destroyed) return draw.undelivered()
     res.setHeader(receiptHeader, receipt)

@@ -74,7 +74,6 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
   }
   const finishBuffered = async () => {
     mode = 'done'
-    Object.assign(res, original)
     const headers = new Headers()
     for (const [name, value] of Object.entries(res.getHeaders())) {
       if (value === undefined) continue
@@ -85,6 +84,9 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     try {
       const final = await decision.finish(responseOf(body, { status, headers }))
+      // Until now a second end() or a late write() went nowhere: the real methods come back
+      // only to send the paid answer.
+      Object.assign(res, original)
       if (res.destroyed) await decision.undelivered()
       else {
         res.once('close', () => {
@@ -93,6 +95,7 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
         await sendWebResponse(res, final, head)
       }
     } catch (error) {
+      Object.assign(res, original)
       if (!res.headersSent) res.statusCode = 500
       if (!res.writableEnded) res.end()
       console.error(`402x: a metered response could not be finished: ${(error as Error).message}`)

@@ -47,7 +47,7 @@ import {
 } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
-import { isSamePayment, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
+import { isSamePayment, type Proof, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
 import { createStreamMeter, receiptJson } from './streamMeter.js'
@@ -359,6 +359,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     try {
       const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
+      const proof = known ? provenPayer(request, resourceUrl, requirements.network) : undefined
+      /** The payer's proof, spent: a proof grants once. */
+      const provenBy = (payer: string) =>
+        proof && proof.address === payer.toLowerCase() && spendProof(proof) ? proof.address : undefined
       if (known && (route === creditsRoute || route.meter)) {
         // A payment for credit presented again: its money is (or becomes) credit, never a
         // second charge and never lost. The payer's sign-in gets the account's token back.
@@ -366,7 +370,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           known,
           signature: exact.data.signature,
           payer: auth.from,
-          proven: provenPayer(request, resourceUrl, requirements.network),
+          proven: () => provenBy(known.payer),
           requirements,
           method: request.method,
           resourceUrl,
@@ -406,7 +410,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           facilitator,
           signature: exact.data.signature,
           payer: auth.from,
-          proven: provenPayer(request, resourceUrl, requirements.network),
+          proven: provenBy(known.payer),
           requirements,
           method: request.method,
           resourceUrl,
@@ -538,6 +542,20 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   const decimals = config.asset.decimals
+  /** Sign-in proofs already used to grant something, until they expire. */
+  const spentProofs = new Map<string, number>()
+  let sweepProofsAt = 10_000
+  const spendProof = (proof: Proof): boolean => {
+    const now = Date.now()
+    if (spentProofs.size >= sweepProofsAt) {
+      for (const [nonce, expiresAt] of spentProofs) if (expiresAt <= now) spentProofs.delete(nonce)
+      sweepProofsAt = Math.max(10_000, spentProofs.size * 2)
+    }
+    const key = `${proof.address}:${proof.nonce}`
+    if (spentProofs.has(key)) return false
+    spentProofs.set(key, proof.expiresAt)
+    return true
+  }
   const decimalsOf = (requirements: PaymentRequirements) =>
     config.accepts.find((a) => a.network === requirements.network && a.asset.address === requirements.asset)?.asset
       .decimals
@@ -603,50 +621,56 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   /** A request with a price known up front, paid from credit held in memory. */
-  const creditProceed = (hold: Hold, account: string, resource: string): Decision => ({
-    type: 'proceed',
-    finish: async (response) => {
-      const service = creditService()
-      if (response.status >= 400) {
-        service.drop(hold)
+  const creditProceed = (hold: Hold, account: string, resource: string): Decision => {
+    let charged = false
+    const undeliveredRef = `undelivered:${randomUUID()}`
+    return {
+      type: 'proceed',
+      finish: async (response) => {
+        const service = creditService()
+        if (response.status >= 400) {
+          service.drop(hold)
+          const receipt = {
+            reserved: hold.amount,
+            captured: 0n,
+            returned: hold.amount,
+            balance: await service.available(account),
+            decimals,
+            refund: 'credit' as const,
+            reason: 'handler_error',
+          }
+          receiptEvent(receipt, resource, account)
+          return stamp(response, receipt)
+        }
+        let balance: bigint
+        try {
+          balance = await service.charge(hold, hold.amount)
+          charged = true
+        } catch (error) {
+          return faultResponse(error)
+        }
         const receipt = {
           reserved: hold.amount,
-          captured: 0n,
-          returned: hold.amount,
-          balance: await service.available(account),
+          captured: hold.amount,
+          returned: 0n,
+          balance,
           decimals,
           refund: 'credit' as const,
-          reason: 'handler_error',
         }
         receiptEvent(receipt, resource, account)
         return stamp(response, receipt)
-      }
-      let balance: bigint
-      try {
-        balance = await service.charge(hold, hold.amount)
-      } catch (error) {
-        return faultResponse(error)
-      }
-      const receipt = {
-        reserved: hold.amount,
-        captured: hold.amount,
-        returned: 0n,
-        balance,
-        decimals,
-        refund: 'credit' as const,
-      }
-      receiptEvent(receipt, resource, account)
-      return stamp(response, receipt)
-    },
-    abort: async () => creditService().drop(hold),
-    // Charged, but the response never left: the charge goes back to the caller's credit.
-    undelivered: async () => {
-      if (!hold.done) return
-      await creditService()
-        .refund(account, hold.amount, `undelivered:${randomUUID()}`, 'response not delivered')
-        .catch((error) => events.emit('error', error))
-    },
-  })
+      },
+      abort: async () => creditService().drop(hold),
+      // Charged, but the response never left: the charge goes back to the caller's credit, once.
+      undelivered: async () => {
+        if (!charged) return
+        charged = false
+        await creditService()
+          .refund(account, hold.amount, undeliveredRef, 'response not delivered')
+          .catch((error) => events.emit('error', error))
+      },
+    }
+  }
 
   type Metered = {
     route: ResolvedRoute
@@ -664,6 +688,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
       v1: boolean
       /** Paid in the main asset on the main network: what an on-chain refund sends back. */
       refundable: boolean
+      /** A signed-in retry of the payment, served from its credit. */
+      recovered?: boolean
     }
   }
 
@@ -699,12 +725,16 @@ export function createPaywall(options: PaywallOptions): Paywall {
         const returned = m.reserved - captured
         let refund: CreditReceipt['refund'] = 'credit'
         let transaction: string | undefined
-        if (m.paid?.refundable && returned > 0n && credits?.refund === 'onchain') {
+        // One on-chain refund per payment, on the first serving only: a signed-in retry of
+        // the payment is served from credit, and its unused part stays credit.
+        if (m.paid?.refundable && !m.paid.recovered && returned > 0n && credits?.refund === 'onchain') {
           const ref = `${m.paid.id}:refund`
           let paidOut = false
           try {
-            balance = await service.payout(m.account, returned, ref)
-            paidOut = true
+            const posted = await service.payout(m.account, returned, ref)
+            balance = posted.balance
+            // A payout already posted for this payment: it was sent (or tried) then.
+            paidOut = !posted.replayed
           } catch (error) {
             events.emit('error', error)
           }
@@ -730,7 +760,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
             }
           }
         }
-        if (m.paid && returned > 0n) {
+        if (m.paid && !m.paid.recovered && returned > 0n) {
           events.emit('refunded', {
             id: m.paid.id,
             payer: m.paid.payer,
@@ -863,7 +893,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
     known: PaymentRecord
     signature: string
     payer: string
-    proven: string | undefined
+    /** The payer's sign-in on this request, spent when it is used; `undefined` without one. */
+    proven: () => string | undefined
     requirements: PaymentRequirements
     method: string
     resourceUrl: string
@@ -903,7 +934,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       return 'used'
     }
     // Paid. The authorization is public on chain: only the payer's sign-in gets its credit.
-    if (input.proven !== known.payer.toLowerCase()) return 'sign_in'
+    if (input.proven() !== known.payer.toLowerCase()) return 'sign_in'
     return creditPayment({
       id: known.id,
       payer: input.payer,
@@ -1044,6 +1075,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           settle,
           v1: input.v1,
           refundable: requirements.network === main?.network && requirements.asset === main?.asset.address,
+          ...(input.recovered ? { recovered: true } : {}),
         },
       })
     } catch (error) {

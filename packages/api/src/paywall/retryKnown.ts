@@ -168,12 +168,19 @@ export function isSamePayment(input: {
   )
 }
 
-/** The payer a valid SIGN-IN-WITH-X proof on this request names (lower-case), if any. */
-export function provenPayer(request: Request, url: string, network: string): string | undefined {
+/** A valid SIGN-IN-WITH-X proof for this very resource: who signed it, and its nonce. */
+export type Proof = { address: string; nonce: string; expiresAt: number }
+
+/**
+ * The proof on this request, if it is valid for this resource's path (not just its origin),
+ * recent and signed. Whoever grants something on it must spend its nonce, so that a proof
+ * seen once (a log, a proxy) cannot be used again.
+ */
+export function provenPayer(request: Request, url: string, network: string): Proof | undefined {
   const proof = request.headers.get(siwxHeader)
   if (!proof) return undefined
-  const check = verifySiwx(proof, { url, networks: [network] })
-  return check.ok ? check.address : undefined
+  const check = verifySiwx(proof, { url, networks: [network], samePath: true })
+  return check.ok ? { address: check.address, nonce: check.nonce, expiresAt: check.expiresAt } : undefined
 }
 
 /** Why a retry of a paid, undelivered payment is refused without a sign-in. */

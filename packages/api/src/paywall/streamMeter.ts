@@ -44,6 +44,8 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
   let stopped = false
   let ended = false
   let settled: Promise<CreditReceipt> | undefined
+  /** Why the route's meter failed, when it did: the stream stopped there. */
+  let failed: unknown
 
   const elapsedSeconds = () => (performance.now() - input.startedAt) / 1000
   const chargeNow = (extra = 0): bigint => {
@@ -67,8 +69,53 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
     return n
   }
 
+  /** Meters one chunk: what to send now, and whether the reserve is used up. */
+  const meterChunk = (chunk: Uint8Array): { send: Uint8Array | undefined; stop: boolean } => {
+    if (timed && chargeNow() > reserved) {
+      stopped = true
+      return { send: undefined, stop: true }
+    }
+    if (meter.kind === 'seconds') return { send: chunk, stop: false }
+    const text = decoder.decode(chunk, { stream: true })
+    if (!sse) {
+      const n = eventUnits(text)
+      if (chargeNow(n) > reserved) {
+        stopped = true
+        return { send: undefined, stop: true }
+      }
+      units += n
+      return { send: chunk, stop: false }
+    }
+    pending += text
+    let out = ''
+    for (;;) {
+      const boundary = /\r?\n\r?\n/.exec(pending)
+      if (!boundary) break
+      const raw = pending.slice(0, boundary.index + boundary[0].length)
+      let n: number
+      try {
+        n = eventUnits(raw.slice(0, boundary.index))
+      } catch (error) {
+        // Send the events metered so far, then stop (see write()).
+        failed = error
+        stopped = true
+        pending = ''
+        break
+      }
+      if (chargeNow(n) > reserved) {
+        stopped = true
+        pending = ''
+        break
+      }
+      units += n
+      out += raw
+      pending = pending.slice(raw.length)
+    }
+    return { send: out ? encoder.encode(out) : undefined, stop: stopped }
+  }
+
   const settle = (reason?: string) => {
-    settled ??= input.settle(timed && stopped ? reserved : minCharge(chargeNow(), reserved), reason)
+    settled ??= input.settle(timed && stopped && !failed ? reserved : minCharge(chargeNow(), reserved), reason)
     return settled
   }
 
@@ -78,52 +125,35 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
     },
     write(chunk) {
       if (stopped || ended) return { send: undefined, stop: stopped }
-      if (timed && chargeNow() > reserved) {
+      try {
+        return meterChunk(chunk)
+      } catch (error) {
+        // The route's meter failed on this chunk: the stream ends here, charged for what
+        // was sent; nothing is thrown into the handler's write().
+        failed = error
         stopped = true
+        pending = ''
         return { send: undefined, stop: true }
       }
-      if (meter.kind === 'seconds') return { send: chunk, stop: false }
-      const text = decoder.decode(chunk, { stream: true })
-      if (!sse) {
-        const n = eventUnits(text)
-        if (chargeNow(n) > reserved) {
-          stopped = true
-          return { send: undefined, stop: true }
-        }
-        units += n
-        return { send: chunk, stop: false }
-      }
-      pending += text
-      let out = ''
-      for (;;) {
-        const boundary = /\r?\n\r?\n/.exec(pending)
-        if (!boundary) break
-        const raw = pending.slice(0, boundary.index + boundary[0].length)
-        const n = eventUnits(raw.slice(0, boundary.index))
-        if (chargeNow(n) > reserved) {
-          stopped = true
-          pending = ''
-          break
-        }
-        units += n
-        out += raw
-        pending = pending.slice(raw.length)
-      }
-      return { send: out ? encoder.encode(out) : undefined, stop: stopped }
     },
     async end() {
       ended = true
       let tail: string | undefined
       if (!stopped && pending) {
         // An event the handler did not close with a blank line: send it if it is covered.
-        const n = sse ? eventUnits(pending) : 0
-        if (chargeNow(n) <= reserved) {
+        let n = Number.POSITIVE_INFINITY
+        try {
+          n = sse ? eventUnits(pending) : 0
+        } catch (error) {
+          failed = error
+        }
+        if (!failed && chargeNow(n) <= reserved) {
           units += n
           tail = sse ? `${pending}\n\n` : pending
         } else stopped = true
         pending = ''
       }
-      const receipt = await settle(stopped ? 'reserve_exhausted' : undefined)
+      const receipt = await settle(failed ? 'meter_failed' : stopped ? 'reserve_exhausted' : undefined)
       const final = sse ? `event: x402-receipt\ndata: ${receiptJson(receipt)}\n\n` : ''
       const text = (tail ?? '') + final
       return { send: text ? encoder.encode(text) : undefined, receipt }
