@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
 import { createAdaptorServer } from '@hono/node-server'
 import { createPaywall, type Paywall, x402Middleware } from '402x-api'
@@ -76,6 +77,65 @@ function startSeller(env: Record<string, string>): Promise<string> {
     seller.once('exit', (code) => reject(new Error(`the seller exited (${code}):\n${out}`)))
   })
 }
+
+it('Fastify: a metered SSE reply streams as it is produced, billed per event; a caller who leaves pays for what was sent', async () => {
+  const options = stack.paywall()
+  const app = Fastify()
+  await app.register(x402Fastify, {
+    ...options,
+    routes: { 'GET /stream': { pricePerToken: 0.0001, max: 0.01 } },
+  } as never)
+  let produced = 0
+  app.get('/stream', (request, reply) => {
+    const n = Number((request.query as { n?: string }).n ?? 5)
+    const events = (async function* () {
+      for (let i = 0; i < n; i++) {
+        produced = i + 1
+        yield `data: ${JSON.stringify({ choices: [{ delta: { content: `w${i}` } }] })}\n\n`
+        await sleep(150)
+      }
+    })()
+    return reply.type('text/event-stream').send(Readable.from(events))
+  })
+  await app.ready()
+  servers.push(app.server)
+  const url = await listen(app.server)
+  const paywall = (app as unknown as { paywall: Paywall }).paywall
+  const { token } = await paywall.credits!.grant({ amount: 1, ref: 'fastify-stream' })
+  const auth = { authorization: `Bearer ${token}` }
+
+  // The first event arrives while the handler is still producing the rest.
+  const answer = await fetch(`${url}/stream?n=5`, { headers: auth })
+  expect(answer.status).toBe(200)
+  expect(answer.headers.get('x-402x-reserved')).toBe('10000')
+  const reader = (answer.body as ReadableStream<Uint8Array>).getReader()
+  const first = new TextDecoder().decode((await reader.read()).value)
+  expect(first).toContain('w0')
+  expect(produced).toBeLessThan(5)
+  let rest = ''
+  for (;;) {
+    const { value, done } = await reader.read()
+    if (done) break
+    rest += new TextDecoder().decode(value)
+  }
+  const receipt = JSON.parse(rest.split('event: x402-receipt\ndata: ')[1] as string)
+  expect(receipt).toMatchObject({ reserved: '10000', captured: '500', returned: '9500', balance: '999500' })
+
+  // A caller who leaves after the second event: charged for the events that went out.
+  produced = 0
+  const abandoned = await fetch(`${url}/stream?n=20`, { headers: auth })
+  const r = (abandoned.body as ReadableStream<Uint8Array>).getReader()
+  let seen = ''
+  while (!seen.includes('w1')) seen += new TextDecoder().decode((await r.read()).value)
+  await r.cancel()
+  await sleep(400)
+  const left = await paywall.credits!.balance(token as string)
+  expect(left?.reserved).toBe('0')
+  const charged = 999_500 - Math.round(Number(left?.available) * 1_000_000)
+  expect(charged).toBeGreaterThanOrEqual(200)
+  expect(charged).toBeLessThanOrEqual(produced * 100)
+  expect(produced).toBeLessThan(20)
+})
 
 it('Fastify: a handler that hijacks the reply is charged at the status its response ended with, and no hold leaks', async () => {
   const options = stack.paywall()

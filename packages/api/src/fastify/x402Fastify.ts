@@ -1,9 +1,11 @@
+import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { toWebRequest } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
+import type { StreamMeter } from '../paywall/streamMeter.js'
 import type { Decision, PaywallOptions } from '../paywall/types.js'
 
 type Proceed = Extract<Decision, { type: 'proceed' }>
@@ -16,6 +18,36 @@ async function toBuffer(payload: unknown): Promise<Buffer | null> {
   const chunks: Buffer[] = []
   for await (const chunk of payload as AsyncIterable<Buffer | string>) chunks.push(Buffer.from(chunk))
   return Buffer.concat(chunks)
+}
+
+/**
+ * A metered SSE payload, streamed through the meter: whole events go out while the
+ * reservation covers them, then the final `x402-receipt` event. A caller that leaves is
+ * charged for what was sent; a payload that fails midway ends the stream there.
+ */
+async function* meteredEvents(source: AsyncIterable<Buffer | string>, meter: StreamMeter) {
+  let ended = false
+  const iterator = source[Symbol.asyncIterator]()
+  try {
+    for (;;) {
+      let next: IteratorResult<Buffer | string>
+      try {
+        next = await iterator.next()
+      } catch {
+        break
+      }
+      if (next.done) break
+      const out = meter.write(Buffer.from(next.value))
+      if (out.send) yield Buffer.from(out.send)
+      if (out.stop) break
+    }
+    ended = true
+    const { send } = await meter.end()
+    if (send) yield Buffer.from(send)
+  } finally {
+    if (!ended) await meter.abandon()
+    await iterator.return?.()
+  }
 }
 
 function applyHeaders(reply: FastifyReply, response: Response) {
@@ -98,6 +130,17 @@ export const x402Fastify = Object.assign(
         else headers.set(name, String(value))
       }
       const status = reply.statusCode
+      const contentType = String(reply.getHeader('content-type') ?? '')
+      const streamed = payload !== null && typeof payload === 'object' && Symbol.asyncIterator in payload
+      if (entry.decision.stream && streamed && status < 400 && /text\/event-stream/i.test(contentType)) {
+        // Metered SSE: streamed as produced, billed as it goes (never buffered).
+        const meter = entry.decision.stream(true)
+        entry.decision.streamHeaders?.().forEach((value, name) => {
+          reply.header(name, value)
+        })
+        reply.removeHeader('content-length')
+        return Readable.from(meteredEvents(payload as AsyncIterable<Buffer | string>, meter))
+      }
       let answer: Response
       try {
         const body = [204, 304].includes(status) ? null : await toBuffer(payload)
