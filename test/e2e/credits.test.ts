@@ -219,6 +219,23 @@ describe('credit top-ups', () => {
   })
 })
 
+describe('revoking a token', () => {
+  it('lets the holder revoke a leaked token: it opens nothing any more, here or on the balance endpoint', async () => {
+    const { token } = await buy(3, '0.02')
+    expect((await fetch(`${url}/api/data`, { headers: bearer(token as string) })).status).toBe(200)
+    const revoked = await fetch(`${url}/__402x/credits`, { method: 'DELETE', headers: bearer(token as string) })
+    expect(revoked.status).toBe(200)
+    expect(await jsonOf(revoked)).toMatchObject({ revoked: true, balance: { available: '0.01' } })
+    const after = await fetch(`${url}/api/data`, { headers: bearer(token as string) })
+    expect(after.status).toBe(401)
+    expect((await jsonOf(after)).error).toBe('invalid_token')
+    expect((await fetch(`${url}/__402x/credits`, { headers: bearer(token as string) })).status).toBe(401)
+    const again = await fetch(`${url}/__402x/credits`, { method: 'DELETE', headers: bearer(token as string) })
+    expect(again.status).toBe(401)
+    expect((await fetch(`${url}/__402x/credits`, { method: 'DELETE' })).status).toBe(401)
+  })
+})
+
 describe('paying from credit', () => {
   it('draws down the balance with no chain work, and charges nothing for a failed handler', async () => {
     const { token } = await buy(2, '0.05')

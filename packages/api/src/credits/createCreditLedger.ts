@@ -124,6 +124,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       WHERE e.account IN (?, ?) ORDER BY e.id DESC LIMIT ?`),
     insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
     token: db.prepare('SELECT account FROM credit_tokens WHERE hash = ?'),
+    deleteToken: db.prepare('DELETE FROM credit_tokens WHERE hash = @hash'),
     dataVersion: db.prepare('PRAGMA data_version') as unknown as { get(): { data_version: number } | undefined },
   }
 
@@ -427,6 +428,11 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
           if (linked !== account)
             throw invalid('this token is already linked to another account: issue a new token with issueToken()')
         }
+      }),
+    revokeToken: (token) =>
+      guard(() => {
+        if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return false
+        return Number(q.deleteToken.run({ hash: hashToken(token) }).changes) === 1
       }),
     accountForToken: (token) =>
       guard(() => {

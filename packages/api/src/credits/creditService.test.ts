@@ -93,6 +93,24 @@ describe('two processes on one file', () => {
   })
 })
 
+describe('revoking', () => {
+  it('revokes a token here at once, and in another process on the file within a millisecond', async () => {
+    const a = service()
+    const b = service()
+    const { account, token } = await a.open()
+    await a.grant(account, 10n, 'g')
+    expect(await a.accountFor(token)).toBe(account)
+    expect(await b.accountFor(token)).toBe(account)
+    expect(await a.revoke(token)).toBe(true)
+    expect(await a.accountFor(token)).toBeUndefined()
+    expect(a.holdNow(token, 1n)).toBeUndefined()
+    await sleep(2)
+    expect(await b.accountFor(token)).toBeUndefined()
+    expect(b.holdNow(token, 1n)).toBeUndefined()
+    expect(await a.revoke(token)).toBe(false)
+  })
+})
+
 describe('the shared service', () => {
   it('is one per file and process, closed by its last user', async () => {
     const path = join(dir, 'shared.db')

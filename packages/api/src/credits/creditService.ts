@@ -50,6 +50,8 @@ export type CreditService = {
   extend(reservationId: string, ttlMs: number): Promise<boolean>
   /** Gives charged credit back (a response that never reached the caller), idempotent by `ref`. */
   refund(account: string, amount: bigint, ref: string, reason: string): Promise<bigint>
+  /** Revokes a token, here and (within a millisecond) in every process on the file. */
+  revoke(token: string): Promise<boolean>
   /** A new token for an account (the payer proved it paid into it). */
   issue(account: string): Promise<string>
   /** The account a payment's credit went to, by the payment id. */
@@ -119,6 +121,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     const now = ledger().dataVersion?.()
     if (now === undefined || now !== version) {
       durable.clear()
+      // A token revoked by another process stops working here too.
+      tokens.clear()
       version = now
     }
   }
@@ -175,6 +179,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     ledger,
     async accountFor(token) {
       if (!token.startsWith(tokenPrefix)) return undefined
+      fresh()
       const cached = tokens.get(token)
       if (cached) return cached
       const account = await ledger().accountForToken(token)
@@ -199,10 +204,9 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       return takeHold(account, amount)
     },
     holdNow(token, amount) {
-      const account = tokens.get(token)
-      if (account === undefined) return undefined
       fresh()
-      if (!durable.has(account)) return undefined
+      const account = tokens.get(token)
+      if (account === undefined || !durable.has(account)) return undefined
       return takeHold(account, amount)
     },
     charge(hold, amount) {
@@ -260,6 +264,10 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       if (!replayed) addTo(durable, account, amount)
       await load(account)
       return spendable(account)
+    },
+    async revoke(token) {
+      tokens.delete(token)
+      return ledger().revokeToken(token)
     },
     async issue(account) {
       const { token, hash } = issueToken()

@@ -130,6 +130,8 @@ export type CreditLedger = {
   entries(account: string, options?: { limit?: number }): Promise<CreditEntry[]>
   /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */
   linkToken(hash: string, account: string): Promise<void>
+  /** Unlinks a token (its hash): it opens nothing any more. `false` when it was not linked. */
+  revokeToken(token: string): Promise<boolean>
   /** The caller a presented token was linked to, if any. */
   accountForToken(token: string): Promise<string | undefined>
   close(): Promise<void>

@@ -129,6 +129,8 @@ export type PaywallCredits = {
   }>
   /** The balance of a token's account, in dollars; `undefined` for an unknown token. */
   balance(token: string): Promise<{ available: string; reserved: string } | undefined>
+  /** Revokes a token (a leak): it opens nothing any more; `false` for an unknown token. */
+  revoke(token: string): Promise<boolean>
 }
 
 /**
@@ -218,6 +220,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     let quoted: Awaited<ReturnType<typeof quote>>
     if (route === creditsRoute) {
       if (request.method === 'GET' || request.method === 'HEAD') return respond(await showCredits(token))
+      if (request.method === 'DELETE') return respond(await revokeCredits(token))
       if (request.method !== 'POST') {
         return respond(errorResponse(405, 'invalid_request', `buy credit with POST ${creditsPath}?amount=<dollars>`))
       }
@@ -592,6 +595,30 @@ export function createPaywall(options: PaywallOptions): Paywall {
           ref: e.ref,
           at: new Date(e.createdAt).toISOString(),
         })),
+      })
+    } catch (error) {
+      return faultResponse(error)
+    }
+  }
+
+  /** `DELETE /__402x/credits`: the token holder revokes the token it presents (a leak). */
+  const revokeCredits = async (token: string | undefined): Promise<Response> => {
+    if (!token) {
+      return jsonResponse(
+        401,
+        { error: 'invalid_token', message: 'send Authorization: Bearer <token> with the token to revoke' },
+        { 'www-authenticate': 'Bearer' },
+      )
+    }
+    try {
+      const account = await creditService().accountFor(token)
+      if (!account || !(await creditService().revoke(token))) return invalidToken()
+      const { available } = await creditService().balance(account)
+      return jsonResponse(200, {
+        revoked: true,
+        message:
+          'this token opens nothing any more; the credit stays with the account and its other tokens (the payer gets a new one by retrying its payment with a sign-in)',
+        balance: { available: formatMoney(available, decimals) },
       })
     } catch (error) {
       return faultResponse(error)
@@ -1219,6 +1246,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       const balance = await credits.service.grant(account, atomic, ref ?? `grant_${randomUUID()}`, note)
       return { ...(issued ? { token: issued } : {}), balance: formatMoney(balance, decimals) }
     },
+    revoke: (token) => credits.service.revoke(token),
     async balance(token) {
       const account = await credits.service.accountFor(token)
       if (!account) return undefined
