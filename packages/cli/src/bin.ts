@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
+import { credits, creditsUsage } from './commands/credits.js'
 import { dev } from './commands/dev.js'
 import { facilitator } from './commands/facilitator.js'
 import { pay } from './commands/pay.js'
@@ -15,6 +16,7 @@ Usage
       X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
   402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--json]
       The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
+${creditsUsage}
 
 Docs: README.md`
 
@@ -72,6 +74,7 @@ async function main(argv: string[]): Promise<number> {
       json: values.json,
     })
   }
+  if (command === 'credits') return credits(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

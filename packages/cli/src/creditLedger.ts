@@ -1,0 +1,69 @@
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { stateDir, X402Error } from '@402x/core'
+import { type CreditLedger, createCreditLedger } from '402x-api'
+
+/**
+ * The credit ledger keeps atomic units of the paywall's asset; the CLI speaks dollars of
+ * USDC, which has 6 decimals on every network 402x knows.
+ */
+export const creditDecimals = 6
+
+/** Where the credit ledger is, and what chose it (for messages). */
+export type LedgerLocation = { path: string; from: '--ledger' | 'X402_DATABASE_URL' | 'default' }
+
+/**
+ * Finds the credit ledger as a server started in this folder does: `--ledger`, else
+ * `X402_DATABASE_URL`, else `.402x/ledger.db` (the API keeps credit in its payments ledger's
+ * file unless `credits.path` says otherwise; pass that path with `--ledger` then).
+ */
+export function resolveLedgerPath(given: string | undefined, env = process.env): LedgerLocation {
+  const [url, from] = given
+    ? [given, '--ledger' as const]
+    : env.X402_DATABASE_URL
+      ? [env.X402_DATABASE_URL, 'X402_DATABASE_URL' as const]
+      : [undefined, 'default' as const]
+  if (url && /^postgres(ql)?:\/\//.test(url)) {
+    throw new X402Error('invalid_config', {
+      message: `${from} is a PostgreSQL URL: credit lives in the SQLite ledger only; pass its file with --ledger .402x/ledger.db`,
+    })
+  }
+  if (url === ':memory:') {
+    throw new X402Error('invalid_config', {
+      message: `${from} is :memory:, which only its own process can reach: pass the ledger's file with --ledger <path>`,
+    })
+  }
+  return { path: url ? url.replace(/^sqlite:(\/\/)?/, '') : join(stateDir(), 'ledger.db'), from }
+}
+
+/**
+ * Opens the ledger's file. A missing file is refused unless `create` (a grant to a path the
+ * operator named): a default path that does not exist means the wrong folder, and a token
+ * granted there would be worthless to the server.
+ */
+export function openCreditLedger(location: LedgerLocation, options: { create: boolean }): CreditLedger {
+  if (!existsSync(location.path) && !(options.create && location.from !== 'default')) {
+    throw new X402Error('invalid_config', {
+      message: `no ledger at ${location.path}${location.from === 'default' ? '' : ` (from ${location.from})`}: run 402x in your server's folder, pass --ledger <path>, or set X402_DATABASE_URL`,
+    })
+  }
+  return createCreditLedger({ path: location.path })
+}
+
+const tokenPattern = /^x402c_[A-Za-z0-9_-]{16,}$/
+
+/** The account of a credit token, or an error that says why there is none. */
+export async function accountOfToken(ledger: CreditLedger, token: string, location: LedgerLocation): Promise<string> {
+  if (!tokenPattern.test(token)) {
+    throw new X402Error('invalid_request', {
+      message: `--token "${token.length > 12 ? `${token.slice(0, 12)}…` : token}" is not a credit token: give the x402c_… token that a grant or a top-up printed`,
+    })
+  }
+  const account = await ledger.accountForToken(token)
+  if (!account) {
+    throw new X402Error('invalid_request', {
+      message: `this credit token is not known in ${location.path}: check the folder or --ledger, or run \`402x credits grant <dollars>\` without --token to open a new account`,
+    })
+  }
+  return account
+}
