@@ -7,7 +7,7 @@ import {
   isCreditToken,
   toMicros,
 } from './creditHeaders.js'
-import type { CreditState } from './types.js'
+import type { CreditReceipt, CreditState } from './types.js'
 
 export type CreditBookOptions = {
   /** Tokens known from before, by origin (or any URL of it). */
@@ -56,6 +56,16 @@ export function createCreditBook(options: CreditBookOptions = {}) {
     }
   }
 
+  /**
+   * Takes the balance a receipt gives (a header, or a stream's final event) if it belongs to
+   * `token`, the token the request carried or the one its answer opened, and still in use.
+   */
+  const applyReceipt = (origin: string, receipt: CreditReceipt, token: string | undefined) => {
+    if (token && accounts.get(origin)?.token === token) {
+      account(origin).balance = toMicros(receipt.balance, receipt.decimals)
+    }
+  }
+
   return {
     token: (origin: string) => accounts.get(origin)?.token,
     balance: (origin: string) => accounts.get(origin)?.balance,
@@ -71,6 +81,7 @@ export function createCreditBook(options: CreditBookOptions = {}) {
     setBalance(origin: string, micros: bigint) {
       account(origin).balance = micros
     },
+    applyReceipt,
     /**
      * Reads what an answer from `origin` says about credit: a new token, the balance after
      * the request (`X-402x-Receipt`, or a 402's offer), and where to buy more. `sent` is the
@@ -82,9 +93,7 @@ export function createCreditBook(options: CreditBookOptions = {}) {
       // A balance belongs to the token the request carried, or to the account just opened.
       const mine = token ?? sent
       const receipt = creditReceiptOf(response)
-      if (receipt && mine && accounts.get(origin)?.token === mine) {
-        account(origin).balance = toMicros(receipt.balance, receipt.decimals)
-      }
+      if (receipt) applyReceipt(origin, receipt, mine)
       const offer = creditOfferOf(response)
       // Credit is bought only from the origin that uses it, so the token never goes elsewhere.
       if (offer && new URL(offer.topUp).origin === origin) {

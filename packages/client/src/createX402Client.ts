@@ -9,6 +9,7 @@ import {
 import type { Budget } from './budget.js'
 import { creditReceiptOf } from './creditHeaders.js'
 import type { CreditReceipt, CreditState, Receipt } from './types.js'
+import { streamReceiptOf } from './watchCreditStream.js'
 import { type PayingFetch, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
 
 /**
@@ -26,7 +27,10 @@ export type X402Response<T = AnyData> = {
   data: T
   /** The payment made for this response, if one was. */
   receipt?: Receipt
-  /** What it cost from prepaid credit (its `X-402x-Receipt`), if it was credit-funded or metered. */
+  /**
+   * What it cost from prepaid credit, if it was credit-funded or metered: its `X-402x-Receipt`,
+   * or a stream's final `x402-receipt` event.
+   */
   credit?: CreditReceipt
 }
 
@@ -126,7 +130,8 @@ export function createX402Client(options: CreateX402ClientOptions): X402Client {
       }
     }
     const receipt = receiptOf(response)
-    const credit = creditReceiptOf(response)
+    // The body is read: a stream's final receipt, if it had one, has been seen.
+    const credit = creditReceiptOf(response) ?? (await streamReceiptOf(response))
     const result: X402Response<T> = {
       status: response.status,
       ok: response.ok,

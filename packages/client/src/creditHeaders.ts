@@ -11,6 +11,11 @@ export const creditHeaders = {
   token: 'X-402x-Credit-Token',
   /** What a credit-funded or metered request cost (JSON of atomic unit strings). */
   receipt: 'X-402x-Receipt',
+  /**
+   * What a metered stream holds from credit, in atomic units: its head carries this instead of
+   * a receipt, which comes as the stream's final `x402-receipt` SSE event.
+   */
+  reserved: 'X-402x-Reserved',
 } as const
 
 /** What a 402 says about buying credit. Amounts are atomic units (6 decimals). */
@@ -75,7 +80,7 @@ export function creditOfferOf(response: Response): CreditOffer | undefined {
 
 /**
  * What a credit-funded or metered response cost: its `X-402x-Receipt` header, parsed.
- * (A stream may instead end with an `x402-receipt` SSE event; this reads headers only.)
+ * (A stream ends with an `x402-receipt` SSE event instead: read it with `streamReceiptOf`.)
  *
  * @example
  * const cost = creditReceiptOf(await pay('https://api.example.com/chat'))
@@ -83,7 +88,11 @@ export function creditOfferOf(response: Response): CreditOffer | undefined {
  */
 export function creditReceiptOf(response: Response): CreditReceipt | undefined {
   const value = response.headers.get(creditHeaders.receipt)
-  if (!value) return undefined
+  return value ? parseCreditReceipt(value) : undefined
+}
+
+/** A receipt's JSON (`X-402x-Receipt`, or the data of an `x402-receipt` event), if it is one. */
+export function parseCreditReceipt(value: string): CreditReceipt | undefined {
   let json: unknown
   try {
     json = JSON.parse(value)

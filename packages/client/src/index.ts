@@ -5,5 +5,6 @@ export { clientOptionsFromEnv, createX402Client, X402HttpError, x402Client } fro
 export { creditHeaders, creditReceiptOf, creditsExtensionKey } from './creditHeaders.js'
 export { PaymentFailedError } from './paymentFailedError.js'
 export type { CreditAccountState, CreditReceipt, CreditState, Receipt } from './types.js'
+export { streamReceiptOf } from './watchCreditStream.js'
 export type { CreditsOptions, PayingFetch, WrapFetchOptions } from './wrapFetch.js'
 export { receiptOf, wrapFetch } from './wrapFetch.js'

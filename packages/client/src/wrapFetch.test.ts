@@ -115,6 +115,15 @@ function createSeller(options: { topUp?: (origin: string) => string } = {}) {
     if (url.pathname === '/away') return res.writeHead(302, { location: `${url.searchParams.get('to')}` }).end()
     if (url.pathname === '/home') return res.writeHead(307, { location: '/echo' }).end()
     if (url.pathname === '/echo') return json(res, 200, { authorization: req.headers.authorization ?? null })
+    if (url.pathname === '/stream') {
+      // A metered stream: reserves $0.05 of credit, uses $0.03, and says so in its last event.
+      const balance = bearer ? (accounts.get(bearer) ?? 0n) : 0n
+      if (!bearer || balance < 50_000n) return required(res, url.href, 50_000n, bearer, bearer && 'insufficient_credit')
+      accounts.set(bearer, balance - 30_000n)
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'X-402x-Reserved': '50000' })
+      res.write('data: {"choices":[{"delta":{"content":"hi"}}]}\n\nevent: x402-rec')
+      return res.end(`eipt\ndata: ${receipt(50_000n, 30_000n, balance - 30_000n)}\n\n`)
+    }
     // `/priced` costs $0.01, `/expensive` $2; `/metered` reserves $0.05 and uses $0.02.
     const price = { '/priced': 10_000n, '/expensive': 2_000_000n, '/metered': 50_000n }[url.pathname]
     if (price === undefined) return json(res, 404, { error: 'not_found' })
@@ -272,6 +281,30 @@ describe('wrapFetch with prepaid credit', () => {
     expect(pay.receipts).toHaveLength(2)
     expect(pay.receipts.every((r) => r.topUp)).toBe(true)
     expect(seller.accounts.get(token)).toBe(60_000n)
+  })
+
+  it('with `when`, tops up in the background after a stream’s final receipt says the balance is low', async () => {
+    const client = createX402Client({ wallet, budget, credits: { topUp: 0.05, when: 0.03 } })
+    const first = await client.get(`${seller.origin}/stream`)
+    expect(first.data).toContain('event: x402-receipt')
+    expect(first.credit).toMatchObject({ reserved: 50_000n, captured: 30_000n, balance: 20_000n })
+    // $0.02 left, under the $0.05 a stream reserves: topped up before the next one is sent, not after a 402.
+    const second = await client.get(`${seller.origin}/stream`)
+    expect(second.credit).toMatchObject({ balance: 40_000n })
+    expect(seller.seen.map((s) => `${s.method} ${s.path}`)).toEqual([
+      'GET /stream',
+      'POST /__402x/credits?amount=0.05',
+      'POST /__402x/credits?amount=0.05',
+      'GET /stream',
+      'POST /__402x/credits?amount=0.05',
+      'POST /__402x/credits?amount=0.05',
+      'GET /stream',
+    ])
+    expect(client.receipts.map((r) => [r.amount, r.topUp])).toEqual([
+      [50_000n, true],
+      [50_000n, true],
+    ])
+    expect(client.credits[seller.origin]?.balance).toBe('0.04')
   })
 
   it('shares one top-up between concurrent requests', async () => {

@@ -15,10 +15,11 @@ import { type Budget, type BudgetTracker, createBudgetTracker } from './budget.j
 import { createCreditBook } from './createCreditBook.js'
 import { createPayer, type PayAttempt, refusalOf } from './createPayer.js'
 import { createTopUps } from './createTopUps.js'
-import { creditOfferOf, creditReceiptOf } from './creditHeaders.js'
+import { creditHeaders, creditOfferOf, creditReceiptOf, creditTokenOf } from './creditHeaders.js'
 import { followRedirects } from './followRedirects.js'
 import { PaymentFailedError } from './paymentFailedError.js'
 import type { CreditState, Receipt } from './types.js'
+import { isEventStream, watchCreditStream } from './watchCreditStream.js'
 
 /** Prepaid credit: buy it from sellers that sell it, and spend it with a bearer token. */
 export type CreditsOptions = {
@@ -30,10 +31,10 @@ export type CreditsOptions = {
   topUp: number | string
   /**
    * Also top up when the known balance at an origin falls below this many dollars (read from
-   * each response's `X-402x-Receipt`). That top-up runs in the background: the response is
-   * returned at once, a failure is ignored (a later 402 tops up, or pays, as usual), and the
-   * next request to that origin waits for it. At most `topUp`. (A stream's final
-   * `x402-receipt` SSE event is not read: the balance is known again from the next answer.)
+   * each response's `X-402x-Receipt`, or a metered stream's final `x402-receipt` event as the
+   * stream is read). That top-up runs in the background: the response is returned at once, a
+   * failure is ignored (a later 402 tops up, or pays, as usual), and the next request to that
+   * origin waits for it. At most `topUp`.
    * @default 0 (top up only when a 402 says the balance is too low, or there is no token yet)
    */
   when?: number | string
@@ -67,6 +68,10 @@ export type WrapFetchOptions = {
    * no token, or its balance was too low) and retrying once with `Authorization: Bearer
    * <token>`: one payment on chain for many requests. A request with its own `Authorization`
    * header is left alone, and a token is only ever sent to the origin that issued it.
+   *
+   * A metered stream (`text/event-stream`) ends with its receipt as an `x402-receipt` event
+   * instead of a header: it is read as the body passes through to the caller, byte for byte and
+   * unbuffered, and updates the balance when it arrives (see `streamReceiptOf`).
    *
    * Without a policy, tokens given by servers (the unused remainder of a metered payment)
    * and `tokens` are still kept and spent, but credit is never bought. `false` turns credit
@@ -259,8 +264,16 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
       // was charged; pay the new price once.
       if (answer.status === 402 && refusalOf(answer) === 'price_changed') answer = await payer.pay(answer, attempt)
     }
-    if (creditReceiptOf(answer)) keepTopped(new URL(answer.url || request.url).origin)
-    return answer
+    const origin = new URL(answer.url || request.url).origin
+    if (creditReceiptOf(answer)) keepTopped(origin)
+    // A metered stream says what it cost in its last event: read it as the caller reads.
+    if (!book || own || !isEventStream(answer)) return answer
+    if (!book.token(origin) && !answer.headers.has(creditHeaders.reserved)) return answer
+    const mine = creditTokenOf(answer) ?? sent.get(answer)?.token
+    return watchCreditStream(answer, (receipt) => {
+      book.applyReceipt(origin, receipt, mine)
+      keepTopped(origin)
+    })
   }
   return Object.defineProperty(Object.assign(paying as typeof fetch, { receipts, tracker }), 'credits', {
     get: () => book?.snapshot() ?? {},
