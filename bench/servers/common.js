@@ -50,6 +50,13 @@ export function paywallOptions() {
       'GET /paid': { price: benchPrice(kind) },
       ...(kind === 'fixed' ? {} : { 'GET /free-fn': { price: benchPrice(kind, { zero: true }) } }),
     },
+    ...paywallSettings(),
+  }
+}
+
+/** Where a bench paywall is paid and records: the chain, USDC, the facilitator and the ledger of `config`. */
+export function paywallSettings() {
+  return {
     payTo: config.payTo,
     network: config.network,
     asset: { address: config.usdc, eip712: config.eip712 },

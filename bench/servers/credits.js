@@ -2,7 +2,7 @@
 // priced at `config.price` through `x402Middleware` with a route table, the facilitator over
 // HTTP at `config.facilitatorUrl` and credit on (the default), kept in `config.ledger`.
 import express from 'express'
-import { config, handler, registerBenchNetwork, serve } from './common.js'
+import { config, handler, paywallSettings, registerBenchNetwork, serve } from './common.js'
 
 const app = express()
 let onClose
@@ -11,12 +11,7 @@ if (config.paywall) {
   const { x402Middleware } = await import('402x-api')
   const middleware = x402Middleware({
     routes: { 'GET /api/data': { price: config.price } },
-    payTo: config.payTo,
-    network: config.network,
-    asset: { address: config.usdc, eip712: config.eip712 },
-    facilitator: config.facilitatorUrl,
-    ledger: config.ledger,
-    reconcileIntervalMs: 0,
+    ...paywallSettings(),
   })
   app.use(middleware)
   onClose = () => middleware.paywall.close()

@@ -1,11 +1,12 @@
 import type { Server } from 'node:http'
-import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import type { PaymentRequirements } from '@402x/core'
 import { createAdaptorServer } from '@hono/node-server'
 import { x402Middleware } from '402x-api'
 import { x402Middleware as x402Hono } from '402x-api/hono'
 import express from 'express'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { receiptOf, requiredOf, signedPayment } from '../helpers/payments.js'
 import { close, createServer, listen, type Stack, startStack } from '../helpers/stack.js'
 import { officialPayingFetch } from '../interop/official.js'
 
@@ -144,17 +145,9 @@ const pay = (i: number, path: string, requirements: PaymentRequirements, init: R
     ...init,
     headers: {
       ...(init.headers as Record<string, string>),
-      'PAYMENT-SIGNATURE': encodeHeader(
-        createPayment({ privateKey: buyer(i).privateKey, from: buyer(i).address, requirements }),
-      ),
+      'PAYMENT-SIGNATURE': signedPayment(buyer(i), requirements),
     },
   })
-
-const requiredOf = (response: Response) => {
-  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
-  if (!decoded.ok) throw new Error('no PAYMENT-REQUIRED')
-  return decoded.value
-}
 
 /** Buys credit with buyer `i`: POST /__402x/credits?amount=…, paid with x402. */
 async function buy(i: number, amount: string, token?: string) {
@@ -170,7 +163,6 @@ async function buy(i: number, amount: string, token?: string) {
 // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field.
 const jsonOf = (response: Response): Promise<any> => response.json()
 const bearer = (token: string) => ({ authorization: `Bearer ${token}` })
-const receiptOf = (response: Response) => JSON.parse(response.headers.get('x-402x-receipt') ?? 'null')
 
 describe('credit top-ups', () => {
   it('offers a top-up in each 402, and sells credit to the official x402 client', async () => {

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 import { createPaywall, type Paywall } from '402x-api'
 import { afterAll, beforeAll, expect, it } from 'vitest'
-import { cleanEnv, devFolder } from '../examples/startExample.js'
+import { devFolder, startScript } from '../examples/startExample.js'
 import { type Stack, startStack } from '../helpers/stack.js'
 
 // A crash between reserve and capture: the seller process dies while a metered stream is
@@ -21,29 +21,10 @@ afterAll(async () => {
 })
 
 /** Starts the seller child and resolves with its URL. */
-function startSeller(env: Record<string, string>): Promise<string> {
-  const seller = spawn(process.execPath, [fixture], {
-    cwd: devFolder(stack),
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child = seller
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the seller printed no URL:\n${out}`)), 20_000)
-    seller.stderr?.on('data', (d) => {
-      out += d
-    })
-    seller.stdout?.on('data', (d) => {
-      out += d
-      const url = /on (http:\/\/\S+)/.exec(out)?.[1]
-      if (url) {
-        clearTimeout(timer)
-        resolve(url)
-      }
-    })
-    seller.once('exit', (code) => reject(new Error(`the seller exited (${code}):\n${out}`)))
-  })
+async function startSeller(env: Record<string, string>): Promise<string> {
+  const seller = await startScript(fixture, { cwd: devFolder(stack), env })
+  child = seller.child
+  return seller.url
 }
 
 it('releases the reservation of a request whose process crashed, and charges nothing', async () => {

@@ -1,8 +1,8 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import type { Server } from 'node:http'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
-import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import type { PaymentRequirements } from '@402x/core'
 import { createAdaptorServer } from '@hono/node-server'
 import { createPaywall, type Paywall, x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
@@ -13,7 +13,8 @@ import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { resolveMeter } from '../../packages/api/src/paywall/metering.js'
 import { createStreamMeter } from '../../packages/api/src/paywall/streamMeter.js'
-import { cleanEnv, devFolder } from '../examples/startExample.js'
+import { devFolder, startScript } from '../examples/startExample.js'
+import { receiptOf, requiredOf, signedPayment } from '../helpers/payments.js'
 import { close, createServer, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // Prepaid credit at its edges: adapters that bypass the usual path (a hijacked Fastify
@@ -34,12 +35,6 @@ afterAll(async () => {
   await stack?.stop()
 })
 const buyer = (i: number) => stack.chain.buyers[i] as { address: `0x${string}`; privateKey: `0x${string}` }
-const requiredOf = (response: Response) => {
-  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
-  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED (status ${response.status})`)
-  return decoded.value
-}
-const receiptOf = (response: Response) => JSON.parse(response.headers.get('x-402x-receipt') ?? 'null')
 const events = (text: string) => (text.match(/\n\n/g) ?? []).length
 
 /** Polls `read` until it gives `expected` or 2 s pass; resolves with the last value read. */
@@ -53,29 +48,10 @@ async function settled<T>(read: () => Promise<T>, expected: T): Promise<T> {
 }
 
 /** Starts the seller child and resolves with its URL. */
-function startSeller(env: Record<string, string>): Promise<string> {
-  const seller = spawn(process.execPath, [fixture], {
-    cwd: devFolder(stack),
-    env: cleanEnv(env),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  child = seller
-  let out = ''
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the seller printed no URL:\n${out}`)), 20_000)
-    seller.stderr?.on('data', (d) => {
-      out += d
-    })
-    seller.stdout?.on('data', (d) => {
-      out += d
-      const url = /on (http:\/\/\S+)/.exec(out)?.[1]
-      if (url) {
-        clearTimeout(timer)
-        resolve(url)
-      }
-    })
-    seller.once('exit', (code) => reject(new Error(`the seller exited (${code}):\n${out}`)))
-  })
+async function startSeller(env: Record<string, string>): Promise<string> {
+  const seller = await startScript(fixture, { cwd: devFolder(stack), env })
+  child = seller.child
+  return seller.url
 }
 
 it('Fastify: a metered SSE reply streams as it is produced, billed per event; a caller who leaves pays for what was sent', async () => {
@@ -386,9 +362,7 @@ describe('credit over HTTP', () => {
   it('the same top-up payment sent 5 times at once credits once', async () => {
     const path = `${url}/__402x/credits?amount=1`
     const requirements = requiredOf(await fetch(path, { method: 'POST' })).accepts[0] as PaymentRequirements
-    const header = encodeHeader(
-      createPayment({ privateKey: buyer(1).privateKey, from: buyer(1).address, requirements }),
-    )
+    const header = signedPayment(buyer(1), requirements)
     const before = await stack.chain.balanceOf(buyer(1).address)
     const answers = await Promise.all(
       Array.from({ length: 5 }, () => fetch(path, { method: 'POST', headers: { 'PAYMENT-SIGNATURE': header } })),

@@ -1,12 +1,10 @@
 import { createServer as createHttpServer, type Server } from 'node:http'
 import type { Socket } from 'node:net'
 import {
-  createPayment,
   createSiwxExtension,
   decodeHeader,
   encodeHeader,
   PaymentPayloadSchema,
-  PaymentRequiredSchema,
   type PaymentRequirements,
   type SiwxExtension,
   signSiwx,
@@ -20,6 +18,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ageLedger } from '../helpers/ageLedger.js'
+import { receiptOf, requiredOf, signedPayment } from '../helpers/payments.js'
 import { close, createServer, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // Money paid for credit (a top-up, or a metered request paid by one payment of its maximum)
@@ -43,13 +42,7 @@ async function serve(app: express.Express | ((req: never, res: never) => void)) 
   return listen(server)
 }
 const buyer = (i: number) => stack.chain.buyers[i] as { address: `0x${string}`; privateKey: `0x${string}` }
-const requiredOf = (response: Response) => {
-  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
-  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED (status ${response.status})`)
-  return decoded.value
-}
-const paymentHeader = (i: number, requirements: PaymentRequirements) =>
-  encodeHeader(createPayment({ privateKey: buyer(i).privateKey, from: buyer(i).address, requirements }))
+const paymentHeader = (i: number, requirements: PaymentRequirements) => signedPayment(buyer(i), requirements)
 /** A SIGN-IN-WITH-X proof by buyer `i`: on the 402's challenge when given, else on a fresh one (as 402x-client does). */
 const signIn = (url: string, i: number, challenge?: SiwxExtension) =>
   encodeHeader(
@@ -60,7 +53,6 @@ const signIn = (url: string, i: number, challenge?: SiwxExtension) =>
       address: buyer(i).address,
     }),
   )
-const receiptOf = (response: Response) => JSON.parse(response.headers.get('x-402x-receipt') ?? 'null')
 const reasonOf = async (response: Response) => ((await response.json()) as { reason?: string }).reason
 const tokenOf = (response: Response) => response.headers.get('x-402x-credit-token')
 type TopUpAnswer = {

@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { basename, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { type DevState, DevStateSchema } from '@402x/core'
 import type { Stack } from '../helpers/stack.js'
@@ -57,7 +57,19 @@ export function startExample(
   name: string,
   options: { cwd: string; env?: Record<string, string>; timeoutMs?: number },
 ): Promise<RunningExample> {
-  const child = spawn(process.execPath, [join(examplesDir, name, 'server.js')], {
+  return startScript(join(examplesDir, name, 'server.js'), { ...options, name })
+}
+
+/**
+ * Runs a Node script (an example, a test fixture) as a child, with only the `X402_*`
+ * settings given, and resolves once it prints `… on http://…`.
+ */
+export function startScript(
+  script: string,
+  options: { cwd: string; env?: Record<string, string>; timeoutMs?: number; name?: string },
+): Promise<RunningExample> {
+  const name = options.name ?? basename(script)
+  const child = spawn(process.execPath, [script], {
     cwd: options.cwd,
     env: cleanEnv({ PORT: '0', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,16 +1,9 @@
 import type { Server } from 'node:http'
-import {
-  createPayment,
-  createSiwxExtension,
-  decodeHeader,
-  encodeHeader,
-  PaymentRequiredSchema,
-  type PaymentRequirements,
-  signSiwx,
-} from '@402x/core'
+import { createSiwxExtension, encodeHeader, type PaymentRequirements, signSiwx } from '@402x/core'
 import { x402Middleware } from '402x-api'
 import express from 'express'
 import { afterAll, beforeAll, expect, it } from 'vitest'
+import { receiptOf, requiredOf, signedPayment } from '../../helpers/payments.js'
 import { close, createServer, listen, type Stack, startStack } from '../../helpers/stack.js'
 
 let stack: Stack
@@ -23,11 +16,6 @@ afterAll(async () => {
   await stack?.stop()
 })
 const buyer = (i: number) => stack.chain.buyers[i] as { address: `0x${string}`; privateKey: `0x${string}` }
-const requiredOf = (response: Response) => {
-  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
-  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED (status ${response.status})`)
-  return decoded.value
-}
 const signIn = (url: string, i: number) =>
   encodeHeader(
     signSiwx({
@@ -37,7 +25,6 @@ const signIn = (url: string, i: number) =>
       address: buyer(i).address,
     }),
   )
-const receiptOf = (response: Response) => JSON.parse(response.headers.get('x-402x-receipt') ?? 'null')
 
 // meteredProceed.close (createPaywall.ts ~702-715) posts the payout with ref `${paid.id}:refund`
 // and then always sends the transfer. A recovered retry of the same payment (creditPayment with
@@ -61,7 +48,7 @@ it("refund: 'onchain': the signed-in retry of a metered payment does not send it
   const url = await listen(server)
   const requirements = requiredOf(await fetch(`${url}/api/complete`, { method: 'POST' }))
     .accepts[0] as PaymentRequirements
-  const header = encodeHeader(createPayment({ privateKey: buyer(0).privateKey, from: buyer(0).address, requirements }))
+  const header = signedPayment(buyer(0), requirements)
   // The seller's wallet holds earlier revenue ($1), as it would in production.
   await stack.chain.mint(stack.chain.payTo.address, 1_000_000n)
   const before = await stack.chain.balanceOf(buyer(0).address)

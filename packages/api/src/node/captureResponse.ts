@@ -16,50 +16,15 @@ export type Capture = {
   restore(): void
 }
 
-/** What a handler wrote, as bytes: its status and body (headers stay on `res`). */
-export type Buffered = {
-  status: number
-  /** `null` for statuses without a body. */
-  body: Buffer | null
-  /** A 2xx body that ended as an error (the handler failed midway): none of it may go out. */
-  failedMidway: boolean
-}
-
 const noBody = new Set([101, 204, 205, 304])
 
 /**
- * Buffers what a handler writes to a Node response (status, headers, body) instead of
- * sending it, so the payment settles before anything reaches the caller. Headers stay on
- * `res`; the status and body come back when the handler calls `end()`.
+ * A `writeHead` that only records: the status and headers stay on `res` (and may still
+ * change) until the real `writeHead` sends them. The adapters hold a paid answer's head
+ * with it until the payment or charge is settled.
  */
-export function bufferNodeResponse(res: ServerResponse): { done: Promise<Buffered>; restore(): void } {
-  const original: Writer = {
-    write: res.write,
-    end: res.end,
-    writeHead: res.writeHead,
-    flushHeaders: res.flushHeaders,
-  }
-  const chunks: Buffer[] = []
-  // The status when the handler started its body: a 2xx body that ends as an error (the
-  // handler threw midway, and an error handler wrote its page after it) is thrown away.
-  let bodyStatus: number | undefined
-  let resolve!: (buffered: Buffered) => void
-  const done = new Promise<Buffered>((r) => {
-    resolve = r
-  })
-  const push = (chunk: unknown, encoding?: unknown) => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return
-    chunks.push(
-      typeof chunk === 'string'
-        ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-        : Buffer.from(chunk as Uint8Array),
-    )
-  }
-  const callback = (args: unknown[]) => {
-    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
-    if (cb) queueMicrotask(cb)
-  }
-  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
+export function heldWriteHead(res: ServerResponse): ServerResponse['writeHead'] {
+  return function writeHead(status: number, ...rest: unknown[]) {
     res.statusCode = status
     for (const arg of rest) {
       if (typeof arg === 'string') res.statusMessage = arg
@@ -71,22 +36,75 @@ export function bufferNodeResponse(res: ServerResponse): { done: Promise<Buffere
     }
     return res
   } as ServerResponse['writeHead']
+}
+
+/** The bytes of what a handler passed to `write()`/`end()`; `undefined` for none. */
+export function chunkBytes(chunk: unknown, encoding?: unknown): Buffer | undefined {
+  if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined
+  return typeof chunk === 'string'
+    ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
+    : Buffer.from(chunk as Uint8Array)
+}
+
+/** Calls the callback among `write()`/`end()` arguments, as Node would once written. */
+export function callBack(args: unknown[]): void {
+  const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
+  if (cb) queueMicrotask(cb)
+}
+
+/** The headers set on a Node response, as Web `Headers` (each Set-Cookie kept apart). */
+export function headersOf(res: ServerResponse): Headers {
+  const headers = new Headers()
+  for (const [name, value] of Object.entries(res.getHeaders())) {
+    if (value === undefined) continue
+    if (Array.isArray(value)) for (const v of value) headers.append(name, v)
+    else headers.set(name, String(value))
+  }
+  return headers
+}
+
+/**
+ * Buffers what a handler writes to a Node response (status, headers, body) instead of
+ * sending it, so the payment settles before anything reaches the caller.
+ */
+export function captureResponse(res: ServerResponse): Capture {
+  const original: Writer = {
+    write: res.write,
+    end: res.end,
+    writeHead: res.writeHead,
+    flushHeaders: res.flushHeaders,
+  }
+  const chunks: Buffer[] = []
+  // The status when the handler started its body: a 2xx body that ends as an error (the
+  // handler threw midway, and an error handler wrote its page after it) is thrown away.
+  let bodyStatus: number | undefined
+  let resolve!: (response: Response) => void
+  const done = new Promise<Response>((r) => {
+    resolve = r
+  })
+  const push = (chunk: unknown, encoding?: unknown) => {
+    const bytes = chunkBytes(chunk, encoding)
+    if (bytes) chunks.push(bytes)
+  }
+  res.writeHead = heldWriteHead(res)
   res.flushHeaders = () => {}
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
     bodyStatus ??= res.statusCode
     push(chunk, rest[0])
-    callback(rest)
+    callBack(rest)
     return true
   }) as ServerResponse['write']
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
     push(chunk, rest[0])
-    callback(rest)
+    callBack(rest)
     const status = res.statusCode
-    resolve({
-      status,
-      body: noBody.has(status) ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks),
-      failedMidway: bodyStatus !== undefined && bodyStatus < 400 && status >= 400,
-    })
+    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
+      // Part of a paid body was written before the failure: none of it goes out unpaid.
+      resolve(handlerFailed(status, true))
+      return res
+    }
+    const body = noBody.has(status) ? null : Buffer.concat(chunks)
+    resolve(responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers: headersOf(res) }))
     return res
   }) as ServerResponse['end']
   return {
@@ -94,25 +112,6 @@ export function bufferNodeResponse(res: ServerResponse): { done: Promise<Buffere
     restore() {
       Object.assign(res, original)
     },
-  }
-}
-
-/** {@link bufferNodeResponse}, as a Web `Response` for the core's `finish`. */
-export function captureResponse(res: ServerResponse): Capture {
-  const buffered = bufferNodeResponse(res)
-  return {
-    restore: buffered.restore,
-    done: buffered.done.then(({ status, body, failedMidway }) => {
-      // Part of a paid body was written before the failure: none of it goes out unpaid.
-      if (failedMidway) return handlerFailed(status, true)
-      const headers = new Headers()
-      for (const [name, value] of Object.entries(res.getHeaders())) {
-        if (value === undefined) continue
-        if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-        else headers.set(name, String(value))
-      }
-      return responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers })
-    }),
   }
 }
 

@@ -1,11 +1,11 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
-import { creditExposeHeaders, receiptHeader } from '../paywall/credits.js'
+import { receiptHeaders } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
-import { captureResponse, sendWebResponse } from './captureResponse.js'
+import { captureResponse, heldWriteHead, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, toWebRequest } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
@@ -145,18 +145,7 @@ async function serveFromCredit(
       draw.drop()
     } else if (sent && !res.writableFinished) void draw.undelivered()
   })
-  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
-    res.statusCode = status
-    for (const arg of rest) {
-      if (typeof arg === 'string') res.statusMessage = arg
-      else if (Array.isArray(arg)) {
-        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
-      } else if (arg && typeof arg === 'object') {
-        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
-      }
-    }
-    return res
-  } as ServerResponse['writeHead']
+  res.writeHead = heldWriteHead(res)
   res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
     // After end(): nothing more goes out (Node would refuse it too).
     if (ended) return false
@@ -192,9 +181,7 @@ async function serveFromCredit(
     restore()
     if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
     if (res.destroyed) return draw.undelivered()
-    res.setHeader(receiptHeader, receipt)
-    res.setHeader('cache-control', 'private, no-store')
-    res.setHeader('access-control-expose-headers', creditExposeHeaders)
+    for (const [name, value] of receiptHeaders(receipt)) res.setHeader(name, value)
     sent = true
     if (early) for (const [c, e] of early) (write as (c: unknown, e?: unknown) => boolean).call(res, c, e)
     ;(end as (c?: unknown, e?: unknown, cb?: unknown) => ServerResponse).call(res, chunk, encoding, cb)

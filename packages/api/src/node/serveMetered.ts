@@ -1,8 +1,8 @@
-import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { responseOf } from '../paywall/knownBody.js'
 import { receiptJson, type StreamMeter } from '../paywall/streamMeter.js'
 import type { Decision } from '../paywall/types.js'
-import { sendWebResponse } from './captureResponse.js'
+import { callBack, chunkBytes, headersOf, heldWriteHead, sendWebResponse } from './captureResponse.js'
 
 type Proceed = Extract<Decision, { type: 'proceed' }>
 
@@ -28,16 +28,6 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     resolve = r
   })
 
-  const bytes = (chunk: unknown, encoding?: unknown): Buffer | undefined => {
-    if (chunk === undefined || chunk === null || typeof chunk === 'function') return undefined
-    return typeof chunk === 'string'
-      ? Buffer.from(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8')
-      : Buffer.from(chunk as Uint8Array)
-  }
-  const callback = (args: unknown[]) => {
-    const cb = args.find((a) => typeof a === 'function') as (() => void) | undefined
-    if (cb) queueMicrotask(cb)
-  }
   const send = (data: Uint8Array | undefined) => {
     if (data?.length && !res.destroyed) (original.write as (chunk: Uint8Array) => boolean).call(res, data)
   }
@@ -74,12 +64,7 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
   }
   const finishBuffered = async () => {
     mode = 'done'
-    const headers = new Headers()
-    for (const [name, value] of Object.entries(res.getHeaders())) {
-      if (value === undefined) continue
-      if (Array.isArray(value)) for (const v of value) headers.append(name, v)
-      else headers.set(name, String(value))
-    }
+    const headers = headersOf(res)
     const status = res.statusCode
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     try {
@@ -104,29 +89,18 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     }
   }
 
-  res.writeHead = function writeHead(status: number, ...rest: unknown[]) {
-    res.statusCode = status
-    for (const arg of rest) {
-      if (typeof arg === 'string') res.statusMessage = arg
-      else if (Array.isArray(arg)) {
-        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
-      } else if (arg && typeof arg === 'object') {
-        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
-      }
-    }
-    return res
-  } as ServerResponse['writeHead']
+  res.writeHead = heldWriteHead(res)
   res.flushHeaders = () => {
     if (mode === 'pending' && res.statusCode < 400) startStream()
   }
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
-    callback(rest)
+    callBack(rest)
     if (mode === 'done') return true
     if (mode === 'pending') {
       if (res.statusCode >= 400) mode = 'buffer'
       else startStream()
     }
-    const data = bytes(chunk, rest[0])
+    const data = chunkBytes(chunk, rest[0])
     if (mode === 'buffer') {
       if (data) chunks.push(data)
       return true
@@ -138,9 +112,9 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     return true
   }) as ServerResponse['write']
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
-    callback(rest)
+    callBack(rest)
     if (mode === 'done') return res
-    const data = bytes(chunk, rest[0])
+    const data = chunkBytes(chunk, rest[0])
     if (mode === 'stream') {
       if (data) send((meter as StreamMeter).write(data).send)
       void endStream()

@@ -26,10 +26,11 @@ import {
   creditsPath,
   invalidToken,
   jsonResponse,
+  receiptHeaders,
   tokenHeader,
   topUpAmount,
-  withReceipt,
 } from './credits.js'
+import { dollars } from './dollars.js'
 import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
@@ -38,18 +39,13 @@ import { paymentEvent } from './paymentEvent.js'
 import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
-import {
-  dollars,
-  type ResolvedOption,
-  type ResolvedPaywall,
-  type ResolvedRoute,
-  resolvePaywall,
-} from './resolvePaywall.js'
+import { type ResolvedOption, type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { isSamePayment, type Proof, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
+import { createSpentNonces } from './spentNonces.js'
 import { createStreamMeter, receiptJson } from './streamMeter.js'
 import type { CreditReceipt, Decision, PaymentEvent, PaywallEvents, PaywallOptions, Price } from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
@@ -301,7 +297,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           }
           const hold = await credits.service.hold(account, amount)
           if ('ok' in hold) return insufficient(hold.available)
-          return creditProceed(hold, account, resourceUrl)
+          return creditProceed(hold, resourceUrl)
         } catch (error) {
           return respond(faultResponse(error))
         }
@@ -366,6 +362,22 @@ export function createPaywall(options: PaywallOptions): Paywall {
       /** The payer's proof, spent: a proof grants once. */
       const provenBy = (payer: string) =>
         proof && proof.address === payer.toLowerCase() && spendProof(proof) ? proof.address : undefined
+      /** The answers to a known payment presented again that serves nothing. */
+      const refuseKnown = async (outcome: 'used' | 'sign_in', why: string): Promise<Decision> => {
+        await unlock()
+        if (outcome === 'used') {
+          return refuse({
+            isValid: false,
+            reason: 'invalid_exact_evm_nonce_already_used',
+            message: `this signed payment was already used (${known?.state}); sign a new one`,
+            payer: auth.from,
+          })
+        }
+        events.emit('rejected', { payer: auth.from, reason: 'sign_in_required', message: why, resource: resourceUrl })
+        return respond(
+          paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
+        )
+      }
       if (known && (route === creditsRoute || route.meter)) {
         // A payment for credit presented again: its money is (or becomes) credit, never a
         // second charge and never lost. The payer's sign-in gets the account's token back.
@@ -381,31 +393,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
           token,
           route,
         })
-        if (recovered === 'retry') {
-          // Never used on chain and still valid: settle it anew, below.
-        } else {
+        if (recovered === 'used' || recovered === 'sign_in') {
+          return refuseKnown(recovered, 'a retry of a payment for credit without a sign-in')
+        }
+        if (recovered !== 'retry') {
           await unlock()
-          if (recovered === 'used') {
-            return refuse({
-              isValid: false,
-              reason: 'invalid_exact_evm_nonce_already_used',
-              message: `this signed payment was already used (${known.state}); sign a new one`,
-              payer: auth.from,
-            })
-          }
-          if (recovered === 'sign_in') {
-            events.emit('rejected', {
-              payer: auth.from,
-              reason: 'sign_in_required',
-              message: 'a retry of a payment for credit without a sign-in',
-              resource: resourceUrl,
-            })
-            return respond(
-              paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
-            )
-          }
           return recovered
         }
+        // Never used on chain and still valid: settle it anew, below.
       } else if (known) {
         const retry = await retryKnown({
           known,
@@ -424,26 +419,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
           markUndelivered: (id) => markUndelivered(id, auth.from, resourceUrl),
         })
         if (retry.type === 'decision') return retry.decision
-        if (retry.type === 'sign_in') {
-          await unlock()
-          events.emit('rejected', {
-            payer: auth.from,
-            reason: 'sign_in_required',
-            message: 'a retry of a paid, undelivered payment without a sign-in',
-            resource: resourceUrl,
-          })
-          return respond(
-            paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
-          )
-        }
-        if (retry.type === 'used') {
-          await unlock()
-          return refuse({
-            isValid: false,
-            reason: 'invalid_exact_evm_nonce_already_used',
-            message: `this signed payment was already used (${known.state}); sign a new one`,
-            payer: auth.from,
-          })
+        if (retry.type === 'sign_in' || retry.type === 'used') {
+          return refuseKnown(retry.type, 'a retry of a paid, undelivered payment without a sign-in')
         }
       }
       const verified = await facilitator.verify(payload, requirements)
@@ -546,19 +523,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
 
   const decimals = config.asset.decimals
   /** Sign-in proofs already used to grant something, until they expire. */
-  const spentProofs = new Map<string, number>()
-  let sweepProofsAt = 10_000
-  const spendProof = (proof: Proof): boolean => {
-    const now = Date.now()
-    if (spentProofs.size >= sweepProofsAt) {
-      for (const [nonce, expiresAt] of spentProofs) if (expiresAt <= now) spentProofs.delete(nonce)
-      sweepProofsAt = Math.max(10_000, spentProofs.size * 2)
-    }
-    const key = `${proof.address}:${proof.nonce}`
-    if (spentProofs.has(key)) return false
-    spentProofs.set(key, proof.expiresAt)
-    return true
-  }
+  const spendNonce = createSpentNonces()
+  const spendProof = (proof: Proof): boolean => spendNonce(`${proof.address}:${proof.nonce}`, proof.expiresAt)
   const decimalsOf = (requirements: PaymentRequirements) =>
     config.accepts.find((a) => a.network === requirements.network && a.asset.address === requirements.asset)?.asset
       .decimals
@@ -628,14 +594,15 @@ export function createPaywall(options: PaywallOptions): Paywall {
   /** The handler's response with the receipt (and the payment's settlement and a new token). */
   const stamp = (
     response: Response,
-    receipt: CreditReceipt,
+    receipt: CreditReceipt | string,
     token?: string,
     paid?: { settle: SettleResponse; v1: boolean },
   ): Response => {
     const known = knownBody(response)
     const base = paid ? stampReceipt(response, paid.settle, paid.v1) : response
     const out = paid ? base : known === undefined ? new Response(response.body, response) : responseOf(known, response)
-    withReceipt(out.headers, receipt, token)
+    const json = typeof receipt === 'string' ? receipt : receiptJson(receipt)
+    for (const [name, value] of receiptHeaders(json, token)) out.headers.set(name, value)
     return out
   }
 
@@ -648,54 +615,16 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   /** A request with a price known up front, paid from credit held in memory. */
-  const creditProceed = (hold: Hold, account: string, resource: string): Decision => {
-    let charged = false
-    const undeliveredRef = `undelivered:${randomUUID()}`
+  const creditProceed = (hold: Hold, resource: string): Decision => {
+    const draw = drawFromHold(hold)
     return {
       type: 'proceed',
       finish: async (response) => {
-        const service = creditService()
-        if (response.status >= 400) {
-          service.drop(hold)
-          const receipt = {
-            reserved: hold.amount,
-            captured: 0n,
-            returned: hold.amount,
-            balance: await service.available(account),
-            decimals,
-            refund: 'credit' as const,
-            reason: 'handler_error',
-          }
-          receiptEvent(receipt, resource, account)
-          return stamp(response, receipt)
-        }
-        let balance: bigint
-        try {
-          balance = await service.charge(hold, hold.amount)
-          charged = true
-        } catch (error) {
-          return faultResponse(error)
-        }
-        const receipt = {
-          reserved: hold.amount,
-          captured: hold.amount,
-          returned: 0n,
-          balance,
-          decimals,
-          refund: 'credit' as const,
-        }
-        receiptEvent(receipt, resource, account)
-        return stamp(response, receipt)
+        const receipt = await draw.finish(response.status, () => resource)
+        return typeof receipt === 'string' ? stamp(response, receipt) : receipt
       },
-      abort: async () => creditService().drop(hold),
-      // Charged, but the response never left: the charge goes back to the caller's credit, once.
-      undelivered: async () => {
-        if (!charged) return
-        charged = false
-        await creditService()
-          .refund(account, hold.amount, undeliveredRef, 'response not delivered')
-          .catch((error) => events.emit('error', error))
-      },
+      abort: async () => draw.drop(),
+      undelivered: () => draw.undelivered(),
     }
   }
 
@@ -1181,19 +1110,24 @@ export function createPaywall(options: PaywallOptions): Paywall {
       const service = credits.service
       // Known token and balance: no waiting at all.
       const now = service.holdNow(token, amount)
-      if (now !== undefined) return 'ok' in now ? undefined : fastDraw(now, amount)
+      if (now !== undefined) return 'ok' in now ? undefined : drawFromHold(now)
       return (async () => {
         const account = await service.accountFor(token)
         if (!account) return undefined
         const hold = await service.hold(account, amount)
-        return 'ok' in hold ? undefined : fastDraw(hold, amount)
+        return 'ok' in hold ? undefined : drawFromHold(hold)
       })()
     },
   }
 
-  function fastDraw(hold: Hold, amount: bigint): FastDraw {
+  /**
+   * A price known up front, held in memory: charged when the handler answers below 400,
+   * released otherwise, given back once if the answer never left. The receipt is its
+   * `X-402x-Receipt` value.
+   */
+  function drawFromHold(hold: Hold): FastDraw {
     const service = creditService()
-    const { account } = hold
+    const { account, amount } = hold
     const done = (receipt: CreditReceipt, resource: () => string) => {
       if (events.listenerCount('receipt') > 0) receiptEvent(receipt, resource(), account)
       return receiptJson(receipt)

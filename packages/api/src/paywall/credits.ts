@@ -4,8 +4,7 @@ import { type CreditService, sharedCreditService } from '../credits/creditServic
 import { createOnchainRefunder, type OnchainRefunder } from '../credits/refundOnchain.js'
 import { tokenPrefix } from '../credits/tokens.js'
 import { exposeHeaders } from './responses.js'
-import { receiptJson } from './streamMeter.js'
-import type { CreditReceipt, CreditsOptions, Price } from './types.js'
+import type { CreditsOptions, Price } from './types.js'
 
 /** Where credit is bought (`POST ?amount=`) and shown (`GET`, with the bearer token). */
 export const creditsPath = '/__402x/credits'
@@ -165,11 +164,15 @@ export function invalidToken(): Response {
   )
 }
 
-/** Adds the receipt (and a new credit token) to a response's headers. */
-export function withReceipt(headers: Headers, receipt: CreditReceipt, token: string | undefined): CreditReceipt {
-  headers.set(receiptHeader, receiptJson(receipt))
-  if (token) headers.set(tokenHeader, token)
-  headers.set('access-control-expose-headers', creditExposeHeaders)
-  headers.set('cache-control', 'private, no-store')
-  return receipt
+/**
+ * The headers of a credit-funded or metered answer: its receipt (`receiptJson`), a new
+ * credit token when one was opened, and what a browser needs to read them.
+ */
+export function receiptHeaders(receipt: string, token?: string): [string, string][] {
+  return [
+    [receiptHeader, receipt],
+    ...(token ? [[tokenHeader, token] as [string, string]] : []),
+    ['access-control-expose-headers', creditExposeHeaders],
+    ['cache-control', 'private, no-store'],
+  ]
 }

@@ -1,4 +1,5 @@
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
+import { dollars, toPlain } from './dollars.js'
 import type { AnyResponse, MeteredResponse, Price, RouteOptions } from './types.js'
 
 /** How a metered route counts what it serves. */
@@ -40,7 +41,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   const unitPriceOf = (value: Price | unknown, what: string): string => {
     if (typeof value !== 'number' && typeof value !== 'string')
       throw fail(`${what} must be a price in dollars (e.g. 0.0001), not a function`)
-    const text = dollarsOf(value)
+    const text = dollars(value)
     let scaled: bigint
     try {
       scaled = scaledOf(text, decimals + unitScale)
@@ -85,7 +86,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   }
   let max: string
   if (route.max !== undefined) {
-    max = dollarsOf(route.max)
+    max = dollars(route.max)
     let atomic: bigint
     try {
       atomic = parseMoney(max, { decimals, rounding: 'half-up', name: `max of ${name}` })
@@ -107,8 +108,8 @@ export function chargeFor(units: number, unitPrice: string, decimals: number): b
       message: `the route's meter counted ${units}: it must return a number of units, 0 or more`,
     })
   }
-  const u = scaledOf(plain(units), unitScale)
-  const p = scaledOf(dollarsOf(unitPrice), decimals + unitScale)
+  const u = scaledOf(toPlain(units), unitScale)
+  const p = scaledOf(dollars(unitPrice), decimals + unitScale)
   const divisor = 10n ** BigInt(2 * unitScale)
   return (u * p + divisor / 2n) / divisor
 }
@@ -133,12 +134,6 @@ function defaultEventTokens(event: AnyResponse): number {
   return 0
 }
 
-const dollarsOf = (price: Price) =>
-  String(price)
-    .trim()
-    .replace(/^\$\s*/, '')
-    .replace(/\s*USDC?$/i, '')
-
 /** A non-negative decimal as an integer scaled by 10^scale (digits beyond it are dropped). */
 function scaledOf(text: string, scale: number): bigint {
   const match = /^(\d*)(?:\.(\d*))?$/.exec(text)
@@ -146,13 +141,6 @@ function scaledOf(text: string, scale: number): bigint {
   const whole = match[1] || '0'
   const fraction = (match[2] ?? '').slice(0, scale).padEnd(scale, '0')
   return BigInt(whole) * 10n ** BigInt(scale) + BigInt(fraction || '0')
-}
-
-/** A number as plain decimal text (no exponent). */
-function plain(value: number): string {
-  const text = String(value)
-  if (!/e/i.test(text)) return text
-  return value.toFixed(20).replace(/0+$/, '').replace(/\.$/, '')
 }
 
 /** The parsed body of a buffered response, for the meters. */

@@ -1,6 +1,7 @@
 import { formatMoney, type PaymentRequirements, parseMoney, X402Error } from '@402x/core'
 import type { Ledger } from '../ledger/types.js'
-import { dollars, type ResolvedOption, type ResolvedRoute } from './resolvePaywall.js'
+import { dollars, toPlain } from './dollars.js'
+import type { ResolvedOption, ResolvedRoute } from './resolvePaywall.js'
 import type { AnyRequest, PayerInfo } from './types.js'
 
 /** The requirements a route offers at a price: one per accepted option, in order. */
@@ -86,11 +87,4 @@ export async function computePrice(
       cause: error,
     })
   }
-}
-
-/** A number as plain decimal text, without exponent notation (1e-7 → "0.0000001"). */
-function toPlain(value: number): string {
-  const text = String(value)
-  if (!/e/i.test(text)) return text
-  return value.toFixed(20).replace(/0+$/, '').replace(/\.$/, '')
 }

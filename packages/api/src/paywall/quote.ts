@@ -4,6 +4,7 @@ import { createFreeCounter } from './freeTier.js'
 import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing.js'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 import { errorResponse, faultResponse } from './responses.js'
+import { createSpentNonces } from './spentNonces.js'
 
 /** What pricing decides before any payment is looked at. */
 export type Quote =
@@ -45,22 +46,9 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
   )
   const freeCounter = createFreeCounter()
   // A sign-in proves identity once: a replayed proof gets no free request.
-  const usedNonces = new Map<string, number>()
+  const spendNonce = createSpentNonces()
   const networks = [...new Set(config.accepts.map((a) => a.network))]
   const assets = config.accepts.map((a) => a.asset)
-
-  let sweepAt = 10_000
-  const spendNonce = (nonce: string, expiresAt: number): boolean => {
-    const now = Date.now()
-    if (usedNonces.size >= sweepAt) {
-      // Amortised: a sweep runs when the map has doubled since the last one.
-      for (const [n, t] of usedNonces) if (t <= now) usedNonces.delete(n)
-      sweepAt = Math.max(10_000, usedNonces.size * 2)
-    }
-    if (usedNonces.has(nonce)) return false
-    usedNonces.set(nonce, expiresAt)
-    return true
-  }
 
   return async function quote(input: QuoteInput): Promise<Quote> {
     const { route, request, req, resourceUrl } = input

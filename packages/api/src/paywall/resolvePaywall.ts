@@ -12,6 +12,7 @@ import {
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
+import { dollars } from './dollars.js'
 import { type Meter, resolveMeter } from './metering.js'
 import { compileRoute, type RoutePattern } from './routes.js'
 import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
@@ -66,13 +67,6 @@ export type ResolvedPaywall = {
   /** Prepaid credit; `undefined` when turned off. */
   credits: ResolvedCredits | undefined
 }
-
-/** Dollars as the paywall shows them: "0.01" for `0.01`, `"$0.01"` or `"0.01 USDC"`. */
-export const dollars = (price: string | number) =>
-  String(price)
-    .trim()
-    .replace(/^\$\s*/, '')
-    .replace(/\s*USDC?$/i, '')
 
 const where = 'x402Middleware()'
 
