@@ -1,6 +1,6 @@
 import type { ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
-import { createPaywall, type Paywall } from '402x-api'
+import { createCreditLedger, createPaywall, type Paywall } from '402x-api'
 import { afterAll, beforeAll, expect, it } from 'vitest'
 import { devFolder, startScript } from '../examples/startExample.js'
 import { type Stack, startStack } from '../helpers/stack.js'
@@ -60,5 +60,34 @@ it('releases the reservation of a request whose process crashed, and charges not
     expect(await paywall.credits!.balance(token as string)).toEqual({ available: '1', reserved: '0' })
   } finally {
     await paywall.close()
+  }
+})
+
+it('keeps the charges of answers served just before a crash: on the tab, posted by whoever comes next', async () => {
+  const options = stack.paywall()
+  const operator = createPaywall({ ...options, price: 0.01 })
+  const { token } = await operator.credits!.grant({ amount: 1, ref: 'crash-tab' })
+  await operator.close()
+  const url = await startSeller({ LEDGER: options.ledger })
+  const auth = { authorization: `Bearer ${token}` }
+  for (let i = 0; i < 5; i++) expect((await fetch(`${url}/api/data`, { headers: auth })).status).toBe(200)
+  // Killed at once: well before it posts its tab (a second after the first charge).
+  child?.kill('SIGKILL')
+  await new Promise((resolve) => child?.once('exit', resolve))
+
+  const ledger = createCreditLedger({ path: options.ledger })
+  const paywall = createPaywall({ ...options, price: 0.01 })
+  try {
+    // Every served answer is charged, once: the tab counts before it is posted…
+    expect(await paywall.credits!.balance(token as string)).toEqual({ available: '0.995', reserved: '0' })
+    const account = (await ledger.accountForToken(token as string)) as string
+    // …and any process posts it, as one charge for the five.
+    expect(await ledger.postTabs(account)).toBe(5000n)
+    const charges = (await ledger.entries(account)).filter((e) => e.kind === 'charge')
+    expect(charges.map((e) => [e.amount, e.note])).toEqual([[-5000n, '5 charges']])
+    expect(await paywall.credits!.balance(token as string)).toEqual({ available: '0.995', reserved: '0' })
+  } finally {
+    await paywall.close()
+    await ledger.close()
   }
 })

@@ -135,7 +135,7 @@ it('Fastify: a handler that hijacks the reply is charged at the status its respo
   const shown = async () =>
     (await (await fetch(`${url}/__402x/credits`, { headers: auth })).json()) as {
       balance: { available: string; reserved: string }
-      entries: { kind: string; amount: string }[]
+      entries: { kind: string; amount: string; note?: string }[]
     }
   const balance = async () => (await shown()).balance
 
@@ -150,11 +150,14 @@ it('Fastify: a handler that hijacks the reply is charged at the status its respo
   expect(statuses).toEqual([200, 200, 200, 500, 200, 200, 402])
   expect(served).toBe(6)
   expect(await settled(balance, { available: '0', reserved: '0' })).toEqual({ available: '0', reserved: '0' })
-  // Drawn: $0.01 for each of the 5 served requests, written to the ledger.
+  // Drawn: $0.01 for each of the 5 served requests, written to the ledger (posted from the
+  // tab as one or more `charge` entries, each noting how many charges it covers).
   const { entries } = await shown()
   expect(entries.filter((e) => e.kind === 'grant').map((e) => e.amount)).toEqual(['0.05'])
   const charges = entries.filter((e) => e.kind !== 'grant')
-  expect(charges.map((e) => e.amount)).toEqual(['0.01', '0.01', '0.01', '0.01', '0.01'])
+  expect(charges.every((e) => e.kind === 'charge')).toBe(true)
+  expect(charges.reduce((sum, e) => sum + Math.round(Number(e.amount) * 1e6), 0)).toBe(50_000)
+  expect(charges.reduce((sum, e) => sum + Number.parseInt(e.note ?? '', 10), 0)).toBe(5)
 })
 
 describe('a metered request that outlives its reservation TTL', () => {

@@ -129,11 +129,17 @@ const [path, n] = process.argv.slice(2)
 const ledger = createCreditLedger({ path })
 process.stdout.write('ready\\n')
 process.stdin.once('data', async () => {
+  // Half reservations (metered requests), half tabs (the hot path's charges).
   const results = await Promise.all(
-    Array.from({ length: Number(n) }, () => ledger.reserve({ account: 'alice', amount: 1n, ttlMs: 60000 })),
+    Array.from({ length: Number(n) }, (_, i) =>
+      i % 2
+        ? ledger.reserve({ account: 'alice', amount: 1n, ttlMs: 60000 }).then((r) => (r.ok ? 'reserved' : 'no'))
+        : ledger.tab([{ account: 'alice', amount: 1n }]).then(([ok]) => (ok ? 'tabbed' : 'no')),
+    ),
   )
   await ledger.close()
-  process.stdout.write('ok ' + results.filter((r) => r.ok).length + '\\n')
+  const count = (what) => results.filter((r) => r === what).length
+  process.stdout.write('ok ' + (count('reserved') + count('tabbed')) + ' ' + count('reserved') + '\\n')
   process.stdin.destroy()
 })
 `,
@@ -261,7 +267,16 @@ describe('createCreditLedger', () => {
           payouts.push({ account, amount, ref })
           m.available -= amount
         }
-      } else if (roll < 0.96) {
+      } else if (roll < 0.94) {
+        op = 'tab'
+        const amount = rng.big(1n, 200_000n)
+        const [ok] = await credits.tab([{ account, amount }])
+        expect(ok).toBe(m.available >= amount)
+        if (ok) m.available -= amount
+      } else if (roll < 0.95) {
+        op = 'post_tabs'
+        await credits.postTabs(rng.next() < 0.5 ? account : undefined)
+      } else if (roll < 0.97) {
         op = 'tick'
         now += rng.int(0, 20_000)
       } else {
@@ -286,9 +301,11 @@ describe('createCreditLedger', () => {
     // Every operation kind ran, many times.
     for (const op of ['top_up', 'top_up_retry', 'grant', 'reserve', 'capture', 'release', 'refund', 'payout', 'tick'])
       expect(counts[op] ?? 0, op).toBeGreaterThan(20)
-    for (const op of ['expire', 'payout_retry', 'payout_refused']) expect(counts[op] ?? 0, op).toBeGreaterThan(5)
+    for (const op of ['expire', 'payout_retry', 'payout_refused', 'tab', 'post_tabs'])
+      expect(counts[op] ?? 0, op).toBeGreaterThan(5)
     expect(counts.capture_expired ?? 0).toBeGreaterThan(0)
     for (const a of accounts) expect({ a, ...(await credits.balance(a)) }).toEqual({ a, ...model.get(a)! })
+    await credits.postTabs()
     const books = audit(path)
     expect(books.transactions).toBeGreaterThan(1000)
     expect(books.balances.get('system:payouts')).toBe(payouts.reduce((sum, p) => sum + p.amount, 0n))
@@ -325,7 +342,7 @@ describe('createCreditLedger', () => {
     audit(path)
   })
 
-  it('lets exactly 50 through when four processes race on one file', async () => {
+  it('lets exactly 50 through when four processes race on one file, reserving and tabbing', async () => {
     const seed = ledger()
     await seed.topUp({ account: 'alice', amount: 50n, ref: 'pay-1' })
     const script = buildChild(join(dir, 'child'))
@@ -336,11 +353,13 @@ describe('createCreditLedger', () => {
     )
     try {
       await Promise.all(children.map((child) => waitFor(child, /ready\n/, 20_000)))
-      const done = children.map((child) => waitFor(child, /ok (\d+)\n/, 30_000))
+      const done = children.map((child) => waitFor(child, /ok (\d+) (\d+)\n/, 30_000))
       for (const child of children) child.stdin.write('go\n')
-      const granted = (await Promise.all(done)).map((match) => Number(match[1]))
-      expect(granted.reduce((a, b) => a + b, 0)).toBe(50)
-      expect(await seed.balance('alice')).toEqual({ available: 0n, reserved: 50n })
+      const answers = await Promise.all(done)
+      const sum = (i: number) => answers.reduce((total, match) => total + Number(match[i]), 0)
+      expect(sum(1)).toBe(50)
+      expect(await seed.balance('alice')).toEqual({ available: 0n, reserved: BigInt(sum(2)) })
+      expect(await seed.postTabs()).toBe(BigInt(50 - sum(2)))
       audit(path)
     } finally {
       for (const child of children) if (child.exitCode === null) child.kill()
@@ -422,7 +441,7 @@ describe('createCreditLedger', () => {
     expect(audit(path).balances.get('system:payouts')).toBe(50n)
   })
 
-  it('charges a batch in one transaction, as far as each balance goes, and once per ref', async () => {
+  it('tabs a batch in one transaction, as far as each balance goes, and posts the tabs as charges', async () => {
     const credits = ledger()
     await credits.grant({ account: 'a', amount: 100n, ref: 'ga' })
     await credits.grant({ account: 'b', amount: 10n, ref: 'gb' })
@@ -432,14 +451,44 @@ describe('createCreditLedger', () => {
       { account: 'a', amount: 60n }, // a cannot cover both: the second is refused
       { account: 'b', amount: 6n },
     ]
-    expect(await credits.chargeMany({ ref: 'batch-1', items })).toEqual([true, true, false, true])
+    expect(await credits.tab(items)).toEqual([true, true, false, true])
+    // The tab counts at once, before it is posted: for balances, reservations and payouts.
     expect(await credits.balance('a')).toEqual({ available: 40n, reserved: 0n })
     expect(await credits.balance('b')).toEqual({ available: 0n, reserved: 0n })
-    // The same ref again moves nothing.
-    expect(await credits.chargeMany({ ref: 'batch-1', items })).toEqual([true, true, true, true])
+    expect(await credits.reserve({ account: 'a', amount: 41n, ttlMs: 1_000 })).toMatchObject({
+      ok: false,
+      available: 40n,
+    })
+    await rejectsWith(credits.payout({ account: 'b', amount: 1n, ref: 'po-b' }), /available credit is 0/)
+    expect(await credits.tab([{ account: 'b', amount: 1n }])).toEqual([false])
+    expect(audit(path).balances.get('system:revenue')).toBeUndefined() // nothing posted yet
+
+    // Posting moves the tabs into the books, one charge per caller; twice posts nothing more.
+    expect(await credits.postTabs()).toBe(70n)
+    expect(await credits.postTabs()).toBe(0n)
     expect(await credits.balance('a')).toEqual({ available: 40n, reserved: 0n })
-    expect(await credits.chargeMany({ ref: 'batch-2', items: [{ account: 'b', amount: 1n }] })).toEqual([false])
-    audit(path)
+    expect(await credits.balance('b')).toEqual({ available: 0n, reserved: 0n })
+    const charges = (await credits.entries('b')).filter((e) => e.kind === 'charge')
+    expect(charges.map((e) => [e.account, e.amount, e.note])).toEqual([['caller:b', -10n, '2 charges']])
+    expect(audit(path).balances.get('system:revenue')).toBe(70n)
+  })
+
+  it('posts a tab from another connection (a crashed process’s tab), and before listing entries', async () => {
+    const crashed = ledger()
+    await crashed.grant({ account: 'a', amount: 100n, ref: 'ga' })
+    expect(await crashed.tab([{ account: 'a', amount: 30n }])).toEqual([true])
+    expect(await crashed.tab([{ account: 'a', amount: 5n }])).toEqual([true])
+    await crashed.close() // the process dies before it posts its tab
+    const restarted = ledger()
+    expect(await restarted.balance('a')).toEqual({ available: 65n, reserved: 0n })
+    // Listing the entries posts the caller's tab first: the statement is complete.
+    const listed = await restarted.entries('a')
+    expect(listed.map((e) => [e.kind, e.amount, e.note])).toEqual([
+      ['charge', -35n, '2 charges'],
+      ['grant', 100n, undefined],
+    ])
+    expect(await restarted.postTabs('a')).toBe(0n)
+    expect(audit(path).balances.get('system:revenue')).toBe(35n)
   })
 
   it('releases expired reservations, which then cannot be captured; extended and captured ones stay', async () => {

@@ -28,6 +28,7 @@ const maxAmount = (1n << 63n) - 1n
 /** How many reservations one `expireReservations` transaction releases, so it never holds the write lock long. */
 const expiryBatch = 500
 
+type TabRow = { account: CreditAccount; used: string; charges: number }
 type TxRow = { id: number; account: string; amount: string }
 type ReservationRow = { id: string; account: string; amount: string; state: string; expires_at: number }
 type EntryRow = {
@@ -37,6 +38,7 @@ type EntryRow = {
   amount: string
   kind: CreditKind
   ref: string
+  note: string | null
   created_at: number
 }
 
@@ -97,9 +99,22 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       'INSERT INTO credit_balances (account, balance) VALUES (@account, CAST(@amount AS INTEGER))',
     ),
     // The overdraft guard: the debit happens only if the balance covers it.
+    // The overdraft guard: the debit happens only if the balance, less the caller's unposted
+    // tab, covers it.
     debitIfCovered: db.prepare(`UPDATE credit_balances SET balance = balance - CAST(@amount AS INTEGER)
-      WHERE account = @account AND balance >= CAST(@amount AS INTEGER)`),
+      WHERE account = @account
+        AND balance - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)`),
     balance: db.prepare('SELECT CAST(balance AS TEXT) AS balance FROM credit_balances WHERE account = ?'),
+    tabOf: db.prepare('SELECT CAST(used AS TEXT) AS used FROM credit_tabs WHERE account = ?'),
+    // The hot path's one write: adds to the caller's tab if its balance, less the tab, covers it.
+    addToTab: db.prepare(`INSERT INTO credit_tabs (account, used, charges)
+      SELECT @account, CAST(@amount AS INTEGER), @charges
+      WHERE COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0)
+        - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)
+      ON CONFLICT (account) DO UPDATE SET used = used + excluded.used, charges = charges + excluded.charges`),
+    tabs: db.prepare('SELECT account, CAST(used AS TEXT) AS used, charges FROM credit_tabs'),
+    tab: db.prepare('SELECT account, CAST(used AS TEXT) AS used, charges FROM credit_tabs WHERE account = ?'),
+    closeTab: db.prepare('DELETE FROM credit_tabs WHERE account = @account'),
     insertReservation:
       db.prepare(`INSERT INTO credit_reservations (id, account, amount, ref, state, created_at, expires_at)
       VALUES (@id, @account, CAST(@amount AS INTEGER), @ref, 'held', @now, @expiresAt)`),
@@ -119,7 +134,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       "SELECT id FROM credit_reservations WHERE state = 'held' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
     ),
     entries:
-      db.prepare(`SELECT e.id, e.transaction_id, e.account, CAST(e.amount AS TEXT) AS amount, t.kind, t.ref, e.created_at
+      db.prepare(`SELECT e.id, e.transaction_id, e.account, CAST(e.amount AS TEXT) AS amount, t.kind, t.ref, t.note, e.created_at
       FROM credit_entries e JOIN credit_transactions t ON t.id = e.transaction_id
       WHERE e.account IN (?, ?) ORDER BY e.id DESC LIMIT ?`),
     insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
@@ -154,6 +169,33 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   }
   const balanceOf = (account: CreditAccount) =>
     BigInt((q.balance.get(account) as { balance: string } | undefined)?.balance ?? 0)
+  /** A caller's spendable credit: its balance less its unposted tab. */
+  const availableOf = (account: string) =>
+    balanceOf(callerOf(account)) - BigInt((q.tabOf.get(callerOf(account)) as { used: string } | undefined)?.used ?? 0)
+  /** Posts tabs (all, or one caller's) as `charge` transactions: `caller → system:revenue`. */
+  const postTabs = (account?: string) => {
+    const rows = (account === undefined ? q.tabs.all() : q.tab.all(callerOf(account))) as TabRow[]
+    let posted = 0n
+    for (const row of rows) {
+      const used = BigInt(row.used)
+      q.closeTab.run({ account: row.account })
+      if (used === 0n) continue
+      const caller = row.account.slice('caller:'.length)
+      post(
+        'charge',
+        `tab_${randomUUID()}`,
+        caller,
+        used,
+        `${row.charges} ${row.charges === 1 ? 'charge' : 'charges'}`,
+        [
+          [row.account, -used],
+          ['system:revenue', used],
+        ],
+      )
+      posted += used
+    }
+    return posted
+  }
 
   /**
    * Writes one transaction. Each posting is `[account, amount, alreadyApplied?]`; postings of
@@ -259,7 +301,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
           if (replayed) return replayed
           const debited = q.debitIfCovered.run({ account: callerOf(input.account), amount: String(input.amount) })
           if (Number(debited.changes) !== 1) {
-            const available = balanceOf(callerOf(input.account))
+            const available = availableOf(input.account)
             throw invalid(
               `insufficient credit: cannot pay out ${input.amount} from \`${input.account}\`, whose available credit is ${available} (reserved credit is not paid out): pay out at most ${available}`,
               { reason: 'insufficient_credit', available: String(available), amount: String(input.amount) },
@@ -296,7 +338,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
             return {
               ok: false as const,
               reason: 'insufficient_credit' as const,
-              available: balanceOf(callerOf(input.account)),
+              available: availableOf(input.account),
             }
           const id = `rsv_${randomUUID()}`
           const now = clock()
@@ -333,51 +375,37 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         checkText(reason, 'reason')
         return { released: atomically(() => settle(reservationId, 'released', 0n, reason)) }
       }),
-    chargeMany: ({ ref, items }) =>
+    tab: (items) =>
       guard(() => {
-        checkText(ref, 'ref')
         for (const item of items) {
           checkText(item.account, 'account')
           checkAmount(item.amount, 'amount', 1n)
         }
         if (items.length === 0) return []
         return atomically(() => {
-          if (q.txByRef.get('charge', ref)) return items.map(() => true)
-          // One debit per account when its balance covers all of its charges (the usual
-          // case); otherwise charge by charge, in order, as far as it goes.
-          const byAccount = new Map<string, bigint>()
-          for (const item of items) byAccount.set(item.account, (byAccount.get(item.account) ?? 0n) + item.amount)
+          // One write per caller when its credit covers all of its charges (the usual case);
+          // otherwise charge by charge, in order, as far as it goes.
+          const byAccount = new Map<string, { amount: bigint; charges: number }>()
+          for (const { account, amount } of items) {
+            const sum = byAccount.get(account) ?? { amount: 0n, charges: 0 }
+            byAccount.set(account, { amount: sum.amount + amount, charges: sum.charges + 1 })
+          }
           const covered = new Set<string>()
-          for (const [account, total] of byAccount) {
-            const debited = q.debitIfCovered.run({ account: callerOf(account), amount: String(total) })
-            if (Number(debited.changes) === 1) covered.add(account)
+          for (const [account, sum] of byAccount) {
+            const params = { account: callerOf(account), amount: String(sum.amount), charges: sum.charges }
+            if (Number(q.addToTab.run(params).changes) === 1) covered.add(account)
           }
-          const ok = items.map(
-            (item) =>
-              covered.has(item.account) ||
-              Number(q.debitIfCovered.run({ account: callerOf(item.account), amount: String(item.amount) }).changes) ===
-                1,
+          return items.map(
+            ({ account, amount }) =>
+              covered.has(account) ||
+              Number(q.addToTab.run({ account: callerOf(account), amount: String(amount), charges: 1 }).changes) === 1,
           )
-          let total = 0n
-          for (const [i, item] of items.entries()) if (ok[i]) total += item.amount
-          if (total === 0n) return ok
-          const now = clock()
-          const { id } = q.insertTx.get({
-            kind: 'charge',
-            ref,
-            account: items.length === 1 ? (items[0] as { account: string }).account : '*',
-            amount: String(total),
-            note: null,
-            now,
-          }) as { id: number }
-          for (const [i, item] of items.entries()) {
-            if (ok[i]) q.insertEntry.run({ tx: id, account: callerOf(item.account), amount: String(-item.amount), now })
-          }
-          q.insertEntry.run({ tx: id, account: 'system:revenue', amount: String(total), now })
-          const revenue = { account: 'system:revenue', amount: String(total) }
-          if (Number(q.addToBalance.run(revenue).changes) === 0) q.openBalance.run(revenue)
-          return ok
         })
+      }),
+    postTabs: (account) =>
+      guard(() => {
+        if (account !== undefined) checkText(account, 'account')
+        return atomically(() => postTabs(account))
       }),
     expireReservations: (now = clock()) =>
       guard(() => {
@@ -397,11 +425,13 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     balance: (account) =>
       guard(() => {
         checkText(account, 'account')
-        return { available: balanceOf(callerOf(account)), reserved: balanceOf(holdOf(account)) }
+        return { available: availableOf(account), reserved: balanceOf(holdOf(account)) }
       }),
     entries: (account, { limit = 100 } = {}) =>
       guard(() => {
         checkText(account, 'account')
+        // The statement is complete: the caller's tab is posted first.
+        if (q.tabOf.get(callerOf(account))) atomically(() => postTabs(account))
         const rows = q.entries.all(callerOf(account), holdOf(account), limit) as EntryRow[]
         return rows.map(
           (row): CreditEntry => ({
@@ -411,6 +441,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
             amount: BigInt(row.amount),
             kind: row.kind,
             ref: row.ref,
+            ...(row.note ? { note: row.note } : {}),
             createdAt: row.created_at,
           }),
         )

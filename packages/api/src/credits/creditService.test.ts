@@ -40,10 +40,28 @@ describe('the hot path', () => {
     expect(left.at(-1)).toBe(1000n - 25n * 7n - 25n * 3n)
     const durable = await credits.ledger().balance(account)
     expect(durable).toEqual({ available: 750n, reserved: 0n })
+    // Written to the caller's tab in one transaction; the statement shows them as one charge.
     const entries = await credits.entries(account, 100)
-    expect(entries.filter((e) => e.kind === 'charge')).toHaveLength(50)
-    // One ledger transaction for the whole moment, its entries summing to zero.
-    expect(new Set(entries.filter((e) => e.kind === 'charge').map((e) => e.transactionId)).size).toBe(1)
+    expect(entries.filter((e) => e.kind === 'charge').map((e) => [e.amount, e.note])).toEqual([[-250n, '50 charges']])
+  })
+
+  it('posts its tab as a charge within about a second, by itself, and on close', async () => {
+    const credits = service()
+    const { account } = await credits.open()
+    await credits.grant(account, 100n, 'g1')
+    await credits.charge((await credits.hold(account, 10n)) as Hold, 10n)
+    await sleep(1_300)
+    // Posted already: nothing left on the tab.
+    expect(await credits.ledger().postTabs()).toBe(0n)
+    await credits.charge((await credits.hold(account, 5n)) as Hold, 5n)
+    const path = join(dir, 'credits.db')
+    await credits.close()
+    const reopened = service(path)
+    expect(await reopened.ledger().postTabs()).toBe(0n)
+    expect((await reopened.entries(account, 10)).filter((e) => e.kind === 'charge').map((e) => e.amount)).toEqual([
+      -5n,
+      -10n,
+    ])
   })
 
   it('frees a dropped hold, and charges a hold once only', async () => {

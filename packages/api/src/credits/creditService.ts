@@ -74,6 +74,12 @@ export type CreditService = {
 
 type Pending = { account: string; amount: bigint; resolve(): void; reject(e: unknown): void }
 
+/**
+ * How long charges stay on the tab (durable, counted against the balance) before they are
+ * posted as `charge` entries: one posting per caller per second at most.
+ */
+const postTabsMs = 1_000
+
 /** How many tokens' accounts are kept in memory. */
 const tokenCacheSize = 10_000
 
@@ -109,6 +115,14 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
   const spendable = (account: string) => (durable.get(account) ?? 0n) - (pending.get(account) ?? 0n)
   let queue: Pending[] = []
   let scheduled = false
+  /** Posts the tabs a moment after the first charge since they were last posted. */
+  let postTimer: ReturnType<typeof setTimeout> | undefined
+  const postTabs = () => {
+    postTimer = undefined
+    void ledger()
+      .postTabs()
+      .catch(() => {})
+  }
 
   /** The ledger's data version when `durable` was last known to match it. */
   let version: number | undefined
@@ -147,10 +161,11 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     queue = []
     let results: boolean[]
     try {
-      results = await ledger().chargeMany({
-        ref: `chg_${randomUUID()}`,
-        items: batch.map(({ account, amount }) => ({ account, amount })),
-      })
+      results = await ledger().tab(batch.map(({ account, amount }) => ({ account, amount })))
+      if (!postTimer) {
+        postTimer = setTimeout(postTabs, postTabsMs)
+        postTimer.unref?.()
+      }
     } catch (error) {
       for (const item of batch) {
         addTo(pending, item.account, -item.amount)
@@ -306,6 +321,11 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     },
     async close() {
       while (queue.length) await flush()
+      if (postTimer) {
+        clearTimeout(postTimer)
+        postTimer = undefined
+        await opened?.postTabs().catch(() => {})
+      }
       await opened?.close()
     },
   }

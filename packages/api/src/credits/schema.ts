@@ -12,6 +12,9 @@
  *   transaction; caller and hold balances can never go below zero.
  * - `credit_reservations`: holds, `held → captured | released | expired`.
  * - `credit_tokens`: sha256 of bearer tokens, never the tokens.
+ * - `credit_tabs`: charges at prices known up front, written before each answer (one small
+ *   row per caller, one page per write) and posted as `charge` transactions later, in bulk;
+ *   a caller's available credit is its balance less its tab.
  */
 export const creditSchema = `
 CREATE TABLE IF NOT EXISTS credit_transactions (
@@ -61,4 +64,9 @@ CREATE TABLE IF NOT EXISTS credit_tokens (
   account TEXT NOT NULL,
   created_at INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS credit_tabs (
+  account TEXT PRIMARY KEY,
+  used INTEGER NOT NULL CHECK (typeof(used) = 'integer' AND used >= 0),
+  charges INTEGER NOT NULL
+) WITHOUT ROWID;
 `

@@ -36,6 +36,8 @@ export type CreditEntry = {
   kind: CreditKind
   /** The top-up, grant, refund or payout `ref`, or the reservation id. */
   ref: string
+  /** The transaction's note: a grant's note, a refund's reason, or how many charges a `charge` covers. */
+  note?: string
   createdAt: number
 }
 
@@ -94,12 +96,20 @@ export type CreditLedger = {
   /** Releases a whole live reservation (`hold → caller`). */
   release(input: { reservationId: string; reason: string }): Promise<{ released: bigint }>
   /**
-   * Charges each caller `amount` of its available credit (`caller → system:revenue`), all in
-   * one transaction whose ref is `ref` (the hot path's group commit: one entry per charge,
-   * one revenue entry for their sum). A charge its caller cannot cover moves nothing and is
-   * `false`. A `ref` already posted moves nothing and answers `true` for every charge.
+   * Charges each caller `amount` of its available credit, in one transaction: the hot path's
+   * group commit, written before the answers go out. The charges go on the caller's tab
+   * (one small row per caller, added to), which lowers its available credit at once and is
+   * posted later as one `charge` transaction (`caller → system:revenue`) by
+   * {@link CreditLedger.postTabs}. A charge its caller cannot cover is `false` and moves nothing.
    */
-  chargeMany(batch: { ref: string; items: { account: string; amount: bigint }[] }): Promise<boolean[]>
+  tab(items: { account: string; amount: bigint }[]): Promise<boolean[]>
+  /**
+   * Posts the tabs (every caller's, or one caller's) as `charge` transactions, one per caller,
+   * its note the number of charges. Any connection may post any tab (after a crash too);
+   * posting is idempotent in effect: a posted tab is emptied in the same transaction.
+   * Returns the amount posted.
+   */
+  postTabs(account?: string): Promise<bigint>
   /** Gives back charged credit (`system:revenue → caller`), idempotent by `ref`. */
   refund(input: { account: string; amount: bigint; ref: string; reason: string }): Promise<Posted>
   /**
@@ -126,7 +136,10 @@ export type CreditLedger = {
    * `data_version`): the hot path reads balances afresh only then.
    */
   dataVersion?(): number
-  /** The entries of a caller's two accounts (`caller:` and `hold:`), newest first. */
+  /**
+   * The entries of a caller's two accounts (`caller:` and `hold:`), newest first; its tab is
+   * posted first, so that the statement is complete.
+   */
   entries(account: string, options?: { limit?: number }): Promise<CreditEntry[]>
   /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */
   linkToken(hash: string, account: string): Promise<void>

@@ -559,6 +559,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           amount: formatMoney(e.amount < 0n ? -e.amount : e.amount, decimals),
           direction: e.amount < 0n ? 'out' : 'in',
           ref: e.ref,
+          ...(e.note ? { note: e.note } : {}),
           at: new Date(e.createdAt).toISOString(),
         })),
       })

@@ -34,6 +34,7 @@ export async function creditsBalance(options: CreditsBalanceOptions): Promise<nu
             account: e.account,
             amount: usd(e.amount),
             ref: e.ref,
+            ...(e.note ? { note: e.note } : {}),
             at: new Date(e.createdAt).toISOString(),
           })),
           ledger: location.path,
@@ -50,7 +51,7 @@ export async function creditsBalance(options: CreditsBalanceOptions): Promise<nu
       entries.length === 0 ? 'no entries yet' : `latest ${entries.length} entries`,
       ...entries.map(
         (e) =>
-          `  ${new Date(e.createdAt).toISOString()}  ${e.kind.padEnd(8)} ${signed(e.amount).padStart(12)}  ${(e.account.startsWith('hold:') ? 'reserved' : 'available').padEnd(9)}  ${e.ref}`,
+          `  ${new Date(e.createdAt).toISOString()}  ${e.kind.padEnd(8)} ${signed(e.amount).padStart(12)}  ${(e.account.startsWith('hold:') ? 'reserved' : 'available').padEnd(9)}  ${e.ref}${e.note ? `  (${e.note})` : ''}`,
       ),
     ]
     process.stdout.write(`${lines.join('\n')}\n`)
