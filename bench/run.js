@@ -2,7 +2,8 @@
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
-// BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there.
+// BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there (its whole life);
+// BENCH_CPU_PROF_RUNS=<dir> one profile per timed run (between the two CPU readings around it).
 //
 // One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
 // (written by this script, on a run of every section) for the method and the latest figures.

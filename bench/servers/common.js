@@ -1,6 +1,8 @@
 // Shared by every server child: the same handler, the same listen handshake and shutdown,
 // so the scenarios differ only in the middleware in front of the handler.
+import { writeFileSync } from 'node:fs'
 import { createServer } from 'node:http'
+import { Session } from 'node:inspector'
 import { registerNetwork } from '@402x/core'
 
 /** The bench settings the parent passes in `BENCH_CONFIG`. */
@@ -82,10 +84,13 @@ export function listen(server, onClose = async () => {}) {
     process.send?.({ type: 'ready', port: server.address().port })
   })
   // The parent reads this process's own CPU time around a run: user + system, in µs.
+  // BENCH_CPU_PROF_RUNS=<dir>: a V8 CPU profile of each timed run (between two readings).
+  const window = profileWindows(process.env.BENCH_CPU_PROF_RUNS)
   process.on('message', (message) => {
     if (message?.type !== 'cpu') return
     const { user, system } = process.cpuUsage()
     process.send?.({ type: 'cpu', id: message.id, micros: user + system })
+    window?.()
   })
   let closing = false
   const close = async () => {
@@ -99,4 +104,28 @@ export function listen(server, onClose = async () => {}) {
   process.on('SIGTERM', close)
   process.on('SIGINT', close)
   process.on('disconnect', close)
+}
+
+/** Starts a profile at one CPU reading and writes it at the next, into `dir` (none without). */
+function profileWindows(dir) {
+  if (!dir) return undefined
+  const session = new Session()
+  session.connect()
+  let running = false
+  let count = 0
+  return () => {
+    if (!running) {
+      running = true
+      session.post('Profiler.enable', () => session.post('Profiler.start'))
+      return
+    }
+    running = false
+    session.post('Profiler.stop', (error, result) => {
+      if (!error)
+        writeFileSync(
+          `${dir}/run-${process.pid}-${++count}-${config.framework ?? ''}${config.priceKind ?? ''}.cpuprofile`,
+          JSON.stringify(result.profile),
+        )
+    })
+  }
 }

@@ -144,6 +144,34 @@ process.stdin.once('data', async () => {
 })
 `,
   )
+  // A writer tabs and posts for `n` ms; a reader reads the balance and counts each time the
+  // available credit went up (it never should: nothing else credits the account).
+  writeFileSync(
+    join(out, 'tabs.js'),
+    `import { createCreditLedger } from './credits/createCreditLedger.js'
+const [path, role, n] = process.argv.slice(2)
+const ledger = createCreditLedger({ path })
+process.stdout.write('ready\\n')
+process.stdin.once('data', async () => {
+  const end = Date.now() + Number(n)
+  let tabbed = 0, reads = 0, rose = 0, last
+  for (let i = 1; Date.now() < end; i++) {
+    if (role === 'reader') {
+      const { available } = await ledger.balance('alice')
+      reads++
+      if (last !== undefined && available > last) rose++
+      last = available
+    } else {
+      if ((await ledger.tab([{ account: 'alice', amount: 1n }]))[0]) tabbed++
+      if (i % 3 === 0) await ledger.postTabs()
+    }
+  }
+  await ledger.close()
+  process.stdout.write('ok ' + tabbed + ' ' + reads + ' ' + rose + '\\n')
+  process.stdin.destroy()
+})
+`,
+  )
   return join(out, 'child.js')
 }
 
@@ -361,6 +389,57 @@ describe('createCreditLedger', () => {
       expect(await seed.balance('alice')).toEqual({ available: 0n, reserved: BigInt(sum(2)) })
       expect(await seed.postTabs()).toBe(BigInt(50 - sum(2)))
       audit(path)
+    } finally {
+      for (const child of children) if (child.exitCode === null) child.kill()
+    }
+  })
+
+  it('posts every tab it can: one it cannot post stays on the tab and holds back no other', async () => {
+    const credits = ledger()
+    await credits.grant({ account: 'a', amount: 100n, ref: 'ga' })
+    await credits.grant({ account: 'b', amount: 100n, ref: 'gb' })
+    expect(await credits.tab([{ account: 'a', amount: 80n }])).toEqual([true])
+    expect(await credits.tab([{ account: 'b', amount: 30n }])).toEqual([true])
+    // A writer that does not know tabs (an older release on the same file) spends a's credit.
+    const raw = openSqlite(path)
+    raw.exec("UPDATE credit_balances SET balance = 50 WHERE account = 'caller:a'")
+    raw.close()
+    await expect(credits.postTabs()).rejects.toMatchObject({ code: 'store_unavailable' })
+    // b's tab was posted; a's stays, still counted against a's balance.
+    expect(await credits.postTabs('b')).toBe(0n)
+    expect(await credits.balance('b')).toEqual({ available: 70n, reserved: 0n })
+    expect(await credits.balance('a')).toEqual({ available: -30n, reserved: 0n })
+    expect(await credits.tab([{ account: 'a', amount: 1n }])).toEqual([false])
+    // The statement is still listed.
+    expect((await credits.entries('a')).map((e) => e.kind)).toEqual(['grant'])
+  })
+
+  it('reads a balance from one snapshot while other processes tab and post: available credit never rises', async () => {
+    const seed = ledger()
+    await seed.topUp({ account: 'alice', amount: 1_000_000_000n, ref: 'pay-1' })
+    buildChild(join(dir, 'child'))
+    const script = join(dir, 'child', 'tabs.js')
+    const modules = dirname(dirname(createRequire(import.meta.url).resolve('better-sqlite3/package.json')))
+    const roles = ['writer', 'writer', 'reader']
+    const children = roles.map((role) =>
+      spawn(process.execPath, [script, path, role, '1500'], {
+        env: { ...process.env, NODE_PATH: modules },
+        stdio: 'pipe',
+      }),
+    )
+    try {
+      await Promise.all(children.map((child) => waitFor(child, /ready\n/, 20_000)))
+      const done = children.map((child) => waitFor(child, /ok (\d+) (\d+) (\d+)\n/, 30_000))
+      for (const child of children) child.stdin.write('go\n')
+      const answers = await Promise.all(done)
+      const tabbed = answers.reduce((sum, match) => sum + BigInt(match[1] as string), 0n)
+      const [, , reads, rose] = answers[2] as RegExpMatchArray
+      expect(tabbed).toBeGreaterThan(100n)
+      expect(Number(reads)).toBeGreaterThan(100)
+      expect(Number(rose)).toBe(0)
+      expect(await seed.balance('alice')).toEqual({ available: 1_000_000_000n - tabbed, reserved: 0n })
+      await seed.postTabs()
+      expect(audit(path).balances.get('system:revenue')).toBe(tabbed)
     } finally {
       for (const child of children) if (child.exitCode === null) child.kill()
     }

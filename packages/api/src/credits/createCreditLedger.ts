@@ -5,7 +5,7 @@ import { X402Error } from '@402x/core'
 import { isUniqueViolation, openSqlite } from '../ledger/openSqlite.js'
 import { creditSchema } from './schema.js'
 import { hashToken, tokenPrefix } from './tokens.js'
-import type { CreditAccount, CreditEntry, CreditKind, CreditLedger, Posted } from './types.js'
+import type { CreditAccount, CreditBalance, CreditEntry, CreditKind, CreditLedger, Posted } from './types.js'
 
 export type CreditLedgerOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
@@ -106,6 +106,10 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         AND balance - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)`),
     balance: db.prepare('SELECT CAST(balance AS TEXT) AS balance FROM credit_balances WHERE account = ?'),
     tabOf: db.prepare('SELECT CAST(used AS TEXT) AS used FROM credit_tabs WHERE account = ?'),
+    // One statement, one snapshot: a tab posted between two reads is never counted twice or not at all.
+    available: db.prepare(`SELECT CAST(
+        COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0)
+        - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) AS TEXT) AS available`),
     // The hot path's one write: adds to the caller's tab if its balance, less the tab, covers it.
     addToTab: db.prepare(`INSERT INTO credit_tabs (account, used, charges)
       SELECT @account, CAST(@amount AS INTEGER), @charges
@@ -169,34 +173,52 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   }
   const balanceOf = (account: CreditAccount) =>
     BigInt((q.balance.get(account) as { balance: string } | undefined)?.balance ?? 0)
-  /** A caller's spendable credit: its balance less its unposted tab. */
-  const availableOf = (account: string) =>
-    balanceOf(callerOf(account)) - BigInt((q.tabOf.get(callerOf(account)) as { used: string } | undefined)?.used ?? 0)
-  /** Posts tabs (all, or one caller's) as `charge` transactions: `caller → system:revenue`. */
-  const postTabs = (account?: string) => {
-    const rows = (account === undefined ? q.tabs.all() : q.tab.all(callerOf(account))) as TabRow[]
-    let posted = 0n
-    for (const row of rows) {
-      const used = BigInt(row.used)
-      q.closeTab.run({ account: row.account })
-      if (used === 0n) continue
-      const caller = row.account.slice('caller:'.length)
-      post(
-        'charge',
-        `tab_${randomUUID()}`,
-        caller,
-        used,
-        `${row.charges} ${row.charges === 1 ? 'charge' : 'charges'}`,
-        [
-          [row.account, -used],
-          ['system:revenue', used],
-        ],
-      )
-      posted += used
+  /** Available and reserved credit, from one snapshot (a deferred read transaction). */
+  const readBalance = (account: string): CreditBalance => {
+    db.exec('BEGIN')
+    try {
+      return { available: availableOf(account), reserved: balanceOf(holdOf(account)) }
+    } finally {
+      db.exec('COMMIT')
     }
+  }
+  /** A caller's spendable credit: its balance less its unposted tab, read in one statement. */
+  const availableOf = (account: string) =>
+    BigInt((q.available.get({ account: callerOf(account) }) as { available: string }).available)
+  /** Posts one caller's tab (`caller:…`) as a `charge` transaction, in its own transaction. */
+  const postTab = (caller: CreditAccount) =>
+    atomically(() => {
+      const row = q.tab.get(caller) as TabRow | undefined
+      if (!row) return 0n
+      const used = BigInt(row.used)
+      q.closeTab.run({ account: caller })
+      if (used === 0n) return 0n
+      const note = `${row.charges} ${row.charges === 1 ? 'charge' : 'charges'}`
+      post('charge', `tab_${randomUUID()}`, caller.slice('caller:'.length), used, note, [
+        [caller, -used],
+        ['system:revenue', used],
+      ])
+      return used
+    })
+  /**
+   * Posts tabs (all, or one caller's), each in its own transaction, so that a tab that cannot
+   * be posted stays where it is without holding back the others; the first such failure is
+   * thrown once the rest are posted.
+   */
+  const postTabs = (account?: string) => {
+    const callers = account === undefined ? (q.tabs.all() as TabRow[]).map((row) => row.account) : [callerOf(account)]
+    let posted = 0n
+    let failure: unknown
+    for (const caller of callers) {
+      try {
+        posted += postTab(caller)
+      } catch (error) {
+        failure ??= error
+      }
+    }
+    if (failure) throw failure
     return posted
   }
-
   /**
    * Writes one transaction. Each posting is `[account, amount, alreadyApplied?]`; postings of
    * 0 are skipped. The caller keeps the sum at zero.
@@ -405,7 +427,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     postTabs: (account) =>
       guard(() => {
         if (account !== undefined) checkText(account, 'account')
-        return atomically(() => postTabs(account))
+        return postTabs(account)
       }),
     expireReservations: (now = clock()) =>
       guard(() => {
@@ -425,13 +447,17 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     balance: (account) =>
       guard(() => {
         checkText(account, 'account')
-        return { available: availableOf(account), reserved: balanceOf(holdOf(account)) }
+        return readBalance(account)
       }),
     entries: (account, { limit = 100 } = {}) =>
       guard(() => {
         checkText(account, 'account')
-        // The statement is complete: the caller's tab is posted first.
-        if (q.tabOf.get(callerOf(account))) atomically(() => postTabs(account))
+        // The statement is complete: the caller's tab is posted first (a tab that cannot be
+        // posted stays on the tab, counted in the balance, and the entries are still listed).
+        if (q.tabOf.get(callerOf(account)))
+          try {
+            postTab(callerOf(account))
+          } catch {}
         const rows = q.entries.all(callerOf(account), holdOf(account), limit) as EntryRow[]
         return rows.map(
           (row): CreditEntry => ({

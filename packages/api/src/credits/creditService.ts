@@ -67,7 +67,7 @@ export type CreditService = {
   payout(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   balance(account: string): Promise<CreditBalance>
   entries(account: string, limit: number): Promise<CreditEntry[]>
-  /** Releases expired reservations (crash recovery). */
+  /** Crash recovery: posts every tab on the file, and releases expired reservations. */
   expire(): Promise<number>
   close(): Promise<void>
 }
@@ -117,11 +117,16 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
   let scheduled = false
   /** Posts the tabs a moment after the first charge since they were last posted. */
   let postTimer: ReturnType<typeof setTimeout> | undefined
+  const schedulePosting = () => {
+    if (postTimer) return
+    postTimer = setTimeout(postTabs, postTabsMs)
+    postTimer.unref?.()
+  }
   const postTabs = () => {
     postTimer = undefined
-    void ledger()
-      .postTabs()
-      .catch(() => {})
+    // A tab that cannot be posted now (a busy or broken file) stays on the tab, counted
+    // against the balance; try again later.
+    ledger().postTabs().catch(schedulePosting)
   }
 
   /** The ledger's data version when `durable` was last known to match it. */
@@ -162,10 +167,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     let results: boolean[]
     try {
       results = await ledger().tab(batch.map(({ account, amount }) => ({ account, amount })))
-      if (!postTimer) {
-        postTimer = setTimeout(postTabs, postTabsMs)
-        postTimer.unref?.()
-      }
+      schedulePosting()
     } catch (error) {
       for (const item of batch) {
         addTo(pending, item.account, -item.amount)
@@ -314,6 +316,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     },
     entries: (account, limit) => ledger().entries(account, { limit }),
     async expire() {
+      // Recovery: tabs left by a process that died before posting them are posted too.
+      await ledger().postTabs()
       const count = await ledger().expireReservations()
       // Expired reservations went back to their callers: read the figures afresh.
       if (count > 0) durable.clear()
