@@ -89,15 +89,42 @@ export function frameworkTarget(results) {
         : `${names[x.framework]} ${x.micros.toFixed(0)} µs (${(x.micros / middlewareTargetMicros).toFixed(2)}×)`,
     )
     .join(', ')
+  const floor = floorOf(results)
   return [
     {
       id: 'middleware-cpu',
       target: `the middleware's own CPU ≤ ${middlewareTargetMicros} µs per paid request, chain work excluded, on every framework`,
-      measured,
+      measured: floor
+        ? `${measured}; the flow's floor alone (decode, /verify, /settle, answer, on Node \`http\`) ${floor.aboveMicros.toFixed(0)} µs`
+        : measured,
+      floorMicros: floor?.aboveMicros ?? null,
       ratios: figures,
       met: figures.every((x) => x.micros !== null && x.micros <= middlewareTargetMicros),
     },
   ]
+}
+
+/** The paid flow's floor (measured once, on Node `http`), if it was measured. */
+function floorOf(results) {
+  return results.find((f) => f.floor && Number.isFinite(f.floor.aboveMicros))?.floor
+}
+
+/** The floor as a sentence for RESULTS.md. */
+function floorText(results) {
+  const floor = floorOf(results)
+  const node = results.find((f) => f.framework === 'node')?.variants?.fixed?.paid
+  if (!floor) return "- The paid flow's floor was not measured in this run (it is measured with Node `http`)."
+  const rest = middlewareTargetMicros - floor.aboveMicros
+  return `- **The paid flow's floor.** A plain Node \`http\` server that does only what any x402 middleware with a
+  facilitator at a URL must do per paid request (decode \`PAYMENT-SIGNATURE\`, \`POST /verify\`, \`POST /settle\`
+  over keep-alive \`node:http\` with the same bodies, answer with a \`PAYMENT-RESPONSE\`; no checks, no ledger,
+  no locks), against a stand-in facilitator that answers after 3 ms and 15 ms, at the Node paid run's pace
+  with its payment headers (${rate(floor.rps)} req/s, ${floor.failed} failed of ${floor.total}): ${num(floor.cpuMicros, 0)} µs per request,
+  **${num(floor.aboveMicros, 0)} µs above the same server with no middleware**. ${
+    rest > 0
+      ? `The 300 µs target leaves ${rest.toFixed(0)} µs for everything 402x adds to that`
+      : `That alone is ${(floor.aboveMicros / middlewareTargetMicros).toFixed(2)}× the 300 µs target`
+  }${node?.middlewareMicros ? `; 402x's adapter on Node \`http\` measured ${node.middlewareMicros.toFixed(0)} µs, ${(node.middlewareMicros - floor.aboveMicros).toFixed(0)} µs above the floor` : ''}.`
 }
 
 /** How many times a lone request's CPU is a busy loop's, over the frameworks: "3.1× to 9.8×". */
@@ -145,6 +172,7 @@ ${frameworksTable(frameworks)}
   busy loop (waking an idle process up costs CPU), and a paid request wakes the server up several times
   (the request, then the facilitator's answers to \`/verify\` and \`/settle\`): that is why the subtraction
   uses the paced figure, and part of what remains is those extra wake-ups.
+${floorText(frameworks)}
 
 ## Dynamic prices
 

@@ -111,11 +111,40 @@ async function runFramework(name, context) {
         progress(
           `${name}: no middleware at the paid pace (${unpaid.paced.rps.toFixed(0)} req/s, payment headers ignored): ${unpaid.paced.cpuMicros.toFixed(1)} µs CPU/req`,
         )
+        if (name === 'node') {
+          unpaid.floor = await measureFloor(base, s, { rate: variants.fixed.paid.rps, payments })
+          progress(
+            `the paid flow's floor (decode, /verify, /settle, answer; Node \`http\`, same pace): ${unpaid.floor.cpuMicros.toFixed(1)} µs CPU/req, ${(unpaid.floor.cpuMicros - unpaid.paced.cpuMicros).toFixed(1)} µs above no middleware${unpaid.floor.failed ? `; ${unpaid.floor.failed} FAILED` : ''}`,
+          )
+        }
       }
     }
     return summarize(name, unpaid, variants)
   } finally {
     for (const server of servers) await server.stop()
+  }
+}
+
+/**
+ * The floor under the middleware-CPU target: a plain Node `http` server (`floor.js`) doing only
+ * what any x402 middleware with a facilitator at a URL must (decode the payment, `/verify`,
+ * `/settle`, answer with the receipt) against a stand-in facilitator (`echo.js`, answering
+ * after 3 ms and 15 ms), at the paid run's pace with its payment headers.
+ */
+async function measureFloor(base, s, { rate, payments }) {
+  const echo = await startServer(script('echo'), { ...base, verifyMs: 3, settleMs: 15 })
+  try {
+    const floor = await startServer(script('floor'), { ...base, echoPort: echo.port })
+    try {
+      const load = { path: '/paid', concurrency: s.concurrency, payments, expect: 200, rate }
+      await runLoad({ port: floor.port, ...load, durationMs: s.unpaidWarmupMs })
+      const result = await measured(floor, { ...load, durationMs: s.pacedMs })
+      return { rps: result.rps, cpuMicros: result.cpuMicros, total: result.total, failed: result.failed }
+    } finally {
+      await floor.stop()
+    }
+  } finally {
+    await echo.stop()
   }
 }
 
@@ -261,6 +290,8 @@ function summarize(name, unpaid, variants) {
     framework: name,
     baseline: strip(unpaid.baseline),
     paced: paced ? { rps: paced.rps, cpuMicros: paced.cpuMicros, total: paced.total, failed: paced.failed } : null,
+    floor:
+      unpaid.floor && paced ? { ...unpaid.floor, aboveMicros: unpaid.floor.cpuMicros - paced.cpuMicros } : undefined,
     variants: variantSummary,
     extra,
   }

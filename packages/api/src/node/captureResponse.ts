@@ -23,19 +23,22 @@ const noBody = new Set([101, 204, 205, 304])
  * change) until the real `writeHead` sends them. The adapters hold a paid answer's head
  * with it until the payment or charge is settled.
  */
-export function heldWriteHead(res: ServerResponse): ServerResponse['writeHead'] {
-  return function writeHead(status: number, ...rest: unknown[]) {
-    res.statusCode = status
-    for (const arg of rest) {
-      if (typeof arg === 'string') res.statusMessage = arg
-      else if (Array.isArray(arg)) {
-        for (let i = 0; i < arg.length; i += 2) res.setHeader(String(arg[i]), arg[i + 1] as string)
-      } else if (arg && typeof arg === 'object') {
-        for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) res.setHeader(k, v)
-      }
+export function heldWriteHead(_res: ServerResponse): ServerResponse['writeHead'] {
+  return holdWriteHead as ServerResponse['writeHead']
+}
+
+/** `writeHead` that only records (shared: it reads the response from `this`). */
+function holdWriteHead(this: ServerResponse, status: number, ...rest: unknown[]) {
+  this.statusCode = status
+  for (const arg of rest) {
+    if (typeof arg === 'string') this.statusMessage = arg
+    else if (Array.isArray(arg)) {
+      for (let i = 0; i < arg.length; i += 2) this.setHeader(String(arg[i]), arg[i + 1] as string)
+    } else if (arg && typeof arg === 'object') {
+      for (const [k, v] of Object.entries(arg as OutgoingHttpHeaders)) if (v !== undefined) this.setHeader(k, v)
     }
-    return res
-  } as ServerResponse['writeHead']
+  }
+  return this
 }
 
 /** The bytes of what a handler passed to `write()`/`end()`; `undefined` for none. */

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
-import type { Paywall } from '../paywall/createPaywall.js'
-import { receiptHeaders } from '../paywall/credits.js'
+import type { FastDraw, Paywall } from '../paywall/createPaywall.js'
+import { setReceiptHeaders } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
@@ -115,7 +115,8 @@ function creditToken(req: NodeRequest): string | undefined {
  * A request paid from credit at a price known up front, without Web objects: hold the
  * price (in memory), let the handler run, and hold back only its `end()` (and any `write()`
  * before it) until the charge is written; then send it with its receipt. Anything else
- * (an unknown token, too little credit) takes the full path.
+ * (an unknown token, too little credit) takes the full path. The hot path: the response's
+ * overrides are shared functions reading one state object, so a request allocates little.
  */
 async function serveFromCredit(
   paywall: Paywall,
@@ -131,60 +132,128 @@ async function serveFromCredit(
   const draw = drawn instanceof Promise ? await drawn : drawn
   if (!draw) return run(paywall, req, res, next, path, route)
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
-  const { write, end, writeHead } = res
-  /** `write()` calls before `end()`: sent after the charge (a streamed body is buffered). */
-  let early: [unknown, unknown][] | undefined
-  let bodyStatus: number | undefined
-  let ended = false
-  let sent = false
+  const state: CreditState = {
+    paywall,
+    draw,
+    req,
+    path,
+    next,
+    write: res.write,
+    end: res.end,
+    writeHead: res.writeHead,
+    early: undefined,
+    bodyStatus: undefined,
+    ended: false,
+    sent: false,
+    chunk: undefined,
+    encoding: undefined,
+    cb: undefined,
+  }
+  const held = res as HeldResponse
+  held[creditState] = state
   // One listener: the caller left before the handler ended (release), or after the charge
   // while the answer was going out (the charge goes back).
-  res.once('close', () => {
-    if (!ended) {
-      ended = true
-      draw.drop()
-    } else if (sent && !res.writableFinished) void draw.undelivered()
-  })
+  res.on('close', onCreditClose)
   res.writeHead = heldWriteHead(res)
-  res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) => {
-    // After end(): nothing more goes out (Node would refuse it too).
-    if (ended) return false
-    bodyStatus ??= res.statusCode
-    early ??= []
-    early.push([chunk, typeof encoding === 'function' ? undefined : encoding])
-    const done = typeof encoding === 'function' ? encoding : cb
-    if (typeof done === 'function') queueMicrotask(done as () => void)
-    return true
-  }) as ServerResponse['write']
-  res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) => {
-    // A second end() is ignored: the overrides stay until the paid answer goes out.
-    if (ended) return res
-    ended = true
-    void send(chunk, encoding, cb).catch(next)
-    return res
-  }) as ServerResponse['end']
-  const restore = () => {
-    res.write = write
-    res.end = end
-    res.writeHead = writeHead
-  }
-
-  const send = async (chunk: unknown, encoding: unknown, cb: unknown) => {
-    const status = res.statusCode
-    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
-      // Part of a paid body was written before the failure: none of it goes out unpaid.
-      draw.drop()
-      restore()
-      return sendWebResponse(res, handlerFailed(status, true))
-    }
-    const receipt = await draw.finish(status, () => `http://${req.headers.host ?? 'localhost'}${path.split('?')[0]}`)
-    restore()
-    if (typeof receipt !== 'string') return sendWebResponse(res, receipt)
-    if (res.destroyed) return draw.undelivered()
-    for (const [name, value] of receiptHeaders(receipt)) res.setHeader(name, value)
-    sent = true
-    if (early) for (const [c, e] of early) (write as (c: unknown, e?: unknown) => boolean).call(res, c, e)
-    ;(end as (c?: unknown, e?: unknown, cb?: unknown) => ServerResponse).call(res, chunk, encoding, cb)
-  }
+  res.write = heldWrite as ServerResponse['write']
+  res.end = heldEnd as ServerResponse['end']
   next()
+}
+
+const creditState = Symbol('402x.credit')
+type CreditState = {
+  paywall: Paywall
+  draw: FastDraw
+  req: NodeRequest
+  path: string
+  next: Next
+  write: ServerResponse['write']
+  end: ServerResponse['end']
+  writeHead: ServerResponse['writeHead']
+  /** `write()` calls before `end()`: sent after the charge (a streamed body is buffered). */
+  early: [unknown, unknown][] | undefined
+  bodyStatus: number | undefined
+  ended: boolean
+  sent: boolean
+  /** What `end()` was called with. */
+  chunk: unknown
+  encoding: unknown
+  cb: unknown
+}
+type HeldResponse = ServerResponse & { [creditState]: CreditState }
+
+function onCreditClose(this: HeldResponse) {
+  const state = this[creditState]
+  if (!state.ended) {
+    state.ended = true
+    state.draw.drop()
+  } else if (state.sent && !this.writableFinished) void state.draw.undelivered()
+}
+
+function heldWrite(this: HeldResponse, chunk: unknown, encoding?: unknown, cb?: unknown): boolean {
+  const state = this[creditState]
+  // After end(): nothing more goes out (Node would refuse it too).
+  if (state.ended) return false
+  state.bodyStatus ??= this.statusCode
+  state.early ??= []
+  state.early.push([chunk, typeof encoding === 'function' ? undefined : encoding])
+  const done = typeof encoding === 'function' ? encoding : cb
+  if (typeof done === 'function') queueMicrotask(done as () => void)
+  return true
+}
+
+function heldEnd(this: HeldResponse, chunk?: unknown, encoding?: unknown, cb?: unknown): HeldResponse {
+  const state = this[creditState]
+  // A second end() is ignored: the overrides stay until the paid answer goes out.
+  if (state.ended) return this
+  state.ended = true
+  state.chunk = chunk
+  state.encoding = encoding
+  state.cb = cb
+  const status = this.statusCode
+  if (state.bodyStatus !== undefined && state.bodyStatus < 400 && status >= 400) {
+    // Part of a paid body was written before the failure: none of it goes out unpaid.
+    state.draw.drop()
+    restoreCredit(this)
+    sendWebResponse(this, handlerFailed(status, true)).catch(state.next)
+    return this
+  }
+  const events = state.paywall.events
+  const resource = events.listenerCount('receipt') > 0 ? resourceOf(state) : ''
+  state.draw.settle(status, this, sendCharged, resource)
+  return this
+}
+
+const resourceOf = (state: CreditState) => `http://${state.req.headers.host ?? 'localhost'}${state.path.split('?')[0]}`
+
+function restoreCredit(res: HeldResponse) {
+  const state = res[creditState]
+  const plain = res as ServerResponse
+  plain.write = state.write
+  plain.end = state.end
+  plain.writeHead = state.writeHead
+}
+
+/** The charge is written (or refused): the held answer goes out with its receipt. */
+function sendCharged(res: HeldResponse, receipt: string | Response) {
+  const state = res[creditState]
+  restoreCredit(res)
+  if (typeof receipt !== 'string') {
+    sendWebResponse(res, receipt).catch(state.next)
+    return
+  }
+  if (res.destroyed) {
+    void state.draw.undelivered()
+    return
+  }
+  setReceiptHeaders(res, receipt)
+  state.sent = true
+  if (state.early)
+    for (const [c, e] of state.early) (state.write as (c: unknown, e?: unknown) => boolean).call(res, c, e)
+  ;(state.end as (c?: unknown, e?: unknown, cb?: unknown) => ServerResponse).call(
+    res,
+    state.chunk,
+    state.encoding,
+    state.cb,
+  )
 }
