@@ -91,8 +91,9 @@ ${creditsTable(c)}
   (the default), its SQLite ledger in \`bench/out/\`. Before the timed part the bench buys $${c.topUp} of credit with one real
   x402 payment (\`POST /__402x/credits?amount=${c.topUp}\`, paid by a devchain buyer through a facilitator process),
   then stops the facilitator: the timed run never reaches the chain. Every request sends
-  \`Authorization: Bearer <token>\`; the paywall holds the price in memory, runs the handler, and writes the charge in a
-  group-committed SQLite transaction before answering. A request counts only with 200 and an \`X-402x-Receipt\`; after
+  \`Authorization: Bearer <token>\`; the paywall holds the price in memory, runs the handler, and writes the charge to the
+  caller's tab (one row, one page) in a group-committed SQLite transaction before answering; tabs are posted as
+  \`charge\` entries within a second. A request counts only with 200 and an \`X-402x-Receipt\`; after
   the run the token's balance (\`GET /__402x/credits\`) must have dropped by exactly the price × the successful
   requests, warm-up included.
 - No middleware and credit-funded run side by side, each on its own server (idle while the other is loaded): after a
