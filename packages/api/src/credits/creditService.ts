@@ -100,7 +100,10 @@ export type CreditServiceOptions = { path: string } | { ledger: CreditLedger }
 
 export function createCreditService(options: CreditServiceOptions): CreditService {
   let opened: CreditLedger | undefined
+  let closed = false
+  let closing: Promise<void> | undefined
   const ledger = () => {
+    if (closed) throw new X402Error('store_unavailable', { message: 'the credit service was closed' })
     opened ??= 'ledger' in options ? options.ledger : createCreditLedger({ path: options.path })
     return opened
   }
@@ -131,12 +134,13 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
   /** Posts the tabs a moment after the first charge since they were last posted. */
   let postTimer: ReturnType<typeof setTimeout> | undefined
   const schedulePosting = () => {
-    if (postTimer) return
+    if (postTimer || closed) return
     postTimer = setTimeout(postTabs, postTabsMs)
     postTimer.unref?.()
   }
   const postTabs = () => {
     postTimer = undefined
+    if (closed) return
     // A tab that cannot be posted now (a busy or broken file) stays on the tab, counted
     // against the balance; try again later.
     ledger().postTabs().catch(schedulePosting)
@@ -358,14 +362,19 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       if (count > 0) durable.clear()
       return count
     },
-    async close() {
-      while (queue.length) await flush()
-      if (postTimer) {
-        clearTimeout(postTimer)
-        postTimer = undefined
-        await opened?.postTabs().catch(() => {})
-      }
-      await opened?.close()
+    close() {
+      // Closed once: a second close() (two owners, a test's cleanup) waits for the first.
+      closing ??= (async () => {
+        while (queue.length) await flush()
+        if (postTimer) {
+          clearTimeout(postTimer)
+          postTimer = undefined
+          await opened?.postTabs().catch(() => {})
+        }
+        closed = true
+        await opened?.close()
+      })()
+      return closing
     },
   }
 }

@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { FastDraw, Paywall } from '../paywall/createPaywall.js'
-import { setReceiptHeaders } from '../paywall/credits.js'
+import { receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
@@ -128,6 +128,9 @@ async function serveFromCredit(
   next: Next,
   path: string,
 ) {
+  // A second paywall on the same response (the middleware mounted twice, overlapping
+  // routes): the first one holds and charges it; this one takes nothing.
+  if ((res as HeldResponse)[creditState]) return next()
   const drawn = fast.draw(route, token)
   const draw = drawn instanceof Promise ? await drawn : drawn
   if (!draw) return run(paywall, req, res, next, path, route)
@@ -234,9 +237,24 @@ function restoreCredit(res: HeldResponse) {
   plain.writeHead = state.writeHead
 }
 
-/** The charge is written (or refused): the held answer goes out with its receipt. */
+/**
+ * The charge is written (or refused): the held answer goes out with its receipt. Whatever
+ * throws on the way (the handler's own `end()` arguments, a wrapper) goes to `next`, and the
+ * charge goes back: the paid answer did not leave.
+ */
 function sendCharged(res: HeldResponse, receipt: string | Response) {
   const state = res[creditState]
+  try {
+    sendHeld(res, state, receipt)
+  } catch (error) {
+    // The receipt is not this answer's: the error answer says nothing was delivered.
+    if (!res.headersSent) res.removeHeader(receiptHeader)
+    void state.draw.undelivered()
+    state.next(error)
+  }
+}
+
+function sendHeld(res: HeldResponse, state: CreditState, receipt: string | Response) {
   restoreCredit(res)
   if (typeof receipt !== 'string') {
     sendWebResponse(res, receipt).catch(state.next)

@@ -1178,10 +1178,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
       this.resource = resource
       if (status < 400) return service.chargeThen(this.hold, this.hold.amount, this, afterCharge)
       service.drop(this.hold)
-      service.available(this.hold.account).then(
-        (balance) => this.tell({ ...this.receipt(0n, balance), reason: 'handler_error' }),
-        (error) => this.tell(faultResponse(error)),
-      )
+      service
+        .available(this.hold.account)
+        .then(
+          (balance) => ({ ...this.receipt(0n, balance), reason: 'handler_error' as const }),
+          (error) => faultResponse(error),
+        )
+        .then((result) => this.tell(result))
+        .catch((error) => events.emit('error', error))
     }
 
     receipt(captured: bigint, balance: bigint): CreditReceipt {
