@@ -164,10 +164,6 @@ export function invalidToken(): Response {
   )
 }
 
-/**
- * The headers of a credit-funded or metered answer: its receipt (`receiptJson`), a new
- * credit token when one was opened, and what a browser needs to read them.
- */
 /** {@link receiptHeaders} set on a Node response, with no arrays to allocate (the hot path). */
 export function setReceiptHeaders(res: { setHeader(name: string, value: string): unknown }, receipt: string) {
   res.setHeader(receiptHeader, receipt)
@@ -175,6 +171,10 @@ export function setReceiptHeaders(res: { setHeader(name: string, value: string):
   res.setHeader('cache-control', 'private, no-store')
 }
 
+/**
+ * The headers of a credit-funded or metered answer: its receipt (`receiptJson`), a new
+ * credit token when one was opened, and what a browser needs to read them.
+ */
 export function receiptHeaders(receipt: string, token?: string): [string, string][] {
   return [
     [receiptHeader, receipt],
