@@ -82,6 +82,8 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.exec(creditSchema)
 
+  /** A caller's unposted tab (`@account` is `caller:…`), in the statements that weigh it. */
+  const tabOf = 'COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0)'
   const q = {
     insertTx: db.prepare(`INSERT INTO credit_transactions (kind, ref, account, amount, note, created_at)
       VALUES (@kind, @ref, @account, CAST(@amount AS INTEGER), @note, @now) RETURNING id`),
@@ -103,20 +105,19 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     // tab, covers it.
     debitIfCovered: db.prepare(`UPDATE credit_balances SET balance = balance - CAST(@amount AS INTEGER)
       WHERE account = @account
-        AND balance - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)`),
+        AND balance - ${tabOf} >= CAST(@amount AS INTEGER)`),
     balance: db.prepare('SELECT CAST(balance AS TEXT) AS balance FROM credit_balances WHERE account = ?'),
     tabOf: db.prepare('SELECT CAST(used AS TEXT) AS used FROM credit_tabs WHERE account = ?'),
     // One statement, one snapshot: a tab posted between two reads is never counted twice or not at all.
     available: db.prepare(`SELECT CAST(
-        COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0)
-        - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) AS TEXT) AS available`),
+        COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0) - ${tabOf} AS TEXT) AS available`),
     // The hot path's one write: adds to the caller's tab if its balance, less the tab, covers it.
     addToTab: db.prepare(`INSERT INTO credit_tabs (account, used, charges)
       SELECT @account, CAST(@amount AS INTEGER), @charges
-      WHERE COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0)
-        - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)
+      WHERE COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0) - ${tabOf}
+        >= CAST(@amount AS INTEGER)
       ON CONFLICT (account) DO UPDATE SET used = used + excluded.used, charges = charges + excluded.charges`),
-    tabs: db.prepare('SELECT account, CAST(used AS TEXT) AS used, charges FROM credit_tabs'),
+    tabs: db.prepare('SELECT account FROM credit_tabs'),
     tab: db.prepare('SELECT account, CAST(used AS TEXT) AS used, charges FROM credit_tabs WHERE account = ?'),
     closeTab: db.prepare('DELETE FROM credit_tabs WHERE account = @account'),
     insertReservation:
@@ -206,7 +207,10 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
    * thrown once the rest are posted.
    */
   const postTabs = (account?: string) => {
-    const callers = account === undefined ? (q.tabs.all() as TabRow[]).map((row) => row.account) : [callerOf(account)]
+    const callers =
+      account === undefined
+        ? (q.tabs.all() as { account: CreditAccount }[]).map((row) => row.account)
+        : [callerOf(account)]
     let posted = 0n
     let failure: unknown
     for (const caller of callers) {

@@ -217,7 +217,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     queue.push({ account: hold.account, amount, context, done: done as Charged<unknown> })
     if (!scheduled) {
       scheduled = true
-      waited = 0
+      waited = false
       setImmediate(gather)
     }
   }
@@ -227,16 +227,13 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
    * more turn for the requests already read (under load, a commit then carries about twice
    * as many charges; when idle, nothing waits).
    */
-  let waited = 0
-  let seen = 0
+  let waited = false
   const gather = () => {
-    if (waited < 1 && queue.length > seen + 1) {
-      waited++
-      seen = queue.length
+    if (!waited && queue.length > 1) {
+      waited = true
       setImmediate(gather)
       return
     }
-    seen = 0
     void flush()
   }
 

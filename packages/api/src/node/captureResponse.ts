@@ -21,14 +21,10 @@ const noBody = new Set([101, 204, 205, 304])
 /**
  * A `writeHead` that only records: the status and headers stay on `res` (and may still
  * change) until the real `writeHead` sends them. The adapters hold a paid answer's head
- * with it until the payment or charge is settled.
+ * with it until the payment or charge is settled (`res.writeHead = heldWriteHead`; one
+ * shared function: it reads the response from `this`).
  */
-export function heldWriteHead(_res: ServerResponse): ServerResponse['writeHead'] {
-  return holdWriteHead as ServerResponse['writeHead']
-}
-
-/** `writeHead` that only records (shared: it reads the response from `this`). */
-function holdWriteHead(this: ServerResponse, status: number, ...rest: unknown[]) {
+export const heldWriteHead = function writeHead(this: ServerResponse, status: number, ...rest: unknown[]) {
   this.statusCode = status
   for (const arg of rest) {
     if (typeof arg === 'string') this.statusMessage = arg
@@ -39,7 +35,7 @@ function holdWriteHead(this: ServerResponse, status: number, ...rest: unknown[])
     }
   }
   return this
-}
+} as ServerResponse['writeHead']
 
 /** The bytes of what a handler passed to `write()`/`end()`; `undefined` for none. */
 export function chunkBytes(chunk: unknown, encoding?: unknown): Buffer | undefined {
@@ -89,7 +85,7 @@ export function captureResponse(res: ServerResponse): Capture {
     const bytes = chunkBytes(chunk, encoding)
     if (bytes) chunks.push(bytes)
   }
-  res.writeHead = heldWriteHead(res)
+  res.writeHead = heldWriteHead
   res.flushHeaders = () => {}
   res.write = ((chunk: unknown, ...rest: unknown[]) => {
     bodyStatus ??= res.statusCode

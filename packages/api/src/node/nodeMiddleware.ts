@@ -157,7 +157,7 @@ async function serveFromCredit(
   // One listener: the caller left before the handler ended (release), or after the charge
   // while the answer was going out (the charge goes back).
   res.on('close', onCreditClose)
-  res.writeHead = heldWriteHead(res)
+  res.writeHead = heldWriteHead
   res.write = heldWrite as ServerResponse['write']
   res.end = heldEnd as ServerResponse['end']
   next()

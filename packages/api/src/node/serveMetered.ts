@@ -89,7 +89,7 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     }
   }
 
-  res.writeHead = heldWriteHead(res)
+  res.writeHead = heldWriteHead
   res.flushHeaders = () => {
     if (mode === 'pending' && res.statusCode < 400) startStream()
   }
