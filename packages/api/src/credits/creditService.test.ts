@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { openSqlite } from '../ledger/openSqlite.js'
 import { type CreditService, createCreditService, type Hold, sharedCreditService } from './creditService.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
@@ -62,6 +63,25 @@ describe('the hot path', () => {
       -5n,
       -10n,
     ])
+  })
+
+  it('recovery expires reservations even when a tab cannot be posted, then reports that tab', async () => {
+    const path = join(dir, 'credits.db')
+    const credits = service(path)
+    const a = await credits.open()
+    const b = await credits.open()
+    await credits.grant(a.account, 100n, 'ga')
+    await credits.grant(b.account, 100n, 'gb')
+    await credits.charge((await credits.hold(a.account, 80n)) as Hold, 80n)
+    const held = await credits.reserve(b.account, 30n, 50)
+    expect(held.ok).toBe(true)
+    // A writer that does not know tabs (an older release) spends a's credit under its tab.
+    const raw = openSqlite(path)
+    raw.exec(`UPDATE credit_balances SET balance = 50 WHERE account = 'caller:${a.account}'`)
+    raw.close()
+    await sleep(60)
+    await expect(credits.expire()).rejects.toMatchObject({ code: 'store_unavailable' })
+    expect(await credits.ledger().balance(b.account)).toEqual({ available: 100n, reserved: 0n })
   })
 
   it('frees a dropped hold, and charges a hold once only', async () => {

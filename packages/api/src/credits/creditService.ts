@@ -352,11 +352,18 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     },
     entries: (account, limit) => ledger().entries(account, { limit }),
     async expire() {
-      // Recovery: tabs left by a process that died before posting them are posted too.
-      await ledger().postTabs()
+      // Recovery: tabs left by a process that died before posting them are posted too. A tab
+      // that cannot be posted is reported, after the reservations' expiry, which it does not hold back.
+      let failure: unknown
+      await ledger()
+        .postTabs()
+        .catch((error) => {
+          failure = error
+        })
       const count = await ledger().expireReservations()
       // Expired reservations went back to their callers: read the figures afresh.
       if (count > 0) durable.clear()
+      if (failure) throw failure
       return count
     },
     close() {
