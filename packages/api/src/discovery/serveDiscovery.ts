@@ -1,5 +1,6 @@
 import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { normalizePath } from '../paywall/routes.js'
+import type { RequestHead } from '../paywall/types.js'
 import { createManifest } from './createManifest.js'
 import { createOpenApi } from './createOpenApi.js'
 import { seenResources } from './seenResources.js'
@@ -13,7 +14,7 @@ const cache = new WeakMap<ResolvedPaywall, Map<string, { seen: number; document:
  * `undefined` when the request is not for one of them. Public and free: any origin may read
  * them (`Access-Control-Allow-Origin: *`).
  */
-export function serveDiscovery(config: ResolvedPaywall, request: Request): Response | undefined {
+export function serveDiscovery(config: ResolvedPaywall, request: RequestHead): Response | undefined {
   if (!config.discovery || (request.method !== 'GET' && request.method !== 'HEAD')) return undefined
   const url = new URL(request.url)
   const path = normalizePath(url.pathname)

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { toWebRequest } from '../node/nodeRequest.js'
+import { requestHead } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { handlerFailed } from '../paywall/responses.js'
@@ -77,7 +77,7 @@ export const x402Fastify = Object.assign(
     }
     fastify.decorate('paywall', paywall)
     const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
-      const decision = await paywall.handle(toWebRequest(request.raw, request.url), route, {
+      const decision = await paywall.handle(requestHead(request.raw, request.url), route, {
         req: route?.needsRequest ? withRouteParams(request, route, request.url) : request,
         ip: request.ip,
       })
@@ -141,6 +141,27 @@ export const x402Fastify = Object.assign(
         reply.removeHeader('content-length')
         return Readable.from(meteredEvents(payload as AsyncIterable<Buffer | string>, meter))
       }
+      const watchDelivery = () => {
+        // Paid, but the caller may be gone: then the payment may be served again on a retry.
+        if (reply.raw.destroyed) void entry.decision.undelivered()
+        else
+          reply.raw.once('close', () => {
+            if (!reply.raw.writableFinished) void entry.decision.undelivered()
+          })
+      }
+      const { finishStatus } = entry.decision
+      if (finishStatus && (payload === null || typeof payload === 'string' || Buffer.isBuffer(payload))) {
+        // A payload already in memory stays as it is: only the receipt headers are added.
+        const outcome = await finishStatus(status)
+        watchDelivery()
+        if (outcome instanceof Response) {
+          reply.code(outcome.status)
+          applyHeaders(reply, outcome)
+          return Buffer.from(await outcome.arrayBuffer())
+        }
+        for (const [name, value] of outcome?.headers ?? []) reply.header(name, value)
+        return payload
+      }
       let answer: Response
       try {
         const body = [204, 304].includes(status) ? null : await toBuffer(payload)
@@ -150,12 +171,7 @@ export const x402Fastify = Object.assign(
         answer = handlerFailed(500, true)
       }
       const final = await entry.decision.finish(answer)
-      // Paid, but the caller may be gone: then the payment may be served again on a retry.
-      if (reply.raw.destroyed) void entry.decision.undelivered()
-      else
-        reply.raw.once('close', () => {
-          if (!reply.raw.writableFinished) void entry.decision.undelivered()
-        })
+      watchDelivery()
       reply.code(final.status)
       applyHeaders(reply, final)
       return Buffer.from(await final.arrayBuffer())

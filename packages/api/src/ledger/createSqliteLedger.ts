@@ -30,9 +30,15 @@ CREATE TABLE IF NOT EXISTS payments (
 CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
   ON payments (network, asset, payer, nonce)
   WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');
-CREATE INDEX IF NOT EXISTS payments_state ON payments (state, updated_at);
-CREATE INDEX IF NOT EXISTS payments_created ON payments (created_at);
 CREATE INDEX IF NOT EXISTS payments_payer ON payments (payer, created_at);
+-- Only the payments still in flight, for the reconciler: a settled payment leaves it, so
+-- the index stays a few pages that every write finds in cache.
+CREATE INDEX IF NOT EXISTS payments_unfinished ON payments (state, updated_at)
+  WHERE state IN ('verified', 'settling', 'pending');
+-- Earlier releases indexed every row by state and by creation time: each write then
+-- touched two more pages. The newest-first listing reads the rowid (the insertion order).
+DROP INDEX IF EXISTS payments_state;
+DROP INDEX IF EXISTS payments_created;
 `
 
 type Row = {
@@ -119,9 +125,19 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
   const byNonce = db.prepare(`SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ?
     AND state IN ('verified', 'settling', 'settled', 'pending', 'reconciled')`)
-  const update = db.prepare(`UPDATE payments SET state = @to, updated_at = @now,
-    tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
-    WHERE id = @id AND state = @from`)
+  // One statement per target state, moving a payment only from a state that may precede
+  // it: no read first, so a move is one write transaction.
+  const moves = new Map(
+    (Object.keys(transitions) as PaymentState[]).map((to) => {
+      const from = (Object.keys(transitions) as PaymentState[]).filter((f) => transitions[f].includes(to))
+      const sql = from.length
+        ? `UPDATE payments SET state = '${to}', updated_at = @now,
+            tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
+            WHERE id = @id AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
+        : undefined
+      return [to, sql ? db.prepare(sql) : undefined] as const
+    }),
+  )
   // Per asset: assets of different decimals are scaled by the caller. TOTAL() is a float
   // sum, so that a large 18-decimal sum cannot overflow (the figures feed volume tiers).
   const stats = db.prepare(`SELECT asset, COUNT(*) AS count, TOTAL(CAST(amount AS REAL)) AS amount
@@ -163,12 +179,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       }),
     transition: (id, to, changes = {}) =>
       guard(() => {
-        const row = byId.get(id) as Row | undefined
-        if (!row || !transitions[row.state].includes(to)) return false
-        const result = update.run({
+        const move = moves.get(to)
+        if (!move) return false
+        const result = move.run({
           id,
-          to,
-          from: row.state,
           now: Date.now(),
           transaction: changes.transaction ?? null,
           reason: changes.reason ?? null,
@@ -206,9 +220,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         ),
       ),
     list: ({ limit = 100 } = {}) =>
-      guard(() =>
-        (db.prepare('SELECT * FROM payments ORDER BY created_at DESC LIMIT ?').all(limit) as Row[]).map(toRecord),
-      ),
+      guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),
     close: () => guard(() => void db.close()),
   }
 }

@@ -16,6 +16,16 @@ export type Capture = {
   restore(): void
 }
 
+/**
+ * What a handler answered, kept on the Node response: the status and headers stay set on
+ * `res`; `body` is what it wrote (`null` for a status without a body). `midway`: it failed
+ * (status ≥ 400) after it had started a body under a status < 400.
+ */
+export type Captured = { status: number; body: Buffer | null; midway: boolean }
+
+/** {@link Capture} without a Web `Response`. */
+export type RawCapture = { done: Promise<Captured>; restore(): void }
+
 const noBody = new Set([101, 204, 205, 304])
 
 /**
@@ -67,6 +77,19 @@ export function headersOf(res: ServerResponse): Headers {
  * sending it, so the payment settles before anything reaches the caller.
  */
 export function captureResponse(res: ServerResponse): Capture {
+  const raw = captureRaw(res)
+  return {
+    done: raw.done.then(({ status, body, midway }) =>
+      midway
+        ? handlerFailed(status, true)
+        : responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers: headersOf(res) }),
+    ),
+    restore: raw.restore,
+  }
+}
+
+/** {@link captureResponse}, resolving with the bytes and status: no Web objects. */
+export function captureRaw(res: ServerResponse): RawCapture {
   const original: Writer = {
     write: res.write,
     end: res.end,
@@ -77,8 +100,8 @@ export function captureResponse(res: ServerResponse): Capture {
   // The status when the handler started its body: a 2xx body that ends as an error (the
   // handler threw midway, and an error handler wrote its page after it) is thrown away.
   let bodyStatus: number | undefined
-  let resolve!: (response: Response) => void
-  const done = new Promise<Response>((r) => {
+  let resolve!: (captured: Captured) => void
+  const done = new Promise<Captured>((r) => {
     resolve = r
   })
   const push = (chunk: unknown, encoding?: unknown) => {
@@ -97,13 +120,10 @@ export function captureResponse(res: ServerResponse): Capture {
     push(chunk, rest[0])
     callBack(rest)
     const status = res.statusCode
-    if (bodyStatus !== undefined && bodyStatus < 400 && status >= 400) {
-      // Part of a paid body was written before the failure: none of it goes out unpaid.
-      resolve(handlerFailed(status, true))
-      return res
-    }
-    const body = noBody.has(status) ? null : Buffer.concat(chunks)
-    resolve(responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers: headersOf(res) }))
+    // Part of a paid body was written before the failure: none of it goes out unpaid.
+    const midway = bodyStatus !== undefined && bodyStatus < 400 && status >= 400
+    const body = noBody.has(status) ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
+    resolve({ status, body, midway })
     return res
   }) as ServerResponse['end']
   return {
@@ -112,6 +132,24 @@ export function captureResponse(res: ServerResponse): Capture {
       Object.assign(res, original)
     },
   }
+}
+
+/**
+ * Sends a captured answer on `res` (writer restored): its status, the headers already on
+ * `res` plus `extra`, and its body (none for HEAD).
+ */
+export function sendCaptured(
+  res: ServerResponse,
+  captured: Captured,
+  extra: [string, string][] | undefined,
+  head = false,
+): void {
+  if (extra) for (const [name, value] of extra) res.setHeader(name, value)
+  const status = captured.status
+  res.statusCode = status < 200 || status > 599 ? 500 : status
+  const body = head ? null : captured.body
+  if (body && !res.hasHeader('content-length')) res.setHeader('content-length', body.length)
+  res.end(body ?? undefined)
 }
 
 /** Writes a Web `Response` to a Node response, replacing any headers already set. */

@@ -5,12 +5,14 @@ import { receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed } from '../paywall/responses.js'
 import { withRouteParams } from '../paywall/routes.js'
-import { captureResponse, heldWriteHead, sendWebResponse } from './captureResponse.js'
-import { readNodeBody, toWebRequest } from './nodeRequest.js'
+import type { Decision, RequestHead } from '../paywall/types.js'
+import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
+import { readNodeBody, requestHead } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
 export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
 export type Next = (error?: unknown) => void
+type Proceed = Extract<Decision, { type: 'proceed' }>
 
 /**
  * The paywall as Connect-style middleware over Node's request and response, written once
@@ -43,9 +45,9 @@ async function run(
     const problem = await readNodeBody(req)
     if (problem) return sendWebResponse(res, problem)
   }
-  let request: Request
+  let request: RequestHead
   try {
-    request = toWebRequest(req, path)
+    request = requestHead(req, path)
   } catch {
     // A Host header that makes no URL: bad input, not a fault.
     return sendWebResponse(res, errorResponse(400, 'invalid_request', 'the Host header or the path is not valid'))
@@ -74,6 +76,7 @@ async function run(
     return
   }
   if (decision.stream) return serveMetered(res, decision, next, head)
+  if (decision.finishStatus) return serveHeld(decision, res, next, head)
   const capture = captureResponse(res)
   let finished = false
   // The caller went away before the handler answered: charge nothing.
@@ -100,6 +103,44 @@ async function run(
     if (!res.writableFinished) void decision.undelivered()
   })
   await sendWebResponse(res, final, head)
+}
+
+/**
+ * A paid request whose answer stays on the Node response while the payment settles: the
+ * handler's status and headers are kept on `res` and its body in a buffer; no Web
+ * `Response` is built unless the answer is replaced (a 402, a 503).
+ */
+async function serveHeld(decision: Proceed, res: ServerResponse, next: Next, head: boolean) {
+  const finishStatus = decision.finishStatus as NonNullable<Proceed['finishStatus']>
+  const capture = captureRaw(res)
+  let finished = false
+  // The caller went away before the handler answered: charge nothing.
+  res.once('close', () => {
+    if (!finished) {
+      finished = true
+      capture.restore()
+      void decision.abort('the client closed the connection before the response')
+    }
+  })
+  next()
+  const captured = await capture.done
+  if (finished) return
+  finished = true
+  capture.restore()
+  if (res.destroyed) {
+    await decision.abort('the client closed the connection before the response')
+    return
+  }
+  const status = captured.midway || captured.status < 200 || captured.status > 599 ? 500 : captured.status
+  const outcome = await finishStatus(status)
+  // Paid, but the caller left during settlement: the payment may be served again on a retry.
+  if (res.destroyed) return decision.undelivered()
+  res.once('close', () => {
+    if (!res.writableFinished) void decision.undelivered()
+  })
+  if (outcome instanceof Response) return sendWebResponse(res, outcome, head)
+  if (captured.midway) return sendWebResponse(res, handlerFailed(captured.status, true), head)
+  sendCaptured(res, captured, outcome?.headers, head)
 }
 
 /** `Authorization: Bearer x402c_…` on a request that carries no payment, else `undefined`. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
 import { faultResponse } from '../paywall/responses.js'
+import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
 
 /**
@@ -23,6 +24,49 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
     method,
     headers,
   })
+}
+
+/**
+ * The core's view of a Node request (method, URL, headers) without a Web `Request`: a
+ * header is read from `rawHeaders` as `Headers.get` would give it (repeated values joined
+ * with `, `). Throws a `TypeError` when the Host header and path make no URL, as
+ * {@link toWebRequest} does.
+ */
+export function requestHead(req: IncomingMessage, path = req.url ?? '/'): RequestHead {
+  const secure = (req.socket as TLSSocket).encrypted === true
+  const host = req.headers.host ?? 'localhost'
+  const parsedUrl = new URL(`${secure ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : `/${path}`}`)
+  // As `new Request(url)` would: a URL with credentials is no request's URL.
+  if (parsedUrl.username || parsedUrl.password) throw new TypeError('the URL includes credentials')
+  return new NodeRequestHead(req, parsedUrl)
+}
+
+class NodeRequestHead implements RequestHead {
+  readonly method: string
+  readonly headers: { get(name: string): string | null }
+  constructor(
+    req: IncomingMessage,
+    readonly parsedUrl: URL,
+  ) {
+    this.method = req.method ?? 'GET'
+    const raw = req.rawHeaders
+    this.headers = {
+      get(name: string) {
+        const wanted = name.toLowerCase()
+        let value: string | null = null
+        for (let i = 0; i < raw.length; i += 2) {
+          const key = raw[i] as string
+          if (key.length === wanted.length && key.toLowerCase() === wanted) {
+            value = value === null ? (raw[i + 1] as string) : `${value}, ${raw[i + 1]}`
+          }
+        }
+        return value
+      },
+    }
+  }
+  get url() {
+    return this.parsedUrl.href
+  }
 }
 
 /**

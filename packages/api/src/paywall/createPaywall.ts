@@ -4,6 +4,7 @@ import {
   decodeHeader,
   ExactEvmPayloadSchema,
   encodeHeader,
+  exactEvmPayloadOf,
   formatMoney,
   headers,
   type Invalid,
@@ -40,14 +41,22 @@ import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedOption, type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
-import { errorResponse, faultResponse, paymentRequiredResponse, stampReceipt } from './responses.js'
+import { errorResponse, faultResponse, paymentRequiredResponse, receiptPairs, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { isSamePayment, type Proof, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
 import { createSpentNonces } from './spentNonces.js'
 import { createStreamMeter, receiptJson } from './streamMeter.js'
-import type { CreditReceipt, Decision, PaymentEvent, PaywallEvents, PaywallOptions, Price } from './types.js'
+import type {
+  CreditReceipt,
+  Decision,
+  PaymentEvent,
+  PaywallEvents,
+  PaywallOptions,
+  Price,
+  RequestHead,
+} from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
 
 export type HandleContext = {
@@ -72,7 +81,7 @@ export type Paywall = {
    * Decides about one request (DESIGN.md, "The seam"). `context.req` is the framework's own
    * request, shown to pricing code; `context.ip` the caller's address, for free tiers.
    */
-  handle(request: Request, route?: ResolvedRoute, context?: HandleContext): Promise<Decision>
+  handle(request: Request | RequestHead, route?: ResolvedRoute, context?: HandleContext): Promise<Decision>
   /** Moves unfinished payments (verified, settling, pending) to their final state from the chain. */
   reconcile(): Promise<number>
   /** Prepaid credit, for operators; `undefined` when `credits: false`. */
@@ -183,7 +192,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   }
 
   const handle: Paywall['handle'] = async (request, knownRoute, context = {}) => {
-    const url = new URL(request.url)
+    const url = (request as RequestHead).parsedUrl ?? new URL(request.url)
     const route = knownRoute ?? match(request.method, url.pathname)
     if (route === null)
       return respond(errorResponse(400, 'invalid_request', 'the request path is not valid percent-encoding'))
@@ -204,6 +213,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     let req = context.req
     if (req === undefined && route.needsRequest) {
       try {
+        if (!(request instanceof Request)) throw new TypeError('a request head without `context.req` cannot be priced')
         req = await webRequestInfo(request, route, {
           ip: context.ip,
           ...(context.params ? { params: context.params } : {}),
@@ -340,7 +350,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
       return refuse(matched.error)
     }
     const { payload, requirements } = matched
-    const exact = ExactEvmPayloadSchema.safeParse(payload.payload)
+    const fast = exactEvmPayloadOf(payload.payload)
+    const exact = fast ? { success: true as const, data: fast } : ExactEvmPayloadSchema.safeParse(payload.payload)
     if (!exact.success) {
       const issue = exact.error.issues[0]
       return refuse(
@@ -489,6 +500,29 @@ export function createPaywall(options: PaywallOptions): Paywall {
         }
       }
       let paid = false
+      /** Settles (status < 400) or releases, once, and unlocks the payment. */
+      const finishStatus = async (status: number) => {
+        try {
+          const outcome = await settleAndServe({
+            ledger,
+            facilitator,
+            events,
+            id,
+            payer: auth.from,
+            payload,
+            requirements,
+            status,
+            paymentRequired,
+          })
+          if (outcome !== 'released' && !(outcome instanceof Response)) {
+            paid = true
+            emitPayment(id, outcome.state, outcome.settle, requirements, auth.from, request.method, resourceUrl)
+          }
+          return outcome
+        } finally {
+          await unlock()
+        }
+      }
       return {
         type: 'proceed',
         requirements,
@@ -504,26 +538,20 @@ export function createPaywall(options: PaywallOptions): Paywall {
           }
         },
         finish: async (response) => {
-          try {
-            return await settleAndServe({
-              ledger,
-              facilitator,
-              events,
-              id,
-              payer: auth.from,
-              payload,
-              requirements,
-              response,
-              paymentRequired,
-              served: (state, settle) => {
-                paid = true
-                emitPayment(id, state, settle, requirements, auth.from, request.method, resourceUrl)
-                return stampReceipt(response, settle, v1)
-              },
-            })
-          } finally {
-            await unlock()
-          }
+          const outcome = await finishStatus(response.status)
+          return outcome === 'released'
+            ? response
+            : outcome instanceof Response
+              ? outcome
+              : stampReceipt(response, outcome.settle, v1)
+        },
+        finishStatus: async (status) => {
+          const outcome = await finishStatus(status)
+          return outcome === 'released'
+            ? undefined
+            : outcome instanceof Response
+              ? outcome
+              : { headers: receiptPairs(outcome.settle, v1) }
         },
       }
     } catch (error) {
@@ -949,9 +977,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     },
   ): Promise<Decision> => {
     const { id, payer, requirements } = input
-    let paid: { state: PaymentEvent['state']; settle: SettleResponse } | undefined
-    const marker = responseOf(null, { status: 200 })
-    const outcome = await settleAndServe({
+    const paid = await settleAndServe({
       ledger,
       facilitator,
       events,
@@ -959,15 +985,13 @@ export function createPaywall(options: PaywallOptions): Paywall {
       payer,
       payload: input.payload,
       requirements,
-      response: marker,
+      status: 200,
       paymentRequired: input.paymentRequired,
-      served: (state, settle) => {
-        paid = { state, settle }
-        emitPayment(id, state, settle, requirements, payer, input.method, input.resourceUrl)
-        return marker
-      },
     })
-    if (outcome !== marker || !paid) return respond(outcome)
+    // A status of 200 is never released.
+    if (paid === 'released') throw new Error('unreachable: a 200 was released')
+    if (paid instanceof Response) return respond(paid)
+    emitPayment(id, paid.state, paid.settle, requirements, payer, input.method, input.resourceUrl)
     if (paid.state === 'pending') {
       return respond(
         errorResponse(

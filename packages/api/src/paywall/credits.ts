@@ -4,7 +4,7 @@ import { type CreditService, sharedCreditService } from '../credits/creditServic
 import { createOnchainRefunder, type OnchainRefunder } from '../credits/refundOnchain.js'
 import { tokenPrefix } from '../credits/tokens.js'
 import { exposeHeaders } from './responses.js'
-import type { CreditsOptions, Price } from './types.js'
+import type { CreditsOptions, Price, RequestHead } from './types.js'
 
 /** Where credit is bought (`POST ?amount=`) and shown (`GET`, with the bearer token). */
 export const creditsPath = '/__402x/credits'
@@ -81,7 +81,7 @@ export function resolveCredits(
 }
 
 /** The caller's credit token, when it sent one of ours (`Authorization: Bearer x402c_…`). */
-export function bearerToken(request: Request): string | undefined {
+export function bearerToken(request: RequestHead): string | undefined {
   const value = request.headers.get('authorization')
   if (!value) return undefined
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value)

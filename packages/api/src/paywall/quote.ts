@@ -5,6 +5,7 @@ import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 import { errorResponse, faultResponse } from './responses.js'
 import { createSpentNonces } from './spentNonces.js'
+import type { RequestHead } from './types.js'
 
 /** What pricing decides before any payment is looked at. */
 export type Quote =
@@ -26,7 +27,7 @@ export type Quote =
 
 export type QuoteInput = {
   route: ResolvedRoute
-  request: Request
+  request: RequestHead
   /** The request as pricing code sees it. */
   req: unknown
   ip: string | undefined

@@ -82,14 +82,20 @@ export function errorResponse(status: number, error: string, message: string, re
   return responseOf(JSON.stringify({ error, message }), { status, headers: out })
 }
 
+/** The headers a paid answer gets: the settlement receipt, and what a browser needs. */
+export function receiptPairs(settle: SettleResponse, v1: boolean): [string, string][] {
+  const receipt = encodeHeader(settle)
+  const pairs: [string, string][] = [[headers.paymentResponse, receipt]]
+  if (v1) pairs.push([headers.v1PaymentResponse, receipt])
+  pairs.push(['access-control-expose-headers', exposeHeaders], ['cache-control', 'private, no-store'])
+  return pairs
+}
+
 /** The handler's response, with the settlement receipt and the headers a browser needs. */
 export function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
   const known = knownBody(response)
   const out = known === undefined ? new Response(response.body, response) : responseOf(known, response)
-  out.headers.set(headers.paymentResponse, encodeHeader(settle))
-  if (v1) out.headers.set(headers.v1PaymentResponse, encodeHeader(settle))
-  out.headers.set('access-control-expose-headers', exposeHeaders)
-  out.headers.set('cache-control', 'private, no-store')
+  for (const [name, value] of receiptPairs(settle, v1)) out.headers.set(name, value)
   return out
 }
 

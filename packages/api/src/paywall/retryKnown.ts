@@ -10,7 +10,7 @@ import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger, PaymentRecord } from '../ledger/types.js'
 import { errorResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
-import type { Decision } from './types.js'
+import type { Decision, RequestHead } from './types.js'
 
 /** How long after the payment an undelivered paid response may be fetched again. */
 const reserveWindowMs = 10 * 60_000
@@ -176,7 +176,7 @@ export type Proof = { address: string; nonce: string; expiresAt: number }
  * recent and signed. Whoever grants something on it must spend its nonce, so that a proof
  * seen once (a log, a proxy) cannot be used again.
  */
-export function provenPayer(request: Request, url: string, network: string): Proof | undefined {
+export function provenPayer(request: RequestHead, url: string, network: string): Proof | undefined {
   const proof = request.headers.get(siwxHeader)
   if (!proof) return undefined
   const check = verifySiwx(proof, { url, networks: [network], samePath: true })

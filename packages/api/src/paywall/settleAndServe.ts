@@ -14,28 +14,30 @@ export type SettleAndServeInput = {
   payer: string
   payload: PaymentPayload
   requirements: PaymentRequirements
-  /** The handler's buffered response. */
-  response: Response
+  /** The status the handler answered with. */
+  status: number
   /** A 402 for this route, with a refusal reason and the failed settlement. */
   paymentRequired(error: { reason: string; message: string }, settle?: SettleResponse): Response
-  /** The paid response, with its receipt, once the payment is settled or sent. */
-  served(state: PaymentEvent['state'], settle: SettleResponse): Response
 }
 
+/** A payment settled (or sent and pending): serve the handler's answer with its receipt. */
+export type Paid = { state: PaymentEvent['state']; settle: SettleResponse }
+
 /**
- * After the handler: charge nothing for a response ≥ 400; otherwise settle, record, and
- * serve with the receipt. A settlement that faults keeps the payment `pending` (it may have
- * reached the chain) and is never served; one that fails is a 402 with the reason.
+ * After the handler: charge nothing for a status ≥ 400 (`'released'`: send the handler's
+ * answer as it is); otherwise settle and record it (`Paid`: serve with the receipt). A
+ * settlement that faults keeps the payment `pending` (it may have reached the chain) and
+ * is never served; one that fails is a 402 with the reason (a `Response` to send instead).
  */
-export async function settleAndServe(input: SettleAndServeInput): Promise<Response> {
-  const { ledger, events, id, payer, response } = input
-  if (response.status >= 400) {
+export async function settleAndServe(input: SettleAndServeInput): Promise<'released' | Paid | Response> {
+  const { ledger, events, id, payer, status } = input
+  if (status >= 400) {
     await ledger.transition(id, 'released', {
       reason: 'handler_error',
-      message: `the handler answered ${response.status}; nothing was charged`,
+      message: `the handler answered ${status}; nothing was charged`,
     })
-    events.emit('released', { id, payer, reason: `handler answered ${response.status}` })
-    return response
+    events.emit('released', { id, payer, reason: `handler answered ${status}` })
+    return 'released'
   }
   if (!(await ledger.transition(id, 'settling'))) {
     // The reconciler already closed this payment (it expired while the handler ran).
@@ -69,12 +71,12 @@ export async function settleAndServe(input: SettleAndServeInput): Promise<Respon
   }
   if (settle.success) {
     await record('settled', { transaction: settle.transaction })
-    return input.served('settled', settle)
+    return { state: 'settled', settle }
   }
   if (settle.errorReason === 'settlement_pending') {
     // Sent, not yet confirmed: it may still land, so the payer is never asked again.
     await record('pending', { transaction: settle.transaction, reason: 'settlement_pending' })
-    return input.served('pending', settle)
+    return { state: 'pending', settle }
   }
   const reason = settle.errorReason ?? 'settlement_failed'
   await ledger.transition(id, 'failed', {

@@ -261,6 +261,25 @@ export type CreditReceipt = {
   reason?: string
 }
 
+/**
+ * What the core reads of a request: its URL, method and headers. A Web `Request` is one;
+ * the Node adapters pass a lighter view of the Node request (no Web objects on the hot
+ * path). `parsedUrl`, when given, is `new URL(url)` already made.
+ */
+export type RequestHead = {
+  readonly url: string
+  readonly method: string
+  readonly headers: { get(name: string): string | null }
+  readonly parsedUrl?: URL
+}
+
+/**
+ * What {@link Decision} `finishStatus` decided from the handler's status: send the
+ * handler's answer with these headers added (`headers`; paid), send it as it is
+ * (`undefined`; released, nothing charged), or send this `Response` instead (a 402, a 503).
+ */
+export type StatusOutcome = { headers: [string, string][] } | Response | undefined
+
 /** What the core decides about one request (DESIGN.md, "The seam"). */
 export type Decision =
   | { type: 'skip' }
@@ -278,6 +297,12 @@ export type Decision =
       type: 'proceed'
       /** Settles when the handler's response is < 400 and returns what to send. */
       finish(response: Response): Promise<Response>
+      /**
+       * {@link finish} from the handler's status alone, for adapters that keep the answer in
+       * their own response object (Node): no Web `Response` is built for a paid answer.
+       * Absent where the core needs the body (credit, metering): use `finish` then.
+       */
+      finishStatus?(status: number): Promise<StatusOutcome>
       /** The handler did not finish or the client went away: release, charge nothing. */
       abort(reason: string): Promise<void>
       /**
