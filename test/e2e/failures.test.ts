@@ -480,9 +480,11 @@ describe('a caller that leaves while its payment settles', () => {
       // The caller gives up once the handler has run and the settlement is sent.
       const leaving = new AbortController()
       const first = fetch(url, { headers: header, signal: leaving.signal }).catch((e: Error) => e)
-      const settling = async () => (await ledger.list())[0]?.state === 'settling'
+      // The settlement is sent once its transaction waits in anvil's pool.
+      const settling = async () => Number(((await rpc('txpool_status')) as { pending: string }).pending) > 0
       for (let i = 0; i < 200 && !(await settling()); i++) await new Promise((r) => setTimeout(r, 25))
       expect(await settling()).toBe(true)
+      expect((await ledger.list())[0]?.state).toBe('verified')
       leaving.abort()
       expect(await first).toBeInstanceOf(Error)
       await rpc('evm_mine')

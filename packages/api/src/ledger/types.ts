@@ -1,6 +1,8 @@
 /**
  * A payment's state only moves forward:
  * `verified → settling → settled | failed | pending → reconciled`, and
+ * `verified → settled | pending` when the settlement began soon after the row was written
+ * (the `settling` write is skipped: see `settleAndServe`), and
  * `verified → released` when the handler failed and nothing was charged.
  * `rejected` records a refused attempt.
  */
@@ -17,7 +19,7 @@ export type PaymentState =
 /** The states a payment may move to from each state. */
 export const transitions: Record<PaymentState, readonly PaymentState[]> = {
   rejected: [],
-  verified: ['settling', 'released', 'failed'],
+  verified: ['settling', 'settled', 'pending', 'released', 'failed'],
   settling: ['settled', 'failed', 'pending'],
   pending: ['reconciled', 'failed'],
   settled: [],

@@ -167,6 +167,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
   events.on('error', () => {})
 
   const quote = createQuoter(config, ledger)
+  /** The ledger rows of payments this process is serving or settling: its reconciler leaves them alone. */
+  const inFlight = new Set<string>()
   const warned = new WeakSet<ResolvedRoute>()
 
   const { credits } = config
@@ -371,9 +373,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
       })
     }
     let locked = true
+    /** This payment's ledger row, once written: in flight until unlocked. */
+    let row: string | undefined
     const unlock = async () => {
       if (locked) {
         locked = false
+        if (row) inFlight.delete(row)
         await locks.release(lockKey)
       }
     }
@@ -456,6 +461,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
         })
       }
       const id = randomUUID()
+      const verifiedAt = Date.now()
       const inserted = await ledger.insert({
         id,
         state: 'verified',
@@ -480,6 +486,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
           payer: auth.from,
         })
       }
+      row = id
+      inFlight.add(id)
       events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
       if (route === creditsRoute || route.meter) {
         try {
@@ -494,6 +502,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
             resourceUrl,
             method: request.method,
             paymentRequired,
+            verifiedAt,
           })
         } finally {
           await unlock()
@@ -512,6 +521,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
             payload,
             requirements,
             status,
+            verifiedAt,
             paymentRequired,
           })
           if (outcome !== 'released' && !(outcome instanceof Response)) {
@@ -974,6 +984,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
       payload: PaymentPayload
       method: string
       paymentRequired: (error: { reason: string; message: string }, settle?: SettleResponse) => Response
+      /** When the payment's row was written, ms epoch. */
+      verifiedAt: number
     },
   ): Promise<Decision> => {
     const { id, payer, requirements } = input
@@ -986,6 +998,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       payload: input.payload,
       requirements,
       status: 200,
+      verifiedAt: input.verifiedAt,
       paymentRequired: input.paymentRequired,
     })
     // A status of 200 is never released.
@@ -1123,7 +1136,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
 
   const interval = options.reconcileIntervalMs ?? 30_000
   const reconcile = async () => {
-    const count = await reconcilePayments({ ledger, facilitator, olderThanMs: 5_000 })
+    const count = await reconcilePayments({ ledger, facilitator, olderThanMs: 5_000, inFlight: (id) => inFlight.has(id) })
     // Crash recovery: reservations of requests that never finished go back to their callers.
     if (credits) await credits.service.expire()
     return count

@@ -11,11 +11,14 @@ export async function reconcilePayments(options: {
   facilitator: FacilitatorLike
   /** Leave payments touched more recently than this alone (they are in flight). */
   olderThanMs: number
+  /** Payments this process is serving or settling right now, whatever their age: left alone. */
+  inFlight?: (id: string) => boolean
 }): Promise<number> {
   const { ledger, facilitator } = options
   const stale = await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
   let moved = 0
   for (const payment of stale) {
+    if (options.inFlight?.(payment.id)) continue
     let status: Awaited<ReturnType<FacilitatorLike['reconcile']>>
     try {
       status = await facilitator.reconcile({

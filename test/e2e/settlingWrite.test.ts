@@ -1,0 +1,173 @@
+// The ledger's `settling` write: skipped when the settlement begins soon after the payment
+// was recorded (one commit fewer per paid request), written when the handler ran long; and
+// the reconciler of the serving process never touches a payment it is still serving.
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import type { FacilitatorLike } from '@402x/facilitator/client'
+import { createSqliteLedger, type Ledger, x402Middleware } from '402x-api'
+import express from 'express'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ageLedger } from '../helpers/ageLedger.js'
+import { close, listen, type Stack, startStack } from '../helpers/stack.js'
+
+let stack: Stack
+const servers: Server[] = []
+
+beforeAll(async () => {
+  stack = await startStack()
+})
+afterAll(async () => {
+  for (const s of servers) await close(s)
+  await stack?.stop()
+})
+
+async function serve(app: express.Express) {
+  const server = createServer(app)
+  servers.push(server)
+  return listen(server)
+}
+
+async function requirementsOf(url: string): Promise<PaymentRequirements> {
+  const res = await fetch(url)
+  const decoded = decodeHeader(res.headers.get('payment-required') ?? '', PaymentRequiredSchema)
+  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED from ${url}`)
+  return decoded.value.accepts[0] as PaymentRequirements
+}
+
+const pay = (requirements: PaymentRequirements, buyer = stack.chain.buyers[0]!) =>
+  encodeHeader(createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements }))
+
+/** A real SQLite ledger that also notes each state a payment is moved to. */
+function notingLedger(path: string): { ledger: Ledger; moves: string[] } {
+  const inner = createSqliteLedger({ path })
+  const moves: string[] = []
+  return {
+    moves,
+    ledger: {
+      ...inner,
+      transition: (id, to, update) => {
+        moves.push(to)
+        return inner.transition(id, to, update)
+      },
+    },
+  }
+}
+
+describe("the ledger's settling write", () => {
+  it('is skipped when the handler answers at once: verified → settled, one commit fewer', async () => {
+    const { ledger, moves } = notingLedger(stack.paywall().ledger)
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall(), ledger, price: 0.01 }), (_req, res) => {
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url)) } })
+    expect(res.status).toBe(200)
+    expect(moves).toEqual(['settled'])
+    const [row] = await ledger.list()
+    expect(row).toMatchObject({ state: 'settled' })
+    expect(row?.transaction).toMatch(/^0x[0-9a-f]{64}$/)
+  })
+
+  it('is written when the handler ran for longer than a second, before the settlement', async () => {
+    const { ledger, moves } = notingLedger(stack.paywall().ledger)
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall(), ledger, price: 0.01 }), (_req, res) => {
+      setTimeout(() => res.json({ ok: true }), 1_100)
+    })
+    const url = `${await serve(app)}/paid`
+    const res = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url)) } })
+    expect(res.status).toBe(200)
+    expect(moves).toEqual(['settling', 'settled'])
+  })
+
+  it('a payment settled on chain but left `verified` by a crash is reconciled from the chain', async () => {
+    const options = stack.paywall()
+    const app = express()
+    const middleware = x402Middleware({ ...options, price: 0.01 })
+    app.get('/paid', middleware, (_req, res) => {
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[1]!
+    const payment = createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements })
+    const auth = (payment.payload as { authorization: { nonce: string; validBefore: string } }).authorization
+    // The process wrote `verified`, settled at once (no `settling` write), then crashed.
+    const ledger = createSqliteLedger({ path: options.ledger })
+    const id = randomUUID()
+    await ledger.insert({
+      id,
+      state: 'verified',
+      network: requirements.network,
+      asset: requirements.asset,
+      payTo: requirements.payTo,
+      payer: buyer.address,
+      nonce: auth.nonce,
+      amount: requirements.amount,
+      validBefore: Number(auth.validBefore),
+      method: 'GET',
+      resource: url,
+      payload: JSON.stringify(payment),
+      requirements: JSON.stringify(requirements),
+    })
+    expect((await stack.facilitator.settle(payment, requirements)).success).toBe(true)
+    ageLedger(options.ledger)
+    expect(await middleware.paywall.reconcile()).toBe(1)
+    expect(await ledger.get(id)).toMatchObject({ state: 'reconciled', undelivered: true })
+    await ledger.close()
+  })
+
+  it("this process's reconciler leaves a payment it is still settling alone, however old its row", async () => {
+    const options = stack.paywall()
+    // The real facilitator, whose answer to /settle is held back after the chain has it.
+    let landed!: () => void
+    const onChain = new Promise<void>((resolve) => {
+      landed = resolve
+    })
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const real = stack.facilitator
+    const facilitator: FacilitatorLike = {
+      supported: () => real.supported(),
+      verify: (payload, requirements) => real.verify(payload, requirements),
+      reconcile: (request) => real.reconcile(request),
+      settle: async (payload, requirements) => {
+        const settled = await real.settle(payload, requirements)
+        landed()
+        await gate
+        return settled
+      },
+    }
+    const app = express()
+    const middleware = x402Middleware({ ...options, facilitator, price: 0.01 })
+    app.get('/paid', middleware, (_req, res) => {
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const answer = fetch(url, {
+      headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url), stack.chain.buyers[2]!) },
+    })
+    await onChain
+    // The row looks abandoned (untouched for a minute) and the chain says it was paid.
+    ageLedger(options.ledger)
+    expect(await middleware.paywall.reconcile()).toBe(0)
+    release()
+    const res = await answer
+    expect(res.status).toBe(200)
+    expect(res.headers.get('payment-response')).toBeTruthy()
+    const ledger = createSqliteLedger({ path: options.ledger })
+    try {
+      const [row] = await ledger.list()
+      // Settled by the request itself, and not flagged as undelivered (which would serve a
+      // signed-in retry of it once more for free).
+      expect(row).toMatchObject({ state: 'settled' })
+      expect(row?.undelivered).toBeUndefined()
+    } finally {
+      await ledger.close()
+    }
+  })
+})
