@@ -68,6 +68,8 @@ const settings = {
     paidWarmupRequests: quick ? 100 : 200,
     paidWarmupMaxMs: quick ? 2000 : 4000,
     pacedMs: quick ? 1000 : 1500,
+    /** Alternating rounds of `pacedMs` for the middleware's CPU with a stand-in facilitator. */
+    standInRounds: quick ? 3 : 5,
     unpaidWarmupMs: quick ? 300 : 400,
     unpaidRoundMs: quick ? 250 : 400,
     unpaidRounds: quick ? 2 : 3,

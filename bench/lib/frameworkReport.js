@@ -16,7 +16,7 @@ const rate = (value) => (value === null || value === undefined ? '—' : value.t
 /** Paid `exact` beside the same route with no middleware, and the middleware's CPU per paid request. */
 export function frameworksTable(results) {
   const lines = [
-    '| framework | no middleware req/s | paid exact req/s | paid ÷ unpaid | failed | paid p50 ms | server CPU µs / paid req | no middleware µs / req at the paid pace | (closed loop) | **middleware µs / paid req** | ÷ 300 µs target | excluded: facilitator µs / req | excluded: anvil µs / req |',
+    '| framework | no middleware req/s | paid exact req/s | paid ÷ unpaid | failed | paid p50 ms | on the chain: server CPU µs / paid req | less no middleware at that pace | no middleware µs / req at the paid pace (closed loop) | **middleware µs / paid req, chain excluded** | ÷ 300 µs target | excluded: facilitator µs / req | excluded: anvil µs / req |',
     '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ]
   for (const f of results) {
@@ -27,7 +27,7 @@ export function frameworksTable(results) {
       continue
     }
     lines.push(
-      `| ${names[f.framework]} | ${rate(f.baseline?.rps)} | ${rate(paid.rps)} | ${f.baseline?.rps ? `${(paid.rps / f.baseline.rps).toFixed(3)}×` : '—'} | ${paid.failed} of ${paid.total} | ${num(paid.p50, 2)} | ${num(paid.cpuMicros, 0)} | ${num(f.paced?.cpuMicros)} | ${num(f.baseline?.cpuMicros)} | **${num(paid.middlewareMicros, 0)}** | ${paid.middlewareMicros === null ? '—' : `${(paid.middlewareMicros / middlewareTargetMicros).toFixed(2)}×`} | ${num(paid.facilitatorMicros, 0)} | ${num(paid.anvilMicros, 0)} |`,
+      `| ${names[f.framework]} | ${rate(f.baseline?.rps)} | ${rate(paid.rps)} | ${f.baseline?.rps ? `${(paid.rps / f.baseline.rps).toFixed(3)}×` : '—'} | ${paid.failed} of ${paid.total} | ${num(paid.p50, 2)} | ${num(paid.cpuMicros, 0)} | ${num(paid.chainMiddlewareMicros, 0)} | ${num(f.paced?.cpuMicros, 0)} (${num(f.baseline?.cpuMicros, 0)}) | **${num(paid.middlewareMicros, 0)}** | ${paid.middlewareMicros === null ? '—' : `${(paid.middlewareMicros / middlewareTargetMicros).toFixed(2)}×`} | ${num(paid.facilitatorMicros, 0)} | ${num(paid.anvilMicros, 0)} |`,
     )
   }
   return lines.join('\n')
@@ -38,7 +38,7 @@ export function dynamicPriceTable(results) {
   const lines = [`| framework | path | ${kinds.fixed} | ${kinds.sync} | ${kinds.async} |`, '|---|---|---:|---:|---:|']
   const cell = (figures, extra, { paid = false } = {}) => {
     if (!figures) return '—'
-    const micros = paid ? figures.middlewareMicros : figures.cpuMicros
+    const micros = paid ? figures.chainMiddlewareMicros : figures.cpuMicros
     const digits = paid ? 0 : 1
     const delta = extra === undefined ? '' : ` (${signed(extra, digits)})`
     return `${num(micros, digits)} µs${delta} · ${rate(figures.rps)} req/s`
@@ -69,7 +69,7 @@ export function dynamicPriceTable(results) {
       (k, kind) => (kind === 'fixed' ? null : k?.freeFn),
       'freeFn',
     )
-    row('paid: middleware CPU (chain work excluded)', (k) => k?.paid, 'paid', { paid: true })
+    row('paid, on the chain: server CPU less no middleware', (k) => k?.paid, 'paid', { paid: true })
   }
   if (errors.length) lines.push('', ...errors.map((e, i) => `${i + 1}. ${e}`))
   return lines.join('\n')
@@ -95,13 +95,21 @@ export function frameworkTarget(results) {
       id: 'middleware-cpu',
       target: `the middleware's own CPU ≤ ${middlewareTargetMicros} µs per paid request, chain work excluded, on every framework`,
       measured: floor
-        ? `${measured}; the flow's floor alone (decode, /verify, /settle, answer, on Node \`http\`) ${floor.aboveMicros.toFixed(0)} µs`
+        ? `${measured}; the flow's floor alone (decode, /verify, /settle, answer, on Node \`http\`) ${floor.aboveMicros.toFixed(0)} µs${aboveFloor(results, floor)}`
         : measured,
       floorMicros: floor?.aboveMicros ?? null,
       ratios: figures,
       met: figures.every((x) => x.micros !== null && x.micros <= middlewareTargetMicros),
     },
   ]
+}
+
+/** What 402x adds above the floor, per framework: "; above the floor: Express 120 µs, …". */
+function aboveFloor(results, floor) {
+  const parts = results
+    .filter((f) => Number.isFinite(f.variants?.fixed?.paid?.middlewareMicros))
+    .map((f) => `${names[f.framework]} ${(f.variants.fixed.paid.middlewareMicros - floor.aboveMicros).toFixed(0)} µs`)
+  return parts.length ? `; 402x above the floor: ${parts.join(', ')}` : ''
 }
 
 /** The paid flow's floor (measured once, on Node `http`), if it was measured. */
@@ -118,9 +126,8 @@ function floorText(results) {
   return `- **The paid flow's floor.** A plain Node \`http\` server that does only what any x402 middleware with a
   facilitator at a URL must do per paid request (decode \`PAYMENT-SIGNATURE\`, \`POST /verify\`, \`POST /settle\`
   over keep-alive \`node:http\` with the same bodies, answer with a \`PAYMENT-RESPONSE\`; no checks, no ledger,
-  no locks), against a stand-in facilitator that answers after 3 ms and 15 ms, at the Node paid run's pace
-  with its payment headers (${rate(floor.rps)} req/s, ${floor.failed} failed of ${floor.total}): ${num(floor.cpuMicros, 0)} µs per request,
-  **${num(floor.aboveMicros, 0)} µs above the same server with no middleware**. ${
+  no locks), in the same rounds against the same stand-in facilitator (${rate(floor.rps)} req/s, ${floor.failed} failed of ${floor.total}):
+  ${num(floor.cpuMicros, 0)} µs per request, **${num(floor.aboveMicros, 0)} µs above the same server with no middleware**. ${
     rest > 0
       ? `The 300 µs target leaves ${rest.toFixed(0)} µs for everything 402x adds to that`
       : `That alone is ${(floor.aboveMicros / middlewareTargetMicros).toFixed(2)}× the 300 µs target`
@@ -152,26 +159,29 @@ ${s.concurrency} callers; paid runs of ${s.paidMs / 1000} s after a warm-up of $
 
 ${frameworksTable(frameworks)}
 
-- **Middleware µs / paid req** = the paywalled server's own CPU (user + system, \`process.cpuUsage()\` read
-  inside it before and after the timed run) divided by the paid requests, minus the same framework's CPU
-  per request with no middleware, serving the same route at the same pace (the paid run's req/s, evenly
-  spaced, ${s.concurrency} connections, ${s.pacedMs / 1000} s) with the same request bytes (the paid run's
-  \`PAYMENT-SIGNATURE\` headers, which it ignores).
+- **Middleware µs / paid req, chain excluded** (the target's figure) = the paywalled server's own CPU
+  (user + system, \`process.cpuUsage()\` read inside it before and after each round) per paid request,
+  minus the same framework's with no middleware, median of the per-round differences over
+  ${s.standInRounds} alternating rounds of ${s.pacedMs / 1000} s at the paid run's pace (its req/s, evenly spaced,
+  ${s.concurrency} connections), every request carrying a distinct signed \`PAYMENT-SIGNATURE\` (which the
+  server with no middleware ignores). The paywall's facilitator there is a stand-in (\`bench/servers/echo.js\`:
+  well-formed \`/verify\` and \`/settle\` answers after 3 ms and 15 ms, as a facilitator waiting on the chain,
+  with no chain), so nothing in the server waits on anvil or shares the CPUs with it.
 - What it counts: decoding and checking the payment, the HTTP calls to the facilitator (\`/verify\`,
-  \`/settle\`) and parsing their answers, the SQLite ledger (a lookup, an insert, two transitions), the locks,
-  buffering the handler's answer, the \`PAYMENT-RESPONSE\` receipt, and the event-loop wake-ups while it
-  waits for the facilitator. What it does not: the facilitator's and anvil's CPU (shown in the last two
-  columns, read inside the facilitator and from /proc), and the load generator's.
-- A paid request here is a real settlement (one transaction, awaited) and every successful one is checked
-  on chain (see the on-chain check above). On 2 cores the facilitator, anvil, the load generator and the
-  server share the CPUs: paid req/s is bound by all four and by the chain round trip, not by the server
-  alone.
-- No middleware req/s and (closed loop) µs / req: each caller sends its next request when the last one
-  answers, median of ${s.unpaidRounds} rounds of ${s.unpaidRoundMs / 1000} s. Compare the two no-middleware columns: a
-  request that arrives alone, at the paid pace, costs the same server ${wakeRatio(frameworks)} the CPU of one in a
-  busy loop (waking an idle process up costs CPU), and a paid request wakes the server up several times
-  (the request, then the facilitator's answers to \`/verify\` and \`/settle\`): that is why the subtraction
-  uses the paced figure, and part of what remains is those extra wake-ups.
+  \`/settle\`) and parsing their answers, the SQLite ledger (a lookup, an insert and one transition; a
+  second, \`settling\`, only when the handler ran for over a second), the locks, holding the handler's
+  answer, the \`PAYMENT-RESPONSE\` receipt, and the event-loop wake-ups while it waits for the facilitator.
+- **On the chain** (the real paid run): the server's CPU per paid request, less the no-middleware figure
+  at that pace. A paid request there is a real settlement (one transaction, awaited) and every successful
+  one is checked on chain (see the on-chain check above). On 2 cores the facilitator, anvil, the load
+  generator and the server share the CPUs: paid req/s is bound by all four and by the chain round trip,
+  not by the server alone; the facilitator's and anvil's CPU are in the last two columns.
+- No middleware µs / req: at the paid pace, and in brackets in a closed loop (each caller sends its next
+  request when the last one answers, median of ${s.unpaidRounds} rounds of ${s.unpaidRoundMs / 1000} s). A request that arrives
+  alone costs the same server ${wakeRatio(frameworks)} the CPU of one in a busy loop (waking an idle process up
+  costs CPU), and a paid request wakes the server up several times (the request, then the facilitator's
+  answers to \`/verify\` and \`/settle\`): that is why the subtraction uses the paced figure, and part of
+  what remains is those extra wake-ups.
 ${floorText(frameworks)}
 
 ## Dynamic prices
@@ -179,7 +189,7 @@ ${floorText(frameworks)}
 Server CPU µs per request (median of ${s.unpaidRounds} alternating rounds, closed loop, ${s.concurrency} callers,
 all variants' servers running at once) and req/s, for the same route priced three ways; in brackets the
 extra CPU against \`price: 0.01\` (median of the per-round differences; for the paid row, the difference of
-one paid run each). The paid row is the middleware's own CPU per paid request, as above.
+one paid run each). The paid row is the paid run on the chain, less the framework at that pace.
 
 ${dynamicPriceTable(frameworks)}
 

@@ -66,6 +66,7 @@ async function runFramework(name, context) {
   const s = settings.frameworks
   const facilitatorUrl = `http://127.0.0.1:${facilitatorPort}`
   const servers = []
+  let baselineServer
   const start = async (config) => {
     const server = await startServer(script(name), { ...base, ...config })
     servers.push(server)
@@ -86,6 +87,7 @@ async function runFramework(name, context) {
       }
     }
     const [baseline, ...started] = await Promise.all([start({ paywall: false }), ...priceKinds.map(variant)])
+    baselineServer = baseline
     const variants = Object.fromEntries(priceKinds.map((kind, i) => [kind, started[i]]))
     const unpaid = await runUnpaid(name, baseline, variants, s, progress)
     for (const kind of priceKinds) {
@@ -96,27 +98,17 @@ async function runFramework(name, context) {
         variants[kind].paid = { error: error.message.split('\n')[0] }
         progress(`${name}, price ${kind}: paid run failed: ${variants[kind].paid.error}`)
       }
-      // The same framework with no middleware, at the paid run's pace and with the same
-      // request bytes (the payment header is ignored): what the framework alone costs.
+      // The middleware's own CPU, chain work excluded: the same framework with no middleware,
+      // behind 402x with a stand-in facilitator (and, on Node, the flow's floor), in
+      // alternating rounds at the paid run's pace.
       if (kind === 'fixed' && variants.fixed.paid?.rps > 0) {
-        const payments = variants.fixed.paid.payments
-        unpaid.paced = await measured(baseline, {
-          path: '/paid',
-          concurrency: s.concurrency,
-          durationMs: s.pacedMs,
-          payments,
-          expect: 200,
-          rate: variants.fixed.paid.rps,
-        })
+        const standIn = await measureStandIn(name, baselineServer, context, variants.fixed.paid.rps)
+        unpaid.paced = standIn.baseline
+        unpaid.standIn = standIn.paywall
+        if (standIn.floor) unpaid.floor = standIn.floor
         progress(
-          `${name}: no middleware at the paid pace (${unpaid.paced.rps.toFixed(0)} req/s, payment headers ignored): ${unpaid.paced.cpuMicros.toFixed(1)} µs CPU/req`,
+          `${name}: chain work excluded (stand-in facilitator, ${standIn.baseline.rps.toFixed(0)} req/s, median of ${standIn.rounds} rounds): no middleware ${standIn.baseline.cpuMicros.toFixed(0)} µs/req, 402x +${standIn.paywall.middlewareMicros.toFixed(0)} µs${standIn.floor ? `, the flow's floor +${standIn.floor.aboveMicros.toFixed(0)} µs` : ''}${standIn.failed ? `; ${standIn.failed} FAILED` : ''}`,
         )
-        if (name === 'node') {
-          unpaid.floor = await measureFloor(base, s, { rate: variants.fixed.paid.rps, payments })
-          progress(
-            `the paid flow's floor (decode, /verify, /settle, answer; Node \`http\`, same pace): ${unpaid.floor.cpuMicros.toFixed(1)} µs CPU/req, ${(unpaid.floor.cpuMicros - unpaid.paced.cpuMicros).toFixed(1)} µs above no middleware${unpaid.floor.failed ? `; ${unpaid.floor.failed} FAILED` : ''}`,
-          )
-        }
       }
     }
     return summarize(name, unpaid, variants)
@@ -126,25 +118,83 @@ async function runFramework(name, context) {
 }
 
 /**
- * The floor under the middleware-CPU target: a plain Node `http` server (`floor.js`) doing only
- * what any x402 middleware with a facilitator at a URL must (decode the payment, `/verify`,
- * `/settle`, answer with the receipt) against a stand-in facilitator (`echo.js`, answering
- * after 3 ms and 15 ms), at the paid run's pace with its payment headers.
+ * The middleware's own CPU per paid request with the chain work excluded. The facilitator is
+ * a stand-in (`echo.js`: well-formed /verify and /settle answers after 3 ms and 15 ms, as a
+ * facilitator waiting on the chain, with no chain), so the server measured does all of its
+ * own work (decoding, checks, the facilitator's HTTP calls, the ledger, the receipt) and
+ * nothing waits on anvil. In alternating rounds at the paid run's pace, with the same kind
+ * of payment headers: the framework with no middleware, the same framework behind 402x, and
+ * on Node the paid flow's floor (`floor.js`: only what any middleware with a facilitator at
+ * a URL must do). Each figure is the median of the per-round differences.
  */
-async function measureFloor(base, s, { rate, payments }) {
-  const echo = await startServer(script('echo'), { ...base, verifyMs: 3, settleMs: 15 })
+async function measureStandIn(name, baseline, context, rate) {
+  const { base, buyers, settings, outDir } = context
+  const s = settings.frameworks
+  const started = []
+  const start = async (script, config) => {
+    const server = await startServer(script, { ...base, ...config })
+    started.push(server)
+    return server
+  }
   try {
-    const floor = await startServer(script('floor'), { ...base, echoPort: echo.port })
-    try {
-      const load = { path: '/paid', concurrency: s.concurrency, payments, expect: 200, rate }
-      await runLoad({ port: floor.port, ...load, durationMs: s.unpaidWarmupMs })
-      const result = await measured(floor, { ...load, durationMs: s.pacedMs })
-      return { rps: result.rps, cpuMicros: result.cpuMicros, total: result.total, failed: result.failed }
-    } finally {
-      await floor.stop()
+    const echo = await start(script('echo'), { verifyMs: 3, settleMs: 15 })
+    const paywall = await start(script(name), {
+      paywall: true,
+      priceKind: 'fixed',
+      facilitatorUrl: `http://127.0.0.1:${echo.port}`,
+      ledger: `${outDir}ledger-${name}-standin.db`,
+    })
+    const floor = name === 'node' ? await start(script('floor'), { echoPort: echo.port }) : undefined
+    const cells = [
+      { key: 'baseline', server: baseline, expect: 200 },
+      { key: 'paywall', server: paywall, expect: 'paid' },
+      ...(floor ? [{ key: 'floor', server: floor, expect: 'paid' }] : []),
+    ]
+    const terms = await fetchTerms(paywall.port, '/paid')
+    const perRun = (ms) => Math.ceil((rate * ms) / 1000) + 4 * s.concurrency
+    const pool = presign({
+      terms,
+      buyers,
+      count: cells.length * (perRun(s.unpaidWarmupMs * 2) + s.standInRounds * perRun(s.pacedMs)),
+    })
+    let next = 0
+    const take = (count) => {
+      const from = next
+      next += count
+      return pool.slice(from, next)
+    }
+    const load = (cell, durationMs) =>
+      measured(cell.server, {
+        path: '/paid',
+        concurrency: s.concurrency,
+        durationMs,
+        payments: take(perRun(durationMs)),
+        expect: cell.expect,
+        rate,
+      })
+    for (const cell of cells) await load(cell, s.unpaidWarmupMs * 2)
+    const rounds = Object.fromEntries(cells.map((c) => [c.key, []]))
+    for (let round = 0; round < s.standInRounds; round++) {
+      for (const cell of round % 2 ? [...cells].reverse() : cells) rounds[cell.key].push(await load(cell, s.pacedMs))
+    }
+    const cpu = (key) => rounds[key].map((r) => r.cpuMicros)
+    const above = (key) => median(cpu(key).map((v, i) => v - cpu('baseline')[i]))
+    const figures = (key) => ({
+      rps: median(rounds[key].map((r) => r.rps)),
+      cpuMicros: median(cpu(key)),
+      total: rounds[key].reduce((n, r) => n + r.total, 0),
+      failed: rounds[key].reduce((n, r) => n + r.failed, 0),
+      rounds: cpu(key),
+    })
+    return {
+      rounds: s.standInRounds,
+      failed: cells.reduce((n, c) => n + figures(c.key).failed, 0),
+      baseline: figures('baseline'),
+      paywall: { ...figures('paywall'), middlewareMicros: above('paywall') },
+      floor: floor ? { ...figures('floor'), aboveMicros: above('floor') } : undefined,
     }
   } finally {
-    await echo.stop()
+    for (const server of started) await server.stop()
   }
 }
 
@@ -258,13 +308,17 @@ function summarize(name, unpaid, variants) {
       continue
     }
     const { payments: _omit, ...paid } = v.paid ?? {}
-    const middlewareMicros =
+    // On the chain: the paid run's server CPU less the framework's at the same pace (the
+    // wake-ups differ: a real facilitator answers at other times than the stand-in).
+    const chainMiddlewareMicros =
       paid.cpuMicros !== undefined && paid.cpuMicros !== null && paced ? paid.cpuMicros - paced.cpuMicros : null
+    // The target's figure (chain work excluded), measured for the fixed price.
+    const middlewareMicros = kind === 'fixed' ? (unpaid.standIn?.middlewareMicros ?? null) : null
     variantSummary[kind] = {
       free: strip(unpaid[`${kind}.free`]),
       required: strip(unpaid[`${kind}.required`]),
       freeFn: strip(unpaid[`${kind}.freeFn`]),
-      paid: v.paid ? { ...paid, middlewareMicros } : undefined,
+      paid: v.paid ? { ...paid, middlewareMicros, chainMiddlewareMicros } : undefined,
     }
   }
   // Extra CPU of a price function: the median of the per-round differences (unpaid paths);
@@ -290,8 +344,8 @@ function summarize(name, unpaid, variants) {
     framework: name,
     baseline: strip(unpaid.baseline),
     paced: paced ? { rps: paced.rps, cpuMicros: paced.cpuMicros, total: paced.total, failed: paced.failed } : null,
-    floor:
-      unpaid.floor && paced ? { ...unpaid.floor, aboveMicros: unpaid.floor.cpuMicros - paced.cpuMicros } : undefined,
+    standIn: unpaid.standIn,
+    floor: unpaid.floor,
     variants: variantSummary,
     extra,
   }

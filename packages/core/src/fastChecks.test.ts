@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { decodeHeader, encodeHeader } from './codec.js'
-import { exactEvmPayloadOf, isPaymentPayload } from './fastChecks.js'
-import { ExactEvmPayloadSchema, PaymentPayloadSchema } from './types.js'
+import { exactEvmPayloadOf, isPaymentPayload, isSettleResponse, isVerifyResponse } from './fastChecks.js'
+import { ExactEvmPayloadSchema, PaymentPayloadSchema, SettleResponseSchema, VerifyResponseSchema } from './types.js'
 
 const authorization = {
   from: '0x90F79bf6EB2c4f870365E785982E1f101E93b906',
@@ -141,6 +141,39 @@ describe('hand-written checks agree with the schemas', () => {
     }
     expect(fast).toBeGreaterThan(10)
     expect(refused).toBeGreaterThan(50)
+  })
+
+  it("accept a facilitator's verify and settle answers only when their schemas do, as they are", () => {
+    const verify = { isValid: false, invalidReason: 'x', invalidMessage: 'y', payer: authorization.from }
+    const settle = {
+      success: true,
+      errorReason: 'r',
+      errorMessage: 'm',
+      payer: authorization.from,
+      transaction: `0x${'ef'.repeat(32)}`,
+      network: 'eip155:8453',
+      amount: '10000',
+    }
+    const cases: [unknown, (v: unknown) => boolean, { safeParse(v: unknown): { success: boolean; data?: unknown } }][] =
+      [
+        [verify, isVerifyResponse, VerifyResponseSchema],
+        [settle, isSettleResponse, SettleResponseSchema],
+      ]
+    for (const [base, check, schema] of cases) {
+      expect(check(base)).toBe(true)
+      let fast = 0
+      let refused = 0
+      for (const candidate of variants(base)) {
+        const parsed = schema.safeParse(candidate)
+        if (check(candidate)) {
+          fast++
+          expect(parsed.success, JSON.stringify(candidate)).toBe(true)
+          expect(candidate).toEqual(parsed.data)
+        } else if (!parsed.success) refused++
+      }
+      expect(fast).toBeGreaterThan(5)
+      expect(refused).toBeGreaterThan(20)
+    }
   })
 
   it('leave the error messages to the schema', () => {

@@ -3,7 +3,7 @@
 // test compares them over thousands of variants), and answers `false` for anything else,
 // so that the caller falls back to the schema and its precise error message. They exist
 // for speed alone: on the paid path they cost a few µs where the schemas cost ~50.
-import type { ExactEvmPayload, PaymentPayload } from './types.js'
+import type { ExactEvmPayload, PaymentPayload, SettleResponse, VerifyResponse } from './types.js'
 
 const addressPattern = /^0x[0-9a-fA-F]{40}$/
 const bytes32Pattern = /^0x[0-9a-fA-F]{64}$/
@@ -77,4 +77,29 @@ export function exactEvmPayloadOf(value: unknown): ExactEvmPayload | undefined {
       nonce,
     },
   }
+}
+
+/** `VerifyResponseSchema`, for an answer it surely accepts as it is. */
+export function isVerifyResponse(value: unknown): value is VerifyResponse {
+  return (
+    isRecord(value) &&
+    typeof value.isValid === 'boolean' &&
+    optionalText(value.invalidReason) &&
+    optionalText(value.invalidMessage) &&
+    optionalText(value.payer)
+  )
+}
+
+/** `SettleResponseSchema`, for an answer it surely accepts as it is. */
+export function isSettleResponse(value: unknown): value is SettleResponse {
+  return (
+    isRecord(value) &&
+    typeof value.success === 'boolean' &&
+    typeof value.transaction === 'string' &&
+    typeof value.network === 'string' &&
+    optionalText(value.errorReason) &&
+    optionalText(value.errorMessage) &&
+    optionalText(value.payer) &&
+    optionalText(value.amount)
+  )
 }
