@@ -488,7 +488,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
       }
       row = id
       inFlight.add(id)
-      events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
+      if (events.listenerCount('verified') > 0) {
+        events.emit('verified', { id, payer: auth.from, amount: BigInt(requirements.amount), resource: resourceUrl })
+      }
       if (route === creditsRoute || route.meter) {
         try {
           return await settleFirst({
@@ -1116,6 +1118,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
     method: string,
     resource: string,
   ) => {
+    // Built only for someone listening (`onPayment`, webhooks …).
+    if (events.listenerCount('payment') === 0 && events.listenerCount('settled') === 0) return
     try {
       const event = paymentEvent({
         id,
@@ -1136,7 +1140,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
 
   const interval = options.reconcileIntervalMs ?? 30_000
   const reconcile = async () => {
-    const count = await reconcilePayments({ ledger, facilitator, olderThanMs: 5_000, inFlight: (id) => inFlight.has(id) })
+    const count = await reconcilePayments({
+      ledger,
+      facilitator,
+      olderThanMs: 5_000,
+      inFlight: (id) => inFlight.has(id),
+    })
     // Crash recovery: reservations of requests that never finished go back to their callers.
     if (credits) await credits.service.expire()
     return count
