@@ -28,6 +28,14 @@ export function encodeHeader(value: unknown): string {
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
+ * JSON text with no `__proto__` key and no `\u` escape (which could spell one): what the
+ * hand-written checks may take, since its parsed value is then what the schemas return.
+ */
+export function plainJson(text: string): boolean {
+  return !text.includes('__proto__') && !text.includes('\\u')
+}
+
+/**
  * Decodes and validates an x402 header value. Never throws: bad input is data.
  *
  * @example
@@ -52,9 +60,10 @@ export function decodeHeader<T extends z.ZodType>(
   } catch {
     return invalid('invalid_payload', 'header is base64 but not JSON')
   }
-  // The paid path's payload, checked by hand when it surely passes (the schema copies
-  // `__proto__` keys differently, so those go to it).
-  if ((schema as z.ZodType) === PaymentPayloadSchema && !decoded.includes('__proto__') && isPaymentPayload(json)) {
+  // The paid path's payload, checked by hand when it surely passes. The schema copies a
+  // `__proto__` key differently, so text that has one, or any escape that could spell
+  // one (`\u005f_proto__`), goes to it.
+  if ((schema as z.ZodType) === PaymentPayloadSchema && plainJson(decoded) && isPaymentPayload(json)) {
     return { ok: true, value: json as z.infer<T> }
   }
   const parsed = schema.safeParse(json)

@@ -186,5 +186,14 @@ describe('hand-written checks agree with the schemas', () => {
     const proto = decodeHeader(Buffer.from(text).toString('base64'), PaymentPayloadSchema)
     expect(proto.ok).toBe(true)
     if (proto.ok) expect(proto.value).toEqual(PaymentPayloadSchema.parse(JSON.parse(text)))
+    // The same key spelled with an escape: JSON.parse makes it an own key all the same.
+    const escaped = JSON.stringify(valid).replace('"payload":{', '"payload":{"\\u005f_proto__":{"x":1},')
+    expect(Object.keys(JSON.parse(escaped).payload)).toContain('__proto__')
+    const viaEscape = decodeHeader(Buffer.from(escaped).toString('base64'), PaymentPayloadSchema)
+    expect(viaEscape.ok).toBe(true)
+    if (viaEscape.ok) {
+      expect(JSON.stringify(viaEscape.value)).toBe(JSON.stringify(PaymentPayloadSchema.parse(JSON.parse(escaped))))
+      expect(JSON.stringify(viaEscape.value)).not.toContain('__proto__')
+    }
   })
 })

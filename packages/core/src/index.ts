@@ -1,4 +1,4 @@
-export { decodeHeader, encodeHeader, headers, maxHeaderBytes } from './codec.js'
+export { decodeHeader, encodeHeader, headers, maxHeaderBytes, plainJson } from './codec.js'
 export type { DevState } from './devState.js'
 export { DevStateSchema, readDevState, stateDir } from './devState.js'
 export type { ErrorCode, X402ErrorOptions } from './errors.js'

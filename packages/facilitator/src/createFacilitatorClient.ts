@@ -1,6 +1,7 @@
 import {
   isSettleResponse,
   isVerifyResponse,
+  plainJson,
   SettleResponseSchema,
   SupportedResponseSchema,
   VerifyResponseSchema,
@@ -65,9 +66,7 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
     }
     const fast = fastChecks.get(schema)
     const parsed =
-      fast && !text.includes('__proto__') && fast(json)
-        ? ({ success: true, data: json } as const)
-        : schema.safeParse(json)
+      fast && plainJson(text) && fast(json) ? ({ success: true, data: json } as const) : schema.safeParse(json)
     if (ok && parsed.success) return parsed.data as z.infer<T>
     // A refusal may come with a 4xx but still be well-formed: take it as the answer.
     if (status < 500 && parsed.success) return parsed.data as z.infer<T>

@@ -99,7 +99,10 @@ export const x402Fastify = Object.assign(
           void decision
             .finish(new Response(null, { status: reply.raw.statusCode }))
             .catch((error) => paywall.events.emit('error', error))
-        } else void decision.abort('the client closed the connection before the response')
+        } else
+          decision
+            .abort('the client closed the connection before the response')
+            .catch((error) => paywall.events.emit('error', error))
       })
     }
     // A price that reads the request waits for the parsed body (preHandler); others answer
@@ -143,10 +146,11 @@ export const x402Fastify = Object.assign(
       }
       const watchDelivery = () => {
         // Paid, but the caller may be gone: then the payment may be served again on a retry.
-        if (reply.raw.destroyed) void entry.decision.undelivered()
+        if (reply.raw.destroyed) entry.decision.undelivered().catch((error) => paywall.events.emit('error', error))
         else
           reply.raw.once('close', () => {
-            if (!reply.raw.writableFinished) void entry.decision.undelivered()
+            if (!reply.raw.writableFinished)
+              entry.decision.undelivered().catch((error) => paywall.events.emit('error', error))
           })
       }
       const { finishStatus } = entry.decision

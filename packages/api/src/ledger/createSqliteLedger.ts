@@ -199,15 +199,20 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         return row ? toRecord(row) : undefined
       }),
     listByState: (states, olderThan = Number.MAX_SAFE_INTEGER) =>
-      guard(() =>
-        (
+      guard(() => {
+        // The states are written into the SQL (they are checked against the closed list):
+        // SQLite uses the partial index of unfinished payments only for literal states.
+        for (const state of states) {
+          if (!(state in transitions))
+            throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
+        }
+        const list = states.map((state) => `'${state}'`).join(', ')
+        return (
           db
-            .prepare(
-              `SELECT * FROM payments WHERE state IN (${states.map(() => '?').join(',')}) AND updated_at < ? ORDER BY created_at`,
-            )
-            .all(...states, olderThan) as Row[]
-        ).map(toRecord),
-      ),
+            .prepare(`SELECT * FROM payments WHERE state IN (${list}) AND updated_at < ? ORDER BY created_at`)
+            .all(olderThan) as Row[]
+        ).map(toRecord)
+      }),
     setUndelivered: (id, undelivered) =>
       guard(() => {
         const [to, from] = undelivered ? [1, 0] : [0, 1]

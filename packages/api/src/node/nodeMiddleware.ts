@@ -76,7 +76,8 @@ async function run(
     return
   }
   if (decision.stream) return serveMetered(res, decision, next, head)
-  if (decision.finishStatus) return serveHeld(decision, res, next, head)
+  if (decision.finishStatus) return serveHeld(paywall, decision, res, next, head)
+  const report = (error: unknown) => void paywall.events.emit('error', error)
   const capture = captureResponse(res)
   let finished = false
   // The caller went away before the handler answered: charge nothing.
@@ -84,7 +85,7 @@ async function run(
     if (!finished) {
       finished = true
       capture.restore()
-      void decision.abort('the client closed the connection before the response')
+      decision.abort('the client closed the connection before the response').catch(report)
     }
   })
   next()
@@ -100,7 +101,7 @@ async function run(
   // Paid, but the caller left during settlement: the payment may be served again on a retry.
   if (res.destroyed) return decision.undelivered()
   res.once('close', () => {
-    if (!res.writableFinished) void decision.undelivered()
+    if (!res.writableFinished) decision.undelivered().catch(report)
   })
   await sendWebResponse(res, final, head)
 }
@@ -110,7 +111,8 @@ async function run(
  * handler's status and headers are kept on `res` and its body in a buffer; no Web
  * `Response` is built unless the answer is replaced (a 402, a 503).
  */
-async function serveHeld(decision: Proceed, res: ServerResponse, next: Next, head: boolean) {
+async function serveHeld(paywall: Paywall, decision: Proceed, res: ServerResponse, next: Next, head: boolean) {
+  const report = (error: unknown) => void paywall.events.emit('error', error)
   const finishStatus = decision.finishStatus as NonNullable<Proceed['finishStatus']>
   const capture = captureRaw(res)
   let finished = false
@@ -119,7 +121,7 @@ async function serveHeld(decision: Proceed, res: ServerResponse, next: Next, hea
     if (!finished) {
       finished = true
       capture.restore()
-      void decision.abort('the client closed the connection before the response')
+      decision.abort('the client closed the connection before the response').catch(report)
     }
   })
   next()
@@ -136,7 +138,7 @@ async function serveHeld(decision: Proceed, res: ServerResponse, next: Next, hea
   // Paid, but the caller left during settlement: the payment may be served again on a retry.
   if (res.destroyed) return decision.undelivered()
   res.once('close', () => {
-    if (!res.writableFinished) void decision.undelivered()
+    if (!res.writableFinished) decision.undelivered().catch(report)
   })
   if (outcome instanceof Response) return sendWebResponse(res, outcome, head)
   if (captured.midway) return sendWebResponse(res, handlerFailed(captured.status, true), head)

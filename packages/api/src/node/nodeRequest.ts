@@ -36,6 +36,9 @@ export function requestHead(req: IncomingMessage, path = req.url ?? '/'): Reques
   const secure = (req.socket as TLSSocket).encrypted === true
   const host = req.headers.host ?? 'localhost'
   const parsedUrl = new URL(`${secure ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : `/${path}`}`)
+  // As `new Request(url, { method })` would: these methods and a URL with credentials make
+  // no Web request (the adapters answer 400).
+  if (/^(CONNECT|TRACE|TRACK)$/i.test(req.method ?? '')) throw new TypeError(`${req.method} is not allowed`)
   // As `new Request(url)` would: a URL with credentials is no request's URL.
   if (parsedUrl.username || parsedUrl.password) throw new TypeError('the URL includes credentials')
   return new NodeRequestHead(req, parsedUrl)

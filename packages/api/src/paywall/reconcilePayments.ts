@@ -15,10 +15,14 @@ export async function reconcilePayments(options: {
   inFlight?: (id: string) => boolean
 }): Promise<number> {
   const { ledger, facilitator } = options
-  const stale = await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
+  const inFlight = options.inFlight ?? (() => false)
+  const stale = (
+    await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
+  ).filter((payment) => !inFlight(payment.id))
   let moved = 0
   for (const payment of stale) {
-    if (options.inFlight?.(payment.id)) continue
+    // Asked again after the chain answers (below): the list is older than that.
+    if (inFlight(payment.id)) continue
     let status: Awaited<ReturnType<FacilitatorLike['reconcile']>>
     try {
       status = await facilitator.reconcile({
@@ -29,16 +33,21 @@ export async function reconcilePayments(options: {
     } catch {
       continue
     }
-    if (status.state === 'pending') continue
-    // Walk the state machine forward from wherever the crash left the row.
+    if (status.state === 'pending' || inFlight(payment.id)) continue
+    // Walk the state machine forward from wherever the crash left the row. A move that
+    // does not take means someone else (the request that was serving it, another process)
+    // moved the row since it was listed: it is theirs, and what this list says of it
+    // (served or not) is stale, so it is left alone.
     if (payment.state === 'verified') {
       if (status.state === 'failed') {
         moved += Number(await ledger.transition(payment.id, 'failed', { reason: 'reconciled', message: status.reason }))
         continue
       }
-      await ledger.transition(payment.id, 'settling')
+      if (!(await ledger.transition(payment.id, 'settling'))) continue
     }
-    if (payment.state !== 'pending') await ledger.transition(payment.id, 'pending', { reason: 'reconciling' })
+    if (payment.state !== 'pending' && !(await ledger.transition(payment.id, 'pending', { reason: 'reconciling' }))) {
+      continue
+    }
     const ok =
       status.state === 'settled'
         ? await ledger.transition(payment.id, 'reconciled', {

@@ -76,7 +76,12 @@ export async function settleAndServe(input: SettleAndServeInput): Promise<'relea
   // `settling` and the reconciler moves it forward from the chain.
   const record = async (state: 'settled' | 'pending', update: Parameters<Ledger['transition']>[2]) => {
     try {
-      await ledger.transition(id, state, update)
+      if (await ledger.transition(id, state, update)) return
+      // Another process's reconciler moved the row first (a settlement slower than its 5 s):
+      // it found the payment on chain and, not knowing it was being served, flagged it
+      // undelivered. It is being delivered now: unflag it, or a retry would be served free.
+      const row = await ledger.get(id)
+      if (row?.undelivered) await ledger.setUndelivered(id, false)
     } catch (error) {
       events.emit('error', error)
     }
