@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import { createFacilitator } from '@402x/facilitator'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import { createSqliteLedger, type Ledger, x402Middleware } from '402x-api'
 import express from 'express'
@@ -168,6 +169,93 @@ describe("the ledger's settling write", () => {
       expect(row?.undelivered).toBeUndefined()
     } finally {
       await ledger.close()
+    }
+  })
+
+  it("another process's reconciler leaves a payment that process recorded after the listing: no stale undelivered flag", async () => {
+    // Its own chain: automine is turned off to keep a settlement unconfirmed.
+    const own = await startStack()
+    try {
+      const rpc = (method: string, params: unknown[] = []) =>
+        own.chain.publicClient.request({ method: method as never, params: params as never })
+      // Two paywalls on one ledger file, as two processes sharing it. The serving one's
+      // facilitator stops waiting for the receipt after 0.5 s (`settlement_pending`).
+      const options = own.paywall()
+      const serving = x402Middleware({
+        ...options,
+        facilitator: createFacilitator({
+          chains: [{ network: own.chain.network, rpcUrl: own.chain.rpcUrl }],
+          privateKeys: [own.chain.facilitator.privateKey],
+          receiptTimeoutMs: 500,
+        }),
+        price: 0.01,
+      })
+      // The other's reconciler asks the real facilitator, once let through.
+      let letThrough!: () => void
+      const gate = new Promise<void>((resolve) => {
+        letThrough = resolve
+      })
+      const real = own.facilitator
+      const other = x402Middleware({
+        ...options,
+        facilitator: {
+          supported: () => real.supported(),
+          verify: (payload, requirements) => real.verify(payload, requirements),
+          settle: (payload, requirements) => real.settle(payload, requirements),
+          reconcile: async (request) => {
+            await gate
+            return real.reconcile(request)
+          },
+        },
+        price: 0.01,
+      })
+      const app = express()
+      app.get('/paid', serving, (_req, res) => {
+        res.json({ ok: true })
+      })
+      const server = createServer(app)
+      const url = `${await listen(server)}/paid`
+      try {
+        const buyer = own.chain.buyers[0]!
+        await rpc('evm_setAutomine', [false])
+        const answer = fetch(url, { headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url), buyer) } })
+        // The settlement is sent: its transaction waits in anvil's pool.
+        const sent = async () => Number(((await rpc('txpool_status')) as { pending: string }).pending) > 0
+        for (let i = 0; i < 200 && !(await sent()); i++) await new Promise((r) => setTimeout(r, 10))
+        expect(await sent()).toBe(true)
+        // The other process lists the row (untouched for a minute, as far as it can tell)...
+        ageLedger(options.ledger)
+        const reconciling = other.paywall.reconcile()
+        // ...while the serving one records it `pending` and serves it.
+        const res = await answer
+        expect(res.status).toBe(200)
+        const ledger = createSqliteLedger({ path: options.ledger })
+        try {
+          expect((await ledger.list())[0]).toMatchObject({ state: 'pending', reason: 'settlement_pending' })
+          await rpc('evm_mine')
+          await rpc('evm_setAutomine', [true])
+          // The chain now says paid; the listing said `verified` (never served). It is stale.
+          letThrough()
+          expect(await reconciling).toBe(0)
+          const [row] = await ledger.list()
+          expect(row).toMatchObject({ state: 'pending' })
+          expect(row?.undelivered).toBeUndefined()
+          // Reconciled afterwards from what the row says now: served, so not flagged.
+          ageLedger(options.ledger)
+          expect(await other.paywall.reconcile()).toBe(1)
+          const [done] = await ledger.list()
+          expect(done).toMatchObject({ state: 'reconciled' })
+          expect(done?.undelivered).toBeUndefined()
+        } finally {
+          await ledger.close()
+        }
+      } finally {
+        await close(server)
+        await serving.paywall.close()
+        await other.paywall.close()
+      }
+    } finally {
+      await own.stop()
     }
   })
 })
