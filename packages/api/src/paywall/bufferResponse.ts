@@ -1,3 +1,4 @@
+import { knownBody, responseOf } from './knownBody.js'
 import { handlerFailed } from './responses.js'
 import type { StreamMeter } from './streamMeter.js'
 import type { Decision } from './types.js'
@@ -16,7 +17,9 @@ export async function bufferResponse(run: () => Response | Promise<Response>): P
     return handlerFailed()
   }
   try {
-    return new Response(answer.body ? await answer.arrayBuffer() : null, answer)
+    // Kept as bytes (`responseOf`): the receipt is stamped on a copy made from them, and an
+    // adapter writes them as they are, with no web stream read back.
+    return responseOf(answer.body ? new Uint8Array(await answer.arrayBuffer()) : null, answer)
   } catch {
     return handlerFailed(500, true)
   }
@@ -42,7 +45,42 @@ export async function serveWeb(decision: Proceed, run: () => Response | Promise<
     }
     return decision.finish(await bufferResponse(() => answer))
   }
+  if (decision.finishStatus) {
+    let answer: Response
+    try {
+      answer = await run()
+    } catch {
+      return decision.finish(handlerFailed())
+    }
+    // A body already in memory cannot fail midway: settle from the status alone and send
+    // the handler's own response with the receipt headers, without reading it back.
+    if (inMemory(answer)) {
+      const outcome = await decision.finishStatus(answer.status)
+      if (outcome instanceof Response) return outcome
+      for (const [name, value] of outcome?.headers ?? []) answer.headers.set(name, value)
+      return answer
+    }
+    return decision.finish(await bufferResponse(() => answer))
+  }
   return decision.finish(await bufferResponse(run))
+}
+
+/**
+ * Whether a response's body is bytes or text held in memory: one 402x built
+ * (`responseOf`), or @hono/node-server's lightweight `Response` over a string or bytes
+ * (its cache: `[status, body, headers]` under a symbol named `cache`, the one its own
+ * writer checks). Anything else (a stream, another runtime's `Response`) is `false`, and
+ * the caller reads the body in full first.
+ */
+function inMemory(response: Response): boolean {
+  if (knownBody(response) !== undefined) return true
+  for (const key of Object.getOwnPropertySymbols(response)) {
+    if (key.description !== 'cache') continue
+    const cache = (response as unknown as Record<symbol, unknown>)[key]
+    const body = Array.isArray(cache) ? cache[1] : undefined
+    return body === null || typeof body === 'string' || body instanceof Uint8Array
+  }
+  return false
 }
 
 /**
