@@ -155,6 +155,7 @@ Each framework serves the same routes twice, in two server processes: with no mi
 \`x402Fastify\`, \`402x-api/node\` \`withX402\`). The paywall's facilitator is a URL: \`createFacilitatorServer\`
 (what \`402x facilitator\` runs) in its own process, so the chain work (RPC reads, signing and sending the
 transaction, waiting for the receipt) is done by that process and by anvil, not by the server measured.
+The target's figure is measured apart, with a stand-in facilitator and no chain at all (below).
 ${s.concurrency} callers; paid runs of ${s.paidMs / 1000} s after a warm-up of ${s.paidWarmupRequests} paid requests (or ${s.paidWarmupMaxMs / 1000} s).
 
 ${frameworksTable(frameworks)}
