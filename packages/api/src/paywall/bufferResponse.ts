@@ -52,13 +52,18 @@ export async function serveWeb(decision: Proceed, run: () => Response | Promise<
     } catch {
       return decision.finish(handlerFailed())
     }
-    // A body already in memory cannot fail midway: settle from the status alone and send
-    // the handler's own response with the receipt headers, without reading it back.
-    if (inMemory(answer)) {
+    // A body already in memory cannot fail midway: settle from the status alone, and send
+    // a copy of the handler's response with the receipt headers, made from the same bytes
+    // without reading a stream back. (A copy: the handler may return one Response object
+    // for many requests, and a receipt must never reach another caller.)
+    const held = inMemory(answer)
+    if (held) {
       const outcome = await decision.finishStatus(answer.status)
       if (outcome instanceof Response) return outcome
-      for (const [name, value] of outcome?.headers ?? []) answer.headers.set(name, value)
-      return answer
+      if (!outcome) return answer
+      const headers = new Headers(answer.headers)
+      for (const [name, value] of outcome.headers) headers.set(name, value)
+      return responseOf(held.body, { status: answer.status, headers })
     }
     return decision.finish(await bufferResponse(() => answer))
   }
@@ -66,21 +71,22 @@ export async function serveWeb(decision: Proceed, run: () => Response | Promise<
 }
 
 /**
- * Whether a response's body is bytes or text held in memory: one 402x built
- * (`responseOf`), or @hono/node-server's lightweight `Response` over a string or bytes
- * (its cache: `[status, body, headers]` under a symbol named `cache`, the one its own
- * writer checks). Anything else (a stream, another runtime's `Response`) is `false`, and
- * the caller reads the body in full first.
+ * The body of a response held in memory as bytes or text: one 402x built (`responseOf`),
+ * or @hono/node-server's lightweight `Response` over a string or bytes (its cache:
+ * `[status, body, headers]` under a symbol named `cache`, the one its own writer checks).
+ * `undefined` for anything else (a stream, another runtime's `Response`): the caller then
+ * reads the body in full first.
  */
-function inMemory(response: Response): boolean {
-  if (knownBody(response) !== undefined) return true
+function inMemory(response: Response): { body: string | Uint8Array | null } | undefined {
+  const known = knownBody(response)
+  if (known !== undefined) return { body: known }
   for (const key of Object.getOwnPropertySymbols(response)) {
     if (key.description !== 'cache') continue
     const cache = (response as unknown as Record<symbol, unknown>)[key]
     const body = Array.isArray(cache) ? cache[1] : undefined
-    return body === null || typeof body === 'string' || body instanceof Uint8Array
+    return body === null || typeof body === 'string' || body instanceof Uint8Array ? { body } : undefined
   }
-  return false
+  return undefined
 }
 
 /**
