@@ -258,4 +258,89 @@ describe("the ledger's settling write", () => {
       await own.stop()
     }
   })
+
+  for (const when of ['before', 'while'] as const) {
+    it(`a served payment that another process's reconciler closes ${when} it is recorded is not flagged undelivered`, async () => {
+      const options = stack.paywall()
+      // The serving paywall's facilitator holds its /settle answer after the chain has it.
+      let landed!: () => void
+      const onChain = new Promise<void>((resolve) => {
+        landed = resolve
+      })
+      let answerSettle!: () => void
+      const settleGate = new Promise<void>((resolve) => {
+        answerSettle = resolve
+      })
+      const real = stack.facilitator
+      const serving = x402Middleware({
+        ...options,
+        facilitator: {
+          supported: () => real.supported(),
+          verify: (payload, requirements) => real.verify(payload, requirements),
+          reconcile: (request) => real.reconcile(request),
+          settle: async (payload, requirements) => {
+            const settled = await real.settle(payload, requirements)
+            landed()
+            await settleGate
+            return settled
+          },
+        },
+        price: 0.01,
+      })
+      // The other process's ledger, on the same file, can hold its last move (`reconciled`).
+      const inner = createSqliteLedger({ path: options.ledger })
+      let reachedLastMove!: () => void
+      const lastMove = new Promise<void>((resolve) => {
+        reachedLastMove = resolve
+      })
+      let finishWalk!: () => void
+      const walkGate = new Promise<void>((resolve) => {
+        finishWalk = resolve
+      })
+      const held: Ledger = {
+        ...inner,
+        transition: async (id, to, update) => {
+          if (to === 'reconciled' && when === 'while') {
+            reachedLastMove()
+            await walkGate
+          }
+          return inner.transition(id, to, update)
+        },
+      }
+      const other = x402Middleware({ ...options, ledger: held, price: 0.01 })
+      const app = express()
+      app.get('/paid', serving, (_req, res) => {
+        res.json({ ok: true })
+      })
+      const url = `${await serve(app)}/paid`
+      const answer = fetch(url, {
+        headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url), stack.chain.buyers[3]!) },
+      })
+      await onChain
+      ageLedger(options.ledger)
+      const reconciling = other.paywall.reconcile()
+      if (when === 'before') {
+        // The other process walks the row to `reconciled` and flags it, all before the record.
+        expect(await reconciling).toBe(1)
+        expect((await inner.list())[0]).toMatchObject({ state: 'reconciled', undelivered: true })
+        answerSettle()
+      } else {
+        // The other process has moved the row to `pending`, and waits before `reconciled`.
+        await lastMove
+        expect((await inner.list())[0]).toMatchObject({ state: 'pending', reason: 'reconciling' })
+        answerSettle()
+      }
+      const res = await answer
+      expect(res.status).toBe(200)
+      if (when === 'while') {
+        finishWalk()
+        expect(await reconciling).toBe(0)
+      }
+      const [row] = await inner.list()
+      expect(row).toMatchObject({ state: 'reconciled' })
+      expect(row?.undelivered).toBeUndefined()
+      await serving.paywall.close()
+      await other.paywall.close()
+    })
+  }
 })

@@ -77,7 +77,17 @@ export const x402Fastify = Object.assign(
     }
     fastify.decorate('paywall', paywall)
     const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
-      const decision = await paywall.handle(requestHead(request.raw, request.url), route, {
+      let head: ReturnType<typeof requestHead>
+      try {
+        head = requestHead(request.raw, request.url)
+      } catch {
+        // A Host header, path or method that makes no request: bad input, not a fault.
+        reply.code(400).header('content-type', 'application/json')
+        return reply.send(
+          JSON.stringify({ error: 'invalid_request', message: 'the Host header, the path or the method is not valid' }),
+        )
+      }
+      const decision = await paywall.handle(head, route, {
         req: route?.needsRequest ? withRouteParams(request, route, request.url) : request,
         ip: request.ip,
       })

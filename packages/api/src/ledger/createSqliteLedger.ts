@@ -132,7 +132,8 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       const from = (Object.keys(transitions) as PaymentState[]).filter((f) => transitions[f].includes(to))
       const sql = from.length
         ? `UPDATE payments SET state = '${to}', updated_at = @now,
-            tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message)
+            tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message),
+            undelivered = COALESCE(@undelivered, undelivered)
             WHERE id = @id AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
         : undefined
       return [to, sql ? db.prepare(sql) : undefined] as const
@@ -187,6 +188,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
           transaction: changes.transaction ?? null,
           reason: changes.reason ?? null,
           message: changes.message ?? null,
+          undelivered: changes.undelivered ? 1 : null,
         })
         return Number(result.changes) === 1
       }),
@@ -203,7 +205,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         // The states are written into the SQL (they are checked against the closed list):
         // SQLite uses the partial index of unfinished payments only for literal states.
         for (const state of states) {
-          if (!(state in transitions))
+          if (!Object.hasOwn(transitions, state))
             throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
         }
         const list = states.map((state) => `'${state}'`).join(', ')

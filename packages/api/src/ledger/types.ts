@@ -58,7 +58,10 @@ export type PaymentRecord = {
 
 export type NewPayment = Omit<PaymentRecord, 'createdAt' | 'updatedAt' | 'undelivered'>
 
-export type PaymentUpdate = Partial<Pick<PaymentRecord, 'transaction' | 'reason' | 'message'>>
+export type PaymentUpdate = Partial<Pick<PaymentRecord, 'transaction' | 'reason' | 'message'>> & {
+  /** Flag the payment undelivered in the same write as the move (the reconciler's). */
+  undelivered?: true
+}
 
 /** The ledger of record for payments. */
 export type Ledger = {

@@ -50,7 +50,10 @@ async function run(
     request = requestHead(req, path)
   } catch {
     // A Host header that makes no URL: bad input, not a fault.
-    return sendWebResponse(res, errorResponse(400, 'invalid_request', 'the Host header or the path is not valid'))
+    return sendWebResponse(
+      res,
+      errorResponse(400, 'invalid_request', 'the Host header, the path or the method is not valid'),
+    )
   }
   const decision = await paywall.handle(request, route ?? undefined, {
     req: route?.needsRequest ? withRouteParams(req, route, path) : req,

@@ -58,12 +58,22 @@ export async function serveWeb(decision: Proceed, run: () => Response | Promise<
     // for many requests, and a receipt must never reach another caller.)
     const held = inMemory(answer)
     if (held) {
+      // What a lightweight Response checks only when it is sent, checked before any charge:
+      // headers that make no Web headers, a status outside 200–599.
+      let headers: Headers
+      try {
+        headers = new Headers(answer.headers)
+      } catch {
+        return decision.finish(handlerFailed(500, true))
+      }
+      if (answer.status < 200 || answer.status > 599) return decision.finish(handlerFailed(500, true))
       const outcome = await decision.finishStatus(answer.status)
       if (outcome instanceof Response) return outcome
       if (!outcome) return answer
-      const headers = new Headers(answer.headers)
       for (const [name, value] of outcome.headers) headers.set(name, value)
-      return responseOf(held.body, { status: answer.status, headers })
+      // Bytes are copied: the handler may reuse its buffer.
+      const body = held.body instanceof Uint8Array ? held.body.slice() : held.body
+      return responseOf(body, { status: answer.status, headers })
     }
     return decision.finish(await bufferResponse(() => answer))
   }

@@ -48,16 +48,20 @@ export async function reconcilePayments(options: {
     if (payment.state !== 'pending' && !(await ledger.transition(payment.id, 'pending', { reason: 'reconciling' }))) {
       continue
     }
+    // Paid on chain but never served (a crash before the answer, a settlement fault, or a
+    // crash in an earlier reconciliation): the payer's retry with the same payment is
+    // served, with no new charge. Flagged in the same write as the move, so that a serving
+    // process still alive after all either moves the row first (this move then fails) or
+    // finds the flag and clears it.
+    const unserved =
+      payment.state !== 'pending' || payment.reason === 'settle_error' || payment.reason === 'reconciling'
     const ok =
       status.state === 'settled'
         ? await ledger.transition(payment.id, 'reconciled', {
             ...(status.transaction ? { transaction: status.transaction } : {}),
+            ...(unserved ? { undelivered: true as const } : {}),
           })
         : await ledger.transition(payment.id, 'failed', { reason: 'reconciled', message: status.reason })
-    // Paid on chain but never served (a crash before the answer, or a settlement fault):
-    // the payer's retry with the same payment is served, with no new charge.
-    const unserved = payment.state !== 'pending' || payment.reason === 'settle_error'
-    if (ok && status.state === 'settled' && unserved) await ledger.setUndelivered(payment.id, true)
     moved += Number(ok)
   }
   return moved

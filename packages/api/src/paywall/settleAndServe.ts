@@ -77,9 +77,11 @@ export async function settleAndServe(input: SettleAndServeInput): Promise<'relea
   const record = async (state: 'settled' | 'pending', update: Parameters<Ledger['transition']>[2]) => {
     try {
       if (await ledger.transition(id, state, update)) return
-      // Another process's reconciler moved the row first (a settlement slower than its 5 s):
-      // it found the payment on chain and, not knowing it was being served, flagged it
-      // undelivered. It is being delivered now: unflag it, or a retry would be served free.
+      // Another process's reconciler moved the row first (a settlement slower than its 5 s).
+      // Settled: finish its walk (`pending → reconciled`) without the undelivered flag it
+      // would set; if it already finished, it flagged the payment (not knowing it was being
+      // served): it is being delivered now, so unflag it, or a retry would be served free.
+      if (state === 'settled' && (await ledger.transition(id, 'reconciled', update))) return
       const row = await ledger.get(id)
       if (row?.undelivered) await ledger.setUndelivered(id, false)
     } catch (error) {

@@ -3,9 +3,12 @@
 // object is never changed: one object returned for many requests carries no receipt to
 // another caller.
 import type { Server } from 'node:http'
+import { connect } from 'node:net'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
 import { createAdaptorServer } from '@hono/node-server'
+import { x402Fastify } from '402x-api/fastify'
 import { x402Middleware } from '402x-api/hono'
+import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
@@ -64,6 +67,61 @@ describe('Hono: a paid answer held in memory', () => {
       expect((await stack.chain.balanceOf(stack.chain.payTo.address)) - before).toBe(20000n)
     } finally {
       await close(server)
+    }
+  })
+
+  it('a status or headers that cannot be sent are a 500 and charge nothing', async () => {
+    const app = new Hono()
+    app.use('/paid/*', x402Middleware({ ...stack.paywall(), price: 0.01 }))
+    app.get('/paid/status', () => new Response('early', { status: 199 }))
+    app.get('/paid/header', () => new Response('bad', { headers: { 'x-bad': 'a\nb' } }))
+    const server = createAdaptorServer({ fetch: app.fetch }) as Server
+    const base = await listen(server)
+    try {
+      const buyer = stack.chain.buyers[1]!
+      const before = await stack.chain.balanceOf(buyer.address)
+      for (const path of ['/paid/status', '/paid/header']) {
+        const requirements = await requirementsOf(`${base}${path}`)
+        const payment = createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements })
+        const res = await fetch(`${base}${path}`, {
+          headers: { 'PAYMENT-SIGNATURE': encodeHeader(payment) },
+          signal: AbortSignal.timeout(10_000),
+        })
+        expect(res.status).toBe(500)
+        expect(res.headers.get('payment-response')).toBeNull()
+        expect(await res.json()).toMatchObject({ error: 'internal_error' })
+      }
+      expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+    } finally {
+      await close(server)
+    }
+  })
+})
+
+describe('Fastify: a request the core cannot take', () => {
+  it('answers TRACE on a priced route with 400, not 500', async () => {
+    const app = Fastify()
+    await app.register(x402Fastify, { ...stack.paywall(), routes: { '/paid': 0.01 } })
+    app.all('/paid', async () => ({ ok: true }))
+    await app.listen({ port: 0, host: '127.0.0.1' })
+    try {
+      const { port } = app.server.address() as { port: number }
+      // fetch refuses to send TRACE: a raw socket does.
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(port, '127.0.0.1', () => {
+          socket.end('TRACE /paid HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n')
+        })
+        let text = ''
+        socket.on('data', (chunk) => {
+          text += chunk
+        })
+        socket.on('end', () => resolve(text))
+        socket.on('error', reject)
+      })
+      expect(answer).toMatch(/^HTTP\/1\.1 400 /)
+      expect(answer).toContain('invalid_request')
+    } finally {
+      await app.close()
     }
   })
 })
