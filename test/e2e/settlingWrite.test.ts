@@ -39,6 +39,36 @@ async function requirementsOf(url: string): Promise<PaymentRequirements> {
 const pay = (requirements: PaymentRequirements, buyer = stack.chain.buyers[0]!) =>
   encodeHeader(createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements }))
 
+/** A promise and the function that resolves it. */
+function signal(): { wait: Promise<void>; go: () => void } {
+  let go!: () => void
+  const wait = new Promise<void>((resolve) => {
+    go = resolve
+  })
+  return { wait, go }
+}
+
+/**
+ * The real facilitator, whose answer to /settle is held back after the chain has it:
+ * `onChain` resolves then, and `release()` lets the answer through.
+ */
+function holdingSettle(real: FacilitatorLike) {
+  const landed = signal()
+  const gate = signal()
+  const facilitator: FacilitatorLike = {
+    supported: () => real.supported(),
+    verify: (payload, requirements) => real.verify(payload, requirements),
+    reconcile: (request) => real.reconcile(request),
+    settle: async (payload, requirements) => {
+      const settled = await real.settle(payload, requirements)
+      landed.go()
+      await gate.wait
+      return settled
+    },
+  }
+  return { facilitator, onChain: landed.wait, release: gate.go }
+}
+
 /** A real SQLite ledger that also notes each state a payment is moved to. */
 function notingLedger(path: string): { ledger: Ledger; moves: string[] } {
   const inner = createSqliteLedger({ path })
@@ -122,27 +152,7 @@ describe("the ledger's settling write", () => {
 
   it("this process's reconciler leaves a payment it is still settling alone, however old its row", async () => {
     const options = stack.paywall()
-    // The real facilitator, whose answer to /settle is held back after the chain has it.
-    let landed!: () => void
-    const onChain = new Promise<void>((resolve) => {
-      landed = resolve
-    })
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const real = stack.facilitator
-    const facilitator: FacilitatorLike = {
-      supported: () => real.supported(),
-      verify: (payload, requirements) => real.verify(payload, requirements),
-      reconcile: (request) => real.reconcile(request),
-      settle: async (payload, requirements) => {
-        const settled = await real.settle(payload, requirements)
-        landed()
-        await gate
-        return settled
-      },
-    }
+    const { facilitator, onChain, release } = holdingSettle(stack.facilitator)
     const app = express()
     const middleware = x402Middleware({ ...options, facilitator, price: 0.01 })
     app.get('/paid', middleware, (_req, res) => {
@@ -191,10 +201,7 @@ describe("the ledger's settling write", () => {
         price: 0.01,
       })
       // The other's reconciler asks the real facilitator, once let through.
-      let letThrough!: () => void
-      const gate = new Promise<void>((resolve) => {
-        letThrough = resolve
-      })
+      const gate = signal()
       const real = own.facilitator
       const other = x402Middleware({
         ...options,
@@ -203,7 +210,7 @@ describe("the ledger's settling write", () => {
           verify: (payload, requirements) => real.verify(payload, requirements),
           settle: (payload, requirements) => real.settle(payload, requirements),
           reconcile: async (request) => {
-            await gate
+            await gate.wait
             return real.reconcile(request)
           },
         },
@@ -235,7 +242,7 @@ describe("the ledger's settling write", () => {
           await rpc('evm_mine')
           await rpc('evm_setAutomine', [true])
           // The chain now says paid; the listing said `verified` (never served). It is stale.
-          letThrough()
+          gate.go()
           expect(await reconciling).toBe(0)
           const [row] = await ledger.list()
           expect(row).toMatchObject({ state: 'pending' })
@@ -263,46 +270,18 @@ describe("the ledger's settling write", () => {
     it(`a served payment that another process's reconciler closes ${when} it is recorded is not flagged undelivered`, async () => {
       const options = stack.paywall()
       // The serving paywall's facilitator holds its /settle answer after the chain has it.
-      let landed!: () => void
-      const onChain = new Promise<void>((resolve) => {
-        landed = resolve
-      })
-      let answerSettle!: () => void
-      const settleGate = new Promise<void>((resolve) => {
-        answerSettle = resolve
-      })
-      const real = stack.facilitator
-      const serving = x402Middleware({
-        ...options,
-        facilitator: {
-          supported: () => real.supported(),
-          verify: (payload, requirements) => real.verify(payload, requirements),
-          reconcile: (request) => real.reconcile(request),
-          settle: async (payload, requirements) => {
-            const settled = await real.settle(payload, requirements)
-            landed()
-            await settleGate
-            return settled
-          },
-        },
-        price: 0.01,
-      })
+      const { facilitator, onChain, release: answerSettle } = holdingSettle(stack.facilitator)
+      const serving = x402Middleware({ ...options, facilitator, price: 0.01 })
       // The other process's ledger, on the same file, can hold its last move (`reconciled`).
       const inner = createSqliteLedger({ path: options.ledger })
-      let reachedLastMove!: () => void
-      const lastMove = new Promise<void>((resolve) => {
-        reachedLastMove = resolve
-      })
-      let finishWalk!: () => void
-      const walkGate = new Promise<void>((resolve) => {
-        finishWalk = resolve
-      })
+      const lastMove = signal()
+      const walkGate = signal()
       const held: Ledger = {
         ...inner,
         transition: async (id, to, update) => {
           if (to === 'reconciled' && when === 'while') {
-            reachedLastMove()
-            await walkGate
+            lastMove.go()
+            await walkGate.wait
           }
           return inner.transition(id, to, update)
         },
@@ -326,14 +305,14 @@ describe("the ledger's settling write", () => {
         answerSettle()
       } else {
         // The other process has moved the row to `pending`, and waits before `reconciled`.
-        await lastMove
+        await lastMove.wait
         expect((await inner.list())[0]).toMatchObject({ state: 'pending', reason: 'reconciling' })
         answerSettle()
       }
       const res = await answer
       expect(res.status).toBe(200)
       if (when === 'while') {
-        finishWalk()
+        walkGate.go()
         expect(await reconciling).toBe(0)
       }
       const [row] = await inner.list()

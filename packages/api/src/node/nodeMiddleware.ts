@@ -80,33 +80,10 @@ async function run(
   }
   if (decision.stream) return serveMetered(res, decision, next, head)
   if (decision.finishStatus) return serveHeld(paywall, decision, res, next, head)
-  const report = (error: unknown) => void paywall.events.emit('error', error)
-  const capture = captureResponse(res)
-  let finished = false
-  // The caller went away before the handler answered: charge nothing.
-  res.once('close', () => {
-    if (!finished) {
-      finished = true
-      capture.restore()
-      decision.abort('the client closed the connection before the response').catch(report)
-    }
-  })
-  next()
-  const response = await capture.done
-  if (finished) return
-  finished = true
-  capture.restore()
-  if (res.destroyed) {
-    await decision.abort('the client closed the connection before the response')
-    return
-  }
-  const final = await decision.finish(response)
-  // Paid, but the caller left during settlement: the payment may be served again on a retry.
-  if (res.destroyed) return decision.undelivered()
-  res.once('close', () => {
-    if (!res.writableFinished) decision.undelivered().catch(report)
-  })
-  await sendWebResponse(res, final, head)
+  const final = await holdAndSettle(paywall, decision, res, next, captureResponse(res), (response) =>
+    decision.finish(response),
+  )
+  if (final) await sendWebResponse(res, final, head)
 }
 
 /**
@@ -115,11 +92,34 @@ async function run(
  * `Response` is built unless the answer is replaced (a 402, a 503).
  */
 async function serveHeld(paywall: Paywall, decision: Proceed, res: ServerResponse, next: Next, head: boolean) {
-  const report = (error: unknown) => void paywall.events.emit('error', error)
   const finishStatus = decision.finishStatus as NonNullable<Proceed['finishStatus']>
-  const capture = captureRaw(res)
+  const settled = await holdAndSettle(paywall, decision, res, next, captureRaw(res), async (captured) => {
+    const status = captured.midway || captured.status < 200 || captured.status > 599 ? 500 : captured.status
+    return { captured, outcome: await finishStatus(status) }
+  })
+  if (!settled) return
+  const { captured, outcome } = settled
+  if (outcome instanceof Response) return sendWebResponse(res, outcome, head)
+  if (captured.midway) return sendWebResponse(res, handlerFailed(captured.status, true), head)
+  sendCaptured(res, captured, outcome?.headers, head)
+}
+
+/**
+ * Runs the handler (`next`) with its answer held by `capture`, then `settle`s it. A caller
+ * that leaves before the answer is released (charged nothing); one that leaves during
+ * settlement leaves a paid answer undelivered (served again on a retry). Resolves with
+ * what `settle` gave, or `undefined` when there is nothing to send.
+ */
+async function holdAndSettle<C, T>(
+  paywall: Paywall,
+  decision: Proceed,
+  res: ServerResponse,
+  next: Next,
+  capture: { done: Promise<C>; restore(): void },
+  settle: (captured: C) => Promise<T>,
+): Promise<T | undefined> {
+  const report = (error: unknown) => void paywall.events.emit('error', error)
   let finished = false
-  // The caller went away before the handler answered: charge nothing.
   res.once('close', () => {
     if (!finished) {
       finished = true
@@ -129,23 +129,22 @@ async function serveHeld(paywall: Paywall, decision: Proceed, res: ServerRespons
   })
   next()
   const captured = await capture.done
-  if (finished) return
+  if (finished) return undefined
   finished = true
   capture.restore()
   if (res.destroyed) {
     await decision.abort('the client closed the connection before the response')
-    return
+    return undefined
   }
-  const status = captured.midway || captured.status < 200 || captured.status > 599 ? 500 : captured.status
-  const outcome = await finishStatus(status)
-  // Paid, but the caller left during settlement: the payment may be served again on a retry.
-  if (res.destroyed) return decision.undelivered()
+  const settled = await settle(captured)
+  if (res.destroyed) {
+    await decision.undelivered()
+    return undefined
+  }
   res.once('close', () => {
     if (!res.writableFinished) decision.undelivered().catch(report)
   })
-  if (outcome instanceof Response) return sendWebResponse(res, outcome, head)
-  if (captured.midway) return sendWebResponse(res, handlerFailed(captured.status, true), head)
-  sendCaptured(res, captured, outcome?.headers, head)
+  return settled
 }
 
 /** `Authorization: Bearer x402c_…` on a request that carries no payment, else `undefined`. */
