@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import {
@@ -20,6 +19,7 @@ import { createX402Client } from '402x-client'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ageLedger } from '../helpers/ageLedger.js'
+import { recordVerified } from '../helpers/payments.js'
 import { startRpcProxy } from '../helpers/rpcProxy.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -113,27 +113,11 @@ describe('failure rules', () => {
     const requirements = await requirementsOf(url)
     const buyer = stack.chain.buyers[2]!
     const payment = signFor(requirements, buyer)
-    const auth = (payment.payload as { authorization: { nonce: string; validBefore: string } }).authorization
     const before = await stack.chain.balanceOf(stack.chain.payTo.address)
 
     // The process recorded `settling`, the settlement landed on chain, then it crashed.
     const ledger = createSqliteLedger({ path: options.ledger })
-    const id = randomUUID()
-    await ledger.insert({
-      id,
-      state: 'verified',
-      network: requirements.network,
-      asset: requirements.asset,
-      payTo: requirements.payTo,
-      payer: buyer.address,
-      nonce: auth.nonce,
-      amount: requirements.amount,
-      validBefore: Number(auth.validBefore),
-      method: 'GET',
-      resource: url,
-      payload: JSON.stringify(payment),
-      requirements: JSON.stringify(requirements),
-    })
+    const id = await recordVerified(ledger, { payment, requirements, payer: buyer.address, url })
     await ledger.transition(id, 'settling')
     const settled = await stack.facilitator.settle(payment, requirements)
     expect(settled.success).toBe(true)

@@ -1,7 +1,6 @@
 // The ledger's `settling` write: skipped when the settlement begins soon after the payment
 // was recorded (one commit fewer per paid request), written when the handler ran long; and
 // the reconciler of the serving process never touches a payment it is still serving.
-import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
 import { createFacilitator } from '@402x/facilitator'
@@ -10,6 +9,7 @@ import { createSqliteLedger, type Ledger, x402Middleware } from '402x-api'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ageLedger } from '../helpers/ageLedger.js'
+import { recordVerified } from '../helpers/payments.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 let stack: Stack
@@ -124,25 +124,9 @@ describe("the ledger's settling write", () => {
     const requirements = await requirementsOf(url)
     const buyer = stack.chain.buyers[1]!
     const payment = createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements })
-    const auth = (payment.payload as { authorization: { nonce: string; validBefore: string } }).authorization
     // The process wrote `verified`, settled at once (no `settling` write), then crashed.
     const ledger = createSqliteLedger({ path: options.ledger })
-    const id = randomUUID()
-    await ledger.insert({
-      id,
-      state: 'verified',
-      network: requirements.network,
-      asset: requirements.asset,
-      payTo: requirements.payTo,
-      payer: buyer.address,
-      nonce: auth.nonce,
-      amount: requirements.amount,
-      validBefore: Number(auth.validBefore),
-      method: 'GET',
-      resource: url,
-      payload: JSON.stringify(payment),
-      requirements: JSON.stringify(requirements),
-    })
+    const id = await recordVerified(ledger, { payment, requirements, payer: buyer.address, url })
     expect((await stack.facilitator.settle(payment, requirements)).success).toBe(true)
     ageLedger(options.ledger)
     expect(await middleware.paywall.reconcile()).toBe(1)

@@ -1,7 +1,6 @@
 import type { z } from 'zod'
-import { isPaymentPayload } from './fastChecks.js'
+import { safeParseJson } from './fastChecks.js'
 import type { Invalid } from './reasons.js'
-import { PaymentPayloadSchema } from './types.js'
 
 /** x402 v2 and v1 HTTP header names. */
 export const headers = {
@@ -28,14 +27,6 @@ export function encodeHeader(value: unknown): string {
 const base64 = /^[A-Za-z0-9+/]*={0,2}$/
 
 /**
- * JSON text with no `__proto__` key and no `\u` escape (which could spell one): what the
- * hand-written checks may take, since its parsed value is then what the schemas return.
- */
-export function plainJson(text: string): boolean {
-  return !text.includes('__proto__') && !text.includes('\\u')
-}
-
-/**
  * Decodes and validates an x402 header value. Never throws: bad input is data.
  *
  * @example
@@ -60,13 +51,7 @@ export function decodeHeader<T extends z.ZodType>(
   } catch {
     return invalid('invalid_payload', 'header is base64 but not JSON')
   }
-  // The paid path's payload, checked by hand when it surely passes. The schema copies a
-  // `__proto__` key differently, so text that has one, or any escape that could spell
-  // one (`\u005f_proto__`), goes to it.
-  if ((schema as z.ZodType) === PaymentPayloadSchema && plainJson(decoded) && isPaymentPayload(json)) {
-    return { ok: true, value: json as z.infer<T> }
-  }
-  const parsed = schema.safeParse(json)
+  const parsed = safeParseJson(schema, json, decoded)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
     const where = issue?.path.length ? issue.path.join('.') : 'payload'

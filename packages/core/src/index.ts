@@ -1,4 +1,4 @@
-export { decodeHeader, encodeHeader, headers, maxHeaderBytes, plainJson } from './codec.js'
+export { decodeHeader, encodeHeader, headers, maxHeaderBytes } from './codec.js'
 export type { DevState } from './devState.js'
 export { DevStateSchema, readDevState, stateDir } from './devState.js'
 export type { ErrorCode, X402ErrorOptions } from './errors.js'
@@ -10,7 +10,14 @@ export type { TokenDomain } from './exact/typedData.js'
 export { domainSeparator, transferDigest } from './exact/typedData.js'
 export type { AuthorizationCheck, VerifyAuthorizationOptions } from './exact/verifyAuthorization.js'
 export { validBeforeMargin, verifyAuthorization } from './exact/verifyAuthorization.js'
-export { exactEvmPayloadOf, isPaymentPayload, isSettleResponse, isVerifyResponse } from './fastChecks.js'
+export {
+  exactEvmPayloadOf,
+  isPaymentPayload,
+  isSettleResponse,
+  isVerifyResponse,
+  plainJson,
+  safeParseJson,
+} from './fastChecks.js'
 export type { ParseMoneyOptions, Rounding } from './money.js'
 export { formatMoney, parseMoney } from './money.js'
 export type { Asset, Network } from './networks.js'

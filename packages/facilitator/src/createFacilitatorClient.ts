@@ -1,9 +1,7 @@
 import {
-  isSettleResponse,
-  isVerifyResponse,
-  plainJson,
   SettleResponseSchema,
   SupportedResponseSchema,
+  safeParseJson,
   VerifyResponseSchema,
   X402Error,
 } from '@402x/core'
@@ -41,11 +39,6 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
     'content-type': 'application/json',
     ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
   }
-  // The answers every paid request reads, checked by hand when they surely pass.
-  const fastChecks = new Map<z.ZodType, (value: unknown) => boolean>([
-    [VerifyResponseSchema, isVerifyResponse],
-    [SettleResponseSchema, isSettleResponse],
-  ])
   const call = async <T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown) => {
     let response: HttpJsonAnswer
     try {
@@ -64,9 +57,8 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
     } catch {
       json = undefined
     }
-    const fast = fastChecks.get(schema)
-    const parsed =
-      fast && plainJson(text) && fast(json) ? ({ success: true, data: json } as const) : schema.safeParse(json)
+    // The answers every paid request reads are checked by hand when they surely pass.
+    const parsed = safeParseJson(schema, json, text)
     if (ok && parsed.success) return parsed.data as z.infer<T>
     // A refusal may come with a 4xx but still be well-formed: take it as the answer.
     if (status < 500 && parsed.success) return parsed.data as z.infer<T>

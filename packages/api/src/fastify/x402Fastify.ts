@@ -76,6 +76,7 @@ export const x402Fastify = Object.assign(
       return
     }
     fastify.decorate('paywall', paywall)
+    const report = (error: unknown) => void paywall.events.emit('error', error)
     const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
       let head: ReturnType<typeof requestHead>
       try {
@@ -106,13 +107,8 @@ export const x402Fastify = Object.assign(
         if (entry.done) return
         entry.done = true
         if (reply.raw.writableFinished) {
-          void decision
-            .finish(new Response(null, { status: reply.raw.statusCode }))
-            .catch((error) => paywall.events.emit('error', error))
-        } else
-          decision
-            .abort('the client closed the connection before the response')
-            .catch((error) => paywall.events.emit('error', error))
+          void decision.finish(new Response(null, { status: reply.raw.statusCode })).catch(report)
+        } else decision.abort('the client closed the connection before the response').catch(report)
       })
     }
     // A price that reads the request waits for the parsed body (preHandler); others answer
@@ -156,11 +152,10 @@ export const x402Fastify = Object.assign(
       }
       const watchDelivery = () => {
         // Paid, but the caller may be gone: then the payment may be served again on a retry.
-        if (reply.raw.destroyed) entry.decision.undelivered().catch((error) => paywall.events.emit('error', error))
+        if (reply.raw.destroyed) entry.decision.undelivered().catch(report)
         else
           reply.raw.once('close', () => {
-            if (!reply.raw.writableFinished)
-              entry.decision.undelivered().catch((error) => paywall.events.emit('error', error))
+            if (!reply.raw.writableFinished) entry.decision.undelivered().catch(report)
           })
       }
       const { finishStatus } = entry.decision

@@ -18,8 +18,9 @@ export type Capture = {
 
 /**
  * What a handler answered, kept on the Node response: the status and headers stay set on
- * `res`; `body` is what it wrote (`null` for a status without a body). `midway`: it failed
- * (status ≥ 400) after it had started a body under a status < 400.
+ * `res`; `status` is the one to send (500 for one outside 200–599); `body` is what it
+ * wrote (`null` for a status without a body). `midway`: it failed (status ≥ 400) after it
+ * had started a body under a status < 400.
  */
 export type Captured = { status: number; body: Buffer | null; midway: boolean }
 
@@ -80,9 +81,7 @@ export function captureResponse(res: ServerResponse): Capture {
   const raw = captureRaw(res)
   return {
     done: raw.done.then(({ status, body, midway }) =>
-      midway
-        ? handlerFailed(status, true)
-        : responseOf(body, { status: status < 200 || status > 599 ? 500 : status, headers: headersOf(res) }),
+      midway ? handlerFailed(status, true) : responseOf(body, { status, headers: headersOf(res) }),
     ),
     restore: raw.restore,
   }
@@ -123,7 +122,7 @@ export function captureRaw(res: ServerResponse): RawCapture {
     // Part of a paid body was written before the failure: none of it goes out unpaid.
     const midway = bodyStatus !== undefined && bodyStatus < 400 && status >= 400
     const body = noBody.has(status) ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks)
-    resolve({ status, body, midway })
+    resolve({ status: status < 200 || status > 599 ? 500 : status, body, midway })
     return res
   }) as ServerResponse['end']
   return {
@@ -145,8 +144,7 @@ export function sendCaptured(
   head = false,
 ): void {
   if (extra) for (const [name, value] of extra) res.setHeader(name, value)
-  const status = captured.status
-  res.statusCode = status < 200 || status > 599 ? 500 : status
+  res.statusCode = captured.status
   const body = head ? null : captured.body
   if (body && !res.hasHeader('content-length')) res.setHeader('content-length', body.length)
   res.end(body ?? undefined)

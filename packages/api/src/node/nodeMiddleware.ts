@@ -94,8 +94,7 @@ async function run(
 async function serveHeld(paywall: Paywall, decision: Proceed, res: ServerResponse, next: Next, head: boolean) {
   const finishStatus = decision.finishStatus as NonNullable<Proceed['finishStatus']>
   const settled = await holdAndSettle(paywall, decision, res, next, captureRaw(res), async (captured) => {
-    const status = captured.midway || captured.status < 200 || captured.status > 599 ? 500 : captured.status
-    return { captured, outcome: await finishStatus(status) }
+    return { captured, outcome: await finishStatus(captured.midway ? 500 : captured.status) }
   })
   if (!settled) return
   const { captured, outcome } = settled

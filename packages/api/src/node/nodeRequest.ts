@@ -9,8 +9,6 @@ import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
  * payment flow reads headers only, and the framework keeps the body for the handler).
  */
 export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Request {
-  const secure = (req.socket as TLSSocket).encrypted === true
-  const host = req.headers.host ?? 'localhost'
   const headers = new Headers()
   const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) {
@@ -19,11 +17,13 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
     if (name.startsWith(':')) continue
     headers.append(name, raw[i + 1] as string)
   }
-  const method = req.method ?? 'GET'
-  return new Request(`${secure ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : `/${path}`}`, {
-    method,
-    headers,
-  })
+  return new Request(urlOf(req, path), { method: req.method ?? 'GET', headers })
+}
+
+/** The URL a Node request was sent to: its scheme, its Host header (else `localhost`) and `path`. */
+function urlOf(req: IncomingMessage, path: string): string {
+  const secure = (req.socket as TLSSocket).encrypted === true
+  return `${secure ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${path.startsWith('/') ? path : `/${path}`}`
 }
 
 /**
@@ -33,13 +33,10 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
  * {@link toWebRequest} does.
  */
 export function requestHead(req: IncomingMessage, path = req.url ?? '/'): RequestHead {
-  const secure = (req.socket as TLSSocket).encrypted === true
-  const host = req.headers.host ?? 'localhost'
-  const parsedUrl = new URL(`${secure ? 'https' : 'http'}://${host}${path.startsWith('/') ? path : `/${path}`}`)
+  const parsedUrl = new URL(urlOf(req, path))
   // As `new Request(url, { method })` would: these methods and a URL with credentials make
   // no Web request (the adapters answer 400).
   if (/^(CONNECT|TRACE|TRACK)$/i.test(req.method ?? '')) throw new TypeError(`${req.method} is not allowed`)
-  // As `new Request(url)` would: a URL with credentials is no request's URL.
   if (parsedUrl.username || parsedUrl.password) throw new TypeError('the URL includes credentials')
   return new NodeRequestHead(req, parsedUrl)
 }

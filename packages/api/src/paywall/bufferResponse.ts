@@ -29,55 +29,49 @@ type Proceed = Extract<Decision, { type: 'proceed' }>
 
 /**
  * Runs the handler of a request the core let through and answers: a metered route's
- * `text/event-stream` response streams, billed as it goes (see {@link meterWebStream});
- * any other response is read in full, then settled (`finish`).
+ * `text/event-stream` response streams, billed as it goes (see {@link meterWebStream}); a
+ * body already in memory is settled from its status ({@link serveHeld}); any other
+ * response is read in full, then settled (`finish`).
  */
 export async function serveWeb(decision: Proceed, run: () => Response | Promise<Response>): Promise<Response> {
-  if (decision.stream) {
-    let answer: Response
-    try {
-      answer = await run()
-    } catch {
-      return decision.finish(handlerFailed())
-    }
-    if (answer.status < 400 && answer.body && /text\/event-stream/i.test(answer.headers.get('content-type') ?? '')) {
-      return meterWebStream(decision, answer)
-    }
-    return decision.finish(await bufferResponse(() => answer))
+  let answer: Response
+  try {
+    answer = await run()
+  } catch {
+    return decision.finish(handlerFailed())
   }
-  if (decision.finishStatus) {
-    let answer: Response
-    try {
-      answer = await run()
-    } catch {
-      return decision.finish(handlerFailed())
-    }
-    // A body already in memory cannot fail midway: settle from the status alone, and send
-    // a copy of the handler's response with the receipt headers, made from the same bytes
-    // without reading a stream back. (A copy: the handler may return one Response object
-    // for many requests, and a receipt must never reach another caller.)
-    const held = inMemory(answer)
-    if (held) {
-      // What a lightweight Response checks only when it is sent, checked before any charge:
-      // headers that make no Web headers, a status outside 200–599.
-      let headers: Headers
-      try {
-        headers = new Headers(answer.headers)
-      } catch {
-        return decision.finish(handlerFailed(500, true))
-      }
-      if (answer.status < 200 || answer.status > 599) return decision.finish(handlerFailed(500, true))
-      const outcome = await decision.finishStatus(answer.status)
-      if (outcome instanceof Response) return outcome
-      if (!outcome) return answer
-      for (const [name, value] of outcome.headers) headers.set(name, value)
-      // Bytes are copied: the handler may reuse its buffer.
-      const body = held.body instanceof Uint8Array ? held.body.slice() : held.body
-      return responseOf(body, { status: answer.status, headers })
-    }
-    return decision.finish(await bufferResponse(() => answer))
+  if (decision.stream && answer.status < 400 && answer.body && isEventStream(answer)) {
+    return meterWebStream(decision, answer)
   }
-  return decision.finish(await bufferResponse(run))
+  const held = decision.finishStatus ? inMemory(answer) : undefined
+  if (held) return serveHeld(decision, answer, held.body)
+  return decision.finish(await bufferResponse(() => answer))
+}
+
+const isEventStream = (answer: Response) => /text\/event-stream/i.test(answer.headers.get('content-type') ?? '')
+
+/**
+ * A body already in memory cannot fail midway: settle from the status alone, and send a
+ * copy of the handler's response with the receipt headers, made from the same bytes
+ * without reading a stream back. (A copy: the handler may return one Response object for
+ * many requests, and a receipt must never reach another caller.)
+ */
+async function serveHeld(decision: Proceed, answer: Response, body: string | Uint8Array | null): Promise<Response> {
+  // What a lightweight Response checks only when it is sent, checked before any charge:
+  // headers that make no Web headers, a status outside 200–599.
+  let headers: Headers
+  try {
+    headers = new Headers(answer.headers)
+  } catch {
+    return decision.finish(handlerFailed(500, true))
+  }
+  if (answer.status < 200 || answer.status > 599) return decision.finish(handlerFailed(500, true))
+  const outcome = await (decision.finishStatus as NonNullable<Proceed['finishStatus']>)(answer.status)
+  if (outcome instanceof Response) return outcome
+  if (!outcome) return answer
+  for (const [name, value] of outcome.headers) headers.set(name, value)
+  // Bytes are copied: the handler may reuse its buffer.
+  return responseOf(body instanceof Uint8Array ? body.slice() : body, { status: answer.status, headers })
 }
 
 /**

@@ -41,7 +41,14 @@ import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedOption, type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
-import { errorResponse, faultResponse, paymentRequiredResponse, receiptPairs, stampReceipt } from './responses.js'
+import {
+  errorResponse,
+  faultResponse,
+  paymentRequiredResponse,
+  receiptPairs,
+  stampReceipt,
+  withHeaders,
+} from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { isSamePayment, type Proof, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
 import { matchRoute, normalizePath } from './routes.js'
@@ -56,6 +63,7 @@ import type {
   PaywallOptions,
   Price,
   RequestHead,
+  StatusOutcome,
 } from './types.js'
 import { webRequestInfo } from './webRequestInfo.js'
 
@@ -511,8 +519,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
         }
       }
       let paid = false
-      /** Settles (status < 400) or releases, once, and unlocks the payment. */
-      const finishStatus = async (status: number) => {
+      /** Settles (status < 400) or releases, and unlocks the payment. */
+      const finishStatus = async (status: number): Promise<StatusOutcome> => {
         try {
           const outcome = await settleAndServe({
             ledger,
@@ -526,11 +534,11 @@ export function createPaywall(options: PaywallOptions): Paywall {
             verifiedAt,
             paymentRequired,
           })
-          if (outcome !== 'released' && !(outcome instanceof Response)) {
-            paid = true
-            emitPayment(id, outcome.state, outcome.settle, requirements, auth.from, request.method, resourceUrl)
-          }
-          return outcome
+          if (outcome === 'released') return undefined
+          if (outcome instanceof Response) return outcome
+          paid = true
+          emitPayment(id, outcome.state, outcome.settle, requirements, auth.from, request.method, resourceUrl)
+          return { headers: receiptPairs(outcome.settle, v1) }
         } finally {
           await unlock()
         }
@@ -551,20 +559,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
         },
         finish: async (response) => {
           const outcome = await finishStatus(response.status)
-          return outcome === 'released'
-            ? response
-            : outcome instanceof Response
-              ? outcome
-              : stampReceipt(response, outcome.settle, v1)
+          if (outcome === undefined) return response
+          return outcome instanceof Response ? outcome : withHeaders(response, outcome.headers)
         },
-        finishStatus: async (status) => {
-          const outcome = await finishStatus(status)
-          return outcome === 'released'
-            ? undefined
-            : outcome instanceof Response
-              ? outcome
-              : { headers: receiptPairs(outcome.settle, v1) }
-        },
+        finishStatus,
       }
     } catch (error) {
       await unlock()
@@ -650,12 +648,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
     token?: string,
     paid?: { settle: SettleResponse; v1: boolean },
   ): Response => {
-    const known = knownBody(response)
-    const base = paid ? stampReceipt(response, paid.settle, paid.v1) : response
-    const out = paid ? base : known === undefined ? new Response(response.body, response) : responseOf(known, response)
     const json = typeof receipt === 'string' ? receipt : receiptJson(receipt)
-    for (const [name, value] of receiptHeaders(json, token)) out.headers.set(name, value)
-    return out
+    const settled = paid ? receiptPairs(paid.settle, paid.v1) : []
+    return withHeaders(response, [...settled, ...receiptHeaders(json, token)])
   }
 
   const receiptEvent = (receipt: CreditReceipt, resource: string, account: string) => {

@@ -16,12 +16,10 @@ export async function reconcilePayments(options: {
 }): Promise<number> {
   const { ledger, facilitator } = options
   const inFlight = options.inFlight ?? (() => false)
-  const stale = (
-    await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
-  ).filter((payment) => !inFlight(payment.id))
+  const stale = await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
   let moved = 0
   for (const payment of stale) {
-    // Asked again after the chain answers (below): the list is older than that.
+    // Asked here, and again once the chain answers: the list is older than either.
     if (inFlight(payment.id)) continue
     let status: Awaited<ReturnType<FacilitatorLike['reconcile']>>
     try {

@@ -91,12 +91,17 @@ export function receiptPairs(settle: SettleResponse, v1: boolean): [string, stri
   return pairs
 }
 
-/** The handler's response, with the settlement receipt and the headers a browser needs. */
-export function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
+/** A copy of a response (its bytes kept, when 402x built it) with these headers set. */
+export function withHeaders(response: Response, pairs: [string, string][]): Response {
   const known = knownBody(response)
   const out = known === undefined ? new Response(response.body, response) : responseOf(known, response)
-  for (const [name, value] of receiptPairs(settle, v1)) out.headers.set(name, value)
+  for (const [name, value] of pairs) out.headers.set(name, value)
   return out
+}
+
+/** The handler's response, with the settlement receipt and the headers a browser needs. */
+export function stampReceipt(response: Response, settle: SettleResponse, v1: boolean): Response {
+  return withHeaders(response, receiptPairs(settle, v1))
 }
 
 /**
