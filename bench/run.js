@@ -333,6 +333,15 @@ async function main() {
     price: settings.amount,
     received: checks.reduce((n, c) => n + BigInt(c.received), 0n).toString(),
     matches: checks.every((c) => c.matches),
+    // The runs whose payee total differs from their successes, by name.
+    mismatched: [
+      ...runs.filter((r) => r.chainCheck && !r.chainCheck.matches).map((r) => `${r.label} @${r.concurrency}`),
+      ...frameworkResults.flatMap((f) =>
+        Object.entries(f.variants ?? {})
+          .filter(([, v]) => v.paid?.chainCheck && !v.paid.chainCheck.matches)
+          .map(([kind]) => `${f.framework}, price ${kind}`),
+      ),
+    ],
   }
   const targets = [...evaluateTargets(runs, verify), ...frameworkTarget(frameworkResults), ...creditTargets(credits)]
   const result = {

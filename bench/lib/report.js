@@ -136,7 +136,7 @@ CPU time (user + system, from /proc) per completed request during the timed runs
 ${runs.some((r) => r.cpu.serverMs !== null) ? cpuTable(runs) : 'Not available on this platform.'}
 
 On-chain check, run by run: the payee received ${balance.received} atomic units in all for ${balance.paidOk}
-successful paid requests (warm-ups included, framework runs too) at ${balance.price} each: ${balance.matches ? 'every run matches' : '**at least one run does not match**'}.
+successful paid requests (warm-ups included, framework runs too) at ${balance.price} each: ${balance.matches ? 'every run matches' : `**not every run matches**: ${balance.mismatched?.join('; ') ?? 'see the log'}`}.
 
 ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ${result.credits ? creditsMarkdown(result) : ''}
