@@ -34,15 +34,17 @@ const StatusSchema = z.union([
  */
 export function createFacilitatorClient(options: FacilitatorClientOptions): FacilitatorLike {
   const base = options.url.replace(/\/+$/, '')
-  const http = createHttpJson(base, options.timeoutMs ?? 60_000)
-  const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
-  }
+  const http = createHttpJson(base, {
+    timeoutMs: options.timeoutMs ?? 60_000,
+    headers: {
+      'content-type': 'application/json',
+      ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+    },
+  })
   const call = async <T extends z.ZodType>(method: string, path: string, schema: T, body?: unknown) => {
     let response: HttpJsonAnswer
     try {
-      response = await http(method, path, headers, body === undefined ? undefined : JSON.stringify(body))
+      response = await http(method, path, body === undefined ? undefined : JSON.stringify(body))
     } catch (cause) {
       throw new X402Error('facilitator_unavailable', {
         message: `the facilitator at ${base} cannot be reached: ${(cause as Error).message}`,
