@@ -402,7 +402,7 @@ describe('top-up settled as settlement_pending', () => {
 
     // The payment fails for good (the payer voids it), and reconciliation finds out.
     await cancelAuthorization(4, header)
-    await ageLedger(options.ledger)
+    ageLedger(options.ledger)
     expect(await paywall.paywall.reconcile()).toBe(1)
     const late = await fetch(path, {
       method: 'POST',

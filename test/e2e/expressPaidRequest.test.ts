@@ -4,7 +4,6 @@ import { createSqliteLedger, x402Middleware } from '402x-api'
 import { BudgetExceededError, createX402Client, X402HttpError, x402Client } from '402x-client'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ledgerWritten } from '../helpers/ageLedger.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 let stack: Stack
@@ -120,7 +119,6 @@ describe('a paid Express route', () => {
     const response = await c.post(`${url}/api/generate`, { prompt: 'a cat' })
     expect(response.data).toEqual({ result: 'generated: a cat' })
     expect(payments.at(-1)).toMatchObject({ amount: 10000n, price: '0.01', state: 'settled', payer: buyer(1).address })
-    await ledgerWritten(ledgerPath)
     const ledger = createSqliteLedger({ path: ledgerPath })
     try {
       const rows = await ledger.list()

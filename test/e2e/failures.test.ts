@@ -18,7 +18,7 @@ import { createSqliteLedger, x402Middleware } from '402x-api'
 import { createX402Client } from '402x-client'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ageLedger, ledgerWritten } from '../helpers/ageLedger.js'
+import { ageLedger } from '../helpers/ageLedger.js'
 import { recordVerified } from '../helpers/payments.js'
 import { startRpcProxy } from '../helpers/rpcProxy.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
@@ -116,13 +116,12 @@ describe('failure rules', () => {
     const before = await stack.chain.balanceOf(stack.chain.payTo.address)
 
     // The process recorded `settling`, the settlement landed on chain, then it crashed.
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     const id = await recordVerified(ledger, { payment, requirements, payer: buyer.address, url })
     await ledger.transition(id, 'settling')
     const settled = await stack.facilitator.settle(payment, requirements)
     expect(settled.success).toBe(true)
-    await ageLedger(options.ledger)
+    ageLedger(options.ledger)
 
     expect(await middleware.paywall.reconcile()).toBe(1)
     // Paid on chain, never served (the process crashed first): flagged for the payer's retry.
@@ -232,8 +231,6 @@ describe('a chain that goes down halfway', () => {
     await proxy.up()
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
 
-    await ledgerWritten(options.ledger)
-
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       const [row] = await ledger.list()
@@ -246,7 +243,7 @@ describe('a chain that goes down halfway', () => {
       await stack.chain.publicClient.request({ method: 'evm_increaseTime' as never, params: [120] as never })
       await stack.chain.publicClient.request({ method: 'evm_mine' as never, params: [] as never })
       // Reconciliation skips payments touched in the last 5 s (they may be in flight).
-      await ageLedger(options.ledger)
+      ageLedger(options.ledger)
       expect(await middleware.paywall.reconcile()).toBe(1)
       expect(await ledger.get(row!.id)).toMatchObject({ state: 'failed', reason: 'reconciled' })
     } finally {
@@ -285,7 +282,6 @@ describe('a retry after a settlement fault', () => {
     const settle = decodeHeader(retry.headers.get('payment-response')!, SettleResponseSchema)
     expect(settle.ok && settle.value.success).toBe(true)
     expect(await stack.chain.balanceOf(buyer.address)).toBe(before - 10000n)
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       const rows = await ledger.list()
@@ -340,7 +336,6 @@ describe('a retry after a settlement fault', () => {
     const third = await fetch(url, { headers: header })
     expect(third.status).toBe(402)
     expect(served).toBe(2)
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       expect((await ledger.list()).map((r) => r.state)).toEqual(['reconciled'])
@@ -415,8 +410,6 @@ describe('a settlement that is not confirmed in time', () => {
     expect(settle.value.transaction).toMatch(/^0x[0-9a-f]{64}$/)
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before)
 
-    await ledgerWritten(options.ledger)
-
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       const [row] = await ledger.list()
@@ -428,7 +421,7 @@ describe('a settlement that is not confirmed in time', () => {
 
       await rpc('evm_mine')
       await rpc('evm_setAutomine', [true])
-      await ageLedger(options.ledger)
+      ageLedger(options.ledger)
       expect(await middleware.paywall.reconcile()).toBe(1)
       expect(await ledger.get(row!.id)).toMatchObject({ state: 'reconciled', transaction: settle.value.transaction })
     } finally {
@@ -465,7 +458,6 @@ describe('a caller that leaves while its payment settles', () => {
     const rpc = (method: string, params: unknown[] = []) =>
       stack.chain.publicClient.request({ method: method as never, params: params as never })
     const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       await rpc('evm_setAutomine', [false])
@@ -476,7 +468,6 @@ describe('a caller that leaves while its payment settles', () => {
       const settling = async () => Number(((await rpc('txpool_status')) as { pending: string }).pending) > 0
       for (let i = 0; i < 200 && !(await settling()); i++) await new Promise((r) => setTimeout(r, 25))
       expect(await settling()).toBe(true)
-      await ledgerWritten(options.ledger)
       expect((await ledger.list())[0]?.state).toBe('verified')
       leaving.abort()
       expect(await first).toBeInstanceOf(Error)

@@ -12,7 +12,6 @@ import { createSqliteLedger, type PaymentEvent, x402Middleware } from '402x-api'
 import { createX402Client } from '402x-client'
 import express, { type NextFunction, type Request, type Response } from 'express'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ledgerWritten } from '../helpers/ageLedger.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // Every up-front pricing model of seed 000, on Express, against a real chain.
@@ -418,7 +417,6 @@ describe('the seed’s error handling, and the lifecycle events', () => {
 
 describe('the ledger behind volume pricing', () => {
   it('counts only settled payments of this month', async () => {
-    await ledgerWritten(ledgerPath)
     const ledger = createSqliteLedger({ path: ledgerPath })
     try {
       const stats = await ledger.payerStats(buyer(1).address, Date.UTC(2000, 0, 1))

@@ -8,7 +8,7 @@ import type { FacilitatorLike } from '@402x/facilitator/client'
 import { createSqliteLedger, type Ledger, x402Middleware } from '402x-api'
 import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ageLedger, ledgerWritten } from '../helpers/ageLedger.js'
+import { ageLedger } from '../helpers/ageLedger.js'
 import { recordVerified } from '../helpers/payments.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -125,11 +125,10 @@ describe("the ledger's settling write", () => {
     const buyer = stack.chain.buyers[1]!
     const payment = createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements })
     // The process wrote `verified`, settled at once (no `settling` write), then crashed.
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     const id = await recordVerified(ledger, { payment, requirements, payer: buyer.address, url })
     expect((await stack.facilitator.settle(payment, requirements)).success).toBe(true)
-    await ageLedger(options.ledger)
+    ageLedger(options.ledger)
     expect(await middleware.paywall.reconcile()).toBe(1)
     expect(await ledger.get(id)).toMatchObject({ state: 'reconciled', undelivered: true })
     await ledger.close()
@@ -149,13 +148,12 @@ describe("the ledger's settling write", () => {
     })
     await onChain
     // The row looks abandoned (untouched for a minute) and the chain says it was paid.
-    await ageLedger(options.ledger)
+    ageLedger(options.ledger)
     expect(await middleware.paywall.reconcile()).toBe(0)
     release()
     const res = await answer
     expect(res.status).toBe(200)
     expect(res.headers.get('payment-response')).toBeTruthy()
-    await ledgerWritten(options.ledger)
     const ledger = createSqliteLedger({ path: options.ledger })
     try {
       const [row] = await ledger.list()
@@ -217,12 +215,11 @@ describe("the ledger's settling write", () => {
         for (let i = 0; i < 200 && !(await sent()); i++) await new Promise((r) => setTimeout(r, 10))
         expect(await sent()).toBe(true)
         // The other process lists the row (untouched for a minute, as far as it can tell)...
-        await ageLedger(options.ledger)
+        ageLedger(options.ledger)
         const reconciling = other.paywall.reconcile()
         // ...while the serving one records it `pending` and serves it.
         const res = await answer
         expect(res.status).toBe(200)
-        await ledgerWritten(options.ledger)
         const ledger = createSqliteLedger({ path: options.ledger })
         try {
           expect((await ledger.list())[0]).toMatchObject({ state: 'pending', reason: 'settlement_pending' })
@@ -235,7 +232,7 @@ describe("the ledger's settling write", () => {
           expect(row).toMatchObject({ state: 'pending' })
           expect(row?.undelivered).toBeUndefined()
           // Reconciled afterwards from what the row says now: served, so not flagged.
-          await ageLedger(options.ledger)
+          ageLedger(options.ledger)
           expect(await other.paywall.reconcile()).toBe(1)
           const [done] = await ledger.list()
           expect(done).toMatchObject({ state: 'reconciled' })
@@ -283,7 +280,7 @@ describe("the ledger's settling write", () => {
         headers: { 'PAYMENT-SIGNATURE': pay(await requirementsOf(url), stack.chain.buyers[3]!) },
       })
       await onChain
-      await ageLedger(options.ledger)
+      ageLedger(options.ledger)
       const reconciling = other.paywall.reconcile()
       if (when === 'before') {
         // The other process walks the row to `reconciled` and flags it, all before the record.

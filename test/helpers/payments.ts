@@ -51,8 +51,5 @@ export async function recordVerified(
     payload: JSON.stringify(payment),
     requirements: JSON.stringify(requirements),
   })
-  // As a process that wrote its row to the file before it crashed (a journal it left would be
-  // written by the next process to open the ledger).
-  await ledger.flush()
   return id
 }

@@ -14,7 +14,6 @@ import { createSqliteLedger, type PaymentEvent, x402Middleware } from '402x-api'
 import express from 'express'
 import { generatePrivateKey } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ledgerWritten } from '../helpers/ageLedger.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 import { officialPayingFetch } from './official.js'
 
@@ -102,7 +101,6 @@ describe('official @x402/fetch client → our x402Middleware', () => {
     expect(receipt.status).toBe('success')
 
     expect(payments.at(-1)).toMatchObject({ state: 'settled', payer: payer.address, amount: 10000n, transaction: hash })
-    await ledgerWritten(ledgerPath)
     const ledger = createSqliteLedger({ path: ledgerPath })
     try {
       const row = (await ledger.list()).find((r) => r.transaction === hash)

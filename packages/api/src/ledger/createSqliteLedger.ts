@@ -1,11 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { abandonedJournals, openJournal, readJournal, removeJournal } from './journal.js'
-import { openSqlite } from './openSqlite.js'
-import type { Ledger, PaymentRecord, PaymentState } from './types.js'
-import { liveStates, transitions } from './types.js'
-import { createWriteBehind, type LedgerFile } from './writeBehind.js'
+import { isUniqueViolation, openSqlite } from './openSqlite.js'
+import type { Ledger, NewPayment, PaymentRecord, PaymentState } from './types.js'
+import { transitions } from './types.js'
 
 const schema = `
 CREATE TABLE IF NOT EXISTS payments (
@@ -29,11 +27,7 @@ CREATE TABLE IF NOT EXISTS payments (
   requirements TEXT NOT NULL,
   undelivered INTEGER NOT NULL DEFAULT 0
 );
--- The live payment of an authorization (findByNonce). Not UNIQUE: one live payment per
--- authorization is kept by each process before it acknowledges (see writeBehind.ts), and
--- the payments of two processes are written later; the chain settles an authorization once.
-DROP INDEX IF EXISTS payments_live_authorization;
-CREATE INDEX IF NOT EXISTS payments_authorization
+CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
   ON payments (network, asset, payer, nonce)
   WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');
 CREATE INDEX IF NOT EXISTS payments_payer ON payments (payer, created_at);
@@ -91,98 +85,56 @@ const toRecord = (row: Row): PaymentRecord => ({
   requirements: row.requirements,
 })
 
+const storeFault = (cause: unknown) =>
+  new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
+
 export type SqliteLedgerOptions = {
   /** File path, or `:memory:`. */
   path: string
   /**
-   * `normal`: every payment reaches the journal file (or, once written, SQLite's WAL file)
-   * before it is acknowledged, so it survives a crash of the process; an OS crash or power
-   * loss may lose the last ones (the chain still holds the settlements, and reconciliation
-   * finds them). `full`: each is also fsynced, surviving power loss, at about 0.5 ms of
-   * blocking I/O per write.
+   * `normal` (WAL): every write reaches the WAL file before the payment is acknowledged, so
+   * it survives a crash of the process; an OS crash or power loss may lose the last commits
+   * (the chain still holds the settlements, and reconciliation finds them). `full`: each
+   * commit is also fsynced, surviving power loss, at about 0.5 ms of blocking I/O per write.
    * @default 'normal'
    */
   synchronous?: 'normal' | 'full'
-  /**
-   * How long a payment may stay in this process's journal before it is written to the
-   * SQLite file, in one transaction with the others. A new payment costs one append to the
-   * journal instead of a SQLite commit, and one that ends within this time is written once,
-   * in its last state. Other processes (the CLI, a second server on the same file) see a
-   * payment once it is written; this process sees it at once. A journal left by a process
-   * that stopped is written by the next one that opens the ledger.
-   * @default 50
-   */
-  writeBehindMs?: number
 }
 
 /**
- * The embedded ledger: one SQLite file in WAL mode, and a journal beside it per process. A
- * payment is journaled before it is acknowledged.
+ * The embedded ledger: one SQLite file in WAL mode. A payment is written before it is
+ * acknowledged.
  *
  * @example
  * const ledger = createSqliteLedger({ path: '.402x/ledger.db' })
  */
 export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
-  const memory = options.path === ':memory:'
-  if (!memory) mkdirSync(dirname(options.path), { recursive: true })
-  const full = options.synchronous === 'full'
-  const file = openLedgerFile(options.path, full)
-  if (!memory) {
-    // Payments acknowledged by a process that stopped before it wrote them.
-    for (const journal of abandonedJournals(options.path)) {
-      file.upsert(readJournal(journal))
-      removeJournal(journal)
-    }
-  }
-  return createWriteBehind({
-    file,
-    ...(memory ? {} : { journal: openJournal(options.path, full) }),
-    delayMs: options.writeBehindMs ?? 50,
-  })
-}
-
-/** The SQLite file's side of the ledger: synchronous reads, conditional moves and batched writes. */
-function openLedgerFile(path: string, full: boolean): LedgerFile {
-  const db = openSqlite(path)
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+  const db = openSqlite(options.path)
   db.exec('PRAGMA journal_mode = WAL')
-  db.exec(`PRAGMA synchronous = ${full ? 'FULL' : 'NORMAL'}`)
+  db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.exec('PRAGMA busy_timeout = 5000')
   db.exec(schema)
   // Ledgers written before `undelivered` existed get the column.
   const columns = (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
   if (!columns.includes('undelivered'))
     db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
-  const states = Object.keys(transitions) as PaymentState[]
-  const quoted = (list: readonly string[]) => list.map((s) => `'${s}'`).join(', ')
-  // A row already written is only moved forward: a journal written again after a crash (or
-  // by two processes) never takes a payment back.
-  const forward = states
-    .filter((from) => transitions[from].length > 0)
-    .map((from) => `(payments.state = '${from}' AND excluded.state IN (${quoted(transitions[from])}))`)
-    .join(' OR ')
-  const upsert = db.prepare(`INSERT INTO payments
-    (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements, undelivered)
-    VALUES (@id, @state, @createdAt, @updatedAt, @network, @asset, @payTo, @payer, @nonce, @amount, @validBefore, @method, @resource, @transaction, @reason, @message, @payload, @requirements, @undelivered)
-    ON CONFLICT (id) DO UPDATE SET state = excluded.state, updated_at = excluded.updated_at,
-      tx_hash = COALESCE(excluded.tx_hash, tx_hash), reason = COALESCE(excluded.reason, reason),
-      message = COALESCE(excluded.message, message), undelivered = excluded.undelivered
-    WHERE ${forward}`)
-  const begin = db.prepare('BEGIN IMMEDIATE')
-  const commit = db.prepare('COMMIT')
-  const rollback = db.prepare('ROLLBACK')
+  const insert = db.prepare(`INSERT INTO payments
+    (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
+    VALUES (@id, @state, @now, @now, @network, @asset, @payTo, @payer, @nonce, @amount, @validBefore, @method, @resource, @transaction, @reason, @message, @payload, @requirements)`)
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
   const byNonce = db.prepare(`SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ?
-    AND state IN (${quoted(liveStates)}) ORDER BY rowid DESC LIMIT 1`)
+    AND state IN ('verified', 'settling', 'settled', 'pending', 'reconciled')`)
   // One statement per target state, moving a payment only from a state that may precede
   // it: no read first, so a move is one write transaction.
   const moves = new Map(
-    states.map((to) => {
-      const from = states.filter((f) => transitions[f].includes(to))
+    (Object.keys(transitions) as PaymentState[]).map((to) => {
+      const from = (Object.keys(transitions) as PaymentState[]).filter((f) => transitions[f].includes(to))
       const sql = from.length
         ? `UPDATE payments SET state = '${to}', updated_at = @now,
             tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message),
             undelivered = COALESCE(@undelivered, undelivered)
-            WHERE id = @id AND state IN (${quoted(from)})`
+            WHERE id = @id AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
         : undefined
       return [to, sql ? db.prepare(sql) : undefined] as const
     }),
@@ -195,66 +147,87 @@ function openLedgerFile(path: string, full: boolean): LedgerFile {
   const setUndelivered = db.prepare(
     'UPDATE payments SET undelivered = @to, updated_at = @now WHERE id = @id AND undelivered = @from',
   )
-  const one = (row: unknown) => (row ? toRecord(row as Row) : undefined)
+  const guard = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn())
+    } catch (error) {
+      return Promise.reject(error instanceof X402Error ? error : storeFault(error))
+    }
+  }
+  const lower = (p: NewPayment) => ({
+    ...p,
+    payer: p.payer.toLowerCase(),
+    nonce: p.nonce.toLowerCase(),
+    asset: p.asset.toLowerCase(),
+  })
 
   return {
-    upsert: (payments) => {
-      begin.run()
-      try {
-        for (const p of payments) {
-          upsert.run({
-            ...p,
-            transaction: p.transaction ?? null,
-            reason: p.reason ?? null,
-            message: p.message ?? null,
-            undelivered: p.undelivered ? 1 : 0,
+    insert: (payment) =>
+      guard(() => {
+        try {
+          insert.run({
+            transaction: null,
+            reason: null,
+            message: null,
+            ...lower(payment),
+            now: Date.now(),
           })
+          return true
+        } catch (error) {
+          if (isUniqueViolation(error)) return false
+          throw error
         }
-        commit.run()
-      } catch (error) {
-        rollback.run()
-        throw error
-      }
-    },
-    transition: (id, to, changes = {}) => {
-      const move = moves.get(to)
-      if (!move) return false
-      const result = move.run({
-        id,
-        now: Date.now(),
-        transaction: changes.transaction ?? null,
-        reason: changes.reason ?? null,
-        message: changes.message ?? null,
-        undelivered: changes.undelivered ? 1 : null,
-      })
-      return Number(result.changes) === 1
-    },
-    get: (id) => one(byId.get(id)),
+      }),
+    transition: (id, to, changes = {}) =>
+      guard(() => {
+        const move = moves.get(to)
+        if (!move) return false
+        const result = move.run({
+          id,
+          now: Date.now(),
+          transaction: changes.transaction ?? null,
+          reason: changes.reason ?? null,
+          message: changes.message ?? null,
+          undelivered: changes.undelivered ? 1 : null,
+        })
+        return Number(result.changes) === 1
+      }),
+    get: (id) => guard(() => ((r) => (r ? toRecord(r) : undefined))(byId.get(id) as Row | undefined)),
     findByNonce: (network, asset, payer, nonce) =>
-      one(byNonce.get(network, asset.toLowerCase(), payer.toLowerCase(), nonce.toLowerCase())),
-    listByState: (states, olderThan = Number.MAX_SAFE_INTEGER) => {
-      // The states are written into the SQL (they are checked against the closed list):
-      // SQLite uses the partial index of unfinished payments only for literal states.
-      for (const state of states) {
-        if (!Object.hasOwn(transitions, state))
-          throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
-      }
-      return (
-        db
-          .prepare(`SELECT * FROM payments WHERE state IN (${quoted(states)}) AND updated_at < ? ORDER BY created_at`)
-          .all(olderThan) as Row[]
-      ).map(toRecord)
-    },
-    setUndelivered: (id, undelivered) => {
-      const [to, from] = undelivered ? [1, 0] : [0, 1]
-      return Number(setUndelivered.run({ to, from, id, now: Date.now() }).changes) === 1
-    },
+      guard(() => {
+        const row = byNonce.get(network, asset.toLowerCase(), payer.toLowerCase(), nonce.toLowerCase()) as
+          | Row
+          | undefined
+        return row ? toRecord(row) : undefined
+      }),
+    listByState: (states, olderThan = Number.MAX_SAFE_INTEGER) =>
+      guard(() => {
+        // The states are written into the SQL (they are checked against the closed list):
+        // SQLite uses the partial index of unfinished payments only for literal states.
+        for (const state of states) {
+          if (!Object.hasOwn(transitions, state))
+            throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
+        }
+        const list = states.map((state) => `'${state}'`).join(', ')
+        return (
+          db
+            .prepare(`SELECT * FROM payments WHERE state IN (${list}) AND updated_at < ? ORDER BY created_at`)
+            .all(olderThan) as Row[]
+        ).map(toRecord)
+      }),
+    setUndelivered: (id, undelivered) =>
+      guard(() => {
+        const [to, from] = undelivered ? [1, 0] : [0, 1]
+        return Number(setUndelivered.run({ to, from, id, now: Date.now() }).changes) === 1
+      }),
     payerStats: (payer, since) =>
-      (stats.all(payer.toLowerCase(), since) as { asset: string; count: number | bigint; amount: number }[]).map(
-        (row) => ({ asset: row.asset, count: Number(row.count), amount: Number(row.amount) }),
+      guard(() =>
+        (stats.all(payer.toLowerCase(), since) as { asset: string; count: number | bigint; amount: number }[]).map(
+          (row) => ({ asset: row.asset, count: Number(row.count), amount: Number(row.amount) }),
+        ),
       ),
     list: ({ limit = 100 } = {}) =>
-      (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord),
-    close: () => db.close(),
+      guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),
+    close: () => guard(() => void db.close()),
   }
 }

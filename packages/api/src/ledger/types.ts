@@ -28,9 +28,6 @@ export const transitions: Record<PaymentState, readonly PaymentState[]> = {
   reconciled: [],
 }
 
-/** The states of a payment that holds its authorization: one such payment per authorization. */
-export const liveStates: readonly PaymentState[] = ['verified', 'settling', 'settled', 'pending', 'reconciled']
-
 export type PaymentRecord = {
   id: string
   state: PaymentState
@@ -70,8 +67,7 @@ export type PaymentUpdate = Partial<Pick<PaymentRecord, 'transaction' | 'reason'
 export type Ledger = {
   /**
    * Records a payment. Returns `false` when a live payment with the same (network, asset,
-   * payer, nonce) is already recorded: the store's own replay guard, exact within a process
-   * (processes that share a ledger are kept apart by the chain: an authorization settles once).
+   * payer, nonce) is already recorded: the store's own replay guard.
    */
   insert(payment: NewPayment): Promise<boolean>
   /** Moves a payment forward; refuses (returns `false`) any move not in `transitions`. */
@@ -94,11 +90,5 @@ export type Ledger = {
   payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: number }[]>
   /** Every payment, newest first. */
   list(options?: { limit?: number }): Promise<PaymentRecord[]>
-  /**
-   * Writes what this instance has acknowledged but not yet written to the store of record
-   * (see `createSqliteLedger`'s `writeBehindMs`); the listings do it first by themselves.
-   */
-  flush(): Promise<void>
-  /** Writes what is pending and closes the store. */
   close(): Promise<void>
 }
