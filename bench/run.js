@@ -100,6 +100,7 @@ const settings = {
 
 const scenarios = [
   { id: 'baseline', label: 'a. baseline, no middleware', server: 'baseline.js', path: '/free' },
+  { id: 'noop', label: "a'. baseline + one no-op Express middleware", server: 'noop.js', path: '/free' },
   {
     id: 'free',
     label: 'b. free route behind x402Middleware',
@@ -202,28 +203,28 @@ const median = (values) => {
 }
 
 /**
- * Free route vs unpaid baseline at one concurrency. Both servers run at once (idle when not
- * loaded) and take turns in short alternating rounds (a, b, b, a, …), so that drift in this
- * noisy machine hits both alike; the figures are medians over the rounds, and the ratio is the
- * median of the per-round ratios.
+ * Free route vs unpaid baseline at one concurrency, with the same route behind a no-op
+ * Express middleware for reference. The servers run at once (idle when not loaded) and take
+ * turns in short alternating rounds (a, a', b, then b, a', a, …), so that drift in this
+ * noisy machine hits all alike; the figures are medians over the rounds, and each ratio is
+ * the median of the per-round ratios.
  */
 async function runPair(concurrency, base) {
-  const [a, b] = scenarios
+  const pair = scenarios.filter((s) => ['baseline', 'noop', 'free'].includes(s.id))
   const servers = []
   try {
-    for (const scenario of [a, b]) {
+    for (const scenario of pair) {
       const ledger = `${outDir}ledger-${scenario.id}-${concurrency}.db`
       servers.push(await startServer(here(`./servers/${scenario.server}`), { ...base, ledger, ...scenario.config }))
     }
-    const load = (i, durationMs) => runLoad({ port: servers[i].port, path: a.path, concurrency, durationMs })
-    await load(0, settings.warmupMs)
-    await load(1, settings.warmupMs)
-    const rounds = [[], []]
+    const load = (i, durationMs) => runLoad({ port: servers[i].port, path: '/free', concurrency, durationMs })
+    for (const i of pair.keys()) await load(i, settings.warmupMs)
+    const rounds = pair.map(() => [])
     for (let round = 0; round < settings.pairRounds; round++) {
-      const order = round % 2 ? [1, 0] : [0, 1]
+      const order = round % 2 ? [...pair.keys()].reverse() : [...pair.keys()]
       for (const i of order) rounds[i].push(await load(i, settings.pairRoundMs))
     }
-    const ratios = rounds[0].map((r, i) => rounds[1][i].rps / r.rps)
+    const ratiosTo = (i, to) => rounds[i].map((r, k) => r.rps / rounds[to][k].rps)
     const summarize = (scenario, list) => {
       const total = list.reduce((n, r) => n + r.total, 0)
       const elapsed = list.reduce((n, r) => n + r.elapsed, 0)
@@ -246,10 +247,13 @@ async function runPair(concurrency, base) {
         rounds: list.length,
       }
     }
-    const runs = [summarize(a, rounds[0]), summarize(b, rounds[1])]
-    runs[1].ratioToBaseline = median(ratios)
+    const runs = pair.map((scenario, i) => summarize(scenario, rounds[i]))
+    const [, noop, free] = runs
+    noop.ratioToBaseline = median(ratiosTo(1, 0))
+    free.ratioToBaseline = median(ratiosTo(2, 0))
+    free.ratioToNoop = median(ratiosTo(2, 1))
     progress(
-      `free route @${concurrency}: baseline ${runs[0].rps.toFixed(0)} req/s, behind x402Middleware ${runs[1].rps.toFixed(0)} req/s, median ratio ${runs[1].ratioToBaseline.toFixed(3)} over ${ratios.length} paired rounds`,
+      `free route @${concurrency}: baseline ${runs[0].rps.toFixed(0)} req/s, behind a no-op middleware ${noop.rps.toFixed(0)} req/s (${noop.ratioToBaseline.toFixed(3)}), behind x402Middleware ${free.rps.toFixed(0)} req/s, median ratio ${free.ratioToBaseline.toFixed(3)} (${free.ratioToNoop.toFixed(3)} of the no-op's) over ${settings.pairRounds} paired rounds`,
     )
     return runs
   } finally {

@@ -40,12 +40,21 @@ export function evaluateTargets(runs, verify) {
   const freeRatios = levels
     .map((c) => ({ c, base: find('baseline', c), free: find('free', c) }))
     .filter((x) => x.base && x.free)
-    .map((x) => ({ concurrency: x.c, ratio: x.free.ratioToBaseline ?? x.free.rps / x.base.rps }))
+    .map((x) => ({
+      concurrency: x.c,
+      ratio: x.free.ratioToBaseline ?? x.free.rps / x.base.rps,
+      ...(x.free.ratioToNoop === undefined ? {} : { toNoop: x.free.ratioToNoop }),
+      ...(find('noop', x.c)?.ratioToBaseline === undefined ? {} : { noop: find('noop', x.c).ratioToBaseline }),
+    }))
   if (freeRatios.length) {
     targets.push({
       id: 'free-vs-baseline',
       target: 'free route behind the middleware ≥ 0.95× the unpaid baseline (req/s), at every concurrency',
-      measured: freeRatios.map((x) => `${x.ratio.toFixed(3)}× at ${x.concurrency}`).join(', '),
+      measured:
+        freeRatios.map((x) => `${x.ratio.toFixed(3)}× at ${x.concurrency}`).join(', ') +
+        (freeRatios.some((x) => x.toNoop !== undefined)
+          ? `; a no-op Express middleware alone: ${freeRatios.map((x) => `${x.noop?.toFixed(3)}×`).join(', ')}; 402x against that no-op: ${freeRatios.map((x) => `${x.toNoop?.toFixed(3)}×`).join(', ')}`
+          : ''),
       ratios: freeRatios,
       met: freeRatios.every((x) => x.ratio >= 0.95),
     })
@@ -148,6 +157,8 @@ ${result.credits ? creditsMarkdown(result) : ''}
   here, anvil gets slower per transaction, and its receipts lag the send more, as the chain
   grows, so without it later runs would pay for the earlier ones.
 - a. baseline: \`GET /free\` with no middleware.
+- a'. the same route behind \`app.use((req, res, next) => next())\`: what any middleware mounted
+  with \`app.use\` costs in Express itself (402x's share is b against a').
 - b. \`GET /free\` on the 402x server, behind \`app.use(x402Middleware({ routes: { 'GET /paid': … } }))\`:
   the middleware runs and finds the route free. Its facilitator is a URL, as most sellers
   configure it (a free route never calls it).
