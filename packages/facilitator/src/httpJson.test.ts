@@ -99,7 +99,7 @@ describe('createHttpJson', () => {
     const chunked =
       'HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n4;x=1\r\n{"a"\r\n6\r\n:"é"}\r\n0\r\nx-trailer: 1\r\n\r\n'
     const server = await raw((socket, _request, index) => {
-      void trickle(socket, index % 2 === 0 ? json('{"big":"' + 'x'.repeat(1000) + '"}') : chunked)
+      void trickle(socket, index % 2 === 0 ? json(`{"big":"${'x'.repeat(1000)}"}`) : chunked)
     })
     const call = createHttpJson(server.url, { timeoutMs: 5_000 })
     const sized = await call('GET', '/a')
