@@ -111,6 +111,24 @@ describe('createHttpJson', () => {
     expect(server.connections).toBe(1)
   })
 
+  it('reads a chunk larger than a read, and refuses a chunked answer over the body limit or a size line without end', async () => {
+    const big = `{"big":"${'x'.repeat(200_000)}"}`
+    const answers = [
+      `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${Buffer.byteLength(big).toString(16)}\r\n${big}\r\n0\r\n\r\n`,
+      'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1000001\r\n',
+      `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1${'0'.repeat(70_000)}`,
+    ]
+    const server = await raw((socket, _request, index) => {
+      const bytes = Buffer.from(answers[index] as string)
+      // In pieces of 16 KB, as a network delivers a large answer.
+      for (let at = 0; at < bytes.length; at += 16_384) socket.write(bytes.subarray(at, at + 16_384))
+    })
+    const call = createHttpJson(server.url, { timeoutMs: 5_000 })
+    expect(JSON.parse((await call('GET', '/')).text).big).toHaveLength(200_000)
+    expect(await codeOf(call('GET', '/'))).toBe('EPROTO')
+    expect(await codeOf(call('GET', '/'))).toBe('EPROTO')
+  })
+
   it('skips 100 Continue, reads a body closed by the server, and honours connection: close', async () => {
     const server = await raw((socket, _request, index) => {
       if (index === 0) socket.write(`HTTP/1.1 100 Continue\r\n\r\n${json('{"n":0}')}`)

@@ -190,6 +190,8 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
     private dechunk() {
       let buffer = this.buffer as Buffer
       let at = this.bodyStart
+      /** Waiting for the rest of a chunk whose size is read (not for a size line or trailers). */
+      let inChunk = false
       for (;;) {
         const lineEnd = buffer.indexOf('\r\n', at, 'latin1')
         if (lineEnd < 0) break
@@ -204,11 +206,14 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
           if (buffer.length > end + 4) this.close = true
           return this.done(text)
         }
-        if (buffer.length < lineEnd + 2 + length + 2) break
+        if (this.received + length > maxBody) throw failure('the answer is too large', 'EPROTO')
+        if (buffer.length < lineEnd + 2 + length + 2) {
+          inChunk = true
+          break
+        }
         if (buffer[lineEnd + 2 + length] !== 13 || buffer[lineEnd + 3 + length] !== 10)
           throw failure('a chunk longer than its size', 'EPROTO')
         this.received += length
-        if (this.received > maxBody) throw failure('the answer is too large', 'EPROTO')
         this.chunks.push(buffer.subarray(lineEnd + 2, lineEnd + 2 + length))
         at = lineEnd + 2 + length + 2
       }
@@ -216,7 +221,8 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
       buffer = buffer.subarray(at)
       this.buffer = buffer
       this.bodyStart = 0
-      if (buffer.length > maxHead + 16) throw failure('a malformed chunk', 'EPROTO')
+      // A chunk may be as large as the body may; a size line or the trailers may not.
+      if (!inChunk && buffer.length > maxHead) throw failure('a malformed chunk', 'EPROTO')
     }
 
     private ended() {
