@@ -147,11 +147,73 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const setUndelivered = db.prepare(
     'UPDATE payments SET undelivered = @to, updated_at = @now WHERE id = @id AND undelivered = @from',
   )
+  const fault = (error: unknown) => (error instanceof X402Error ? error : storeFault(error))
+  // The group commit. Writes wait in `writes` until the end of the event loop's turn (or
+  // the ledger's close), then go in one transaction: under load, the requests of a turn share
+  // one commit and write each page of the file once; a write alone is written on its own,
+  // as before. A write's promise settles only once its commit is done, so a payment is
+  // never acknowledged before it is on disk, and a caller that awaited a write reads it
+  // back. A read made while a write waits sees the ledger as it was before that write, as
+  // if it had come first (in this process, a payment's lock keeps a second request for it
+  // from reading it at all; across processes, the UNIQUE index is the replay guard).
+  type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }
+  let writes: Write[] = []
+  let scheduled = false
+  const alone = (write: Write) => {
+    try {
+      write.resolve(write.run())
+    } catch (error) {
+      write.reject(fault(error))
+    }
+  }
+  const flush = () => {
+    scheduled = false
+    if (writes.length === 0) return
+    const batch = writes
+    writes = []
+    if (batch.length === 1) {
+      alone(batch[0] as Write)
+      return
+    }
+    const results: unknown[] = []
+    try {
+      db.exec('BEGIN IMMEDIATE')
+    } catch (error) {
+      // The file stayed locked by another process for longer than the busy timeout: each
+      // write alone would wait as long again, and fail the same way.
+      for (const write of batch) write.reject(fault(error))
+      return
+    }
+    try {
+      try {
+        for (const write of batch) results.push(write.run())
+        db.exec('COMMIT')
+      } catch (error) {
+        db.exec('ROLLBACK')
+        throw error
+      }
+    } catch {
+      // A write failed other than by its own replay guard (insert answers `false` for that),
+      // or the commit did: nothing of the batch was kept. Each write goes again on its own,
+      // so each gets its own answer (most often the same failure, as its own error).
+      for (const write of batch) alone(write)
+      return
+    }
+    for (const [i, write] of batch.entries()) write.resolve(results[i])
+  }
+  const write = <T>(fn: () => T): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      writes.push({ run: fn, resolve: resolve as (value: unknown) => void, reject })
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(flush)
+      }
+    })
   const guard = <T>(fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn())
     } catch (error) {
-      return Promise.reject(error instanceof X402Error ? error : storeFault(error))
+      return Promise.reject(fault(error))
     }
   }
   const lower = (p: NewPayment) => ({
@@ -163,7 +225,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
 
   return {
     insert: (payment) =>
-      guard(() => {
+      write(() => {
         try {
           insert.run({
             transaction: null,
@@ -179,7 +241,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         }
       }),
     transition: (id, to, changes = {}) =>
-      guard(() => {
+      write(() => {
         const move = moves.get(to)
         if (!move) return false
         const result = move.run({
@@ -216,7 +278,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         ).map(toRecord)
       }),
     setUndelivered: (id, undelivered) =>
-      guard(() => {
+      write(() => {
         const [to, from] = undelivered ? [1, 0] : [0, 1]
         return Number(setUndelivered.run({ to, from, id, now: Date.now() }).changes) === 1
       }),
@@ -228,6 +290,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       ),
     list: ({ limit = 100 } = {}) =>
       guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),
-    close: () => guard(() => void db.close()),
+    close: () =>
+      guard(() => {
+        flush()
+        db.close()
+      }),
   }
 }
