@@ -16,7 +16,7 @@ import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
 import { runCredits } from './lib/credits.js'
 import { creditsTable, creditTargets } from './lib/creditsReport.js'
-import { dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
+import { busyTable, dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
 import { frameworkNames, runFrameworks } from './lib/frameworks.js'
 import { runLoad } from './lib/load.js'
 import { fetchTerms, poolSize, presign } from './lib/payments.js'
@@ -70,6 +70,10 @@ const settings = {
     pacedMs: quick ? 1000 : 1500,
     /** Alternating rounds of `pacedMs` for the middleware's CPU with a stand-in facilitator. */
     standInRounds: quick ? 3 : 5,
+    /** The same with a busy server: closed loop at `busyConcurrency` callers, `busyRounds` rounds of `busyMs`. */
+    busyConcurrency: 128,
+    busyMs: quick ? 1000 : 1500,
+    busyRounds: quick ? 3 : 5,
     unpaidWarmupMs: quick ? 300 : 400,
     unpaidRoundMs: quick ? 250 : 400,
     unpaidRounds: quick ? 2 : 3,
@@ -390,7 +394,8 @@ async function main() {
   const parts = []
   if (runs.length) parts.push(runsTable(runs), cpuTable(runs))
   if (verify) parts.push(`verification: ${targets.find((t) => t.id === 'verify-cpu')?.measured}`)
-  if (frameworkResults.length) parts.push(frameworksTable(frameworkResults), dynamicPriceTable(frameworkResults))
+  if (frameworkResults.length)
+    parts.push(frameworksTable(frameworkResults), busyTable(frameworkResults), dynamicPriceTable(frameworkResults))
   if (credits) parts.push(creditsTable(credits))
   parts.push(targetsTable(targets))
   parts.push(

@@ -105,9 +105,11 @@ async function runFramework(name, context) {
         const standIn = await measureStandIn(name, baselineServer, context, variants.fixed.paid.rps)
         unpaid.paced = standIn.baseline
         unpaid.standIn = standIn.paywall
+        unpaid.busy = standIn.busy
         if (standIn.floor) unpaid.floor = standIn.floor
+        const busy = standIn.busy
         progress(
-          `${name}: chain work excluded (stand-in facilitator, ${standIn.baseline.rps.toFixed(0)} req/s, median of ${standIn.rounds} rounds): no middleware ${standIn.baseline.cpuMicros.toFixed(0)} µs/req, 402x +${standIn.paywall.middlewareMicros.toFixed(0)} µs${standIn.floor ? `, the flow's floor +${standIn.floor.aboveMicros.toFixed(0)} µs` : ''}${standIn.failed ? `; ${standIn.failed} FAILED` : ''}`,
+          `${name}: chain work excluded (stand-in facilitator, ${standIn.baseline.rps.toFixed(0)} req/s, median of ${standIn.rounds} rounds): no middleware ${standIn.baseline.cpuMicros.toFixed(0)} µs/req, 402x +${standIn.paywall.middlewareMicros.toFixed(0)} µs${standIn.floor ? `, the flow's floor +${standIn.floor.aboveMicros.toFixed(0)} µs` : ''}; busy (${busy.concurrency} callers, closed loop, ${busy.paywall.rps.toFixed(0)} req/s): 402x +${busy.paywall.middlewareMicros.toFixed(0)} µs${busy.floor ? `, the floor +${busy.floor.aboveMicros.toFixed(0)} µs` : ''}${standIn.failed ? `; ${standIn.failed} FAILED` : ''}`,
         )
       }
     }
@@ -179,23 +181,74 @@ async function measureStandIn(name, baseline, context, rate) {
     }
     const cpu = (key) => rounds[key].map((r) => r.cpuMicros)
     const above = (key) => median(cpu(key).map((v, i) => v - cpu('baseline')[i]))
-    const figures = (key) => ({
-      rps: median(rounds[key].map((r) => r.rps)),
-      cpuMicros: median(cpu(key)),
-      total: rounds[key].reduce((n, r) => n + r.total, 0),
-      failed: rounds[key].reduce((n, r) => n + r.failed, 0),
-      rounds: cpu(key),
+    const figures = (key, from = rounds) => ({
+      rps: median(from[key].map((r) => r.rps)),
+      cpuMicros: median(from[key].map((r) => r.cpuMicros)),
+      total: from[key].reduce((n, r) => n + r.total, 0),
+      failed: from[key].reduce((n, r) => n + r.failed, 0),
+      rounds: from[key].map((r) => r.cpuMicros),
     })
+    const busy = await measureBusy({ cells, s, terms, buyers })
+    const busyAbove = (key) => median(busy[key].map((r, i) => r.cpuMicros - busy[`${key}Baseline`][i].cpuMicros))
     return {
       rounds: s.standInRounds,
-      failed: cells.reduce((n, c) => n + figures(c.key).failed, 0),
+      failed: cells.reduce((n, c) => n + figures(c.key).failed + (busy[c.key] ? figures(c.key, busy).failed : 0), 0),
       baseline: figures('baseline'),
       paywall: { ...figures('paywall'), middlewareMicros: above('paywall') },
       floor: floor ? { ...figures('floor'), aboveMicros: above('floor') } : undefined,
+      busy: {
+        rounds: s.busyRounds,
+        concurrency: s.busyConcurrency,
+        paywall: { ...figures('paywall', busy), middlewareMicros: busyAbove('paywall') },
+        paywallBaseline: figures('paywallBaseline', busy),
+        floor: floor ? { ...figures('floor', busy), aboveMicros: busyAbove('floor') } : undefined,
+        floorBaseline: floor ? figures('floorBaseline', busy) : undefined,
+      },
     }
   } finally {
     for (const server of started) await server.stop()
   }
+}
+
+/**
+ * The same figure for a busy server: `s.busyConcurrency` callers in a closed loop (each sends
+ * its next request as soon as the last one is answered), so that the server is never idle
+ * between requests and its CPU per request is its work, not the cost of waking up. The
+ * paywall (and, on Node, the floor) runs first in each pair; then the same framework with no
+ * middleware, paced at the rate the paywall reached in that round (a framework's CPU per
+ * request depends on its request rate). Pairs alternate in order from round to round.
+ */
+async function measureBusy({ cells, s, terms, buyers }) {
+  const byKey = Object.fromEntries(cells.map((c) => [c.key, c]))
+  const out = { paywall: [], paywallBaseline: [], floor: [], floorBaseline: [] }
+  const pairs = ['paywall', ...(byKey.floor ? ['floor'] : [])]
+  // Signed before each run: as many as the last round's rate could use, with room to spare
+  // (a run that uses them all ends early and is still measured over what it served).
+  const lastRate = { paywall: 4000, floor: 6000 }
+  for (let round = 0; round < s.busyRounds; round++) {
+    for (const key of round % 2 ? [...pairs].reverse() : pairs) {
+      const cell = byKey[key]
+      const run = await measured(cell.server, {
+        path: '/paid',
+        concurrency: s.busyConcurrency,
+        durationMs: s.busyMs,
+        payments: presign({ terms, buyers, count: Math.ceil((lastRate[key] * 1.5 * s.busyMs) / 1000) }),
+        expect: 'paid',
+      })
+      lastRate[key] = Math.max(run.rps, 500)
+      const base = await measured(byKey.baseline.server, {
+        path: '/paid',
+        concurrency: s.busyConcurrency,
+        durationMs: s.busyMs,
+        payments: presign({ terms, buyers, count: Math.ceil((run.rps * s.busyMs) / 1000) + 4 * s.busyConcurrency }),
+        expect: 200,
+        rate: run.rps,
+      })
+      out[key].push(run)
+      out[`${key}Baseline`].push(base)
+    }
+  }
+  return out
 }
 
 /**
@@ -346,6 +399,7 @@ function summarize(name, unpaid, variants) {
     paced: paced ? { rps: paced.rps, cpuMicros: paced.cpuMicros, total: paced.total, failed: paced.failed } : null,
     standIn: unpaid.standIn,
     floor: unpaid.floor,
+    busy: unpaid.busy,
     variants: variantSummary,
     extra,
   }

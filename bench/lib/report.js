@@ -94,7 +94,8 @@ export function evaluateTargets(runs, verify) {
 
 export function targetsTable(targets) {
   const lines = ['| target | measured | status |', '|---|---|---|']
-  for (const t of targets) lines.push(`| ${t.target} | ${t.measured} | ${t.met ? 'met' : '**not met**'} |`)
+  for (const t of targets)
+    lines.push(`| ${t.target} | ${t.measured} | ${t.status ?? (t.met ? 'met' : '**not met**')} |`)
   return lines.join('\n')
 }
 
