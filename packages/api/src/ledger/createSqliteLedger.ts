@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { isUniqueViolation, openSqlite } from './openSqlite.js'
-import type { Ledger, NewPayment, PaymentRecord, PaymentState } from './types.js'
+import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
 
 const schema = `
@@ -127,7 +127,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
   const insert = db.prepare(`INSERT INTO payments
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
-    VALUES (@id, @state, @now, @now, @network, @asset, @payTo, @payer, @nonce, @amount, @validBefore, @method, @resource, @transaction, @reason, @message, @payload, @requirements)`)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
   const byNonce = db.prepare(`SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ?
     AND state IN ('verified', 'settling', 'settled', 'pending', 'reconciled')`)
@@ -137,10 +137,10 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     (Object.keys(transitions) as PaymentState[]).map((to) => {
       const from = (Object.keys(transitions) as PaymentState[]).filter((f) => transitions[f].includes(to))
       const sql = from.length
-        ? `UPDATE payments SET state = '${to}', updated_at = @now,
-            tx_hash = COALESCE(@transaction, tx_hash), reason = COALESCE(@reason, reason), message = COALESCE(@message, message),
-            undelivered = COALESCE(@undelivered, undelivered)
-            WHERE id = @id AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
+        ? `UPDATE payments SET state = '${to}', updated_at = ?,
+            tx_hash = COALESCE(?, tx_hash), reason = COALESCE(?, reason), message = COALESCE(?, message),
+            undelivered = COALESCE(?, undelivered)
+            WHERE id = ? AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
         : undefined
       return [to, sql ? db.prepare(sql) : undefined] as const
     }),
@@ -222,24 +222,34 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       return Promise.reject(fault(error))
     }
   }
-  const lower = (p: NewPayment) => ({
-    ...p,
-    payer: p.payer.toLowerCase(),
-    nonce: p.nonce.toLowerCase(),
-    asset: p.asset.toLowerCase(),
-  })
-
   return {
     insert: (payment) =>
       write(() => {
         try {
-          insert.run({
-            transaction: null,
-            reason: null,
-            message: null,
-            ...lower(payment),
-            now: Date.now(),
-          })
+          // Positional parameters: binding eighteen named ones from an object cost about a
+          // third of the statement's CPU.
+          const now = Date.now()
+          const p = payment
+          insert.run(
+            p.id,
+            p.state,
+            now,
+            now,
+            p.network,
+            p.asset.toLowerCase(),
+            p.payTo,
+            p.payer.toLowerCase(),
+            p.nonce.toLowerCase(),
+            p.amount,
+            p.validBefore,
+            p.method,
+            p.resource,
+            p.transaction ?? null,
+            p.reason ?? null,
+            p.message ?? null,
+            p.payload,
+            p.requirements,
+          )
           return true
         } catch (error) {
           if (isUniqueViolation(error)) return false
@@ -250,14 +260,14 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       write(() => {
         const move = moves.get(to)
         if (!move) return false
-        const result = move.run({
+        const result = move.run(
+          Date.now(),
+          changes.transaction ?? null,
+          changes.reason ?? null,
+          changes.message ?? null,
+          changes.undelivered ? 1 : null,
           id,
-          now: Date.now(),
-          transaction: changes.transaction ?? null,
-          reason: changes.reason ?? null,
-          message: changes.message ?? null,
-          undelivered: changes.undelivered ? 1 : null,
-        })
+        )
         return Number(result.changes) === 1
       }),
     get: (id) => guard(() => ((r) => (r ? toRecord(r) : undefined))(byId.get(id) as Row | undefined)),

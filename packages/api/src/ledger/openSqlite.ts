@@ -6,7 +6,7 @@ type Params = Record<string, string | number | null>
 export type SqliteDb = {
   exec(sql: string): void
   prepare(sql: string): {
-    run(params?: Params | unknown[]): { changes: number | bigint }
+    run(...params: (Params | unknown)[]): { changes: number | bigint }
     get(...params: unknown[]): unknown
     all(...params: unknown[]): unknown[]
   }
