@@ -18,6 +18,7 @@ import {
 } from '@402x/core'
 import type { Hold } from '../credits/creditService.js'
 import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import { paymentId } from '../ledger/paymentId.js'
 import type { PaymentRecord } from '../ledger/types.js'
 import {
   bearerToken,
@@ -468,7 +469,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           payer: auth.from,
         })
       }
-      const id = randomUUID()
+      const id = paymentId()
       const verifiedAt = Date.now()
       const inserted = await ledger.insert({
         id,
