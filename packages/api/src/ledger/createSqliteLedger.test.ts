@@ -170,3 +170,82 @@ describe('createSqliteLedger: the group commit', () => {
     expect((await again.get(p.id))?.state).toBe('verified')
   })
 })
+
+describe('createSqliteLedger: the replay guard', () => {
+  it('holds an authorization while its payment is live, and frees it once the payment failed or was released', async () => {
+    const l = ledger()
+    const [settled, failed, released, pending] = [payment(), payment(), payment(), payment()]
+    for (const p of [settled, failed, released, pending]) expect(await l.insert(p)).toBe(true)
+    expect(await l.transition(settled.id, 'settled', { transaction: `0x${'cd'.repeat(32)}` })).toBe(true)
+    expect(await l.transition(failed.id, 'failed', { reason: 'insufficient_funds' })).toBe(true)
+    expect(await l.transition(released.id, 'released', { reason: 'handler_error' })).toBe(true)
+    expect(await l.transition(pending.id, 'pending')).toBe(true)
+    const again = (p: NewPayment) => payment({ payer: p.payer, nonce: p.nonce })
+    expect(await l.insert(again(settled))).toBe(false)
+    expect(await l.insert(again(pending))).toBe(false)
+    expect(await l.insert(again(failed))).toBe(true)
+    expect(await l.insert(again(released))).toBe(true)
+    expect((await l.findByNonce(settled.network, settled.asset, settled.payer, settled.nonce))?.id).toBe(settled.id)
+    expect(await l.findByNonce(failed.network, failed.asset, failed.payer, failed.nonce)).not.toMatchObject({
+      id: failed.id,
+    })
+    // A pending payment that fails frees its authorization too.
+    expect(await l.transition(pending.id, 'failed', { reason: 'reverted' })).toBe(true)
+    expect(await l.insert(again(pending))).toBe(true)
+  })
+
+  it('migrates a ledger written by an earlier release: the guard keeps every live payment, and frees the dead ones', async () => {
+    // The schema of earlier releases: no `undelivered`, no `live`, the guard indexed on `state`.
+    const old = openSqlite(path)
+    old.exec(`CREATE TABLE payments (
+      id TEXT PRIMARY KEY, state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+      network TEXT NOT NULL, asset TEXT NOT NULL, pay_to TEXT NOT NULL, payer TEXT NOT NULL, nonce TEXT NOT NULL,
+      amount TEXT NOT NULL, valid_before INTEGER NOT NULL, method TEXT NOT NULL, resource TEXT NOT NULL,
+      tx_hash TEXT, reason TEXT, message TEXT, payload TEXT NOT NULL, requirements TEXT NOT NULL);
+    CREATE UNIQUE INDEX payments_live_authorization ON payments (network, asset, payer, nonce)
+      WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');`)
+    const rows = Object.fromEntries(
+      ['verified', 'settling', 'settled', 'pending', 'reconciled', 'failed', 'released'].map((state) => [
+        state,
+        payment(),
+      ]),
+    )
+    const add = old.prepare(`INSERT INTO payments (id, state, created_at, updated_at, network, asset, pay_to, payer,
+      nonce, amount, valid_before, method, resource, payload, requirements) VALUES (?, ?, 1, 1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    for (const [state, p] of Object.entries(rows)) {
+      add.run(
+        p.id,
+        state,
+        p.network,
+        p.asset,
+        p.payTo,
+        p.payer,
+        p.nonce,
+        p.amount,
+        p.validBefore,
+        p.method,
+        p.resource,
+        p.payload,
+        p.requirements,
+      )
+    }
+    old.close()
+
+    const l = ledger()
+    const names = (other().prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
+    expect(names).toContain('payments_live')
+    expect(names).not.toContain('payments_live_authorization')
+    for (const [state, p] of Object.entries(rows)) {
+      const live = !['failed', 'released'].includes(state)
+      expect(await l.insert(payment({ payer: p.payer, nonce: p.nonce }))).toBe(!live)
+      expect((await l.findByNonce(p.network, p.asset, p.payer, p.nonce))?.state).toBe(live ? state : 'verified')
+    }
+    expect((await l.get(rows.settled?.id as string))?.undelivered).toBeUndefined()
+    expect(await l.setUndelivered(rows.settled?.id as string, true)).toBe(true)
+    // Opened again, it is not migrated twice.
+    await l.close()
+    const reopened = ledger()
+    expect((await reopened.get(rows.settled?.id as string))?.undelivered).toBe(true)
+    expect(count(other())).toBe(9)
+  })
+})

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { isUniqueViolation, openSqlite } from './openSqlite.js'
+import { isUniqueViolation, openSqlite, type SqliteDb } from './openSqlite.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
 
@@ -25,11 +25,12 @@ CREATE TABLE IF NOT EXISTS payments (
   message TEXT,
   payload TEXT NOT NULL,
   requirements TEXT NOT NULL,
-  undelivered INTEGER NOT NULL DEFAULT 0
+  undelivered INTEGER NOT NULL DEFAULT 0,
+  -- 1 while the payment is live (verified, settling, settled, pending, reconciled), NULL
+  -- once it failed or was released: the replay guard's index is on this column rather than
+  -- on \`state\`, so that the usual moves (verified → settled) leave that index alone.
+  live INTEGER
 );
-CREATE UNIQUE INDEX IF NOT EXISTS payments_live_authorization
-  ON payments (network, asset, payer, nonce)
-  WHERE state IN ('verified', 'settling', 'settled', 'pending', 'reconciled');
 CREATE INDEX IF NOT EXISTS payments_payer ON payments (payer, created_at);
 -- Only the payments still in flight, for the reconciler: a settled payment leaves it, so
 -- the index stays a few pages that every write finds in cache.
@@ -85,6 +86,41 @@ const toRecord = (row: Row): PaymentRecord => ({
   requirements: row.requirements,
 })
 
+/** The states in which a payment holds its authorization: the replay guard's. */
+const liveStates = new Set<PaymentState>(['verified', 'settling', 'settled', 'pending', 'reconciled'])
+
+/**
+ * Brings a ledger written by an earlier release up to this schema, in one transaction (so
+ * that two processes opening it at once migrate it once): the `undelivered` column, and the
+ * replay guard moved from an index on `state` to one on `live`. Every process sharing one
+ * ledger file must run the same release: an earlier one does not keep `live` up to date.
+ */
+function migrate(db: SqliteDb) {
+  const columns = () => (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
+  const indexes = () => (db.prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
+  const current = () =>
+    columns().includes('undelivered') &&
+    columns().includes('live') &&
+    indexes().includes('payments_live') &&
+    !indexes().includes('payments_live_authorization')
+  if (current()) return
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    if (!columns().includes('undelivered'))
+      db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
+    if (!columns().includes('live')) {
+      db.exec('ALTER TABLE payments ADD COLUMN live INTEGER')
+      db.exec(`UPDATE payments SET live = 1 WHERE state IN (${[...liveStates].map((s) => `'${s}'`).join(', ')})`)
+    }
+    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS payments_live ON payments (network, asset, payer, nonce) WHERE live = 1')
+    db.exec('DROP INDEX IF EXISTS payments_live_authorization')
+    db.exec('COMMIT')
+  } catch (error) {
+    db.exec('ROLLBACK')
+    throw error
+  }
+}
+
 const storeFault = (cause: unknown) =>
   new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
 
@@ -121,23 +157,21 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   db.exec('PRAGMA wal_autocheckpoint = 10000')
   db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`)
   db.exec(schema)
-  // Ledgers written before `undelivered` existed get the column.
-  const columns = (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
-  if (!columns.includes('undelivered'))
-    db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
+  migrate(db)
   const insert = db.prepare(`INSERT INTO payments
-    (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements, live)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
-  const byNonce = db.prepare(`SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ?
-    AND state IN ('verified', 'settling', 'settled', 'pending', 'reconciled')`)
+  const byNonce = db.prepare(
+    'SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ? AND live = 1',
+  )
   // One statement per target state, moving a payment only from a state that may precede
   // it: no read first, so a move is one write transaction.
   const moves = new Map(
     (Object.keys(transitions) as PaymentState[]).map((to) => {
       const from = (Object.keys(transitions) as PaymentState[]).filter((f) => transitions[f].includes(to))
       const sql = from.length
-        ? `UPDATE payments SET state = '${to}', updated_at = ?,
+        ? `UPDATE payments SET state = '${to}',${liveStates.has(to) ? '' : ' live = NULL,'} updated_at = ?,
             tx_hash = COALESCE(?, tx_hash), reason = COALESCE(?, reason), message = COALESCE(?, message),
             undelivered = COALESCE(?, undelivered)
             WHERE id = ? AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
@@ -249,6 +283,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
             p.message ?? null,
             p.payload,
             p.requirements,
+            liveStates.has(p.state) ? 1 : null,
           )
           return true
         } catch (error) {
