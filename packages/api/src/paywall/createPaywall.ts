@@ -392,52 +392,56 @@ export function createPaywall(options: PaywallOptions): Paywall {
       }
     }
     try {
-      const known = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
       const v1 = decoded.value.x402Version === 1
-      const proof = known ? provenPayer(request, resourceUrl, requirements.network) : undefined
-      /** The payer's proof, spent: a proof grants once. */
-      const provenBy = (payer: string) =>
-        proof && proof.address === payer.toLowerCase() && spendProof(proof) ? proof.address : undefined
-      /** The answers to a known payment presented again that serves nothing. */
-      const refuseKnown = async (outcome: 'used' | 'sign_in', why: string): Promise<Decision> => {
-        await unlock()
-        if (outcome === 'used') {
-          return refuse({
-            isValid: false,
-            reason: 'invalid_exact_evm_nonce_already_used',
-            message: `this signed payment was already used (${known?.state}); sign a new one`,
+      /**
+       * This authorization is already recorded, live: a retry of a payment made before (its
+       * paid answer not delivered, a settlement that faulted, a payment for credit) or a
+       * replay. The decision for it, or `retry`: never used on chain and still valid, so it
+       * is verified and recorded anew.
+       */
+      const onKnown = async (known: PaymentRecord): Promise<Decision | 'retry'> => {
+        const proof = provenPayer(request, resourceUrl, requirements.network)
+        /** The payer's proof, spent: a proof grants once. */
+        const provenBy = (payer: string) =>
+          proof && proof.address === payer.toLowerCase() && spendProof(proof) ? proof.address : undefined
+        /** The answers to a known payment presented again that serves nothing. */
+        const refuseKnown = async (outcome: 'used' | 'sign_in', why: string): Promise<Decision> => {
+          await unlock()
+          if (outcome === 'used') {
+            return refuse({
+              isValid: false,
+              reason: 'invalid_exact_evm_nonce_already_used',
+              message: `this signed payment was already used (${known.state}); sign a new one`,
+              payer: auth.from,
+            })
+          }
+          events.emit('rejected', { payer: auth.from, reason: 'sign_in_required', message: why, resource: resourceUrl })
+          return respond(
+            paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
+          )
+        }
+        if (route === creditsRoute || route.meter) {
+          // A payment for credit presented again: its money is (or becomes) credit, never a
+          // second charge and never lost. The payer's sign-in gets the account's token back.
+          const recovered = await recoverCreditPayment({
+            known,
+            signature: exact.data.signature,
             payer: auth.from,
+            proven: () => provenBy(known.payer),
+            requirements,
+            method: request.method,
+            resourceUrl,
+            v1,
+            token,
+            route,
           })
-        }
-        events.emit('rejected', { payer: auth.from, reason: 'sign_in_required', message: why, resource: resourceUrl })
-        return respond(
-          paymentRequired(signInRequired, undefined, undefined, signInChallenge(resourceUrl, requirements)),
-        )
-      }
-      if (known && (route === creditsRoute || route.meter)) {
-        // A payment for credit presented again: its money is (or becomes) credit, never a
-        // second charge and never lost. The payer's sign-in gets the account's token back.
-        const recovered = await recoverCreditPayment({
-          known,
-          signature: exact.data.signature,
-          payer: auth.from,
-          proven: () => provenBy(known.payer),
-          requirements,
-          method: request.method,
-          resourceUrl,
-          v1,
-          token,
-          route,
-        })
-        if (recovered === 'used' || recovered === 'sign_in') {
-          return refuseKnown(recovered, 'a retry of a payment for credit without a sign-in')
-        }
-        if (recovered !== 'retry') {
+          if (recovered === 'used' || recovered === 'sign_in') {
+            return refuseKnown(recovered, 'a retry of a payment for credit without a sign-in')
+          }
+          if (recovered === 'retry') return 'retry'
           await unlock()
           return recovered
         }
-        // Never used on chain and still valid: settle it anew, below.
-      } else if (known) {
         const retry = await retryKnown({
           known,
           ledger,
@@ -458,35 +462,68 @@ export function createPaywall(options: PaywallOptions): Paywall {
         if (retry.type === 'sign_in' || retry.type === 'used') {
           return refuseKnown(retry.type, 'a retry of a paid, undelivered payment without a sign-in')
         }
+        return 'retry'
       }
-      const verified = await facilitator.verify(payload, requirements)
-      if (!verified.isValid) {
-        await unlock()
-        return refuse({
-          isValid: false,
-          reason: (verified.invalidReason ?? 'invalid_payload') as Invalid['reason'],
-          message: verified.invalidMessage ?? 'the facilitator refused this payment',
+      // A new payment is verified, then recorded; the ledger is asked whether this
+      // authorization is already known only when one of the two fails (a known payment is
+      // used on chain, or in flight, or its live row refuses the insert). That spares every
+      // new payment a read of the ledger. A known payment's `retry` goes round once more.
+      let retried = false
+      /** The live payment recorded for this authorization, looked up once. */
+      const recorded = async () =>
+        retried ? undefined : ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
+      let id!: string
+      let verifiedAt!: number
+      for (;;) {
+        let verified: Awaited<ReturnType<typeof facilitator.verify>> | undefined
+        let fault: { error: unknown } | undefined
+        try {
+          verified = await facilitator.verify(payload, requirements)
+        } catch (error) {
+          fault = { error }
+        }
+        if (fault || !verified?.isValid) {
+          const known = await recorded()
+          if (known) {
+            const outcome = await onKnown(known)
+            if (outcome !== 'retry') return outcome
+            retried = true
+            continue
+          }
+          if (fault) throw fault.error
+          await unlock()
+          return refuse({
+            isValid: false,
+            reason: (verified?.invalidReason ?? 'invalid_payload') as Invalid['reason'],
+            message: verified?.invalidMessage ?? 'the facilitator refused this payment',
+            payer: auth.from,
+          })
+        }
+        id = paymentId()
+        verifiedAt = Date.now()
+        const inserted = await ledger.insert({
+          id,
+          state: 'verified',
+          network: requirements.network,
+          asset: requirements.asset,
+          payTo: requirements.payTo,
           payer: auth.from,
+          nonce: auth.nonce,
+          amount: requirements.amount,
+          validBefore: Number(auth.validBefore),
+          method: request.method,
+          resource: resourceUrl,
+          payload: JSON.stringify(payload),
+          requirements: JSON.stringify(requirements),
         })
-      }
-      const id = paymentId()
-      const verifiedAt = Date.now()
-      const inserted = await ledger.insert({
-        id,
-        state: 'verified',
-        network: requirements.network,
-        asset: requirements.asset,
-        payTo: requirements.payTo,
-        payer: auth.from,
-        nonce: auth.nonce,
-        amount: requirements.amount,
-        validBefore: Number(auth.validBefore),
-        method: request.method,
-        resource: resourceUrl,
-        payload: JSON.stringify(payload),
-        requirements: JSON.stringify(requirements),
-      })
-      if (!inserted) {
+        if (inserted) break
+        const known = await recorded()
+        if (known) {
+          const outcome = await onKnown(known)
+          if (outcome !== 'retry') return outcome
+          retried = true
+          continue
+        }
         await unlock()
         return refuse({
           isValid: false,
