@@ -142,7 +142,7 @@ describe('createSqliteLedger: the group commit', () => {
     expect(count(other())).toBe(3)
   })
 
-  it('when the file stays locked by another process, the batch fails with store_unavailable and nothing is written', async () => {
+  it('when the file stays locked by another process, each write of the batch waits for it on its own, then fails with store_unavailable', async () => {
     const l = ledger()
     await l.insert(payment())
     const holder = openSqlite(path)
@@ -150,7 +150,7 @@ describe('createSqliteLedger: the group commit', () => {
     holder.exec('PRAGMA busy_timeout = 0')
     holder.exec('BEGIN IMMEDIATE')
     const batch = [payment(), payment()]
-    // The ledger waits for its busy timeout (5 s) before it gives up.
+    // The ledger waits for its busy timeout (5 s) to begin the batch, then for each write.
     const results = await Promise.allSettled(batch.map((p) => l.insert(p)))
     holder.exec('ROLLBACK')
     for (const result of results) {
@@ -158,7 +158,7 @@ describe('createSqliteLedger: the group commit', () => {
       expect((result as PromiseRejectedResult).reason.code).toBe('store_unavailable')
     }
     expect(count(holder)).toBe(1)
-  }, 20_000)
+  }, 40_000)
 
   it('close writes what is waiting first', async () => {
     const l = createSqliteLedger({ path })

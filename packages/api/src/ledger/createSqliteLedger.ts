@@ -199,7 +199,25 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   type Write = { run: () => unknown; resolve: (value: unknown) => void; reject: (error: unknown) => void }
   let writes: Write[] = []
   let scheduled = false
+  /**
+   * A failed batch is rolled back. A ROLLBACK that fails with a transaction still open
+   * would leave every later write in it, acknowledged but never committed: the ledger then
+   * refuses every write (a fault) rather than acknowledge one it has not written.
+   */
+  let broken: X402Error | undefined
+  const rollback = () => {
+    try {
+      db.exec('ROLLBACK')
+    } catch (error) {
+      const open = db.inTransaction() ?? !/no transaction is active/i.test((error as Error).message)
+      if (open) broken = storeFault(new Error(`a failed batch could not be rolled back: ${(error as Error).message}`))
+    }
+  }
   const alone = (write: Write) => {
+    if (broken) {
+      write.reject(broken)
+      return
+    }
     try {
       write.resolve(write.run())
     } catch (error) {
@@ -218,10 +236,11 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     const results: unknown[] = []
     try {
       db.exec('BEGIN IMMEDIATE')
-    } catch (error) {
+    } catch {
       // The file stayed locked by another process for longer than the busy timeout: each
-      // write alone would wait as long again, and fail the same way.
-      for (const write of batch) write.reject(fault(error))
+      // write goes on its own, as without a group commit (each waits for the lock in turn,
+      // so one long lock does not fail the writes that could follow it).
+      for (const write of batch) alone(write)
       return
     }
     try {
@@ -229,10 +248,14 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
         for (const write of batch) results.push(write.run())
         db.exec('COMMIT')
       } catch (error) {
-        db.exec('ROLLBACK')
+        rollback()
         throw error
       }
     } catch {
+      if (broken) {
+        for (const write of batch) write.reject(broken)
+        return
+      }
       // A write failed other than by its own replay guard (insert answers `false` for that),
       // or the commit did: nothing of the batch was kept. Each write goes again on its own,
       // so each gets its own answer (most often the same failure, as its own error).

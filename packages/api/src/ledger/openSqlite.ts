@@ -11,6 +11,8 @@ export type SqliteDb = {
     all(...params: unknown[]): unknown[]
   }
   close(): void
+  /** Whether a transaction is open, where the driver tells (`undefined` where it does not). */
+  inTransaction(): boolean | undefined
   /** Which driver is in use. */
   driver: 'better-sqlite3' | 'node:sqlite'
 }
@@ -71,6 +73,10 @@ export function openSqlite(path: string): SqliteDb {
     exec: (sql) => void db.exec(sql),
     prepare: (sql) => db.prepare(sql),
     close: () => db.close(),
+    inTransaction: () => {
+      const state = db as { inTransaction?: boolean; isTransaction?: boolean }
+      return state.inTransaction ?? state.isTransaction
+    },
   }
 }
 

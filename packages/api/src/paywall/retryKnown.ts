@@ -79,11 +79,14 @@ export async function retryKnown(
         abort: async () => unlock(),
         undelivered: async () => {},
         finish: async (response) => {
-          await unlock()
+          // The flag is written before the payment is unlocked: a duplicate of it waiting
+          // on the lock then reads it as it is now.
           if (response.status >= 400) {
             await again()
+            await unlock()
             return response
           }
+          await unlock()
           return stampReceipt(response, settle, input.v1)
         },
       },
@@ -121,12 +124,13 @@ export async function retryKnown(
         },
         undelivered: input.markUndelivered(known.id),
         finish: async (response) => {
-          await unlock()
           input.settled(settle)
           if (response.status >= 400) {
             await input.markUndelivered(known.id)()
+            await unlock()
             return response
           }
+          await unlock()
           return stampReceipt(response, settle, input.v1)
         },
       },
