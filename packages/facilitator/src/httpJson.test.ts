@@ -129,6 +129,53 @@ describe('createHttpJson', () => {
     expect(await codeOf(call('GET', '/'))).toBe('EPROTO')
   })
 
+  it('reads a large sized or close-delimited answer that arrives in many reads', async () => {
+    const big = `{"big":"${'é'.repeat(1_000_000)}"}`
+    const server = await raw((socket, _request, index) => {
+      const bytes = Buffer.from(index === 0 ? json(big) : `HTTP/1.0 200 OK\r\n\r\n${big}`)
+      for (let at = 0; at < bytes.length; at += 7_001) socket.write(bytes.subarray(at, at + 7_001))
+      if (index === 1) socket.end()
+    })
+    const call = createHttpJson(server.url, { timeoutMs: 10_000 })
+    expect((await call('GET', '/sized')).text).toBe(big)
+    expect((await call('GET', '/closed')).text).toBe(big)
+  })
+
+  it('reads 204 and 304 as bodiless whatever their headers say, and refuses a body in a coding other than chunked', async () => {
+    const server = await raw((socket, _request, index) => {
+      if (index === 0) socket.write('HTTP/1.1 204 No Content\r\ntransfer-encoding: chunked\r\n\r\n')
+      else if (index === 1) socket.write('HTTP/1.1 304 Not Modified\r\ncontent-length: 10\r\n\r\n')
+      else if (index === 2) socket.write(json('{"n":2}'))
+      else socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n5\r\nxxxxx\r\n0\r\n\r\n')
+    })
+    const call = createHttpJson(server.url, { timeoutMs: 2_000 })
+    expect(await call('GET', '/a')).toEqual({ status: 204, text: '' })
+    expect(await call('GET', '/b')).toEqual({ status: 304, text: '' })
+    expect(await call('GET', '/c')).toEqual({ status: 200, text: '{"n":2}' })
+    expect(await codeOf(call('GET', '/d'))).toBe('EPROTO')
+  })
+
+  it('does not keep a connection whose answer named both content-length and a chunked body', async () => {
+    const server = await raw((socket) =>
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'),
+    )
+    const call = createHttpJson(server.url, { timeoutMs: 2_000 })
+    expect(await call('GET', '/a')).toEqual({ status: 200, text: '{}' })
+    expect(await call('GET', '/b')).toEqual({ status: 200, text: '{}' })
+    expect(server.connections).toBe(2)
+  })
+
+  it('fails each call at once when a connection cannot be opened (a bad TLS option), and never uses up its places', async () => {
+    const call = createHttpJson('https://127.0.0.1:9', {
+      timeoutMs: 5_000,
+      maxSockets: 2,
+      tls: { ciphers: 'NO-SUCH-CIPHER' },
+    })
+    const codes = await Promise.all(Array.from({ length: 5 }, () => codeOf(call('GET', '/'))))
+    // Each failed on its own TLS error, none by waiting out its timeout for a place.
+    expect(codes).toEqual(Array.from({ length: 5 }, () => 'ERR_SSL_NO_CIPHER_MATCH'))
+  })
+
   it('skips 100 Continue, reads a body closed by the server, and honours connection: close', async () => {
     const server = await raw((socket, _request, index) => {
       if (index === 0) socket.write(`HTTP/1.1 100 Continue\r\n\r\n${json('{"n":0}')}`)

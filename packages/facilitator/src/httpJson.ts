@@ -84,9 +84,14 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
     private close = false
     private chunks: Buffer[] = []
     private received = 0
+    /** Reads not yet joined to `buffer`, while fewer than `need` bytes are in: a large body is copied once. */
+    private pending: Buffer[] = []
+    private pendingBytes = 0
+    private need = 0
 
     constructor() {
-      open++
+      // `open` counts the connection only once its socket exists: a TLS option that makes
+      // `connect` throw must not use up a place for good.
       this.socket = secure
         ? tlsConnect({
             host,
@@ -96,6 +101,7 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
             ...options.tls,
           })
         : netConnect({ host, port })
+      open++
       this.socket.setNoDelay(true)
       this.socket.on('data', (data: Buffer) => this.read(data))
       this.socket.on('error', (error) => this.fail(error))
@@ -115,12 +121,26 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
         this.socket.destroy()
         return
       }
-      this.buffer = this.buffer ? Buffer.concat([this.buffer, data]) : data
+      if ((this.buffer?.length ?? 0) + this.pendingBytes + data.length < this.need) {
+        this.pending.push(data)
+        this.pendingBytes += data.length
+        return
+      }
+      this.join(data)
+      this.need = 0
       try {
         this.parse()
       } catch (error) {
         this.fail(error as Error)
       }
+    }
+
+    /** `buffer` with the reads kept aside, and `data`. */
+    private join(data?: Buffer) {
+      const parts = [...(this.buffer ? [this.buffer] : []), ...this.pending, ...(data ? [data] : [])]
+      this.buffer = parts.length === 1 ? parts[0] : Buffer.concat(parts)
+      this.pending = []
+      this.pendingBytes = 0
     }
 
     private parse(): void {
@@ -138,11 +158,17 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
       const buffer = this.buffer as Buffer
       if (this.chunked) this.dechunk()
       else if (this.length >= 0) {
-        if (buffer.length - this.bodyStart < this.length) return
+        if (buffer.length - this.bodyStart < this.length) {
+          this.need = this.bodyStart + this.length
+          return
+        }
         if (buffer.length - this.bodyStart > this.length) this.close = true
         this.done(buffer.toString('utf8', this.bodyStart, this.bodyStart + this.length))
-      } else if (buffer.length - this.bodyStart > maxBody) throw failure('the answer is too large', 'EPROTO')
-      // With neither, the body ends when the server closes the connection (see `ended`).
+      } else {
+        // With neither, the body ends when the server closes the connection (see `ended`).
+        if (buffer.length - this.bodyStart > maxBody) throw failure('the answer is too large', 'EPROTO')
+        this.need = this.bodyStart + maxBody + 1
+      }
     }
 
     /** Reads a response head; false for an interim (1xx) answer. */
@@ -170,7 +196,8 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
           this.length = Number(value)
           if (this.length > maxBody) throw failure('the answer is too large', 'EPROTO')
         } else if (name === 'transfer-encoding') {
-          this.chunked = /(?:^|,)\s*chunked$/.test(value)
+          // Only `chunked` alone: a body in another coding (gzip, …) is not JSON to read.
+          this.chunked = value === 'chunked'
           if (!this.chunked) throw failure(`an unsupported transfer-encoding: ${value}`, 'EPROTO')
         } else if (name === 'connection') {
           if (/(?:^|,)\s*close\s*(?:,|$)/.test(value)) this.close = true
@@ -181,9 +208,17 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
           if (timeout) this.keepFor = Math.min(idleMs, (Number(timeout[1]) - 1) * 1000)
         }
       }
-      // A chunked body's length is in its chunks, whatever content-length said.
-      if (this.chunked) this.length = -1
-      if (status === 204 || status === 304) this.length = 0
+      // A chunked body's length is in its chunks, whatever content-length said; an answer
+      // that names both is not trusted with the connection afterwards.
+      if (this.chunked) {
+        if (this.length >= 0) this.close = true
+        this.length = -1
+      }
+      // These never have a body, whatever their headers say.
+      if (status === 204 || status === 304) {
+        this.chunked = false
+        this.length = 0
+      }
       return true
     }
 
@@ -209,6 +244,8 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
         if (this.received + length > maxBody) throw failure('the answer is too large', 'EPROTO')
         if (buffer.length < lineEnd + 2 + length + 2) {
           inChunk = true
+          // Nothing to read before the whole chunk is in.
+          this.need = lineEnd + 2 + length + 2 - at
           break
         }
         if (buffer[lineEnd + 2 + length] !== 13 || buffer[lineEnd + 3 + length] !== 10)
@@ -228,6 +265,7 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
     private ended() {
       const call = this.call
       if (call && this.bodyStart >= 0 && this.length < 0 && !this.chunked) {
+        this.join()
         const text = (this.buffer as Buffer).toString('utf8', this.bodyStart)
         this.close = true
         return this.done(text)
@@ -254,6 +292,9 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
     private reset() {
       this.call = undefined
       this.buffer = undefined
+      this.pending = []
+      this.pendingBytes = 0
+      this.need = 0
       this.status = 0
       this.bodyStart = -1
       this.length = -1
@@ -318,7 +359,16 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
 
   const next = () => {
     while (waiting.length > 0) {
-      const conn = take()
+      let conn: Conn | undefined
+      try {
+        conn = take()
+      } catch (error) {
+        // A connection that cannot be opened fails the call that waited for it.
+        const call = waiting.shift() as Call
+        settle(call)
+        call.reject(error as Error)
+        continue
+      }
       if (!conn) return
       conn.send(waiting.shift() as Call)
     }
@@ -339,12 +389,19 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
           if (call.conn.call === call) call.conn.fail(error)
           return
         }
-        waiting.splice(waiting.indexOf(call), 1)
+        const at = waiting.indexOf(call)
+        if (at >= 0) waiting.splice(at, 1)
         reject(error)
       }, options.timeoutMs)
-      const conn = waiting.length === 0 ? take() : undefined
-      if (conn) conn.send(call)
-      else waiting.push(call)
+      try {
+        const conn = waiting.length === 0 ? take() : undefined
+        if (conn) conn.send(call)
+        else waiting.push(call)
+      } catch (error) {
+        // A connection that cannot even be opened (a bad TLS option): this call fails now.
+        clearTimeout(call.timer)
+        reject(error)
+      }
     })
 }
 
