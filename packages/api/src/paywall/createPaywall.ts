@@ -469,9 +469,19 @@ export function createPaywall(options: PaywallOptions): Paywall {
       // used on chain, or in flight, or its live row refuses the insert). That spares every
       // new payment a read of the ledger. A known payment's `retry` goes round once more.
       let retried = false
-      /** The live payment recorded for this authorization, looked up once. */
-      const recorded = async () =>
-        retried ? undefined : ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
+      /**
+       * The live payment recorded for this authorization (looked up once), and what to do
+       * with it: a decision, `again` (its `retry`: round once more), or `undefined` (none).
+       */
+      const known = async (): Promise<Decision | 'again' | undefined> => {
+        if (retried) return undefined
+        const record = await ledger.findByNonce(requirements.network, requirements.asset, auth.from, auth.nonce)
+        if (!record) return undefined
+        const outcome = await onKnown(record)
+        if (outcome !== 'retry') return outcome
+        retried = true
+        return 'again'
+      }
       let id!: string
       let verifiedAt!: number
       for (;;) {
@@ -483,13 +493,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
           fault = { error }
         }
         if (fault || !verified?.isValid) {
-          const known = await recorded()
-          if (known) {
-            const outcome = await onKnown(known)
-            if (outcome !== 'retry') return outcome
-            retried = true
-            continue
-          }
+          const outcome = await known()
+          if (outcome === 'again') continue
+          if (outcome) return outcome
           if (fault) throw fault.error
           await unlock()
           return refuse({
@@ -517,13 +523,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
           requirements: JSON.stringify(requirements),
         })
         if (inserted) break
-        const known = await recorded()
-        if (known) {
-          const outcome = await onKnown(known)
-          if (outcome !== 'retry') return outcome
-          retried = true
-          continue
-        }
+        const outcome = await known()
+        if (outcome === 'again') continue
+        if (outcome) return outcome
         await unlock()
         return refuse({
           isValid: false,
