@@ -137,6 +137,11 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
 
     /** `buffer` with the reads kept aside, and `data`. */
     private join(data?: Buffer) {
+      if (this.pending.length === 0) {
+        // The usual case, an answer in one read: no list to build.
+        if (data) this.buffer = this.buffer ? Buffer.concat([this.buffer, data]) : data
+        return
+      }
       const parts = [...(this.buffer ? [this.buffer] : []), ...this.pending, ...(data ? [data] : [])]
       this.buffer = parts.length === 1 ? parts[0] : Buffer.concat(parts)
       this.pending = []

@@ -97,13 +97,15 @@ const liveStates = new Set<PaymentState>(['verified', 'settling', 'settled', 'pe
  */
 function migrate(db: SqliteDb) {
   const columns = () => (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
-  const indexes = () => (db.prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
-  const current = () =>
-    columns().includes('undelivered') &&
-    columns().includes('live') &&
-    indexes().includes('payments_live') &&
-    !indexes().includes('payments_live_authorization')
-  if (current()) return
+  const indexes = (db.prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
+  const known = columns()
+  if (
+    known.includes('undelivered') &&
+    known.includes('live') &&
+    indexes.includes('payments_live') &&
+    !indexes.includes('payments_live_authorization')
+  )
+    return
   db.exec('BEGIN IMMEDIATE')
   try {
     if (!columns().includes('undelivered'))
