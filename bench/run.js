@@ -70,6 +70,9 @@ const settings = {
     pacedMs: quick ? 1000 : 1500,
     /** Alternating rounds of `pacedMs` for the middleware's CPU with a stand-in facilitator. */
     standInRounds: quick ? 3 : 5,
+    /** Before those rounds, each server's JIT warm-up: this many paid requests, closed loop, within a time bound. */
+    jitWarmupRequests: quick ? 2000 : 5000,
+    jitWarmupMaxMs: 15_000,
     /** The same with a busy server: closed loop at `busyConcurrency` callers, `busyRounds` rounds of `busyMs`. */
     busyConcurrency: 128,
     busyMs: quick ? 1000 : 1500,

@@ -15,7 +15,10 @@ export async function startServer(script, config, timeoutMs = 20_000) {
   const profile = process.env.BENCH_CPU_PROF
   const child = fork(script, [], {
     env: { ...process.env, BENCH_CONFIG: JSON.stringify(config) },
-    execArgv: profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [],
+    execArgv: [
+      ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : []),
+      ...(process.env.BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+    ],
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   })
   let output = ''
