@@ -141,6 +141,44 @@ describe('failure rules', () => {
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10000n)
   })
 
+  it('refuses a replay of a paid payment as used when the facilitator cannot verify: the ledger knows it', async () => {
+    const real = stack.facilitator
+    let down = false
+    const flaky = {
+      ...real,
+      verify: async (...args: Parameters<typeof real.verify>) => {
+        if (down) throw new X402Error('facilitator_unavailable', { message: 'the facilitator is unreachable' })
+        return real.verify(...args)
+      },
+    }
+    let served = 0
+    const app = express()
+    app.get('/paid', x402Middleware({ ...stack.paywall({ facilitator: flaky }), price: 0.01 }), (_req, res) => {
+      served++
+      res.json({ secret: 42 })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[3]!
+    const header = { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) }
+    const first = await fetch(url, { headers: header })
+    expect(first.status).toBe(200)
+    await first.arrayBuffer()
+    const before = await stack.chain.balanceOf(buyer.address)
+    down = true
+    // Verification faults, but this authorization is in the ledger, paid and delivered:
+    // refused for what it is, not a 503 that tells the caller to try the same payment again.
+    const replay = await fetch(url, { headers: header })
+    expect(replay.status).toBe(402)
+    expect(await replay.json()).toMatchObject({ reason: 'invalid_exact_evm_nonce_already_used' })
+    // A new payment while verification faults: not served, not charged, and told to retry.
+    const fresh = await fetch(url, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(signFor(requirements, buyer)) } })
+    expect(fresh.status).toBe(503)
+    expect(await fresh.json()).toMatchObject({ error: 'facilitator_unavailable' })
+    expect(served).toBe(1)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
+
   it('refuses an expired authorization with 402 and its reason', async () => {
     const app = express()
     app.get('/paid', x402Middleware({ ...stack.paywall(), price: 0.01 }), (_req, res) => {

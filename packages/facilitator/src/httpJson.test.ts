@@ -155,6 +155,18 @@ describe('createHttpJson', () => {
     expect(await codeOf(call('GET', '/d'))).toBe('EPROTO')
   })
 
+  it('reads the answer to HEAD as bodiless (its content-length is the GET body it would have) and keeps the connection', async () => {
+    const server = await raw((socket, request) => {
+      if (request.startsWith('HEAD ')) socket.write('HTTP/1.1 200 OK\r\ncontent-length: 7\r\n\r\n')
+      else socket.write(json('{"n":1}'))
+    })
+    const call = createHttpJson(server.url, { timeoutMs: 2_000 })
+    expect(await call('HEAD', '/a')).toEqual({ status: 200, text: '' })
+    expect(await call('GET', '/a')).toEqual({ status: 200, text: '{"n":1}' })
+    expect(await call('HEAD', '/b')).toEqual({ status: 200, text: '' })
+    expect(server.connections).toBe(1)
+  })
+
   it('does not keep a connection whose answer named both content-length and a chunked body', async () => {
     const server = await raw((socket) =>
       socket.write('HTTP/1.1 200 OK\r\ncontent-length: 3\r\ntransfer-encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n'),

@@ -27,6 +27,8 @@ const failure = (message: string, code: string) => Object.assign(new Error(messa
 
 type Call = {
   head: string
+  /** A HEAD request: its answer has no body, whatever its headers say. */
+  bodiless: boolean
   body: string | undefined
   resolve: (answer: HttpJsonAnswer) => void
   reject: (error: Error) => void
@@ -220,7 +222,7 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
         this.length = -1
       }
       // These never have a body, whatever their headers say.
-      if (status === 204 || status === 304) {
+      if (status === 204 || status === 304 || this.call?.bodiless) {
         this.chunked = false
         this.length = 0
       }
@@ -387,7 +389,13 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
         return
       }
       const length = body === undefined ? '' : `content-length: ${Buffer.byteLength(body)}\r\n`
-      const call: Call = { head: `${method} ${full} HTTP/1.1\r\n${fixed}${length}\r\n`, body, resolve, reject }
+      const call: Call = {
+        head: `${method} ${full} HTTP/1.1\r\n${fixed}${length}\r\n`,
+        bodiless: method === 'HEAD',
+        body,
+        resolve,
+        reject,
+      }
       call.timer = setTimeout(() => {
         const error = failure(`no answer within ${options.timeoutMs} ms`, 'ETIMEDOUT')
         if (call.conn) {
