@@ -322,7 +322,10 @@ async function main() {
     outDir,
     progress,
     anvilPid: findDescendant('anvil'),
-    snapshot: await chainSnapshot(chain.rpcUrl),
+    snapshot: await chainSnapshot(chain.rpcUrl, {
+      onDropped: (count) =>
+        progress(`the last run left ${count} transaction(s) unmined in anvil's pool: dropped before the next run`),
+    }),
   }
   const runs = []
   if (wants('free')) {

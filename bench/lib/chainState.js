@@ -17,13 +17,24 @@ export async function anvilRpc(rpcUrl, method, params = []) {
 /**
  * Takes a snapshot now; `restore()` goes back to it and takes a new one (anvil's snapshots
  * are used up by a revert). A gas wallet that caches its nonce must start afresh after it.
+ *
+ * `restore()` also empties anvil's transaction pool, which a revert keeps: a transaction
+ * left waiting behind a nonce gap (say, by the reference's nonce manager after a failed
+ * send) would otherwise be mined in a later run, once that run's own transactions fill the
+ * gap, and pay twice for a payment of a run already over (measured 2026-12-05: a queued
+ * transaction survives `evm_revert` and is mined after it). `onDropped(count)` is told of
+ * any: a clean run leaves none.
  */
-export async function chainSnapshot(rpcUrl) {
+export async function chainSnapshot(rpcUrl, { onDropped } = {}) {
   let id = await anvilRpc(rpcUrl, 'evm_snapshot')
   return {
     async restore() {
+      const pool = await anvilRpc(rpcUrl, 'txpool_status')
       await anvilRpc(rpcUrl, 'evm_revert', [id])
+      await anvilRpc(rpcUrl, 'anvil_dropAllTransactions')
       id = await anvilRpc(rpcUrl, 'evm_snapshot')
+      const dropped = Number(pool.pending) + Number(pool.queued)
+      if (dropped > 0) onDropped?.(dropped)
     },
   }
 }

@@ -156,7 +156,10 @@ ${result.credits ? creditsMarkdown(result) : ''}
   use the same gas wallet key, one at a time. Each scenario × concurrency gets a fresh server.
 - Every paid run starts from the same chain state (\`evm_snapshot\` / \`evm_revert\`): measured
   here, anvil gets slower per transaction, and its receipts lag the send more, as the chain
-  grows, so without it later runs would pay for the earlier ones.
+  grows, so without it later runs would pay for the earlier ones. The revert is followed by
+  \`anvil_dropAllTransactions\`: anvil keeps its transaction pool across a revert, and a
+  transaction left queued behind a nonce gap would be mined in a later run, a second payment
+  for a request of a run already over. A run that leaves any is reported as it goes.
 - a. baseline: \`GET /free\` with no middleware.
 - a'. the same route behind \`app.use((req, res, next) => next())\`: what any middleware mounted
   with \`app.use\` costs in Express itself (402x's share is b against a').
