@@ -1,9 +1,8 @@
-import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import type { NewPayment } from './types.js'
+import { newPayment } from './newPayment.fixture.js'
 
 // The one fault SQLite itself will not produce on demand: a ROLLBACK that fails and leaves
 // its transaction open. The ledger's connection is the real one, with `exec('ROLLBACK')`
@@ -38,21 +37,7 @@ beforeEach(() => {
 })
 afterEach(() => rmSync(dir, { recursive: true, force: true }))
 
-const payment = (): NewPayment => ({
-  id: randomUUID(),
-  state: 'verified',
-  network: 'eip155:31337',
-  asset: `0x${'11'.repeat(20)}`,
-  payTo: `0x${'22'.repeat(20)}`,
-  payer: `0x${randomBytes(20).toString('hex')}`,
-  nonce: `0x${randomBytes(32).toString('hex')}`,
-  amount: '10000',
-  validBefore: 2_000_000_000,
-  method: 'GET',
-  resource: 'http://127.0.0.1/paid',
-  payload: '{}',
-  requirements: '{}',
-})
+const payment = newPayment
 
 describe('createSqliteLedger: a batch that cannot be rolled back', () => {
   it('refuses every write of it and every later one, and acknowledges nothing it did not commit', async () => {

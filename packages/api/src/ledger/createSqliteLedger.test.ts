@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { createSqliteLedger } from './createSqliteLedger.js'
+import { newPayment } from './newPayment.fixture.js'
 import { openSqlite, type SqliteDb } from './openSqlite.js'
 import type { Ledger, NewPayment } from './types.js'
 
@@ -35,22 +35,7 @@ afterEach(async () => {
   rmSync(dir, { recursive: true, force: true })
 })
 
-const payment = (overrides: Partial<NewPayment> = {}): NewPayment => ({
-  id: randomUUID(),
-  state: 'verified',
-  network: 'eip155:31337',
-  asset: `0x${'11'.repeat(20)}`,
-  payTo: `0x${'22'.repeat(20)}`,
-  payer: `0x${randomBytes(20).toString('hex')}`,
-  nonce: `0x${randomBytes(32).toString('hex')}`,
-  amount: '10000',
-  validBefore: 2_000_000_000,
-  method: 'GET',
-  resource: 'http://127.0.0.1/paid',
-  payload: JSON.stringify({ signature: randomBytes(65).toString('hex') }),
-  requirements: JSON.stringify({ scheme: 'exact' }),
-  ...overrides,
-})
+const payment = newPayment
 
 /** The frames in the ledger's WAL file (each is one page written by a commit). */
 const walFrames = (db: SqliteDb) => Number((db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get() as { log: number }).log)
