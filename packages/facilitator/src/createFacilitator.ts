@@ -30,6 +30,12 @@ export type FacilitatorOptions = {
   privateKeys: Hex[]
   /** How long to wait for a settlement receipt before answering `settlement_pending`. @default 30000 */
   receiptTimeoutMs?: number
+  /**
+   * How long a settlement may go unmined before it is checked for being stuck in the node's
+   * pool (its nonce the one the chain waits for, yet not ready), and if so sent again with
+   * higher fees. 0 turns the check off. @default 5000
+   */
+  stuckAfterMs?: number
 }
 
 export type Facilitator = FacilitatorLike & {
@@ -64,6 +70,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   }
   const signers = [...new Set([...chains.values()].flatMap((c) => c.wallets.map((w) => w.address)))]
   const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000
+  const stuckAfterMs = options.stuckAfterMs ?? 5_000
   const inFlight = new Set<string>()
   // Payments simulated by `verify` in the last 30 s: their settlement skips a second
   // simulation (one RPC round trip and one EVM execution less per paid request).
@@ -189,6 +196,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       try {
         const settled = await settleExact(entry.chain, wallet, result, n.requirements.asset, {
           receiptTimeoutMs,
+          stuckAfterMs,
           onSent: (hash) => rememberSent(key, hash, false),
         })
         if (settled.transaction)

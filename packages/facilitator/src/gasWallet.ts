@@ -4,7 +4,15 @@ import { privateKeyToAddress } from 'viem/accounts'
 import type { Chain } from './chain.js'
 import { RpcError, refusedCodes } from './rpc.js'
 
-export type SentTransaction = { hash: Hex; wallet: string }
+export type SentTransaction = {
+  hash: Hex
+  wallet: string
+  nonce: number
+  maxFeePerGas: bigint
+  maxPriorityFeePerGas: bigint
+}
+
+type Call = { to: string; data: Hex; gas: bigint }
 
 /**
  * A gas wallet whose nonces are managed here: signing and sending are serialised, so any
@@ -16,7 +24,13 @@ export type GasWallet = {
   /** Settlements sent and not yet confirmed: used to spread load over several wallets. */
   inFlight: number
   /** Signs and broadcasts a transaction with the next nonce. */
-  send(tx: { to: string; data: Hex; gas: bigint }): Promise<SentTransaction>
+  send(tx: Call): Promise<SentTransaction>
+  /**
+   * Sends `tx` again at the nonce of `sent`, with both fees at least 25% higher (as a node
+   * requires of a replacement) and never below the current ones: for a transaction the node
+   * holds but does not mine. Either may be mined; they carry the same call.
+   */
+  resend(sent: SentTransaction, tx: Call): Promise<SentTransaction>
   /** Reads the nonce from the chain again before the next send (after a dropped transaction). */
   resync(): void
 }
@@ -53,15 +67,11 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
     return fees
   }
 
-  const sendOnce = async (tx: { to: string; data: Hex; gas: bigint }): Promise<SentTransaction> => {
-    if (nonce === undefined) {
-      nonce = Number(await chain.rpc('eth_getTransactionCount', [address, 'pending']))
-    }
-    const fee = await currentFees()
+  const sign = (tx: Call, at: number, fee: Omit<Fees, 'at'>): SentTransaction & { signed: Hex } => {
     const unsigned = {
       type: 'eip1559' as const,
       chainId: chain.chainId,
-      nonce,
+      nonce: at,
       to: tx.to as Hex,
       data: tx.data,
       gas: tx.gas,
@@ -75,21 +85,30 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       s: `0x${Buffer.from(sig.subarray(32, 64)).toString('hex')}`,
       yParity: (sig[64] as number) - 27,
     })
-    const hash = keccak256(signed)
+    return { signed, hash: keccak256(signed), wallet: address, nonce: at, ...fee }
+  }
+  const done = ({ signed: _signed, ...sent }: SentTransaction & { signed: Hex }): SentTransaction => sent
+
+  const sendOnce = async (tx: Call): Promise<SentTransaction> => {
+    if (nonce === undefined) {
+      nonce = Number(await chain.rpc('eth_getTransactionCount', [address, 'pending']))
+    }
+    const fee = await currentFees()
+    const sent = sign(tx, nonce, fee)
     try {
-      await chain.rpc('eth_sendRawTransaction', [signed])
+      await chain.rpc('eth_sendRawTransaction', [sent.signed])
     } catch (error) {
-      if (error instanceof RpcError && /already known/i.test(error.message)) {
+      if (error instanceof RpcError && /already known|already imported/i.test(error.message)) {
         nonce++
-        return { hash, wallet: address }
+        return done(sent)
       }
       // Any other failure leaves our view of the nonce uncertain: read it again next time.
       nonce = undefined
-      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(hash, error)
+      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(sent.hash, error)
       throw error
     }
     nonce++
-    return { hash, wallet: address }
+    return done(sent)
   }
 
   const wallet: GasWallet = {
@@ -99,6 +118,16 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       queue = queue.then(() => {
         nonce = undefined
       })
+    },
+    async resend(earlier, tx) {
+      fees = undefined
+      const now = await currentFees()
+      const bump = (value: bigint) => (value * 5n) / 4n + 1n
+      const maxPriorityFeePerGas = larger(bump(earlier.maxPriorityFeePerGas), now.maxPriorityFeePerGas)
+      const maxFeePerGas = larger(larger(bump(earlier.maxFeePerGas), now.maxFeePerGas), maxPriorityFeePerGas)
+      const sent = sign(tx, earlier.nonce, { maxFeePerGas, maxPriorityFeePerGas })
+      await chain.rpc('eth_sendRawTransaction', [sent.signed])
+      return done(sent)
     },
     send(tx) {
       const run = queue.then(async () => {
@@ -118,6 +147,8 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
   }
   return wallet
 }
+
+const larger = (a: bigint, b: bigint) => (a > b ? a : b)
 
 /** Refused before sending (connection refused, unknown host): the node never saw it. */
 function isRefused(error: X402Error): boolean {
