@@ -105,6 +105,8 @@ export async function awaitSettlement(
     )
     const latest = hashes[hashes.length - 1] as Hex
     if (known.every((k) => k === null)) {
+      // Their nonce is free again, whatever became of the authorization.
+      options.onDropped?.()
       const proof = await findSettlement(chain, asset, verified.authorization).catch(() => undefined)
       if (proof?.state === 'transferred') return { ...base, success: true, transaction: proof.transaction }
       if (proof === undefined) {
@@ -116,7 +118,6 @@ export async function awaitSettlement(
           transaction: latest,
         }
       }
-      options.onDropped?.()
       return {
         ...base,
         success: false,

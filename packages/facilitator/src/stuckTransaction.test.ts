@@ -117,4 +117,55 @@ describe('a settlement stuck in the node pool', () => {
     }
     expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 10000n)
   })
+  it('reports as settled a dropped settlement whose authorization another transaction used', async () => {
+    const facilitator = createFacilitator({
+      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
+      privateKeys: [chain.facilitator.privateKey],
+      receiptTimeoutMs: 1_500,
+      stuckAfterMs: 0,
+    })
+    // Another facilitator (its own gas wallet) settles the same authorization.
+    const other = createFacilitator({
+      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
+      privateKeys: [chain.buyers[1]!.privateKey],
+    })
+    const wallet = chain.facilitator.address
+    const before = await chain.balanceOf(chain.payTo.address)
+    const payment = pay()
+    const pooledFrom = async (address: string) => {
+      const content = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string }>> }
+      const entry = Object.entries(content.pending).find(([from]) => from.toLowerCase() === address.toLowerCase())
+      return Object.values(entry?.[1] ?? {}).map((tx) => tx.hash)
+    }
+    const waitForPooled = async (address: string) => {
+      for (let i = 0; i < 200; i++) {
+        const found = await pooledFrom(address)
+        if (found.length > 0) return found
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      throw new Error(`nothing from ${address} reached the pool`)
+    }
+    await rpc('evm_setAutomine', [false])
+    let settling: ReturnType<typeof facilitator.settle>
+    let otherSettled: Awaited<ReturnType<typeof other.settle>>
+    try {
+      settling = facilitator.settle(payment, requirements)
+      const [ours] = await waitForPooled(wallet)
+      await rpc('anvil_dropTransaction', [ours])
+      const otherSettling = other.settle(payment, requirements)
+      await waitForPooled(chain.buyers[1]!.address)
+      await rpc('evm_mine')
+      otherSettled = await otherSettling
+    } finally {
+      await rpc('evm_setAutomine', [true])
+    }
+    expect(otherSettled).toMatchObject({ success: true })
+    // Ours was dropped, but the payer paid: that is a settlement, by the other transaction.
+    expect(await settling).toMatchObject({ success: true, transaction: otherSettled.transaction })
+    expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 10000n)
+    // The dropped transaction's nonce is used again: the wallet goes on.
+    const next = await facilitator.settle(pay(), requirements)
+    expect(next.success).toBe(true)
+    expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 20000n)
+  })
 })
