@@ -46,8 +46,15 @@ describe('bench chainSnapshot', () => {
     // After the revert, the run's own transactions fill the gap: the old one must not follow.
     await send(start)
     await send(start + 1)
-    expect(await count()).toBe(start + 2)
+    // The pool lets go of mined transactions a moment later: wait until it is empty, when
+    // anything it held has been mined or dropped.
+    for (let i = 0; i < 100; i++) {
+      const pool = (await rpc('txpool_status')) as { pending: string; queued: string }
+      if (Number(pool.pending) + Number(pool.queued) === 0) break
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
     expect(await rpc('txpool_status')).toEqual({ pending: '0x0', queued: '0x0' })
+    expect(await count()).toBe(start + 2)
 
     await snapshot.restore()
     expect(dropped).toEqual([1]) // a clean run drops nothing

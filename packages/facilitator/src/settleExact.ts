@@ -98,8 +98,8 @@ export async function awaitSettlement(
   if (!receipt) {
     // Not mined in time. If the node no longer knows any of the transactions sent for it,
     // they were dropped: their nonce will be reused by the next settlement, so they can never
-    // land. The authorization is read first all the same: one of them may have been mined
-    // between the last poll and now.
+    // land. The authorization is read all the same before it is called a failure: one of them
+    // may have been mined between the last poll and now, or another transaction used it.
     const known = await Promise.all(
       hashes.map((h) => chain.rpc('eth_getTransactionByHash', [h]).catch(() => 'unknown')),
     )

@@ -38,17 +38,24 @@ afterAll(async () => {
   await chain?.stop()
 })
 
+const facilitatorWith = (
+  options: { receiptTimeoutMs: number; stuckAfterMs: number },
+  key = chain.facilitator.privateKey,
+) => createFacilitator({ chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }], privateKeys: [key], ...options })
+
+/** The hashes of the transactions from `address` that the node holds as ready. */
+const pooledFrom = async (address: string) => {
+  const content = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string }>> }
+  const entry = Object.entries(content.pending).find(([from]) => from.toLowerCase() === address.toLowerCase())
+  return Object.values(entry?.[1] ?? {}).map((tx) => tx.hash)
+}
+
 const pay = (buyer = chain.buyers[0]!) =>
   createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements })
 
 describe('a settlement stuck in the node pool', () => {
   it('is sent again at its nonce with higher fees, and settles once', async () => {
-    const facilitator = createFacilitator({
-      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
-      privateKeys: [chain.facilitator.privateKey],
-      receiptTimeoutMs: 8_000,
-      stuckAfterMs: 500,
-    })
+    const facilitator = facilitatorWith({ receiptTimeoutMs: 8_000, stuckAfterMs: 500 })
     const wallet = chain.facilitator.address
     const first = await facilitator.settle(pay(), requirements)
     expect(first.success).toBe(true)
@@ -83,19 +90,10 @@ describe('a settlement stuck in the node pool', () => {
     expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 20000n)
   })
   it('leaves alone a transaction the node holds as ready, waiting for a block', async () => {
-    const facilitator = createFacilitator({
-      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
-      privateKeys: [chain.facilitator.privateKey],
-      receiptTimeoutMs: 8_000,
-      stuckAfterMs: 200,
-    })
+    const facilitator = facilitatorWith({ receiptTimeoutMs: 8_000, stuckAfterMs: 200 })
     const wallet = chain.facilitator.address
     const before = await chain.balanceOf(chain.payTo.address)
-    const pooled = async () => {
-      const content = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string }>> }
-      const mine = Object.entries(content.pending).find(([from]) => from.toLowerCase() === wallet.toLowerCase())
-      return Object.values(mine?.[1] ?? {}).map((tx) => tx.hash)
-    }
+    const pooled = () => pooledFrom(wallet)
     await rpc('evm_setAutomine', [false])
     try {
       const settling = facilitator.settle(pay(), requirements)
@@ -118,25 +116,12 @@ describe('a settlement stuck in the node pool', () => {
     expect(await chain.balanceOf(chain.payTo.address)).toBe(before + 10000n)
   })
   it('reports as settled a dropped settlement whose authorization another transaction used', async () => {
-    const facilitator = createFacilitator({
-      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
-      privateKeys: [chain.facilitator.privateKey],
-      receiptTimeoutMs: 1_500,
-      stuckAfterMs: 0,
-    })
+    const facilitator = facilitatorWith({ receiptTimeoutMs: 1_500, stuckAfterMs: 0 })
     // Another facilitator (its own gas wallet) settles the same authorization.
-    const other = createFacilitator({
-      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
-      privateKeys: [chain.buyers[1]!.privateKey],
-    })
+    const other = facilitatorWith({ receiptTimeoutMs: 30_000, stuckAfterMs: 5_000 }, chain.buyers[1]!.privateKey)
     const wallet = chain.facilitator.address
     const before = await chain.balanceOf(chain.payTo.address)
     const payment = pay()
-    const pooledFrom = async (address: string) => {
-      const content = (await rpc('txpool_content')) as { pending: Record<string, Record<string, { hash: string }>> }
-      const entry = Object.entries(content.pending).find(([from]) => from.toLowerCase() === address.toLowerCase())
-      return Object.values(entry?.[1] ?? {}).map((tx) => tx.hash)
-    }
     const waitForPooled = async (address: string) => {
       for (let i = 0; i < 200; i++) {
         const found = await pooledFrom(address)
