@@ -183,6 +183,30 @@ describe('createFacilitator', () => {
     expect(await reason(pay(buyer, notDeployed), notDeployed)).toBe('invalid_exact_evm_asset_not_deployed')
   })
 
+  it('refuses a validAfter the chain has not reached yet as valid_after, not as a failed simulation', async () => {
+    const buyer = chain.buyers[2]!
+    const block = await chain.publicClient.getBlock()
+    // Just past the last block, and not in the future by the wall clock.
+    const validAfter = Number(block.timestamp) + 1
+    while (Date.now() / 1000 < validAfter) await new Promise((resolve) => setTimeout(resolve, 50))
+    const early = createPayment({
+      privateKey: buyer.privateKey,
+      from: buyer.address,
+      requirements,
+      now: validAfter + 600,
+      validAfterSkew: 600,
+    })
+    expect((early.payload as { authorization: { validAfter: string } }).authorization.validAfter).toBe(
+      String(validAfter),
+    )
+    const result = await facilitator.verify(early, requirements)
+    expect(result).toMatchObject({
+      isValid: false,
+      invalidReason: 'invalid_exact_evm_payload_authorization_valid_after',
+    })
+    expect(result.invalidMessage).toMatch(/latest block/)
+  })
+
   it('fails closed when the chain is down', async () => {
     const dead = createFacilitator({
       chains: [{ network: chain.network, rpcUrl: 'http://127.0.0.1:9' }],

@@ -144,17 +144,39 @@ export async function verifyExact(
 async function explainRevert(
   chain: Chain,
   requirements: PaymentRequirements,
-  auth: { from: string; value: string; nonce: string },
+  auth: { from: string; value: string; nonce: string; validAfter: string; validBefore: string },
   error: RpcError,
 ): Promise<Invalid> {
   const asset = requirements.asset
-  const [balance, used, name, version] = await Promise.all([
+  const [block, balance, used, name, version] = await Promise.all([
+    (chain.rpc('eth_getBlockByNumber', ['latest', false]) as Promise<{ timestamp?: string } | null>).catch(
+      () => undefined,
+    ),
     chain.readToken<bigint>(asset, 'balanceOf', [auth.from]).catch(() => undefined),
     chain.readToken<boolean>(asset, 'authorizationState', [auth.from, auth.nonce]).catch(() => undefined),
     chain.readToken<string>(asset, 'name').catch(() => undefined),
     chain.readToken<string>(asset, 'version').catch(() => undefined),
   ])
   const payer = auth.from
+  // The token checks the window against the block's clock, which can lag the wall clock
+  // that the offline checks used: a window the chain has not reached yet reads as a revert.
+  const chainNow = block?.timestamp ? BigInt(block.timestamp) : undefined
+  if (chainNow !== undefined && BigInt(auth.validAfter) >= chainNow) {
+    return {
+      isValid: false,
+      reason: 'invalid_exact_evm_payload_authorization_valid_after',
+      message: `authorization is not valid until after ${auth.validAfter}, and the chain's latest block is at ${chainNow}: sign with validAfter 0 (or in the past), or retry the same payment in a few seconds`,
+      payer,
+    }
+  }
+  if (chainNow !== undefined && BigInt(auth.validBefore) <= chainNow) {
+    return {
+      isValid: false,
+      reason: 'invalid_exact_evm_payload_authorization_valid_before',
+      message: `authorization expired at ${auth.validBefore} by the chain's clock (latest block at ${chainNow}); sign a new payment`,
+      payer,
+    }
+  }
   if (used === true) {
     return {
       isValid: false,
