@@ -66,6 +66,7 @@ async function expectOutcomeUnknown(res: Response) {
   expect(res.status).toBe(503)
   expect(await res.clone().json()).toMatchObject({
     error: 'settlement_unknown',
+    reason: 'settlement_unknown',
     message: expect.stringMatching(/same PAYMENT-SIGNATURE/),
   })
 }
@@ -194,6 +195,32 @@ describe('failure rules', () => {
     expect(body.message).toContain('sign a new one')
     const required = decodeHeader(res.headers.get('payment-required')!, PaymentRequiredSchema)
     expect(required.ok && required.value.error).toBe('invalid_exact_evm_payload_authorization_valid_before')
+  })
+
+  it('refuses two PAYMENT-SIGNATURE headers as sent twice, charging nothing', async () => {
+    const app = express()
+    let runs = 0
+    app.get('/paid', x402Middleware({ ...stack.paywall(), price: 0.01 }), (_req, res) => {
+      runs++
+      res.json({ ok: true })
+    })
+    const url = `${await serve(app)}/paid`
+    const requirements = await requirementsOf(url)
+    const buyer = stack.chain.buyers[3]!
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(url, {
+      headers: [
+        ['PAYMENT-SIGNATURE', encodeHeader(signFor(requirements, buyer))],
+        ['PAYMENT-SIGNATURE', encodeHeader(signFor(requirements, buyer))],
+      ],
+    })
+    expect(res.status).toBe(400)
+    expect(await res.json()).toMatchObject({
+      reason: 'invalid_payload',
+      message: expect.stringMatching(/sent more than once/),
+    })
+    expect(runs).toBe(0)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
   })
 
   it('accepts a v1 X-PAYMENT built from the v1 body and answers X-PAYMENT-RESPONSE', async () => {

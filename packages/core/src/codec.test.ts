@@ -28,6 +28,9 @@ describe('header codec', () => {
   it.each([
     ['not base64!', 'invalid_payload', 'not base64'],
     ['abc', 'invalid_payload', 'not base64'],
+    // Two PAYMENT-SIGNATURE headers, joined by the HTTP stack.
+    [`${encodeHeader(payload)}, ${encodeHeader(payload)}`, 'invalid_payload', 'sent more than once'],
+    [`${encodeHeader(payload)},${encodeHeader(payload)}`, 'invalid_payload', 'sent more than once'],
     [Buffer.from('{"x402Version":').toString('base64'), 'invalid_payload', 'not JSON'],
     [encodeHeader({ ...payload, x402Version: 3 }), 'invalid_payload', 'x402Version'],
     [

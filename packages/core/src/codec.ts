@@ -41,6 +41,13 @@ export function decodeHeader<T extends z.ZodType>(
     return invalid('payload_too_large', `header is ${value.length} bytes; at most ${maxHeaderBytes} are accepted`)
   }
   const text = value.trim()
+  // Base64 has no comma: a comma is a header sent twice, its values joined (RFC 9110 §5.3).
+  if (text.includes(',')) {
+    return invalid(
+      'invalid_payload',
+      'the payment header was sent more than once: send exactly one PAYMENT-SIGNATURE (or X-PAYMENT) header, holding one payment',
+    )
+  }
   if (text.length % 4 !== 0 || !base64.test(text)) {
     return invalid('invalid_payload', 'header is not base64 (standard alphabet, padded)')
   }

@@ -171,8 +171,12 @@ export function x402Components(version: '3.0' | '3.1'): Json {
       },
       X402Error: {
         type: 'object',
-        required: ['error', 'message'],
-        properties: { error: { type: 'string', description: 'A code' }, message: string },
+        required: ['error', 'reason', 'message'],
+        properties: {
+          error: { type: 'string', description: 'The reason code (kept for earlier clients)' },
+          reason: { type: 'string', description: 'The reason code, snake_case' },
+          message: { ...string, description: 'What happened and what to do' },
+        },
       },
     },
   }

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
-import { faultResponse } from '../paywall/responses.js'
+import { faultResponse, refusalBody } from '../paywall/responses.js'
 import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
 
@@ -98,10 +98,15 @@ export async function readNodeBody(
     try {
       req.body = text ? JSON.parse(text) : undefined
     } catch {
-      return new Response(JSON.stringify({ error: 'invalid_request', message: 'the body is not valid JSON' }), {
-        status: 400,
-        headers: { 'content-type': 'application/json' },
-      })
+      return new Response(
+        JSON.stringify(
+          refusalBody('invalid_request', 'the body is not valid JSON: send JSON, or another content-type'),
+        ),
+        {
+          status: 400,
+          headers: { 'content-type': 'application/json' },
+        },
+      )
     }
   } else if (/application\/x-www-form-urlencoded/i.test(type)) {
     req.body = Object.fromEntries(new URLSearchParams(text))

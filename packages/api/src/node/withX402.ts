@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { refusalBody } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nodeMiddleware } from './nodeMiddleware.js'
 
@@ -11,7 +12,7 @@ const fail = (res: ServerResponse, error: unknown): void => {
     return
   }
   res.writeHead(500, { 'content-type': 'application/json' })
-  res.end(JSON.stringify({ error: 'internal_error', message: 'the handler failed; nothing was charged' }))
+  res.end(JSON.stringify(refusalBody('internal_error', 'the handler failed; nothing was charged')))
 }
 
 /**

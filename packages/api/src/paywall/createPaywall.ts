@@ -47,6 +47,7 @@ import {
   faultResponse,
   paymentRequiredResponse,
   receiptPairs,
+  refusalBody,
   stampReceipt,
   withHeaders,
 } from './responses.js'
@@ -624,10 +625,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     if (!token) {
       return jsonResponse(
         401,
-        {
-          error: 'invalid_token',
-          message: `send Authorization: Bearer <token>; buy credit with POST ${creditsPath}?amount=<dollars>`,
-        },
+        refusalBody(
+          'invalid_token',
+          `send Authorization: Bearer <token>; buy credit with POST ${creditsPath}?amount=<dollars>`,
+        ),
         { 'www-authenticate': 'Bearer' },
       )
     }
@@ -662,7 +663,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     if (!token) {
       return jsonResponse(
         401,
-        { error: 'invalid_token', message: 'send Authorization: Bearer <token> with the token to revoke' },
+        refusalBody('invalid_token', 'send Authorization: Bearer <token> with the token to revoke'),
         { 'www-authenticate': 'Bearer' },
       )
     }

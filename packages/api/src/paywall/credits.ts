@@ -3,7 +3,7 @@ import { formatMoney, parseMoney, stateDir, X402Error } from '@402x/core'
 import { type CreditService, sharedCreditService } from '../credits/creditService.js'
 import { createOnchainRefunder, type OnchainRefunder } from '../credits/refundOnchain.js'
 import { tokenPrefix } from '../credits/tokens.js'
-import { exposeHeaders } from './responses.js'
+import { exposeHeaders, refusalBody } from './responses.js'
 import type { CreditsOptions, Price, RequestHead } from './types.js'
 
 /** Where credit is bought (`POST ?amount=`) and shown (`GET`, with the bearer token). */
@@ -155,11 +155,10 @@ export function jsonResponse(status: number, body: unknown, headers: Record<stri
 export function invalidToken(): Response {
   return jsonResponse(
     401,
-    {
-      error: 'invalid_token',
-      message:
-        'this credit token is not known here: buy credit with POST /__402x/credits?amount=…, or send the request without it to pay per request',
-    },
+    refusalBody(
+      'invalid_token',
+      'this credit token is not known here: buy credit with POST /__402x/credits?amount=…, or send the request without it to pay per request',
+    ),
     { 'www-authenticate': 'Bearer error="invalid_token"' },
   )
 }

@@ -71,6 +71,14 @@ export function paymentRequiredResponse(options: {
   return responseOf(JSON.stringify(body), { status: options.status ?? 402, headers: out })
 }
 
+/**
+ * The JSON body of every refusal that is not a 402: the code as `reason` (as in a 402's body)
+ * and as `error` (as earlier releases wrote it), and a message that says what to do.
+ */
+export function refusalBody(code: string, message: string): { error: string; reason: string; message: string } {
+  return { error: code, reason: code, message }
+}
+
 /** A fault answer: 400 for bad input, 503 with `Retry-After` when a dependency is down. */
 export function errorResponse(status: number, error: string, message: string, retryAfter?: number): Response {
   const out = new Headers({
@@ -79,7 +87,7 @@ export function errorResponse(status: number, error: string, message: string, re
     'access-control-expose-headers': exposeHeaders,
   })
   if (retryAfter !== undefined) out.set('retry-after', String(retryAfter))
-  return responseOf(JSON.stringify({ error, message }), { status, headers: out })
+  return responseOf(JSON.stringify(refusalBody(error, message)), { status, headers: out })
 }
 
 /** The headers a paid answer gets: the settlement receipt, and what a browser needs. */
@@ -110,12 +118,14 @@ export function stampReceipt(response: Response, settle: SettleResponse, v1: boo
  */
 export function handlerFailed(status = 500, midway = false): Response {
   return responseOf(
-    JSON.stringify({
-      error: 'internal_error',
-      message: midway
-        ? 'the handler failed while writing its response; nothing was charged'
-        : 'the handler failed; nothing was charged',
-    }),
+    JSON.stringify(
+      refusalBody(
+        'internal_error',
+        midway
+          ? 'the handler failed while writing its response; nothing was charged'
+          : 'the handler failed; nothing was charged',
+      ),
+    ),
     { status: status >= 500 && status <= 599 ? status : 500, headers: { 'content-type': 'application/json' } },
   )
 }
