@@ -226,6 +226,27 @@ describe('revoking a token', () => {
     expect(again.status).toBe(401)
     expect((await fetch(`${url}/__402x/credits`, { method: 'DELETE' })).status).toBe(401)
   })
+
+  it('refuses a top-up with a revoked token before anything is paid, instead of opening a new account', async () => {
+    const { token } = await buy(3, '0.02')
+    await fetch(`${url}/__402x/credits`, { method: 'DELETE', headers: bearer(token as string) })
+    const unpaid = await fetch(`${url}/__402x/credits?amount=0.02`, {
+      method: 'POST',
+      headers: bearer(token as string),
+    })
+    expect(unpaid.status).toBe(401)
+    expect(await jsonOf(unpaid)).toMatchObject({ reason: 'invalid_token', message: expect.stringMatching(/revoked/) })
+    // Paid or not, the answer is the same, and the payment is never taken.
+    const requirements = requiredOf(await fetch(`${url}/__402x/credits?amount=0.02`, { method: 'POST' }))
+      .accepts[0] as PaymentRequirements
+    const before = await stack.chain.balanceOf(buyer(3).address)
+    const paid = await pay(3, '/__402x/credits?amount=0.02', requirements, {
+      method: 'POST',
+      headers: bearer(token as string),
+    })
+    expect(paid.status).toBe(401)
+    expect(await stack.chain.balanceOf(buyer(3).address)).toBe(before)
+  })
 })
 
 describe('paying from credit', () => {

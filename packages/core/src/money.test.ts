@@ -11,6 +11,10 @@ describe('parseMoney', () => {
     [1, 1000000n],
     ['0.000001', 1n],
     ['1234567.123456', 1234567123456n],
+    // A point at either end reads as a number literal does: the same rule both ways.
+    ['5.', 5000000n],
+    ['.5', 500000n],
+    ['$.25', 250000n],
   ])('reads %j as %s atomic units', (input, atomic) => {
     expect(parseMoney(input)).toBe(atomic)
   })
@@ -27,6 +31,9 @@ describe('parseMoney', () => {
     ['abc', 'not a decimal number'],
     ['', 'not a decimal number'],
     ['0x10', 'not a decimal number'],
+    ['.', 'not a decimal number'],
+    ['$.', 'not a decimal number'],
+    ['.e5', 'not a decimal number'],
   ])('rejects %j (%s) with a message that says what to do', (input, why) => {
     expect(() => parseMoney(input as number | string)).toThrow(why)
     expect(() => parseMoney(input as number | string)).toThrow('e.g. 0.01, "$0.01" or "0.01 USDC"')

@@ -16,7 +16,8 @@ export type ParseMoneyOptions = {
   name?: string
 }
 
-const pattern = /^(\d+)(?:\.(\d*))?(?:e([+-]?\d+))?$/i
+// `5`, `5.`, `5.25` and `.25` (as a number literal reads them); a lone `.` is not a number.
+const pattern = /^(?=\.?\d)(\d*)(?:\.(\d*))?(?:e([+-]?\d+))?$/i
 
 /**
  * Converts a price such as `0.01`, `"$0.01"` or `"0.01 USDC"` to atomic units, with exact
@@ -44,7 +45,7 @@ export function parseMoney(value: number | string | bigint, options: ParseMoneyO
   text = text.replace(/\s*(USDC|USD)$/i, '').trim()
   const match = pattern.exec(text)
   if (!match) fail('it is not a decimal number')
-  const [, whole = '0', fraction = '', exponent] = match as RegExpExecArray
+  const [, whole = '', fraction = '', exponent] = match as RegExpExecArray
   if (exponent !== undefined && (typeof value !== 'number' || rounding === 'reject')) {
     fail('exponent notation is not accepted; write the decimal out in full')
   }

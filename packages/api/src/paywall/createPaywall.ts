@@ -31,6 +31,7 @@ import {
   receiptHeaders,
   tokenHeader,
   topUpAmount,
+  unknownTopUpToken,
 } from './credits.js'
 import { dollars } from './dollars.js'
 import { knownBody, responseOf } from './knownBody.js'
@@ -255,6 +256,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
       }
       const amount = topUpAmount(credits as NonNullable<typeof credits>, url)
       if (typeof amount !== 'bigint') return respond(errorResponse(400, 'invalid_request', amount.error))
+      // A top-up names the account it tops up: a token not known here (revoked, or never
+      // issued) is refused before anything is paid, rather than opening a new account.
+      if (token && !(await knownToken(token))) return respond(unknownTopUpToken())
       const price = formatMoney(amount, config.asset.decimals)
       const sameUnits = config.accepts.filter((a) => a.asset.decimals === config.asset.decimals)
       quoted = { type: 'quote', price, accepts: requirementsAt(sameUnits, route, price) }
@@ -619,6 +623,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     config.accepts.find((a) => a.network === requirements.network && a.asset.address === requirements.asset)?.asset
       .decimals
   const creditService = () => (credits as NonNullable<typeof credits>).service
+  const knownToken = (token: string) =>
+    creditService()
+      .accountFor(token)
+      .then((account) => account !== undefined)
 
   /** `GET /__402x/credits`: the token holder's balance and latest entries. */
   const showCredits = async (token: string | undefined): Promise<Response> => {

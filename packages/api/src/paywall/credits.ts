@@ -163,6 +163,18 @@ export function invalidToken(): Response {
   )
 }
 
+/** A top-up that presents a token this API does not know: nothing is paid, no account opened. */
+export function unknownTopUpToken(): Response {
+  return jsonResponse(
+    401,
+    refusalBody(
+      'invalid_token',
+      'this credit token is not known here (revoked, or never issued), so it names no account to top up: send the top-up without Authorization to open a new account (its token comes back), or with a token of the account to top up',
+    ),
+    { 'www-authenticate': 'Bearer error="invalid_token"' },
+  )
+}
+
 /** {@link receiptHeaders} set on a Node response, with no arrays to allocate (the hot path). */
 export function setReceiptHeaders(res: { setHeader(name: string, value: string): unknown }, receipt: string) {
   res.setHeader(receiptHeader, receipt)
