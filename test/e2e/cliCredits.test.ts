@@ -191,6 +191,7 @@ describe('402x credits', () => {
       ['1.0000001', 'amount "1.0000001" is not a valid amount: it has more than 6 decimals'],
       ['0', 'amount is $0: grant more than 0 dollars'],
       ['-5', 'amount is -5: grant more than 0 dollars'],
+      ['1000000000000', 'one grant gives at most $1,000,000'],
     ] as const) {
       const refused = await cli(dir, 'credits', 'grant', amount, '--token', token)
       expect(refused.code).toBe(1)
@@ -225,6 +226,12 @@ describe('402x credits', () => {
       expect(granted.code).toBe(1)
       expect(granted.stderr).toContain(`no ledger at ${join(elsewhere, '.402x', 'ledger.db')}`)
       expect(existsSync(join(elsewhere, '.402x'))).toBe(false)
+      // A --ledger path with no ledger is not one a server reads: nothing is created there.
+      const nowhere = join(elsewhere, 'no', 'such', 'dir', 'x.db')
+      const astray = await cli(elsewhere, 'credits', 'grant', '5', '--ledger', nowhere)
+      expect(astray.code).toBe(1)
+      expect(astray.stderr).toContain(`no ledger at ${nowhere} (from --ledger)`)
+      expect(existsSync(join(elsewhere, 'no'))).toBe(false)
       // --ledger names the running server's file from anywhere.
       const named = await cli(
         elsewhere,

@@ -1,4 +1,5 @@
 export type { ConfigFile } from './config/resolveConfig.js'
+export { checkGrant, maxGrantDollars } from './credits/checkGrant.js'
 export { createCreditLedger } from './credits/createCreditLedger.js'
 export { issueToken } from './credits/tokens.js'
 export type { CreditBalance, CreditEntry, CreditLedger } from './credits/types.js'

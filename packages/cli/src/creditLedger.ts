@@ -37,14 +37,14 @@ export function resolveLedgerPath(given: string | undefined, env = process.env):
 }
 
 /**
- * Opens the ledger's file. A missing file is refused unless `create` (a grant to a path the
- * operator named): a default path that does not exist means the wrong folder, and a token
- * granted there would be worthless to the server.
+ * Opens the ledger's file. A missing file is refused, wherever its path came from: a server
+ * creates its ledger when it starts, so a path with no ledger is not one a server reads, and
+ * a token granted there would be worthless.
  */
-export function openCreditLedger(location: LedgerLocation, options: { create: boolean }): CreditLedger {
-  if (!existsSync(location.path) && !(options.create && location.from !== 'default')) {
+export function openCreditLedger(location: LedgerLocation): CreditLedger {
+  if (!existsSync(location.path)) {
     throw new X402Error('invalid_config', {
-      message: `no ledger at ${location.path}${location.from === 'default' ? '' : ` (from ${location.from})`}: run 402x in your server's folder, pass --ledger <path>, or set X402_DATABASE_URL`,
+      message: `no ledger at ${location.path}${location.from === 'default' ? '' : ` (from ${location.from})`}: a server creates its ledger when it starts, so start it once, then run 402x in its folder, pass --ledger <its ledger file>, or set X402_DATABASE_URL`,
     })
   }
   return createCreditLedger({ path: location.path })

@@ -664,6 +664,20 @@ describe('createCreditLedger', () => {
     })
   })
 
+  it('refuses a credit that would take a balance past 2^63 as bad input, writing nothing', async () => {
+    const credits = ledger()
+    const big = (1n << 62n) + 1n
+    await credits.grant({ account: 'whale', amount: big, ref: 'g1' })
+    const error = await credits.grant({ account: 'whale', amount: big, ref: 'g2' }).catch((e: unknown) => e)
+    expect((error as X402Error).code).toBe('invalid_request')
+    expect((error as X402Error).message).toMatch(/past 2\^63 atomic units: give a smaller amount/)
+    // The other side of the posting (system:grants) is checked too: another account.
+    const other = await credits.grant({ account: 'minnow', amount: big, ref: 'g3' }).catch((e: unknown) => e)
+    expect((other as X402Error).code).toBe('invalid_request')
+    expect(await credits.balance('whale')).toEqual({ available: big, reserved: 0n })
+    expect(await credits.balance('minnow')).toEqual({ available: 0n, reserved: 0n })
+  })
+
   it('reports a broken store as store_unavailable', async () => {
     const credits = createCreditLedger({ path })
     await credits.close()

@@ -275,6 +275,16 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         return atomically(() => {
           const replayed = replayOf(kind, input)
           if (replayed) return replayed
+          // Every balance is a 64-bit integer: a credit that would take one past it is bad
+          // input, refused before anything is written (not a failed CHECK, read as an outage).
+          if (
+            balanceOf(callerOf(input.account)) + input.amount > maxAmount ||
+            balanceOf(from) - input.amount < -maxAmount
+          )
+            throw invalid(
+              `a ${kind.replace('_', '-')} of ${input.amount} would take a balance past 2^63 atomic units: give a smaller amount`,
+              { ref: input.ref },
+            )
           const note = input.note ?? input.reason ?? null
           const id = post(kind, input.ref, input.account, input.amount, note, [
             [from, -input.amount],

@@ -16,6 +16,7 @@ import {
   type SettleResponse,
   X402Error,
 } from '@402x/core'
+import { checkGrant } from '../credits/checkGrant.js'
 import type { Hold } from '../credits/creditService.js'
 import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
 import { paymentId } from '../ledger/paymentId.js'
@@ -1303,7 +1304,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const operatorCredits: PaywallCredits | undefined = credits && {
     async grant({ amount, token, ref, note }) {
       const atomic = parseMoney(dollars(amount), { decimals, name: 'amount' })
-      if (atomic <= 0n) throw new X402Error('invalid_request', { message: 'grant an amount above 0' })
+      checkGrant(atomic, decimals)
       let account = token ? await credits.service.accountFor(token) : undefined
       if (token && !account) throw new X402Error('invalid_request', { message: 'this credit token is not known here' })
       let issued: string | undefined

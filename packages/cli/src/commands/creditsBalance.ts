@@ -15,7 +15,7 @@ export type CreditsBalanceOptions = {
 export async function creditsBalance(options: CreditsBalanceOptions): Promise<number> {
   const ui = createUi({ json: options.json })
   const location = resolveLedgerPath(options.ledger)
-  const ledger = openCreditLedger(location, { create: false })
+  const ledger = openCreditLedger(location)
   try {
     const account = await accountOfToken(ledger, options.token, location)
     const { available, reserved } = await ledger.balance(account)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
-import { issueToken } from '402x-api'
+import { checkGrant, issueToken } from '402x-api'
 import { accountOfToken, creditDecimals, openCreditLedger, resolveLedgerPath } from '../creditLedger.js'
 import { createUi } from '../ui.js'
 
@@ -28,13 +28,9 @@ export type CreditsGrantOptions = {
 export async function creditsGrant(options: CreditsGrantOptions): Promise<number> {
   const ui = createUi({ json: options.json })
   const amount = parseMoney(options.amount, { decimals: creditDecimals, name: 'amount' })
-  if (amount <= 0n) {
-    throw new X402Error('invalid_money', {
-      message: `amount is $${formatMoney(amount, creditDecimals)}: grant more than 0 dollars, e.g. 402x credits grant 5`,
-    })
-  }
+  checkGrant(amount, creditDecimals)
   const location = resolveLedgerPath(options.ledger)
-  const ledger = openCreditLedger(location, { create: true })
+  const ledger = openCreditLedger(location)
   try {
     let account: string
     let token: string | undefined
