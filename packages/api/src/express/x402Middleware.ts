@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http'
 import { type Next, type NodeRequest, nodeMiddleware } from '../node/nodeMiddleware.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { looksThrough, noLaterRoute } from './noLaterRoute.js'
 
 export type X402Middleware = ((req: NodeRequest, res: ServerResponse, next: Next) => void) & {
   /** The core behind the middleware: settings, events, ledger. */
@@ -18,7 +19,10 @@ export type X402Middleware = ((req: NodeRequest, res: ServerResponse, next: Next
  */
 export function x402Middleware(options: PaywallOptions): X402Middleware {
   const paywall = createPaywall(options)
-  return Object.assign(nodeMiddleware(paywall), { paywall })
+  // A 402 is offered only for a method and path some later route serves: one that Express
+  // will answer 404 is passed on unpriced (its paid retry would be a 404, charged nothing).
+  const middleware = nodeMiddleware(paywall, { unserved: (req) => noLaterRoute(req, middleware) })
+  return Object.assign(middleware, { paywall, [looksThrough]: true })
 }
 
 /**

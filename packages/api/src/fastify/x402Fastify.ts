@@ -2,9 +2,10 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { requestHead } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { creditsPath } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { handlerFailed } from '../paywall/responses.js'
-import { withRouteParams } from '../paywall/routes.js'
+import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { StreamMeter } from '../paywall/streamMeter.js'
 import type { Decision, PaywallOptions } from '../paywall/types.js'
 
@@ -94,6 +95,15 @@ export const x402Fastify = Object.assign(
       })
       if (decision.type === 'skip') return
       if (decision.type === 'respond') {
+        // No route serves this method and path (Fastify's 404 handler has it): a 402 would
+        // ask for a payment nothing can use.
+        if (
+          decision.paymentRequired &&
+          decision.response.status === 402 &&
+          request.is404 &&
+          normalizePath(request.url) !== creditsPath
+        )
+          return
         reply.code(decision.response.status)
         applyHeaders(reply, decision.response)
         return reply.send(Buffer.from(await decision.response.arrayBuffer()))

@@ -19,7 +19,18 @@ type Proceed = Extract<Decision, { type: 'proceed' }>
  * for Express, plain Node `http` and other Node frameworks: free routes go straight to
  * `next`, the handler's answer is buffered until the payment settles or is released.
  */
-export function nodeMiddleware(paywall: Paywall): (req: NodeRequest, res: ServerResponse, next: Next) => void {
+export type NodeMiddlewareOptions = {
+  /**
+   * Whether nothing after this middleware serves the request (the framework will answer
+   * 404): asked only before a 402 challenge, which is then not sent (`next` runs instead).
+   */
+  unserved?: (req: NodeRequest) => boolean
+}
+
+export function nodeMiddleware(
+  paywall: Paywall,
+  options: NodeMiddlewareOptions = {},
+): (req: NodeRequest, res: ServerResponse, next: Next) => void {
   return (req, res, next) => {
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
@@ -29,7 +40,7 @@ export function nodeMiddleware(paywall: Paywall): (req: NodeRequest, res: Server
       const token = creditToken(req)
       if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(next)
     }
-    run(paywall, req, res, next, path, route).catch(next)
+    run(paywall, req, res, next, path, route, options).catch(next)
   }
 }
 
@@ -40,6 +51,7 @@ async function run(
   next: Next,
   path: string,
   route: ReturnType<Paywall['match']>,
+  options: NodeMiddlewareOptions,
 ) {
   if (route?.needsRequest) {
     const problem = await readNodeBody(req)
@@ -62,6 +74,7 @@ async function run(
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'
   if (decision.type === 'respond') {
+    if (decision.paymentRequired && decision.response.status === 402 && options.unserved?.(req)) return next()
     if (decision.paymentRequired && paywall.config.errors === 'next') {
       // The seller renders 402s: hand them the details, with the header clients pay from.
       const { response, paymentRequired } = decision
@@ -177,7 +190,7 @@ async function serveFromCredit(
   if ((res as HeldResponse)[creditState]) return next()
   const drawn = fast.draw(route, token)
   const draw = drawn instanceof Promise ? await drawn : drawn
-  if (!draw) return run(paywall, req, res, next, path, route)
+  if (!draw) return run(paywall, req, res, next, path, route, {})
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
   const state: CreditState = {
     paywall,
