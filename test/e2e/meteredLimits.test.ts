@@ -8,6 +8,7 @@ import { x402Middleware as x402Hono } from '402x-api/hono'
 import express from 'express'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { createDemoApi } from '../../packages/cli/src/demoApi.js'
 import { close, listen } from '../helpers/stack.js'
 
 // Metered answers at their limits (issue 15, case 4), on a Node adapter (Express:
@@ -316,4 +317,22 @@ it("overMax takes 'refuse' or 'cap': anything else stops start-up, naming the op
   expect(() =>
     createPaywall({ ...settings, routes: { 'GET /a': { pricePerToken: 0.001, overMax: 'Cap' } } } as never),
   ).toThrow(/"GET \/a": overMax is "Cap"/)
+})
+
+it("the demo's /api/complete keeps a long prompt's answer within its max: 100 tokens, $0.015", async () => {
+  const server = createDemoApi(settings as never).listen(0, '127.0.0.1')
+  servers.push(server)
+  await new Promise((r) => server.once('listening', r))
+  const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`
+  const before = await available()
+  const answer = await fetch(`${url}/api/complete`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ prompt: 'word '.repeat(3000) }),
+  })
+  expect(answer.status).toBe(200)
+  expect(((await answer.json()) as { tokens: number }).tokens).toBe(100)
+  expect(receiptOf(answer)).toMatchObject({ reserved: '15000', captured: '15000' })
+  expect(receiptOf(answer).reason).toBeUndefined()
+  expect(await available()).toBe(before - 15_000)
 })
