@@ -317,6 +317,10 @@ it("overMax takes 'refuse' or 'cap': anything else stops start-up, naming the op
   expect(() =>
     createPaywall({ ...settings, routes: { 'GET /a': { pricePerToken: 0.001, overMax: 'Cap' } } } as never),
   ).toThrow(/"GET \/a": overMax is "Cap"/)
+  // Next to a routes table it would apply to no route: refused, not ignored.
+  expect(() =>
+    createPaywall({ ...settings, overMax: 'cap', routes: { 'GET /a': { pricePerToken: 0.001 } } } as never),
+  ).toThrow(/overMax next to routes would be ignored/)
 })
 
 it("the demo's /api/complete keeps a long prompt's answer within its max: 100 tokens, $0.015", async () => {
