@@ -3,8 +3,9 @@
 // from the same folder: payTo, network, USDC and facilitator come from the running 402x dev.
 //
 // Callers buy credit once (POST /__402x/credits?amount=1, paid with x402), then stream with
-// `Authorization: Bearer <token>`: no chain work per request. Each SSE event is one token;
-// the stream ends with an `x402-receipt` event that says what was charged.
+// `Authorization: Bearer <token>`: no chain work per request. Each SSE event is one token,
+// as the final usage chunk reports; the stream ends with an `x402-receipt` event that says
+// what was charged.
 
 import { x402Credits, x402Middleware } from '402x-api'
 import express from 'express'
@@ -44,11 +45,17 @@ app.post(
     }
     res.setHeader('content-type', 'text/event-stream')
     res.setHeader('cache-control', 'no-cache')
+    let tokens = 0
     for await (const token of generate(prompt, req.body.max_tokens ?? 500)) {
       if (res.writableEnded) break // the reserve ran out, or the caller left
       const chunk = { id, object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: token } }] }
       res.write(`data: ${JSON.stringify(chunk)}\n\n`)
+      tokens += 1
     }
+    // The model's own count (OpenAI's stream_options.include_usage): it replaces the
+    // estimate (4 bytes a token) the stream was metered by while it ran.
+    const usage = { id, object: 'chat.completion.chunk', choices: [], usage: { completion_tokens: tokens } }
+    res.write(`data: ${JSON.stringify(usage)}\n\n`)
     res.write('data: [DONE]\n\n')
     res.end()
   },

@@ -506,7 +506,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(JSON.parse((events.at(-1) as string).split('data: ')[1] as string)).toMatchObject({
       reserved: '500',
       captured: '500',
-      reason: 'reserve_exhausted',
+      reason: 'metered_over_max',
       balance: '39100',
     })
     const shown = await fetch(`${url}/__402x/credits`, { headers: auth })

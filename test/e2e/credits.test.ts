@@ -438,7 +438,7 @@ describe('streamed responses', () => {
     // $0.0005 covers 5 tokens at $0.0001.
     expect(tokens).toBe(5)
     expect(events.at(-1)?.event).toBe('x402-receipt')
-    expect(receipt).toMatchObject({ reserved: '500', captured: '500', returned: '0', reason: 'reserve_exhausted' })
+    expect(receipt).toMatchObject({ reserved: '500', captured: '500', returned: '0', reason: 'metered_over_max' })
   })
 
   it('streams through a Web adapter (Hono) from the same credit, and stops at the reserve', async () => {
@@ -450,7 +450,7 @@ describe('streamed responses', () => {
     expect(first.receipt).toMatchObject({ reserved: '500', captured: '300', returned: '200', balance: '999700' })
     const long = await readSse(await fetch(`${honoUrl}/api/stream?n=20`, { headers: bearer(token as string) }))
     expect(long.tokens).toBe(5)
-    expect(long.receipt).toMatchObject({ captured: '500', reason: 'reserve_exhausted', balance: '999200' })
+    expect(long.receipt).toMatchObject({ captured: '500', reason: 'metered_over_max', balance: '999200' })
     // The Express app sees the same balance: one credit file, one account.
     const shown = await jsonOf(await fetch(`${url}/__402x/credits`, { headers: bearer(token as string) }))
     expect(shown.atomic).toMatchObject({ available: '999200', reserved: '0' })

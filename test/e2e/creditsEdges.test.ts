@@ -297,8 +297,9 @@ describe('stream meter', () => {
     }
     const end = await m.end()
     expect(new TextDecoder().decode(out)).toBe(ev('héllo €') + ev('b'))
-    expect(end.receipt.captured).toBe(200n)
-    expect(settles).toEqual([200n])
+    // 'héllo €' is 10 UTF-8 bytes: 3 tokens at 4 bytes a token; 'b' is 1.
+    expect(end.receipt.captured).toBe(400n)
+    expect(settles).toEqual([400n])
   })
   it('stops at the reserve, drops later writes, charges what was sent', async () => {
     const { m, settles } = make()
@@ -309,7 +310,7 @@ describe('stream meter', () => {
     }
     const end = await m.end()
     expect(sent).toEqual([0, 1, 2, 3, 4].map((i) => ev(`t${i}`)))
-    expect(end.receipt).toMatchObject({ captured: 500n, reason: 'reserve_exhausted' })
+    expect(end.receipt).toMatchObject({ captured: 500n, reason: 'metered_over_max' })
     expect(settles).toEqual([500n])
   })
   it('abandon charges once, whatever comes after', async () => {

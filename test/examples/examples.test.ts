@@ -176,7 +176,7 @@ describe('streaming-completion', () => {
     expect(paid).toBe(1_000_000n)
     const text = await response.text()
     const events = text.split('\n\n').filter(Boolean)
-    const tokens = events.filter((e) => e.startsWith('data: {')).length
+    const tokens = events.filter((e) => e.includes('"delta"')).length
     const receipt = JSON.parse((events.at(-1) as string).replace(/^event: x402-receipt\ndata: /, ''))
     expect(tokens).toBe(9) // "You said: tell me a story about a cat"
     expect(receipt).toMatchObject({
@@ -186,7 +186,7 @@ describe('streaming-completion', () => {
     })
     // A second stream costs no chain work; the balance endpoint agrees to the atomic unit.
     const { result: second, paid: paidAgain } = await charged(buyer(4).address, () => ask('hi'))
-    const secondTokens = (await second.text()).split('\n\n').filter((e) => e.startsWith('data: {')).length
+    const secondTokens = (await second.text()).split('\n\n').filter((e) => e.includes('"delta"')).length
     expect(paidAgain).toBe(0n)
     const token = pay.credits[new URL(target).origin]?.token as string
     const account = (await (

@@ -18,6 +18,9 @@ export const demoEndpoints = [
 
 type Settings = Omit<PaywallOptions, 'price' | 'routes'>
 
+/** The most tokens `/api/complete` answers with: its max, $0.015 at $0.00015 a token. */
+const completionMaxTokens = 100
+
 const quotes: Record<string, number> = { BTC: 97_250.5, ETH: 3_412.25, SOL: 187.4, USDC: 1 }
 const greetings: Record<string, Record<string, string>> = {
   'Hello, world!': { es: '¡Hola, mundo!', fr: 'Bonjour, le monde !', de: 'Hallo, Welt!' },
@@ -108,13 +111,18 @@ export function createDemoApi(settings: Settings) {
   )
 
   // GPT-style completion charged per output token (the seed's sample), at most 100 tokens:
-  // the maximum is reserved (or paid up front), the rest returned as credit.
+  // the maximum is reserved (or paid up front), the rest returned as credit. Like a model's
+  // max_tokens, the answer is kept within the maximum: one above it would be refused (502).
   app.post(
     '/api/complete',
     x402Middleware({ ...settings, pricePerToken: 0.00015, max: 0.015, description: 'Text completion' }),
     async (req, res) => {
-      const prompt = String(req.body?.prompt ?? '')
-      const text = `${prompt} … and that is how the story ends.`
+      const ending = '… and that is how the story ends.'.split(' ')
+      const words = String(req.body?.prompt ?? '')
+        .split(/\s+/)
+        .filter(Boolean)
+        .slice(0, completionMaxTokens - ending.length)
+      const text = [...words, ...ending].join(' ')
       res.json({ text, tokens: text.split(/\s+/).length })
     },
   )

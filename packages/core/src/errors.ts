@@ -14,6 +14,10 @@ export const errorCodes = {
   budget_exceeded: { status: 402, retryable: false },
   payment_failed: { status: 402, retryable: false },
   price_mismatch: { status: 500, retryable: false },
+  /** A metered answer cost more than its route's `max` (`overMax: 'refuse'`): not served. */
+  metered_over_max: { status: 502, retryable: false },
+  /** A metered route's meter could not count its answer: not served, or a stream ended. */
+  meter_failed: { status: 500, retryable: false },
   internal_error: { status: 500, retryable: false },
 } as const
 

@@ -39,6 +39,7 @@ import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
 import { chargeFor, meteredResponse } from './metering.js'
+import { refuseOverMax } from './overMax.js'
 import { paymentEvent } from './paymentEvent.js'
 import { requirementsAt } from './pricing.js'
 import { createQuoter } from './quote.js'
@@ -861,6 +862,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
               startedAt,
               sse: true,
               settle: (amount, reason) => close(amount, reason),
+              resource: m.resourceUrl,
             })
             const head = stream.write(body).send
             const { send: tail, receipt } = await stream.end()
@@ -881,7 +883,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           return stamp(
             errorResponse(
               500,
-              'internal_error',
+              'meter_failed',
               `the route's meter failed (${(error as Error).message}); nothing was charged`,
             ),
             receipt,
@@ -889,10 +891,16 @@ export function createPaywall(options: PaywallOptions): Paywall {
             paidStamp,
           )
         }
-        const capped = charge > m.reserved ? m.reserved : charge
+        if (charge > m.reserved && meter.overMax === 'refuse') {
+          const refused = refuseOverMax(meter, charge, decimals, m.resourceUrl)
+          return stamp(refused, await close(0n, 'metered_over_max'), m.token, paidStamp)
+        }
         let receipt: CreditReceipt
         try {
-          receipt = await close(capped, charge > m.reserved ? 'reserve_exhausted' : undefined)
+          receipt = await close(
+            charge > m.reserved ? m.reserved : charge,
+            charge > m.reserved ? 'metered_over_max' : undefined,
+          )
         } catch (error) {
           return faultResponse(error)
         }
@@ -917,6 +925,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
           startedAt,
           sse,
           settle: (amount, reason) => close(amount, reason),
+          resource: m.resourceUrl,
         }),
       streamHeaders: () => {
         const out = new Headers({ 'x-402x-reserved': String(m.reserved) })

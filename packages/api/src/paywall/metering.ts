@@ -1,4 +1,5 @@
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
+import { defaultEventTokens, defaultTokens, estimateTokens } from './countTokens.js'
 import { dollars, toPlain } from './dollars.js'
 import type { AnyResponse, MeteredResponse, Price, RouteOptions } from './types.js'
 
@@ -9,10 +10,19 @@ export type Meter = {
   unitPrice: string
   /** The most one request may cost, in dollars: what is reserved or paid up front. */
   max: string
+  /** What an answer above `max` gets: refused (502 `metered_over_max`), or served at `max`. */
+  overMax: 'refuse' | 'cap'
+  /** The route, as the seller's warnings name it. */
+  route: string
   /** Units in a whole (parsed) response. */
   count(response: MeteredResponse): number
-  /** Units in one event or chunk of a stream. */
-  countEvent(event: AnyResponse, text: string): number
+  /**
+   * Units in one SSE event (`text`: its `data:`, or the whole event for `meterResponse`);
+   * `{ total }` when the event states the stream's units so far (a `usage`).
+   */
+  countEvent(event: AnyResponse, text: string): number | { total: number }
+  /** Units in one chunk of another stream. */
+  countChunk(text: string): number
 }
 
 /** The maximum a route gets when it does not declare one, in its own units. */
@@ -31,7 +41,11 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
     route.countItems && 'countItems',
     route.meterResponse && 'meterResponse',
   ].filter(Boolean)
+  if (route.overMax !== undefined && route.overMax !== 'refuse' && route.overMax !== 'cap') {
+    throw fail(`overMax is ${JSON.stringify(route.overMax)}: give 'refuse' (the default) or 'cap'`)
+  }
   if (kinds.length === 0) {
+    if (route.overMax !== undefined) throw fail('overMax is for metered prices (pricePerToken, pricePerSecond …)')
     if (timed) throw fail('trackTime and trackExecutionTime need pricePerSecond')
     if (route.countTokens) throw fail('countTokens needs pricePerToken')
     if (route.max !== undefined) throw fail('max is for metered prices (pricePerToken, pricePerSecond …)')
@@ -55,13 +69,15 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   let unitPrice: string
   let count: Meter['count']
   let countEvent: Meter['countEvent']
+  let countChunk: Meter['countChunk']
   if (route.pricePerToken !== undefined) {
     if (route.price !== undefined) throw fail('pricePerToken replaces price: give one of them')
     kind = 'tokens'
     unitPrice = unitPriceOf(route.pricePerToken, 'pricePerToken')
     const fn = route.countTokens
     count = fn ? (r) => fn(r.body) : (r) => defaultTokens(r.body)
-    countEvent = fn ? (event) => fn(event) : (event) => defaultEventTokens(event)
+    countEvent = fn ? (event) => fn(event) : defaultEventTokens
+    countChunk = fn ? (text) => fn(text) : estimateTokens
   } else if (route.pricePerSecond !== undefined) {
     if (route.price !== undefined) throw fail('pricePerSecond replaces price: give one of them')
     if (!timed) throw fail('pricePerSecond needs trackTime: true or trackExecutionTime: true')
@@ -69,6 +85,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
     unitPrice = unitPriceOf(route.pricePerSecond, 'pricePerSecond')
     count = () => 0
     countEvent = () => 0
+    countChunk = () => 0
   } else if (route.countItems) {
     if (route.price === undefined) throw fail('countItems charges price per item: give price: 0.02')
     kind = 'items'
@@ -76,6 +93,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
     const fn = route.countItems
     count = (r) => fn(r.body)
     countEvent = (event) => fn(event)
+    countChunk = (text) => fn(text)
   } else {
     if (route.price === undefined) throw fail('meterResponse charges price per unit: give price: 0.01')
     kind = 'units'
@@ -83,6 +101,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
     const fn = route.meterResponse as NonNullable<RouteOptions['meterResponse']>
     count = (r) => fn(r)
     countEvent = (event, text) => fn({ data: text, body: event, status: 200, headers: new Headers() })
+    countChunk = (text) => fn({ data: text, body: text, status: 200, headers: new Headers() })
   }
   let max: string
   if (route.max !== undefined) {
@@ -98,7 +117,28 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   } else {
     max = formatMoney(chargeFor(defaultMaxUnits[kind], unitPrice, decimals), decimals)
   }
-  return { kind, unitPrice, max, count, countEvent }
+  return { kind, unitPrice, max, overMax: route.overMax ?? 'refuse', route: name, count, countEvent, countChunk }
+}
+
+const meteredOptions = [
+  'pricePerToken',
+  'pricePerSecond',
+  'countTokens',
+  'countItems',
+  'meterResponse',
+  'trackTime',
+  'trackExecutionTime',
+  'max',
+  'overMax',
+] as const
+
+/** A metered option next to `routes` would be ignored: it belongs in the route it is for. */
+export function rejectMeteredBesideRoutes(options: RouteOptions): void {
+  const given = meteredOptions.filter((key) => options[key] !== undefined)
+  if (given.length === 0) return
+  throw new X402Error('invalid_config', {
+    message: `x402Middleware(): ${given.join(', ')} next to routes would be ignored: give it in the route, e.g. routes: { 'POST /api/complete': { pricePerToken: 0.0001, ${given[0]}: … } }`,
+  })
 }
 
 /** The charge for `units` at `unitPrice` dollars, in atomic units, rounded half-up. */
@@ -112,26 +152,6 @@ export function chargeFor(units: number, unitPrice: string, decimals: number): b
   const p = scaledOf(dollars(unitPrice), decimals + unitScale)
   const divisor = 10n ** BigInt(2 * unitScale)
   return (u * p + divisor / 2n) / divisor
-}
-
-/** `{ "tokens": 12 }` or an OpenAI completion's `usage.completion_tokens`. */
-function defaultTokens(body: AnyResponse): number {
-  if (typeof body?.tokens === 'number') return body.tokens
-  if (typeof body?.usage?.completion_tokens === 'number') return body.usage.completion_tokens
-  throw new X402Error('internal_error', {
-    message:
-      'pricePerToken: the response has no `tokens` or `usage.completion_tokens` number: add countTokens: (response) => …',
-  })
-}
-
-/** One token per OpenAI-style streamed delta, else the event's own `tokens`. */
-function defaultEventTokens(event: AnyResponse): number {
-  if (event && typeof event === 'object') {
-    const content = event.choices?.[0]?.delta?.content ?? event.choices?.[0]?.text
-    if (typeof content === 'string') return content.length > 0 ? 1 : 0
-    if (typeof event.tokens === 'number') return event.tokens
-  }
-  return 0
 }
 
 /** A non-negative decimal as an integer scaled by 10^scale (digits beyond it are dropped). */

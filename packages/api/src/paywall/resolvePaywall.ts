@@ -13,7 +13,7 @@ import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
 import { dollars } from './dollars.js'
-import { type Meter, resolveMeter } from './metering.js'
+import { type Meter, rejectMeteredBesideRoutes, resolveMeter } from './metering.js'
 import { compileRoute, type RoutePattern } from './routes.js'
 import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
 
@@ -122,6 +122,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       ...(meter ? { meter } : {}),
     }
   }
+  if (options.routes) rejectMeteredBesideRoutes(options as RouteOptions)
   const routes = options.routes
     ? Object.entries(options.routes).map(([source, route]) =>
         toRoute(typeof route === 'object' ? route : { price: route }, `"${source}"`, compileRoute(source)),

@@ -1,4 +1,5 @@
 import { chargeFor, type Meter } from './metering.js'
+import { warnOnce } from './overMax.js'
 import type { CreditReceipt } from './types.js'
 
 /**
@@ -31,6 +32,8 @@ export type StreamMeterInput = {
   sse: boolean
   /** Captures `amount` of the reservation and releases the rest; returns the receipt. */
   settle(amount: bigint, reason?: string): Promise<CreditReceipt>
+  /** The request's URL, for the seller's warning when the stream ends early. */
+  resource?: string
 }
 
 const encoder = new TextEncoder()
@@ -46,52 +49,65 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
   let settled: Promise<CreditReceipt> | undefined
   /** Why the route's meter failed, when it did: the stream stopped there. */
   let failed: unknown
+  /** The answer went above the route's max: the stream was cut there. */
+  let overMax = false
 
   const elapsedSeconds = () => (performance.now() - input.startedAt) / 1000
   const chargeNow = (extra = 0): bigint => {
-    return chargeFor(timed ? elapsedSeconds() : units + extra, meter.unitPrice, decimals)
+    return chargeFor(timed ? elapsedSeconds() : Math.max(0, units + extra), meter.unitPrice, decimals)
   }
-  /** Units of one SSE event (its raw text, `data:` lines joined). */
+  const checked = (n: number): number => {
+    if (!Number.isFinite(n) || n < 0) throw new Error(`the route's meter counted ${n} for a stream event`)
+    return n
+  }
+  /** Units one SSE event adds (its raw text, `data:` lines joined); a stated total replaces the count. */
   const eventUnits = (raw: string): number => {
-    if (!sse) return meter.countEvent(raw, raw) || (meter.kind === 'tokens' && raw.length > 0 ? 1 : 0)
     const data = raw
       .split(/\r?\n/)
       .filter((line) => line.startsWith('data:'))
       .map((line) => line.slice(line.startsWith('data: ') ? 6 : 5))
       .join('\n')
-    if (data === '' || data === '[DONE]') return meter.kind === 'units' ? meter.countEvent(undefined, raw) : 0
+    if (data === '' || data === '[DONE]')
+      return meter.kind === 'units' ? checked(meter.countEvent(undefined, raw) as number) : 0
     let event: unknown = data
     try {
       event = JSON.parse(data)
     } catch {}
     const n = meter.countEvent(event, meter.kind === 'units' ? raw : data)
-    if (!Number.isFinite(n) || n < 0) throw new Error(`the route's meter counted ${n} for a stream event`)
-    return n
+    return typeof n === 'number' ? checked(n) : checked(n.total) - units
+  }
+  /**
+   * Whether `n` more units fit in the reservation; if not, the stream is cut: the piece is
+   * dropped (`overMax: 'refuse'`) or counted and sent, charged up to the max (`'cap'`).
+   */
+  const fits = (n: number): boolean => {
+    if (chargeNow(n) <= reserved) {
+      units += n
+      return true
+    }
+    stopped = true
+    overMax = true
+    if (meter.overMax === 'cap') units += n
+    return meter.overMax === 'cap'
   }
 
   /** Meters one chunk: what to send now, and whether the reserve is used up. */
   const meterChunk = (chunk: Uint8Array): { send: Uint8Array | undefined; stop: boolean } => {
     if (timed && chargeNow() > reserved) {
       stopped = true
+      overMax = true
       return { send: undefined, stop: true }
     }
     if (meter.kind === 'seconds') return { send: chunk, stop: false }
     const text = decoder.decode(chunk, { stream: true })
-    if (!sse) {
-      const n = eventUnits(text)
-      if (chargeNow(n) > reserved) {
-        stopped = true
-        return { send: undefined, stop: true }
-      }
-      units += n
-      return { send: chunk, stop: false }
-    }
+    if (!sse) return { send: fits(checked(meter.countChunk(text))) ? chunk : undefined, stop: stopped }
     pending += text
     let out = ''
-    for (;;) {
+    while (!stopped) {
       const boundary = /\r?\n\r?\n/.exec(pending)
       if (!boundary) break
       const raw = pending.slice(0, boundary.index + boundary[0].length)
+      pending = pending.slice(raw.length)
       let n: number
       try {
         n = eventUnits(raw.slice(0, boundary.index))
@@ -99,23 +115,16 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
         // Send the events metered so far, then stop (see write()).
         failed = error
         stopped = true
-        pending = ''
         break
       }
-      if (chargeNow(n) > reserved) {
-        stopped = true
-        pending = ''
-        break
-      }
-      units += n
-      out += raw
-      pending = pending.slice(raw.length)
+      if (fits(n)) out += raw
     }
+    if (stopped) pending = ''
     return { send: out ? encoder.encode(out) : undefined, stop: stopped }
   }
 
   const settle = (reason?: string) => {
-    settled ??= input.settle(timed && stopped && !failed ? reserved : minCharge(chargeNow(), reserved), reason)
+    settled ??= input.settle(timed && overMax ? reserved : minCharge(chargeNow(), reserved), reason)
     return settled
   }
 
@@ -141,20 +150,24 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
       let tail: string | undefined
       if (!stopped && pending) {
         // An event the handler did not close with a blank line: send it if it is covered.
-        let n = Number.POSITIVE_INFINITY
         try {
-          n = sse ? eventUnits(pending) : 0
+          if (fits(sse ? eventUnits(pending) : 0)) tail = sse ? `${pending}\n\n` : pending
         } catch (error) {
           failed = error
+          stopped = true
         }
-        if (!failed && chargeNow(n) <= reserved) {
-          units += n
-          tail = sse ? `${pending}\n\n` : pending
-        } else stopped = true
         pending = ''
       }
-      const receipt = await settle(failed ? 'meter_failed' : stopped ? 'reserve_exhausted' : undefined)
-      const final = sse ? `event: x402-receipt\ndata: ${receiptJson(receipt)}\n\n` : ''
+      if (timed && !stopped && chargeNow() >= reserved) overMax = true
+      const reason = failed ? 'meter_failed' : overMax ? 'metered_over_max' : undefined
+      const receipt = await settle(reason)
+      let final = ''
+      if (sse) {
+        if (reason)
+          final += `event: ${reason}\ndata: ${JSON.stringify({ reason, message: endMessage(reason, meter, failed) })}\n\n`
+        final += `event: x402-receipt\ndata: ${receiptJson(receipt)}\n\n`
+      }
+      if (reason) warnOnce(meter, endMessage(reason, meter, failed), input.resource)
       const text = (tail ?? '') + final
       return { send: text ? encoder.encode(text) : undefined, receipt }
     },
@@ -168,6 +181,14 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
       return Math.max(0, (Number(reserved) / perSecond - elapsedSeconds()) * 1000)
     },
   }
+}
+
+/** What the caller's final event (and the seller's warning) says about a stream's early end. */
+function endMessage(reason: string, meter: Meter, failed: unknown): string {
+  if (reason === 'meter_failed') {
+    return `the route's meter could not count an event (${(failed as Error)?.message ?? failed}); the stream ends here, charged for what was sent`
+  }
+  return `the answer went above the route's max of $${meter.max}; the stream ends here, charged for what was sent (at most the max)`
 }
 
 const minCharge = (a: bigint, b: bigint) => (a < b ? a : b)

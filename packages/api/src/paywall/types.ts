@@ -104,8 +104,12 @@ export type RouteOptions = {
   /**
    * The tokens in a response (its parsed JSON body). On a stream: the tokens in one event
    * (the parsed `data:` of an SSE event, or the text of a chunk), summed as they go out.
-   * @default `response.tokens`, `response.usage.completion_tokens`; on a stream, 1 for each
-   * event with `choices[0].delta.content` (OpenAI style), else the event's `tokens`.
+   * @default the answer's own count (`tokens`, `usage.completion_tokens`,
+   * `usage.output_tokens`), else its text (`choices[].delta.content`, `delta.text`, `text`,
+   * `content` …) at 4 UTF-8 bytes a token, rounded up. On a stream an event's `usage` is the
+   * total so far and replaces the estimate. An event it cannot count (data that is not JSON,
+   * text of an unknown shape) ends the stream with `meter_failed`; a buffered answer it
+   * cannot count is a 500 `meter_failed`, charged nothing.
    */
   countTokens?: (response: AnyResponse) => number
   /** Dollars per second of handler time (`trackTime` or `trackExecutionTime`). */
@@ -127,6 +131,15 @@ export type RouteOptions = {
    * @default 4096 tokens, 60 seconds, 100 items or 1000 units at the route's price
    */
   max?: Price
+  /**
+   * An answer that costs more than `max`: `'refuse'` releases the reservation and answers
+   * 502 `metered_over_max` (the handler's body is not sent, a warning names the route);
+   * `'cap'` serves it, charged `max`. On a stream, the event (or chunk) that goes above
+   * `max` is dropped (`'refuse'`) or sent and charged up to `max` (`'cap'`); the stream
+   * ends there either way, with a `metered_over_max` event.
+   * @default 'refuse'
+   */
+  overMax?: 'refuse' | 'cap'
 }
 
 /** A parsed response body, as the metering functions see it. */
@@ -257,7 +270,7 @@ export type CreditReceipt = {
   refund: 'credit' | 'onchain'
   /** The refund transfer, when `refund` is `onchain`. */
   transaction?: string
-  /** Why nothing (or less than used) was charged: `handler_error`, `reserve_exhausted` … */
+  /** Why nothing (or less than used) was charged: `handler_error`, `metered_over_max`, `meter_failed` … */
   reason?: string
 }
 
