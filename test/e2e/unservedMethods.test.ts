@@ -56,6 +56,8 @@ for (const [name, make] of [
       expect(await status(`${url}/api/any`, 'HEAD')).toBe(402)
       expect(await status(`${url}/api/any`, 'DELETE')).toBe(404)
       expect(await status(`${url}/api/all`, 'DELETE')).toBe(402)
+      const refused = await fetch(`${url}/api/generate`, { method: 'DELETE' })
+      expect(await refused.json()).toMatchObject({ reason: 'not_found', message: expect.stringMatching(/DELETE/) })
     })
 
     it('still asks for payment when a later middleware might answer the request', async () => {

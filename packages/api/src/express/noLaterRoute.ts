@@ -23,7 +23,7 @@ type App = { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] }; mountp
 
 /**
  * Whether no route after `self` in the app's router serves this method and path, so that
- * Express will answer 404: then a 402 would ask for a payment nothing can use. `false`
+ * Express would answer 404: then a 402 would ask for a payment nothing can use. `false`
  * whenever it cannot be sure: the middleware is not found at the app's top level, the app
  * is mounted in another, or a later middleware (which may answer anything) matches the path.
  */
@@ -36,9 +36,12 @@ export function noLaterRoute(req: NodeRequest, self: unknown): boolean {
     if (!stack) return false
     const at = stack.findIndex((layer) => layer.handle === self)
     if (at < 0) return false
-    const raw = req.originalUrl ?? req.url ?? '/'
+    // The path as Express's router reads it (`parseurl`): an absolute-form target by its
+    // path, without the query or fragment, not decoded.
+    const raw = (req.originalUrl ?? req.url ?? '/').replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '')
     const end = raw.search(/[?#]/)
     const path = end < 0 ? raw : raw.slice(0, end)
+    if (!path.startsWith('/')) return false
     const method = req.method ?? 'GET'
     for (const layer of stack.slice(at + 1)) {
       const matches = layer.matchers

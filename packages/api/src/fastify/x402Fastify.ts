@@ -96,7 +96,7 @@ export const x402Fastify = Object.assign(
       if (decision.type === 'skip') return
       if (decision.type === 'respond') {
         // No route serves this method and path (Fastify's 404 handler has it): a 402 would
-        // ask for a payment nothing can use.
+        // ask for a payment nothing can use, so Fastify's 404 answers instead.
         if (
           decision.paymentRequired &&
           decision.response.status === 402 &&

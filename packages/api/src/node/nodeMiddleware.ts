@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { FastDraw, Paywall } from '../paywall/createPaywall.js'
-import { receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
-import { errorResponse, handlerFailed } from '../paywall/responses.js'
-import { withRouteParams } from '../paywall/routes.js'
+import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
+import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Decision, RequestHead } from '../paywall/types.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, requestHead } from './nodeRequest.js'
@@ -21,8 +21,9 @@ type Proceed = Extract<Decision, { type: 'proceed' }>
  */
 export type NodeMiddlewareOptions = {
   /**
-   * Whether nothing after this middleware serves the request (the framework will answer
-   * 404): asked only before a 402 challenge, which is then not sent (`next` runs instead).
+   * Whether nothing after this middleware serves the request (the framework would answer
+   * 404): asked only before a 402 challenge of a priced route, which is then answered 404
+   * here. Never `next()`: were the answer wrong, the request would reach a priced handler.
    */
   unserved?: (req: NodeRequest) => boolean
 }
@@ -74,7 +75,15 @@ async function run(
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'
   if (decision.type === 'respond') {
-    if (decision.paymentRequired && decision.response.status === 402 && options.unserved?.(req)) return next()
+    if (
+      decision.paymentRequired &&
+      decision.response.status === 402 &&
+      options.unserved &&
+      normalizePath(path) !== creditsPath &&
+      options.unserved(req)
+    ) {
+      return sendWebResponse(res, noRoute(req.method ?? 'GET', path), head)
+    }
     if (decision.paymentRequired && paywall.config.errors === 'next') {
       // The seller renders 402s: hand them the details, with the header clients pay from.
       const { response, paymentRequired } = decision

@@ -90,6 +90,16 @@ export function errorResponse(status: number, error: string, message: string, re
   return responseOf(JSON.stringify(refusalBody(error, message)), { status, headers: out })
 }
 
+/** The 404 for a method and path that no route serves: no payment is asked for it. */
+export function noRoute(method: string, path: string): Response {
+  const shown = path.split('?')[0]?.slice(0, 200)
+  return errorResponse(
+    404,
+    'not_found',
+    `no route serves ${method} ${shown}: nothing is asked or charged for it; check the method and the path`,
+  )
+}
+
 /** The headers a paid answer gets: the settlement receipt, and what a browser needs. */
 export function receiptPairs(settle: SettleResponse, v1: boolean): [string, string][] {
   const receipt = encodeHeader(settle)
