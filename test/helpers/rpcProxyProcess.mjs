@@ -2,11 +2,15 @@
 //   node rpcProxyProcess.mjs <upstream URL>
 // It prints one line, {"url","control"}, once it listens. POST <control>/swallow?on=1 makes it
 // swallow eth_sendRawTransaction (read, never forwarded, never answered); ?on=0 forwards it
-// again. GET <control>/stats answers how many sends it swallowed and forwarded.
+// again. POST <control>/signal-on-send?pid=N&signal=SIGSTOP sends that signal to process N
+// just as the next eth_sendRawTransaction is forwarded (anvil stopped, or killed, as a
+// settlement is sent). GET <control>/stats answers how many sends it swallowed and forwarded.
 import { createServer, request } from 'node:http'
 
 const upstream = new URL(process.argv[2] ?? 'http://127.0.0.1:8545')
 let swallow = false
+/** A signal to send to a process as the next send is forwarded. */
+let onSend
 const stats = { swallowed: 0, forwarded: 0 }
 
 const forward = (body, res) => {
@@ -45,6 +49,11 @@ const proxy = createServer((req, res) => {
       return // never answered: the caller's timeout is all it gets
     }
     if (sends) stats.forwarded++
+    if (sends && onSend) {
+      // Signalled first, then forwarded: a stopped node has the send in its socket, unread.
+      process.kill(onSend.pid, onSend.signal)
+      onSend = undefined
+    }
     forward(body, res)
   })
 })
@@ -53,6 +62,8 @@ const control = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://control')
   if (url.pathname === '/swallow') {
     swallow = url.searchParams.get('on') === '1'
+  } else if (url.pathname === '/signal-on-send') {
+    onSend = { pid: Number(url.searchParams.get('pid')), signal: url.searchParams.get('signal') ?? 'SIGSTOP' }
   } else if (url.pathname !== '/stats') {
     res.writeHead(404).end()
     return

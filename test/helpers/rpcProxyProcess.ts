@@ -8,6 +8,8 @@ export type RpcProxyProcess = {
   url: string
   /** Whether `eth_sendRawTransaction` is swallowed (never forwarded, never answered). */
   swallow(on: boolean): Promise<void>
+  /** Sends `signal` to process `pid` just as the next `eth_sendRawTransaction` is forwarded. */
+  signalOnSend(pid: number, signal: 'SIGSTOP' | 'SIGKILL'): Promise<void>
   stats(): Promise<{ swallow: boolean; swallowed: number; forwarded: number }>
   stop(): Promise<void>
 }
@@ -47,6 +49,7 @@ export async function startRpcProxyProcess(target: string): Promise<RpcProxyProc
     return {
       url: ready.url,
       swallow: async (on) => void (await call(`/swallow?on=${on ? 1 : 0}`)),
+      signalOnSend: async (pid, signal) => void (await call(`/signal-on-send?pid=${pid}&signal=${signal}`)),
       stats: () => call('/stats') as Promise<{ swallow: boolean; swallowed: number; forwarded: number }>,
       stop,
     }
