@@ -14,7 +14,7 @@ Usage
   402x pay <url> [-X POST] [-d '{"json":1}'] [-H 'Name: value'] [--max 0.05] [--verbose] [--json]
       Pays the URL if it asks (within --max dollars) and prints the body. Wallet from
       X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
-  402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--json]
+  402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--rpc-timeout-ms 10000] [--json]
       The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
 ${creditsUsage}
 
@@ -83,10 +83,12 @@ async function main(argv: string[]): Promise<number> {
         host: { type: 'string', default: '127.0.0.1' },
         network: { type: 'string' },
         'rpc-url': { type: 'string' },
+        'rpc-timeout-ms': { type: 'string' },
         json: { type: 'boolean', default: false },
       },
     })
     await facilitator({
+      ...(values['rpc-timeout-ms'] ? { rpcTimeoutMs: Number(values['rpc-timeout-ms']) } : {}),
       port: Number(values.port),
       host: values.host,
       json: values.json,

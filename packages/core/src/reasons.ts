@@ -22,6 +22,7 @@ export const reasons = [
   'insufficient_funds',
   'payment_in_flight',
   'settlement_pending',
+  'settlement_unknown',
   'settlement_failed',
   'price_changed',
   'sign_in_required',

@@ -16,13 +16,20 @@ export type Chain = {
   readToken<T>(asset: string, functionName: string, args?: readonly unknown[]): Promise<T>
 }
 
-export function createChain(options: { network: string; chainId: number; rpcUrl: string }): Chain {
-  const rpc = createRpc(options.rpcUrl)
+export function createChain(options: {
+  network: string
+  chainId: number
+  rpcUrl: string
+  /** How long one call may go unanswered. @default 10000 */
+  rpcTimeoutMs?: number
+}): Chain {
+  const { rpcTimeoutMs, ...chain } = options
+  const rpc = createRpc(options.rpcUrl, rpcTimeoutMs)
   const withCode = new Set<string>()
   const call = async (to: string, data: Hex, from?: string) =>
     (await rpc('eth_call', [{ to, data, ...(from ? { from } : {}) }, 'latest'])) as Hex
   return {
-    ...options,
+    ...chain,
     rpc,
     call,
     async hasCode(address) {

@@ -14,9 +14,11 @@ import {
 import type { Hex } from 'viem'
 import { type Chain, createChain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
-import { createGasWallet, type GasWallet, MaybeSentError } from './gasWallet.js'
+import { createGasWallet, type GasWallet, MaybeSentError, type SentTransaction } from './gasWallet.js'
+import { createHeldTransactions, type Held } from './heldTransactions.js'
 import { recentMap } from './recentMap.js'
 import { awaitSettlement, hasTransferLog, settleExact, waitForReceipt } from './settleExact.js'
+import { settleHeld } from './settleHeld.js'
 import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
 import { type VerifiedExact, verifyExact } from './verifyExact.js'
 
@@ -36,11 +38,27 @@ export type FacilitatorOptions = {
    * higher fees. 0 turns the check off. @default 5000
    */
   stuckAfterMs?: number
+  /** How long one JSON-RPC call may go unanswered before it counts as failed. @default 10000 */
+  rpcTimeoutMs?: number
+  /**
+   * After a send that got no answer, how long the transaction is sent again and looked up
+   * before the settlement is answered `settlement_unknown` (a node that does not know a
+   * transaction cannot mine it: nothing may be served for it yet). @default 10000
+   */
+  confirmTimeoutMs?: number
+  /**
+   * How often a settlement whose outcome is unknown or unconfirmed is sent again (the same
+   * signed bytes) in the background, until it is mined, its nonce is taken, or its
+   * authorization expires. 0 turns it off. @default 5000
+   */
+  resendIntervalMs?: number
 }
 
 export type Facilitator = FacilitatorLike & {
   /** The gas wallet addresses. */
   signers: string[]
+  /** Stops re-sending held settlements in the background. */
+  close(): void
 }
 
 type Normalized = { payload: PaymentPayload; requirements: PaymentRequirements; x402Version: 1 | 2 }
@@ -65,12 +83,20 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   const chains = new Map<string, { chain: Chain; wallets: GasWallet[] }>()
   for (const { network, rpcUrl } of options.chains) {
     const { id, chainId } = getNetwork(network)
-    const chain = createChain({ network: id, chainId, rpcUrl })
+    const chain = createChain({ network: id, chainId, rpcUrl, rpcTimeoutMs: options.rpcTimeoutMs ?? 10_000 })
     chains.set(id, { chain, wallets: options.privateKeys.map((key) => createGasWallet(chain, key)) })
   }
   const signers = [...new Set([...chains.values()].flatMap((c) => c.wallets.map((w) => w.address)))]
   const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000
   const stuckAfterMs = options.stuckAfterMs ?? 5_000
+  const confirmTimeoutMs = options.confirmTimeoutMs ?? options.rpcTimeoutMs ?? 10_000
+  const holds = createHeldTransactions({ intervalMs: options.resendIntervalMs ?? 5_000 })
+  /** Keeps the transaction of an unfinished outcome to send again; lets go of a final one. */
+  const holdIfOpen = (key: string, held: Held | undefined, result: SettleResponse) => {
+    if (held && (result.errorReason === 'settlement_pending' || result.errorReason === 'settlement_unknown')) {
+      holds.hold(key, held)
+    } else holds.release(key)
+  }
   const inFlight = new Set<string>()
   // Payments simulated by `verify` in the last 30 s: their settlement skips a second
   // simulation (one RPC round trip and one EVM execution less per paid request).
@@ -84,10 +110,12 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   const attempted = recentMap<true>(100_000, 600_000)
   // The transaction sent for each authorization, for idempotent retries of `settle`.
   const sentFor = recentMap<{ hash: Hex; final: boolean }>(100_000, 600_000)
+  const open = (result: SettleResponse) =>
+    result.errorReason === 'settlement_pending' || result.errorReason === 'settlement_unknown'
   const rememberSent = (key: string, hash: Hex, final: boolean) => sentFor.set(key, { hash, final })
   const track = async (key: string, hash: Hex, wait: () => Promise<SettleResponse>) => {
     const result = await wait()
-    rememberSent(key, hash, result.errorReason !== 'settlement_pending')
+    rememberSent(key, hash, !open(result))
     return result
   }
 
@@ -159,30 +187,40 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     }
     inFlight.add(key)
     try {
+      const a = auth as { from: string; nonce: string; to?: string; value?: string; validBefore?: string }
+      const known = {
+        payer: a.from,
+        authorization: {
+          from: a.from,
+          to: a.to ?? n.requirements.payTo,
+          value: a.value ?? n.requirements.amount,
+          nonce: a.nonce,
+          validBefore: a.validBefore ?? '0',
+        },
+      }
+      // A settlement whose transaction is held (its send got no answer, or it was not
+      // confirmed) goes on with the very same bytes: sent again, looked up, awaited. Only if
+      // they can never land (their nonce taken) and the authorization is unused is a fresh
+      // transaction sent, below.
+      const held = holds.get(key)
+      if (held) {
+        const result = await settleHeld(held, n.requirements.asset, known, { confirmTimeoutMs, receiptTimeoutMs })
+        if (result !== 'unused') {
+          holdIfOpen(key, held, result)
+          rememberSent(key, held.sent.hash, !open(result))
+          return result
+        }
+        holds.release(key)
+        sentFor.delete(key)
+      }
       // A retry of a settlement left pending (say, after a caller's timeout) awaits the
       // transaction already sent instead of sending a second one. A settlement that ended
       // (settled or failed) is not repeated: a replay is verified, and refused, as new.
       const earlier = sentFor.get(key)?.value
       const entryForEarlier = earlier && !earlier.final ? lookup(network) : undefined
       if (earlier && entryForEarlier) {
-        const a = auth as { from: string; nonce: string; to?: string; value?: string }
         return await track(key, earlier.hash, () =>
-          awaitSettlement(
-            entryForEarlier.chain,
-            earlier.hash,
-            n.requirements.asset,
-            {
-              payer: a.from,
-              authorization: {
-                from: a.from,
-                to: a.to ?? n.requirements.payTo,
-                value: a.value ?? n.requirements.amount,
-                nonce: a.nonce,
-                validBefore: '0',
-              },
-            },
-            { receiptTimeoutMs },
-          ),
+          awaitSettlement(entryForEarlier.chain, earlier.hash, n.requirements.asset, known, { receiptTimeoutMs }),
         )
       }
       const sKey = simulatedKey(n)
@@ -193,28 +231,44 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       const { entry, result } = await verifyNormalized(n, fresh)
       if (!entry) return failed(result.reason, result.message, result.payer)
       const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
-      try {
-        const settled = await settleExact(entry.chain, wallet, result, n.requirements.asset, {
-          receiptTimeoutMs,
-          stuckAfterMs,
-          onSent: (hash) => rememberSent(key, hash, false),
-        })
-        if (settled.transaction)
-          rememberSent(key, settled.transaction as Hex, settled.errorReason !== 'settlement_pending')
-        return settled
-      } catch (error) {
-        if (error instanceof MaybeSentError) {
+      const validBefore = BigInt(result.authorization.validBefore)
+      // A send that never reached the node and whose nonce another transaction took can never
+      // land: the authorization being unused, it is sent once more as a fresh transaction.
+      for (let attempt = 0; ; attempt++) {
+        let latest: SentTransaction | undefined
+        try {
+          const settled = await settleExact(entry.chain, wallet, result, n.requirements.asset, {
+            receiptTimeoutMs,
+            stuckAfterMs,
+            onSent: (sent) => {
+              latest = sent
+              rememberSent(key, sent.hash, false)
+            },
+          })
+          holdIfOpen(key, latest && { chain: entry.chain, wallet, sent: latest, validBefore }, settled)
+          if (settled.transaction) rememberSent(key, settled.transaction as Hex, !open(settled))
+          return settled
+        } catch (error) {
+          if (!(error instanceof MaybeSentError)) throw error
+          // The send got no answer: the node may never have seen it, so it is not pending yet.
+          const unsure: Held = { chain: entry.chain, wallet, sent: error.sent, validBefore }
           rememberSent(key, error.hash, false)
-          return {
-            success: false,
-            errorReason: 'settlement_pending',
-            errorMessage: error.message,
-            transaction: error.hash,
-            network,
-            payer: result.payer,
+          const options = { confirmTimeoutMs, receiptTimeoutMs }
+          const settled = await settleHeld(unsure, n.requirements.asset, result, options)
+          if (settled === 'unused') {
+            rememberSent(key, error.hash, true)
+            holds.release(key)
+            if (attempt === 0) continue
+            return failed(
+              'settlement_failed',
+              `transaction ${error.hash} never reached the node and its nonce went to another transaction; nothing was charged`,
+              result.payer,
+            )
           }
+          holdIfOpen(key, unsure, settled)
+          rememberSent(key, error.hash, !open(settled))
+          return settled
         }
-        throw error
       }
     } finally {
       inFlight.delete(key)
@@ -254,6 +308,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
 
   return {
     signers,
+    close: () => holds.close(),
     async supported(): Promise<SupportedResponse> {
       return {
         kinds: [...chains.keys()].flatMap((network) => [

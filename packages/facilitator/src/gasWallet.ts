@@ -10,7 +10,12 @@ export type SentTransaction = {
   nonce: number
   maxFeePerGas: bigint
   maxPriorityFeePerGas: bigint
+  /** The signed transaction as sent: sending it again is idempotent (same hash). */
+  raw: Hex
 }
+
+/** What became of a signed transaction sent again (see `GasWallet.rebroadcast`). */
+export type Rebroadcast = 'accepted' | 'taken' | 'unreachable'
 
 type Call = { to: string; data: Hex; gas: bigint }
 
@@ -33,18 +38,30 @@ export type GasWallet = {
   resend(sent: SentTransaction, tx: Call): Promise<SentTransaction>
   /** Reads the nonce from the chain again before the next send (after a dropped transaction). */
   resync(): void
+  /**
+   * Sends the very bytes of `sent` again (same hash: idempotent), in the wallet's queue so
+   * that they never replace another of its transactions: `accepted` (the node has it, or
+   * took it now), `taken` (another transaction holds its nonce: it can never land) or
+   * `unreachable` (no answer; try again later).
+   */
+  rebroadcast(sent: SentTransaction): Promise<Rebroadcast>
 }
 
 type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number }
 
-/** Thrown when a transaction may or may not have reached the node (a timeout). */
+/**
+ * Thrown when a transaction may or may not have reached the node (a timeout): `sent` holds
+ * its signed bytes, to send again until the node is known to have it.
+ */
 export class MaybeSentError extends Error {
   override readonly name = 'MaybeSentError'
+  readonly hash: Hex
   constructor(
-    readonly hash: Hex,
+    readonly sent: SentTransaction,
     override readonly cause: unknown,
   ) {
-    super(`transaction ${hash} may have been sent: ${(cause as Error).message}`)
+    super(`transaction ${sent.hash} may have been sent: ${(cause as Error).message}`)
+    this.hash = sent.hash
   }
 }
 
@@ -67,7 +84,7 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
     return fees
   }
 
-  const sign = (tx: Call, at: number, fee: Omit<Fees, 'at'>): SentTransaction & { signed: Hex } => {
+  const sign = (tx: Call, at: number, fee: Omit<Fees, 'at'>): SentTransaction => {
     const unsigned = {
       type: 'eip1559' as const,
       chainId: chain.chainId,
@@ -85,9 +102,8 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       s: `0x${Buffer.from(sig.subarray(32, 64)).toString('hex')}`,
       yParity: (sig[64] as number) - 27,
     })
-    return { signed, hash: keccak256(signed), wallet: address, nonce: at, ...fee }
+    return { raw: signed, hash: keccak256(signed), wallet: address, nonce: at, ...fee }
   }
-  const done = ({ signed: _signed, ...sent }: SentTransaction & { signed: Hex }): SentTransaction => sent
 
   const sendOnce = async (tx: Call): Promise<SentTransaction> => {
     if (nonce === undefined) {
@@ -96,19 +112,19 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
     const fee = await currentFees()
     const sent = sign(tx, nonce, fee)
     try {
-      await chain.rpc('eth_sendRawTransaction', [sent.signed])
+      await chain.rpc('eth_sendRawTransaction', [sent.raw])
     } catch (error) {
-      if (error instanceof RpcError && /already known|already imported/i.test(error.message)) {
+      if (error instanceof RpcError && alreadyKnown.test(error.message)) {
         nonce++
-        return done(sent)
+        return sent
       }
       // Any other failure leaves our view of the nonce uncertain: read it again next time.
       nonce = undefined
-      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(sent.hash, error)
+      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(sent, error)
       throw error
     }
     nonce++
-    return done(sent)
+    return sent
   }
 
   const wallet: GasWallet = {
@@ -126,8 +142,30 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       const maxPriorityFeePerGas = larger(bump(earlier.maxPriorityFeePerGas), now.maxPriorityFeePerGas)
       const maxFeePerGas = larger(larger(bump(earlier.maxFeePerGas), now.maxFeePerGas), maxPriorityFeePerGas)
       const sent = sign(tx, earlier.nonce, { maxFeePerGas, maxPriorityFeePerGas })
-      await chain.rpc('eth_sendRawTransaction', [sent.signed])
-      return done(sent)
+      await chain.rpc('eth_sendRawTransaction', [sent.raw])
+      return sent
+    },
+    rebroadcast(sent) {
+      const run = queue.then(async (): Promise<Rebroadcast> => {
+        try {
+          const pending = Number(await chain.rpc('eth_getTransactionCount', [address, 'pending']))
+          if (pending > sent.nonce) {
+            // Its nonce is used (mined or pooled): by this very transaction, or by another.
+            const known = await chain.rpc('eth_getTransactionByHash', [sent.hash])
+            return known ? 'accepted' : 'taken'
+          }
+          await chain.rpc('eth_sendRawTransaction', [sent.raw])
+        } catch (error) {
+          if (error instanceof RpcError && alreadyKnown.test(error.message)) return 'accepted'
+          if (error instanceof RpcError && /nonce too low|replacement|underpriced/i.test(error.message)) return 'taken'
+          return 'unreachable'
+        }
+        // Taken now: the next send of this wallet goes after it, never replaces it.
+        if (nonce !== undefined && nonce <= sent.nonce) nonce = sent.nonce + 1
+        return 'accepted'
+      })
+      queue = run.catch(() => undefined)
+      return run
     },
     send(tx) {
       const run = queue.then(async () => {
@@ -148,6 +186,7 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
   return wallet
 }
 
+const alreadyKnown = /already known|already imported|known transaction/i
 const larger = (a: bigint, b: bigint) => (a > b ? a : b)
 
 /** Refused before sending (connection refused, unknown host): the node never saw it. */

@@ -2,7 +2,7 @@ import type { SettleResponse } from '@402x/core'
 import type { Hex } from 'viem'
 import type { Chain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
-import type { GasWallet } from './gasWallet.js'
+import type { GasWallet, SentTransaction } from './gasWallet.js'
 import type { VerifiedExact } from './verifyExact.js'
 
 export type Receipt = {
@@ -166,13 +166,13 @@ export async function settleExact(
   wallet: GasWallet,
   verified: VerifiedExact,
   asset: string,
-  options: { receiptTimeoutMs: number; stuckAfterMs?: number; onSent?: (hash: Hex) => void },
+  options: { receiptTimeoutMs: number; stuckAfterMs?: number; onSent?: (sent: SentTransaction) => void },
 ): Promise<SettleResponse> {
   wallet.inFlight++
   try {
     const call = { to: asset, data: verified.settleData, gas: gasLimit(verified.settleData) }
     let sent = await wallet.send(call)
-    options.onSent?.(sent.hash)
+    options.onSent?.(sent)
     const resend = async (latest: Hex) => {
       if (latest !== sent.hash) return undefined
       const [tx, mined, ready] = await Promise.all([
@@ -183,7 +183,7 @@ export async function settleExact(
       if (!tx || tx.blockNumber) return undefined
       if (Number(mined) !== sent.nonce || Number(ready) > sent.nonce) return undefined
       sent = await wallet.resend(sent, call)
-      options.onSent?.(sent.hash)
+      options.onSent?.(sent)
       return sent.hash
     }
     return await awaitSettlement(chain, sent.hash, asset, verified, {

@@ -1,10 +1,12 @@
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
+import { settleUnknown, unknownReason } from './settleUnknown.js'
 
 /**
  * Moves unfinished payments to their final state from the chain: after a crash between
  * settle and record, or a settlement left pending. A payment whose authorization was used
- * on chain is settled (`reconciled`); one that expired unused is `failed`.
+ * on chain is settled (`reconciled`); one that expired unused is `failed`; one whose
+ * settlement the node was never known to have is settled again (`settleUnknown`).
  */
 export async function reconcilePayments(options: {
   ledger: Ledger
@@ -31,6 +33,16 @@ export async function reconcilePayments(options: {
     } catch {
       continue
     }
+    if (status.state === 'pending' && payment.state === 'pending' && payment.reason === unknownReason) {
+      // Signed, never known to the node, unused and still valid: settle it again, so that the
+      // seller is paid even if the payer never retries (flagged undelivered: the payer's
+      // signed-in retry is served once). The facilitator's lock and the ledger's single
+      // `pending → reconciled` move keep a concurrent retry from settling or serving twice.
+      if (inFlight(payment.id)) continue
+      const driven = await settleUnknown(ledger, facilitator, payment)
+      moved += Number(driven.state !== 'pending')
+      continue
+    }
     if (status.state === 'pending' || inFlight(payment.id)) continue
     // Walk the state machine forward from wherever the crash left the row. A move that
     // does not take means someone else (the request that was serving it, another process)
@@ -52,7 +64,10 @@ export async function reconcilePayments(options: {
     // process still alive after all either moves the row first (this move then fails) or
     // finds the flag and clears it.
     const unserved =
-      payment.state !== 'pending' || payment.reason === 'settle_error' || payment.reason === 'reconciling'
+      payment.state !== 'pending' ||
+      payment.reason === 'settle_error' ||
+      payment.reason === unknownReason ||
+      payment.reason === 'reconciling'
     const ok =
       status.state === 'settled'
         ? await ledger.transition(payment.id, 'reconciled', {

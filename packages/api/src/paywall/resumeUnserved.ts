@@ -1,16 +1,20 @@
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
+import { settleUnknown, unknownReason } from './settleUnknown.js'
 
 export type Resumed = { state: 'settled'; transaction: string } | { state: 'retry' | 'pending' | 'failed' }
 
 /**
  * Where an unserved payment whose settlement faulted stands now, from the chain: `settled`
  * (serve it, no second charge), `retry` (never used and still valid: settle it again),
- * `pending` (sent, unconfirmed) or `failed` (expired unused, or voided by the payer).
+ * `pending` (sent, unconfirmed) or `failed` (expired unused, or voided by the payer). A
+ * settlement the node was never known to have is settled again (`settleUnknown`).
  */
 export async function resumeUnserved(ledger: Ledger, facilitator: FacilitatorLike, id: string): Promise<Resumed> {
   const row = await ledger.get(id)
   if (!row) return { state: 'failed' }
+  // Signed and maybe sent, never known to the node: this retry drives its settlement.
+  if (row.state === 'pending' && row.reason === unknownReason) return settleUnknown(ledger, facilitator, row)
   const status = await facilitator.reconcile({
     paymentPayload: JSON.parse(row.payload),
     paymentRequirements: JSON.parse(row.requirements),

@@ -10,6 +10,7 @@ import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger, PaymentRecord } from '../ledger/types.js'
 import { errorResponse, stampReceipt } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
+import { unknownReason } from './settleUnknown.js'
 import type { Decision, RequestHead } from './types.js'
 
 /** How long after the payment an undelivered paid response may be fetched again. */
@@ -95,8 +96,17 @@ export async function retryKnown(
 
   // A retry of a payment whose settlement ended in a fault: nobody was served, and it may
   // or may not have landed. Ask the chain instead of asking the payer to pay again.
-  if (known.state !== 'pending' || known.reason !== 'settle_error') return { type: 'used' }
+  if (known.state !== 'pending' || (known.reason !== 'settle_error' && known.reason !== unknownReason)) {
+    return { type: 'used' }
+  }
   const resumed = await resumeUnserved(input.ledger, input.facilitator, known.id)
+  if (resumed.state === 'settled' && known.reason === unknownReason) {
+    // Settled by this retry: the row is now reconciled and flagged undelivered, so it is
+    // served as any paid, undelivered payment is (to the payer's sign-in, claimed once).
+    const row = await input.ledger.get(known.id)
+    if (row?.undelivered) return retryKnown({ ...input, known: row })
+    return { type: 'used' }
+  }
   if (resumed.state === 'retry') return { type: 'retry' }
   if (resumed.state === 'settled') {
     if (!byPayer) {

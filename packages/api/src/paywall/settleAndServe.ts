@@ -3,6 +3,7 @@ import type { PaymentPayload, PaymentRequirements, SettleResponse } from '@402x/
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import { errorResponse } from './responses.js'
+import { unknownReason } from './settleUnknown.js'
 import type { PaymentEvent, PaywallEvents } from './types.js'
 
 export type SettleAndServeInput = {
@@ -91,6 +92,22 @@ export async function settleAndServe(input: SettleAndServeInput): Promise<'relea
   if (settle.success) {
     await record('settled', { transaction: settle.transaction })
     return { state: 'settled', settle }
+  }
+  if (settle.errorReason === unknownReason) {
+    // Signed, maybe sent, but the node is not known to have it: it cannot be counted on to
+    // land, so nothing is served. The payment stays retryable: the payer's retry (or the
+    // reconciler) drives its settlement, and the payer is served once it is known.
+    await ledger.transition(id, 'pending', {
+      ...(settle.transaction ? { transaction: settle.transaction } : {}),
+      reason: unknownReason,
+      message: settle.errorMessage ?? 'the settlement was sent with no answer from the node',
+    })
+    return errorResponse(
+      503,
+      'settlement_unknown',
+      `the settlement was sent but the chain's node does not know it yet (${settle.errorMessage ?? 'no answer'}): retry with the same PAYMENT-SIGNATURE, do not sign a new payment; it is served once and charged at most once`,
+      2,
+    )
   }
   if (settle.errorReason === 'settlement_pending') {
     // Sent, not yet confirmed: it may still land, so the payer is never asked again.

@@ -8,12 +8,14 @@ export type FacilitatorCommandOptions = {
   host: string
   network?: string
   rpcUrl?: string
+  /** How long one chain RPC call may go unanswered. @default 10000 */
+  rpcTimeoutMs?: number
   json: boolean
 }
 
 /**
  * `402x facilitator`: the facilitator service alone. Settings: `--network`/`X402_NETWORK`,
- * `--rpc-url`/`X402_RPC_URL`, `X402_FACILITATOR_PRIVATE_KEY` (comma-separated for several
+ * `--rpc-url`/`X402_RPC_URL`, `--rpc-timeout-ms`/`X402_RPC_TIMEOUT_MS`, `X402_FACILITATOR_PRIVATE_KEY` (comma-separated for several
  * gas wallets), `X402_FACILITATOR_API_KEY` (optional bearer token).
  */
 export async function facilitator(options: FacilitatorCommandOptions): Promise<void> {
@@ -44,9 +46,18 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
       message: 'X402_FACILITATOR_PRIVATE_KEY is not set: set it to the gas wallet key (0x…; comma-separate several)',
     })
   }
+  const rpcTimeoutMs = options.rpcTimeoutMs ?? (env.X402_RPC_TIMEOUT_MS ? Number(env.X402_RPC_TIMEOUT_MS) : 10_000)
+  if (!Number.isInteger(rpcTimeoutMs) || rpcTimeoutMs <= 0) {
+    throw new X402Error('invalid_config', {
+      message: `the RPC timeout must be a positive number of milliseconds, not ${rpcTimeoutMs}: pass --rpc-timeout-ms 10000 or set X402_RPC_TIMEOUT_MS`,
+    })
+  }
   const service = createFacilitator({
     chains: [{ network: known.id, rpcUrl: rpc }],
     privateKeys: keys as `0x${string}`[],
+    rpcTimeoutMs,
+    // A send with no answer is sent again and looked up for as long as one call may take.
+    confirmTimeoutMs: rpcTimeoutMs,
   })
   const server = createFacilitatorServer({
     facilitator: service,
@@ -59,7 +70,10 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
   ui.done(`facilitator ${url} for ${known.name} (${known.id}) via ${rpc}`)
   ui.info(`  gas wallets ${service.signers.join(', ')}\n  GET /supported, POST /verify, POST /settle. Ctrl-C stops it.`)
   await new Promise<void>((resolve) => {
-    const stop = () => void closeServer(server).then(resolve)
+    const stop = () => {
+      service.close()
+      void closeServer(server).then(resolve)
+    }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
