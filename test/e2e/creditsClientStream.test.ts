@@ -18,7 +18,8 @@ beforeAll(async () => {
   const app = express()
   // Serves /__402x/credits (top-ups) from the same ledger as the metered route.
   app.use(x402Middleware({ ...options, routes: { 'GET /api/data': { price: 0.01 } } }))
-  // OpenAI-style streaming completion: one token per SSE event, some of them multi-byte.
+  // OpenAI-style streaming completion, some of its text multi-byte: each event's 't0 é€😀 ' is
+  // 13 UTF-8 bytes, so 4 tokens at the default count's 4 bytes a token.
   app.get('/api/stream', x402Middleware({ ...options, pricePerToken: 0.0001, max: 0.05 }), (req, res) => {
     res.setHeader('content-type', 'text/event-stream')
     const n = Number(req.query.n ?? 10)
@@ -67,6 +68,9 @@ async function bytesOf(response: Response): Promise<Buffer> {
   return Buffer.concat(chunks)
 }
 
+/** Tokens of each event of /api/stream, by the default count (see above). */
+const perEvent = 4n
+
 describe('402x-client reading a metered stream', () => {
   it('keeps the balance the final SSE receipt gives, to the atomic unit, and passes every byte through', async () => {
     const wire: Uint8Array[] = []
@@ -79,13 +83,13 @@ describe('402x-client reading a metered stream', () => {
     expect(client.receipts.map((r) => [r.amount, r.topUp])).toEqual([[1_000_000n, true]])
     const read = await bytesOf(response)
     expect(read.equals(Buffer.concat(wire))).toBe(true)
-    // 1 − 9 tokens × $0.0001.
-    const balance = 1_000_000n - BigInt(n) * 100n
-    expect(client.credits[url]?.balance).toBe('0.9991')
+    // 1 − 9 events × 4 tokens × $0.0001.
+    const balance = 1_000_000n - BigInt(n) * perEvent * 100n
+    expect(client.credits[url]?.balance).toBe('0.9964')
     expect(await streamReceiptOf(response)).toEqual({
       reserved: 50_000n,
-      captured: BigInt(n) * 100n,
-      returned: 50_000n - BigInt(n) * 100n,
+      captured: BigInt(n) * perEvent * 100n,
+      returned: 50_000n - BigInt(n) * perEvent * 100n,
       balance,
       decimals: 6,
       refund: 'credit',
@@ -96,11 +100,11 @@ describe('402x-client reading a metered stream', () => {
     const token = client.credits[url]?.token as string
     const raw = await fetch(`${url}/api/stream?n=${n}`, { headers: { authorization: `Bearer ${token}` } })
     const sent = await bytesOf(raw)
-    const after = balance - BigInt(n) * 100n
+    const after = balance - BigInt(n) * perEvent * 100n
     expect(sent.toString()).toContain(`"balance":"${after}"`)
     const expected = Buffer.from(sent.toString().replace(`"balance":"${after}"`, `"balance":"${balance}"`))
     expect(read.equals(expected)).toBe(true)
-    expect(read.toString()).toContain(`event: x402-receipt\ndata: {"reserved":"50000","captured":"900"`)
+    expect(read.toString()).toContain(`event: x402-receipt\ndata: {"reserved":"50000","captured":"3600"`)
     const shown = await fetch(`${url}/__402x/credits`, { headers: { authorization: `Bearer ${token}` } })
     expect(((await shown.json()) as { atomic: { available: string } }).atomic.available).toBe(String(after))
   })
@@ -111,8 +115,8 @@ describe('402x-client reading a metered stream', () => {
     const before = await stack.chain.balanceOf(buyer(2).address)
     const answer = await client.get(`${url}/api/stream?n=4`)
     expect(answer.receipt?.amount).toBe(50_000n)
-    expect(answer.credit).toMatchObject({ reserved: 50_000n, captured: 400n, balance: 49_600n })
+    expect(answer.credit).toMatchObject({ reserved: 50_000n, captured: 1600n, balance: 48_400n })
     expect(await stack.chain.balanceOf(buyer(2).address)).toBe(before - 50_000n)
-    expect(client.credits[url]).toMatchObject({ token: expect.stringMatching(/^x402c_/), balance: '0.0496' })
+    expect(client.credits[url]).toMatchObject({ token: expect.stringMatching(/^x402c_/), balance: '0.0484' })
   })
 })
