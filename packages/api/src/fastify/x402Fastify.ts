@@ -80,12 +80,15 @@ export const x402Fastify = Object.assign(
     const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
       let head: ReturnType<typeof requestHead>
       try {
-        head = requestHead(request.raw, request.url)
+        head = requestHead(request.raw, request.url, { protocol: request.protocol })
       } catch {
         // A Host header, path or method that makes no request: bad input, not a fault.
         reply.code(400).header('content-type', 'application/json')
         return reply.send(
-          JSON.stringify({ error: 'invalid_request', message: 'the Host header, the path or the method is not valid' }),
+          JSON.stringify({
+            error: 'invalid_request',
+            message: 'the Host header is not a valid host[:port], or the path or the method is not valid',
+          }),
         )
       }
       const decision = await paywall.handle(head, route, {
