@@ -407,3 +407,30 @@ describe('express: issue 15 regressions on the raw request line', () => {
     expect(running.hits()).toBe(0)
   })
 })
+
+describe('402x dev: the demo API (issue 15, case 3)', () => {
+  let url: string | undefined
+  let server: Server | undefined
+  beforeAll(async () => {
+    const { createDemoApi } = await import('../../packages/cli/src/demoApi.js')
+    const { ledger: _ledger, ...settings } = offline()
+    server = createServer(createDemoApi({ ...settings, ledger: join(dir, 'demo-ledger.db') }))
+    url = await listen(server)
+  })
+  afterAll(async () => {
+    await close(server)
+  })
+
+  it.each([
+    ['/api/market/..%2F..%2Fopenapi.json', 'a#', 400],
+    ['/api/market/..%2F..%2Fopenapi.json', 'a?', 400],
+    ['/api/market/..%2F..%2Fopenapi.json', undefined, 402],
+    ['/api/market/..%2F..%2F.well-known%2Fx402', undefined, 402],
+    ['/api/market/..%2F..%2F__402x%2Fcredits', undefined, 402],
+    ['/api/market/BTC', 'a b', 400],
+  ])('never serves GET %s (Host %j) from the market handler unpaid', async (target, host, status) => {
+    const answer = await rawGet(url as string, target, host)
+    expect(answer.status).toBe(status)
+    expect(answer.body).not.toContain('"symbol"')
+  })
+})
