@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { decodeHeader, PaymentRequiredSchema } from '@402x/core'
 import { createAdaptorServer } from '@hono/node-server'
 import { x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
@@ -432,5 +433,71 @@ describe('402x dev: the demo API (issue 15, case 3)', () => {
     const answer = await rawGet(url as string, target, host)
     expect(answer.status).toBe(status)
     expect(answer.body).not.toContain('"symbol"')
+  })
+})
+
+describe('the resource URL in a 402 (issue 15, case 3)', () => {
+  const resourceOf = async (app: express.Express, target: string, headers = '') => {
+    const server = createServer(app)
+    try {
+      const base = await listen(server)
+      const { hostname, port } = new URL(base)
+      const answer = await new Promise<string>((resolve, reject) => {
+        const socket = connect(Number(port), hostname, () =>
+          socket.write(`GET ${target} HTTP/1.1\r\nHost: shop.test:8080\r\n${headers}Connection: close\r\n\r\n`),
+        )
+        let out = ''
+        socket.setTimeout(10_000, () => socket.destroy(new Error('no answer within 10 s')))
+        socket.on('data', (chunk: Buffer) => {
+          out += chunk.toString()
+        })
+        socket.on('close', () => resolve(out))
+        socket.on('error', reject)
+      })
+      const header = /^payment-required: (.+)$/im.exec(answer)?.[1]?.trim() ?? ''
+      const decoded = decodeHeader(header, PaymentRequiredSchema)
+      if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED in:\n${answer}`)
+      return decoded.value.resource?.url
+    } finally {
+      await close(server)
+    }
+  }
+  const priced = (options: Record<string, unknown> = {}, trust = false) => {
+    const app = express()
+    if (trust) app.set('trust proxy', true)
+    app.use(x402Middleware({ ...offline(), routes: table, ...options }))
+    return app
+  }
+
+  it('comes from publicUrl when it is set, whatever the Host', async () => {
+    expect(await resourceOf(priced({ publicUrl: 'https://api.example.com/v1/' }), '/premium/a?x=1')).toBe(
+      'https://api.example.com/v1/premium/a',
+    )
+  })
+
+  it('comes from X402_PUBLIC_URL', async () => {
+    process.env.X402_PUBLIC_URL = 'https://env.example.com'
+    try {
+      expect(await resourceOf(priced(), '/premium/a')).toBe('https://env.example.com/premium/a')
+    } finally {
+      delete process.env.X402_PUBLIC_URL
+    }
+  })
+
+  it('else from the validated Host, https when a trusted proxy says so', async () => {
+    expect(await resourceOf(priced(), '/premium/a')).toBe('http://shop.test:8080/premium/a')
+    expect(await resourceOf(priced({}, true), '/premium/a', 'X-Forwarded-Proto: https\r\n')).toBe(
+      'https://shop.test:8080/premium/a',
+    )
+    // Not trusted: the header is the caller's word, not the scheme.
+    expect(await resourceOf(priced(), '/premium/a', 'X-Forwarded-Proto: https\r\n')).toBe(
+      'http://shop.test:8080/premium/a',
+    )
+  })
+
+  it('refuses a publicUrl that is not a plain absolute http(s) URL, at start-up', () => {
+    expect(() => x402Middleware({ ...offline(), routes: table, publicUrl: 'api.example.com' })).toThrow(
+      /publicUrl "api.example.com" \(from option `publicUrl`\) is not an absolute URL/,
+    )
   })
 })

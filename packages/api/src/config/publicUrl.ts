@@ -22,10 +22,10 @@ export function checkPublicUrl(value: string, from: string): string {
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw fail('is not http: or https:')
   if (url.username || url.password) throw fail('holds credentials')
   if (url.search || url.hash || /[?#]/.test(value)) throw fail('has a query or a fragment')
-  // The base path as given must be its own canonical spelling (no dot segments, no escapes of separators).
+  // The base path as given must be its own canonical spelling (no dot segments, no escaped separators).
   const base = url.pathname.replace(/\/+$/, '')
-  if (!value.replace(/\/+$/, '').endsWith(base) || /%2f|%5c|%2e|\/\.\.?(?:\/|$)|\/\/|\\/i.test(base)) {
+  const given = value.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i, '').replace(/\/+$/, '')
+  if (given !== base || /%2f|%5c|%2e|\/\.\.?(?:\/|$)|\/\/|\\/i.test(given))
     throw fail('has a base path that is not plain')
-  }
   return `${url.origin}${base}`
 }
