@@ -22,6 +22,9 @@ export const ambiguousPath = refusal(
   'the request path under a priced route has a spelling that servers read in different ways (an encoded "/", "\\", "." or "%", a "\\" or ";", a "." or ".." segment, or "//"): send the plain path, with dot segments resolved and no encoded separators',
 )
 
+/** The longest ambiguous path read every way (a free one is served; a longer one is refused). */
+const maxAmbiguousLength = 2048
+
 /** Paths the paywall answers itself, each by its one exact spelling on the request line. */
 export type SpecialRoutes = { path: string; route: ResolvedRoute; methods?: readonly string[] }[]
 
@@ -45,8 +48,14 @@ export function matchRequest(
   const reading = readPath(target)
   if (reading === undefined) return invalidPath
   const upper = method.toUpperCase()
-  if (reading !== ambiguous) return config.routes.find((r) => r.pattern && matchRoute(r.pattern, upper, reading))
+  if (reading !== ambiguous) {
+    // A loop, not `find`: a free route's match allocates nothing.
+    for (const r of config.routes) if (r.pattern && matchRoute(r.pattern, upper, reading)) return r
+    return undefined
+  }
   const path = pathOf(target) as string
+  // Reading a long odd path every way costs more than it is worth: refuse it rather than guess.
+  if (path.length > maxAmbiguousLength) return ambiguousPath
   const priced = someReading(path, (p) =>
     config.routes.some((r) => r.pattern && (matchRoute(r.pattern, upper, p) || underPrefix(r.pattern, p))),
   )

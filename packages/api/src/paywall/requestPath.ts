@@ -123,15 +123,26 @@ const slashes: Transform[] = [keep, (p) => p.replace(/\/{2,}/g, '/')]
  * whether it did.
  */
 export function someReading(path: string, visit: (reading: string) => boolean): boolean {
+  // Only the transforms that can change this path (a free, long, odd path costs little).
+  const encoded = path.includes('%')
+  const only = (applies: boolean, options: Transform[]) => (applies ? options : [keep])
+  const semicolon = only(path.includes(';'), semicolons)
+  const decoded = only(encoded, decodings)
+  const semicolonAfter = only(/%(?:25)*3b/i.test(path), semicolons)
+  const backslash = only(path.includes('\\') || /%(?:25)*5c/i.test(path), backslashes)
+  const dot = only(path.includes('.') || /%(?:25)*2e/i.test(path), dots)
+  const slash = only(encoded || path.includes('//') || path.includes('\\'), slashes)
   const seen = new Set<string>()
-  for (const before of semicolons)
-    for (const decode of decodings)
-      for (const after of semicolons)
-        for (const backslash of backslashes)
-          for (const dot of dots)
-            for (const slash of slashes) {
-              let p: string | undefined = before(path)
-              for (const f of [decode, after, backslash, dot, slash]) p = p === undefined ? undefined : f(p)
+  for (const s1 of semicolon)
+    for (const d of decoded)
+      for (const s2 of semicolonAfter)
+        for (const b of backslash)
+          for (const r of dot)
+            for (const c of slash) {
+              let p = s1(path)
+              if (p !== undefined) p = d(p)
+              if (p !== undefined) p = s2(p)
+              if (p !== undefined) p = c(r(b(p) as string) as string)
               if (p === undefined) continue
               if (p === '') p = '/'
               if (p.length > 1 && p.endsWith('/')) p = p.slice(0, -1)
