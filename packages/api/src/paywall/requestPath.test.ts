@@ -45,9 +45,12 @@ describe('readPath', () => {
     expect(readPath(target)).toBe(ambiguous)
   })
 
-  it.each(['%C0%AE', 'paid', '*', '/%E0%A4%A'])('refuses %s', (target) => {
-    expect(readPath(target)).toBeUndefined()
-  })
+  it.each(['%C0%AE', 'paid', '*', '/%E0%A4%A', '/%70remium/%%2F61/b', '/premium%2F%C0', '/a%zz%2F'])(
+    'refuses %s',
+    (target) => {
+      expect(readPath(target)).toBeUndefined()
+    },
+  )
 })
 
 describe('someReading', () => {

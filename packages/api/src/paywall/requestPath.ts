@@ -60,14 +60,18 @@ export function readPath(target: string): PathReading {
     }
   }
   if (simple) return path
+  // Not valid percent-encoding (`%%2F`, `%C0`): refused, as routers that decode leniently
+  // (each valid escape, the rest left as it is) would read it as no decoder here does.
+  let decoded = path
+  if (path.includes('%')) {
+    try {
+      decoded = decodeURIComponent(path)
+    } catch {
+      return undefined
+    }
+  }
   if (ambiguousSpelling(path)) return ambiguous
   // Only safe escapes and maybe a trailing "/": one reading.
-  let decoded: string
-  try {
-    decoded = decodeURIComponent(path)
-  } catch {
-    return undefined
-  }
   return decoded.length > 1 && decoded.endsWith('/') ? decoded.slice(0, -1) : decoded
 }
 
@@ -108,7 +112,16 @@ const twice =
     const once = f(p)
     return once === undefined ? undefined : f(once)
   }
-const decodings: Transform[] = [keep, decodeOnce, decodeKeepingSlashes, twice(decodeOnce), twice(decodeKeepingSlashes)]
+/** As `decodeURI`: the reserved characters (`;/?:@&=+$,#`) stay encoded. */
+const decodeKeepingReserved: Transform = (p) => decodeOnce(p.replace(/%(2[346bcf]|3[abdf]|40)/gi, '%25$1'))
+const decodings: Transform[] = [
+  keep,
+  decodeOnce,
+  decodeKeepingSlashes,
+  decodeKeepingReserved,
+  twice(decodeOnce),
+  twice(decodeKeepingSlashes),
+]
 /** `;` parameters: stripped from each segment, or the path cut at the first `;` (Fastify's delimiter). */
 const semicolons: Transform[] = [keep, (p) => p.replace(/;[^/]*/g, ''), (p) => p.split(';')[0]]
 const backslashes: Transform[] = [keep, (p) => p.replace(/\\/g, '/')]
