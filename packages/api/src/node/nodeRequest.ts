@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { isValidHost } from '../paywall/host.js'
 import { faultResponse } from '../paywall/responses.js'
 import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
@@ -19,15 +20,6 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/', hint?:
   }
   return new Request(urlOf(req, path, hint), { method: req.method ?? 'GET', headers })
 }
-
-/**
- * A Host header value that is a valid `host[:port]` (a name, an IPv4 or a bracketed IPv6
- * address): anything else (`a#`, `a?`, `a b`, empty, over 261 characters) would change the
- * URL built from it, so the adapters answer 400 instead of deciding on it.
- */
-const validHost = /^(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/
-export const isValidHost = (host: string | undefined): boolean =>
-  host === undefined || (host.length <= 261 && validHost.test(host))
 
 /** How an adapter knows the scheme: TLS on the socket, or its trusted-proxy setting (Express, Fastify `protocol`). */
 export type SchemeHint = { protocol?: string | undefined }

@@ -33,6 +33,7 @@ import {
   topUpAmount,
 } from './credits.js'
 import { dollars } from './dollars.js'
+import { isValidHost } from './host.js'
 import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
@@ -203,6 +204,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
     const origin = config.publicUrl ?? url.origin
     if (route && isDiscoveryRoute(route)) return respond(serveDiscovery(config, route, origin))
     if (!route) return { type: 'skip' }
+    // The Web adapters' runtime built the URL; a Host header it carries must still be one.
+    if (!isValidHost(request.headers.get('host')))
+      return respond(errorResponse(400, 'invalid_request', 'the Host header is not a valid host[:port]'))
     if (request.method === 'OPTIONS') {
       // Never charged, and never served: the handler of a priced route does not run for it.
       // A CORS middleware placed before 402x answers preflights with its own headers.
