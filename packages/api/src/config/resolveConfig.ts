@@ -11,6 +11,7 @@ export const ConfigFileSchema = z.looseObject({
   facilitatorUrl: z.string().optional(),
   databaseUrl: z.string().optional(),
   redisUrl: z.string().optional(),
+  publicUrl: z.string().optional(),
 })
 export type ConfigFile = z.infer<typeof ConfigFileSchema>
 
@@ -88,6 +89,7 @@ export const settings = {
   asset: { option: 'asset', env: 'X402_ASSET', file: 'asset', dev: 'asset' },
   facilitator: { option: 'facilitator', env: 'X402_FACILITATOR_URL', file: 'facilitatorUrl', dev: 'facilitatorUrl' },
   database: { option: 'ledger', env: 'X402_DATABASE_URL', file: 'databaseUrl' },
+  publicUrl: { option: 'publicUrl', env: 'X402_PUBLIC_URL', file: 'publicUrl' },
 } as const satisfies Record<string, SettingSpec>
 
 /** Whether a string is a 0x address. */

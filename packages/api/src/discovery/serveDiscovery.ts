@@ -1,6 +1,5 @@
+import type { SpecialRoutes } from '../paywall/matchRequest.js'
 import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
-import { normalizePath } from '../paywall/routes.js'
-import type { RequestHead } from '../paywall/types.js'
 import { createManifest } from './createManifest.js'
 import { createOpenApi } from './createOpenApi.js'
 import { seenResources } from './seenResources.js'
@@ -10,24 +9,25 @@ import type { Json } from './sellerDocument.js'
 const cache = new WeakMap<ResolvedPaywall, Map<string, { seen: number; document: string }>>()
 
 /**
- * The discovery documents a paywall serves (`/openapi.json`, `/.well-known/x402`), or
- * `undefined` when the request is not for one of them. Public and free: any origin may read
- * them (`Access-Control-Allow-Origin: *`).
+ * A discovery document a paywall serves (`/openapi.json`, `/.well-known/x402`), public and
+ * free: any origin may read it (`Access-Control-Allow-Origin: *`). `route` is the one the
+ * matcher picked from the request line's exact path; `origin` the server URL the documents
+ * name (the configured `publicUrl`, else the validated Host), never re-read from the request.
  */
-export function serveDiscovery(config: ResolvedPaywall, request: RequestHead): Response | undefined {
-  if (!config.discovery || (request.method !== 'GET' && request.method !== 'HEAD')) return undefined
-  const url = new URL(request.url)
-  const path = normalizePath(url.pathname)
-  if (!path) return undefined
-  if (path === config.discovery.openapiPath) return json(openApiFor(config, url.origin))
-  if (path === config.discovery.manifestPath) return json(JSON.stringify(createManifest(config, url.origin)))
-  return undefined
+export function serveDiscovery(config: ResolvedPaywall, route: ResolvedRoute, origin: string): Response {
+  if (route === manifestRoute) return json(JSON.stringify(createManifest(config, origin)))
+  return json(openApiFor(config, origin))
 }
 
-/** Whether a GET to this normalised path is one of the discovery documents. */
-export function isDiscoveryPath(config: ResolvedPaywall, path: string): boolean {
-  if (!config.discovery) return false
-  return path === config.discovery.openapiPath || path === config.discovery.manifestPath
+/** The discovery paths, matched by their exact spelling (GET and HEAD only). */
+export function discoveryRoutes(config: ResolvedPaywall): SpecialRoutes {
+  if (!config.discovery) return []
+  const { openapiPath, manifestPath } = config.discovery
+  const methods = ['GET', 'HEAD'] as const
+  return [
+    ...(openapiPath ? [{ path: openapiPath, route: openapiRoute, methods }] : []),
+    ...(manifestPath ? [{ path: manifestPath, route: manifestRoute, methods }] : []),
+  ]
 }
 
 function openApiFor(config: ResolvedPaywall, origin: string): string {
@@ -56,11 +56,16 @@ const json = (body: string) =>
     },
   })
 
-/** Marks the discovery documents in `match` (never priced). */
-export const discoveryRoute: ResolvedRoute = Object.freeze({
-  usesPayer: false,
-  needsRequest: false,
-  description: 'discovery',
-  mimeType: 'application/json',
-  maxTimeoutSeconds: 0,
-}) as ResolvedRoute
+/** Marks a discovery document in `match` (never priced). */
+const documentRoute = (description: string) =>
+  Object.freeze({
+    usesPayer: false,
+    needsRequest: false,
+    description,
+    mimeType: 'application/json',
+    maxTimeoutSeconds: 0,
+  }) as ResolvedRoute
+export const openapiRoute = documentRoute('discovery: OpenAPI')
+export const manifestRoute = documentRoute('discovery: x402 manifest')
+/** Whether a matched route is one of the discovery documents. */
+export const isDiscoveryRoute = (route: ResolvedRoute) => route === openapiRoute || route === manifestRoute

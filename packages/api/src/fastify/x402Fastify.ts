@@ -4,7 +4,7 @@ import { requestHead } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import { creditsPath } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
-import { handlerFailed } from '../paywall/responses.js'
+import { handlerFailed, refusalBody } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { StreamMeter } from '../paywall/streamMeter.js'
 import type { Decision, PaywallOptions } from '../paywall/types.js'
@@ -81,12 +81,17 @@ export const x402Fastify = Object.assign(
     const decide = async (request: FastifyRequest, reply: FastifyReply, route: ResolvedRoute | undefined) => {
       let head: ReturnType<typeof requestHead>
       try {
-        head = requestHead(request.raw, request.url)
+        head = requestHead(request.raw, request.url, { protocol: request.protocol })
       } catch {
         // A Host header, path or method that makes no request: bad input, not a fault.
         reply.code(400).header('content-type', 'application/json')
         return reply.send(
-          JSON.stringify({ error: 'invalid_request', message: 'the Host header, the path or the method is not valid' }),
+          JSON.stringify(
+            refusalBody(
+              'invalid_request',
+              'the Host header is not a valid host[:port], or the path or the method is not valid',
+            ),
+          ),
         )
       }
       const decision = await paywall.handle(head, route, {

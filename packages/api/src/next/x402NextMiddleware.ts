@@ -1,7 +1,6 @@
 import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
 import { creditsPath } from '../paywall/credits.js'
-import { normalizePath } from '../paywall/routes.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
@@ -35,7 +34,7 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
     const route = paywall().match(request.method, new URL(request.url).pathname)
     if (route === undefined) return NextResponse.next()
     // Credit is bought here: no route handler stands behind /__402x/credits.
-    if (route && normalizePath(new URL(request.url).pathname) === creditsPath) {
+    if (route && new URL(request.url).pathname === creditsPath) {
       const decision = await paywall().handle(request, route)
       if (decision.type === 'respond') return decision.response
       if (decision.type === 'proceed') await decision.abort('not a route')

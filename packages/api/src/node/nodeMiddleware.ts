@@ -2,12 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { FastDraw, Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Decision, RequestHead } from '../paywall/types.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
-import { readNodeBody, requestHead } from './nodeRequest.js'
+import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
 export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
@@ -37,7 +38,8 @@ export function nodeMiddleware(
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
     const fast = paywall.creditFastPath
-    if (route && fast?.eligible(route)) {
+    // A Host that is not host[:port] takes the full path, which answers 400.
+    if (route && fast?.eligible(route) && isValidHost(req.headers.host)) {
       const token = creditToken(req)
       if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(next)
     }
@@ -65,7 +67,11 @@ async function run(
     // A Host header that makes no URL: bad input, not a fault.
     return sendWebResponse(
       res,
-      errorResponse(400, 'invalid_request', 'the Host header, the path or the method is not valid'),
+      errorResponse(
+        400,
+        'invalid_request',
+        'the Host header is not a valid host[:port], or the path or the method is not valid',
+      ),
     )
   }
   const decision = await paywall.handle(request, route ?? undefined, {
@@ -293,7 +299,9 @@ function heldEnd(this: HeldResponse, chunk?: unknown, encoding?: unknown, cb?: u
   return this
 }
 
-const resourceOf = (state: CreditState) => `http://${state.req.headers.host ?? 'localhost'}${state.path.split('?')[0]}`
+/** As the core writes it: the configured public URL, else the scheme and the (validated) Host. */
+const resourceOf = (state: CreditState) =>
+  `${state.paywall.config.publicUrl ?? `${schemeOf(state.req)}://${state.req.headers.host ?? 'localhost'}`}${state.path.split('?')[0]}`
 
 function restoreCredit(res: HeldResponse) {
   const state = res[creditState]

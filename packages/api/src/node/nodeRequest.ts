@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { isValidHost } from '../paywall/host.js'
 import { faultResponse, refusalBody } from '../paywall/responses.js'
 import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
@@ -8,7 +9,7 @@ import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
  * A Web `Request` with the method, URL and headers of a Node request (no body: the
  * payment flow reads headers only, and the framework keeps the body for the handler).
  */
-export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Request {
+export function toWebRequest(req: IncomingMessage, path = req.url ?? '/', hint?: SchemeHint): Request {
   const headers = new Headers()
   const raw = req.rawHeaders
   for (let i = 0; i < raw.length; i += 2) {
@@ -17,23 +18,38 @@ export function toWebRequest(req: IncomingMessage, path = req.url ?? '/'): Reque
     if (name.startsWith(':')) continue
     headers.append(name, raw[i + 1] as string)
   }
-  return new Request(urlOf(req, path), { method: req.method ?? 'GET', headers })
+  return new Request(urlOf(req, path, hint), { method: req.method ?? 'GET', headers })
 }
 
-/** The URL a Node request was sent to: its scheme, its Host header (else `localhost`) and `path`. */
-function urlOf(req: IncomingMessage, path: string): string {
-  const secure = (req.socket as TLSSocket).encrypted === true
-  return `${secure ? 'https' : 'http'}://${req.headers.host ?? 'localhost'}${path.startsWith('/') ? path : `/${path}`}`
+/** How an adapter knows the scheme: TLS on the socket, or its trusted-proxy setting (Express, Fastify `protocol`). */
+export type SchemeHint = { protocol?: string | undefined }
+
+/** `https` behind TLS or when the framework's trusted proxy says so; else `http`. */
+export function schemeOf(req: IncomingMessage, hint?: SchemeHint): 'http' | 'https' {
+  const protocol = hint?.protocol ?? (req as IncomingMessage & SchemeHint).protocol
+  if (protocol === 'https' || protocol === 'http') return protocol
+  return (req.socket as TLSSocket | undefined)?.encrypted === true ? 'https' : 'http'
+}
+
+/**
+ * The URL a Node request was sent to: its scheme, its Host header (else `localhost`) and
+ * `path`. Throws a `TypeError` for a Host that is not a valid `host[:port]`.
+ */
+function urlOf(req: IncomingMessage, path: string, hint?: SchemeHint): string {
+  const host = req.headers.host
+  if (!isValidHost(host)) throw new TypeError('the Host header is not a valid host[:port]')
+  return `${schemeOf(req, hint)}://${host ?? 'localhost'}${path.startsWith('/') ? path : `/${path}`}`
 }
 
 /**
  * The core's view of a Node request (method, URL, headers) without a Web `Request`: a
  * header is read from `rawHeaders` as `Headers.get` would give it (repeated values joined
- * with `, `). Throws a `TypeError` when the Host header and path make no URL, as
- * {@link toWebRequest} does.
+ * with `, `). Throws a `TypeError` when the Host header is not a valid `host[:port]` or
+ * the path makes no URL, as {@link toWebRequest} does. `hint` gives the scheme a trusted
+ * proxy reported (Fastify's `request.protocol`; Express's `req.protocol` is read itself).
  */
-export function requestHead(req: IncomingMessage, path = req.url ?? '/'): RequestHead {
-  const parsedUrl = new URL(urlOf(req, path))
+export function requestHead(req: IncomingMessage, path = req.url ?? '/', hint?: SchemeHint): RequestHead {
+  const parsedUrl = new URL(urlOf(req, path, hint))
   // As `new Request(url, { method })` would: these methods and a URL with credentials make
   // no Web request (the adapters answer 400).
   if (/^(CONNECT|TRACE|TRACK)$/i.test(req.method ?? '')) throw new TypeError(`${req.method} is not allowed`)

@@ -18,7 +18,7 @@ import {
 } from '@402x/core'
 import { checkGrant } from '../credits/checkGrant.js'
 import type { Hold } from '../credits/creditService.js'
-import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
+import { discoveryRoutes, isDiscoveryRoute, serveDiscovery } from '../discovery/serveDiscovery.js'
 import { paymentId } from '../ledger/paymentId.js'
 import type { PaymentRecord } from '../ledger/types.js'
 import {
@@ -35,9 +35,11 @@ import {
   unknownTopUpToken,
 } from './credits.js'
 import { dollars } from './dollars.js'
+import { isValidHost } from './host.js'
 import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
+import { matchRequest } from './matchRequest.js'
 import { chargeFor, meteredResponse } from './metering.js'
 import { refuseOverMax } from './overMax.js'
 import { paymentEvent } from './paymentEvent.js'
@@ -56,7 +58,6 @@ import {
 } from './responses.js'
 import { resumeUnserved } from './resumeUnserved.js'
 import { isSamePayment, type Proof, provenPayer, retryKnown, signInChallenge, signInRequired } from './retryKnown.js'
-import { matchRoute, normalizePath } from './routes.js'
 import { settleAndServe } from './settleAndServe.js'
 import { createSpentNonces } from './spentNonces.js'
 import { createStreamMeter, receiptJson } from './streamMeter.js'
@@ -86,10 +87,12 @@ export type Paywall = {
   /** Lifecycle events: `verified`, `payment`, `released`, `failed`, `rejected`. */
   events: EventEmitter<PaywallEvents>
   /**
-   * The priced route for a method and raw path, or `undefined` when it is free (cheap: no
-   * allocation beyond the path normalisation). `null` when the path cannot be decoded.
+   * The priced route for a method and the request line's target, or `undefined` when it is
+   * free (cheap: no allocation for a plain path). A path that is not valid, or spelled in a
+   * way frameworks read differently under a priced route, gets a route that `handle` answers
+   * with 400 (`matchRequest`).
    */
-  match(method: string, rawPath: string): ResolvedRoute | undefined | null
+  match(method: string, rawPath: string): ResolvedRoute | undefined
   /**
    * Decides about one request (DESIGN.md, "The seam"). `context.req` is the framework's own
    * request, shown to pricing code; `context.ip` the caller's address, for free tiers.
@@ -194,28 +197,20 @@ export function createPaywall(options: PaywallOptions): Paywall {
     maxTimeoutSeconds: 300,
   }
 
-  const match: Paywall['match'] = (method, rawPath) => {
-    if (config.guardsAll && !config.discovery && !credits) return config.routes[0]
-    const path = normalizePath(rawPath)
-    if (path === undefined) return null
-    if ((method === 'GET' || method === 'HEAD') && isDiscoveryPath(config, path)) {
-      return discoveryRoute
-    }
-    if (credits && path === creditsPath) return creditsRoute
-    if (config.guardsAll) return config.routes[0]
-    return config.routes.find((r) => r.pattern && matchRoute(r.pattern, method.toUpperCase(), path))
-  }
+  const specials = [...discoveryRoutes(config), ...(credits ? [{ path: creditsPath, route: creditsRoute }] : [])]
+  const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 
   const handle: Paywall['handle'] = async (request, knownRoute, context = {}) => {
     const url = (request as RequestHead).parsedUrl ?? new URL(request.url)
     const route = knownRoute ?? match(request.method, url.pathname)
-    if (route === null)
-      return respond(errorResponse(400, 'invalid_request', 'the request path is not valid percent-encoding'))
-    if (route === discoveryRoute) {
-      const document = serveDiscovery(config, request)
-      return document ? respond(document) : { type: 'skip' }
-    }
+    if (route?.refusal) return respond(errorResponse(400, route.refusal.reason, route.refusal.message))
+    // The URL callers use: configured, else the adapter's validated Host; the path is the matched one.
+    const origin = config.publicUrl ?? url.origin
+    if (route && isDiscoveryRoute(route)) return respond(serveDiscovery(config, route, origin))
     if (!route) return { type: 'skip' }
+    // The Web adapters' runtime built the URL; a Host header it carries must still be one.
+    if (!isValidHost(request.headers.get('host')))
+      return respond(errorResponse(400, 'invalid_request', 'the Host header is not a valid host[:port]'))
     if (request.method === 'OPTIONS') {
       // Never charged, and never served: the handler of a priced route does not run for it.
       // A CORS middleware placed before 402x answers preflights with its own headers.
@@ -223,7 +218,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       const allow = method && method !== '*' ? `${method}${method === 'GET' ? ', HEAD' : ''}, OPTIONS` : undefined
       return respond(new Response(null, { status: 204, headers: allow ? { allow } : {} }))
     }
-    const resourceUrl = `${url.origin}${url.pathname}`
+    const resourceUrl = `${origin}${url.pathname}`
     // Pricing code sees the framework's request; Web adapters get the body parsed from a clone.
     let req = context.req
     if (req === undefined && route.needsRequest) {
@@ -281,7 +276,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       status?: number,
       challenge?: Record<string, unknown>,
     ) => {
-      const offer = credits && route !== creditsRoute ? creditsOffer(credits, url.origin, shownBalance) : undefined
+      const offer = credits && route !== creditsRoute ? creditsOffer(credits, origin, shownBalance) : undefined
       const more = offer ? { ...challenge, ...creditsExtension(offer) } : challenge
       return paymentRequiredResponse({
         paywall: config,

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { findNetwork, parseMoney, stateDir, X402Error } from '@402x/core'
 import { createFacilitatorClient, type FacilitatorLike } from '@402x/facilitator/client'
+import { checkPublicUrl } from '../config/publicUrl.js'
 import {
   checkNetwork,
   isAddress,
@@ -40,6 +41,8 @@ export type ResolvedRoute = {
   maxTimeoutSeconds: number
   /** Metered routes: the price (`price`) is the maximum, reserved and settled after. */
   meter?: Meter
+  /** A path refused with 400 before anything else (see `matchRequest`). */
+  refusal?: { reason: string; message: string }
 }
 
 export type ResolvedDiscovery = {
@@ -66,6 +69,8 @@ export type ResolvedPaywall = {
   discovery: ResolvedDiscovery | false
   /** Prepaid credit; `undefined` when turned off. */
   credits: ResolvedCredits | undefined
+  /** The API's public URL (`publicUrl`), without a trailing `/`; else the validated Host is used. */
+  publicUrl: string | undefined
 }
 
 const where = 'x402Middleware()'
@@ -129,6 +134,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       )
     : [toRoute(options as RouteOptions, where)]
   const discovery = options.discovery === false ? false : resolveDiscovery(options.discovery ?? {})
+  const publicUrl = pickSetting(settings.publicUrl, options.publicUrl, sources)
   const credits = resolveCredits(options.credits, ledgerPath, asset, sources.env)
   if (!credits && routes.some((r) => r.meter)) {
     throw new X402Error('invalid_config', {
@@ -147,6 +153,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     errors: options.errors ?? 'respond',
     discovery,
     credits,
+    publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
   }
 }
 

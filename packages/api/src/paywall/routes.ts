@@ -6,6 +6,8 @@ export type RoutePattern = {
   regex: RegExp
   /** The names of the `:param` segments, in order. */
   params: string[]
+  /** The literal segments before the first `:param` or `*`, lower-case (`/report` for `/report/:id`). */
+  prefix: string
 }
 
 /**
@@ -30,7 +32,9 @@ export function compileRoute(source: string): RoutePattern {
     })
     .join('/')
   const wildcard = body.endsWith('/.*') ? `${body.slice(0, -3)}(?:/.*)?` : body
-  return { method, source, regex: new RegExp(`^${wildcard}$`, 'i'), params }
+  const dynamic = path.search(/\/(?::|\*)/)
+  const prefix = (dynamic === -1 ? path : path.slice(0, dynamic)).toLowerCase()
+  return { method, source, regex: new RegExp(`^${wildcard}$`, 'i'), params, prefix: prefix === '/' ? '' : prefix }
 }
 
 /**
@@ -75,6 +79,14 @@ export function paramsOf(route: RoutePattern, path: string): Record<string, stri
     if (value !== undefined) out[name] = value
   }
   return out
+}
+
+/** Whether a path is the route's literal prefix or below it (`/report`, `/report/x` for `/report/:id`). */
+export function underPrefix(route: RoutePattern, path: string): boolean {
+  const { prefix } = route
+  if (path.length < prefix.length) return false
+  if (path.length > prefix.length && path.charCodeAt(prefix.length) !== 47) return false
+  return path.slice(0, prefix.length).toLowerCase() === prefix
 }
 
 /** Whether a method and a normalised path match a compiled route. */

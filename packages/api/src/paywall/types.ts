@@ -212,6 +212,12 @@ type Common = {
   errors?: 'respond' | 'next'
   /** API docs and discovery: `/openapi.json` and `/.well-known/x402`. */
   discovery?: DiscoveryOptions | false
+  /**
+   * The URL callers use (`https://api.example.com`, or with a base path): the resource URL
+   * in 402s, the ledger and the discovery documents. Else `X402_PUBLIC_URL`, config, or the
+   * request's Host header once checked to be a valid `host[:port]`.
+   */
+  publicUrl?: string
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default 30000 */
