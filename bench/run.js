@@ -390,7 +390,8 @@ async function main() {
   }
   // RESULTS.md holds a run of every section; a partial run (--only) only prints. Its
   // "## History" section (earlier runs, what each change cut) is kept across rewrites.
-  if (!only) writeFileSync(here('./RESULTS.md'), `${resultsMarkdown(result).trimEnd()}\n${keptHistory(here('./RESULTS.md'))}`)
+  if (!only)
+    writeFileSync(here('./RESULTS.md'), `${resultsMarkdown(result).trimEnd()}\n${keptHistory(here('./RESULTS.md'))}`)
   progress(
     `done in ${result.elapsedSeconds.toFixed(0)} s${only ? ' (--only: bench/RESULTS.md left as it was)' : '; wrote bench/RESULTS.md'}`,
   )
