@@ -7,7 +7,7 @@
 //
 // One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
 // (written by this script, on a run of every section) for the method and the latest figures.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { registerNetwork } from '@402x/core'
@@ -388,8 +388,10 @@ async function main() {
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
   }
-  // RESULTS.md holds a run of every section; a partial run (--only) only prints.
-  if (!only) writeFileSync(here('./RESULTS.md'), resultsMarkdown(result))
+  // RESULTS.md holds a run of every section; a partial run (--only) only prints. Its
+  // "## History" section (earlier runs, what each change cut) is kept across rewrites.
+  if (!only)
+    writeFileSync(here('./RESULTS.md'), `${resultsMarkdown(result).trimEnd()}\n${keptHistory(here('./RESULTS.md'))}`)
   progress(
     `done in ${result.elapsedSeconds.toFixed(0)} s${only ? ' (--only: bench/RESULTS.md left as it was)' : '; wrote bench/RESULTS.md'}`,
   )
@@ -417,4 +419,12 @@ try {
   process.exitCode = 1
 } finally {
   await cleanup()
+}
+
+/** The "## History" section of the RESULTS.md about to be rewritten, or '' when it has none. */
+function keptHistory(path) {
+  if (!existsSync(path)) return ''
+  const text = readFileSync(path, 'utf8')
+  const at = text.indexOf('\n## History\n')
+  return at === -1 ? '' : text.slice(at)
 }

@@ -9,7 +9,7 @@ export type Hold = { account: string; amount: bigint; done: boolean }
 
 /**
  * The paywall's credit accounts: the durable ledger, with the hot path kept in process
- * (DESIGN.md: "hot credit balances: in process"). A request with a known price holds its
+ * (docs/architecture.md, "Where state lives"). A request with a known price holds its
  * amount in memory (no I/O), and its charge is written with the other charges of the same
  * moment in one SQLite transaction, before the response goes out. Metered requests, which
  * run long, reserve in the ledger itself, so that a crash leaves a reservation that expires.

@@ -94,7 +94,7 @@ export type Paywall = {
    */
   match(method: string, rawPath: string): ResolvedRoute | undefined
   /**
-   * Decides about one request (DESIGN.md, "The seam"). `context.req` is the framework's own
+   * Decides about one request (docs/architecture.md, "The seam"). `context.req` is the framework's own
    * request, shown to pricing code; `context.ip` the caller's address, for free tiers.
    */
   handle(request: Request | RequestHead, route?: ResolvedRoute, context?: HandleContext): Promise<Decision>

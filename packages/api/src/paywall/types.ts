@@ -299,7 +299,7 @@ export type RequestHead = {
  */
 export type StatusOutcome = { headers: [string, string][] } | Response | undefined
 
-/** What the core decides about one request (DESIGN.md, "The seam"). */
+/** What the core decides about one request (docs/architecture.md, "The seam"). */
 export type Decision =
   | { type: 'skip' }
   | {
