@@ -80,7 +80,8 @@ export const routeRules = {
   countItems: fn('(response) => items'),
   meterResponse: fn('(res) => units'),
   max: price,
-  overMax: rule.oneOf('refuse', 'cap'),
+  // Its value is checked by `resolveMeter`, which names the route.
+  overMax: rule.string("'refuse' (the default) or 'cap'"),
 } as const satisfies Record<keyof RouteOptions, OptionRule>
 
 const creditsTopUp = { min: price, max: price, suggested: price } as const satisfies Record<
