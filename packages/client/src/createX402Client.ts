@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   decodeHeader,
   PaymentRequiredSchema,
   readDevState,
@@ -8,6 +9,7 @@ import {
 } from '@402x/core'
 import type { Budget } from './budget.js'
 import { creditReceiptOf } from './creditHeaders.js'
+import { clientRules } from './optionRules.js'
 import type { CreditReceipt, CreditState, Receipt } from './types.js'
 import { streamReceiptOf } from './watchCreditStream.js'
 import { type PayingFetch, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
@@ -101,7 +103,9 @@ export type CreateX402ClientOptions = Omit<WrapFetchOptions, 'tracker'> & {
  * const { data } = await client.post('https://api.example.com/translate', { text: 'Hello' })
  */
 export function createX402Client(options: CreateX402ClientOptions): X402Client {
-  const paying = wrapFetch(options.fetch ?? globalThis.fetch, options)
+  checkOptions(options, clientRules, 'createX402Client()')
+  const { fetch: base, ...rest } = options
+  const paying = wrapFetch(base ?? globalThis.fetch, rest)
   const request = async <T>(method: string, url: string, body: unknown, config: RequestConfig = {}) => {
     const headers = new Headers(config.headers)
     let payload: NonNullable<RequestInit['body']> | undefined

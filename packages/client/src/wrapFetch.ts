@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   decodeHeader,
   encodeHeader,
   headers,
@@ -17,6 +18,7 @@ import { createPayer, type PayAttempt, refusalOf } from './createPayer.js'
 import { createTopUps } from './createTopUps.js'
 import { creditHeaders, creditOfferOf, creditReceiptOf, creditTokenOf } from './creditHeaders.js'
 import { followRedirects } from './followRedirects.js'
+import { wrapFetchRules } from './optionRules.js'
 import { PaymentFailedError } from './paymentFailedError.js'
 import type { CreditState, Receipt } from './types.js'
 import { isEventStream, watchCreditStream } from './watchCreditStream.js'
@@ -111,6 +113,7 @@ type Sent = { token: string | undefined; generation: number }
  * const res = await pay('https://api.example.com/premium')
  */
 export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): PayingFetch {
+  checkOptions(options, wrapFetchRules, 'wrapFetch()')
   const privateKey = typeof options.wallet === 'string' ? options.wallet : options.wallet.privateKey
   if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
     throw new X402Error('invalid_config', {

@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   getNetwork,
   type Invalid,
   type PaymentPayload,
@@ -16,6 +17,7 @@ import { type Chain, createChain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
 import { createGasWallet, type GasWallet, MaybeSentError, type SentTransaction } from './gasWallet.js'
 import { createHeldTransactions, type Held } from './heldTransactions.js'
+import { facilitatorRules } from './optionRules.js'
 import { recentMap } from './recentMap.js'
 import { awaitSettlement, hasTransferLog, settleExact, waitForReceipt } from './settleExact.js'
 import { settleHeld } from './settleHeld.js'
@@ -74,6 +76,7 @@ type Normalized = { payload: PaymentPayload; requirements: PaymentRequirements; 
  * const result = await facilitator.verify(paymentPayload, paymentRequirements)
  */
 export function createFacilitator(options: FacilitatorOptions): Facilitator {
+  checkOptions(options, facilitatorRules, 'createFacilitator()')
   if (options.privateKeys.length === 0) {
     throw new X402Error('invalid_config', {
       message:

@@ -1,4 +1,5 @@
 import {
+  checkOptions,
   SettleResponseSchema,
   SupportedResponseSchema,
   safeParseJson,
@@ -7,6 +8,7 @@ import {
 } from '@402x/core'
 import { z } from 'zod'
 import { createHttpJson, type HttpJsonAnswer } from './httpJson.js'
+import { facilitatorClientRules } from './optionRules.js'
 import type { FacilitatorLike, SettlementStatus } from './types.js'
 
 export type FacilitatorClientOptions = {
@@ -33,6 +35,7 @@ const StatusSchema = z.union([
  * await facilitator.supported()
  */
 export function createFacilitatorClient(options: FacilitatorClientOptions): FacilitatorLike {
+  checkOptions(options, facilitatorClientRules, 'createFacilitatorClient()')
   const base = options.url.replace(/\/+$/, '')
   const http = createHttpJson(base, {
     timeoutMs: options.timeoutMs ?? 60_000,

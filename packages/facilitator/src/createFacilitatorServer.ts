@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import { FacilitatorRequestSchema, X402Error } from '@402x/core'
+import { checkOptions, FacilitatorRequestSchema, X402Error } from '@402x/core'
 import { z } from 'zod'
+import { facilitatorServerRules } from './optionRules.js'
 import type { FacilitatorLike } from './types.js'
 
 export type FacilitatorServerOptions = {
@@ -26,6 +27,7 @@ const ReconcileSchema = FacilitatorRequestSchema.extend({ transaction: z.string(
  * server.listen(4020)
  */
 export function createFacilitatorServer(options: FacilitatorServerOptions): Server {
+  checkOptions(options, facilitatorServerRules, 'createFacilitatorServer()')
   const { facilitator } = options
   const maxBody = options.maxBodyBytes ?? 65_536
   return createServer((req, res) => {

@@ -1,10 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { type DevState, findNetwork, readDevState, X402Error } from '@402x/core'
+import { type DevState, findNetwork, readDevState, unknownKey, X402Error } from '@402x/core'
 import { z } from 'zod'
 
-/** `402x.config.json`. */
-export const ConfigFileSchema = z.looseObject({
+/** `402x.config.json`: only these keys (and `$schema`), each a string. */
+export const ConfigFileSchema = z.strictObject({
+  $schema: z.string().optional(),
   payTo: z.string().optional(),
   network: z.string().optional(),
   asset: z.string().optional(),
@@ -34,8 +35,20 @@ export function readConfigFile(cwd = process.cwd()): ConfigFile | undefined {
   const parsed = ConfigFileSchema.safeParse(json)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
+    const known = Object.keys(ConfigFileSchema.shape)
+    const message =
+      issue?.code === 'unrecognized_keys'
+        ? unknownKey(String(issue.keys[0]), String(issue.keys[0]), known, path)
+        : issue?.path.length
+          ? `${path}: "${issue.path.join('.')}" must be a string (${issue.message}): e.g. "payTo": "0x…"`
+          : `${path} must hold a JSON object: { "payTo": "0x…", "network": "eip155:8453" }`
+    throw new X402Error('invalid_config', { message, details: { file: path, option: issue?.path.join('.') } })
+  }
+  if (parsed.data.redisUrl !== undefined) {
+    // Accepted and ignored would leave a seller believing their limits and locks are shared.
     throw new X402Error('invalid_config', {
-      message: `${path}: ${issue?.path.join('.')} ${issue?.message}`,
+      message: `${path}: "redisUrl" is not available yet in this release (Redis-backed stores come with the scale-out release): remove it; every store is in this process and its SQLite ledger`,
+      details: { file: path, option: 'redisUrl' },
     })
   }
   return parsed.data

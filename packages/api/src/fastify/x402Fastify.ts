@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { requestHead } from '../node/nodeRequest.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import { creditsPath } from '../paywall/credits.js'
@@ -71,6 +72,7 @@ export const x402Fastify = Object.assign(
   (fastify: FastifyInstance, options: PaywallOptions, done: (error?: Error) => void) => {
     let paywall: Paywall
     try {
+      checkPaywallOptions(options, 'x402Fastify')
       paywall = createPaywall(options)
     } catch (error) {
       done(error as Error)

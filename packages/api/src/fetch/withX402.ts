@@ -1,3 +1,4 @@
+import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
@@ -17,6 +18,7 @@ export function withX402<Rest extends unknown[]>(
   options: PaywallOptions,
   handler: FetchHandler<Rest>,
 ): FetchHandler<Rest> & { paywall: Paywall } {
+  checkPaywallOptions(options, 'withX402() (fetch)')
   const paywall = createPaywall(options)
   const guarded = async (request: Request, ...rest: Rest): Promise<Response> => {
     const route = paywall.match(request.method, new URL(request.url).pathname)

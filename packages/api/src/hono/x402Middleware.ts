@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
@@ -12,6 +13,7 @@ import type { PaywallOptions } from '../paywall/types.js'
  * app.use('/api/generate', x402Middleware({ price: 0.01 }))
  */
 export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { paywall: Paywall } {
+  checkPaywallOptions(options, 'x402Middleware() (Hono)')
   const paywall = createPaywall(options)
   const middleware: MiddlewareHandler = async (c, next) => {
     const route = paywall.match(c.req.method, new URL(c.req.url).pathname)

@@ -1,3 +1,4 @@
+import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
@@ -10,6 +11,8 @@ const made = new WeakMap<PaywallOptions, Paywall>()
  * (one ledger connection, one set of in-flight locks) within a bundle.
  */
 export function nextPaywall(options: PaywallOptions): () => Paywall {
+  // The options themselves need no settings: a wrong one stops the import, and `next build`.
+  checkPaywallOptions(options, 'withX402() (Next.js)')
   return () => {
     let paywall = made.get(options)
     if (!paywall) {

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import { refusalBody } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
@@ -24,6 +25,7 @@ const fail = (res: ServerResponse, error: unknown): void => {
  * http.createServer(withX402({ price: 0.01 }, (req, res) => res.end('paid content'))).listen(3000)
  */
 export function withX402(options: PaywallOptions, handler: Handler): Handler & { paywall: Paywall } {
+  checkPaywallOptions(options, 'withX402() (Node)')
   const paywall = createPaywall(options)
   const guard = nodeMiddleware(paywall)
   const listener = (req: IncomingMessage, res: ServerResponse) =>

@@ -120,27 +120,6 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   return { kind, unitPrice, max, overMax: route.overMax ?? 'refuse', route: name, count, countEvent, countChunk }
 }
 
-const meteredOptions = [
-  'pricePerToken',
-  'pricePerSecond',
-  'countTokens',
-  'countItems',
-  'meterResponse',
-  'trackTime',
-  'trackExecutionTime',
-  'max',
-  'overMax',
-] as const
-
-/** A metered option next to `routes` would be ignored: it belongs in the route it is for. */
-export function rejectMeteredBesideRoutes(options: RouteOptions): void {
-  const given = meteredOptions.filter((key) => options[key] !== undefined)
-  if (given.length === 0) return
-  throw new X402Error('invalid_config', {
-    message: `x402Middleware(): ${given.join(', ')} next to routes would be ignored: give it in the route, e.g. routes: { 'POST /api/complete': { pricePerToken: 0.0001, ${given[0]}: … } }`,
-  })
-}
-
 /** The charge for `units` at `unitPrice` dollars, in atomic units, rounded half-up. */
 export function chargeFor(units: number, unitPrice: string, decimals: number): bigint {
   if (!Number.isFinite(units) || units < 0) {

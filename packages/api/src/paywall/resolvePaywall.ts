@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { findNetwork, parseMoney, stateDir, X402Error } from '@402x/core'
 import { createFacilitatorClient, type FacilitatorLike } from '@402x/facilitator/client'
+import { checkPaywallOptions, maxTimeoutOf } from '../config/checkPaywallOptions.js'
 import { checkPublicUrl } from '../config/publicUrl.js'
 import {
   checkNetwork,
@@ -14,7 +15,7 @@ import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
 import { dollars } from './dollars.js'
-import { type Meter, rejectMeteredBesideRoutes, resolveMeter } from './metering.js'
+import { type Meter, resolveMeter } from './metering.js'
 import { compileRoute, type RoutePattern } from './routes.js'
 import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
 
@@ -80,6 +81,7 @@ const where = 'x402Middleware()'
  * `402x dev`, or stops with a message naming what is missing and how to set it.
  */
 export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
+  checkPaywallOptions(options)
   const sources = loadConfigSources()
   const payTo = pickSetting(settings.payTo, options.payTo, sources)
   if (!payTo) throw missingSetting(settings.payTo, '0xYourAddress', where)
@@ -123,11 +125,10 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       needsRequest: Boolean(priced.priceFn || route.validate || route.skip || typeof free?.by === 'function'),
       description: route.description ?? '',
       mimeType: route.mimeType ?? 'application/json',
-      maxTimeoutSeconds: route.maxTimeoutSeconds ?? 60,
+      maxTimeoutSeconds: maxTimeoutOf(route, name),
       ...(meter ? { meter } : {}),
     }
   }
-  if (options.routes) rejectMeteredBesideRoutes(options as RouteOptions)
   const routes = options.routes
     ? Object.entries(options.routes).map(([source, route]) =>
         toRoute(typeof route === 'object' ? route : { price: route }, `"${source}"`, compileRoute(source)),

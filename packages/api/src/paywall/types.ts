@@ -92,8 +92,28 @@ export type RouteOptions = {
   description?: string
   /** MIME type of the response. @default 'application/json' */
   mimeType?: string
-  /** How long a signed payment stays valid, in seconds. @default 60 */
+  /**
+   * How long a signed payment stays valid, in seconds (the quoted `maxTimeoutSeconds`),
+   * 10 to 86400. Give this or `nonceExpiry`, not both. @default 60
+   */
   maxTimeoutSeconds?: number
+  /**
+   * How long a signed authorization is accepted, in milliseconds (`60000`: a minute), a whole
+   * number of seconds from 10 s to a day: the quoted `maxTimeoutSeconds` is this / 1000.
+   * @default 60000
+   */
+  nonceExpiry?: number
+  /**
+   * Replays are always refused: each signed authorization pays once. `true` says so; it
+   * cannot be turned off (`false` stops start-up).
+   * @default true
+   */
+  verifyNonce?: true
+  /**
+   * Not available yet in this release: giving it stops start-up (`invalid_config`); it is
+   * never ignored. Put a rate limiter (express-rate-limit …) in front of the route.
+   */
+  rateLimit?: never
 
   // Metered prices: known only after the handler ran (see {@link MeteredResponse}). The route
   // reserves `max` from credit (or takes it as one payment), serves, captures what was used
@@ -185,7 +205,8 @@ export type PaymentOption = {
   payTo?: string
 }
 
-type Common = {
+/** The options of a paywall that are not a route's (see {@link PaywallOptions}). */
+export type CommonOptions = {
   /** The address paid. Else `X402_PAY_TO`, `402x.config.json` or a running `402x dev`. */
   payTo?: string
   /** CAIP-2 network, e.g. `eip155:8453`. Else `X402_NETWORK`, config, or `402x dev`. */
@@ -240,8 +261,8 @@ export type DiscoveryOptions = {
 
 /** Options of `x402Middleware`: one price for everything it guards, or a table of routes. */
 export type PaywallOptions =
-  | (Common & RouteOptions & { routes?: never })
-  | (Common & {
+  | (CommonOptions & RouteOptions & { routes?: never })
+  | (CommonOptions & {
       /** `'GET /api/market/:symbol': { price: 0.001 }`; paths not listed are free. */
       routes: Record<string, RouteOptions | Price>
       price?: never

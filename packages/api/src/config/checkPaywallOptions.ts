@@ -1,0 +1,51 @@
+import { checkOptions, X402Error } from '@402x/core'
+import type { PaywallOptions, RouteOptions } from '../paywall/types.js'
+import { paywallRules, routeRules } from './paywallOptionRules.js'
+
+/**
+ * Checks a paywall's options strictly, before anything is resolved: an unknown key (with the
+ * nearest known one), a value of the wrong kind, an option that is not honoured yet
+ * (`rateLimit`) or cannot be turned off (`verifyNonce: false`), a route option next to a
+ * `routes` table (it would apply to no route), or `errors: 'next'` on an adapter that has no
+ * error handler to hand a 402 to (`adapter` names it), all
+ * stop start-up with `invalid_config`. Nothing a seller writes is silently ignored.
+ *
+ * @example
+ * checkPaywallOptions({ price: 0.01, rateLimt: {} })
+ * // throws: x402Middleware(): `rateLimt` is not an option: did you mean `rateLimit`?
+ */
+export function checkPaywallOptions(options: PaywallOptions, adapter?: string): void {
+  // Express's middleware and `createPaywall` (for `nodeMiddleware`) can hand 402s on; the
+  // adapters that name themselves here answer them.
+  const where = adapter ?? 'x402Middleware()'
+  checkOptions(options, paywallRules, where)
+  const given = options as Record<string, unknown>
+  if (given.routes !== undefined) {
+    const beside = Object.keys(routeRules).filter((key) => given[key] !== undefined)
+    if (beside.length > 0) {
+      throw new X402Error('invalid_config', {
+        message: `${where}: ${beside.join(', ')} next to routes would be ignored: give it in the route, e.g. routes: { 'POST /api/complete': { pricePerToken: 0.0001, ${beside[0]}: … } }`,
+        details: { option: beside[0], where },
+      })
+    }
+  }
+  if (options.errors === 'next' && adapter) {
+    throw new X402Error('invalid_config', {
+      message: `${where}: errors: 'next' is for Express (and nodeMiddleware), whose error handler gets the 402; here the paywall answers the 402 itself: remove it`,
+      details: { option: 'errors', where },
+    })
+  }
+}
+
+/** The quoted `maxTimeoutSeconds` of a route: `nonceExpiry` (ms) / 1000, `maxTimeoutSeconds`, or 60. */
+export function maxTimeoutOf(route: RouteOptions, name: string): number {
+  const { nonceExpiry, maxTimeoutSeconds } = route
+  if (nonceExpiry === undefined) return maxTimeoutSeconds ?? 60
+  if (maxTimeoutSeconds !== undefined && maxTimeoutSeconds * 1000 !== nonceExpiry) {
+    throw new X402Error('invalid_config', {
+      message: `${name}: nonceExpiry (${nonceExpiry} ms) and maxTimeoutSeconds (${maxTimeoutSeconds} s) disagree: give one of them`,
+      details: { option: 'nonceExpiry' },
+    })
+  }
+  return nonceExpiry / 1000
+}

@@ -1,0 +1,160 @@
+import { type OptionRule, type OptionShape, rule } from '@402x/core'
+import type {
+  CommonOptions,
+  CreditsOptions,
+  DiscoveryOptions,
+  FreeTier,
+  PaymentOption,
+  RouteOptions,
+} from '../paywall/types.js'
+
+// The known keys of every object a seller writes, one list per type. Each list `satisfies`
+// a record of its type's keys: a key added to the type and not here (or here and not in the
+// type) fails the type check, so no option can be read without being known, or known
+// without being read.
+
+const dollars = 'a price in dollars: 0.01, "0.01", "$0.01" or "0.01 USDC"'
+const price = rule.either(dollars, rule.number(), rule.string())
+const priceOrFunction = rule.either(`${dollars}, or (req, user) => price`, price, rule.function())
+const fn = (what: string) => rule.function(`a function: ${what}`)
+const bool = rule.boolean()
+const text = rule.string()
+const wholeIn = (min: number, max: number, expect: string): OptionRule => ({
+  expect,
+  test: (v) => Number.isInteger(v) && (v as number) >= min && (v as number) <= max,
+})
+const positiveMs = (example: string): OptionRule => ({
+  expect: `a number of milliseconds above 0, e.g. ${example}`,
+  test: (v) => typeof v === 'number' && v > 0 && Number.isFinite(v),
+})
+const object = (expect: string): OptionRule => ({
+  expect,
+  test: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+})
+
+// The facilitator refuses an authorization that expires within 6 s (`validBeforeMargin`):
+// below 10 s a payer could not sign, send and be verified in time.
+const lowerBound = 'from 10 s (the facilitator needs validBefore ≥ now + 6 s, and the payer time to sign and send)'
+
+/** `free: { requests, windowMs, by, keyHeader }`. */
+export const freeTierRules = {
+  requests: wholeIn(0, Number.MAX_SAFE_INTEGER, 'a whole number of free requests per window, e.g. 100'),
+  windowMs: positiveMs('86400000 for a day'),
+  by: rule.either(
+    "'ip', 'key', 'payer' or (req) => id",
+    rule.oneOf('ip', 'key', 'payer'),
+    fn('(req) => id | undefined'),
+  ),
+  keyHeader: rule.string('a header name, e.g. "x-api-key"'),
+} as const satisfies Record<keyof FreeTier, OptionRule>
+
+/** One priced route: the options of `x402Middleware({ price })` and of each `routes` entry. */
+export const routeRules = {
+  price: priceOrFunction,
+  pricePerMinute: price,
+  calculateMinutes: fn('(req) => minutes'),
+  validate: fn('(req) => { throw … } on a bad request'),
+  free: rule.object(freeTierRules, 'an object: { requests: 100, windowMs: 86400000 }'),
+  skip: fn('(req) => true to serve free'),
+  description: text,
+  mimeType: rule.string('a MIME type, e.g. "application/json"'),
+  maxTimeoutSeconds: wholeIn(10, 86_400, `a whole number of seconds ${lowerBound} to 86400 (a day), e.g. 60`),
+  nonceExpiry: {
+    expect: `a number of milliseconds, a whole number of seconds ${lowerBound} to a day: 10000 to 86400000, e.g. 60000 for a minute`,
+    test: (v) =>
+      Number.isInteger(v) && (v as number) % 1000 === 0 && (v as number) >= 10_000 && (v as number) <= 86_400_000,
+  },
+  verifyNonce: {
+    expect:
+      'true, or leave it out: replays are always refused (each signed payment pays once), and that cannot be turned off',
+    test: (v) => v === true,
+  },
+  rateLimit: rule.refused(
+    '`rateLimit` is not available yet in this release: remove it, or put a rate limiter (express-rate-limit …) in front of the route; it is never ignored',
+  ),
+  pricePerToken: price,
+  countTokens: fn('(response) => tokens'),
+  pricePerSecond: price,
+  trackTime: bool,
+  trackExecutionTime: bool,
+  countItems: fn('(response) => items'),
+  meterResponse: fn('(res) => units'),
+  max: price,
+  // Its value is checked by `resolveMeter`, which names the route.
+  overMax: rule.string("'refuse' (the default) or 'cap'"),
+} as const satisfies Record<keyof RouteOptions, OptionRule>
+
+const creditsTopUp = { min: price, max: price, suggested: price } as const satisfies Record<
+  keyof NonNullable<CreditsOptions['topUp']>,
+  OptionRule
+>
+
+/** `credits: { … }`. */
+export const creditsRules = {
+  path: rule.string('a SQLite file path'),
+  topUp: rule.object(creditsTopUp, 'an object: { min: 0.01, suggested: 1, max: 1000 }'),
+  refund: rule.oneOf('credit', 'onchain'),
+  refundKey: rule.string("the payTo wallet's private key, 0x…"),
+  rpcUrl: rule.string('a JSON-RPC URL'),
+  reservationTtlMs: positiveMs('600000'),
+} as const satisfies Record<keyof CreditsOptions, OptionRule>
+
+/** `discovery: { … }`. */
+export const discoveryRules = {
+  openapiPath: rule.either('a path, e.g. "/openapi.json", or false', rule.string(), rule.oneOf(false)),
+  manifestPath: rule.either('a path, e.g. "/.well-known/x402", or false', rule.string(), rule.oneOf(false)),
+  openapi: object('an OpenAPI 3.x document (an object)'),
+  title: text,
+  version: text,
+} as const satisfies Record<keyof DiscoveryOptions, OptionRule>
+
+const assetRule = rule.either(
+  'a token address, or { address, eip712: { name, version }, decimals? }',
+  rule.string(),
+  rule.object({
+    address: rule.string('a token address, 0x…'),
+    eip712: rule.object({ name: text, version: text }, "the token's EIP-712 domain: { name, version }"),
+    decimals: wholeIn(0, 36, 'a whole number of decimals, e.g. 6'),
+  }),
+)
+
+const paymentOptionRules = {
+  network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),
+  asset: assetRule,
+  payTo: rule.string('an address, 0x…'),
+} as const satisfies Record<keyof PaymentOption, OptionRule>
+
+/** The options of a paywall that are not a route's. */
+export const commonRules = {
+  payTo: rule.string('the 0x… address that receives payments'),
+  network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),
+  asset: assetRule,
+  facilitator: rule.either(
+    'a URL, or a facilitator object (createFacilitator(…), createFacilitatorClient(…))',
+    rule.string(),
+    object('an object'),
+  ),
+  ledger: rule.either('a SQLite file path, or a ledger object', rule.string(), object('an object')),
+  locks: object('a locks object ({ acquire, release })'),
+  accepts: rule.array(rule.object(paymentOptionRules), 'an array of { network, asset?, payTo? }'),
+  errors: rule.oneOf('respond', 'next'),
+  discovery: rule.either('an object, or false', rule.object(discoveryRules), rule.oneOf(false)),
+  onPayment: fn('(payment) => void'),
+  reconcileIntervalMs: wholeIn(0, Number.MAX_SAFE_INTEGER, 'a number of milliseconds, 0 to turn it off'),
+  credits: rule.either('an object, or false', rule.object(creditsRules), rule.oneOf(false)),
+  publicUrl: rule.string('the URL callers use, e.g. "https://api.example.com"'),
+} as const satisfies Record<keyof CommonOptions, OptionRule>
+
+/** An entry of `routes`: a price, or a route's options. */
+export const routeEntryRule = rule.either(
+  `${dollars}, or a route's options: { price: 0.01 }`,
+  price,
+  rule.object(routeRules),
+)
+
+/** Every key `x402Middleware()` takes. */
+export const paywallRules: OptionShape = {
+  ...commonRules,
+  ...routeRules,
+  routes: rule.record(routeEntryRule, "an object: { 'GET /api/market/:symbol': 0.001 }"),
+}
