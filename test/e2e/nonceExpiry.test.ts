@@ -66,3 +66,23 @@ it('a payment signed for that window is served once; its replay is refused and c
   expect(((await replay.json()) as { reason: string }).reason).toBe('invalid_exact_evm_nonce_already_used')
   expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10_000n)
 })
+
+it('an authorization valid for longer than nonceExpiry allows is refused, charged nothing', async () => {
+  const requirements = await quote('/api/short')
+  const buyer = stack.chain.buyers[1] as (typeof stack.chain.buyers)[0]
+  // Signed as if the window were an hour: validBefore an hour from now.
+  const payment = createPayment({
+    privateKey: buyer.privateKey,
+    from: buyer.address,
+    requirements: { ...requirements, maxTimeoutSeconds: 3600 },
+  })
+  const signed = { ...payment, accepted: requirements }
+  const before = await stack.chain.balanceOf(buyer.address)
+  const res = await fetch(`${url}/api/short`, { headers: { 'PAYMENT-SIGNATURE': encodeHeader(signed) } })
+  expect(res.status).toBe(402)
+  expect(await res.json()).toMatchObject({
+    reason: 'invalid_exact_evm_payload_authorization_valid_before',
+    message: expect.stringMatching(/longer than this resource accepts \(30 s/),
+  })
+  expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+})

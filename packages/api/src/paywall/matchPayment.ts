@@ -40,7 +40,10 @@ export function matchPayment(
     payload = upgraded
   }
   const requirements = findMatchingRequirements(payload.accepted, accepts)
-  if (requirements) return { ok: true, payload, requirements }
+  if (requirements) {
+    const tooLong = windowTooLong(payload, requirements, options.payer)
+    return tooLong ? { ok: false, error: tooLong } : { ok: true, payload, requirements }
+  }
   const { accepted } = payload
   if (options.computed && accepts.some((a) => findMatchingRequirements({ ...accepted, amount: a.amount }, [a]))) {
     return {
@@ -60,5 +63,31 @@ export function matchPayment(
       reason: 'payment_requirements_mismatch',
       message: `the payment's accepted requirements (${accepted.amount} of ${accepted.asset} to ${accepted.payTo} on ${accepted.network}) are not offered here; pay one of PAYMENT-REQUIRED.accepts`,
     },
+  }
+}
+
+/** How far a payer's clock may run ahead of this server's, in seconds. */
+export const clockSkewSeconds = 60
+
+/**
+ * An authorization valid for longer than the resource accepts (`maxTimeoutSeconds`, which
+ * `nonceExpiry` sets): refused, so that a signed payment cannot be held back and spent
+ * long after it was signed. A payer's clock may run up to {@link clockSkewSeconds} ahead.
+ */
+function windowTooLong(
+  payload: PaymentPayload,
+  requirements: PaymentRequirements,
+  payer: string | undefined,
+  now = Math.floor(Date.now() / 1000),
+): Invalid | undefined {
+  const validBefore = (payload.payload as { authorization?: { validBefore?: unknown } }).authorization?.validBefore
+  if (typeof validBefore !== 'string' || !/^\d{1,30}$/.test(validBefore)) return undefined
+  const latest = now + requirements.maxTimeoutSeconds + clockSkewSeconds
+  if (BigInt(validBefore) <= BigInt(latest)) return undefined
+  return {
+    isValid: false,
+    reason: 'invalid_exact_evm_payload_authorization_valid_before',
+    message: `the authorization is valid until ${validBefore}, longer than this resource accepts (${requirements.maxTimeoutSeconds} s from now, ${now}): sign one whose validBefore is at most now + maxTimeoutSeconds`,
+    ...(payer ? { payer } : {}),
   }
 }
