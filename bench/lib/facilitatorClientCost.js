@@ -14,6 +14,7 @@
 // answer's status and text; JSON encoding and the schema check are the client's own, the same
 // over any transport, and left out.
 import { Agent, request } from 'node:http'
+import os from 'node:os'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { Pool } from 'undici'
 import { startServer } from './children.js'
@@ -183,6 +184,8 @@ export async function measureClientCost({
   warmupPairs = 3000,
   progress = () => {},
 } = {}) {
+  const date = new Date().toISOString()
+  const loadBefore = os.loadavg()[0]
   const server = await startServer(fileURLToPath(new URL('../servers/echo.js', import.meta.url)), {
     verifyMs: 0,
     settleMs: 0,
@@ -238,7 +241,17 @@ export async function measureClientCost({
       )
       results.push(entry)
     }
-    return { rounds, roundMs, warmupPairs, pacedRate, bodyBytes: Buffer.byteLength(body), modes: results }
+    return {
+      date,
+      node: process.version,
+      loadAverage: { before: loadBefore, after: os.loadavg()[0] },
+      rounds,
+      roundMs,
+      warmupPairs,
+      pacedRate,
+      bodyBytes: Buffer.byteLength(body),
+      modes: results,
+    }
   } finally {
     await server.stop()
   }
@@ -268,11 +281,15 @@ export function clientCostMarkdown(cost) {
   const kept = ratios.every((r) => r.ratio !== undefined && r.ratio <= 1 / 1.5)
   return `## The facilitator client (CPU per verify-and-settle pair)
 
+Measured ${cost.date.slice(0, 16).replace('T', ' ')} UTC on Node ${cost.node}, load average ${cost.loadAverage.before.toFixed(2)} before and ${cost.loadAverage.after.toFixed(2)} after (2 CPUs shared); alone: \`npm run bench -- --only client\` or \`node bench/lib/facilitatorClientCost.js\`.
+
 ${clientCostTable(cost)}
 
 - The hand-written client (\`httpJson\`) ÷ undici's \`Pool\` in its cheapest form: ${ratios.map((r) => `${r.ratio?.toFixed(2) ?? '—'}× ${r.mode}`).join(', ')}. The rule (keep the hand-written client only at ≤ 1/1.5 = 0.67× undici's CPU): ${kept ? '**met in every mode: the hand-written client stays**' : '**not met in every mode**'}.
 - Each figure: µs of the bench process's CPU (user + system, \`process.cpuUsage()\`) per pair (\`POST /verify\`, then \`POST /settle\`, ${cost.bodyBytes}-byte JSON body each), median (min–max) over ${cost.rounds} alternating rounds of ${cost.roundMs / 1000} s, after ${cost.warmupPairs} warm-up pairs per client; each ratio is the median (min–max) of the per-round ratios. The stand-in facilitator (\`bench/servers/echo.js\`, \`node:http\`, answering at once) runs in a child process, its CPU not counted.
 - undici 7.30.3: \`Pool\` of 256 keep-alive connections, \`request()\`, \`body.text()\`, header and body timeouts, a 16 MB \`maxResponseSize\`; "+ abort signal" adds an \`AbortController\` and a timer per call, which a limit on the whole call (queueing included, as the hand-written client has) needs. \`node:http\`: a keep-alive \`Agent\`.
+- **Decision (issue 16, 2026-12-06): the hand-written client stays.** Against undici in its cheapest form it used 0.60 to 0.66× the CPU per pair (medians of 21 rounds; an earlier run of 11 rounds the same day: 0.60, 0.70, 0.64×); against undici configured to keep the hand-written client's behaviour (a limit on the whole call, queueing included, which needs the abort signal) 0.31 to 0.53× (ratios of the medians). The per-round ratios spread widely on this shared machine (0.28 to 0.91), the medians do not. undici would replace about 420 lines; the price is 1.5 to 3× the client's CPU on every paid request.
+- Against \`node:http\`: ${cost.modes.map((m) => `${(m.clients[2].micros.median / m.clients[3].micros.median).toFixed(2)}× ${m.mode}`).join(', ')} (ratios of the medians). The 0.29× of 2026-12-04 (126 against 439 µs, paced at 250 pairs/s) came from rounds no script in \`bench/\` kept; this section is the script.
 - Closed loop: each of N callers sends its next pair when the last ends. Paced: one pair started every ${(1000 / cost.pacedRate).toFixed(0)} ms, the process idle between them (a paywall's usual state).
 `
 }
