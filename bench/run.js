@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
@@ -16,6 +16,7 @@ import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
 import { runCredits } from './lib/credits.js'
 import { creditsTable, creditTargets } from './lib/creditsReport.js'
+import { clientCostTable, measureClientCost } from './lib/facilitatorClientCost.js'
 import { busyTable, dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
 import { frameworkNames, runFrameworks } from './lib/frameworks.js'
 import { runLoad } from './lib/load.js'
@@ -35,7 +36,7 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client']
 const only = option('only')?.split(',')
 for (const name of only ?? []) {
   if (!sections.includes(name)) throw new Error(`--only ${name}: choose from ${sections.join(', ')}`)
@@ -58,6 +59,8 @@ const settings = {
   price: '0.01',
   amount: '10000',
   verifyIterations: { ours: quick ? 1000 : 5000, viem: quick ? 300 : 2000 },
+  /** The facilitator client's CPU per verify-and-settle pair (bench/lib/facilitatorClientCost.js), no chain. */
+  client: { rounds: quick ? 3 : 21, roundMs: quick ? 500 : 1000, concurrencies: [1, 32], pacedRate: 250 },
   /** Free-route comparison: alternating rounds of baseline and 402x, each this long. */
   pairRounds: quick ? 3 : 7,
   pairRoundMs: quick ? 500 : 1000,
@@ -275,6 +278,17 @@ async function main() {
   progress(
     `sections: ${sections.filter(wants).join(', ')}${wants('frameworks') ? ` (frameworks: ${frameworks.join(', ')})` : ''}; load average ${loadBefore.toFixed(2)} on ${os.availableParallelism()} CPUs`,
   )
+  // No chain: measured first, while nothing else runs.
+  let client
+  if (wants('client')) {
+    progress("measuring the facilitator client's CPU per verify-and-settle pair")
+    client = await measureClientCost({ ...settings.client, progress })
+  }
+  if (!sections.some((section) => section !== 'client' && wants(section))) {
+    progress('done (--only client: bench/RESULTS.md left as it was)')
+    process.stdout.write(json ? `${JSON.stringify({ client })}\n` : `\n${clientCostTable(client)}\n`)
+    return
+  }
   progress('starting anvil and deploying USDC')
   chain = await startDevchain({ buyers: 0 })
   const buyers = []
@@ -384,6 +398,7 @@ async function main() {
     runs,
     frameworks: frameworkResults,
     ...(credits ? { credits } : {}),
+    ...(client ? { client } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -405,6 +420,7 @@ async function main() {
   if (frameworkResults.length)
     parts.push(frameworksTable(frameworkResults), busyTable(frameworkResults), dynamicPriceTable(frameworkResults))
   if (credits) parts.push(creditsTable(credits))
+  if (client) parts.push(clientCostTable(client))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

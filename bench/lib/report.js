@@ -1,5 +1,6 @@
 // The summary: the table, the targets with their ratios, and bench/RESULTS.md.
 import { creditsMarkdown } from './creditsReport.js'
+import { clientCostMarkdown } from './facilitatorClientCost.js'
 import { frameworkMarkdown } from './frameworkReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
@@ -150,6 +151,7 @@ successful paid requests (warm-ups included, framework runs too) at ${balance.pr
 
 ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ${result.credits ? creditsMarkdown(result) : ''}
+${result.client ? clientCostMarkdown(result.client) : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers

@@ -1,6 +1,7 @@
-// A stand-in facilitator for the floor measurement (floor.js): it answers /verify and /settle
-// with well-formed success answers after `config.verifyMs` and `config.settleMs`, like a
-// facilitator waiting on the chain, without touching a chain.
+// A stand-in facilitator for the floor measurement (floor.js) and the client's cost
+// (lib/facilitatorClientCost.js): it answers /verify and /settle with well-formed success
+// answers after `config.verifyMs` and `config.settleMs`, like a facilitator waiting on the
+// chain, without touching a chain.
 import { createServer } from 'node:http'
 import { config, listen } from './common.js'
 
@@ -22,10 +23,13 @@ listen(
         res.writeHead(404).end()
         return
       }
-      setTimeout(() => {
+      const reply = () => {
         res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(answer.body) })
         res.end(answer.body)
-      }, answer.delay)
+      }
+      // A delay of 0 answers at once (the client-cost bench: no timer between the calls).
+      if (answer.delay > 0) setTimeout(reply, answer.delay)
+      else reply()
     })
   }),
 )

@@ -41,8 +41,10 @@ type Call = {
  * JSON over keep-alive HTTP/1.1 connections, one call at a time on each. This is on a paid
  * request's hot path (verify, then settle), so it writes each request in one piece and reads
  * only what it needs from the answer (status, `content-length`, `transfer-encoding`,
- * `connection`, `keep-alive`): 0.29× `node:http`'s CPU per verify-and-settle pair
- * (bench/RESULTS.md, "History"). Answers may be sized, chunked or closed-delimited; `1xx` are skipped.
+ * `connection`, `keep-alive`). Kept over undici's `Pool` because it costs 0.60 to 0.66× its CPU
+ * per verify-and-settle pair (0.23 to 0.55× `node:http`'s): bench/RESULTS.md, "The facilitator
+ * client" (`npm run bench -- --only client`). Answers may be sized, chunked or closed-delimited;
+ * `1xx` are skipped.
  *
  * Idle connections are closed after `idleMs` (4 s), or sooner when the server announces a
  * shorter `keep-alive: timeout`, so a call is never sent on a connection the server is about
