@@ -18,6 +18,7 @@ import { createTopUps } from './createTopUps.js'
 import { creditHeaders, creditOfferOf, creditReceiptOf, creditTokenOf } from './creditHeaders.js'
 import { followRedirects } from './followRedirects.js'
 import { PaymentFailedError } from './paymentFailedError.js'
+import { privateKeyOf } from './privateKeyOf.js'
 import type { CreditState, Receipt } from './types.js'
 import { isEventStream, watchCreditStream } from './watchCreditStream.js'
 
@@ -111,12 +112,7 @@ type Sent = { token: string | undefined; generation: number }
  * const res = await pay('https://api.example.com/premium')
  */
 export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): PayingFetch {
-  const privateKey = typeof options.wallet === 'string' ? options.wallet : options.wallet.privateKey
-  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
-    throw new X402Error('invalid_config', {
-      message: 'wallet must be a 0x-prefixed 32-byte private key: pass `wallet` or set X402_PRIVATE_KEY=0x…',
-    })
-  }
+  const privateKey = privateKeyOf(options.wallet)
   const from = privateKeyToAddress(privateKey as `0x${string}`)
   const tracker = options.tracker ?? createBudgetTracker(options.budget)
   const receipts: Receipt[] = []
