@@ -32,12 +32,21 @@ export type DevProcess = {
 }
 
 /** Starts a real `402x dev --json` on free ports in a fresh folder. Always `stop()` it. */
-export async function startDevProcess(): Promise<DevProcess> {
+export async function startDevProcess(
+  ports: { chain?: number; facilitator?: number; api?: number } = {},
+): Promise<DevProcess> {
   if (!existsSync(cliBin)) throw new Error(`${cliBin} is missing: run \`npm run build\` first`)
   const dir = mkdtempSync(join(tmpdir(), '402x-dev-'))
   const child = spawn(
     process.execPath,
-    [cliBin, 'dev', '--json', '--chain-port', '0', '--facilitator-port', '0', '--api-port', '0'],
+    [
+      cliBin,
+      'dev',
+      '--json',
+      ...['--chain-port', String(ports.chain ?? 0)],
+      ...['--facilitator-port', String(ports.facilitator ?? 0)],
+      ...['--api-port', String(ports.api ?? 0)],
+    ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''
