@@ -36,6 +36,19 @@ describe('402x dev as a whole', () => {
     }
   })
 
+  it('answers a payment header over 16 KiB with payload_too_large, not a bare 431', async () => {
+    const dev = await startDevProcess()
+    try {
+      const res = await fetch(`${dev.ready.apiUrl}/api/market/ETH`, {
+        headers: { 'PAYMENT-SIGNATURE': 'A'.repeat(20_000) },
+      })
+      expect(res.status).toBe(400)
+      expect(await res.json()).toMatchObject({ reason: 'payload_too_large' })
+    } finally {
+      await dev.stop()
+    }
+  })
+
   it('stops with a message, exit code 1, when its chain dies (anvil killed)', async () => {
     const dev = await startDevProcess()
     try {

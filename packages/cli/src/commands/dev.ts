@@ -82,7 +82,10 @@ export async function dev(options: DevOptions): Promise<void> {
       facilitator: facilitatorUrl,
       ledger: join(dir, 'ledger.db'),
     })
-    const api = createServer(app)
+    // Node's default (16 KiB for all headers together) would answer a large payment header
+    // with a bare 431 before 402x sees it; with room above 402x's own 16 KiB limit, 402x
+    // answers it with `payload_too_large` and a message, as its error table says.
+    const api = createServer({ maxHeaderSize: 64 * 1024 }, app)
     servers.push(api)
     const apiUrl = `http://127.0.0.1:${await listenWithFallback(api, options.apiPort)}`
     ui.done(`demo API ${apiUrl}`)
