@@ -25,7 +25,7 @@ export function describePayError(error: unknown, url: string): string {
       error.limit === 'maxPerRequest' && amount !== undefined
         ? `pass --max ${formatMoney(amount, 6)} (or more) to allow it`
         : `raise it with ${how}`
-    return error.message.replace(/ Raise \w+ in the budget to allow it\.$/, '').replace(/\.$/, '') + `: ${advice}`
+    return `${error.message.replace(/ Raise \w+ in the budget to allow it\.$/, '').replace(/\.$/, '')}: ${advice}`
   }
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause
   if (error instanceof TypeError && error.message === 'fetch failed') {

@@ -12,9 +12,7 @@ import {
   PaymentPayloadSchema,
   PaymentPayloadV1Schema,
   type PaymentRequirements,
-  parseMoney,
   type SettleResponse,
-  X402Error,
 } from '@402x/core'
 import type { Hold } from '../credits/creditService.js'
 import { discoveryRoute, isDiscoveryPath, serveDiscovery } from '../discovery/serveDiscovery.js'
@@ -33,7 +31,6 @@ import {
   topUpAmount,
   unknownTopUpToken,
 } from './credits.js'
-import { dollars } from './dollars.js'
 import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
@@ -66,7 +63,6 @@ import type {
   PaymentEvent,
   PaywallEvents,
   PaywallOptions,
-  Price,
   RequestHead,
   StatusOutcome,
 } from './types.js'
