@@ -23,4 +23,23 @@ describe('paywall.credits.grant', () => {
     expect(balance).toBe('1000000')
     expect(await credits.balance(token as string)).toEqual({ available: '1000000', reserved: '0' })
   })
+
+  it('is idempotent by ref without a token: the same amount returns the first account, another is refused', async () => {
+    const paywall = paywalls.make({ price: 0.01 })
+    const credits = paywall.credits!
+    const first = await credits.grant({ amount: 5, ref: 'welcome-bonus:alice' })
+    expect(first).toMatchObject({ balance: '5', replayed: false })
+    expect(first.token).toMatch(/^x402c_/)
+    const again = await credits.grant({ amount: 5, ref: 'welcome-bonus:alice' })
+    expect(again).toEqual({ account: first.account, balance: '5', replayed: true })
+    expect(await credits.balance(first.token as string)).toEqual({ available: '5', reserved: '0' })
+    // With the first token, the same ref and amount is a replay too.
+    const withToken = await credits.grant({ amount: '5', token: first.token as string, ref: 'welcome-bonus:alice' })
+    expect(withToken).toMatchObject({ account: first.account, balance: '5', replayed: true })
+    const other = await credits.grant({ amount: 6, ref: 'welcome-bonus:alice' }).catch((e: unknown) => e)
+    expect(other).toBeInstanceOf(X402Error)
+    expect((other as X402Error).code).toBe('invalid_request')
+    expect((other as X402Error).message).toContain('already used for a grant of $5')
+    expect(await credits.balance(first.token as string)).toEqual({ available: '5', reserved: '0' })
+  })
 })

@@ -145,7 +145,30 @@ describe('402x CLI', () => {
       },
     ).catch((e) => e)
     expect(error.code).toBe(1)
-    expect(error.stderr).toContain('would exceed maxPerRequest ($0.001): over by $0.009')
+    expect(error.stderr).toContain('would exceed maxPerRequest ($0.001): over by $0.009: pass --max 0.01 (or more)')
+    expect(error.stderr).not.toContain('in the budget')
+  })
+
+  it('402x pay to a server that is not running names the address and what to do', async () => {
+    const port = new URL(ready.apiUrl).port
+    // A port just closed: nothing listens there.
+    const probe = await import('node:net').then(
+      (net) =>
+        new Promise<number>((resolve) => {
+          const server = net.createServer().listen(0, '127.0.0.1', () => {
+            const p = (server.address() as { port: number }).port
+            server.close(() => resolve(p))
+          })
+        }),
+    )
+    expect(String(probe)).not.toBe(port)
+    const error = await run(process.execPath, [bin, 'pay', `http://127.0.0.1:${probe}/api/market/ETH`], {
+      cwd: dir,
+      timeout: 30_000,
+    }).catch((e) => e)
+    expect(error.code).toBe(1)
+    expect(error.stderr).toContain(`cannot reach http://127.0.0.1:${probe} (connection refused`)
+    expect(error.stderr).toContain('Is the server running?')
   })
 
   it('stops the API, the facilitator and the chain on SIGTERM', async () => {

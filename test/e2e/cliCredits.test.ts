@@ -137,8 +137,21 @@ describe('402x credits', () => {
 
     const other = await cli(dir, 'credits', 'grant', '7', '--token', token, '--ref', 'support-42')
     expect(other.code).toBe(1)
-    expect(other.stderr).toContain('--ref support-42 was already used for a grant of another amount or account')
+    expect(other.stderr).toContain('--ref support-42 was already used for a grant of $0.002')
     expect(other.stdout).toBe('')
+  })
+
+  it('grants once per --ref without --token: the repeat reports the first account, replayed', async () => {
+    const first = json(await cli(dir, 'credits', 'grant', '0.5', '--ref', 'welcome:bob', '--json'))
+    expect(first).toMatchObject({ replayed: false, balance: { available: '0.5' } })
+    expect(first.token).toMatch(/^x402c_/)
+    const again = await cli(dir, 'credits', 'grant', '0.5', '--ref', 'welcome:bob', '--json')
+    expect(again.code).toBe(0)
+    expect(json(again)).toMatchObject({ account: first.account, replayed: true, balance: { available: '0.5' } })
+    expect(json(again).token).toBeUndefined()
+    const other = await cli(dir, 'credits', 'grant', '0.6', '--ref', 'welcome:bob')
+    expect(other.code).toBe(1)
+    expect(other.stderr).toContain('--ref welcome:bob was already used for a grant of $0.5')
   })
 
   it('balance shows the grants and the spends, newest first', async () => {

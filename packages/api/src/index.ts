@@ -12,10 +12,11 @@ export { createSqliteLedger } from './ledger/createSqliteLedger.js'
 export type { Ledger, NewPayment, PaymentRecord, PaymentState } from './ledger/types.js'
 export { captureResponse, sendWebResponse } from './node/captureResponse.js'
 export { toWebRequest } from './node/nodeRequest.js'
-export type { HandleContext, Paywall, PaywallCredits } from './paywall/createPaywall.js'
+export type { HandleContext, Paywall } from './paywall/createPaywall.js'
 export { createPaywall } from './paywall/createPaywall.js'
 export type { Locks } from './paywall/locks.js'
 export { createMemoryLocks } from './paywall/locks.js'
+export type { PaywallCredits } from './paywall/operatorCredits.js'
 export { PaymentRequiredError } from './paywall/paymentRequiredError.js'
 export type {
   AnyRequest,

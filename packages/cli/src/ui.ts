@@ -12,6 +12,10 @@ export function createUi(options: { json: boolean; quiet?: boolean }) {
     info(text: string) {
       if (!options.json && !options.quiet) process.stderr.write(`${text}\n`)
     },
+    /** A warning or failure: always shown, `--json` too (it goes to stderr). */
+    warn(text: string) {
+      process.stderr.write(`${paint(33, '!')} ${paint(1, text)}\n`)
+    },
     bold: (text: string) => paint(1, text),
     dim: (text: string) => paint(2, text),
   }

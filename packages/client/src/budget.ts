@@ -1,4 +1,5 @@
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
+import { matchHost } from './matchHost.js'
 
 /** Spending limits, in dollars. Every limit is checked before anything is signed. */
 export type Budget = {
@@ -10,7 +11,11 @@ export type Budget = {
   maxPerHost?: number | string
   /** Most spent in one UTC day. */
   maxPerDay?: number | string
-  /** Hosts it may pay (`api.example.com`, or `*.example.com`). @default any */
+  /**
+   * Hosts it may pay: `api.example.com`, `*.example.com` (its subdomains), `127.0.0.1`. An
+   * entry without a port allows that host on every port; `127.0.0.1:4021` allows only that
+   * port. @default any
+   */
   allowedHosts?: string[]
   /** Addresses it may pay. @default any */
   allowedPayTo?: string[]
@@ -65,8 +70,6 @@ export function createBudgetTracker(budget: Budget = {}) {
     spent.hosts.set(hold.host, (spent.hosts.get(hold.host) ?? 0n) + hold.amount)
     spent.days.set(hold.day, (spent.days.get(hold.day) ?? 0n) + hold.amount)
   }
-  const matchesHost = (host: string, pattern: string) =>
-    pattern.startsWith('*.') ? host.endsWith(pattern.slice(1)) : host === pattern
 
   return {
     /** Checks every limit and holds `amount`, or throws `BudgetExceededError`. */
@@ -80,7 +83,7 @@ export function createBudgetTracker(budget: Budget = {}) {
           )
         }
       }
-      if (budget.allowedHosts && !budget.allowedHosts.some((p) => matchesHost(host, p))) {
+      if (budget.allowedHosts && !budget.allowedHosts.some((p) => matchHost(host, p))) {
         throw new BudgetExceededError(
           'allowedHosts',
           `${host} is not in allowedHosts (${budget.allowedHosts.join(', ')})`,

@@ -4,7 +4,6 @@ import {
   createSiwxExtension,
   decodeHeader,
   encodeHeader,
-  findNetwork,
   formatMoney,
   headers,
   PaymentRequiredSchema,
@@ -18,6 +17,7 @@ import {
 } from '@402x/core'
 import { z } from 'zod'
 import type { BudgetTracker } from './budget.js'
+import { canPayAsset, describePayable } from './payableAssets.js'
 import { PaymentFailedError } from './paymentFailedError.js'
 import type { Receipt } from './types.js'
 
@@ -64,14 +64,7 @@ const V1BodySchema = z.looseObject({ x402Version: z.literal(1), accepts: z.array
  */
 export function createPayer(options: PayerOptions) {
   const { privateKey, from, tracker } = options
-  const assetAllowed = (r: PaymentRequirements) => {
-    const known = findNetwork(r.network)
-    if (!known?.id.startsWith('eip155:')) return false
-    if (known.usdc?.address.toLowerCase() === r.asset.toLowerCase()) return true
-    return (options.allowedAssets ?? []).some(
-      (a) => a.asset.toLowerCase() === r.asset.toLowerCase() && findNetwork(a.network)?.id === known.id,
-    )
-  }
+  const assetAllowed = (r: PaymentRequirements) => canPayAsset(r, options.allowedAssets)
 
   /**
    * The options of a 402 this client can pay, cheapest first; `undefined` when the answer is
@@ -106,7 +99,7 @@ export function createPayer(options: PayerOptions) {
     usable.sort((a, b) => (BigInt(a.requirements.amount) < BigInt(b.requirements.amount) ? -1 : 1))
     if (usable.length === 0) {
       throw new PaymentFailedError(
-        `no payment option of ${url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays exact USDC on ${['eip155:8453', 'eip155:84532', 'eip155:31337'].join(', ')} (add others with allowedAssets)`,
+        `no payment option of ${url} can be paid: it asks for ${candidates.map((c) => `${c.requirements.scheme} ${c.requirements.asset} on ${c.requirements.network}`).join(', ') || 'nothing'}; this client pays the exact scheme in ${describePayable(options.allowedAssets)}. Add an asset with allowedAssets: [{ network, asset }]`,
         { url },
       )
     }

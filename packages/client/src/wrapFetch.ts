@@ -20,6 +20,7 @@ import { creditHeaders, creditOfferOf, creditReceiptOf, creditTokenOf } from './
 import { followRedirects } from './followRedirects.js'
 import { wrapFetchRules } from './optionRules.js'
 import { PaymentFailedError } from './paymentFailedError.js'
+import { privateKeyOf } from './privateKeyOf.js'
 import type { CreditState, Receipt } from './types.js'
 import { isEventStream, watchCreditStream } from './watchCreditStream.js'
 
@@ -114,12 +115,7 @@ type Sent = { token: string | undefined; generation: number }
  */
 export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): PayingFetch {
   checkOptions(options, wrapFetchRules, 'wrapFetch()')
-  const privateKey = typeof options.wallet === 'string' ? options.wallet : options.wallet.privateKey
-  if (!/^0x[0-9a-fA-F]{64}$/.test(privateKey)) {
-    throw new X402Error('invalid_config', {
-      message: 'wallet must be a 0x-prefixed 32-byte private key: pass `wallet` or set X402_PRIVATE_KEY=0x…',
-    })
-  }
+  const privateKey = privateKeyOf(options.wallet)
   const from = privateKeyToAddress(privateKey as `0x${string}`)
   const tracker = options.tracker ?? createBudgetTracker(options.budget)
   const receipts: Receipt[] = []

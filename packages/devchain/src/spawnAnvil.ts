@@ -21,7 +21,7 @@ process.stdin.resume()
 process.on('SIGTERM', stop)
 process.on('SIGINT', stop)
 child.on('error', (e) => { console.error(String(e)); process.exit(127) })
-child.on('exit', (code) => process.exit(code ?? 0))
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 : 1)))
 `
 
 /** Locates the anvil binary that `@foundry-rs/anvil` ships for this platform. */
@@ -58,6 +58,11 @@ export type AnvilProcess = {
   child: ChildProcess
   /** Stops anvil and waits for it to exit. Safe to call twice. */
   stop(): Promise<void>
+  /**
+   * Resolves when anvil exits without `stop()` (killed, crashed): its exit code, or the
+   * signal that ended it. Never resolves after `stop()`.
+   */
+  died: Promise<{ code: number | null; signal: string | null }>
 }
 
 const running = new Set<ChildProcess>()
@@ -100,7 +105,14 @@ export async function spawnAnvil(options: SpawnAnvilOptions = {}): Promise<Anvil
   hookProcessExit()
   let output = ''
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  let stopped = false
+  const died = new Promise<{ code: number | null; signal: string | null }>((resolve) =>
+    child.once('exit', (code, signal) => {
+      if (!stopped) resolve({ code, signal })
+    }),
+  )
   const stop = async () => {
+    stopped = true
     running.delete(child)
     if (child.exitCode === null && child.signalCode === null) {
       child.stdin?.end()
@@ -141,7 +153,7 @@ export async function spawnAnvil(options: SpawnAnvilOptions = {}): Promise<Anvil
     ;(child.stdout as { unref?: () => void } | null)?.unref?.()
     ;(child.stderr as { unref?: () => void } | null)?.unref?.()
     ;(child.stdin as { unref?: () => void } | null)?.unref?.()
-    return { rpcUrl: `http://127.0.0.1:${port}`, port, child, stop }
+    return { rpcUrl: `http://127.0.0.1:${port}`, port, child, stop, died }
   } catch (error) {
     await stop()
     throw error

@@ -56,6 +56,8 @@ export type Devchain = {
   newBuyer(amount?: bigint): Promise<Wallet>
   /** Stops anvil. Safe to call twice. */
   stop(): Promise<void>
+  /** Resolves when anvil exits without `stop()` (killed, crashed). */
+  died: Promise<{ code: number | null; signal: string | null }>
 }
 
 const wallet = (privateKey: Hex): Wallet => ({
@@ -142,6 +144,7 @@ export async function startDevchain(options: DevchainOptions = {}): Promise<Devc
         return buyer
       },
       stop: anvil.stop,
+      died: anvil.died,
     }
   } catch (error) {
     await anvil.stop()

@@ -28,7 +28,8 @@ const StatusSchema = z.union([
 
 /**
  * A client for any x402 facilitator over HTTP. An unreachable facilitator, a 5xx or a
- * malformed answer is a `facilitator_unavailable` fault (retryable).
+ * malformed answer is a `facilitator_unavailable` fault (retryable); a 503 whose body says
+ * `chain_unavailable` (the facilitator cannot reach its chain) is a `chain_unavailable` fault.
  *
  * @example
  * const facilitator = createFacilitatorClient({ url: 'http://127.0.0.1:4020' })
@@ -67,6 +68,16 @@ export function createFacilitatorClient(options: FacilitatorClientOptions): Faci
     if (ok && parsed.success) return parsed.data as z.infer<T>
     // A refusal may come with a 4xx but still be well-formed: take it as the answer.
     if (status < 500 && parsed.success) return parsed.data as z.infer<T>
+    // The facilitator is up but its chain is not (a 503 `chain_unavailable`, as
+    // createFacilitatorServer answers): say so, and not that the facilitator is down.
+    const fault = (json as { error?: unknown } | undefined)?.error
+    if (status >= 500 && fault === 'chain_unavailable') {
+      const said = (json as { message?: unknown }).message
+      throw new X402Error('chain_unavailable', {
+        message: `the facilitator at ${base} cannot reach its chain${typeof said === 'string' ? `: ${said}` : ''}`,
+        details: { status, facilitator: base },
+      })
+    }
     throw new X402Error(status >= 500 || ok ? 'facilitator_unavailable' : 'invalid_request', {
       message: `the facilitator at ${base} answered ${method} ${path} with HTTP ${status}: ${text.slice(0, 300)}`,
       details: { status },

@@ -457,6 +457,11 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         }
       }),
     topUpAccount: (ref) => guard(() => (q.txByRef.get('top_up', ref) as TxRow | undefined)?.account),
+    grantOf: (ref) =>
+      guard(() => {
+        const row = q.txByRef.get('grant', ref) as TxRow | undefined
+        return row && { account: row.account, amount: BigInt(row.amount) }
+      }),
     dataVersion: () => Number(q.dataVersion.get()?.data_version ?? 0),
     balance: (account) =>
       guard(() => {

@@ -65,6 +65,8 @@ export type CreditService = {
   topUp(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   /** Operator credit, idempotent by `ref`. */
   grant(account: string, amount: bigint, ref: string, note?: string): Promise<bigint>
+  /** The grant made with this `ref`, if any. */
+  grantOf(ref: string): Promise<{ account: string; amount: bigint } | undefined>
   /**
    * Sends unused credit out (an on-chain refund): moves it off the caller's balance, once
    * per `ref`; `replayed` when that `ref` was paid out before (send nothing again then).
@@ -334,6 +336,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       await load(account)
       return { balance: spendable(account), replayed }
     },
+    grantOf: (ref) => ledger().grantOf(ref),
     async grant(account, amount, ref, note) {
       const { replayed } = await ledger().grant({ account, amount, ref, ...(note ? { note } : {}) })
       if (!replayed) addTo(durable, account, amount)

@@ -131,6 +131,8 @@ export type CreditLedger = {
   balance(account: string): Promise<CreditBalance>
   /** The account a top-up with this `ref` credited, if any. */
   topUpAccount(ref: string): Promise<string | undefined>
+  /** The grant made with this `ref`, if any: its account and amount. */
+  grantOf(ref: string): Promise<{ account: string; amount: bigint } | undefined>
   /**
    * A number that changes when another connection commits to the file (SQLite's
    * `data_version`): the hot path reads balances afresh only then.

@@ -12,11 +12,8 @@ import {
   PaymentPayloadSchema,
   PaymentPayloadV1Schema,
   type PaymentRequirements,
-  parseMoney,
   type SettleResponse,
-  X402Error,
 } from '@402x/core'
-import { checkGrant } from '../credits/checkGrant.js'
 import type { Hold } from '../credits/creditService.js'
 import { discoveryRoutes, isDiscoveryRoute, serveDiscovery } from '../discovery/serveDiscovery.js'
 import { paymentId } from '../ledger/paymentId.js'
@@ -34,13 +31,13 @@ import {
   topUpAmount,
   unknownTopUpToken,
 } from './credits.js'
-import { dollars } from './dollars.js'
 import { isValidHost } from './host.js'
 import { knownBody, responseOf } from './knownBody.js'
 import { createMemoryLocks, type Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
 import { matchRequest } from './matchRequest.js'
 import { chargeFor, meteredResponse } from './metering.js'
+import { operatorCredits, type PaywallCredits } from './operatorCredits.js'
 import { refuseOverMax } from './overMax.js'
 import { paymentEvent } from './paymentEvent.js'
 import { requirementsAt } from './pricing.js'
@@ -67,7 +64,6 @@ import type {
   PaymentEvent,
   PaywallEvents,
   PaywallOptions,
-  Price,
   RequestHead,
   StatusOutcome,
 } from './types.js'
@@ -146,25 +142,6 @@ export type CreditFastPath = {
 }
 
 /** What an operator does with credit (the caller's side is HTTP: `/__402x/credits`). */
-export type PaywallCredits = {
-  /**
-   * Gives credit: to the account of `token`, or to a new account whose token is returned
-   * (give it to the caller; only its hash is kept). Idempotent by `ref`.
-   *
-   * @example
-   * const { token } = await paywall.credits.grant({ amount: 5, ref: 'welcome-bonus:alice' })
-   */
-  grant(input: { amount: Price; token?: string; ref?: string; note?: string }): Promise<{
-    token?: string
-    /** Dollars available afterwards. */
-    balance: string
-  }>
-  /** The balance of a token's account, in dollars; `undefined` for an unknown token. */
-  balance(token: string): Promise<{ available: string; reserved: string } | undefined>
-  /** Revokes a token (a leak): it opens nothing any more; `false` for an unknown token. */
-  revoke(token: string): Promise<boolean>
-}
-
 /**
  * The framework-neutral core behind every adapter: a function of a Web `Request` that
  * returns a decision.
@@ -1305,25 +1282,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     draw.tell(draw.receipt(draw.hold.amount, balance))
   }
 
-  const operatorCredits: PaywallCredits | undefined = credits && {
-    async grant({ amount, token, ref, note }) {
-      const atomic = parseMoney(dollars(amount), { decimals, name: 'amount' })
-      checkGrant(atomic, decimals)
-      let account = token ? await credits.service.accountFor(token) : undefined
-      if (token && !account) throw new X402Error('invalid_request', { message: 'this credit token is not known here' })
-      let issued: string | undefined
-      if (!account) ({ account, token: issued } = await credits.service.open())
-      const balance = await credits.service.grant(account, atomic, ref ?? `grant_${randomUUID()}`, note)
-      return { ...(issued ? { token: issued } : {}), balance: formatMoney(balance, decimals) }
-    },
-    revoke: (token) => credits.service.revoke(token),
-    async balance(token) {
-      const account = await credits.service.accountFor(token)
-      if (!account) return undefined
-      const { available, reserved } = await credits.service.balance(account)
-      return { available: formatMoney(available, decimals), reserved: formatMoney(reserved, decimals) }
-    },
-  }
+  const paywallCredits = credits && operatorCredits(credits, decimals)
 
   return {
     config,
@@ -1331,7 +1290,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     match,
     handle,
     reconcile,
-    credits: operatorCredits,
+    credits: paywallCredits,
     creditFastPath,
     async close() {
       if (timer) clearInterval(timer)

@@ -56,6 +56,22 @@ export function matchPayment(
       },
     }
   }
+  // Everything matches but the EIP-712 domain the payer signed under (`extra.name`/`version`):
+  // say so, rather than a mismatch (or, at the facilitator, a bad signature).
+  const domainOf = (r: PaymentRequirements) => `${String(r.extra?.name)}/${String(r.extra?.version)}`
+  const sameButDomain = accepts.find(
+    (a) => findMatchingRequirements({ ...accepted, extra: a.extra }, [a]) && domainOf(a) !== domainOf(accepted),
+  )
+  if (sameButDomain) {
+    return {
+      ok: false,
+      error: {
+        isValid: false,
+        reason: 'invalid_exact_evm_eip712_domain_mismatch',
+        message: `the payment was signed for the EIP-712 domain ${domainOf(accepted)}, and this resource's token is ${domainOf(sameButDomain)}: sign again with PAYMENT-REQUIRED's extra (nothing was charged)`,
+      },
+    }
+  }
   return {
     ok: false,
     error: {

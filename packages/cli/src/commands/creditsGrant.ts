@@ -10,7 +10,8 @@ export type CreditsGrantOptions = {
   /** Adds to this token's account; without it, a new account is opened. */
   token?: string
   /**
-   * Makes the grant idempotent: the same ref, account and amount grant once.
+   * Makes the grant idempotent: the same ref and amount grant once (a repeat without
+   * `--token` reports the first grant's account, `replayed`); another amount is refused.
    * @default a random `grant_<uuid>`
    */
   ref?: string
@@ -34,8 +35,13 @@ export async function creditsGrant(options: CreditsGrantOptions): Promise<number
   try {
     let account: string
     let token: string | undefined
+    // A repeat of `--ref` without `--token` reaches the first grant's account: opening a new
+    // account first would make the ref's grant look like one to another account.
+    const earlier = options.ref !== undefined ? await ledger.grantOf(options.ref) : undefined
     if (options.token !== undefined) {
       account = await accountOfToken(ledger, options.token, location)
+    } else if (earlier) {
+      account = earlier.account
     } else {
       // Linked before the grant: a crash in between leaves an empty account, never credit
       // that no token can reach.
@@ -50,7 +56,7 @@ export async function creditsGrant(options: CreditsGrantOptions): Promise<number
       .catch((error: unknown) => {
         if (error instanceof X402Error && error.details.ref === ref) {
           throw new X402Error('invalid_request', {
-            message: `--ref ${ref} was already used for a grant of another amount or account: nothing was granted. Pass a new --ref, or repeat the first grant exactly (same --token and amount)`,
+            message: `--ref ${ref} was already used for a grant of ${earlier ? `$${formatMoney(earlier.amount, creditDecimals)}` : 'another amount'}${options.token !== undefined && earlier && earlier.account !== account ? ' to another account' : ''}: nothing was granted. Pass a new --ref, or repeat the first grant exactly (same amount${options.token !== undefined ? ' and --token' : ''})`,
             cause: error,
           })
         }

@@ -5,6 +5,7 @@ import { type DevState, registerNetwork, stateDir } from '@402x/core'
 import { type Devchain, startDevchain } from '@402x/devchain'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
 import { createDemoApi, demoEndpoints } from '../demoApi.js'
+import { chainDied, type MovedPort, movedPortLines } from '../devNotices.js'
 import { closeServer, listenWithFallback } from '../listen.js'
 import { createUi } from '../ui.js'
 
@@ -26,6 +27,8 @@ export async function dev(options: DevOptions): Promise<void> {
   const ui = createUi({ json: options.json })
   const started = Date.now()
   const servers: Server[] = []
+  const moved: MovedPort[] = []
+  const portOf = (url: string) => Number(new URL(url).port)
   let chain: Devchain | undefined
   const dir = stateDir()
   const statePath = join(dir, 'dev.json')
@@ -54,6 +57,8 @@ export async function dev(options: DevOptions): Promise<void> {
       return startDevchain({ port: 0 })
     })
     ui.done(`chain ${chain.rpcUrl} (id 31337), USDC at ${chain.usdc}`)
+    if (options.chainPort !== 0 && portOf(chain.rpcUrl) !== options.chainPort)
+      moved.push({ what: 'chain (anvil)', asked: options.chainPort, got: portOf(chain.rpcUrl) })
     registerNetwork(chain.networkEntry)
 
     ui.step('starting the facilitator…')
@@ -65,6 +70,8 @@ export async function dev(options: DevOptions): Promise<void> {
     servers.push(facilitatorServer)
     const facilitatorUrl = `http://127.0.0.1:${await listenWithFallback(facilitatorServer, options.facilitatorPort)}`
     ui.done(`facilitator ${facilitatorUrl} (gas wallet ${chain.facilitator.address})`)
+    if (options.facilitatorPort !== 0 && portOf(facilitatorUrl) !== options.facilitatorPort)
+      moved.push({ what: 'facilitator', asked: options.facilitatorPort, got: portOf(facilitatorUrl) })
 
     ui.step('starting the demo paid API…')
     mkdirSync(dir, { recursive: true })
@@ -75,10 +82,15 @@ export async function dev(options: DevOptions): Promise<void> {
       facilitator: facilitatorUrl,
       ledger: join(dir, 'ledger.db'),
     })
-    const api = createServer(app)
+    // Node's default (16 KiB for all headers together) would answer a large payment header
+    // with a bare 431 before 402x sees it; with room above 402x's own 16 KiB limit, 402x
+    // answers it with `payload_too_large` and a message, as its error table says.
+    const api = createServer({ maxHeaderSize: 64 * 1024 }, app)
     servers.push(api)
     const apiUrl = `http://127.0.0.1:${await listenWithFallback(api, options.apiPort)}`
     ui.done(`demo API ${apiUrl}`)
+    if (options.apiPort !== 0 && portOf(apiUrl) !== options.apiPort)
+      moved.push({ what: 'demo API', asked: options.apiPort, got: portOf(apiUrl) })
 
     const buyer = chain.buyers[0] as { address: string; privateKey: string }
     const state: DevState = {
@@ -95,12 +107,17 @@ export async function dev(options: DevOptions): Promise<void> {
     }
     writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
     const endpoints = demoEndpoints.map((e) => ({ method: e.method, path: e.path, price: e.price }))
+    // Loud, and in --json mode too (on stderr): the README's commands use the default ports.
+    for (const line of movedPortLines(moved)) ui.warn(line)
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...state, endpoints })}\n`)
+      process.stdout.write(`${JSON.stringify({ ...state, endpoints, movedPorts: moved })}\n`)
     } else {
       const lines = [
         '',
         ui.bold(`402x dev is running (ready in ${((Date.now() - started) / 1000).toFixed(1)} s)`),
+        ...(moved.length > 0
+          ? [ui.bold(`  ! not on the default ports: ${moved.map((m) => `${m.what} on ${m.got}`).join(', ')}`)]
+          : []),
         `  chain        ${chain.rpcUrl}  (eip155:31337, USDC ${chain.usdc})`,
         `  facilitator  ${facilitatorUrl}`,
         `  demo API     ${apiUrl}`,
@@ -119,7 +136,12 @@ export async function dev(options: DevOptions): Promise<void> {
       ]
       ui.info(lines.join('\n'))
     }
-    await new Promise<never>(() => {})
+    // Runs until a signal, or until the chain dies under it (anvil killed): then everything
+    // stops with a message, rather than a stack that says it runs and cannot pay.
+    const running = chain
+    await new Promise<never>((_, reject) => {
+      void running.died.then((exit) => reject(chainDied(running.rpcUrl, exit)))
+    })
   } catch (error) {
     await stop()
     throw error

@@ -1,5 +1,6 @@
 import { formatMoney, X402Error } from '@402x/core'
 import { clientOptionsFromEnv, createX402Client, X402HttpError } from '402x-client'
+import { describePayError } from '../payError.js'
 import { createUi } from '../ui.js'
 
 export type PayOptions = {
@@ -78,10 +79,7 @@ export async function pay(options: PayOptions): Promise<number> {
     if (!r && !c) ui.done(`HTTP ${response.status}, no payment needed`)
     return 0
   } catch (error) {
-    const message =
-      error instanceof X402HttpError
-        ? `HTTP ${error.response.status}: ${JSON.stringify(error.response.data)}`
-        : (error as Error).message
+    const message = describePayError(error, options.url)
     if (options.json) {
       process.stdout.write(
         `${JSON.stringify({ error: (error as X402Error).code ?? 'error', message, ...(error instanceof X402HttpError ? { status: error.response.status } : {}) })}\n`,
