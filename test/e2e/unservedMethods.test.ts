@@ -2,11 +2,14 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createAdaptorServer } from '@hono/node-server'
 import { x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
+import { x402Middleware as x402Hono } from '402x-api/hono'
 import express from 'express'
 import express4 from 'express4'
 import Fastify from 'fastify'
+import { Hono } from 'hono'
 import { afterAll, describe, expect, it } from 'vitest'
 import { close, listen } from '../helpers/stack.js'
 
@@ -86,6 +89,30 @@ describe('Fastify: methods no route serves', () => {
     expect(await status(`${url}/api/any`, 'GET')).toBe(402)
     expect(await status(`${url}/api/any`, 'DELETE')).toBe(404)
     expect(await status(`${url}/__402x/credits`, 'GET')).toBe(401)
+    expect(await status(`${url}/__402x/credits?amount=1`, 'POST')).toBe(402)
+  })
+})
+
+describe('Hono: methods no route serves', () => {
+  it('answers 404 (no 402) for a method of a priced path no handler serves; the credits endpoint keeps its 402', async () => {
+    const app = new Hono()
+    app.use('/api/generate', x402Hono({ ...settings(), price: 0.01 }))
+    app.post('/api/generate', (c) => c.json({ ok: true }))
+    app.use(x402Hono({ ...settings(), routes: { '/api/any': 0.01 } }))
+    app.get('/api/any', (c) => c.json({ ok: true }))
+    // Any other middleware on the path might answer it: the 402 stays.
+    app.use('/api/open', x402Hono({ ...settings(), price: 0.01 }))
+    app.use('/api/open', async (c) => c.json({ fallback: true }))
+    const server = createAdaptorServer({ fetch: app.fetch }) as unknown as Server
+    servers.push(server)
+    const url = await listen(server)
+    expect(await status(`${url}/api/generate`, 'POST')).toBe(402)
+    const refused = await fetch(`${url}/api/generate`, { method: 'DELETE' })
+    expect(refused.status).toBe(404)
+    expect(await refused.json()).toMatchObject({ reason: 'not_found' })
+    expect(await status(`${url}/api/any`, 'GET')).toBe(402)
+    expect(await status(`${url}/api/any`, 'DELETE')).toBe(404)
+    expect(await status(`${url}/api/open`, 'DELETE')).toBe(402)
     expect(await status(`${url}/__402x/credits?amount=1`, 'POST')).toBe(402)
   })
 })

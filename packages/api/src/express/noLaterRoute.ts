@@ -1,4 +1,5 @@
 import type { NodeRequest } from '../node/nodeMiddleware.js'
+import { looksThrough } from '../paywall/looksThrough.js'
 
 /** The parts of an Express 4 or 5 router layer read here (never written). */
 type Layer = {
@@ -12,12 +13,6 @@ type Layer = {
   /** Express 4. */
   regexp?: RegExp & { fast_slash?: boolean; fast_star?: boolean }
 }
-
-/**
- * Marks a middleware that never answers a request some route serves by itself (another
- * 402x paywall: it prices, or passes on): a layer so marked is looked through.
- */
-export const looksThrough = Symbol.for('402x.looksThrough')
 
 type App = { _router?: { stack?: Layer[] }; router?: { stack?: Layer[] }; mountpath?: unknown; parent?: unknown }
 

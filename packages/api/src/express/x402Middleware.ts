@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http'
 import { type Next, type NodeRequest, nodeMiddleware } from '../node/nodeMiddleware.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { looksThrough } from '../paywall/looksThrough.js'
 import type { PaywallOptions } from '../paywall/types.js'
-import { looksThrough, noLaterRoute } from './noLaterRoute.js'
+import { noLaterRoute } from './noLaterRoute.js'
 
 export type X402Middleware = ((req: NodeRequest, res: ServerResponse, next: Next) => void) & {
   /** The core behind the middleware: settings, events, ledger. */

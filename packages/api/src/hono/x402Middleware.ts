@@ -2,7 +2,12 @@ import type { MiddlewareHandler } from 'hono'
 import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { creditsPath } from '../paywall/credits.js'
+import { looksThrough } from '../paywall/looksThrough.js'
+import { noRoute } from '../paywall/responses.js'
+import { normalizePath } from '../paywall/routes.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { noHonoRoute } from './noHonoRoute.js'
 
 /**
  * Hono middleware that charges for the routes it guards. The handler's response is read in
@@ -22,7 +27,19 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress
     const decision = await paywall.handle(c.req.raw, route ?? undefined, { ip, ...honoParams(c.req.param()) })
-    if (decision.type === 'respond') return decision.response
+    if (decision.type === 'respond') {
+      // A 402 for a method and path no handler serves: a 404, never passed on.
+      const path = new URL(c.req.url).pathname
+      if (
+        decision.paymentRequired &&
+        decision.response.status === 402 &&
+        normalizePath(path) !== creditsPath &&
+        noHonoRoute(c)
+      ) {
+        return noRoute(c.req.method, path)
+      }
+      return decision.response
+    }
     if (decision.type === 'skip') return next()
     const final = await serveWeb(decision, async () => {
       await next()
@@ -33,7 +50,7 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     c.res = final
     return undefined
   }
-  return Object.assign(middleware, { paywall })
+  return Object.assign(middleware, { paywall, [looksThrough]: true })
 }
 
 /** Hono's own route parameters when it has them (a route-level middleware); else the core uses the table's. */
