@@ -7,10 +7,8 @@ import { creditsPath } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { handlerFailed, refusalBody } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
-import type { StreamMeter } from '../paywall/streamMeter.js'
-import type { Decision, PaywallOptions } from '../paywall/types.js'
+import type { PaywallOptions, Proceed, StreamMeter } from '../paywall/types.js'
 
-type Proceed = Extract<Decision, { type: 'proceed' }>
 const pending = new WeakMap<FastifyRequest, { decision: Proceed; done: boolean }>()
 
 async function toBuffer(payload: unknown): Promise<Buffer | null> {

@@ -1,7 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
-import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { serveDecision } from '../paywall/serveDecision.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
 /**
@@ -21,17 +21,25 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     // On @hono/node-server the socket is at `c.env.incoming`; other runtimes give no address.
     const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress
-    const decision = await paywall.handle(c.req.raw, route ?? undefined, { ip, ...honoParams(c.req.param()) })
-    if (decision.type === 'respond') return decision.response
-    if (decision.type === 'skip') return next()
-    const final = await serveWeb(decision, async () => {
-      await next()
-      return c.res
-    })
-    // Clear first: Hono merges the previous response's headers into a new one otherwise.
-    c.res = undefined
-    c.res = final
-    return undefined
+    return serveDecision(
+      paywall,
+      c.req.raw,
+      route ?? undefined,
+      { ip, ...honoParams(c.req.param()) },
+      {
+        run: async () => {
+          await next()
+          return c.res
+        },
+        pass: next,
+        served: (final) => {
+          // Clear first: Hono merges the previous response's headers into a new one otherwise.
+          c.res = undefined
+          c.res = final
+          return undefined
+        },
+      },
+    )
   }
   return Object.assign(middleware, { paywall })
 }

@@ -1,12 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
-import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
-import type { Decision, RequestHead } from '../paywall/types.js'
+import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
@@ -15,7 +15,6 @@ import { serveMetered } from './serveMetered.js'
 
 export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
 export type Next = (error?: unknown) => void
-type Proceed = Extract<Decision, { type: 'proceed' }>
 
 /**
  * The paywall as Connect-style middleware over Node's request and response, written once
@@ -181,8 +180,7 @@ function creditToken(req: NodeRequest): string | undefined {
   const auth = req.headers.authorization
   if (!auth || req.method === 'HEAD' || req.method === 'OPTIONS') return undefined
   if (req.headers['payment-signature'] || req.headers['x-payment']) return undefined
-  const match = /^Bearer\s+(x402c_\S+)\s*$/i.exec(auth)
-  return match?.[1]
+  return parseCreditToken(auth)
 }
 
 /**

@@ -1,10 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import { responseOf } from '../paywall/knownBody.js'
-import { receiptJson, type StreamMeter } from '../paywall/streamMeter.js'
-import type { Decision } from '../paywall/types.js'
+import { receiptJson } from '../paywall/streamMeter.js'
+import type { Proceed, StreamMeter } from '../paywall/types.js'
 import { callBack, chunkBytes, headersOf, heldWriteHead, sendWebResponse } from './captureResponse.js'
-
-type Proceed = Extract<Decision, { type: 'proceed' }>
 
 const noBody = new Set([101, 204, 205, 304])
 

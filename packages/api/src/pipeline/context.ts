@@ -10,8 +10,8 @@ import type {
 } from '@402x/core'
 import { creditsExtension, creditsOffer } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
-import { paymentRequiredResponse } from '../paywall/responses.js'
 import type { Decision, RequestHead } from '../paywall/types.js'
+import { paymentRequiredResponse } from './paymentRequiredResponse.js'
 import type { PaywallRuntime } from './runtime.js'
 
 /** What the adapter knows of a request beyond its head (docs/architecture.md, "The seam"). */

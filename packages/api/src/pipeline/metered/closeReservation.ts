@@ -1,6 +1,6 @@
 import type { CreditReceipt } from '../../paywall/types.js'
 import { creditService, type PaywallRuntime, receiptEvent } from '../runtime.js'
-import type { Metered } from './meteredProceed.js'
+import type { Metered } from './types.js'
 
 /**
  * Captures `captured` of a metered request's reservation and releases the rest; the

@@ -1,4 +1,4 @@
-import { encodeHeader, headers, type SettleResponse } from '@402x/core'
+import { encodeHeader, headers } from '@402x/core'
 import { creditExposeHeaders, tokenHeader } from '../../paywall/credits.js'
 import { knownBody, responseOf } from '../../paywall/knownBody.js'
 import { chargeFor, meteredResponse } from '../../paywall/metering.js'
@@ -9,28 +9,7 @@ import { createStreamMeter } from '../../paywall/streamMeter.js'
 import type { CreditReceipt, Decision } from '../../paywall/types.js'
 import { creditService, type PaywallRuntime, stamp } from '../runtime.js'
 import { closeReservation } from './closeReservation.js'
-
-/** A metered request with its maximum reserved from a credit account. */
-export type Metered = {
-  route: ResolvedRoute
-  account: string
-  reservationId: string
-  reserved: bigint
-  resourceUrl: string
-  /** A token for a credit account opened by this request. */
-  token?: string
-  /** The payment of the maximum, when the request was not paid from credit. */
-  paid?: {
-    id: string
-    payer: string
-    settle: SettleResponse
-    v1: boolean
-    /** Paid in the main asset on the main network: what an on-chain refund sends back. */
-    refundable: boolean
-    /** A signed-in retry of the payment, served from its credit. */
-    recovered?: boolean
-  }
-}
+import type { Metered } from './types.js'
 
 /**
  * Reserve → serve → capture: a metered request, buffered or streamed. Money: at most the
