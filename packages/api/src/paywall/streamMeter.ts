@@ -2,6 +2,9 @@ import { chargeFor, type Meter } from './metering.js'
 import { warnOnce } from './overMax.js'
 import type { CreditReceipt, StreamMeter } from './types.js'
 
+// Declared beside the Decision that hands it out (types.ts); named here too, where it is made.
+export type { StreamMeter }
+
 /**
  * Bills a streamed response as it goes out. The adapter feeds it what the handler writes
  * and sends what it returns: whole SSE events (or chunks) while the reservation covers
