@@ -67,8 +67,8 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     try {
       const final = await decision.finish(responseOf(body, { status, headers }))
-      // Until now a second end() or a late write() went nowhere: the real methods come back
-      // only to send the paid answer.
+      // While the answer is held, a second end() or a late write() goes nowhere: the real
+      // methods come back only to send the paid answer.
       Object.assign(res, original)
       if (res.destroyed) await decision.undelivered()
       else {

@@ -6,7 +6,7 @@ export const exposeHeaders = 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESP
 
 /**
  * The JSON body of every refusal that is not a 402: the code as `reason` (as in a 402's body)
- * and as `error` (as earlier releases wrote it), and a message that says what to do.
+ * and as `error` (what clients that read `error` rely on), and a message that says what to do.
  */
 export function refusalBody(code: string, message: string): { error: string; reason: string; message: string } {
   return { error: code, reason: code, message }
