@@ -80,12 +80,17 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 
   const handle: Paywall['handle'] = (request, knownRoute, context = {}) => {
-    const url = (request as RequestHead).parsedUrl ?? new URL(request.url)
-    const route = knownRoute ?? match(request.method, url.pathname)
-    // A free route costs a match and nothing more: the pipeline never runs for it.
-    if (!route) return Promise.resolve(skip)
-    // The URL callers use: configured, else the adapter's validated Host; the path is the matched one.
-    return run(new PaidContext(rt, request, url, route, context, config.publicUrl ?? url.origin, run))
+    try {
+      const url = (request as RequestHead).parsedUrl ?? new URL(request.url)
+      const route = knownRoute ?? match(request.method, url.pathname)
+      // A free route costs a match and nothing more: the pipeline never runs for it.
+      if (!route) return Promise.resolve(skip)
+      // The URL callers use: configured, else the adapter's validated Host; the path is the matched one.
+      return run(new PaidContext(rt, request, url, route, context, config.publicUrl ?? url.origin, run))
+    } catch (error) {
+      // A promise either way, as an async function gives: adapters chain on it.
+      return Promise.reject(error)
+    }
   }
 
   const interval = options.reconcileIntervalMs ?? 30_000

@@ -69,6 +69,8 @@ export class PaidContext {
   verifiedAt = 0
   /** Set by `exactPayment`: this payment's ledger row, once written (in flight until unlocked). */
   row: string | undefined = undefined
+  /** The URL of the resource paid for: the origin and the matched path. */
+  readonly resourceUrl: string
   /** The next stage to run (compose.ts). */
   index = 0
   /** Runs the next stage: one closure per request, shared by every stage. */
@@ -85,12 +87,8 @@ export class PaidContext {
     run: (ctx: PaidContext) => Promise<Decision>,
   ) {
     this.req = context.req
+    this.resourceUrl = `${origin}${url.pathname}`
     this.next = () => run(this)
-  }
-
-  /** The URL of the resource paid for: the origin and the matched path. */
-  get resourceUrl(): string {
-    return `${this.origin}${this.url.pathname}`
   }
 }
 
