@@ -20,6 +20,7 @@ export const reasons = [
   'invalid_exact_evm_nonce_already_used',
   'invalid_exact_evm_transaction_simulation_failed',
   'insufficient_funds',
+  'insufficient_credit',
   'payment_in_flight',
   'settlement_pending',
   'settlement_unknown',

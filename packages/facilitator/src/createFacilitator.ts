@@ -19,8 +19,9 @@ import { createGasWallet, type GasWallet, MaybeSentError, type SentTransaction }
 import { createHeldTransactions, type Held } from './heldTransactions.js'
 import { facilitatorRules } from './optionRules.js'
 import { recentMap } from './recentMap.js'
-import { awaitSettlement, hasTransferLog, settleExact, waitForReceipt } from './settleExact.js'
+import { awaitSettlement, settleExact, waitForReceipt } from './settleExact.js'
 import { settleHeld } from './settleHeld.js'
+import { hasTransferLog } from './transferLog.js'
 import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
 import { type VerifiedExact, verifyExact } from './verifyExact.js'
 

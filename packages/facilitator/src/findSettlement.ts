@@ -1,6 +1,6 @@
 import { keccak_256 } from '@noble/hashes/sha3'
 import type { Chain } from './chain.js'
-import { hasTransferLog, type Receipt } from './settleExact.js'
+import { hasTransferLog, type Receipt } from './transferLog.js'
 
 const topic = (signature: string) => `0x${Buffer.from(keccak_256(Buffer.from(signature))).toString('hex')}`
 const authorizationUsed = topic('AuthorizationUsed(address,bytes32)')

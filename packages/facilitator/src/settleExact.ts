@@ -3,13 +3,9 @@ import type { Hex } from 'viem'
 import type { Chain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
 import type { GasWallet, SentTransaction } from './gasWallet.js'
+import type { Receipt } from './transferLog.js'
+import { hasTransferLog } from './transferLog.js'
 import type { VerifiedExact } from './verifyExact.js'
-
-export type Receipt = {
-  transactionHash?: Hex
-  status: Hex
-  logs: { address: string; topics: Hex[]; data: Hex }[]
-}
 
 /** Gas for `transferWithAuthorization`: about 80k with an EOA signature, more for EIP-1271. */
 const gasLimit = (data: Hex) => (data.length > 2 + 8 + 64 * 9 ? 300_000n : 150_000n)
@@ -54,27 +50,6 @@ export async function waitForReceipt(
     await new Promise((resolve) => setTimeout(resolve, interval))
     interval = Math.min(interval * 2, options.maxIntervalMs ?? 500)
   }
-}
-
-/** keccak256("Transfer(address,address,uint256)") */
-const transferTopic = '0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef'
-const topicAddress = (topic: string | undefined) => `0x${(topic ?? '').slice(-40)}`.toLowerCase()
-
-/** Checks the receipt carries `Transfer(from, to, value)` from the asset. */
-export function hasTransferLog(
-  receipt: Receipt,
-  asset: string,
-  auth: { from: string; to: string; value: string },
-): boolean {
-  return receipt.logs.some(
-    (log) =>
-      log.address.toLowerCase() === asset.toLowerCase() &&
-      log.topics[0] === transferTopic &&
-      topicAddress(log.topics[1]) === auth.from.toLowerCase() &&
-      topicAddress(log.topics[2]) === auth.to.toLowerCase() &&
-      log.data !== '0x' &&
-      BigInt(log.data) === BigInt(auth.value),
-  )
 }
 
 /**

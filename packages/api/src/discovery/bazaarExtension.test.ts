@@ -11,8 +11,8 @@ import {
 import { afterAll, describe, expect, it } from 'vitest'
 import { offlinePaywalls } from '../../../../test/helpers/offlinePaywalls.js'
 import type { Paywall } from '../paywall/createPaywall.js'
-import { paymentRequiredResponse } from '../paywall/responses.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { paymentRequiredResponse } from '../pipeline/paymentRequiredResponse.js'
 import { createManifest } from './createManifest.js'
 
 const paywalls = offlinePaywalls('402x-bazaar-')

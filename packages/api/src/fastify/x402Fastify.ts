@@ -7,50 +7,10 @@ import { creditsPath } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { handlerFailed, refusalBody } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
-import type { StreamMeter } from '../paywall/streamMeter.js'
-import type { Decision, PaywallOptions } from '../paywall/types.js'
+import type { PaywallOptions, Proceed } from '../paywall/types.js'
+import { meteredEvents, toBuffer } from './payload.js'
 
-type Proceed = Extract<Decision, { type: 'proceed' }>
 const pending = new WeakMap<FastifyRequest, { decision: Proceed; done: boolean }>()
-
-async function toBuffer(payload: unknown): Promise<Buffer | null> {
-  if (payload === null || payload === undefined) return null
-  if (typeof payload === 'string') return Buffer.from(payload)
-  if (Buffer.isBuffer(payload)) return payload
-  const chunks: Buffer[] = []
-  for await (const chunk of payload as AsyncIterable<Buffer | string>) chunks.push(Buffer.from(chunk))
-  return Buffer.concat(chunks)
-}
-
-/**
- * A metered SSE payload, streamed through the meter: whole events go out while the
- * reservation covers them, then the final `x402-receipt` event. A caller that leaves is
- * charged for what was sent; a payload that fails midway ends the stream there.
- */
-async function* meteredEvents(source: AsyncIterable<Buffer | string>, meter: StreamMeter) {
-  let ended = false
-  const iterator = source[Symbol.asyncIterator]()
-  try {
-    for (;;) {
-      let next: IteratorResult<Buffer | string>
-      try {
-        next = await iterator.next()
-      } catch {
-        break
-      }
-      if (next.done) break
-      const out = meter.write(Buffer.from(next.value))
-      if (out.send) yield Buffer.from(out.send)
-      if (out.stop) break
-    }
-    ended = true
-    const { send } = await meter.end()
-    if (send) yield Buffer.from(send)
-  } finally {
-    if (!ended) await meter.abandon()
-    await iterator.return?.()
-  }
-}
 
 function applyHeaders(reply: FastifyReply, response: Response) {
   for (const name of Object.keys(reply.getHeaders())) if (!response.headers.has(name)) reply.removeHeader(name)

@@ -1,6 +1,6 @@
 import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
-import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
+import { serveDecision } from '../paywall/serveDecision.js'
 import type { PaywallOptions } from '../paywall/types.js'
 
 type FetchHandler<Rest extends unknown[]> = (request: Request, ...rest: Rest) => Response | Promise<Response>
@@ -23,10 +23,8 @@ export function withX402<Rest extends unknown[]>(
   const guarded = async (request: Request, ...rest: Rest): Promise<Response> => {
     const route = paywall.match(request.method, new URL(request.url).pathname)
     if (route === undefined) return handler(request, ...rest)
-    const decision = await paywall.handle(request, route ?? undefined)
-    if (decision.type === 'respond') return decision.response
-    if (decision.type === 'skip') return handler(request, ...rest)
-    return serveWeb(decision, () => handler(request, ...rest))
+    const run = () => handler(request, ...rest)
+    return serveDecision(paywall, request, route ?? undefined, undefined, { run, pass: run })
   }
   return Object.assign(guarded, { paywall })
 }

@@ -1,11 +1,8 @@
 import type { MiddlewareHandler } from 'hono'
 import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
-import { serveWeb } from '../paywall/bufferResponse.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
-import { creditsPath } from '../paywall/credits.js'
 import { looksThrough } from '../paywall/looksThrough.js'
-import { noRoute } from '../paywall/responses.js'
-import { normalizePath } from '../paywall/routes.js'
+import { serveDecision } from '../paywall/serveDecision.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { noHonoRoute } from './noHonoRoute.js'
 
@@ -26,29 +23,27 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
     // On @hono/node-server the socket is at `c.env.incoming`; other runtimes give no address.
     const ip = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming?.socket
       ?.remoteAddress
-    const decision = await paywall.handle(c.req.raw, route ?? undefined, { ip, ...honoParams(c.req.param()) })
-    if (decision.type === 'respond') {
-      // A 402 for a method and path no handler serves: a 404, never passed on.
-      const path = new URL(c.req.url).pathname
-      if (
-        decision.paymentRequired &&
-        decision.response.status === 402 &&
-        normalizePath(path) !== creditsPath &&
-        noHonoRoute(c)
-      ) {
-        return noRoute(c.req.method, path)
-      }
-      return decision.response
-    }
-    if (decision.type === 'skip') return next()
-    const final = await serveWeb(decision, async () => {
-      await next()
-      return c.res
-    })
-    // Clear first: Hono merges the previous response's headers into a new one otherwise.
-    c.res = undefined
-    c.res = final
-    return undefined
+    return serveDecision(
+      paywall,
+      c.req.raw,
+      route ?? undefined,
+      { ip, ...honoParams(c.req.param()) },
+      {
+        run: async () => {
+          await next()
+          return c.res
+        },
+        pass: next,
+        // A 402 for a method and path no handler serves is a 404 (see noHonoRoute).
+        unserved: () => noHonoRoute(c),
+        served: (final) => {
+          // Clear first: Hono merges the previous response's headers into a new one otherwise.
+          c.res = undefined
+          c.res = final
+          return undefined
+        },
+      },
+    )
   }
   return Object.assign(middleware, { paywall, [looksThrough]: true })
 }

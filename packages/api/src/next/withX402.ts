@@ -1,5 +1,5 @@
 import type { NextRequest } from 'next/server.js'
-import { serveWeb } from '../paywall/bufferResponse.js'
+import { serveDecision } from '../paywall/serveDecision.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
@@ -44,9 +44,7 @@ export function withX402<Rest extends unknown[]>(
     const path = new URL(request.url).pathname
     const route = paywall().match(request.method, path)
     if (route === undefined && request.method !== 'OPTIONS') return unpriced(request.method, path)
-    const decision = await paywall().handle(request, route ?? undefined)
-    if (decision.type === 'respond') return decision.response
-    if (decision.type === 'skip') return handler(request, ...rest)
-    return serveWeb(decision, () => handler(request, ...rest))
+    const run = () => handler(request, ...rest)
+    return serveDecision(paywall(), request, route ?? undefined, undefined, { run, pass: run })
   }
 }

@@ -1,6 +1,6 @@
 import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
-import { creditsPath } from '../paywall/credits.js'
+import { creditsPath, parseCreditToken } from '../paywall/credits.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
 
@@ -43,7 +43,7 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
     const paying =
       request.headers.has(headers.paymentSignature) ||
       request.headers.has(headers.v1Payment) ||
-      /^Bearer\s+x402c_/i.test(request.headers.get('authorization') ?? '')
+      parseCreditToken(request.headers.get('authorization')) !== undefined
     if (route && ((paying && request.method !== 'HEAD') || route.free)) return NextResponse.next()
     const decision = await paywall().handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response

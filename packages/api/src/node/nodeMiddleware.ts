@@ -1,19 +1,20 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
-import type { FastDraw, Paywall } from '../paywall/createPaywall.js'
-import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import type { Paywall } from '../paywall/createPaywall.js'
+import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
-import type { Decision, RequestHead } from '../paywall/types.js'
+import type { Proceed, RequestHead } from '../paywall/types.js'
+import type { FastDraw } from '../pipeline/creditDraw.js'
+import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
 export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
 export type Next = (error?: unknown) => void
-type Proceed = Extract<Decision, { type: 'proceed' }>
 
 /**
  * The paywall as Connect-style middleware over Node's request and response, written once
@@ -37,7 +38,7 @@ export function nodeMiddleware(
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
-    const fast = paywall.creditFastPath
+    const fast = creditFastPathOf(paywall)
     // A Host that is not host[:port] takes the full path, which answers 400.
     if (route && fast?.eligible(route) && isValidHost(req.headers.host)) {
       const token = creditToken(req)
@@ -179,8 +180,7 @@ function creditToken(req: NodeRequest): string | undefined {
   const auth = req.headers.authorization
   if (!auth || req.method === 'HEAD' || req.method === 'OPTIONS') return undefined
   if (req.headers['payment-signature'] || req.headers['x-payment']) return undefined
-  const match = /^Bearer\s+(x402c_\S+)\s*$/i.exec(auth)
-  return match?.[1]
+  return parseCreditToken(auth)
 }
 
 /**
@@ -192,7 +192,7 @@ function creditToken(req: NodeRequest): string | undefined {
  */
 async function serveFromCredit(
   paywall: Paywall,
-  fast: NonNullable<Paywall['creditFastPath']>,
+  fast: CreditFastPath,
   route: NonNullable<ReturnType<Paywall['match']>>,
   token: string,
   req: NodeRequest,

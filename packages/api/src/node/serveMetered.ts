@@ -1,10 +1,8 @@
 import type { ServerResponse } from 'node:http'
 import { responseOf } from '../paywall/knownBody.js'
-import { receiptJson, type StreamMeter } from '../paywall/streamMeter.js'
-import type { Decision } from '../paywall/types.js'
+import { receiptJson } from '../paywall/streamMeter.js'
+import type { Proceed, StreamMeter } from '../paywall/types.js'
 import { callBack, chunkBytes, headersOf, heldWriteHead, sendWebResponse } from './captureResponse.js'
-
-type Proceed = Extract<Decision, { type: 'proceed' }>
 
 const noBody = new Set([101, 204, 205, 304])
 
@@ -69,8 +67,8 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
     const body = noBody.has(status) ? null : Buffer.concat(chunks)
     try {
       const final = await decision.finish(responseOf(body, { status, headers }))
-      // Until now a second end() or a late write() went nowhere: the real methods come back
-      // only to send the paid answer.
+      // While the answer is held, a second end() or a late write() goes nowhere: the real
+      // methods come back only to send the paid answer.
       Object.assign(res, original)
       if (res.destroyed) await decision.undelivered()
       else {

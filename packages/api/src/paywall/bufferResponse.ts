@@ -1,7 +1,6 @@
 import { knownBody, responseOf } from './knownBody.js'
 import { handlerFailed } from './responses.js'
-import type { StreamMeter } from './streamMeter.js'
-import type { Decision } from './types.js'
+import type { Proceed, StreamMeter } from './types.js'
 
 /**
  * Runs a Web-style handler for a paid request and reads its response in full (streams
@@ -24,8 +23,6 @@ export async function bufferResponse(run: () => Response | Promise<Response>): P
     return handlerFailed(500, true)
   }
 }
-
-type Proceed = Extract<Decision, { type: 'proceed' }>
 
 /**
  * Runs the handler of a request the core let through and answers: a metered route's

@@ -80,13 +80,19 @@ export function resolveCredits(
   }
 }
 
-/** The caller's credit token, when it sent one of ours (`Authorization: Bearer x402c_…`). */
-export function bearerToken(request: RequestHead): string | undefined {
-  const value = request.headers.get('authorization')
+/**
+ * The credit token in an `Authorization` value, when it is one of ours (`Bearer x402c_…`):
+ * the one parser of bearer tokens, for the core and every adapter.
+ */
+export function parseCreditToken(value: string | null | undefined): string | undefined {
   if (!value) return undefined
   const match = /^Bearer\s+(\S+)\s*$/i.exec(value)
   return match?.[1]?.startsWith(tokenPrefix) ? match[1] : undefined
 }
+
+/** The caller's credit token, when it sent one of ours (`Authorization: Bearer x402c_…`). */
+export const bearerToken = (request: RequestHead): string | undefined =>
+  parseCreditToken(request.headers.get('authorization'))
 
 /** The top-up offer of a 402 (`extensions["402x-credits"]`, and `credits` in its body). */
 export function creditsOffer(credits: ResolvedCredits, origin: string, balance?: bigint) {

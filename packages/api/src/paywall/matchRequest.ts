@@ -29,7 +29,7 @@ const maxAmbiguousLength = 2048
 export type SpecialRoutes = { path: string; route: ResolvedRoute; methods?: readonly string[] }[]
 
 /**
- * The route of a request target (issue 15): the special paths by their exact spelling only,
+ * The route of a request target: the special paths by their exact spelling only,
  * then every reading of the path against the table. An ambiguous spelling that any reading
  * prices, or puts under a priced route's literal prefix, is refused: the framework may
  * route it on a reading other than the one the paywall would pick.

@@ -1,5 +1,5 @@
 /**
- * How the paywall reads a request path (issue 15). Frameworks disagree about spellings:
+ * How the paywall reads a request path, so that no spelling reaches a priced handler unpaid. Frameworks disagree about spellings:
  * Express, Fastify and Node `http` route on the raw request-line path (`%2F` kept, no
  * dot-segment resolution), Hono, fetch runtimes and Next.js on a WHATWG URL (`..` and
  * `%2e%2e` resolved, `%2F` kept, then decoded for the router). A path with nothing such

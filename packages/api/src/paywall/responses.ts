@@ -1,79 +1,12 @@
-import {
-  encodeHeader,
-  headers,
-  type PaymentRequired,
-  type PaymentRequirements,
-  type SettleResponse,
-  toRequirementsV1,
-  X402Error,
-} from '@402x/core'
-import { bazaarExtension } from '../discovery/bazaarExtension.js'
+import { encodeHeader, headers, type SettleResponse, X402Error } from '@402x/core'
 import { knownBody, responseOf } from './knownBody.js'
-import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 
 /** Headers on every 402x answer to a paid route. */
 export const exposeHeaders = 'PAYMENT-REQUIRED, PAYMENT-RESPONSE, X-PAYMENT-RESPONSE'
 
 /**
- * The 402: `PAYMENT-REQUIRED` (v2) and a JSON body that a person, the seed's error handler
- * (`error`, `price`, `paymentAddress`) and a v1 client (`x402Version`, `accepts`) can read.
- */
-export function paymentRequiredResponse(options: {
-  paywall: ResolvedPaywall
-  route: ResolvedRoute
-  accepts: PaymentRequirements[]
-  url: string
-  /** This request's price in dollars. */
-  price: string
-  error?: { reason: string; message: string }
-  settle?: SettleResponse
-  status?: number
-  /** The request's method: the bazaar extension needs it for a route that charges any method. */
-  method?: string
-  /** More x402 v2 extensions of this 402 (e.g. `sign-in-with-x`). */
-  extensions?: Record<string, unknown>
-  /** The top-up offer, repeated in the body for people and v1 clients. */
-  credits?: Record<string, unknown>
-}): Response {
-  const { paywall, route, accepts, url } = options
-  const main = accepts[0]
-  const resource = { url, description: route.description, mimeType: route.mimeType }
-  const required: PaymentRequired = {
-    x402Version: 2,
-    ...(options.error ? { error: options.error.reason } : {}),
-    resource,
-    accepts,
-  }
-  const bazaar = bazaarExtension({ paywall, route, url, method: options.method })
-  if (bazaar || options.extensions) required.extensions = { ...bazaar, ...options.extensions }
-  const body = {
-    error: options.error ? 'Payment refused' : 'Payment required',
-    ...(options.error ? { reason: options.error.reason, message: options.error.message } : {}),
-    price: options.price,
-    currency: 'USDC',
-    amount: main?.amount,
-    paymentAddress: main?.payTo ?? paywall.payTo,
-    network: main?.network ?? paywall.network,
-    x402Version: 1,
-    accepts: accepts.map((a) => toRequirementsV1(a, resource)),
-    ...(options.credits ? { credits: options.credits } : {}),
-  }
-  const out = new Headers({
-    'content-type': 'application/json',
-    'cache-control': 'no-store',
-    'access-control-expose-headers': exposeHeaders,
-    [headers.paymentRequired]: encodeHeader(required),
-  })
-  if (options.settle) {
-    out.set(headers.paymentResponse, encodeHeader(options.settle))
-    out.set(headers.v1PaymentResponse, encodeHeader(options.settle))
-  }
-  return responseOf(JSON.stringify(body), { status: options.status ?? 402, headers: out })
-}
-
-/**
  * The JSON body of every refusal that is not a 402: the code as `reason` (as in a 402's body)
- * and as `error` (as earlier releases wrote it), and a message that says what to do.
+ * and as `error` (what clients that read `error` rely on), and a message that says what to do.
  */
 export function refusalBody(code: string, message: string): { error: string; reason: string; message: string } {
   return { error: code, reason: code, message }

@@ -1,27 +1,15 @@
 import { chargeFor, type Meter } from './metering.js'
 import { warnOnce } from './overMax.js'
-import type { CreditReceipt } from './types.js'
+import type { CreditReceipt, StreamMeter } from './types.js'
+
+// Declared beside the Decision that hands it out (types.ts); named here too, where it is made.
+export type { StreamMeter }
 
 /**
  * Bills a streamed response as it goes out. The adapter feeds it what the handler writes
  * and sends what it returns: whole SSE events (or chunks) while the reservation covers
  * them, then nothing more. `end()` captures what was sent and gives the final event.
  */
-export type StreamMeter = {
-  /** Feed a chunk the handler wrote: what to send now, and whether the reserve is used up. */
-  write(chunk: Uint8Array): { send: Uint8Array | undefined; stop: boolean }
-  /**
-   * The stream ends (the handler ended it, or the reserve ran out): captures what was sent,
-   * releases the rest, and returns the unsent tail plus, on SSE, a final `x402-receipt` event.
-   */
-  end(): Promise<{ send: Uint8Array | undefined; receipt: CreditReceipt }>
-  /** The caller went away: capture only what was sent. */
-  abandon(): Promise<void>
-  /** For time-priced streams: ms until the reserve is used up (the adapter ends it then). */
-  exhaustsInMs(): number | undefined
-  readonly stopped: boolean
-}
-
 export type StreamMeterInput = {
   meter: Meter
   reserved: bigint

@@ -2,7 +2,6 @@ import type { PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import type { Locks } from './locks.js'
-import type { StreamMeter } from './streamMeter.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
 export type Price = number | string
@@ -359,6 +358,25 @@ export type Decision =
       stream?(sse: boolean): StreamMeter
       streamHeaders?(): Headers
     }
+
+/** A metered response billed as it streams (`Decision.stream`; paywall/streamMeter.ts). */
+export type StreamMeter = {
+  /** Feed a chunk the handler wrote: what to send now, and whether the reserve is used up. */
+  write(chunk: Uint8Array): { send: Uint8Array | undefined; stop: boolean }
+  /**
+   * The stream ends (the handler ended it, or the reserve ran out): captures what was sent,
+   * releases the rest, and returns the unsent tail plus, on SSE, a final `x402-receipt` event.
+   */
+  end(): Promise<{ send: Uint8Array | undefined; receipt: CreditReceipt }>
+  /** The caller went away: capture only what was sent. */
+  abandon(): Promise<void>
+  /** For time-priced streams: ms until the reserve is used up (the adapter ends it then). */
+  exhaustsInMs(): number | undefined
+  readonly stopped: boolean
+}
+
+/** A decision to run the handler: what every adapter holds while it runs. */
+export type Proceed = Extract<Decision, { type: 'proceed' }>
 
 export type PaywallEvents = {
   verified: [{ id: string; payer: string; amount: bigint; resource: string }]

@@ -1,0 +1,92 @@
+import type { CreditReceipt } from '../../paywall/types.js'
+import { creditService, type PaywallRuntime, receiptEvent } from '../runtime.js'
+import type { Metered } from './types.js'
+
+/**
+ * Captures `captured` of a metered request's reservation and releases the rest; the
+ * unused part of a payment goes back as credit, or on chain (`refund: 'onchain'`). Never
+ * throws: a capture that is not written charges nothing, and what the ledger holds stands.
+ */
+export async function closeReservation(
+  rt: PaywallRuntime,
+  m: Metered,
+  keepAlive: ReturnType<typeof setInterval>,
+  captured: bigint,
+  reason: string | undefined,
+): Promise<CreditReceipt> {
+  const { events, decimals } = rt
+  const credits = rt.config.credits
+  const service = creditService(rt)
+  clearInterval(keepAlive)
+  let balance: bigint
+  try {
+    if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used')
+    else balance = await service.capture(m.account, m.reservationId, captured)
+  } catch (error) {
+    // Not written (the ledger failed, or expiry released the reservation): nothing is
+    // charged; what the ledger holds stands.
+    events.emit('error', error)
+    captured = 0n
+    reason = 'capture_failed'
+    balance = await service.available(m.account).catch(() => 0n)
+  }
+  const returned = m.reserved - captured
+  let refund: CreditReceipt['refund'] = 'credit'
+  let transaction: string | undefined
+  // One on-chain refund per payment, on the first serving only: a signed-in retry of the
+  // payment is served from credit, and its unused part stays credit.
+  if (m.paid?.refundable && !m.paid.recovered && returned > 0n && credits?.refund === 'onchain') {
+    const ref = `${m.paid.id}:refund`
+    let paidOut = false
+    try {
+      const posted = await service.payout(m.account, returned, ref)
+      balance = posted.balance
+      // A payout already posted for this payment: it was sent (or tried) then.
+      paidOut = !posted.replayed
+    } catch (error) {
+      events.emit('error', error)
+    }
+    if (paidOut) {
+      try {
+        transaction = (await credits.refunder().send({ to: m.paid.payer, amount: returned, ref })).transaction
+        refund = 'onchain'
+      } catch (error) {
+        events.emit('error', error)
+        const details = (error as { details?: { moved?: unknown; transaction?: string } }).details
+        if (details?.moved === false) {
+          // Nothing left the wallet: the unused part stays the caller's credit.
+          balance = await service
+            .topUp(m.account, returned, `${ref}:failed`)
+            .then((posted) => posted.balance)
+            .catch(() => balance)
+        } else {
+          // Sent, and it may still land: never credited as well (that would refund twice).
+          refund = 'onchain'
+          if (details?.transaction) transaction = details.transaction
+          reason ??= 'refund_unconfirmed'
+        }
+      }
+    }
+  }
+  if (m.paid && !m.paid.recovered && returned > 0n) {
+    events.emit('refunded', {
+      id: m.paid.id,
+      payer: m.paid.payer,
+      amount: returned,
+      reason: reason ?? 'unused part of the maximum',
+      ...(transaction ? { transaction } : {}),
+    })
+  }
+  const receipt: CreditReceipt = {
+    reserved: m.reserved,
+    captured,
+    returned,
+    balance,
+    decimals,
+    refund,
+    ...(transaction ? { transaction } : {}),
+    ...(reason ? { reason } : {}),
+  }
+  receiptEvent(rt, receipt, m.resourceUrl, m.account)
+  return receipt
+}
