@@ -241,7 +241,9 @@ describe('a settlement whose send got no answer', () => {
 /** The pid of the anvil listening on `port` (the devchain runs it under a watchdog process). */
 function anvilPid(port: number): number {
   const lines = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' }).split('\n')
-  const line = lines.find((l) => /\/anvil /.test(l) && l.includes(`--port ${port}`) && !l.includes(' -e '))
+  const line = lines.find(
+    (l) => /\/anvil /.test(l) && new RegExp(`--port ${port}(\\s|$)`).test(l) && !l.includes(' -e '),
+  )
   if (!line) throw new Error(`no anvil on port ${port}`)
   return Number(line.trim().split(/\s+/)[0])
 }
