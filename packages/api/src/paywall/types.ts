@@ -1,4 +1,4 @@
-import type { PaymentRequirements, SettleResponse } from '@402x/core'
+import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import type { Locks } from './locks.js'
@@ -285,21 +285,8 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
-/** What one credit-funded or metered request cost, in atomic units (the `X-402x-Receipt` header). */
-export type CreditReceipt = {
-  reserved: bigint
-  captured: bigint
-  returned: bigint
-  /** The caller's available credit afterwards. */
-  balance: bigint
-  decimals: number
-  /** Where `returned` went: the caller's credit, or a transfer on chain. */
-  refund: 'credit' | 'onchain'
-  /** The refund transfer, when `refund` is `onchain`. */
-  transaction?: string
-  /** Why nothing (or less than used) was charged: `handler_error`, `metered_over_max`, `meter_failed` … */
-  reason?: string
-}
+/** What one credit-funded or metered request cost (the `X-402x-Receipt` header): one definition, in core. */
+export type { CreditReceipt }
 
 /**
  * What the core reads of a request: its URL, method and headers. A Web `Request` is one;
