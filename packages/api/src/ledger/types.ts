@@ -85,9 +85,9 @@ export type Ledger = {
   /**
    * How many payments a payer made (settled, pending or reconciled) since `since` (ms
    * epoch), and their sum in atomic units, per asset (lower-case address): volume pricing
-   * reads it. The sums are floats: figures for tiers, not for accounting.
+   * reads it. Sums are exact `bigint`s, like every amount of money.
    */
-  payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: number }[]>
+  payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: bigint }[]>
   /** Every payment, newest first. */
   list(options?: { limit?: number }): Promise<PaymentRecord[]>
   close(): Promise<void>
