@@ -409,16 +409,22 @@ const globals = globalThis as Record<symbol, Registry | undefined>
 const shared: Registry = globals[registryKey] ?? new Map()
 globals[registryKey] = shared
 
+/** Services of injected store objects, one per object (a store has no path to key on). */
+const byStore = new WeakMap<CreditStore, { service: CreditService; users: number }>()
+
 /**
- * The credit service of a file, one per process: every paywall that keeps its credit in
- * the same file shares its hot balances, so that two routes never spend the same credit.
- * Each user's `close()` lets go of it; the last one closes it.
+ * The credit service of a file (or of a store object), one per process: every paywall that
+ * keeps its credit in the same file shares its hot balances, so that two routes never spend
+ * the same credit. Each user's `close()` lets go of it; the last one closes it.
  */
-export function sharedCreditService(path: string): CreditService {
-  let entry = shared.get(path)
+export function sharedCreditService(source: string | { path: string } | { store: CreditStore }): CreditService {
+  const path = typeof source === 'string' ? source : 'path' in source ? source.path : undefined
+  const store = typeof source === 'object' && 'store' in source ? source.store : undefined
+  let entry = path !== undefined ? shared.get(path) : byStore.get(store as CreditStore)
   if (!entry) {
-    entry = { service: createCreditService({ path }), users: 0 }
-    shared.set(path, entry)
+    entry = { service: createCreditService(path !== undefined ? { path } : { store: store as CreditStore }), users: 0 }
+    if (path !== undefined) shared.set(path, entry)
+    else byStore.set(store as CreditStore, entry)
   }
   entry.users += 1
   const current = entry
@@ -430,7 +436,8 @@ export function sharedCreditService(path: string): CreditService {
       closed = true
       current.users -= 1
       if (current.users === 0) {
-        shared.delete(path)
+        if (path !== undefined) shared.delete(path)
+        else byStore.delete(store as CreditStore)
         await current.service.close()
       }
     },

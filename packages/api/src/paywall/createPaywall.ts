@@ -33,7 +33,7 @@ import {
 } from './credits.js'
 import { isValidHost } from './host.js'
 import { knownBody, responseOf } from './knownBody.js'
-import { createMemoryLocks, type Locks } from './locks.js'
+import type { Locks } from './locks.js'
 import { matchPayment } from './matchPayment.js'
 import { matchRequest } from './matchRequest.js'
 import { chargeFor, meteredResponse } from './metering.js'
@@ -153,7 +153,7 @@ export type CreditFastPath = {
 export function createPaywall(options: PaywallOptions): Paywall {
   const config = resolvePaywall(options)
   const { ledger, facilitator } = config
-  const locks: Locks = options.locks ?? createMemoryLocks()
+  const locks: Locks = config.stores.locks
   const events = new EventEmitter<PaywallEvents>()
   if (options.onPayment) events.on('payment', options.onPayment)
   // A listener error must never break a payment already settled.

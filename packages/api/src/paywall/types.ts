@@ -1,6 +1,7 @@
 import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
+import type { StoresOptions } from '../stores/types.js'
 import type { Locks } from './locks.js'
 import type { StreamMeter } from './streamMeter.js'
 
@@ -178,7 +179,10 @@ export type MeteredResponse = {
 
 /** Prepaid credit (`credits` option; on by default). */
 export type CreditsOptions = {
-  /** The credit ledger's SQLite file. @default the payments ledger's file, or `.402x/credits.db` */
+  /**
+   * The credit ledger's SQLite file (or give a store object as `stores.credits`). @default the
+   * payments ledger's file, or `.402x/credits.db`
+   */
   path?: string
   /** Top-up amounts accepted at `POST /__402x/credits?amount=…`, in dollars. */
   topUp?: { min?: Price; max?: Price; suggested?: Price }
@@ -222,6 +226,14 @@ export type CommonOptions = {
   ledger?: Ledger | string
   /** In-flight locks. @default in-process */
   locks?: Locks
+  /**
+   * The stores behind the paywall's state (docs/architecture.md, "Stores"): any given here
+   * replaces its default. `ledger` and `locks` may be given here or above, not both.
+   *
+   * @example
+   * x402Middleware({ price: 0.01, stores: { locks: sharedLocks, counters: sharedCounters } })
+   */
+  stores?: StoresOptions
   /** More accepted payment options (networks or assets), after the main one. */
   accepts?: PaymentOption[]
   /**
