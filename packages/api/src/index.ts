@@ -40,6 +40,7 @@ export type {
 } from './paywall/types.js'
 export { webRequestInfo } from './paywall/webRequestInfo.js'
 export { createMemoryCounters } from './stores/createMemoryCounters.js'
+export { createMemoryCreditStore } from './stores/createMemoryCreditStore.js'
 export { createMemoryPaymentLedger } from './stores/createMemoryPaymentLedger.js'
 export { createMemorySpentProofs } from './stores/createMemorySpentProofs.js'
 export type { StoreSources } from './stores/resolveStores.js'

@@ -2,7 +2,13 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createCreditLedger } from '../credits/createCreditLedger.js'
+import { createMemoryCreditStore } from './createMemoryCreditStore.js'
 import { creditStoreContract } from './creditStore.contract.js'
+
+creditStoreContract('memory', () => {
+  const store = createMemoryCreditStore()
+  return { a: store, b: store, close: () => store.close() }
+})
 
 // Two connections on one file: what two processes sharing it see.
 creditStoreContract('SQLite', () => {

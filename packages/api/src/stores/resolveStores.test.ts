@@ -2,10 +2,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { createCreditLedger } from '../credits/createCreditLedger.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { createMemoryCounters } from './createMemoryCounters.js'
+import { createMemoryCreditStore } from './createMemoryCreditStore.js'
 import { createMemoryLocks } from './createMemoryLocks.js'
 import { createMemoryPaymentLedger } from './createMemoryPaymentLedger.js'
 import { resolveStores } from './resolveStores.js'
@@ -76,7 +76,7 @@ describe('resolveStores: the one place the stores are chosen', () => {
   })
 
   it('the paywall takes its stores from there: an injected credit store, and the free tier counts in the injected counters', async () => {
-    const credits = createCreditLedger({ path: ':memory:' })
+    const credits = createMemoryCreditStore()
     const counted: string[] = []
     const memory = createMemoryCounters()
     const counters: Counters = {

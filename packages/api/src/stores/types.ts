@@ -71,8 +71,8 @@ export type PaymentLedger = {
  * a store may post those charges later as `charge` entries (SQLite keeps a per-caller tab
  * row) or at once (then `postTabs` has nothing left to post and returns `0n`).
  *
- * Implementations: SQLite (`createCreditLedger`: the tab, `data_version`). PostgreSQL and a
- * Redis hot side next.
+ * Implementations: SQLite (`createCreditLedger`: the tab, `data_version`), memory
+ * (`createMemoryCreditStore`, tab posted at once). PostgreSQL and a Redis hot side next.
  */
 export type CreditStore = {
   /**
