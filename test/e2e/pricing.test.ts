@@ -420,7 +420,7 @@ describe('the ledger behind volume pricing', () => {
     const ledger = createSqliteLedger({ path: ledgerPath })
     try {
       const stats = await ledger.payerStats(buyer(1).address, Date.UTC(2000, 0, 1))
-      expect(stats).toEqual([{ asset: stack.chain.usdc.toLowerCase(), count: 2, amount: 60000 }])
+      expect(stats).toEqual([{ asset: stack.chain.usdc.toLowerCase(), count: 2, amount: 60000n }])
       expect(await ledger.payerStats(buyer(1).address, Date.now() + 60_000)).toEqual([])
     } finally {
       await ledger.close()

@@ -39,3 +39,18 @@ export type {
   WebRequestInfo,
 } from './paywall/types.js'
 export { webRequestInfo } from './paywall/webRequestInfo.js'
+export { createMemoryCounters } from './stores/createMemoryCounters.js'
+export { createMemoryCreditStore } from './stores/createMemoryCreditStore.js'
+export { createMemoryPaymentLedger } from './stores/createMemoryPaymentLedger.js'
+export { createMemorySpentProofs } from './stores/createMemorySpentProofs.js'
+export type { StoreSources } from './stores/resolveStores.js'
+export { resolveStores } from './stores/resolveStores.js'
+export type {
+  Counters,
+  CreditStore,
+  PaymentLedger,
+  SpentProofs,
+  Stores,
+  StoresOptions,
+  Taken,
+} from './stores/types.js'

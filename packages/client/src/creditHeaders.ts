@@ -48,6 +48,7 @@ const ReceiptSchema = z.looseObject({
   balance: atomic,
   decimals: z.number().int().min(0).max(36),
   refund: z.string().optional(),
+  transaction: z.string().optional(),
   reason: z.string().optional(),
 })
 
@@ -109,6 +110,7 @@ export function parseCreditReceipt(value: string): CreditReceipt | undefined {
     balance: BigInt(r.balance),
     decimals: r.decimals,
     ...(r.refund === undefined ? {} : { refund: r.refund }),
+    ...(r.transaction === undefined ? {} : { transaction: r.transaction }),
     ...(r.reason === undefined ? {} : { reason: r.reason }),
   }
 }

@@ -1,3 +1,4 @@
+import type { CreditReceipt } from '@402x/core'
 /** One payment, as the client saw it settle. */
 export type Receipt = {
   url: string
@@ -19,25 +20,8 @@ export type Receipt = {
   topUp?: true
 }
 
-/**
- * What a credit-funded or metered request cost: the server's `X-402x-Receipt` header.
- * Amounts are atomic units of `decimals` decimals.
- */
-export type CreditReceipt = {
-  /** Held from credit (or paid up front) before the handler ran. */
-  reserved: bigint
-  /** Charged. */
-  captured: bigint
-  /** Given back: `reserved - captured`. */
-  returned: bigint
-  /** The available credit after this request. */
-  balance: bigint
-  decimals: number
-  /** Where `returned` went, when the server says. */
-  refund?: string
-  /** Why less than used was charged, when the server says (`handler_error` …). */
-  reason?: string
-}
+/** What a credit-funded or metered request cost (the server's `X-402x-Receipt` header): one definition, in core. */
+export type { CreditReceipt }
 
 /** The client's prepaid credit at one origin. */
 export type CreditAccountState = {

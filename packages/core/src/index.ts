@@ -1,6 +1,7 @@
 export type { OptionRule, OptionShape } from './checkOptions.js'
 export { checkOptions, nearestKey, rule, unknownKey } from './checkOptions.js'
 export { decodeHeader, encodeHeader, headers, maxHeaderBytes } from './codec.js'
+export type { CreditReceipt } from './creditReceipt.js'
 export type { DevState } from './devState.js'
 export { DevStateSchema, readDevState, stateDir } from './devState.js'
 export type { ErrorCode, X402ErrorOptions } from './errors.js'

@@ -7,6 +7,7 @@ import type {
   PaymentOption,
   RouteOptions,
 } from '../paywall/types.js'
+import type { StoresOptions } from '../stores/types.js'
 
 // The known keys of every object a seller writes, one list per type. Each list `satisfies`
 // a record of its type's keys: a key added to the type and not here (or here and not in the
@@ -91,13 +92,26 @@ const creditsTopUp = { min: price, max: price, suggested: price } as const satis
 
 /** `credits: { … }`. */
 export const creditsRules = {
-  path: rule.string('a SQLite file path'),
+  path: rule.string('a SQLite file path (a store object goes in stores.credits)'),
   topUp: rule.object(creditsTopUp, 'an object: { min: 0.01, suggested: 1, max: 1000 }'),
   refund: rule.oneOf('credit', 'onchain'),
   refundKey: rule.string("the payTo wallet's private key, 0x…"),
   rpcUrl: rule.string('a JSON-RPC URL'),
   reservationTtlMs: positiveMs('600000'),
 } as const satisfies Record<keyof CreditsOptions, OptionRule>
+
+const storeObject = (what: string) => object(`a store object (${what})`)
+const pathOrStore = (what: string) =>
+  rule.either(`a SQLite file path, or a store object (${what})`, rule.string(), storeObject(what))
+
+/** `stores: { … }`. */
+export const storesRules = {
+  ledger: pathOrStore('a PaymentLedger'),
+  credits: pathOrStore('a CreditStore'),
+  locks: storeObject('{ acquire, release }'),
+  spentProofs: storeObject('{ spend }'),
+  counters: storeObject('{ take }'),
+} as const satisfies Record<keyof StoresOptions, OptionRule>
 
 /** `discovery: { … }`. */
 export const discoveryRules = {
@@ -136,6 +150,7 @@ export const commonRules = {
   ),
   ledger: rule.either('a SQLite file path, or a ledger object', rule.string(), object('an object')),
   locks: object('a locks object ({ acquire, release })'),
+  stores: rule.object(storesRules, 'an object: { ledger, credits, locks, spentProofs, counters }'),
   accepts: rule.array(rule.object(paymentOptionRules), 'an array of { network, asset?, payTo? }'),
   errors: rule.oneOf('respond', 'next'),
   discovery: rule.either('an object, or false', rule.object(discoveryRules), rule.oneOf(false)),

@@ -325,6 +325,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     return reserved
   }
 
+  const dataVersion = () => Number(q.dataVersion.get()?.data_version ?? 0)
   return {
     topUp: credit('top_up', 'system:topups'),
     grant: credit('grant', 'system:grants'),
@@ -462,7 +463,9 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         const row = q.txByRef.get('grant', ref) as TxRow | undefined
         return row && { account: row.account, amount: BigInt(row.amount) }
       }),
-    dataVersion: () => Number(q.dataVersion.get()?.data_version ?? 0),
+    dataVersion,
+    // The store's change signal is SQLite's data_version: it moves when another connection commits.
+    version: dataVersion,
     balance: (account) =>
       guard(() => {
         checkText(account, 'account')

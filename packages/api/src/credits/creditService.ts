@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
+import type { CreditStore } from '../stores/types.js'
 import { createCreditLedger } from './createCreditLedger.js'
 import { hashToken, issueToken, tokenPrefix } from './tokens.js'
-import type { CreditBalance, CreditEntry, CreditLedger } from './types.js'
+import type { CreditBalance, CreditEntry } from './types.js'
 
 /** Credit held in this process for one request with a price known before it runs. */
 export type Hold = { account: string; amount: bigint; done: boolean }
@@ -19,7 +20,8 @@ export type Hold = { account: string; amount: bigint; done: boolean }
  * see the others' holds in flight (the scale-out issue moves hot balances to Redis).
  */
 export type CreditService = {
-  ledger(): CreditLedger
+  /** The durable side: the credit store. */
+  ledger(): CreditStore
   /** The account of a bearer token, or `undefined` for an unknown token. */
   accountFor(token: string): Promise<string | undefined>
   /** Opens an account and returns it with its first token (only the token's hash is kept). */
@@ -98,15 +100,21 @@ const refused = () =>
 /** How many tokens' accounts are kept in memory. */
 const tokenCacheSize = 10_000
 
-export type CreditServiceOptions = { path: string } | { ledger: CreditLedger }
+/** A SQLite file to open, or a credit store (`ledger` is its former name). */
+export type CreditServiceOptions = { path: string } | { store: CreditStore } | { ledger: CreditStore }
 
 export function createCreditService(options: CreditServiceOptions): CreditService {
-  let opened: CreditLedger | undefined
+  let opened: CreditStore | undefined
   let closed = false
   let closing: Promise<void> | undefined
   const ledger = () => {
     if (closed) throw new X402Error('store_unavailable', { message: 'the credit service was closed' })
-    opened ??= 'ledger' in options ? options.ledger : createCreditLedger({ path: options.path })
+    opened ??=
+      'store' in options
+        ? options.store
+        : 'ledger' in options
+          ? options.ledger
+          : createCreditLedger({ path: options.path })
     return opened
   }
   /**
@@ -148,16 +156,19 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     ledger().postTabs().catch(schedulePosting)
   }
 
-  /** The ledger's data version when `durable` was last known to match it. */
+  /** The store's change signal (`version()`) when `durable` was last known to match it. */
   let version: number | undefined
   let checkedAt = Number.NEGATIVE_INFINITY
-  /** Forgets `durable` when another connection wrote; asks SQLite (about 10 µs) at most once a millisecond. */
+  /**
+   * Forgets `durable` when another writer committed; reads the store's change signal (SQLite:
+   * its data_version, about 10 µs) at most once a millisecond.
+   */
   const fresh = () => {
     const at = performance.now()
     if (at - checkedAt < 1) return
     checkedAt = at
-    const now = ledger().dataVersion?.()
-    if (now === undefined || now !== version) {
+    const now = ledger().version()
+    if (now !== version) {
       durable.clear()
       // A token revoked by another process stops working here too.
       tokens.clear()
@@ -398,16 +409,22 @@ const globals = globalThis as Record<symbol, Registry | undefined>
 const shared: Registry = globals[registryKey] ?? new Map()
 globals[registryKey] = shared
 
+/** Services of injected store objects, one per object (a store has no path to key on). */
+const byStore = new WeakMap<CreditStore, { service: CreditService; users: number }>()
+
 /**
- * The credit service of a file, one per process: every paywall that keeps its credit in
- * the same file shares its hot balances, so that two routes never spend the same credit.
- * Each user's `close()` lets go of it; the last one closes it.
+ * The credit service of a file (or of a store object), one per process: every paywall that
+ * keeps its credit in the same file shares its hot balances, so that two routes never spend
+ * the same credit. Each user's `close()` lets go of it; the last one closes it.
  */
-export function sharedCreditService(path: string): CreditService {
-  let entry = shared.get(path)
+export function sharedCreditService(source: string | { path: string } | { store: CreditStore }): CreditService {
+  const path = typeof source === 'string' ? source : 'path' in source ? source.path : undefined
+  const store = typeof source === 'object' && 'store' in source ? source.store : undefined
+  let entry = path !== undefined ? shared.get(path) : byStore.get(store as CreditStore)
   if (!entry) {
-    entry = { service: createCreditService({ path }), users: 0 }
-    shared.set(path, entry)
+    entry = { service: createCreditService(path !== undefined ? { path } : { store: store as CreditStore }), users: 0 }
+    if (path !== undefined) shared.set(path, entry)
+    else byStore.set(store as CreditStore, entry)
   }
   entry.users += 1
   const current = entry
@@ -419,7 +436,8 @@ export function sharedCreditService(path: string): CreditService {
       closed = true
       current.users -= 1
       if (current.users === 0) {
-        shared.delete(path)
+        if (path !== undefined) shared.delete(path)
+        else byStore.delete(store as CreditStore)
         await current.service.close()
       }
     },

@@ -181,9 +181,12 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       return [to, sql ? db.prepare(sql) : undefined] as const
     }),
   )
-  // Per asset: assets of different decimals are scaled by the caller. TOTAL() is a float
-  // sum, so that a large 18-decimal sum cannot overflow (the figures feed volume tiers).
-  const stats = db.prepare(`SELECT asset, COUNT(*) AS count, TOTAL(CAST(amount AS REAL)) AS amount
+  // Per asset: assets of different decimals are scaled by the caller. Exact: each amount is
+  // summed in two parts (below and above 10^12), each an exact 64-bit SUM read back as text,
+  // so that an 18-decimal sum neither overflows nor loses digits (a float would).
+  const stats = db.prepare(`SELECT asset, COUNT(*) AS count,
+      CAST(SUM(CAST(substr(amount, 1, max(length(amount) - 12, 0)) AS INTEGER)) AS TEXT) AS high,
+      CAST(SUM(CAST(substr(amount, -12) AS INTEGER)) AS TEXT) AS low
     FROM payments WHERE payer = ? AND created_at >= ? AND state IN ('settled', 'pending', 'reconciled')
     GROUP BY asset`)
   const setUndelivered = db.prepare(
@@ -360,9 +363,18 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       }),
     payerStats: (payer, since) =>
       guard(() =>
-        (stats.all(payer.toLowerCase(), since) as { asset: string; count: number | bigint; amount: number }[]).map(
-          (row) => ({ asset: row.asset, count: Number(row.count), amount: Number(row.amount) }),
-        ),
+        (
+          stats.all(payer.toLowerCase(), since) as {
+            asset: string
+            count: number | bigint
+            high: string
+            low: string
+          }[]
+        ).map((row) => ({
+          asset: row.asset,
+          count: Number(row.count),
+          amount: BigInt(row.high) * 10n ** 12n + BigInt(row.low),
+        })),
       ),
     list: ({ limit = 100 } = {}) =>
       guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),

@@ -1,3 +1,5 @@
+import type { PaymentLedger } from '../stores/types.js'
+
 /**
  * A payment's state only moves forward:
  * `verified → settling → settled | failed | pending → reconciled`, and
@@ -63,32 +65,5 @@ export type PaymentUpdate = Partial<Pick<PaymentRecord, 'transaction' | 'reason'
   undelivered?: true
 }
 
-/** The ledger of record for payments. */
-export type Ledger = {
-  /**
-   * Records a payment. Returns `false` when a live payment with the same (network, asset,
-   * payer, nonce) is already recorded: the store's own replay guard.
-   */
-  insert(payment: NewPayment): Promise<boolean>
-  /** Moves a payment forward; refuses (returns `false`) any move not in `transitions`. */
-  transition(id: string, to: PaymentState, update?: PaymentUpdate): Promise<boolean>
-  get(id: string): Promise<PaymentRecord | undefined>
-  /** The live payment for an authorization, if any. */
-  findByNonce(network: string, asset: string, payer: string, nonce: string): Promise<PaymentRecord | undefined>
-  /** Payments in `states` last updated before `olderThan` (ms epoch). */
-  listByState(states: readonly PaymentState[], olderThan?: number): Promise<PaymentRecord[]>
-  /**
-   * Flags a paid response as not delivered (`true`), or claims one for serving again
-   * (`false`). Returns `false` when the flag was already so: only one claim wins.
-   */
-  setUndelivered(id: string, undelivered: boolean): Promise<boolean>
-  /**
-   * How many payments a payer made (settled, pending or reconciled) since `since` (ms
-   * epoch), and their sum in atomic units, per asset (lower-case address): volume pricing
-   * reads it. The sums are floats: figures for tiers, not for accounting.
-   */
-  payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: number }[]>
-  /** Every payment, newest first. */
-  list(options?: { limit?: number }): Promise<PaymentRecord[]>
-  close(): Promise<void>
-}
+/** The ledger of record for payments: the `PaymentLedger` store (`stores/types.ts`). */
+export type Ledger = PaymentLedger

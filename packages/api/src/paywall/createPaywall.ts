@@ -13,7 +13,6 @@ import { price } from '../pipeline/stages/price.js'
 import { requestView } from '../pipeline/stages/requestView.js'
 import { route } from '../pipeline/stages/route.js'
 import { creditsPath } from './credits.js'
-import { createMemoryLocks } from './locks.js'
 import { matchRequest } from './matchRequest.js'
 import { operatorCredits, type PaywallCredits } from './operatorCredits.js'
 import { reconcilePayments } from './reconcilePayments.js'
@@ -74,7 +73,7 @@ const run = compose(stages)
 export function createPaywall(options: PaywallOptions): Paywall {
   const config = resolvePaywall(options)
   const { ledger, facilitator, credits } = config
-  const rt = createRuntime(options, config, options.locks ?? createMemoryLocks())
+  const rt = createRuntime(options, config, config.stores.locks)
 
   const specials = [...discoveryRoutes(config), ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : [])]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)

@@ -1,8 +1,9 @@
-import { join, resolve } from 'node:path'
-import { formatMoney, parseMoney, stateDir, X402Error } from '@402x/core'
+import { resolve } from 'node:path'
+import { formatMoney, parseMoney, X402Error } from '@402x/core'
 import { type CreditService, sharedCreditService } from '../credits/creditService.js'
 import { createOnchainRefunder, type OnchainRefunder } from '../credits/refundOnchain.js'
 import { tokenPrefix } from '../credits/tokens.js'
+import type { CreditStore } from '../stores/types.js'
 import { exposeHeaders, refusalBody } from './responses.js'
 import type { CreditsOptions, Price, RequestHead } from './types.js'
 
@@ -27,7 +28,8 @@ export type ResolvedCredits = {
 /** Reads the `credits` option; `undefined` when credit is turned off. */
 export function resolveCredits(
   options: CreditsOptions | false | undefined,
-  ledgerPath: string | undefined,
+  /** The credit store, or its SQLite file, as `resolveStores` chose it. */
+  store: CreditStore | { path: string },
   asset: { address: string; decimals: number },
   env: Record<string, string | undefined>,
 ): ResolvedCredits | undefined {
@@ -61,10 +63,13 @@ export function resolveCredits(
   if (refund !== 'onchain' && refund !== 'credit') {
     throw new X402Error('invalid_config', { message: `credits.refund is "${refund}": give 'credit' or 'onchain'` })
   }
-  const path = given.path ?? ledgerPath ?? join(stateDir(), 'credits.db')
   let refunder: OnchainRefunder | undefined
   return {
-    service: sharedCreditService(path === ':memory:' ? path : resolve(path)),
+    service: sharedCreditService(
+      'path' in store && typeof store.path === 'string'
+        ? { path: store.path === ':memory:' ? store.path : resolve(store.path) }
+        : { store: store as CreditStore },
+    ),
     topUp,
     decimals,
     refund,

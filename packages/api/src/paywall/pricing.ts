@@ -36,7 +36,8 @@ export async function payerInfo(
     count += row.count
     // Dollars per asset by its own decimals; an asset no longer accepted counts by requests only.
     const asset = assets.find((a) => a.address.toLowerCase() === row.asset)
-    if (asset) dollars += row.amount / 10 ** asset.decimals
+    // A float from here on: a figure shown to price functions (`monthlySpent`), not accounting.
+    if (asset) dollars += Number(row.amount) / 10 ** asset.decimals
   }
   return {
     address: address.toLowerCase(),

@@ -1,10 +1,8 @@
 import { createSiwxExtension, type PaymentRequirements, siwxExtensionKey, siwxHeader, verifySiwx } from '@402x/core'
 import type { Ledger } from '../ledger/types.js'
-import { createFreeCounter } from './freeTier.js'
 import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing.js'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 import { errorResponse, faultResponse } from './responses.js'
-import { createSpentNonces } from './spentNonces.js'
 import type { RequestHead } from './types.js'
 
 /** What pricing decides before any payment is looked at. */
@@ -45,9 +43,10 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
   const fixed = new Map(
     config.routes.flatMap((r) => (r.price === undefined ? [] : [[r, requirementsAt(config.accepts, r, r.price)]])),
   )
-  const freeCounter = createFreeCounter()
-  // A sign-in proves identity once: a replayed proof gets no free request.
-  const spendNonce = createSpentNonces()
+  const { counters, spentProofs } = config.stores
+  // A sign-in proves identity once: a replayed proof gets no free request. (Its own key
+  // space: the paywall spends proofs for retries under `address:nonce`.)
+  const spendNonce = (nonce: string, expiresAt: number) => spentProofs.spend(`free:${nonce}`, expiresAt)
   const networks = [...new Set(config.accepts.map((a) => a.network))]
   const assets = config.accepts.map((a) => a.asset)
 
@@ -86,9 +85,12 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
       if (free.by === 'ip') who = input.ip
       else if (free.by === 'key') who = request.headers.get(free.keyHeader) ?? undefined
       else if (free.by === 'payer')
-        who = identity && spendNonce(identity.nonce, identity.expiresAt) ? identity.address : undefined
+        who = identity && (await spendNonce(identity.nonce, identity.expiresAt)) ? identity.address : undefined
       else who = free.by(req)
-      if (who && freeCounter.take(`${config.routes.indexOf(route)}:${who}`, free.requests, free.windowMs)) {
+      if (
+        who &&
+        (await counters.take(`free:${config.routes.indexOf(route)}:${who}`, 1, free.requests, free.windowMs)).ok
+      ) {
         return { type: 'skip' }
       }
     }

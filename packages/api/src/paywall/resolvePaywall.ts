@@ -1,5 +1,4 @@
-import { join } from 'node:path'
-import { findNetwork, parseMoney, stateDir, X402Error } from '@402x/core'
+import { findNetwork, parseMoney, X402Error } from '@402x/core'
 import { createFacilitatorClient, type FacilitatorLike } from '@402x/facilitator/client'
 import { checkPaywallOptions, maxTimeoutOf } from '../config/checkPaywallOptions.js'
 import { checkPublicUrl } from '../config/publicUrl.js'
@@ -11,8 +10,9 @@ import {
   pickSetting,
   settings,
 } from '../config/resolveConfig.js'
-import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import type { Ledger } from '../ledger/types.js'
+import { resolveStores } from '../stores/resolveStores.js'
+import type { Stores } from '../stores/types.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
 import { dollars } from './dollars.js'
 import { type Meter, resolveMeter } from './metering.js'
@@ -63,6 +63,8 @@ export type ResolvedPaywall = {
   accepts: ResolvedOption[]
   facilitator: FacilitatorLike
   ledger: Ledger
+  /** Every store, as `resolveStores` chose them (`ledger` is `stores.ledger`). */
+  stores: Stores
   /** One route when the middleware guards everything it is mounted on. */
   routes: ResolvedRoute[]
   guardsAll: boolean
@@ -110,7 +112,16 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     })
   }
   const facilitator = resolveFacilitator(options, sources)
-  const { ledger, path: ledgerPath } = resolveLedger(options, sources.env)
+  const { ledgerPath, ...stores } = resolveStores(
+    {
+      ledger: options.ledger,
+      locks: options.locks,
+      creditsPath: options.credits ? options.credits.path : undefined,
+      stores: options.stores,
+    },
+    sources.env,
+  )
+  const { ledger } = stores
 
   const toRoute = (route: RouteOptions, name: string, pattern?: RoutePattern): ResolvedRoute => {
     const meter = resolveMeter(route, name, asset.decimals)
@@ -136,7 +147,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     : [toRoute(options as RouteOptions, where)]
   const discovery = options.discovery === false ? false : resolveDiscovery(options.discovery ?? {})
   const publicUrl = pickSetting(settings.publicUrl, options.publicUrl, sources)
-  const credits = resolveCredits(options.credits, ledgerPath, asset, sources.env)
+  const credits = resolveCredits(options.credits, stores.credits, asset, sources.env)
   if (!credits && routes.some((r) => r.meter)) {
     throw new X402Error('invalid_config', {
       message: 'metered prices (pricePerToken, pricePerSecond …) settle through credit: leave credits on',
@@ -149,6 +160,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     accepts,
     facilitator,
     ledger,
+    stores,
     routes,
     guardsAll: !options.routes,
     errors: options.errors ?? 'respond',
@@ -280,20 +292,4 @@ function resolveFacilitator(options: PaywallOptions, sources: ReturnType<typeof 
     url: url.value,
     ...(sources.env.X402_FACILITATOR_API_KEY ? { apiKey: sources.env.X402_FACILITATOR_API_KEY } : {}),
   })
-}
-
-function resolveLedger(
-  options: PaywallOptions,
-  env: Record<string, string | undefined>,
-): { ledger: Ledger; path?: string } {
-  if (typeof options.ledger === 'object') return { ledger: options.ledger }
-  const url = options.ledger ?? env.X402_DATABASE_URL
-  if (url && /^postgres(ql)?:\/\//.test(url)) {
-    throw new X402Error('invalid_config', {
-      message:
-        'the PostgreSQL ledger is not available yet: leave X402_DATABASE_URL unset to use the embedded SQLite ledger',
-    })
-  }
-  const path = url ? url.replace(/^sqlite:(\/\/)?/, '') : join(stateDir(), 'ledger.db')
-  return { ledger: createSqliteLedger({ path }), path }
 }

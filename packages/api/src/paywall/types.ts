@@ -1,6 +1,7 @@
-import type { PaymentRequirements, SettleResponse } from '@402x/core'
+import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
+import type { StoresOptions } from '../stores/types.js'
 import type { Locks } from './locks.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
@@ -177,7 +178,10 @@ export type MeteredResponse = {
 
 /** Prepaid credit (`credits` option; on by default). */
 export type CreditsOptions = {
-  /** The credit ledger's SQLite file. @default the payments ledger's file, or `.402x/credits.db` */
+  /**
+   * The credit ledger's SQLite file (or give a store object as `stores.credits`). @default the
+   * payments ledger's file, or `.402x/credits.db`
+   */
   path?: string
   /** Top-up amounts accepted at `POST /__402x/credits?amount=…`, in dollars. */
   topUp?: { min?: Price; max?: Price; suggested?: Price }
@@ -221,6 +225,14 @@ export type CommonOptions = {
   ledger?: Ledger | string
   /** In-flight locks. @default in-process */
   locks?: Locks
+  /**
+   * The stores behind the paywall's state (docs/architecture.md, "Stores"): any given here
+   * replaces its default. `ledger` and `locks` may be given here or above, not both.
+   *
+   * @example
+   * x402Middleware({ price: 0.01, stores: { locks: sharedLocks, counters: sharedCounters } })
+   */
+  stores?: StoresOptions
   /** More accepted payment options (networks or assets), after the main one. */
   accepts?: PaymentOption[]
   /**
@@ -284,21 +296,8 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
-/** What one credit-funded or metered request cost, in atomic units (the `X-402x-Receipt` header). */
-export type CreditReceipt = {
-  reserved: bigint
-  captured: bigint
-  returned: bigint
-  /** The caller's available credit afterwards. */
-  balance: bigint
-  decimals: number
-  /** Where `returned` went: the caller's credit, or a transfer on chain. */
-  refund: 'credit' | 'onchain'
-  /** The refund transfer, when `refund` is `onchain`. */
-  transaction?: string
-  /** Why nothing (or less than used) was charged: `handler_error`, `metered_over_max`, `meter_failed` … */
-  reason?: string
-}
+/** What one credit-funded or metered request cost (the `X-402x-Receipt` header): one definition, in core. */
+export type { CreditReceipt }
 
 /**
  * What the core reads of a request: its URL, method and headers. A Web `Request` is one;

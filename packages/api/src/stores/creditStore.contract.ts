@@ -1,0 +1,125 @@
+import { randomUUID } from 'node:crypto'
+import { afterEach, describe, expect, it } from 'vitest'
+import { issueToken } from '../credits/tokens.js'
+import { atOnce, type Backend, type OpenBackend } from './contract.fixture.js'
+import type { CreditStore } from './types.js'
+
+/** The `CreditStore` contract (`stores/types.ts`), run against one implementation. */
+export function creditStoreContract(name: string, open: OpenBackend<CreditStore>) {
+  describe(`CreditStore contract: ${name}`, () => {
+    let backend: Backend<CreditStore> | undefined
+    const fresh = async () => {
+      backend = await open()
+      return backend
+    }
+    afterEach(async () => {
+      await backend?.close()
+      backend = undefined
+    })
+    const account = () => `acct_${randomUUID()}`
+
+    it('reads its writes: a top-up on one handle is in the balance on the other at once', async () => {
+      const s = await fresh()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 1_000_000n, ref: `pay_${a}` })
+      expect(await s.b.balance(a)).toEqual({ available: 1_000_000n, reserved: 0n })
+      const held = await s.b.reserve({ account: a, amount: 400_000n, ttlMs: 60_000 })
+      expect(held.ok).toBe(true)
+      expect(await s.a.balance(a)).toEqual({ available: 600_000n, reserved: 400_000n })
+      if (!held.ok) return
+      expect(await s.a.capture({ reservationId: held.reservationId, amount: 150_000n })).toEqual({
+        captured: 150_000n,
+        released: 250_000n,
+      })
+      expect(await s.b.balance(a)).toEqual({ available: 850_000n, reserved: 0n })
+    })
+
+    it('never overdraws: of many reservations at once, on both handles, only what the balance covers succeed', async () => {
+      const s = await fresh()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 10_000n, ref: `pay_${a}` })
+      const held = await atOnce(s, 40, (store) => store.reserve({ account: a, amount: 1_000n, ttlMs: 60_000 }))
+      expect(held.filter((h) => h.ok)).toHaveLength(10)
+      expect(await s.b.balance(a)).toEqual({ available: 0n, reserved: 10_000n })
+    })
+
+    it('charges a batch (tab) only what each caller covers, and the charges are posted whole', async () => {
+      const s = await fresh()
+      const [a, b] = [account(), account()]
+      await s.a.topUp({ account: a, amount: 5_000n, ref: `pay_${a}` })
+      const results = await s.a.tab([
+        { account: a, amount: 3_000n },
+        { account: b, amount: 1n },
+        { account: a, amount: 3_000n },
+        { account: a, amount: 2_000n },
+      ])
+      expect(results).toEqual([true, false, false, true])
+      expect((await s.b.balance(a)).available).toBe(0n)
+      await s.b.postTabs()
+      expect((await s.a.balance(a)).available).toBe(0n)
+    })
+
+    it('moves money once per ref: a retried top-up or grant is replayed', async () => {
+      const s = await fresh()
+      const a = account()
+      const first = await s.a.topUp({ account: a, amount: 7n, ref: `pay_${a}` })
+      const again = await atOnce(s, 8, (store) => store.topUp({ account: a, amount: 7n, ref: `pay_${a}` }))
+      expect(first.replayed).toBe(false)
+      expect(again.every((p) => p.replayed)).toBe(true)
+      await s.b.grant({ account: a, amount: 3n, ref: `grant_${a}` })
+      await s.a.grant({ account: a, amount: 3n, ref: `grant_${a}` })
+      expect((await s.b.balance(a)).available).toBe(10n)
+      expect(await s.a.topUpAccount(`pay_${a}`)).toBe(a)
+      expect(await s.b.grantOf(`grant_${a}`)).toEqual({ account: a, amount: 3n })
+    })
+
+    it('keeps money as exact bigint: amounts past 2^53 round-trip', async () => {
+      const s = await fresh()
+      const a = account()
+      const large = (1n << 62n) + 123_456_789n
+      await s.a.topUp({ account: a, amount: large, ref: `pay_${a}` })
+      expect((await s.b.balance(a)).available).toBe(large)
+      const held = await s.b.reserve({ account: a, amount: large - 1n, ttlMs: 60_000 })
+      expect(held.ok).toBe(true)
+      expect(await s.a.balance(a)).toEqual({ available: 1n, reserved: large - 1n })
+      const entries = await s.a.entries(a)
+      expect(entries.every((e) => typeof e.amount === 'bigint')).toBe(true)
+      expect(entries.map((e) => e.amount)).toContain(large)
+    })
+
+    it('captures, releases or expires a reservation once only', async () => {
+      const s = await fresh()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 100n, ref: `pay_${a}` })
+      const held = await s.a.reserve({ account: a, amount: 100n, ttlMs: 1 })
+      if (!held.ok) throw new Error('not held')
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      expect(await s.b.expireReservations()).toBe(1)
+      expect(await s.a.extend({ reservationId: held.reservationId, ttlMs: 60_000 })).toBe(false)
+      expect((await s.a.balance(a)).available).toBe(100n)
+      await expect(s.a.capture({ reservationId: held.reservationId, amount: 100n })).rejects.toThrow()
+      expect((await s.b.balance(a)).available).toBe(100n)
+    })
+
+    it('links, finds and revokes tokens', async () => {
+      const s = await fresh()
+      const a = account()
+      const { token, hash } = issueToken()
+      await s.a.linkToken(hash, a)
+      expect(await s.b.accountForToken(token)).toBe(a)
+      expect(await s.b.revokeToken(token)).toBe(true)
+      expect(await s.a.accountForToken(token)).toBeUndefined()
+      expect(await s.a.revokeToken(token)).toBe(false)
+    })
+
+    it("signals another writer's commit: version() changes on the other handle", async (context) => {
+      const s = await fresh()
+      // A store that one object serves alone has no other writer to signal.
+      if (s.a === s.b) return context.skip()
+      const before = s.b.version()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 1n, ref: `pay_${a}` })
+      expect(s.b.version()).not.toBe(before)
+    })
+  })
+}

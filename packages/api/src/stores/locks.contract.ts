@@ -1,0 +1,47 @@
+import { afterEach, describe, expect, it } from 'vitest'
+import { atOnce, type Backend, type OpenBackend, sleep } from './contract.fixture.js'
+import type { Locks } from './types.js'
+
+/** The `Locks` contract (`stores/types.ts`), run against one implementation. */
+export function locksContract(name: string, open: OpenBackend<Locks>) {
+  describe(`Locks contract: ${name}`, () => {
+    let backend: Backend<Locks> | undefined
+    const fresh = async () => {
+      backend = await open()
+      return backend
+    }
+    afterEach(async () => {
+      await backend?.close()
+      backend = undefined
+    })
+
+    it('of many acquirers at once, on every handle, exactly one wins', async () => {
+      const s = await fresh()
+      const won = await atOnce(s, 64, (locks) => locks.acquire('eip155:8453:0xa:0xp:0xn', 60_000))
+      expect(won.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('excludes every other holder until released; then exactly one more wins', async () => {
+      const s = await fresh()
+      expect(await s.a.acquire('k', 60_000)).toBe(true)
+      expect(await s.b.acquire('k', 60_000)).toBe(false)
+      expect(await s.a.acquire('k', 60_000)).toBe(false)
+      await s.a.release('k')
+      const won = await atOnce(s, 16, (locks) => locks.acquire('k', 60_000))
+      expect(won.filter(Boolean)).toHaveLength(1)
+    })
+
+    it('expires after its ttl, as a safety net', async () => {
+      const s = await fresh()
+      expect(await s.a.acquire('k', 30)).toBe(true)
+      await sleep(80)
+      expect(await s.b.acquire('k', 60_000)).toBe(true)
+    })
+
+    it('locks keys independently', async () => {
+      const s = await fresh()
+      expect(await s.a.acquire('k1', 60_000)).toBe(true)
+      expect(await s.b.acquire('k2', 60_000)).toBe(true)
+    })
+  })
+}
