@@ -5,10 +5,14 @@ import { createCreditLedger } from '../credits/createCreditLedger.js'
 import { createMemoryCreditStore } from './createMemoryCreditStore.js'
 import { creditStoreContract } from './creditStore.contract.js'
 
-creditStoreContract('memory', () => {
-  const store = createMemoryCreditStore()
-  return { a: store, b: store, close: () => store.close() }
-})
+creditStoreContract(
+  'memory',
+  () => {
+    const store = createMemoryCreditStore()
+    return { a: store, b: store, close: () => store.close() }
+  },
+  { signals: false },
+)
 
 // Two connections on one file: what two processes sharing it see.
 creditStoreContract('SQLite', () => {
