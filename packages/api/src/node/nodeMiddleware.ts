@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import { creditsServedMark, type MarkedRequest } from '../paywall/creditsServed.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
@@ -34,7 +35,9 @@ export function nodeMiddleware(
   paywall: Paywall,
   options: NodeMiddlewareOptions = {},
 ): (req: NodeRequest, res: ServerResponse, next: Next) => void {
+  const servesCredits = Boolean(paywall.config.credits) && !paywall.config.guardsAll
   return (req, res, next) => {
+    if (servesCredits) (req as MarkedRequest)[creditsServedMark] = true
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
@@ -78,6 +81,8 @@ async function run(
   const decision = await paywall.handle(request, route ?? undefined, {
     req: route?.needsRequest ? withRouteParams(req, route, path) : req,
     ip: req.ip ?? req.socket?.remoteAddress,
+    // A per-route paywall offers a top-up only when a paywall serving it saw this request.
+    creditsServed: !paywall.config.guardsAll || (req as MarkedRequest)[creditsServedMark] === true,
   })
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'

@@ -21,6 +21,11 @@ export type HandleContext = {
   ip?: string | undefined
   /** Route parameters the framework knows, for the request view built for pricing code. */
   params?: Record<string, string>
+  /**
+   * Whether something serves `/__402x/credits` for this request; `false` leaves the top-up
+   * out of a 402 (a per-route paywall alone). Unknown (`undefined`): offered.
+   */
+  creditsServed?: boolean
 }
 
 /** Who calls, resolved once by the identity stage for everything that counts callers. */
@@ -106,7 +111,10 @@ export function paymentRequired(
 ): Response {
   const { rt, route, extensions } = ctx
   const credits = rt.config.credits
-  const offer = credits && route !== rt.creditsRoute ? creditsOffer(credits, ctx.origin, ctx.shownBalance) : undefined
+  const offer =
+    credits && route !== rt.creditsRoute && ctx.context.creditsServed !== false
+      ? creditsOffer(credits, ctx.origin, ctx.shownBalance)
+      : undefined
   const more = offer ? { ...challenge, ...creditsExtension(offer) } : challenge
   return paymentRequiredResponse({
     paywall: rt.config,
