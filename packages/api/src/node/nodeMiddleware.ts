@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
-import { creditsServedMark, type MarkedRequest } from '../paywall/creditsServed.js'
+import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
 import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
@@ -37,7 +37,7 @@ export function nodeMiddleware(
 ): (req: NodeRequest, res: ServerResponse, next: Next) => void {
   const servesCredits = Boolean(paywall.config.credits) && !paywall.config.guardsAll
   return (req, res, next) => {
-    if (servesCredits) (req as MarkedRequest)[creditsServedMark] = true
+    if (servesCredits) markCreditsServed(req)
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
@@ -82,7 +82,7 @@ async function run(
     req: route?.needsRequest ? withRouteParams(req, route, path) : req,
     ip: req.ip ?? req.socket?.remoteAddress,
     // A per-route paywall offers a top-up only when a paywall serving it saw this request.
-    creditsServed: !paywall.config.guardsAll || (req as MarkedRequest)[creditsServedMark] === true,
+    creditsServed: !paywall.config.guardsAll || creditsServedFor(req),
   })
   if (decision.type === 'skip') return next()
   const head = req.method === 'HEAD'
