@@ -1,3 +1,4 @@
+import { afterEach } from 'vitest'
 /**
  * What a contract suite is given: a backend opened fresh for each case, seen through two
  * handles (two connections, or two processes' views). A memory store gives the same object
@@ -11,3 +12,19 @@ export const atOnce = <T, R>(backend: Backend<T>, count: number, fn: (store: T, 
   Promise.all(Array.from({ length: count }, (_, i) => fn(i % 2 ? backend.b : backend.a, i)))
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Opens a fresh backend per test (call inside a `describe`): the returned function opens
+ * it, and each is closed after its test.
+ */
+export function freshBackends<T>(open: OpenBackend<T>): () => Promise<Backend<T>> {
+  let backend: Backend<T> | undefined
+  afterEach(async () => {
+    await backend?.close()
+    backend = undefined
+  })
+  return async () => {
+    backend = await open()
+    return backend
+  }
+}

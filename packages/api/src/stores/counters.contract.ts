@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { atOnce, type Backend, type OpenBackend, sleep } from './contract.fixture.js'
+import { describe, expect, it } from 'vitest'
+import { atOnce, freshBackends, type OpenBackend, sleep } from './contract.fixture.js'
 import type { Counters } from './types.js'
 
 /** The `Counters` contract (`stores/types.ts`), run against one implementation. */
 export function countersContract(name: string, open: OpenBackend<Counters>) {
   describe(`Counters contract: ${name}`, () => {
-    let backend: Backend<Counters> | undefined
-    const fresh = async () => {
-      backend = await open()
-      return backend
-    }
-    afterEach(async () => {
-      await backend?.close()
-      backend = undefined
-    })
+    const fresh = freshBackends(open)
     const day = 86_400_000
 
     it('is atomic per key: of many takes at once, exactly `limit` succeed', async () => {

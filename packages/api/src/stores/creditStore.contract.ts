@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { issueToken } from '../credits/tokens.js'
-import { atOnce, type Backend, type OpenBackend } from './contract.fixture.js'
+import { atOnce, freshBackends, type OpenBackend } from './contract.fixture.js'
 import type { CreditStore } from './types.js'
 
 /** The `CreditStore` contract (`stores/types.ts`), run against one implementation. */
@@ -11,15 +11,7 @@ import type { CreditStore } from './types.js'
  */
 export function creditStoreContract(name: string, open: OpenBackend<CreditStore>, options: { signals?: boolean } = {}) {
   describe(`CreditStore contract: ${name}`, () => {
-    let backend: Backend<CreditStore> | undefined
-    const fresh = async () => {
-      backend = await open()
-      return backend
-    }
-    afterEach(async () => {
-      await backend?.close()
-      backend = undefined
-    })
+    const fresh = freshBackends(open)
     const account = () => `acct_${randomUUID()}`
 
     it('reads its writes: a top-up on one handle is in the balance on the other at once', async () => {

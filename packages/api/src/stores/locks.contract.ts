@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { atOnce, type Backend, type OpenBackend, sleep } from './contract.fixture.js'
+import { describe, expect, it } from 'vitest'
+import { atOnce, freshBackends, type OpenBackend, sleep } from './contract.fixture.js'
 import type { Locks } from './types.js'
 
 /** The `Locks` contract (`stores/types.ts`), run against one implementation. */
 export function locksContract(name: string, open: OpenBackend<Locks>) {
   describe(`Locks contract: ${name}`, () => {
-    let backend: Backend<Locks> | undefined
-    const fresh = async () => {
-      backend = await open()
-      return backend
-    }
-    afterEach(async () => {
-      await backend?.close()
-      backend = undefined
-    })
+    const fresh = freshBackends(open)
 
     it('of many acquirers at once, on every handle, exactly one wins', async () => {
       const s = await fresh()

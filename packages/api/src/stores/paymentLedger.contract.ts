@@ -1,20 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { newPayment } from '../ledger/newPayment.fixture.js'
-import { atOnce, type Backend, type OpenBackend } from './contract.fixture.js'
+import { atOnce, freshBackends, type OpenBackend } from './contract.fixture.js'
 import type { PaymentLedger } from './types.js'
 
 /** The `PaymentLedger` contract (`stores/types.ts`), run against one implementation. */
 export function paymentLedgerContract(name: string, open: OpenBackend<PaymentLedger>) {
   describe(`PaymentLedger contract: ${name}`, () => {
-    let backend: Backend<PaymentLedger> | undefined
-    const fresh = async () => {
-      backend = await open()
-      return backend
-    }
-    afterEach(async () => {
-      await backend?.close()
-      backend = undefined
-    })
+    const fresh = freshBackends(open)
 
     it('reads its writes: a payment recorded on one handle is found on the other at once', async () => {
       const s = await fresh()

@@ -1,19 +1,11 @@
-import { afterEach, describe, expect, it } from 'vitest'
-import { atOnce, type Backend, type OpenBackend } from './contract.fixture.js'
+import { describe, expect, it } from 'vitest'
+import { atOnce, freshBackends, type OpenBackend } from './contract.fixture.js'
 import type { SpentProofs } from './types.js'
 
 /** The `SpentProofs` contract (`stores/types.ts`), run against one implementation. */
 export function spentProofsContract(name: string, open: OpenBackend<SpentProofs>) {
   describe(`SpentProofs contract: ${name}`, () => {
-    let backend: Backend<SpentProofs> | undefined
-    const fresh = async () => {
-      backend = await open()
-      return backend
-    }
-    afterEach(async () => {
-      await backend?.close()
-      backend = undefined
-    })
+    const fresh = freshBackends(open)
     const later = () => Date.now() + 60_000
 
     it('spends a proof once: the second time, on any handle, is refused', async () => {
