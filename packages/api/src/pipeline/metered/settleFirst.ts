@@ -1,8 +1,8 @@
 import { errorResponse } from '../../paywall/responses.js'
-import { settleAndServe } from '../../paywall/settleAndServe.js'
 import type { Decision } from '../../paywall/types.js'
-import { type PaidContext, paymentRequired, respond } from '../context.js'
+import { type PaidContext, respond } from '../context.js'
 import { emitPayment } from '../runtime.js'
+import { settlePayment } from '../settlePayment.js'
 import { creditPayment } from './creditPayment.js'
 
 /**
@@ -13,20 +13,9 @@ import { creditPayment } from './creditPayment.js'
  */
 export async function settleFirst(ctx: PaidContext, id: string, verifiedAt: number): Promise<Decision> {
   const { rt } = ctx
-  const { payload, requirements, exact, v1 } = ctx.payment as NonNullable<PaidContext['payment']>
+  const { requirements, exact, v1 } = ctx.payment as NonNullable<PaidContext['payment']>
   const payer = exact.authorization.from
-  const paid = await settleAndServe({
-    ledger: rt.ledger,
-    facilitator: rt.facilitator,
-    events: rt.events,
-    id,
-    payer,
-    payload,
-    requirements,
-    status: 200,
-    verifiedAt,
-    paymentRequired: (error, settle) => paymentRequired(ctx, error, settle),
-  })
+  const paid = await settlePayment(ctx, id, verifiedAt, 200)
   // A status of 200 is never released.
   if (paid === 'released') throw new Error('unreachable: a 200 was released')
   if (paid instanceof Response) return respond(paid)

@@ -1,12 +1,12 @@
 import type { Invalid } from '@402x/core'
 import { paymentId } from '../../ledger/paymentId.js'
 import { faultResponse, receiptPairs, withHeaders } from '../../paywall/responses.js'
-import { settleAndServe } from '../../paywall/settleAndServe.js'
 import type { Decision, StatusOutcome } from '../../paywall/types.js'
 import type { Stage } from '../compose.js'
-import { type PaidContext, paymentRequired, refuse, respond, unlock } from '../context.js'
+import { type PaidContext, refuse, respond, unlock } from '../context.js'
 import { settleFirst } from '../metered/settleFirst.js'
 import { emitPayment, markUndelivered } from '../runtime.js'
+import { settlePayment } from '../settlePayment.js'
 import { knownPayment } from './knownPayment.js'
 
 /**
@@ -117,7 +117,7 @@ async function verifyAndRecord(ctx: PaidContext): Promise<string | Decision> {
 /** The recorded payment's decision: settle first (credit, metered), or serve then settle. */
 async function proceed(ctx: PaidContext, id: string): Promise<Decision> {
   const { rt, request } = ctx
-  const { payload, requirements, exact, v1 } = ctx.payment as NonNullable<PaidContext['payment']>
+  const { requirements, exact, v1 } = ctx.payment as NonNullable<PaidContext['payment']>
   const payer = exact.authorization.from
   const resourceUrl = ctx.resourceUrl
   const verifiedAt = ctx.verifiedAt
@@ -137,18 +137,7 @@ async function proceed(ctx: PaidContext, id: string): Promise<Decision> {
   /** Settles (status < 400) or releases, and unlocks the payment. */
   const finishStatus = async (status: number): Promise<StatusOutcome> => {
     try {
-      const outcome = await settleAndServe({
-        ledger: rt.ledger,
-        facilitator: rt.facilitator,
-        events: rt.events,
-        id,
-        payer,
-        payload,
-        requirements,
-        status,
-        verifiedAt,
-        paymentRequired: (error, settle) => paymentRequired(ctx, error, settle),
-      })
+      const outcome = await settlePayment(ctx, id, verifiedAt, status)
       if (outcome === 'released') return undefined
       if (outcome instanceof Response) return outcome
       paid = true
