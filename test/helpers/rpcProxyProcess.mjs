@@ -4,14 +4,19 @@
 // swallow eth_sendRawTransaction (read, never forwarded, never answered); ?on=0 forwards it
 // again. POST <control>/signal-on-send?pid=N&signal=SIGSTOP sends that signal to process N
 // just as the next eth_sendRawTransaction is forwarded (anvil stopped, or killed, as a
-// settlement is sent). GET <control>/stats answers how many sends it swallowed and forwarded.
+// settlement is sent); after a SIGSTOP the send is forwarded only once /proc shows the process
+// stopped. GET <control>/stats answers how many sends it swallowed and forwarded, how many
+// signals it sent and how many stops it saw. Every request is logged on stderr.
+import { readFileSync } from 'node:fs'
 import { createServer, request } from 'node:http'
 
 const upstream = new URL(process.argv[2] ?? 'http://127.0.0.1:8545')
 let swallow = false
 /** A signal to send to a process as the next send is forwarded. */
 let onSend
-const stats = { swallowed: 0, forwarded: 0 }
+const stats = { swallowed: 0, forwarded: 0, signalled: 0, stopSeen: 0 }
+const t0 = Date.now()
+const log = (...a) => process.stderr.write(`[proxy +${Date.now() - t0}ms] ${a.join(' ')}\n`)
 
 const forward = (body, res) => {
   const up = request(
@@ -23,6 +28,7 @@ const forward = (body, res) => {
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     },
     (answer) => {
+      log('answered', body.slice(0, 80))
       res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' })
       answer.pipe(res)
     },
@@ -44,6 +50,7 @@ const proxy = createServer((req, res) => {
       calls = []
     }
     const sends = calls.some((call) => call?.method === 'eth_sendRawTransaction')
+    log('got', calls.map((c) => c?.method).join(','))
     if (sends && swallow) {
       stats.swallowed++
       return // never answered: the caller's timeout is all it gets
@@ -51,12 +58,37 @@ const proxy = createServer((req, res) => {
     if (sends) stats.forwarded++
     if (sends && onSend) {
       // Signalled first, then forwarded: a stopped node has the send in its socket, unread.
-      process.kill(onSend.pid, onSend.signal)
+      const { pid, signal } = onSend
       onSend = undefined
+      process.kill(pid, signal)
+      stats.signalled++
+      log('signalled', pid, signal)
+      if (signal === 'SIGSTOP') {
+        // Forwarded only once the kernel shows the process stopped (state T).
+        const waitStopped = (left) => {
+          if (processState(pid) === 'T') {
+            stats.stopSeen++
+            return forward(body, res)
+          }
+          if (left <= 0) return forward(body, res)
+          setTimeout(() => waitStopped(left - 1), 5)
+        }
+        return waitStopped(400)
+      }
     }
     forward(body, res)
   })
 })
+
+/** The state letter of process `pid` in /proc (T: stopped), or undefined. */
+const processState = (pid) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+  } catch {
+    return undefined
+  }
+}
 
 const control = createServer((req, res) => {
   const url = new URL(req.url ?? '/', 'http://control')

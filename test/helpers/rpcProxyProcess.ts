@@ -3,6 +3,15 @@ import { fileURLToPath } from 'node:url'
 
 const script = fileURLToPath(new URL('./rpcProxyProcess.mjs', import.meta.url))
 
+/** What the proxy did: sends swallowed and forwarded, signals sent, stops the kernel showed. */
+export type ProxyStats = {
+  swallow: boolean
+  swallowed: number
+  forwarded: number
+  signalled: number
+  stopSeen: number
+}
+
 export type RpcProxyProcess = {
   /** The proxy's JSON-RPC URL. */
   url: string
@@ -10,7 +19,7 @@ export type RpcProxyProcess = {
   swallow(on: boolean): Promise<void>
   /** Sends `signal` to process `pid` just as the next `eth_sendRawTransaction` is forwarded. */
   signalOnSend(pid: number, signal: 'SIGSTOP' | 'SIGKILL'): Promise<void>
-  stats(): Promise<{ swallow: boolean; swallowed: number; forwarded: number }>
+  stats(): Promise<ProxyStats>
   stop(): Promise<void>
 }
 
@@ -30,6 +39,8 @@ export async function startRpcProxyProcess(target: string): Promise<RpcProxyProc
       const timer = setTimeout(() => reject(new Error(`the RPC proxy was not ready in 10 s: ${err}`)), 10_000)
       child.stderr?.on('data', (d) => {
         err += d
+        // X402_TEST_PROXY_LOG=1 shows the proxy's log of every request (debugging a chain test).
+        if (process.env.X402_TEST_PROXY_LOG) process.stderr.write(d)
       })
       child.stdout?.on('data', (d) => {
         out += d
@@ -50,7 +61,7 @@ export async function startRpcProxyProcess(target: string): Promise<RpcProxyProc
       url: ready.url,
       swallow: async (on) => void (await call(`/swallow?on=${on ? 1 : 0}`)),
       signalOnSend: async (pid, signal) => void (await call(`/signal-on-send?pid=${pid}&signal=${signal}`)),
-      stats: () => call('/stats') as Promise<{ swallow: boolean; swallowed: number; forwarded: number }>,
+      stats: () => call('/stats') as Promise<ProxyStats>,
       stop,
     }
   } catch (error) {

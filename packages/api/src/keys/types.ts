@@ -1,0 +1,132 @@
+// API keys, plans and quotas (issue 17): what a key is, what a plan allows, what a served
+// call on a key records. docs/api-keys.md is the user's page.
+
+/** An API key as stored: never the key itself, only its sha256. */
+export type ApiKeyRecord = {
+  /** `key_…`, stable, safe to show and log. */
+  id: string
+  name: string
+  /** Who the key belongs to (an email, a customer id …), free text. */
+  owner: string | undefined
+  /** The plan's name. */
+  plan: string
+  metadata: Record<string, string>
+  /** The key's first characters (`x402_test_ab12`), to recognise it in a list. */
+  start: string
+  /** Hex sha256 of the whole key. */
+  hash: string
+  /** The key's own credit account (pay-as-you-go plans draw from it). */
+  account: string
+  createdAt: number
+  /** ms epoch; `undefined`: never expires. */
+  expiresAt: number | undefined
+  /** ms epoch once revoked. */
+  revokedAt: number | undefined
+}
+
+export type NewApiKey = {
+  name: string
+  plan: string
+  owner?: string
+  metadata?: Record<string, string>
+  expiresAt?: number
+  /** `live` (`x402_live_…`) or `test` (`x402_test_…`, the local chain's). */
+  mode: 'live' | 'test'
+}
+
+/**
+ * Where keys live.
+ *
+ * Contract:
+ * - `create` returns the key once; only its hash is stored, and `findByHash` finds it;
+ * - `revoke` is seen at once by every store object sharing the backend (read-your-writes);
+ *   {@link KeyStore.version} changes once another writer has committed, so that a cache of
+ *   keys in front of it forgets what it holds;
+ * - ids and hashes are unique.
+ *
+ * Implementations: memory (`createMemoryKeyStore`), SQLite (`createSqliteKeyStore`).
+ */
+export type KeyStore = {
+  create(input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }>
+  findByHash(hash: string): Promise<ApiKeyRecord | undefined>
+  get(id: string): Promise<ApiKeyRecord | undefined>
+  list(options?: { plan?: string; includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
+  /** `false` when there is no such key or it was already revoked. */
+  revoke(id: string): Promise<boolean>
+  /** Plans created at run time (the admin API), by name; presets given in code come first. */
+  putPlan(plan: PlanDefinition): Promise<void>
+  plans(): Promise<PlanDefinition[]>
+  /** Changes whenever another writer has committed (SQLite `data_version`); a constant in memory. */
+  version(): number
+  close(): Promise<void>
+}
+
+/** A rate limit inside a plan (the `rateLimit` option's shape, JSON-serialisable). */
+export type PlanRateLimit =
+  | { maxRequests: number; windowMs: number; algorithm?: 'sliding-window' | 'fixed-window' }
+  | { algorithm: 'token-bucket'; capacity: number; refillPerSecond: number }
+
+/** A plan, as JSON: what the admin API, `402x keys` and the presets speak. */
+export type PlanDefinition = {
+  name: string
+  /** Route patterns it covers (`GET /api/*`, `/api/*`), or every route. @default 'all' */
+  routes: 'all' | string[]
+  rateLimits: PlanRateLimit[]
+  /** Per UTC day and per UTC month: requests, or units on metered routes. */
+  quota: { day?: number; month?: number }
+  /**
+   * Past the quota: `block` answers 429 `quota_exceeded` with the reset time; `{ price }`
+   * bills each call over it (dollars per call), drawn from the key's credit account.
+   */
+  overage: 'block' | { price: string }
+  /**
+   * How a call within the plan is paid: `included` (the plan's allowance: nothing drawn per
+   * call), or `credits` (pay-as-you-go: the route's price drawn from the key's credit).
+   */
+  billing: 'included' | 'credits'
+}
+
+/** One served call on a key. Amounts are atomic units of the asset, exact. */
+export type UsageEvent = {
+  keyId: string
+  /** The route's pattern (`GET /api/data`). */
+  route: string
+  /** 1 per request, or the metered units. */
+  units: number
+  amount: bigint
+  asset: string
+  status: number
+  at: number
+  requestId: string
+}
+
+/** A key's usage over a period, per route. */
+export type Statement = {
+  keyId: string
+  from: number
+  to: number
+  lines: { route: string; calls: number; units: number; amount: bigint }[]
+  total: { calls: number; units: number; amount: bigint }
+}
+
+/**
+ * Usage events, kept in the ledger store, and the quota counters they agree with.
+ *
+ * Contract:
+ * - `record` is durable once resolved and idempotent by `requestId`;
+ * - `statement` sums exactly what was recorded in [from, to);
+ * - `used(keyId, period)` equals the units recorded in that UTC day (`d:2026-12-06`) or
+ *   month (`m:2026-12`), plus what `reserve` has reserved and not released;
+ * - `reserve` is atomic: of concurrent reserves, those that succeed never take `used` past
+ *   `limit`; `release` gives back a reservation that was not served.
+ *
+ * Implementations: memory (`createMemoryUsageStore`), SQLite (`createSqliteUsageStore`).
+ */
+export type UsageStore = {
+  record(events: UsageEvent[]): Promise<void>
+  statement(keyId: string, from: number, to: number): Promise<Statement>
+  used(keyId: string, period: string): Promise<number>
+  reserve(keyId: string, period: string, units: number, limit: number): Promise<{ ok: boolean; used: number }>
+  release(keyId: string, period: string, units: number): Promise<void>
+  close(): Promise<void>
+}
