@@ -2,4 +2,5 @@
 
 export type { Next, NodeRequest } from './node/nodeMiddleware.js'
 export { nodeMiddleware } from './node/nodeMiddleware.js'
+export { rateLimit } from './node/rateLimit.js'
 export { withX402 } from './node/withX402.js'

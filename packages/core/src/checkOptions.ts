@@ -12,6 +12,8 @@ export type OptionRule = {
   test(value: unknown): boolean
   shape?: OptionShape
   each?: OptionRule
+  /** `either`'s rules: the first whose test passes checks the value further. */
+  alternatives?: readonly OptionRule[]
   refuse?: string
 }
 
@@ -41,17 +43,10 @@ export const rule = {
   either: (expect: string, ...rules: OptionRule[]): OptionRule => ({
     expect,
     test: (v) => rules.some((r) => r.test(v)),
-    ...eitherParts(rules),
+    alternatives: rules,
   }),
   /** A known option that stops start-up with `message` whatever its value. */
   refused: (message: string): OptionRule => ({ expect: 'nothing', test: () => true, refuse: message }),
-}
-
-/** `either` keeps the nested checks of its alternatives: the one that accepts the value applies. */
-function eitherParts(rules: OptionRule[]): Pick<OptionRule, 'shape' | 'each'> {
-  const withShape = rules.find((r) => r.shape)
-  const withEach = rules.find((r) => r.each)
-  return { ...(withShape?.shape ? { shape: withShape.shape } : {}), ...(withEach?.each ? { each: withEach.each } : {}) }
 }
 
 /**
@@ -80,6 +75,11 @@ export function checkOptions(value: unknown, shape: OptionShape, where: string, 
 function checkValue(given: unknown, known: OptionRule, where: string, name: string): void {
   if (known.refuse) throw fault(where, name, `${where}: ${known.refuse}`)
   if (!known.test(given)) throw fault(where, name, `${where}: \`${name}\` is ${describe(given)}: give ${known.expect}`)
+  const chosen = known.alternatives?.find((alternative) => alternative.test(given))
+  if (chosen) {
+    checkValue(given, chosen, where, name)
+    return
+  }
   if (known.shape && isPlainObject(given)) checkOptions(given, known.shape, where, name)
   if (known.each && isPlainObject(given)) {
     for (const [key, item] of Object.entries(given))

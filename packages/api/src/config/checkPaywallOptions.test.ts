@@ -74,12 +74,39 @@ describe('paywall options are checked strictly', () => {
     )
   })
 
-  it('rateLimit is not available yet: it stops start-up, on the middleware and on a route', () => {
-    const message =
-      '`rateLimit` is not available yet in this release: remove it, or put a rate limiter (express-rate-limit …) in front of the route; it is never ignored'
-    expect(start({ price: 0.01, rateLimit: { maxRequests: 3, windowMs: 60000 } })).toThrow(message)
-    expect(start({ routes: { 'GET /a': { price: 0.01, rateLimit: { maxRequests: 3 } } } })).toThrow(message)
-    expect(start({ routes: { 'GET /a': 0.01 }, rateLimit: { maxRequests: 3 } })).toThrow(message)
+  it('rateLimit is taken on the middleware, on a route and beside a routes table', () => {
+    expect(start({ price: 0.01, rateLimit: { maxRequests: 3, windowMs: 60000 } })).not.toThrow()
+    expect(start({ routes: { 'GET /a': { price: 0.01, rateLimit: { maxRequests: 3 } } } })).not.toThrow()
+    expect(
+      start({ routes: { 'GET /a': 0.01 }, rateLimit: [{ maxRequests: 3 }, { maxRequests: 100, windowMs: 3_600_000 }] }),
+    ).not.toThrow()
+    expect(
+      start({ price: 0.01, rateLimit: { algorithm: 'token-bucket', capacity: 10, refillPerSecond: 2 } }),
+    ).not.toThrow()
+  })
+
+  it('a rateLimit that cannot mean what it says stops start-up, naming the field', () => {
+    expect(start({ price: 0.01, rateLimit: { windowMs: 60000 } })).toThrow(
+      'x402Middleware() rateLimit: maxRequests is undefined: give a whole number of requests per window ≥ 1, e.g. 100',
+    )
+    expect(start({ price: 0.01, rateLimit: { maxRequests: 0 } })).toThrow('`rateLimit.maxRequests` is 0')
+    expect(start({ price: 0.01, rateLimit: { maxRequests: 5, capacity: 3 } })).toThrow(
+      'a token bucket takes `capacity` and `refillPerSecond`, not `maxRequests`/`windowMs`: give one kind',
+    )
+    expect(start({ price: 0.01, rateLimit: { algorithm: 'fixed-window', maxRequests: 5, capacity: 3 } })).toThrow(
+      "`capacity` and `refillPerSecond` are a token bucket's",
+    )
+    expect(start({ price: 0.01, rateLimit: { algorithm: 'token-bucket', capacity: 3 } })).toThrow(
+      'refillPerSecond is undefined: give the tokens added per second, above 0, e.g. 5',
+    )
+    expect(start({ price: 0.01, rateLimit: { maxRequest: 5 } })).toThrow('did you mean `maxRequests`?')
+    expect(start({ price: 0.01, rateLimit: { maxRequests: 5, store: 'http://redis' } })).toThrow(
+      'store "http://redis" is not a redis:// URL',
+    )
+    expect(start({ price: 0.01, rateLimit: { maxRequests: 5, ipv6Subnet: 200 } })).toThrow('ipv6Subnet is 200')
+    expect(start({ routes: { 'GET /a': { price: 0.01, rateLimit: { maxRequests: 5, by: 'wallet' } } } })).toThrow(
+      "`routes[\"GET /a\"].rateLimit.by` is \"wallet\": give 'ip', 'key', 'token', 'payer' or (req) => id",
+    )
   })
 
   it('verifyNonce: true is accepted; false cannot turn replay protection off', () => {

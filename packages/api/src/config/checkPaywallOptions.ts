@@ -21,7 +21,8 @@ export function checkPaywallOptions(options: PaywallOptions, adapter?: string): 
   checkOptions(options, paywallRules, where)
   const given = options as Record<string, unknown>
   if (given.routes !== undefined) {
-    const beside = Object.keys(routeRules).filter((key) => given[key] !== undefined)
+    // `rateLimit` beside a table is one limit all its routes share.
+    const beside = Object.keys(routeRules).filter((key) => key !== 'rateLimit' && given[key] !== undefined)
     if (beside.length > 0) {
       throw new X402Error('invalid_config', {
         message: `${where}: ${beside.join(', ')} next to routes would be ignored: give it in the route, e.g. routes: { 'POST /api/complete': { pricePerToken: 0.0001, ${beside[0]}: … } }`,

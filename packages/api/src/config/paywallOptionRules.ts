@@ -7,6 +7,7 @@ import type {
   PaymentOption,
   RouteOptions,
 } from '../paywall/types.js'
+import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 
 // The known keys of every object a seller writes, one list per type. Each list `satisfies`
@@ -49,6 +50,32 @@ export const freeTierRules = {
   keyHeader: rule.string('a header name, e.g. "x-api-key"'),
 } as const satisfies Record<keyof FreeTier, OptionRule>
 
+/** `rateLimit: { … }` (what the fields mean together is checked by `resolveRateLimit`). */
+export const rateLimitRules = {
+  maxRequests: wholeIn(1, Number.MAX_SAFE_INTEGER, 'a whole number of requests per window, e.g. 100'),
+  windowMs: wholeIn(1, Number.MAX_SAFE_INTEGER, 'a number of milliseconds, e.g. 60000 for a minute'),
+  message: text,
+  algorithm: rule.oneOf('sliding-window', 'fixed-window', 'token-bucket'),
+  capacity: wholeIn(1, Number.MAX_SAFE_INTEGER, 'a whole number of tokens, e.g. 20'),
+  refillPerSecond: {
+    expect: 'tokens per second above 0, e.g. 5',
+    test: (v) => typeof v === 'number' && v > 0 && Number.isFinite(v),
+  },
+  cost: fn('(req) => units'),
+  by: rule.either(
+    "'ip', 'key', 'token', 'payer' or (req) => id",
+    rule.oneOf('ip', 'key', 'token', 'payer'),
+    fn('(req) => id | undefined'),
+  ),
+  ipv6Subnet: rule.either('a prefix length from 8 to 128, or false', rule.number(), rule.oneOf(false)),
+  countRejected: bool,
+  onStoreError: rule.oneOf('fail-closed', 'fail-open'),
+  store: rule.either('a redis:// URL, or a store object', rule.string(), object('a store object')),
+  prefix: text,
+  name: text,
+  keyHeader: rule.string('a header name, e.g. "x-api-key"'),
+} as const satisfies Record<keyof RateLimitOptions, OptionRule>
+
 /** One priced route: the options of `x402Middleware({ price })` and of each `routes` entry. */
 export const routeRules = {
   price: priceOrFunction,
@@ -70,8 +97,10 @@ export const routeRules = {
       'true, or leave it out: replays are always refused (each signed payment pays once), and that cannot be turned off',
     test: (v) => v === true,
   },
-  rateLimit: rule.refused(
-    '`rateLimit` is not available yet in this release: remove it, or put a rate limiter (express-rate-limit …) in front of the route; it is never ignored',
+  rateLimit: rule.either(
+    'an object: { maxRequests: 100, windowMs: 60000 }, or an array of them',
+    rule.object(rateLimitRules),
+    rule.array(rule.object(rateLimitRules)),
   ),
   pricePerToken: price,
   countTokens: fn('(response) => tokens'),
@@ -111,6 +140,11 @@ export const storesRules = {
   locks: storeObject('{ acquire, release }'),
   spentProofs: storeObject('{ spend }'),
   counters: storeObject('{ take }'),
+  rateLimits: rule.either(
+    'a redis:// URL, or a store object ({ consume, refund, close })',
+    rule.string(),
+    storeObject('{ consume, refund, close }'),
+  ),
 } as const satisfies Record<keyof StoresOptions, OptionRule>
 
 /** `discovery: { … }`. */

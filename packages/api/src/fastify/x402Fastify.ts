@@ -60,7 +60,10 @@ export const x402Fastify = Object.assign(
         req: route?.needsRequest ? withRouteParams(request, route, request.url) : request,
         ip: request.ip,
       })
-      if (decision.type === 'skip') return
+      if (decision.type === 'skip') {
+        for (const [name, value] of decision.headers ?? []) reply.header(name, value)
+        return
+      }
       if (decision.type === 'respond') {
         // No route serves this method and path (Fastify's 404 handler has it): a 402 would
         // ask for a payment nothing can use, so Fastify's 404 answers instead.

@@ -34,6 +34,9 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
           return c.res
         },
         pass: next,
+        stamp: (pairs) => {
+          for (const [name, value] of pairs) c.header(name, value)
+        },
         // A 402 for a method and path no handler serves is a 404 (see noHonoRoute).
         unserved: () => noHonoRoute(c),
         served: (final) => {

@@ -84,7 +84,10 @@ async function run(
     // A per-route paywall offers a top-up only when a paywall serving it saw this request.
     creditsServed: !paywall.config.guardsAll || creditsServedFor(req),
   })
-  if (decision.type === 'skip') return next()
+  if (decision.type === 'skip') {
+    for (const [name, value] of decision.headers ?? []) res.setHeader(name, value)
+    return next()
+  }
   const head = req.method === 'HEAD'
   if (decision.type === 'respond') {
     if (

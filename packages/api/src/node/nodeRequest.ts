@@ -4,6 +4,7 @@ import { isValidHost } from '../paywall/host.js'
 import { faultResponse, refusalBody } from '../paywall/responses.js'
 import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
+import { headerView } from './headerView.js'
 
 /**
  * A Web `Request` with the method, URL and headers of a Node request (no body: the
@@ -65,20 +66,7 @@ class NodeRequestHead implements RequestHead {
     readonly parsedUrl: URL,
   ) {
     this.method = req.method ?? 'GET'
-    const raw = req.rawHeaders
-    this.headers = {
-      get(name: string) {
-        const wanted = name.toLowerCase()
-        let value: string | null = null
-        for (let i = 0; i < raw.length; i += 2) {
-          const key = raw[i] as string
-          if (key.length === wanted.length && key.toLowerCase() === wanted) {
-            value = value === null ? (raw[i + 1] as string) : `${value}, ${raw[i + 1]}`
-          }
-        }
-        return value
-      },
-    }
+    this.headers = headerView(req)
   }
   get url() {
     return this.parsedUrl.href

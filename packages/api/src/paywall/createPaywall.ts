@@ -9,7 +9,9 @@ import { creditsEndpoint } from '../pipeline/stages/creditsEndpoint.js'
 import { decodePayment } from '../pipeline/stages/decodePayment.js'
 import { exactPayment } from '../pipeline/stages/exactPayment.js'
 import { identity } from '../pipeline/stages/identity.js'
+import { payerRateLimit } from '../pipeline/stages/payerRateLimit.js'
 import { price } from '../pipeline/stages/price.js'
+import { rateLimit } from '../pipeline/stages/rateLimit.js'
 import { requestView } from '../pipeline/stages/requestView.js'
 import { route } from '../pipeline/stages/route.js'
 import { creditsPath } from './credits.js'
@@ -54,10 +56,12 @@ const stages: readonly Stage[] = [
   route, // refused paths, discovery, Host, OPTIONS
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
+  rateLimit, // 429 before anything is verified, held or run
   creditsEndpoint, // /__402x/credits: show, revoke, price a top-up
   price, // skip, validate, free tier, price
   creditFunding, // bearer token: hold or reserve credit
   decodePayment, // no payment: 402; else match it
+  payerRateLimit, // limits counted by the payer its signature proves
   exactPayment, // lock → verify → record → proceed (settle in finish)
 ]
 const run = compose(stages)
@@ -120,6 +124,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
       if (timer) clearInterval(timer)
       await credits?.service.close()
       await ledger.close()
+      await config.stores.release()
     },
   } as Paywall
 }

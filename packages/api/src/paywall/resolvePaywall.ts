@@ -11,6 +11,8 @@ import {
   settings,
 } from '../config/resolveConfig.js'
 import type { Ledger } from '../ledger/types.js'
+import { openRedis } from '../ratelimit/openRateLimitStore.js'
+import { type ResolvedLimit, resolveRateLimit } from '../ratelimit/resolveRateLimit.js'
 import { resolveStores } from '../stores/resolveStores.js'
 import type { Stores } from '../stores/types.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
@@ -44,6 +46,8 @@ export type ResolvedRoute = {
   meter?: Meter
   /** A path refused with 400 before anything else (see `matchRequest`). */
   refusal?: { reason: string; message: string }
+  /** Its rate limits (the middleware's shared one first), each taken before anything is verified. */
+  limits?: ResolvedLimit[]
 }
 
 export type ResolvedDiscovery = {
@@ -77,6 +81,9 @@ export type ResolvedPaywall = {
 }
 
 const where = 'x402Middleware()'
+
+/** Paywalls made in this process: the default names of their limits' counts. */
+let paywalls = 0
 
 /**
  * Resolves every setting from options, the environment, `402x.config.json` and a running
@@ -122,8 +129,32 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     sources.env,
   )
   const { ledger } = stores
+  // Redis clients opened for a limit's own `store`: let go of with the paywall's stores.
+  const opened: (() => Promise<void>)[] = []
+  const releaseStores = stores.release
+  stores.release = async () => {
+    await releaseStores()
+    for (const release of opened.splice(0)) await release()
+  }
 
+  const limitsOf = (option: RouteOptions['rateLimit'], name: string, scope: string) =>
+    (Array.isArray(option) ? option : option ? [option] : []).map((limit, i, all) =>
+      resolveRateLimit(limit, {
+        where: `${name} rateLimit${all.length > 1 ? `[${i}]` : ''}`,
+        scope,
+        store: stores.rateLimits,
+        onStoreError: 'fail-closed',
+        openStore: (url) => {
+          const redis = openRedis(url, `${name} rateLimit.store`)
+          opened.push(redis.release)
+          return redis.store
+        },
+      }),
+    )
+  // With a routes table, the middleware's own `rateLimit` is one limit all its routes share.
+  const shared = options.routes ? limitsOf(options.rateLimit, where, `x402:${++paywalls}`) : []
   const toRoute = (route: RouteOptions, name: string, pattern?: RoutePattern): ResolvedRoute => {
+    const limits = [...shared, ...limitsOf(route.rateLimit, name, pattern ? pattern.source : `x402:${++paywalls}`)]
     const meter = resolveMeter(route, name, asset.decimals)
     const priced = meter ? { price: meter.max, usesPayer: false } : resolvePrice(route, name, accepts)
     const free = route.free ? resolveFree(route.free, name) : undefined
@@ -133,7 +164,14 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       ...(route.validate ? { validate: route.validate } : {}),
       ...(free ? { free } : {}),
       ...(route.skip ? { skip: route.skip } : {}),
-      needsRequest: Boolean(priced.priceFn || route.validate || route.skip || typeof free?.by === 'function'),
+      needsRequest: Boolean(
+        priced.priceFn ||
+          route.validate ||
+          route.skip ||
+          typeof free?.by === 'function' ||
+          limits.some((l) => l.cost || typeof l.by === 'function'),
+      ),
+      ...(limits.length ? { limits } : {}),
       description: route.description ?? '',
       mimeType: route.mimeType ?? 'application/json',
       maxTimeoutSeconds: maxTimeoutOf(route, name),

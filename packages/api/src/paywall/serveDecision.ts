@@ -2,7 +2,7 @@ import { serveWeb } from './bufferResponse.js'
 import type { HandleContext, Paywall } from './createPaywall.js'
 import { creditsPath } from './credits.js'
 import type { ResolvedRoute } from './resolvePaywall.js'
-import { noRoute } from './responses.js'
+import { noRoute, withHeaders } from './responses.js'
 import { normalizePath } from './routes.js'
 
 /** How a Web adapter applies a decision: its handler, and what it does for a free request. */
@@ -10,7 +10,9 @@ export type ServeDecision<P, S> = {
   /** Runs the framework's handler (after which the payment settles or is released). */
   run: () => Response | Promise<Response>
   /** The request is free this time (`skip`): hand it on. */
-  pass: () => P
+  pass: () => P | Promise<P>
+  /** Sets headers on the answer `pass` led to, when it returned no `Response` (Hono). */
+  stamp?: (headers: [string, string][]) => void
   /** What the adapter does with the answer to a served request; by default it returns it. */
   served?: (response: Response) => S
   /**
@@ -40,7 +42,13 @@ export async function serveDecision<P, S = Response>(
     }
     return decision.response
   }
-  if (decision.type === 'skip') return how.pass()
+  if (decision.type === 'skip') {
+    const passed = await how.pass()
+    if (!decision.headers) return passed
+    if (passed instanceof Response) return withHeaders(passed, decision.headers)
+    how.stamp?.(decision.headers)
+    return passed
+  }
   const final = await serveWeb(decision, how.run)
   return how.served ? how.served(final) : final
 }

@@ -1,6 +1,7 @@
 import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
+import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 import type { Locks } from './locks.js'
 
@@ -110,10 +111,12 @@ export type RouteOptions = {
    */
   verifyNonce?: true
   /**
-   * Not available yet in this release: giving it stops start-up (`invalid_config`); it is
-   * never ignored. Put a rate limiter (express-rate-limit …) in front of the route.
+   * Limits how often one caller may call the route (docs/rate-limits.md): decided before
+   * anything is verified or charged; a limited call gets 429 `rate_limited`. On a
+   * middleware with a `routes` table, one limit shared by all its routes; on a route, that
+   * route's own. Several limits: an array, every one applies.
    */
-  rateLimit?: never
+  rateLimit?: RateLimitOptions | RateLimitOptions[]
 
   // Metered prices: known only after the handler ran (see {@link MeteredResponse}). The route
   // reserves `max` from credit (or takes it as one payment), serves, captures what was used
@@ -276,6 +279,8 @@ export type PaywallOptions =
   | (CommonOptions & {
       /** `'GET /api/market/:symbol': { price: 0.001 }`; paths not listed are free. */
       routes: Record<string, RouteOptions | Price>
+      /** One limit (or several) that every route of the table shares. */
+      rateLimit?: RateLimitOptions | RateLimitOptions[]
       price?: never
     })
 
@@ -320,7 +325,11 @@ export type StatusOutcome = { headers: [string, string][] } | Response | undefin
 
 /** What the core decides about one request (docs/architecture.md, "The seam"). */
 export type Decision =
-  | { type: 'skip' }
+  | {
+      type: 'skip'
+      /** Headers the answer must carry all the same (a rate limit's `RateLimit`). */
+      headers?: [string, string][]
+    }
   | {
       type: 'respond'
       response: Response

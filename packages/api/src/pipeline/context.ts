@@ -30,12 +30,16 @@ export type HandleContext = {
 
 /** Who calls, resolved once by the identity stage for everything that counts callers. */
 export type Identity = {
+  /** The caller's address as the adapter saw it (Express: `req.ip`, after `trust proxy`). */
+  address: string | undefined
   /** The caller's address grouped for counting: IPv6 by its /64, IPv4-mapped IPv6 as IPv4. */
   ip: string | undefined
   /** The credit token (`Authorization: Bearer …`), when credit is on. */
   token: string | undefined
   /** The address that signed the payment header, as claimed (verified later). */
   payer: string | undefined
+  /** The API key sent (`Authorization: Bearer x402_…` or `X-API-Key`), not yet looked up. */
+  key: string | undefined
 }
 
 /** The payment header, decoded (not yet matched or verified). */
@@ -97,7 +101,7 @@ export class PaidContext {
   }
 }
 
-const noIdentity: Identity = { ip: undefined, token: undefined, payer: undefined }
+const noIdentity: Identity = { address: undefined, ip: undefined, token: undefined, payer: undefined, key: undefined }
 
 export const respond = (response: Response): Decision => ({ type: 'respond', response })
 

@@ -32,7 +32,8 @@ export function createCreditFastPath(rt: PaywallRuntime): CreditFastPath | undef
   /** Fixed-price routes' amounts in the main asset. */
   const fastAmounts = new Map<ResolvedRoute, bigint>()
   for (const route of config.routes) {
-    if (route.price === undefined || route.meter || route.free || route.skip || route.validate) continue
+    // A limited route takes the full path: its limits are a stage of it.
+    if (route.price === undefined || route.meter || route.free || route.skip || route.validate || route.limits) continue
     const main = requirementsAt([config.accepts[0] as ResolvedOption], route, route.price)[0]
     if (main) fastAmounts.set(route, BigInt(main.amount))
   }

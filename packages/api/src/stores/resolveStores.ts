@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { stateDir, X402Error } from '@402x/core'
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
+import { openRateLimitStore } from '../ratelimit/openRateLimitStore.js'
 import { createMemoryCounters } from './createMemoryCounters.js'
 import { createMemoryLocks } from './createMemoryLocks.js'
 import { createMemorySpentProofs } from './createMemorySpentProofs.js'
@@ -75,8 +76,15 @@ export function resolveStores(
             : (ledgerPath ?? join(stateDir(), 'credits.db')),
         }
   const locks = either(options.locks, 'locks', given.locks, 'stores.locks') ?? createMemoryLocks()
+  const rateLimits = openRateLimitStore(given.rateLimits, env)
   // Opened last, once every setting is known good: a refusal leaves no file open.
-  const ledger = typeof ledgerOption === 'object' ? ledgerOption : createSqliteLedger({ path: ledgerPath as string })
+  let ledger: PaymentLedger
+  try {
+    ledger = typeof ledgerOption === 'object' ? ledgerOption : createSqliteLedger({ path: ledgerPath as string })
+  } catch (error) {
+    void rateLimits.release()
+    throw error
+  }
   return {
     ledger,
     ...(ledgerPath !== undefined ? { ledgerPath } : {}),
@@ -84,5 +92,7 @@ export function resolveStores(
     locks,
     spentProofs: given.spentProofs ?? createMemorySpentProofs(),
     counters: given.counters ?? createMemoryCounters(),
+    rateLimits: rateLimits.store,
+    release: rateLimits.release,
   }
 }

@@ -1,5 +1,6 @@
 import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult } from '../credits/types.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
+import type { RateLimitStore } from '../ratelimit/types.js'
 
 // The stores behind every piece of state the paywall keeps (docs/architecture.md, "Stores").
 // Each is asynchronous wherever a networked backend (PostgreSQL, Redis) makes a round trip,
@@ -223,6 +224,10 @@ export type Stores = {
   locks: Locks
   spentProofs: SpentProofs
   counters: Counters
+  /** Rate-limit counts (ratelimit/types.ts): in this process, or Redis. */
+  rateLimits: RateLimitStore
+  /** Lets go of what the stores opened here (a shared Redis client); the ledger closes apart. */
+  release(): Promise<void>
 }
 
 /**
@@ -239,6 +244,11 @@ export type StoresOptions = {
   locks?: Locks
   /** Spent sign-in proofs. @default in-process */
   spentProofs?: SpentProofs
-  /** Free-tier (and next rate-limit) counters. @default in-process */
+  /** Free-tier counters. @default in-process */
   counters?: Counters
+  /**
+   * Rate-limit counts: a store object, or a `redis://` URL (one atomic script per decision).
+   * @default `X402_REDIS_URL` when set, else in this process
+   */
+  rateLimits?: RateLimitStore | string
 }

@@ -1,6 +1,7 @@
-import { isIPv4, isIPv6 } from 'node:net'
 import { decodeHeader, headers, PaymentPayloadSchema, PaymentPayloadV1Schema } from '@402x/core'
+import { presentedKey } from '../../keys/presentedKey.js'
 import { bearerToken } from '../../paywall/credits.js'
+import { callerIp } from '../../ratelimit/callerIp.js'
 import type { Stage } from '../compose.js'
 
 /**
@@ -23,29 +24,11 @@ export const identity: Stage = (ctx, next) => {
     : undefined
   ctx.decoded = decoded
   ctx.identity = {
+    address: ctx.context.ip,
     ip: callerIp(ctx.context.ip),
     token: ctx.rt.config.credits ? bearerToken(request) : undefined,
     payer: typeof signer === 'string' ? signer : undefined,
+    key: presentedKey(request.headers),
   }
   return next()
-}
-
-/**
- * The caller's address as counted: an IPv4-mapped IPv6 address as its IPv4, any other
- * IPv6 address by its /64 (one subscriber's block, which it can rotate through freely).
- */
-export function callerIp(ip: string | undefined): string | undefined {
-  if (ip === undefined || isIPv4(ip)) return ip
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)
-  if (mapped && isIPv4(mapped[1] as string)) return mapped[1]
-  const bare = ip.replace(/%.*$/, '')
-  if (!isIPv6(bare)) return ip
-  const [head = '', tail = ''] = bare.split('::')
-  const left = head ? head.split(':') : []
-  const right = bare.includes('::') ? (tail ? tail.split(':') : []) : []
-  const groups = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
-  return `${groups
-    .slice(0, 4)
-    .map((g) => Number.parseInt(g, 16).toString(16))
-    .join(':')}::/64`
 }

@@ -1,0 +1,48 @@
+import { isIPv4, isIPv6 } from 'node:net'
+
+/**
+ * The caller's address as counted: an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) as its
+ * IPv4, any other IPv6 address by its first `subnet` bits (`/64` by default: one
+ * subscriber's block, which it can rotate through freely; express-rate-limit's
+ * CVE-2026-30827 came from counting each address alone). `false` counts each address alone.
+ *
+ * @example
+ * callerIp('2001:db8:1:2::7') // '2001:db8:1:2::/64'
+ * callerIp('::ffff:203.0.113.7') // '203.0.113.7'
+ */
+export function callerIp(ip: string | undefined, subnet: number | false = 64): string | undefined {
+  if (ip === undefined || isIPv4(ip)) return ip
+  const bare = ip.replace(/%.*$/, '')
+  const groups = ipv6Groups(bare)
+  if (!groups) return ip
+  // ::ffff:a.b.c.d (and its hex form ::ffff:0102:0304) is an IPv4 caller.
+  if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
+    const [hi = 0, lo = 0] = groups.slice(6)
+    return `${hi >> 8}.${hi & 255}.${lo >> 8}.${lo & 255}`
+  }
+  const bits = subnet === false ? 128 : subnet
+  const kept = groups.map((g, i) => {
+    const from = i * 16
+    if (from + 16 <= bits) return g
+    if (from >= bits) return 0
+    return g & (0xffff << (16 - (bits - from))) & 0xffff
+  })
+  const shown = kept.slice(0, Math.ceil(bits / 16)).map((g) => g.toString(16))
+  return bits === 128 ? kept.map((g) => g.toString(16)).join(':') : `${shown.join(':')}::/${bits}`
+}
+
+/** The eight 16-bit groups of an IPv6 address (an embedded IPv4 tail allowed), or undefined. */
+function ipv6Groups(ip: string): number[] | undefined {
+  if (!isIPv6(ip)) return undefined
+  let text = ip
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1]
+  if (v4) {
+    const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number)
+    text = `${text.slice(0, -v4.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const [head = '', tail = ''] = text.split('::')
+  const left = head ? head.split(':') : []
+  const right = text.includes('::') ? (tail ? tail.split(':') : []) : []
+  const all = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
+  return all.map((g) => Number.parseInt(g, 16))
+}
