@@ -1,6 +1,6 @@
 import { checkPlan } from './checkPlan.js'
 import { newKeyRecord } from './newKeyRecord.js'
-import { openKeysDb, type SqliteFileOptions } from './openKeysDb.js'
+import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
 
 /**
@@ -66,7 +66,7 @@ const toRecord = (row: Row): ApiKeyRecord => ({
  * const keys = createSqliteKeyStore({ path: '.402x/ledger.db' })
  * const { key } = await keys.create({ name: 'acme', plan: 'free', mode: 'live' })
  */
-export function createSqliteKeyStore(options: SqliteFileOptions): KeyStore {
+export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
   const clock = options.now ?? Date.now
   const { db, guard, dataVersion } = openKeysDb(options, schema, 'key store')
   const q = {

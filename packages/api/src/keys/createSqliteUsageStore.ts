@@ -1,5 +1,5 @@
 import { checkEvents, checkReservation } from './checkUsage.js'
-import { openKeysDb, type SqliteFileOptions } from './openKeysDb.js'
+import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
 import type { Statement, UsageStore } from './types.js'
@@ -34,7 +34,7 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
  * const usage = createSqliteUsageStore({ path: '.402x/ledger.db' })
  * await usage.record([{ keyId, route: 'GET /api/data', units: 1, amount: 1000n, asset, status: 200, at: Date.now(), requestId }])
  */
-export function createSqliteUsageStore(options: SqliteFileOptions): UsageStore {
+export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore {
   const { db, guard, atomically, dataVersion } = openKeysDb(options, schema, 'usage store')
   const insert =
     db.prepare(`INSERT OR IGNORE INTO api_usage (request_id, key_id, route, units, amount, asset, status, at)

@@ -3,7 +3,7 @@ import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
 
-export type SqliteFileOptions = {
+export type SqliteStoreOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
   path: string
   /**
@@ -26,7 +26,7 @@ export type SqliteFileOptions = {
  * uses: `guard` (a rejected promise, `store_unavailable` unless the error is already a 402x
  * one), `atomically` (one write transaction) and `dataVersion`.
  */
-export function openKeysDb(options: SqliteFileOptions, schema: string, what: string) {
+export function openKeysDb(options: SqliteStoreOptions, schema: string, what: string) {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
   const db: SqliteDb = openSqlite(options.path)
   db.exec('PRAGMA busy_timeout = 5000')
