@@ -9,6 +9,32 @@ export type { RateLimitMiddleware } from './express/rateLimit.js'
 export { rateLimit } from './express/rateLimit.js'
 export type { X402Middleware } from './express/x402Middleware.js'
 export { x402Credits, x402Middleware } from './express/x402Middleware.js'
+export { checkPlan } from './keys/checkPlan.js'
+export type { KeyLookupOptions } from './keys/createKeyLookup.js'
+export { createKeyLookup } from './keys/createKeyLookup.js'
+export { createMemoryKeyStore } from './keys/createMemoryKeyStore.js'
+export { createMemoryUsageStore } from './keys/createMemoryUsageStore.js'
+export { createSqliteKeyStore } from './keys/createSqliteKeyStore.js'
+export { createSqliteUsageStore } from './keys/createSqliteUsageStore.js'
+export { generateApiKey, hashApiKey, looksLikeApiKey } from './keys/generateApiKey.js'
+export type { SqliteStoreOptions } from './keys/openKeysDb.js'
+export { periodReset, periodsOf } from './keys/periods.js'
+export { planCovers } from './keys/planCovers.js'
+export { plans } from './keys/plans.js'
+export type {
+  ApiKeyRecord,
+  KeyLookup,
+  KeyLookupResult,
+  KeyMode,
+  KeyRefusalReason,
+  KeyStore,
+  NewApiKey,
+  PlanDefinition,
+  PlanRateLimit,
+  Statement,
+  UsageEvent,
+  UsageStore,
+} from './keys/types.js'
 export type { SqliteLedgerOptions } from './ledger/createSqliteLedger.js'
 export { createSqliteLedger } from './ledger/createSqliteLedger.js'
 export type { Ledger, NewPayment, PaymentRecord, PaymentState } from './ledger/types.js'

@@ -31,8 +31,11 @@ export type NewApiKey = {
   metadata?: Record<string, string>
   expiresAt?: number
   /** `live` (`x402_live_…`) or `test` (`x402_test_…`, the local chain's). */
-  mode: 'live' | 'test'
+  mode: KeyMode
 }
+
+/** `live` keys pay on a real network; `test` keys on the local chain (`402x dev`). */
+export type KeyMode = 'live' | 'test'
 
 /**
  * Where keys live.
@@ -53,10 +56,19 @@ export type KeyStore = {
   list(options?: { plan?: string; includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
   /** `false` when there is no such key or it was already revoked. */
   revoke(id: string): Promise<boolean>
-  /** Plans created at run time (the admin API), by name; presets given in code come first. */
+  /**
+   * Puts a plan created at run time (the admin API), by name: a second put of a name replaces
+   * it. Checked with `checkPlan` first (an `invalid_config` error). A plan given in code of
+   * the same name comes first (see `createKeyLookup`).
+   */
   putPlan(plan: PlanDefinition): Promise<void>
+  /** The plans put at run time, by name. */
   plans(): Promise<PlanDefinition[]>
-  /** Changes whenever another writer has committed (SQLite `data_version`); a constant in memory. */
+  /**
+   * Changes whenever a write has committed, this store object's own or another writer's
+   * (SQLite: its own writes, and `data_version` for other connections); memory: every write.
+   * Cheap and synchronous: a cache in front reads it per request.
+   */
   version(): number
   close(): Promise<void>
 }
@@ -69,7 +81,7 @@ export type PlanRateLimit =
 /** A plan, as JSON: what the admin API, `402x keys` and the presets speak. */
 export type PlanDefinition = {
   name: string
-  /** Route patterns it covers (`GET /api/*`, `/api/*`), or every route. @default 'all' */
+  /** Route patterns it covers (`GET /api/*`, `/api/*`, exact paths), or `'all'` routes. */
   routes: 'all' | string[]
   rateLimits: PlanRateLimit[]
   /** Per UTC day and per UTC month: requests, or units on metered routes. */
@@ -97,7 +109,15 @@ export type UsageEvent = {
   asset: string
   status: number
   at: number
+  /** Unique per served call: a second `record` of it is ignored (and releases nothing). */
   requestId: string
+  /**
+   * The quota reservations this call made before it was served (`UsageStore.reserve`),
+   * released by the same `record` that counts its `units`, so that `used` never counts the
+   * call twice nor drops it in between. A call that is not served gives its reservations
+   * back with `release` instead.
+   */
+  reserved?: { period: string; units: number }[]
 }
 
 /** A key's usage over a period, per route. */
@@ -105,6 +125,7 @@ export type Statement = {
   keyId: string
   from: number
   to: number
+  /** One line per route, sorted by route. */
   lines: { route: string; calls: number; units: number; amount: bigint }[]
   total: { calls: number; units: number; amount: bigint }
 }
@@ -118,15 +139,41 @@ export type Statement = {
  * - `used(keyId, period)` equals the units recorded in that UTC day (`d:2026-12-06`) or
  *   month (`m:2026-12`), plus what `reserve` has reserved and not released;
  * - `reserve` is atomic: of concurrent reserves, those that succeed never take `used` past
- *   `limit`; `release` gives back a reservation that was not served.
+ *   `limit`; `release` gives back a reservation that was not served; a served call's
+ *   reservation is released by its `record` (`UsageEvent.reserved`).
+ *
+ * The quota counters are in memory, per process: seeded from the events recorded in the
+ * period on first use (SQLite: again after another connection committed, `data_version`),
+ * then kept up by this process's `record`s. Reservations are this process's own, so several
+ * processes on one file can together exceed a quota by what they have in flight; quota
+ * counters shared across processes (Redis) come in a later issue.
  *
  * Implementations: memory (`createMemoryUsageStore`), SQLite (`createSqliteUsageStore`).
  */
 export type UsageStore = {
+  /** Records served calls, in one transaction; `requestId`s already recorded are skipped. */
   record(events: UsageEvent[]): Promise<void>
   statement(keyId: string, from: number, to: number): Promise<Statement>
   used(keyId: string, period: string): Promise<number>
   reserve(keyId: string, period: string, units: number, limit: number): Promise<{ ok: boolean; used: number }>
   release(keyId: string, period: string, units: number): Promise<void>
   close(): Promise<void>
+}
+
+/** Why a presented key is refused. */
+export type KeyRefusalReason = 'invalid_key' | 'key_revoked' | 'key_expired'
+
+/** What `createKeyLookup(...).find(key)` answers: the key and its plan, or why not. */
+export type KeyLookupResult =
+  | { ok: true; record: ApiKeyRecord; plan: PlanDefinition }
+  | { ok: false; reason: KeyRefusalReason; message: string }
+
+/** A cache of keys in front of a `KeyStore` (`createKeyLookup`). */
+export type KeyLookup = {
+  /**
+   * Looks a presented key up: refused without a store lookup when malformed; cached by hash
+   * until the store's `version()` changes. Throws `invalid_config` for a key whose plan is
+   * neither given in code nor put in the store, and `store_unavailable` when the store fails.
+   */
+  find(presentedKey: string): Promise<KeyLookupResult>
 }

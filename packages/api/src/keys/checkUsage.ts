@@ -1,0 +1,29 @@
+import { X402Error } from '@402x/core'
+import { periodBounds } from './periods.js'
+import type { UsageEvent } from './types.js'
+
+const invalid = (message: string) => new X402Error('invalid_request', { message })
+const maxAmount = (1n << 63n) - 1n
+
+/** Checks events before `record` writes any (an `invalid_request` error names the field). */
+export function checkEvents(events: UsageEvent[]): void {
+  if (!Array.isArray(events)) throw invalid('record() takes an array of usage events')
+  for (const [i, e] of events.entries()) {
+    const at = `record(): events[${i}]`
+    if (typeof e.requestId !== 'string' || !e.requestId) throw invalid(`${at}.requestId must be a non-empty string`)
+    if (typeof e.keyId !== 'string' || !e.keyId) throw invalid(`${at}.keyId must be a key id`)
+    if (typeof e.route !== 'string' || !e.route) throw invalid(`${at}.route must be the route's pattern`)
+    if (!Number.isSafeInteger(e.units) || e.units < 0) throw invalid(`${at}.units must be a whole number ≥ 0`)
+    if (typeof e.amount !== 'bigint' || e.amount < 0n || e.amount > maxAmount)
+      throw invalid(`${at}.amount must be a bigint of atomic units, 0 to 2^63 - 1`)
+    if (!Number.isSafeInteger(e.at)) throw invalid(`${at}.at must be a ms epoch`)
+    for (const r of e.reserved ?? []) checkReservation(r.period, r.units)
+  }
+}
+
+/** Checks a reservation's period and units. */
+export function checkReservation(period: string, units: number, limit = 0): void {
+  periodBounds(period)
+  if (!Number.isSafeInteger(units) || units <= 0) throw invalid(`units must be a positive whole number, got ${units}`)
+  if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a whole number ≥ 0, got ${limit}`)
+}

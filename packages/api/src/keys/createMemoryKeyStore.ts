@@ -1,0 +1,75 @@
+import { X402Error } from '@402x/core'
+import { checkPlan } from './checkPlan.js'
+import { newKeyRecord } from './newKeyRecord.js'
+import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
+
+const copy = (record: ApiKeyRecord): ApiKeyRecord => ({ ...record, metadata: { ...record.metadata } })
+
+/**
+ * API keys and run-time plans in this process's memory, for tests and throwaway servers:
+ * gone when the process ends. `version()` moves on every write.
+ *
+ * @example
+ * const keys = createMemoryKeyStore()
+ * const { key, record } = await keys.create({ name: 'acme', plan: 'free', mode: 'test' })
+ */
+export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyStore {
+  const clock = options.now ?? Date.now
+  const byId = new Map<string, ApiKeyRecord>()
+  const byHash = new Map<string, string>()
+  const plans = new Map<string, PlanDefinition>()
+  let version = 0
+  let closed = false
+  const run = <T>(fn: () => T): Promise<T> => {
+    try {
+      if (closed) throw new X402Error('store_unavailable', { message: 'the key store is closed' })
+      return Promise.resolve(fn())
+    } catch (error) {
+      return Promise.reject(error)
+    }
+  }
+  return {
+    create: (input) =>
+      run(() => {
+        const created = newKeyRecord(input, clock())
+        byId.set(created.record.id, created.record)
+        byHash.set(created.record.hash, created.record.id)
+        version++
+        return { key: created.key, record: copy(created.record) }
+      }),
+    findByHash: (hash) =>
+      run(() => {
+        const id = byHash.get(hash)
+        const record = id === undefined ? undefined : byId.get(id)
+        return record && copy(record)
+      }),
+    get: (id) => run(() => ((record) => record && copy(record))(byId.get(id))),
+    list: ({ plan, includeRevoked = false } = {}) =>
+      run(() =>
+        [...byId.values()]
+          .filter((r) => (plan === undefined || r.plan === plan) && (includeRevoked || r.revokedAt === undefined))
+          .map(copy),
+      ),
+    revoke: (id) =>
+      run(() => {
+        const record = byId.get(id)
+        if (!record || record.revokedAt !== undefined) return false
+        record.revokedAt = clock()
+        version++
+        return true
+      }),
+    putPlan: (plan) =>
+      run(() => {
+        checkPlan(plan)
+        plans.set(plan.name, structuredClone(plan))
+        version++
+      }),
+    plans: () =>
+      run(() => [...plans.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => structuredClone(p))),
+    version: () => version,
+    close: () => {
+      closed = true
+      return Promise.resolve()
+    },
+  }
+}

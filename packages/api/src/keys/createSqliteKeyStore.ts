@@ -1,0 +1,143 @@
+import { checkPlan } from './checkPlan.js'
+import { newKeyRecord } from './newKeyRecord.js'
+import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
+import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
+
+/**
+ * `api_keys`: one row per key, its sha256 (never the key), `id` and `hash` unique.
+ * `api_plans`: plans put at run time, as their JSON, by name.
+ */
+const schema = `
+CREATE TABLE IF NOT EXISTS api_keys (
+  id TEXT PRIMARY KEY,
+  hash TEXT NOT NULL UNIQUE,
+  name TEXT NOT NULL,
+  owner TEXT,
+  plan TEXT NOT NULL,
+  metadata TEXT NOT NULL,
+  start TEXT NOT NULL,
+  account TEXT NOT NULL,
+  created_at INTEGER NOT NULL,
+  expires_at INTEGER,
+  revoked_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS api_keys_plan ON api_keys (plan);
+CREATE TABLE IF NOT EXISTS api_plans (
+  name TEXT PRIMARY KEY,
+  definition TEXT NOT NULL,
+  updated_at INTEGER NOT NULL
+);
+`
+
+type Row = {
+  id: string
+  hash: string
+  name: string
+  owner: string | null
+  plan: string
+  metadata: string
+  start: string
+  account: string
+  created_at: number
+  expires_at: number | null
+  revoked_at: number | null
+}
+
+const toRecord = (row: Row): ApiKeyRecord => ({
+  id: row.id,
+  name: row.name,
+  owner: row.owner ?? undefined,
+  plan: row.plan,
+  metadata: JSON.parse(row.metadata) as Record<string, string>,
+  start: row.start,
+  hash: row.hash,
+  account: row.account,
+  createdAt: Number(row.created_at),
+  expiresAt: row.expires_at === null ? undefined : Number(row.expires_at),
+  revokedAt: row.revoked_at === null ? undefined : Number(row.revoked_at),
+})
+
+/**
+ * API keys and run-time plans in SQLite (WAL), in the ledger's file or their own. A revoke
+ * by another connection or process moves `version()` (SQLite's `data_version`), so that a
+ * `createKeyLookup` in front of this store refuses the key on its next request.
+ *
+ * @example
+ * const keys = createSqliteKeyStore({ path: '.402x/ledger.db' })
+ * const { key } = await keys.create({ name: 'acme', plan: 'free', mode: 'live' })
+ */
+export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
+  const clock = options.now ?? Date.now
+  const { db, guard, dataVersion } = openKeysDb(options, schema, 'key store')
+  const q = {
+    insert: db.prepare(`INSERT INTO api_keys
+      (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at, revoked_at)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
+    byHash: db.prepare('SELECT * FROM api_keys WHERE hash = ?'),
+    byId: db.prepare('SELECT * FROM api_keys WHERE id = ?'),
+    revoke: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    putPlan: db.prepare(`INSERT INTO api_plans (name, definition, updated_at) VALUES (?, ?, ?)
+      ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`),
+    plans: db.prepare('SELECT definition FROM api_plans ORDER BY name'),
+  }
+  // `data_version` moves on other connections' commits only: this store's own writes move
+  // `version` themselves, and `version()` moves it on either.
+  let seenData = dataVersion()
+  let version = 0
+  const wrote = () => {
+    version++
+  }
+  return {
+    create: (input) =>
+      guard(() => {
+        const { key, record: r } = newKeyRecord(input, clock())
+        q.insert.run(
+          r.id,
+          r.hash,
+          r.name,
+          r.owner ?? null,
+          r.plan,
+          JSON.stringify(r.metadata),
+          r.start,
+          r.account,
+          r.createdAt,
+          r.expiresAt ?? null,
+        )
+        wrote()
+        return { key, record: r }
+      }),
+    findByHash: (hash) => guard(() => ((row) => row && toRecord(row))(q.byHash.get(hash) as Row | undefined)),
+    get: (id) => guard(() => ((row) => row && toRecord(row))(q.byId.get(id) as Row | undefined)),
+    list: ({ plan, includeRevoked = false } = {}) =>
+      guard(() => {
+        const where = [plan === undefined ? '' : 'plan = ?', includeRevoked ? '' : 'revoked_at IS NULL'].filter(Boolean)
+        const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, rowid`
+        return (db.prepare(sql).all(...(plan === undefined ? [] : [plan])) as Row[]).map(toRecord)
+      }),
+    revoke: (id) =>
+      guard(() => {
+        const revoked = Number(q.revoke.run(clock(), id).changes) === 1
+        if (revoked) wrote()
+        return revoked
+      }),
+    putPlan: (plan) =>
+      guard(() => {
+        checkPlan(plan)
+        q.putPlan.run(plan.name, JSON.stringify(plan), clock())
+        wrote()
+      }),
+    plans: () =>
+      guard(() =>
+        (q.plans.all() as { definition: string }[]).map((row) => JSON.parse(row.definition) as PlanDefinition),
+      ),
+    version: () => {
+      const data = dataVersion()
+      if (data !== seenData) {
+        seenData = data
+        version++
+      }
+      return version
+    },
+    close: () => guard(() => db.close()),
+  }
+}

@@ -1,0 +1,83 @@
+import { describe, expect, it } from 'vitest'
+import { freshBackends, type OpenBackend } from '../stores/contract.fixture.js'
+import { hashApiKey, looksLikeApiKey } from './generateApiKey.js'
+import { plans } from './plans.js'
+import type { KeyStore } from './types.js'
+
+/** The `KeyStore` contract (`keys/types.ts`), run against one implementation. */
+export function keyStoreContract(name: string, open: OpenBackend<KeyStore>) {
+  describe(`KeyStore contract: ${name}`, () => {
+    const fresh = freshBackends(open)
+
+    it('returns the key once, stores only its hash, and finds it by hash on the other handle', async () => {
+      const s = await fresh()
+      const { key, record } = await s.a.create({ name: 'acme', plan: 'free', mode: 'test', owner: 'ops@acme.test' })
+      expect(looksLikeApiKey(key)).toBe(true)
+      expect(record).toMatchObject({ name: 'acme', plan: 'free', owner: 'ops@acme.test', hash: hashApiKey(key) })
+      expect(record.id).toMatch(/^key_[0-9A-Za-z]{20}$/)
+      expect(record.account).toBe(`key:${record.id}`)
+      expect(record.start).toBe(key.slice(0, 14))
+      expect(JSON.stringify(record)).not.toContain(key)
+      expect(await s.b.findByHash(hashApiKey(key))).toEqual(record)
+      expect(await s.b.get(record.id)).toEqual(record)
+      expect(await s.b.findByHash(hashApiKey(`${key.slice(0, -1)}x`))).toBeUndefined()
+    })
+
+    it('revokes once, seen at once on the other handle, and lists without revoked keys by default', async () => {
+      const s = await fresh()
+      const kept = await s.a.create({ name: 'kept', plan: 'free', mode: 'live', metadata: { team: 'x' } })
+      const gone = await s.a.create({ name: 'gone', plan: 'pro', mode: 'live' })
+      expect(await s.b.revoke(gone.record.id)).toBe(true)
+      expect(await s.a.revoke(gone.record.id)).toBe(false)
+      expect(await s.a.revoke('key_nope')).toBe(false)
+      expect((await s.a.findByHash(gone.record.hash))?.revokedAt).toBeTypeOf('number')
+      expect((await s.a.list()).map((r) => r.id)).toEqual([kept.record.id])
+      expect((await s.a.list({ includeRevoked: true })).map((r) => r.name)).toEqual(['kept', 'gone'])
+      expect((await s.b.list({ plan: 'pro', includeRevoked: true })).map((r) => r.name)).toEqual(['gone'])
+      expect((await s.b.list())[0]?.metadata).toEqual({ team: 'x' })
+    })
+
+    it('moves version() after a write on either handle', async () => {
+      const s = await fresh()
+      const { record } = await s.a.create({ name: 'k', plan: 'free', mode: 'test' })
+      const before = [s.a.version(), s.b.version()]
+      await s.b.revoke(record.id)
+      expect(s.a.version()).not.toBe(before[0])
+      expect(s.b.version()).not.toBe(before[1])
+    })
+
+    it('gives every key its own id, hash and account', async () => {
+      const s = await fresh()
+      const created = await Promise.all(
+        Array.from({ length: 50 }, (_, i) => (i % 2 ? s.b : s.a).create({ name: `k${i}`, plan: 'free', mode: 'test' })),
+      )
+      for (const field of ['id', 'hash', 'account'] as const)
+        expect(new Set(created.map((c) => c.record[field])).size).toBe(50)
+    })
+
+    it('keeps expiry, and refuses an expiry in the past by name', async () => {
+      const s = await fresh()
+      const expiresAt = Date.now() + 60_000
+      const { record } = await s.a.create({ name: 'k', plan: 'free', mode: 'test', expiresAt })
+      expect((await s.b.get(record.id))?.expiresAt).toBe(expiresAt)
+      await expect(s.a.create({ name: 'k', plan: 'free', mode: 'test', expiresAt: 1 })).rejects.toMatchObject({
+        code: 'invalid_request',
+        details: { field: 'expiresAt' },
+      })
+    })
+
+    it('puts plans at run time, by name (a second put replaces), checked first', async () => {
+      const s = await fresh()
+      await s.a.putPlan(plans.tiered({ name: 'pro', monthly: 5000 }))
+      await s.a.putPlan(plans.free())
+      await s.b.putPlan(plans.tiered({ name: 'pro', monthly: 9000, overagePrice: '0.002' }))
+      expect(await s.a.plans()).toEqual([
+        plans.free(),
+        plans.tiered({ name: 'pro', monthly: 9000, overagePrice: '0.002' }),
+      ])
+      await expect(s.a.putPlan({ ...plans.free(), quota: { month: -1 } })).rejects.toMatchObject({
+        code: 'invalid_config',
+      })
+    })
+  })
+}

@@ -1,0 +1,28 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createMemoryKeyStore } from './createMemoryKeyStore.js'
+import { createSqliteKeyStore } from './createSqliteKeyStore.js'
+import { keyStoreContract } from './keyStore.contract.js'
+
+keyStoreContract('memory', () => {
+  const store = createMemoryKeyStore()
+  return { a: store, b: store, close: () => store.close() }
+})
+
+// Two connections on one file: what two processes sharing it see.
+keyStoreContract('SQLite', () => {
+  const dir = mkdtempSync(join(tmpdir(), '402x-keys-contract-'))
+  const path = join(dir, 'ledger.db')
+  const a = createSqliteKeyStore({ path })
+  const b = createSqliteKeyStore({ path })
+  return {
+    a,
+    b,
+    async close() {
+      await a.close()
+      await b.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+})

@@ -1,0 +1,66 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { X402Error } from '@402x/core'
+import { openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
+
+export type SqliteStoreOptions = {
+  /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
+  path: string
+  /**
+   * `normal` (WAL): a commit survives a crash of the process; `full` also survives power loss,
+   * at an fsync per commit.
+   * @default 'normal'
+   */
+  synchronous?: 'normal' | 'full'
+  /**
+   * The clock (ms epoch) for timestamps.
+   * @default Date.now
+   */
+  now?: () => number
+}
+
+/**
+ * Opens a SQLite file as the ledger does (the same driver, WAL, busy timeout) and creates the
+ * tables of `schema` (`CREATE … IF NOT EXISTS`: the first schema of these tables; a later one
+ * migrates in one `BEGIN IMMEDIATE`, as the ledger does). Also returns the helpers each store
+ * uses: `guard` (a rejected promise, `store_unavailable` unless the error is already a 402x
+ * one), `atomically` (one write transaction) and `dataVersion`.
+ */
+export function openKeysDb(options: SqliteStoreOptions, schema: string, what: string) {
+  if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+  const db: SqliteDb = openSqlite(options.path)
+  db.exec('PRAGMA busy_timeout = 5000')
+  db.exec('PRAGMA journal_mode = WAL')
+  db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
+  db.exec(schema)
+  const dataVersionQuery = db.prepare('PRAGMA data_version')
+  const guard = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn())
+    } catch (error) {
+      return Promise.reject(
+        error instanceof X402Error
+          ? error
+          : new X402Error('store_unavailable', {
+              message: `the ${what} failed: ${(error as Error).message}`,
+              cause: error,
+            }),
+      )
+    }
+  }
+  const atomically = <T>(fn: () => T): T => {
+    db.exec('BEGIN IMMEDIATE')
+    try {
+      const result = fn()
+      db.exec('COMMIT')
+      return result
+    } catch (error) {
+      try {
+        db.exec('ROLLBACK')
+      } catch {}
+      throw error
+    }
+  }
+  const dataVersion = () => Number((dataVersionQuery.get() as { data_version: number } | undefined)?.data_version ?? 0)
+  return { db, guard, atomically, dataVersion }
+}

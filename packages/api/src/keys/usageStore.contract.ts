@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import { freshBackends, type OpenBackend } from '../stores/contract.fixture.js'
+import { periodsOf } from './periods.js'
+import type { UsageEvent, UsageStore } from './types.js'
+
+const at = Date.UTC(2026, 11, 6, 12)
+const { day, month } = periodsOf(at)
+const event = (overrides: Partial<UsageEvent> = {}): UsageEvent => ({
+  keyId: 'key_a',
+  route: 'GET /api/data',
+  units: 1,
+  amount: 1_000n,
+  asset: '0xusdc',
+  status: 200,
+  at,
+  requestId: `req_${randomUUID()}`,
+  ...overrides,
+})
+
+/**
+ * The `UsageStore` contract (`keys/types.ts`), run against one implementation. Events are
+ * seen on both handles; reservations are a process's own (see `UsageStore`), so they are
+ * made and read on one handle.
+ */
+export function usageStoreContract(name: string, open: OpenBackend<UsageStore>) {
+  describe(`UsageStore contract: ${name}`, () => {
+    const fresh = freshBackends(open)
+
+    it('sums a statement per route exactly, amounts above 2^53 included, in [from, to)', async () => {
+      const s = await fresh()
+      const big = 2n ** 62n + 12_345n
+      await s.a.record([
+        event({ amount: big }),
+        event({ amount: big, units: 3 }),
+        event({ route: 'POST /api/chat', amount: 7n, units: 250 }),
+        event({ at: at + 1000, amount: 1n }),
+        event({ keyId: 'key_b', amount: 5n }),
+        event({ at: at - 1, amount: 9n }),
+      ])
+      expect(await s.b.statement('key_a', at, at + 1000)).toEqual({
+        keyId: 'key_a',
+        from: at,
+        to: at + 1000,
+        lines: [
+          { route: 'GET /api/data', calls: 2, units: 4, amount: 2n * big },
+          { route: 'POST /api/chat', calls: 1, units: 250, amount: 7n },
+        ],
+        total: { calls: 3, units: 254, amount: 2n * big + 7n },
+      })
+      expect((await s.b.statement('key_none', 0, at * 2)).total).toEqual({ calls: 0, units: 0, amount: 0n })
+    })
+
+    it('records once per requestId: a retried record counts nothing more', async () => {
+      const s = await fresh()
+      const once = event({ units: 2 })
+      await s.a.record([once, once])
+      await s.b.record([once])
+      expect((await s.a.statement('key_a', 0, at * 2)).total).toEqual({ calls: 1, units: 2, amount: 1_000n })
+      expect(await s.a.used('key_a', day)).toBe(2)
+      expect(await s.b.used('key_a', month)).toBe(2)
+    })
+
+    it('counts used per UTC day and month, from events recorded before the counter was first read', async () => {
+      const s = await fresh()
+      await s.a.record([event({ units: 4 }), event({ at: at + 86_400_000, units: 5 })])
+      expect(await s.b.used('key_a', day)).toBe(4)
+      expect(await s.b.used('key_a', month)).toBe(9)
+      await s.a.record([event({ units: 1 })])
+      expect(await s.b.used('key_a', day)).toBe(5)
+      expect(await s.a.used('key_a', 'm:2027-01')).toBe(0)
+    })
+
+    it('of 100 reserves at once, exactly `limit` succeed', async () => {
+      const s = await fresh()
+      const held = await Promise.all(Array.from({ length: 100 }, () => s.a.reserve('key_a', month, 1, 10)))
+      expect(held.filter((h) => h.ok)).toHaveLength(10)
+      expect(await s.a.used('key_a', month)).toBe(10)
+    })
+
+    it('weighs recorded units against the limit, and a refused reserve takes nothing', async () => {
+      const s = await fresh()
+      await s.b.record([event({ units: 8 })])
+      expect(await s.a.reserve('key_a', day, 3, 10)).toEqual({ ok: false, used: 8 })
+      expect(await s.a.reserve('key_a', day, 2, 10)).toEqual({ ok: true, used: 10 })
+      expect(await s.a.reserve('key_a', day, 1, 10)).toEqual({ ok: false, used: 10 })
+    })
+
+    it('turns a served reservation into its event in one record, and release gives back the rest', async () => {
+      const s = await fresh()
+      expect(await s.a.reserve('key_a', month, 1, 2)).toEqual({ ok: true, used: 1 })
+      expect(await s.a.reserve('key_a', month, 1, 2)).toEqual({ ok: true, used: 2 })
+      await s.a.record([event({ reserved: [{ period: month, units: 1 }] })])
+      expect(await s.a.used('key_a', month)).toBe(2)
+      await s.a.release('key_a', month, 1)
+      expect(await s.a.used('key_a', month)).toBe(1)
+      expect((await s.a.reserve('key_a', month, 1, 2)).ok).toBe(true)
+    })
+
+    it('refuses a malformed period or event by name', async () => {
+      const s = await fresh()
+      await expect(s.a.used('key_a', '2026-12')).rejects.toMatchObject({ code: 'invalid_request' })
+      await expect(s.a.reserve('key_a', month, 0, 10)).rejects.toThrow('units must be a positive whole number, got 0')
+      await expect(s.a.record([event({ units: -1 })])).rejects.toThrow('events[0].units must be a whole number ≥ 0')
+    })
+  })
+}
