@@ -1,0 +1,31 @@
+import type { RateDecision } from './types.js'
+
+/**
+ * One algorithm as pure functions of a key's state and the time (ms since the epoch, an
+ * integer). The memory store runs them as they are; the Redis store's Lua scripts
+ * (`redisScripts.ts`) do the same arithmetic, and the contract suite holds both to it.
+ */
+export type Algorithm<S, P> = {
+  take(state: S | undefined, t: number, cost: number, policy: P): Step<S> & { decision: RateDecision }
+  refund(state: S | undefined, t: number, cost: number, policy: P): Step<S>
+}
+
+/** The state to keep, and when it is worth nothing (the key can be forgotten then). */
+export type Step<S> = { state: S; expiresAt: number }
+
+/** A refused decision: nothing taken. `retryAfterMs` is never 0 for a refusal. */
+export const refused = (limit: number, resetMs: number, retryAfterMs: number): RateDecision => ({
+  ok: false,
+  limit,
+  remaining: 0,
+  resetSeconds: Math.ceil(resetMs / 1000),
+  retryAfterMs: Math.max(1, retryAfterMs),
+})
+
+export const admitted = (limit: number, remaining: number, resetMs: number): RateDecision => ({
+  ok: true,
+  limit,
+  remaining,
+  resetSeconds: Math.ceil(resetMs / 1000),
+  retryAfterMs: 0,
+})
