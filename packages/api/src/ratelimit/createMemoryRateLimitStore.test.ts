@@ -5,7 +5,13 @@ import type { RatePolicy } from './types.js'
 
 // An injected clock, started off any window boundary; waits move it, nothing sleeps.
 let t = 1_700_000_000_123
-const clock = { now: async () => t, wait: async (ms: number) => void (t += ms), slackMs: 0 }
+const clock = {
+  now: async () => t,
+  wait: async (ms: number) => {
+    t += ms
+  },
+  slackMs: 0,
+}
 rateLimitStoreContract(
   'memory',
   () => {
@@ -18,7 +24,10 @@ rateLimitStoreContract(
 describe('createMemoryRateLimitStore, to the millisecond', () => {
   const at = (start: number) => {
     let now = start
-    return { store: createMemoryRateLimitStore({ now: () => now }), go: (ms: number) => void (now += ms) }
+    const go = (ms: number) => {
+      now += ms
+    }
+    return { store: createMemoryRateLimitStore({ now: () => now }), go }
   }
   const cases: [RatePolicy, string][] = [
     [{ algorithm: 'sliding-window', limit: 10, windowMs: 1_000 }, 'sliding-window'],
