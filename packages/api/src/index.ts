@@ -39,6 +39,13 @@ export type {
   WebRequestInfo,
 } from './paywall/types.js'
 export { webRequestInfo } from './paywall/webRequestInfo.js'
+export type { MemoryRateLimitStoreOptions } from './ratelimit/createMemoryRateLimitStore.js'
+export { createMemoryRateLimitStore } from './ratelimit/createMemoryRateLimitStore.js'
+export type { RedisRateLimitStoreOptions } from './ratelimit/createRedisRateLimitStore.js'
+export { createRedisRateLimitStore } from './ratelimit/createRedisRateLimitStore.js'
+export type { RateLimitHeaderEntry, RateLimitHeaders } from './ratelimit/rateLimitHeaders.js'
+export { rateLimitHeaders, rateLimitPolicyName } from './ratelimit/rateLimitHeaders.js'
+export type { RateDecision, RateLimitStore, RatePolicy } from './ratelimit/types.js'
 export { createMemoryCounters } from './stores/createMemoryCounters.js'
 export { createMemoryCreditStore } from './stores/createMemoryCreditStore.js'
 export { createMemoryPaymentLedger } from './stores/createMemoryPaymentLedger.js'

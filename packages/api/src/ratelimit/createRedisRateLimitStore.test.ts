@@ -25,7 +25,9 @@ describe.skipIf(!redisUrl)('createRedisRateLimitStore', () => {
       const [seconds, micros] = await admin.time()
       return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000)
     },
-    wait: sleep,
+    async wait(ms: number) {
+      await sleep(ms)
+    },
     slackMs: 15,
   }
 
