@@ -1,4 +1,5 @@
 import { type OptionRule, type OptionShape, rule } from '@402x/core'
+import type { KeysOptions } from '../keys/options.js'
 import type {
   CommonOptions,
   CreditsOptions,
@@ -97,6 +98,7 @@ export const routeRules = {
       'true, or leave it out: replays are always refused (each signed payment pays once), and that cannot be turned off',
     test: (v) => v === true,
   },
+  accept: rule.array(rule.oneOf('x402', 'credits', 'key'), "an array of 'x402', 'credits' and 'key'"),
   rateLimit: rule.either(
     'an object: { maxRequests: 100, windowMs: 60000 }, or an array of them',
     rule.object(rateLimitRules),
@@ -172,8 +174,20 @@ const paymentOptionRules = {
   payTo: rule.string('an address, 0x…'),
 } as const satisfies Record<keyof PaymentOption, OptionRule>
 
+/** `keys: { … }` (each plan is checked by `checkPlan`). */
+export const keysRules = {
+  plans: rule.array(
+    object('a plan: plans.free(), plans.payAsYouGo(), plans.tiered({ monthly })'),
+    'an array of plans, e.g. [plans.free()]',
+  ),
+  store: pathOrStore('a KeyStore'),
+  usage: pathOrStore('a UsageStore'),
+  header: rule.string('a header name, e.g. "x-api-key"'),
+} as const satisfies Record<keyof KeysOptions, OptionRule>
+
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
+  keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   payTo: rule.string('the 0x… address that receives payments'),
   network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),
   asset: assetRule,

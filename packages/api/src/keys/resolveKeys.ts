@@ -26,7 +26,7 @@ export type ResolvedKeys = {
  */
 export function resolveKeys(
   options: KeysOptions,
-  context: { ledgerPath: string | undefined; rateLimits: RateLimitStore },
+  context: { ledgerPath: string | undefined; rateLimits: RateLimitStore; credits: boolean },
 ): ResolvedKeys {
   if (!Array.isArray(options.plans) || options.plans.length === 0) {
     throw new X402Error('invalid_config', {
@@ -45,6 +45,13 @@ export function resolveKeys(
       })
     }
     names.add(plan.name)
+  }
+  const drawing = checked.find((plan) => plan.billing === 'credits' || plan.overage !== 'block')
+  if (drawing && !context.credits) {
+    throw new X402Error('invalid_config', {
+      message: `the plan "${drawing.name}" draws from the key's credit (pay-as-you-go, or billed overage): leave credits on`,
+      details: { option: 'keys.plans' },
+    })
   }
   const file = context.ledgerPath ?? join(stateDir(), 'keys.db')
   const store =

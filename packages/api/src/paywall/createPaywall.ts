@@ -4,11 +4,13 @@ import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
 import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastPath.js'
 import { createRuntime } from '../pipeline/runtime.js'
+import { apiKey } from '../pipeline/stages/apiKey.js'
 import { creditFunding } from '../pipeline/stages/creditFunding.js'
 import { creditsEndpoint } from '../pipeline/stages/creditsEndpoint.js'
 import { decodePayment } from '../pipeline/stages/decodePayment.js'
 import { exactPayment } from '../pipeline/stages/exactPayment.js'
 import { identity } from '../pipeline/stages/identity.js'
+import { keyFunding } from '../pipeline/stages/keyFunding.js'
 import { payerRateLimit } from '../pipeline/stages/payerRateLimit.js'
 import { price } from '../pipeline/stages/price.js'
 import { rateLimit } from '../pipeline/stages/rateLimit.js'
@@ -17,6 +19,7 @@ import { route } from '../pipeline/stages/route.js'
 import { creditsPath } from './credits.js'
 import { matchRequest } from './matchRequest.js'
 import { operatorCredits, type PaywallCredits } from './operatorCredits.js'
+import { operatorKeys, type PaywallKeys } from './operatorKeys.js'
 import { reconcilePayments } from './reconcilePayments.js'
 import { type ResolvedPaywall, type ResolvedRoute, resolvePaywall } from './resolvePaywall.js'
 import type { Decision, PaywallEvents, PaywallOptions, RequestHead } from './types.js'
@@ -44,6 +47,8 @@ export type Paywall = {
   reconcile(): Promise<number>
   /** Prepaid credit, for operators; `undefined` when `credits: false`. */
   credits: PaywallCredits | undefined
+  /** API keys, for operators; `undefined` without `keys`. */
+  keys: PaywallKeys | undefined
   /** Stops the reconciler and closes the ledger. */
   close(): Promise<void>
 }
@@ -57,8 +62,10 @@ const stages: readonly Stage[] = [
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
+  apiKey, // a key's plan: 401, its limits and quota
   creditsEndpoint, // /__402x/credits: show, revoke, price a top-up
   price, // skip, validate, free tier, price
+  keyFunding, // a key's call: included, or drawn from its credit
   creditFunding, // bearer token: hold or reserve credit
   decodePayment, // no payment: 402; else match it
   payerRateLimit, // limits counted by the payer its signature proves
@@ -118,12 +125,22 @@ export function createPaywall(options: PaywallOptions): Paywall {
     handle,
     reconcile,
     credits: credits && operatorCredits(credits, rt.decimals),
+    keys:
+      config.keys &&
+      operatorKeys(config.keys, {
+        credits,
+        decimals: rt.decimals,
+        // `x402_test_` keys on the local chain (`402x dev`), `x402_live_` on a real network.
+        mode: config.network === 'eip155:31337' ? 'test' : 'live',
+        codePlans: options.keys?.plans ?? [],
+      }),
     // Internal: the Node adapters' credit fast path (pipeline/creditFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {
       if (timer) clearInterval(timer)
       await credits?.service.close()
       await ledger.close()
+      await config.keys?.close()
       await config.stores.release()
     },
   } as Paywall

@@ -10,6 +10,8 @@ import {
   pickSetting,
   settings,
 } from '../config/resolveConfig.js'
+import type { Accept } from '../keys/options.js'
+import { type ResolvedKeys, resolveKeys } from '../keys/resolveKeys.js'
 import type { Ledger } from '../ledger/types.js'
 import { openRedis } from '../ratelimit/openRateLimitStore.js'
 import { type ResolvedLimit, resolveRateLimit } from '../ratelimit/resolveRateLimit.js'
@@ -48,6 +50,8 @@ export type ResolvedRoute = {
   refusal?: { reason: string; message: string }
   /** Its rate limits (the middleware's shared one first), each taken before anything is verified. */
   limits?: ResolvedLimit[]
+  /** How it may be paid (`accept`); `undefined`: every way there is. */
+  accept?: Accept[]
 }
 
 export type ResolvedDiscovery = {
@@ -76,6 +80,8 @@ export type ResolvedPaywall = {
   discovery: ResolvedDiscovery | false
   /** Prepaid credit; `undefined` when turned off. */
   credits: ResolvedCredits | undefined
+  /** API keys and plans; `undefined` when not set. */
+  keys: ResolvedKeys | undefined
   /** The API's public URL (`publicUrl`), without a trailing `/`; else the validated Host is used. */
   publicUrl: string | undefined
 }
@@ -172,6 +178,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
           limits.some((l) => l.cost || typeof l.by === 'function'),
       ),
       ...(limits.length ? { limits } : {}),
+      ...(route.accept ? { accept: checkAccept(route.accept, name, Boolean(options.keys)) } : {}),
       description: route.description ?? '',
       mimeType: route.mimeType ?? 'application/json',
       maxTimeoutSeconds: maxTimeoutOf(route, name),
@@ -186,6 +193,9 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
   const discovery = options.discovery === false ? false : resolveDiscovery(options.discovery ?? {})
   const publicUrl = pickSetting(settings.publicUrl, options.publicUrl, sources)
   const credits = resolveCredits(options.credits, stores.credits, asset, sources.env)
+  const keys = options.keys
+    ? resolveKeys(options.keys, { ledgerPath, rateLimits: stores.rateLimits, credits: Boolean(credits) })
+    : undefined
   if (!credits && routes.some((r) => r.meter)) {
     throw new X402Error('invalid_config', {
       message: 'metered prices (pricePerToken, pricePerSecond …) settle through credit: leave credits on',
@@ -204,6 +214,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     errors: options.errors ?? 'respond',
     discovery,
     credits,
+    keys,
     publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
   }
 }
@@ -330,4 +341,21 @@ function resolveFacilitator(options: PaywallOptions, sources: ReturnType<typeof 
     url: url.value,
     ...(sources.env.X402_FACILITATOR_API_KEY ? { apiKey: sources.env.X402_FACILITATOR_API_KEY } : {}),
   })
+}
+
+/** A route's `accept`: not empty, and `'key'` only where keys are set. */
+function checkAccept(accept: Accept[], name: string, keys: boolean): Accept[] {
+  if (accept.length === 0) {
+    throw new X402Error('invalid_config', {
+      message: `${name}: accept is empty, so nothing could pay for it: give some of 'x402', 'credits', 'key'`,
+      details: { option: 'accept' },
+    })
+  }
+  if (accept.includes('key') && !keys) {
+    throw new X402Error('invalid_config', {
+      message: `${name}: accept names 'key', but no keys are set: add keys: { plans: [plans.free()] } to the middleware`,
+      details: { option: 'accept' },
+    })
+  }
+  return accept
 }

@@ -1,5 +1,6 @@
 import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
+import type { Accept, KeysOptions } from '../keys/options.js'
 import type { Ledger } from '../ledger/types.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
@@ -117,6 +118,12 @@ export type RouteOptions = {
    * route's own. Several limits: an array, every one applies.
    */
   rateLimit?: RateLimitOptions | RateLimitOptions[]
+  /**
+   * How this route may be paid: a single x402 payment, credit, an API key's plan. A route
+   * that accepts only `'key'` answers 401 `invalid_key` without one.
+   * @default every way there is: ['x402', 'credits', 'key'] (the last where `keys` is set)
+   */
+  accept?: Accept[]
 
   // Metered prices: known only after the handler ran (see {@link MeteredResponse}). The route
   // reserves `max` from credit (or takes it as one payment), serves, captures what was used
@@ -213,6 +220,8 @@ export type PaymentOption = {
 
 /** The options of a paywall that are not a route's (see {@link PaywallOptions}). */
 export type CommonOptions = {
+  /** API keys and plans (docs/api-keys.md): a caller with a key uses its plan. @default none */
+  keys?: KeysOptions
   /** The address paid. Else `X402_PAY_TO`, `402x.config.json` or a running `402x dev`. */
   payTo?: string
   /** CAIP-2 network, e.g. `eip155:8453`. Else `X402_NETWORK`, config, or `402x dev`. */

@@ -8,6 +8,7 @@ import type {
   PaymentRequirements,
   SettleResponse,
 } from '@402x/core'
+import type { ApiKeyRecord, PlanDefinition } from '../keys/types.js'
 import { creditsExtension, creditsOffer } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import type { Decision, RequestHead } from '../paywall/types.js'
@@ -71,6 +72,10 @@ export class PaidContext {
   /** Set by `decodePayment`: the payment matched against `accepts`. */
   payment:
     | { payload: PaymentPayload; requirements: PaymentRequirements; exact: ExactEvmPayload; v1: boolean }
+    | undefined = undefined
+  /** Set by `apiKey`: the key's record and plan, the quota it reserved, whether it is overage. */
+  apiKey:
+    | { record: ApiKeyRecord; plan: PlanDefinition; reserved: { period: string; units: number }[]; over: boolean }
     | undefined = undefined
   /** Set by `exactPayment`: the in-flight lock on (network, asset, from, nonce), while held. */
   lockKey: string | undefined = undefined

@@ -1,30 +1,83 @@
+import { Buffer } from 'node:buffer'
 import { createHash } from 'node:crypto'
-import type { ResolvedLimit } from './resolveRateLimit.js'
-import type { RateDecision } from './types.js'
+import type { RateDecision, RatePolicy } from './types.js'
 
-/** One limit's decision for one caller, as the headers show it. */
-export type ShownLimit = { limit: ResolvedLimit; decision: RateDecision; partitionKey: string }
+// The `RateLimit` and `RateLimit-Policy` fields of draft-ietf-httpapi-ratelimit-headers-08,
+// written as express-rate-limit 8.6.2 writes them with `standardHeaders: 'draft-8'`
+// (source/headers.ts, `setDraft8Headers` and `getPartitionKey`; the default name is the
+// `identifier` of source/rate-limit.ts): `pk` goes on the policy only, `w` is the window in
+// whole seconds (rounded up), and several policies are members of one list per field.
+
+/** One limit a request was held to, for the headers. */
+export type RateLimitHeaderEntry = {
+  policy: RatePolicy
+  /** What the store decided for this request. */
+  decision: RateDecision
+  /** Who is limited (an IP, a payer, a key): only a hash of it is sent, as `pk`. */
+  key: string
+  /**
+   * The policy's name in both fields.
+   * @default `<limit>-in-<window>`, as express-rate-limit names it: `100-in-1min`
+   */
+  name?: string
+}
+
+/** The two fields; absent for an empty list. */
+export type RateLimitHeaders = { 'RateLimit-Policy'?: string; RateLimit?: string }
+
+/** The policy's window in seconds: a bucket's is the time it takes to refill from empty. */
+const windowSeconds = (policy: RatePolicy) =>
+  policy.algorithm === 'token-bucket'
+    ? Math.ceil(policy.capacity / policy.refillPerSecond)
+    : Math.ceil(policy.windowMs / 1000)
 
 /**
- * The IETF `RateLimit-Policy` and `RateLimit` structured-field headers
- * (draft-ietf-httpapi-ratelimit-headers-08, as express-rate-limit's `draft-8` mode writes
- * them): one list member per limit, e.g.
- * `RateLimit-Policy: "100-in-1min"; q=100; w=60; pk=:ZTNiMGM0NDI5OGZj:` and
- * `RateLimit: "100-in-1min"; r=99; t=60; pk=:ZTNiMGM0NDI5OGZj:`. The partition key is the
- * first 12 hex characters of the caller's id's sha256, base64-encoded: the caller can tell
- * its counts apart, nobody learns the id.
+ * The name express-rate-limit gives a policy: `100-in-1min`, `5-in-30sec`, `1000-in-1day`.
+ *
+ * @example
+ * rateLimitPolicyName({ algorithm: 'sliding-window', limit: 100, windowMs: 60_000 }) // '100-in-1min'
  */
-export function rateLimitHeaders(shown: readonly ShownLimit[]): [string, string][] {
-  if (shown.length === 0) return []
+export function rateLimitPolicyName(policy: RatePolicy): string {
+  const limit = policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit
+  const windowMs = policy.algorithm === 'token-bucket' ? windowSeconds(policy) * 1000 : policy.windowMs
+  const seconds = windowMs / 1000
+  const minutes = seconds / 60
+  const hours = minutes / 60
+  const days = hours / 24
+  let duration: string
+  if (seconds < 60) duration = `${seconds}sec`
+  else if (minutes < 60) duration = `${minutes}min`
+  else if (hours < 24) duration = `${hours}hr${hours > 1 ? 's' : ''}`
+  else duration = `${days}day${days > 1 ? 's' : ''}`
+  return `${limit}-in-${duration}`
+}
+
+/** express-rate-limit's: the first 12 hex digits of the key's SHA-256, in base64 (16 characters). */
+const partitionKey = (key: string) =>
+  Buffer.from(createHash('sha256').update(key).digest('hex').slice(0, 12)).toString('base64')
+
+/** An sf-string (RFC 8941): a custom name may hold quotes or backslashes; the default never does. */
+const quoted = (name: string) => `"${name.replace(/[\\"]/g, '\\$&')}"`
+
+/**
+ * The `RateLimit-Policy` and `RateLimit` fields for the limits a request was held to (a plan
+ * can have several): one list member per limit, in order.
+ *
+ * @example
+ * const policy = { algorithm: 'sliding-window', limit: 100, windowMs: 60_000 } as const
+ * const decision = await store.consume('1.2.3.4', 1, policy)
+ * rateLimitHeaders([{ policy, decision, key: '1.2.3.4' }])
+ * // { 'RateLimit-Policy': '"100-in-1min"; q=100; w=60; pk=:NjY5NGY4M2M5ZjQ3:',
+ * //   RateLimit: '"100-in-1min"; r=99; t=60' }
+ */
+export function rateLimitHeaders(entries: readonly RateLimitHeaderEntry[]): RateLimitHeaders {
+  if (entries.length === 0) return {}
   const policies: string[] = []
   const states: string[] = []
-  for (const { limit, decision, partitionKey } of shown) {
-    const pk = `pk=:${Buffer.from(createHash('sha256').update(partitionKey).digest('hex').slice(0, 12)).toString('base64')}:`
-    policies.push(`"${limit.name}"; q=${decision.limit}; w=${limit.windowSeconds}; ${pk}`)
-    states.push(`"${limit.name}"; r=${decision.remaining}; t=${decision.resetSeconds}; ${pk}`)
+  for (const { policy, decision, key, name } of entries) {
+    const label = quoted(name ?? rateLimitPolicyName(policy))
+    policies.push(`${label}; q=${decision.limit}; w=${windowSeconds(policy)}; pk=:${partitionKey(key)}:`)
+    states.push(`${label}; r=${decision.remaining}; t=${Math.max(0, decision.resetSeconds)}`)
   }
-  return [
-    ['ratelimit-policy', policies.join(', ')],
-    ['ratelimit', states.join(', ')],
-  ]
+  return { 'RateLimit-Policy': policies.join(', '), RateLimit: states.join(', ') }
 }

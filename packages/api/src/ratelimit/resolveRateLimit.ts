@@ -1,6 +1,7 @@
 import { X402Error } from '@402x/core'
 import type { AnyRequest } from '../paywall/types.js'
 import type { RateLimitBy, RateLimitOptions } from './options.js'
+import { rateLimitPolicyName } from './rateLimitHeaders.js'
 import type { RateLimitStore, RatePolicy } from './types.js'
 
 /** A rate limit with every setting checked and its default filled in. */
@@ -56,7 +57,6 @@ export function resolveRateLimit(
   const algorithm = options.algorithm ?? (options.capacity !== undefined ? 'token-bucket' : 'sliding-window')
   let policy: RatePolicy
   let windowSeconds: number
-  let name: string
   if (algorithm === 'token-bucket') {
     if (options.maxRequests !== undefined || options.windowMs !== undefined) {
       fail('a token bucket takes `capacity` and `refillPerSecond`, not `maxRequests`/`windowMs`: give one kind')
@@ -69,7 +69,6 @@ export function resolveRateLimit(
     const capacity = options.capacity as number
     policy = { algorithm, capacity, refillPerSecond: refill as number }
     windowSeconds = Math.ceil(capacity / (refill as number))
-    name = `${capacity}-burst-${refill}-per-s`
   } else {
     if (options.capacity !== undefined || options.refillPerSecond !== undefined) {
       fail(
@@ -84,7 +83,6 @@ export function resolveRateLimit(
     const limit = options.maxRequests as number
     policy = { algorithm, limit, windowMs }
     windowSeconds = Math.ceil(windowMs / 1000)
-    name = `${limit}-in-${windowMs % 1000 === 0 ? duration(windowSeconds) : `${windowMs}ms`}`
   }
   if (options.ipv6Subnet !== undefined && options.ipv6Subnet !== false && !inRange(options.ipv6Subnet, 8, 128)) {
     fail(`ipv6Subnet is ${options.ipv6Subnet}: give a prefix length from 8 to 128 (64 groups one subscriber), or false`)
@@ -104,7 +102,7 @@ export function resolveRateLimit(
   } else if (options.store) {
     store = options.store
   }
-  name = options.name ?? name
+  const name = options.name ?? rateLimitPolicyName(policy)
   return {
     policy,
     name,
@@ -122,11 +120,3 @@ export function resolveRateLimit(
 }
 
 const inRange = (v: number, min: number, max: number) => Number.isInteger(v) && v >= min && v <= max
-
-/** `60` → `1min`, `3600` → `1h`, `86400` → `1d`, `45` → `45s` (express-rate-limit's names). */
-function duration(seconds: number): string {
-  if (seconds % 86_400 === 0) return `${seconds / 86_400}d`
-  if (seconds % 3600 === 0) return `${seconds / 3600}h`
-  if (seconds % 60 === 0) return `${seconds / 60}min`
-  return `${seconds}s`
-}

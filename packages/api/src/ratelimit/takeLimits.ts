@@ -3,7 +3,7 @@ import { X402Error } from '@402x/core'
 import { presentedKey } from '../keys/presentedKey.js'
 import { errorResponse } from '../paywall/responses.js'
 import { callerIp } from './callerIp.js'
-import { rateLimitHeaders, type ShownLimit } from './rateLimitHeaders.js'
+import { type RateLimitHeaderEntry, rateLimitHeaders } from './rateLimitHeaders.js'
 import type { ResolvedLimit } from './resolveRateLimit.js'
 import type { RateDecision, RateLimitStore } from './types.js'
 
@@ -41,7 +41,7 @@ export type LimitsTaken = {
  */
 export async function takeLimits(limits: readonly ResolvedLimit[], caller: Caller): Promise<LimitsTaken | Response> {
   const taken: { limit: ResolvedLimit; key: string; cost: number }[] = []
-  const shown: ShownLimit[] = []
+  const shown: RateLimitHeaderEntry[] = []
   const undoAll = async () => {
     const all = taken.splice(0)
     await Promise.all(all.map((t) => t.limit.store.refund(t.key, t.cost, t.limit.policy).catch(() => {})))
@@ -65,7 +65,7 @@ export async function takeLimits(limits: readonly ResolvedLimit[], caller: Calle
         2,
       )
     }
-    const entry = { limit, decision, partitionKey: who }
+    const entry = { policy: limit.policy, decision, key: who, name: limit.name }
     if (!decision.ok) {
       await undoAll()
       const retryAfter = Math.max(1, Math.ceil(decision.retryAfterMs / 1000))
@@ -75,7 +75,7 @@ export async function takeLimits(limits: readonly ResolvedLimit[], caller: Calle
         limit.message ?? `too many requests (${limit.name}): retry after ${retryAfter} s; nothing was charged`,
         retryAfter,
       )
-      for (const [name, value] of rateLimitHeaders([...shown, entry])) response.headers.set(name, value)
+      for (const [name, value] of headerPairs([...shown, entry])) response.headers.set(name, value)
       return response
     }
     taken.push({ limit, key, cost })
@@ -83,7 +83,7 @@ export async function takeLimits(limits: readonly ResolvedLimit[], caller: Calle
   }
   let undone = false
   return {
-    headers: rateLimitHeaders(shown),
+    headers: headerPairs(shown),
     refundsRefused: limits.every((l) => !l.countRejected),
     undo: async () => {
       if (undone) return
@@ -125,6 +125,9 @@ async function costOf(limit: ResolvedLimit, req: unknown): Promise<number> {
   }
   return cost
 }
+
+const headerPairs = (shown: RateLimitHeaderEntry[]): [string, string][] =>
+  Object.entries(rateLimitHeaders(shown)).map(([name, value]) => [name.toLowerCase(), value as string])
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22)
 

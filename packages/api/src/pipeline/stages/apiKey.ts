@@ -1,4 +1,6 @@
 import { periodReset, periodsOf } from '../../keys/periods.js'
+import { planCovers } from '../../keys/planCovers.js'
+import type { PlanDefinition } from '../../keys/types.js'
 import { errorResponse } from '../../paywall/responses.js'
 import { takeLimits } from '../../ratelimit/takeLimits.js'
 import type { Stage } from '../compose.js'
@@ -36,7 +38,7 @@ export const apiKey: Stage = async (ctx, next) => {
   const { record, plan } = found
   const pattern = ctx.route.pattern
   const path = ctx.url.pathname
-  if (!planCoversRoute(ctx, plan, path)) {
+  if (!planCovers(plan, ctx.request.method, path)) {
     if (!accept || accept.includes('x402') || accept.includes('credits')) return next()
     return respond(
       errorResponse(
@@ -55,10 +57,10 @@ export const apiKey: Stage = async (ctx, next) => {
     headers: ctx.request.headers,
   })
   if (taken instanceof Response) return respond(taken)
-  const reserved = await reserveQuota(ctx, record.id, plan.quota)
-  if (reserved === 'exceeded') {
+  const reserved = await reserveQuota(ctx, record.id, plan)
+  if ('exceeded' in reserved) {
     await taken.undo()
-    return respond(exceeded(ctx, plan.name, plan.quota))
+    return respond(exceeded(plan, reserved.exceeded))
   }
   ctx.apiKey = { record, plan, reserved: reserved.taken, over: reserved.over }
   const decision = await withLimits(await next(), taken)
@@ -67,17 +69,17 @@ export const apiKey: Stage = async (ctx, next) => {
   return decision
 }
 
-function planCoversRoute(ctx: PaidContext, plan: { routes: 'all' | string[] }, path: string): boolean {
-  if (plan.routes === 'all') return true
-  return ctx.rt.planCovers(plan as never, ctx.request.method, path)
-}
-
-/** Reserves one unit in each quota period; `over` when a period is full and overage is billed. */
+/**
+ * Reserves one unit in each quota period of the plan. A full period is `exceeded` (a hard
+ * stop), or with billed overage `over`: the call is served and billed at the overage price,
+ * and counted in the periods that still have room.
+ */
 async function reserveQuota(
   ctx: PaidContext,
   keyId: string,
-  quota: { day?: number; month?: number },
-): Promise<'exceeded' | { taken: { period: string; units: number }[]; over: boolean }> {
+  plan: PlanDefinition,
+): Promise<{ exceeded: string } | { taken: { period: string; units: number }[]; over: boolean }> {
+  const { quota } = plan
   const { usage } = ctx.rt.config.keys as NonNullable<PaidContext['rt']['config']['keys']>
   const { day, month } = periodsOf(Date.now())
   const wanted = [
@@ -85,17 +87,21 @@ async function reserveQuota(
     ...(quota.month !== undefined ? [{ period: month, limit: quota.month }] : []),
   ]
   const taken: { period: string; units: number }[] = []
+  let over = false
   for (const { period, limit } of wanted) {
     const result = await usage.reserve(keyId, period, 1, limit)
-    if (!result.ok) {
-      for (const t of taken) await usage.release(keyId, t.period, t.units)
-      const overage = ctx.apiKey?.plan.overage ?? (ctx.rt.config.keys && undefined)
-      void overage
-      return 'exceeded'
+    if (result.ok) {
+      taken.push({ period, units: 1 })
+      continue
     }
-    taken.push({ period, units: 1 })
+    if (plan.overage !== 'block') {
+      over = true
+      continue
+    }
+    for (const t of taken) await usage.release(keyId, t.period, t.units)
+    return { exceeded: period }
   }
-  return { taken, over: false }
+  return { taken, over }
 }
 
 /** Gives back the quota this request reserved (it was not served). */
@@ -107,16 +113,16 @@ export async function releaseQuota(ctx: PaidContext): Promise<void> {
   for (const r of reserved) await keys.usage.release(held.record.id, r.period, r.units).catch(() => {})
 }
 
-function exceeded(ctx: PaidContext, plan: string, quota: { day?: number; month?: number }): Response {
-  const { day, month } = periodsOf(Date.now())
-  const period = quota.day !== undefined ? day : month
+/** The 429 of a used-up quota: when it resets (`Retry-After`, and the time in the message). */
+function exceeded(plan: PlanDefinition, period: string): Response {
   const resetAt = periodReset(period)
   const retryAfter = Math.max(1, Math.ceil((resetAt - Date.now()) / 1000))
-  void ctx
-  return errorResponse(
+  const response = errorResponse(
     429,
     'quota_exceeded',
-    `the quota of the plan "${plan}" is used up until ${new Date(resetAt).toISOString()}: wait for it, or move the key to a larger plan; nothing was charged`,
+    `the quota of the plan "${plan.name}" is used up until ${new Date(resetAt).toISOString()}: wait for it, or move the key to a larger plan; nothing was charged`,
     retryAfter,
   )
+  response.headers.set('x-402x-quota-reset', new Date(resetAt).toISOString())
+  return response
 }

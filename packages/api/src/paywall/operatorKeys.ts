@@ -1,0 +1,116 @@
+import { randomUUID } from 'node:crypto'
+import { formatMoney, parseMoney, X402Error } from '@402x/core'
+import { checkGrant } from '../credits/checkGrant.js'
+import type { ResolvedKeys } from '../keys/resolveKeys.js'
+import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement } from '../keys/types.js'
+import type { ResolvedCredits } from './credits.js'
+import { dollars } from './dollars.js'
+import type { Price } from './types.js'
+
+/** A key as the operator sees it: never the key itself (shown once, at creation). */
+export type KeyInfo = Omit<ApiKeyRecord, 'hash'> & { state: 'active' | 'revoked' | 'expired' }
+
+/** `paywall.keys`: the operator's side of API keys (the admin API and `402x keys` use it). */
+export type PaywallKeys = {
+  /**
+   * Issues a key on `plan`. The key is in the answer once; only its hash is kept.
+   *
+   * @example
+   * const { key } = await paywall.keys.create({ name: 'alice', plan: 'free' })
+   */
+  create(input: {
+    name: string
+    plan: string
+    owner?: string
+    metadata?: Record<string, string>
+    /** ms epoch. */
+    expiresAt?: number
+  }): Promise<{ key: string; info: KeyInfo }>
+  list(options?: { plan?: string; includeRevoked?: boolean }): Promise<KeyInfo[]>
+  get(id: string): Promise<KeyInfo | undefined>
+  /** Refused at once in every process on the store; `false` for an unknown or revoked key. */
+  revoke(id: string): Promise<boolean>
+  /** The key's usage in [from, to) (ms epoch), per route; amounts in dollars. */
+  usage(id: string, from: number, to: number): Promise<Statement & { dollars: string }>
+  /** The plans keys can be on: the code's, then those put at run time. */
+  plans(): Promise<PlanDefinition[]>
+  /** Puts a plan at run time (checked; replaces one of the same name). */
+  putPlan(plan: PlanDefinition): Promise<void>
+  /** Credits a key's own account (pay-as-you-go, overage), idempotent by `ref`. */
+  grant(id: string, input: { amount: Price; ref?: string; note?: string }): Promise<{ balance: string }>
+  /** The key's credit, in dollars. */
+  balance(id: string): Promise<{ available: string; reserved: string }>
+}
+
+/** `paywall.keys` of a paywall with `keys` (and `credits` where plans draw from credit). */
+export function operatorKeys(
+  keys: ResolvedKeys,
+  context: { credits: ResolvedCredits | undefined; decimals: number; mode: KeyMode; codePlans: PlanDefinition[] },
+): PaywallKeys {
+  const { store } = keys
+  const usd = (n: bigint) => formatMoney(n, context.decimals)
+  const known = async (name: string) =>
+    context.codePlans.some((p) => p.name === name) || (await store.plans()).some((p) => p.name === name)
+  const recordOf = async (id: string) => {
+    const record = await store.get(id)
+    if (!record) throw new X402Error('invalid_request', { message: `no key ${id}: list them with 402x keys list` })
+    return record
+  }
+  const service = () => {
+    if (!context.credits) {
+      throw new X402Error('invalid_request', { message: 'credit is off on this API: a key has no credit to grant' })
+    }
+    return context.credits.service
+  }
+  return {
+    async create(input) {
+      if (!(await known(input.plan))) {
+        const names = [...context.codePlans, ...(await store.plans())].map((p) => p.name).join(', ')
+        throw new X402Error('invalid_request', {
+          message: `there is no plan "${input.plan}": give one of ${names}`,
+          details: { field: 'plan' },
+        })
+      }
+      const { key, record } = await store.create({ ...input, mode: context.mode })
+      return { key, info: infoOf(record) }
+    },
+    list: async (options) => (await store.list(options)).map(infoOf),
+    get: async (id) => {
+      const record = await store.get(id)
+      return record && infoOf(record)
+    },
+    revoke: (id) => store.revoke(id),
+    async usage(id, from, to) {
+      await recordOf(id)
+      const statement = await keys.usage.statement(id, from, to)
+      return { ...statement, dollars: usd(statement.total.amount) }
+    },
+    plans: async () => {
+      const stored = (await store.plans()).filter((p) => !context.codePlans.some((c) => c.name === p.name))
+      return [...context.codePlans, ...stored]
+    },
+    putPlan: (plan) => store.putPlan(plan),
+    async grant(id, { amount, ref, note }) {
+      const record = await recordOf(id)
+      const atomic = parseMoney(dollars(amount), { decimals: context.decimals, name: 'amount' })
+      checkGrant(atomic, context.decimals)
+      const balance = await service().grant(record.account, atomic, ref ?? `grant_${randomUUID()}`, note)
+      return { balance: usd(balance) }
+    },
+    async balance(id) {
+      const record = await recordOf(id)
+      const { available, reserved } = await service().balance(record.account)
+      return { available: usd(available), reserved: usd(reserved) }
+    },
+  }
+}
+
+function infoOf(record: ApiKeyRecord): KeyInfo {
+  const { hash: _hash, ...rest } = record
+  const state = record.revokedAt
+    ? 'revoked'
+    : record.expiresAt !== undefined && record.expiresAt <= Date.now()
+      ? 'expired'
+      : 'active'
+  return { ...rest, state }
+}
