@@ -50,6 +50,8 @@ declare const k: string
 declare const model: { complete(prompt: string): Promise<{ text: string; tokenCount: number }> }
 declare const analytics: { track(name: string, data: unknown): void }
 declare const myOpenApiDocument: Record<string, unknown>
+declare const paywall: import('402x-api').X402Middleware
+declare const info: import('402x-api').KeyInfo
 `
 
 describe('docs samples', () => {
