@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { type Paywall, plans, x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
-import { withX402 as withX402Fetch } from '402x-api/fetch'
+import { withX402 as withX402Fetch, x402Of } from '402x-api/fetch'
 import { x402Middleware as x402Hono } from '402x-api/hono'
 import { withX402 as withX402Node } from '402x-api/node'
 import express from 'express'
@@ -28,7 +28,10 @@ const keys = {
 }
 
 type Running = { url: string; paywall: Paywall; stop(): Promise<void> }
-const ok = { ok: true }
+/** What a handler saw: who called (`req.x402` or the adapter's equivalent) and the tracking header. */
+const seen = (caller: unknown, header: unknown) => ({ ok: true, caller: caller ?? null, header: header ?? null })
+/** The adapters that put the caller in the request's headers (`trackingHeaders: true`). */
+const nodeAdapters = new Set(['express', 'node', 'fastify'])
 
 function fetchServer(handler: (request: Request) => Response | Promise<Response>): Server {
   return createServer(async (req: IncomingMessage, res: ServerResponse) => {
@@ -52,21 +55,28 @@ const adapters: { name: string; start(options: Record<string, unknown>): Promise
       const app = express()
       const middleware = x402Middleware({ ...options, routes, keys } as never)
       app.use(middleware)
-      app.get('/{*rest}', (_req, res) => void res.json(ok))
+      app.get(
+        '/{*rest}',
+        (req, res) => void res.json(seen((req as { x402?: unknown }).x402, req.headers['x-402x-consumer'])),
+      )
       return serve(createServer(app), middleware.paywall)
     },
   },
   {
     name: 'node',
     async start(options) {
-      const handler = withX402Node({ ...options, routes, keys } as never, (_req, res) => res.end(JSON.stringify(ok)))
+      const handler = withX402Node({ ...options, routes, keys } as never, (req, res) =>
+        res.end(JSON.stringify(seen((req as { x402?: unknown }).x402, req.headers['x-402x-consumer']))),
+      )
       return serve(createServer(handler), handler.paywall)
     },
   },
   {
     name: 'fetch',
     async start(options) {
-      const handler = withX402Fetch({ ...options, routes, keys } as never, () => Response.json(ok))
+      const handler = withX402Fetch({ ...options, routes, keys } as never, (request) =>
+        Response.json(seen(x402Of(request), request.headers.get('x-402x-consumer'))),
+      )
       return serve(fetchServer(handler), handler.paywall)
     },
   },
@@ -76,7 +86,7 @@ const adapters: { name: string; start(options: Record<string, unknown>): Promise
       const app = new Hono()
       const middleware = x402Hono({ ...options, routes, keys } as never)
       app.use('*', middleware)
-      app.get('*', (c) => c.json(ok))
+      app.get('*', (c) => c.json(seen(c.get('x402' as never), c.req.header('x-402x-consumer'))))
       return serve(
         fetchServer((request) => app.fetch(request)),
         middleware.paywall,
@@ -88,7 +98,7 @@ const adapters: { name: string; start(options: Record<string, unknown>): Promise
     async start(options) {
       const app = Fastify()
       await app.register(x402Fastify, { ...options, routes, keys } as never)
-      app.get('/*', async () => ok)
+      app.get('/*', async (request) => seen((request as { x402?: unknown }).x402, request.headers['x-402x-consumer']))
       await app.ready()
       return serve(app.server, (app as unknown as { paywall: Paywall }).paywall)
     },
@@ -109,7 +119,7 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
   let app: Running
   const get = (path: string, headers: Record<string, string> = {}) => fetch(`${app.url}${path}`, { headers })
   beforeAll(async () => {
-    app = await adapter.start(stack.paywall())
+    app = await adapter.start(stack.paywall({ trackingHeaders: true }))
   })
   afterAll(async () => {
     await app?.stop()
@@ -195,6 +205,18 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
     expect(usage.total).toMatchObject({ calls: 2, amount: 5_000n })
   })
 
+  it('tells the handler who called (key, plan, request id, paid), and removes tracking headers a caller sends', async () => {
+    const keys = app.paywall.keys as NonNullable<Paywall['keys']>
+    const { key, info } = await keys.create({ name: 'dave', plan: 'free' })
+    const res = await get('/mixed', { ...bearer(key), 'X-402x-Consumer': 'someone-else', 'X-402x-Plan': 'enterprise' })
+    expect(res.status).toBe(200)
+    const body = await res.json()
+    expect(body.caller).toMatchObject({ kind: 'key', consumer: info.id, plan: 'free', paid: { amount: '0' } })
+    expect(body.caller.requestId).toMatch(/^[0-9a-f-]{36}$/)
+    // Node adapters write the caller's headers; the others leave them out: never the caller's own.
+    expect(body.header).toBe(nodeAdapters.has(adapter.name) ? info.id : null)
+  })
+
   it('lets a caller without a key pay the same route with x402, as before', async () => {
     const challenge = await get('/mixed')
     expect(challenge.status).toBe(402)
@@ -205,6 +227,8 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
     })
     expect(paid.status).toBe(200)
     expect(paid.headers.get('payment-response')).toBeTruthy()
+    const body = await paid.json()
+    expect(body.caller).toMatchObject({ kind: 'payer', consumer: buyer.address, paid: { amount: '0.01' } })
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10_000n)
   })
 })

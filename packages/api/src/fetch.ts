@@ -2,3 +2,4 @@
 
 export { rateLimit } from './fetch/rateLimit.js'
 export { withX402 } from './fetch/withX402.js'
+export { x402Of } from './paywall/callerView.js'

@@ -187,6 +187,7 @@ export const keysRules = {
 
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
+  trackingHeaders: bool,
   keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   payTo: rule.string('the 0x… address that receives payments'),
   network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),

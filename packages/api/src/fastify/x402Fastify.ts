@@ -2,6 +2,7 @@ import { Readable } from 'node:stream'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { checkPaywallOptions } from '../config/checkPaywallOptions.js'
 import { requestHead } from '../node/nodeRequest.js'
+import { trackingHeaderNames, trackingPairs, type X402Caller } from '../paywall/callerView.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import { creditsPath } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
@@ -56,6 +57,7 @@ export const x402Fastify = Object.assign(
           ),
         )
       }
+      for (const name of trackingHeaderNames) if (request.headers[name] !== undefined) delete request.headers[name]
       const decision = await paywall.handle(head, route, {
         req: route?.needsRequest ? withRouteParams(request, route, request.url) : request,
         ip: request.ip,
@@ -77,6 +79,11 @@ export const x402Fastify = Object.assign(
         reply.code(decision.response.status)
         applyHeaders(reply, decision.response)
         return reply.send(Buffer.from(await decision.response.arrayBuffer()))
+      }
+      if (decision.caller) {
+        ;(request as { x402?: X402Caller }).x402 = decision.caller
+        if (paywall.config.trackingHeaders)
+          for (const [name, value] of trackingPairs(decision.caller)) request.headers[name] = value
       }
       const entry = { decision, done: false }
       pending.set(request, entry)

@@ -34,6 +34,7 @@ export function x402Middleware(options: PaywallOptions): MiddlewareHandler & { p
           return c.res
         },
         pass: next,
+        caller: (caller) => c.set('x402' as never, caller as never),
         stamp: (pairs) => {
           for (const [name, value] of pairs) c.header(name, value)
         },

@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
+import { trackingHeaderNames, trackingPairs, type X402Caller } from '../paywall/callerView.js'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
@@ -14,7 +16,17 @@ import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebRespon
 import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
-export type NodeRequest = IncomingMessage & { originalUrl?: string | undefined; ip?: string | undefined }
+export type NodeRequest = IncomingMessage & {
+  originalUrl?: string | undefined
+  ip?: string | undefined
+  /** Who called a paid route and how it is paid (callerView.ts). */
+  x402?: X402Caller
+}
+
+/** Removes the tracking headers a caller sent: only the paywall writes them. */
+function stripTrackingHeaders(req: IncomingMessage) {
+  for (const name of trackingHeaderNames) if (req.headers[name] !== undefined) delete req.headers[name]
+}
 export type Next = (error?: unknown) => void
 
 /**
@@ -41,6 +53,7 @@ export function nodeMiddleware(
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
+    stripTrackingHeaders(req)
     const fast = creditFastPathOf(paywall)
     // A Host that is not host[:port] takes the full path, which answers 400.
     if (route && fast?.eligible(route) && isValidHost(req.headers.host)) {
@@ -109,6 +122,11 @@ async function run(
       return next(new PaymentRequiredError({ ...paymentRequired, response }))
     }
     return sendWebResponse(res, decision.response, head)
+  }
+  if (decision.caller) {
+    req.x402 = decision.caller
+    if (paywall.config.trackingHeaders)
+      for (const [name, value] of trackingPairs(decision.caller)) req.headers[name] = value
   }
   // The caller may have gone while the payment was verified: then nothing is run or charged.
   if (res.destroyed || req.socket?.destroyed) {
@@ -215,6 +233,11 @@ async function serveFromCredit(
   const draw = drawn instanceof Promise ? await drawn : drawn
   if (!draw) return run(paywall, req, res, next, path, route, {})
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
+  const account = (draw as { hold?: { account: string } }).hold?.account
+  if (account) {
+    req.x402 = { requestId: randomUUID(), kind: 'credit', consumer: account }
+    if (paywall.config.trackingHeaders) for (const [name, value] of trackingPairs(req.x402)) req.headers[name] = value
+  }
   const state: CreditState = {
     paywall,
     draw,

@@ -16,6 +16,7 @@ import { price } from '../pipeline/stages/price.js'
 import { rateLimit } from '../pipeline/stages/rateLimit.js'
 import { requestView } from '../pipeline/stages/requestView.js'
 import { route } from '../pipeline/stages/route.js'
+import { callerView } from './callerView.js'
 import { creditsPath } from './credits.js'
 import { matchRequest } from './matchRequest.js'
 import { operatorCredits, type PaywallCredits } from './operatorCredits.js'
@@ -96,7 +97,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
       // A free route costs a match and nothing more: the pipeline never runs for it.
       if (!route) return Promise.resolve(skip)
       // The URL callers use: configured, else the adapter's validated Host; the path is the matched one.
-      return run(new PaidContext(rt, request, url, route, context, config.publicUrl ?? url.origin, run))
+      const ctx = new PaidContext(rt, request, url, route, context, config.publicUrl ?? url.origin, run)
+      return run(ctx).then((decision) => (decision.type === 'proceed' ? withCaller(decision, ctx) : decision))
     } catch (error) {
       // A promise either way, as an async function gives: adapters chain on it.
       return Promise.reject(error)
@@ -147,3 +149,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const skip: Decision = { type: 'skip' }
+
+/** A decision to serve, with who called (`req.x402`). */
+function withCaller(decision: Extract<Decision, { type: 'proceed' }>, ctx: PaidContext): Decision {
+  const caller = callerView(ctx)
+  return caller ? { ...decision, caller } : decision
+}

@@ -82,6 +82,8 @@ export type ResolvedPaywall = {
   credits: ResolvedCredits | undefined
   /** API keys and plans; `undefined` when not set. */
   keys: ResolvedKeys | undefined
+  /** Whether the Node adapters put the caller in the request's headers. */
+  trackingHeaders: boolean
   /** The API's public URL (`publicUrl`), without a trailing `/`; else the validated Host is used. */
   publicUrl: string | undefined
 }
@@ -215,6 +217,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     discovery,
     credits,
     keys,
+    trackingHeaders: options.trackingHeaders ?? false,
     publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
   }
 }

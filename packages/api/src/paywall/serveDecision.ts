@@ -1,4 +1,5 @@
 import { serveWeb } from './bufferResponse.js'
+import { rememberCaller, stripTracking, type X402Caller } from './callerView.js'
 import type { HandleContext, Paywall } from './createPaywall.js'
 import { creditsPath } from './credits.js'
 import type { ResolvedRoute } from './resolvePaywall.js'
@@ -11,6 +12,8 @@ export type ServeDecision<P, S> = {
   run: () => Response | Promise<Response>
   /** The request is free this time (`skip`): hand it on. */
   pass: () => P | Promise<P>
+  /** Hands the handler who called (Hono: `c.set('x402', caller)`). */
+  caller?: (caller: X402Caller) => void
   /** Sets headers on the answer `pass` led to, when it returned no `Response` (Hono). */
   stamp?: (headers: [string, string][]) => void
   /** What the adapter does with the answer to a served request; by default it returns it. */
@@ -48,6 +51,11 @@ export async function serveDecision<P, S = Response>(
     if (passed instanceof Response) return withHeaders(passed, decision.headers)
     how.stamp?.(decision.headers)
     return passed
+  }
+  stripTracking(request.headers)
+  if (decision.caller) {
+    rememberCaller(request, decision.caller)
+    how.caller?.(decision.caller)
   }
   const final = await serveWeb(decision, how.run)
   return how.served ? how.served(final) : final

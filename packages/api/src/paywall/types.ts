@@ -4,6 +4,7 @@ import type { Accept, KeysOptions } from '../keys/options.js'
 import type { Ledger } from '../ledger/types.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
+import type { X402Caller } from './callerView.js'
 import type { Locks } from './locks.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
@@ -220,6 +221,12 @@ export type PaymentOption = {
 
 /** The options of a paywall that are not a route's (see {@link PaywallOptions}). */
 export type CommonOptions = {
+  /**
+   * Puts who called into the request's headers for the handler on Node adapters
+   * (`X-402x-Consumer`, `X-402x-Plan`, `X-402x-Request-Id`, `X-402x-Paid`); `req.x402` has it
+   * either way. Such headers sent by the caller are always removed. @default false
+   */
+  trackingHeaders?: boolean
   /** API keys and plans (docs/api-keys.md): a caller with a key uses its plan. @default none */
   keys?: KeysOptions
   /** The address paid. Else `X402_PAY_TO`, `402x.config.json` or a running `402x dev`. */
@@ -351,6 +358,8 @@ export type Decision =
     }
   | {
       type: 'proceed'
+      /** Who called and how it is paid: the handler's `req.x402` (callerView.ts). */
+      caller?: X402Caller
       /** Settles when the handler's response is < 400 and returns what to send. */
       finish(response: Response): Promise<Response>
       /**

@@ -77,6 +77,8 @@ export class PaidContext {
   apiKey:
     | { record: ApiKeyRecord; plan: PlanDefinition; reserved: { period: string; units: number }[]; over: boolean }
     | undefined = undefined
+  /** Set by `creditFunding`: the credit account paying this request. */
+  creditAccount: string | undefined = undefined
   /** Set by `exactPayment`: the in-flight lock on (network, asset, from, nonce), while held. */
   lockKey: string | undefined = undefined
   /** Set by `exactPayment`: when the payment was verified, ms epoch. */

@@ -21,6 +21,7 @@ export const creditFunding: Stage = async (ctx, next) => {
   const service = credits.service
   const account = await service.accountFor(token)
   if (!account) return respond(invalidToken())
+  ctx.creditAccount = account
   const { config } = rt
   const main = ctx.accepts.find((a) => a.asset === config.asset.address && a.network === config.network)
   if (!main) return required(ctx)
