@@ -58,12 +58,12 @@ describe.each(adapters)('%s', (_name, start) => {
     )
   })
 
-  it('rateLimit stops start-up: not available yet, never ignored', async () => {
-    await expect(start({ price: 0.01, rateLimit: { maxRequests: 3, windowMs: 60000 } })).rejects.toThrow(
-      '`rateLimit` is not available yet in this release',
-    )
-    await expect(start({ routes: { 'GET /a': { price: 0.01, rateLimit: { maxRequests: 3 } } } })).rejects.toThrow(
-      '`rateLimit` is not available yet in this release',
+  it('rateLimit is taken, and one that cannot mean what it says stops start-up', async () => {
+    // Built without a throw (Fastify: registered and ready).
+    await start({ price: 0.01, rateLimit: { maxRequests: 3, windowMs: 60000 } })
+    await start({ routes: { 'GET /a': { price: 0.01, rateLimit: { maxRequests: 3 } } } })
+    await expect(start({ price: 0.01, rateLimit: { windowMs: 60000 } })).rejects.toThrow(
+      'maxRequests is undefined: give a whole number of requests per window',
     )
   })
 

@@ -187,8 +187,6 @@ export const keysRules = {
 
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
-  trackingHeaders: bool,
-  keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   payTo: rule.string('the 0x… address that receives payments'),
   network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),
   asset: assetRule,
@@ -207,6 +205,8 @@ export const commonRules = {
   reconcileIntervalMs: wholeIn(0, Number.MAX_SAFE_INTEGER, 'a number of milliseconds, 0 to turn it off'),
   credits: rule.either('an object, or false', rule.object(creditsRules), rule.oneOf(false)),
   publicUrl: rule.string('the URL callers use, e.g. "https://api.example.com"'),
+  keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
+  trackingHeaders: bool,
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */
