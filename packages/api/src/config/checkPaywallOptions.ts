@@ -1,5 +1,6 @@
 import { checkOptions, X402Error } from '@402x/core'
 import type { PaywallOptions, RouteOptions } from '../paywall/types.js'
+import { checkRateLimit } from '../ratelimit/resolveRateLimit.js'
 import { paywallRules, routeRules } from './paywallOptionRules.js'
 
 /**
@@ -29,6 +30,16 @@ export function checkPaywallOptions(options: PaywallOptions, adapter?: string): 
         details: { option: beside[0], where },
       })
     }
+  }
+  // What each rateLimit means, checked here too: Next.js builds its paywall on the first request.
+  const limits = (option: unknown, name: string) => {
+    const list = Array.isArray(option) ? option : option ? [option] : []
+    list.forEach((one, i) => checkRateLimit(one, `${where} ${name}${list.length > 1 ? `[${i}]` : ''}`))
+  }
+  limits(given.rateLimit, 'rateLimit')
+  for (const [source, route] of Object.entries((given.routes ?? {}) as Record<string, unknown>)) {
+    if (typeof route === 'object' && route)
+      limits((route as { rateLimit?: unknown }).rateLimit, `"${source}" rateLimit`)
   }
   if (options.errors === 'next' && adapter) {
     throw new X402Error('invalid_config', {

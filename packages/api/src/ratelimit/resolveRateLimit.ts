@@ -26,31 +26,13 @@ export type ResolvedLimit = {
 const whole = (v: unknown, min: number) => typeof v === 'number' && Number.isInteger(v) && v >= min
 
 /**
- * Checks one `rateLimit` option and fills in its defaults, or stops start-up with an
- * `invalid_config` error naming the setting (`where`) and what to give instead. The kind of
- * each field is checked before (the option rules); here, what fields mean together.
- *
- * @example
- * const limit = resolveRateLimit({ maxRequests: 100, windowMs: 60000 }, {
- *   where: '"GET /api"', scope: 'GET /api', store, onStoreError: 'fail-closed',
- * })
+ * What a `rateLimit` option means (its policy and window), or an `invalid_config` error
+ * naming the field: the checks that need no store, run at start-up by every adapter.
  */
-export function resolveRateLimit(
+export function checkRateLimit(
   options: RateLimitOptions,
-  context: {
-    /** How the option is named in messages (`x402Middleware() rateLimit`). */
-    where: string
-    /** What the counts belong to (the route's pattern, or `rateLimit()`): the default prefix. */
-    scope: string
-    /** The store when the option names none. */
-    store: RateLimitStore
-    /** The default of `onStoreError` here. */
-    onStoreError: 'fail-closed' | 'fail-open'
-    /** Opens the store a `redis://` URL names. */
-    openStore?: (url: string) => RateLimitStore
-  },
-): ResolvedLimit {
-  const { where } = context
+  where: string,
+): { policy: RatePolicy; windowSeconds: number } {
   const fail = (message: string): never => {
     throw new X402Error('invalid_config', { message: `${where}: ${message}`, details: { option: 'rateLimit' } })
   }
@@ -93,12 +75,48 @@ export function resolveRateLimit(
   if (options.keyHeader !== undefined && !/^[A-Za-z0-9-]+$/.test(options.keyHeader)) {
     fail(`keyHeader "${options.keyHeader}" is not a header name, e.g. "x-api-key"`)
   }
+  if (typeof options.store === 'string' && !/^rediss?:\/\//i.test(options.store)) {
+    fail(`store "${options.store}" is not a redis:// URL (or give a store object)`)
+  }
+  return { policy, windowSeconds }
+}
+
+/**
+ * Checks one `rateLimit` option and fills in its defaults, or stops start-up with an
+ * `invalid_config` error naming the setting (`where`) and what to give instead. The kind of
+ * each field is checked before (the option rules); here, what fields mean together.
+ *
+ * @example
+ * const limit = resolveRateLimit({ maxRequests: 100, windowMs: 60000 }, {
+ *   where: '"GET /api"', scope: 'GET /api', store, onStoreError: 'fail-closed',
+ * })
+ */
+export function resolveRateLimit(
+  options: RateLimitOptions,
+  context: {
+    /** How the option is named in messages (`x402Middleware() rateLimit`). */
+    where: string
+    /** What the counts belong to (the route's pattern, or `rateLimit()`): the default prefix. */
+    scope: string
+    /** The store when the option names none. */
+    store: RateLimitStore
+    /** The default of `onStoreError` here. */
+    onStoreError: 'fail-closed' | 'fail-open'
+    /** Opens the store a `redis://` URL names. */
+    openStore?: (url: string) => RateLimitStore
+  },
+): ResolvedLimit {
+  const { where } = context
+  const { policy, windowSeconds } = checkRateLimit(options, where)
   let store = context.store
   if (typeof options.store === 'string') {
-    if (!/^rediss?:\/\//i.test(options.store))
-      fail(`store "${options.store}" is not a redis:// URL (or give a store object)`)
-    if (!context.openStore) fail('store: a Redis URL is not taken here; give it in `stores.rateLimits`')
-    store = (context.openStore as (url: string) => RateLimitStore)(options.store)
+    if (!context.openStore) {
+      throw new X402Error('invalid_config', {
+        message: `${where}: store: a Redis URL is not taken here; give it in \`stores.rateLimits\``,
+        details: { option: 'rateLimit' },
+      })
+    }
+    store = context.openStore(options.store)
   } else if (options.store) {
     store = options.store
   }
