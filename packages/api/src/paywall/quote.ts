@@ -1,5 +1,6 @@
 import { createSiwxExtension, type PaymentRequirements, siwxExtensionKey, siwxHeader, verifySiwx } from '@402x/core'
 import type { Ledger } from '../ledger/types.js'
+import { callerId } from '../ratelimit/callerId.js'
 import { computePrice, payerInfo, requirementsAt, unknownPayer } from './pricing.js'
 import type { ResolvedPaywall, ResolvedRoute } from './resolvePaywall.js'
 import { errorResponse, faultResponse } from './responses.js'
@@ -81,12 +82,18 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
 
     if (route.free && !input.payer) {
       const free = route.free
-      let who: string | undefined
-      if (free.by === 'ip') who = input.ip
-      else if (free.by === 'key') who = request.headers.get(free.keyHeader) ?? undefined
-      else if (free.by === 'payer')
-        who = identity && (await spendNonce(identity.nonce, identity.expiresAt)) ? identity.address : undefined
-      else who = free.by(req)
+      // The free tier's payer is one proven by a sign-in proof, spent once.
+      const payer =
+        free.by === 'payer' && identity && (await spendNonce(identity.nonce, identity.expiresAt))
+          ? identity.address
+          : undefined
+      const who = await callerId(free.by, {
+        ip: input.ip,
+        key: free.by === 'key' ? (request.headers.get(free.keyHeader) ?? undefined) : undefined,
+        token: undefined,
+        payer,
+        req,
+      })
       if (
         who &&
         (await counters.take(`free:${config.routes.indexOf(route)}:${who}`, 1, free.requests, free.windowMs)).ok

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto'
 import { X402Error } from '@402x/core'
 import { presentedKey } from '../keys/presentedKey.js'
 import { errorResponse } from '../paywall/responses.js'
+import { callerId } from './callerId.js'
 import { callerIp } from './callerIp.js'
 import { type RateLimitHeaderEntry, rateLimitHeaders } from './rateLimitHeaders.js'
 import type { ResolvedLimit } from './resolveRateLimit.js'
@@ -93,27 +93,14 @@ export async function takeLimits(limits: readonly ResolvedLimit[], caller: Calle
   }
 }
 
-/** The id a limit counts this caller by: hashed where it is a secret (a key, a token). */
+/** The id a limit counts this caller by (callerId.ts); a request without that identity, by IP. */
 async function callerOf(limit: ResolvedLimit, caller: Caller): Promise<string> {
-  const ip = () => `ip:${callerIp(caller.ip, limit.ipv6Subnet) ?? 'unknown'}`
-  const by = limit.by
-  if (by === 'ip') return ip()
-  if (by === 'key') {
-    const key = limit.keyHeader === 'x-api-key' ? caller.key : presentedKey(caller.headers, limit.keyHeader)
-    return key ? `key:${digest(key)}` : ip()
-  }
-  if (by === 'token') return caller.token ? `token:${digest(caller.token)}` : ip()
-  if (by === 'payer') {
-    if (caller.payer) return `payer:${caller.payer.toLowerCase()}`
-    return caller.token ? `token:${digest(caller.token)}` : ip()
-  }
-  const id = await by(caller.req)
-  if (id !== undefined && typeof id !== 'string') {
-    throw new X402Error('internal_error', {
-      message: `rateLimit.by returned ${typeof id}: return a string id, or undefined`,
-    })
-  }
-  return id ? `fn:${digest(id)}` : ip()
+  const key =
+    limit.by === 'key' && limit.keyHeader !== 'x-api-key' ? presentedKey(caller.headers, limit.keyHeader) : caller.key
+  const sources = { ...caller, key }
+  // On credit, a payer limit counts the token (the account's own proof).
+  const by = limit.by === 'payer' && !caller.payer && caller.token ? 'token' : limit.by
+  return (await callerId(by, sources, limit.ipv6Subnet)) ?? `ip:${callerIp(caller.ip, limit.ipv6Subnet) ?? 'unknown'}`
 }
 
 async function costOf(limit: ResolvedLimit, req: unknown): Promise<number> {
@@ -128,8 +115,6 @@ async function costOf(limit: ResolvedLimit, req: unknown): Promise<number> {
 
 const headerPairs = (shown: RateLimitHeaderEntry[]): [string, string][] =>
   Object.entries(rateLimitHeaders(shown)).map(([name, value]) => [name.toLowerCase(), value as string])
-
-const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22)
 
 // One line per outage and store, not one per request: the operator learns when it went and
 // when it came back.

@@ -94,7 +94,7 @@ describe('resolveStores: the one place the stores are chosen', () => {
     expect((await paywall.handle(request(), undefined, { ip: '10.0.0.1' })).type).toBe('skip')
     const second = await paywall.handle(request(), undefined, { ip: '10.0.0.1' })
     expect(second.type).toBe('respond')
-    expect(counted).toEqual(['free:0:10.0.0.1', 'free:0:10.0.0.1'])
+    expect(counted).toEqual(['free:0:ip:10.0.0.1', 'free:0:ip:10.0.0.1'])
     const granted = await paywall.credits?.grant({ amount: 0.5, ref: 'g1' })
     expect((await credits.balance(granted?.account as string)).available).toBe(500_000n)
   })
