@@ -8,7 +8,6 @@ import { createQuoter } from '../paywall/quote.js'
 import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { receiptPairs, withHeaders } from '../paywall/responses.js'
 import type { Proof } from '../paywall/retryKnown.js'
-import { createSpentNonces } from '../paywall/spentNonces.js'
 import { receiptJson } from '../paywall/streamMeter.js'
 import type { CreditReceipt, PaymentEvent, PaywallEvents, PaywallOptions } from '../paywall/types.js'
 
@@ -31,7 +30,7 @@ export type PaywallRuntime = {
   creditsRoute: ResolvedRoute
   decimals: number
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
-  spendProof(proof: Proof): boolean
+  spendProof(proof: Proof): Promise<boolean>
 }
 
 export function createRuntime(options: PaywallOptions, config: ResolvedPaywall, locks: Locks): PaywallRuntime {
@@ -39,7 +38,7 @@ export function createRuntime(options: PaywallOptions, config: ResolvedPaywall, 
   if (options.onPayment) events.on('payment', options.onPayment)
   // A listener error must never break a payment already settled.
   events.on('error', () => {})
-  const spendNonce = createSpentNonces()
+  const { spentProofs } = config.stores
   return {
     config,
     ledger: config.ledger,
@@ -57,7 +56,8 @@ export function createRuntime(options: PaywallOptions, config: ResolvedPaywall, 
       maxTimeoutSeconds: 300,
     },
     decimals: config.asset.decimals,
-    spendProof: (proof) => spendNonce(`${proof.address}:${proof.nonce}`, proof.expiresAt),
+    // In the shared store (stores.spentProofs): a proof grants once, in every process on it.
+    spendProof: (proof) => spentProofs.spend(`retry:${proof.address}:${proof.nonce}`, proof.expiresAt),
   }
 }
 

@@ -22,7 +22,7 @@ export async function recoverCreditPayment(
     signature: string
     payer: string
     /** The payer's sign-in on this request, spent when it is used; `undefined` without one. */
-    proven: () => string | undefined
+    proven: () => Promise<string | undefined>
     requirements: PaymentRequirements
     method: string
     resourceUrl: string
@@ -63,7 +63,7 @@ export async function recoverCreditPayment(
     return 'used'
   }
   // Paid. The authorization is public on chain: only the payer's sign-in gets its credit.
-  if (input.proven() !== known.payer.toLowerCase()) return 'sign_in'
+  if ((await input.proven()) !== known.payer.toLowerCase()) return 'sign_in'
   return creditPayment(rt, {
     id: known.id,
     payer: input.payer,

@@ -19,8 +19,8 @@ export async function knownPayment(ctx: PaidContext, known: PaymentRecord): Prom
   const resourceUrl = ctx.resourceUrl
   const proof = provenPayer(request, resourceUrl, requirements.network)
   /** The payer's proof, spent: a proof grants once. */
-  const provenBy = (payer: string) =>
-    proof && proof.address === payer.toLowerCase() && rt.spendProof(proof) ? proof.address : undefined
+  const provenBy = async (payer: string) =>
+    proof && proof.address === payer.toLowerCase() && (await rt.spendProof(proof)) ? proof.address : undefined
   /** The answers to a known payment presented again that serves nothing. */
   const refuseKnown = async (outcome: 'used' | 'sign_in', why: string): Promise<Decision> => {
     await unlock(ctx)
@@ -65,7 +65,7 @@ export async function knownPayment(ctx: PaidContext, known: PaymentRecord): Prom
     facilitator: rt.facilitator,
     signature: exact.signature,
     payer: auth.from,
-    proven: provenBy(known.payer),
+    proven: await provenBy(known.payer),
     requirements,
     method: request.method,
     resourceUrl,
