@@ -206,6 +206,7 @@ export const commonRules = {
   reconcileIntervalMs: wholeIn(0, Number.MAX_SAFE_INTEGER, 'a number of milliseconds, 0 to turn it off'),
   credits: rule.either('an object, or false', rule.object(creditsRules), rule.oneOf(false)),
   publicUrl: rule.string('the URL callers use, e.g. "https://api.example.com"'),
+  adminToken: rule.string("the admin API's bearer token, e.g. process.env.X402_ADMIN_TOKEN"),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */
