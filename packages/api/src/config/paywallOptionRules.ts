@@ -187,7 +187,6 @@ export const keysRules = {
 
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
-  keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   payTo: rule.string('the 0x… address that receives payments'),
   network: rule.string('a CAIP-2 network, e.g. "eip155:8453"'),
   asset: assetRule,
@@ -206,6 +205,7 @@ export const commonRules = {
   reconcileIntervalMs: wholeIn(0, Number.MAX_SAFE_INTEGER, 'a number of milliseconds, 0 to turn it off'),
   credits: rule.either('an object, or false', rule.object(creditsRules), rule.oneOf(false)),
   publicUrl: rule.string('the URL callers use, e.g. "https://api.example.com"'),
+  keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   adminToken: rule.string("the admin API's bearer token, e.g. process.env.X402_ADMIN_TOKEN"),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
