@@ -210,7 +210,7 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
     const { key, info } = await keys.create({ name: 'dave', plan: 'free' })
     const res = await get('/mixed', { ...bearer(key), 'X-402x-Consumer': 'someone-else', 'X-402x-Plan': 'enterprise' })
     expect(res.status).toBe(200)
-    const body = await res.json()
+    const body = (await res.json()) as { caller: { requestId: string }; header: unknown }
     expect(body.caller).toMatchObject({ kind: 'key', consumer: info.id, plan: 'free', paid: { amount: '0' } })
     expect(body.caller.requestId).toMatch(/^[0-9a-f-]{36}$/)
     // Node adapters write the caller's headers; the others leave them out: never the caller's own.
@@ -227,7 +227,7 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
     })
     expect(paid.status).toBe(200)
     expect(paid.headers.get('payment-response')).toBeTruthy()
-    const body = await paid.json()
+    const body = (await paid.json()) as { caller: unknown }
     expect(body.caller).toMatchObject({ kind: 'payer', consumer: buyer.address, paid: { amount: '0.01' } })
     expect(await stack.chain.balanceOf(stack.chain.payTo.address)).toBe(before + 10_000n)
   })

@@ -4,6 +4,7 @@ import { X402Error } from '@402x/core'
 import { credits, creditsUsage } from './commands/credits.js'
 import { dev } from './commands/dev.js'
 import { facilitator } from './commands/facilitator.js'
+import { keys, keysUsage } from './commands/keys.js'
 import { pay } from './commands/pay.js'
 
 const help = `402x: charge for any HTTP API in USDC over x402
@@ -17,6 +18,7 @@ Usage
   402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--rpc-timeout-ms 10000] [--json]
       The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
 ${creditsUsage}
+${keysUsage}
 
 Docs: README.md`
 
@@ -75,6 +77,7 @@ async function main(argv: string[]): Promise<number> {
     })
   }
   if (command === 'credits') return credits(rest)
+  if (command === 'keys') return keys(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

@@ -1,5 +1,5 @@
-import type { PaywallOptions } from '402x-api'
-import { x402Credits, x402Middleware } from '402x-api'
+import type { PaywallKeys, PaywallOptions } from '402x-api'
+import { plans, x402Credits, x402Middleware } from '402x-api'
 import express from 'express'
 
 /** The demo API's priced endpoints, from seed 000. */
@@ -16,6 +16,17 @@ export const demoEndpoints = [
   },
 ] as const
 
+/** The demo route that takes an API key (and x402, and credit): its plans are {@link demoPlans}. */
+export const demoKeyedEndpoint = {
+  method: 'GET',
+  path: '/api/keyed/quote',
+  price: '0.001',
+  description: 'Market quote: an API key, x402 or credit',
+} as const
+
+/** The plans of the demo's keys: free, pay-as-you-go (from the key's credit), pro (tiered). */
+export const demoPlans = () => [plans.free(), plans.payAsYouGo(), plans.tiered({ name: 'pro', monthly: 50_000 })]
+
 type Settings = Omit<PaywallOptions, 'price' | 'routes'>
 
 /** The most tokens `/api/complete` answers with: its max, $0.015 at $0.00015 a token. */
@@ -28,9 +39,10 @@ const greetings: Record<string, Record<string, string>> = {
 
 /**
  * The demo paid API that `402x dev` serves: the seed's samples, written as the seed writes
- * them.
+ * them, and one route that takes API keys (`keys`: the operator's side of them, with the
+ * admin API at `/__402x/admin`).
  */
-export function createDemoApi(settings: Settings) {
+export function createDemoApi(settings: Settings): ReturnType<typeof express> & { keys: PaywallKeys } {
   const app = express()
   app.use(express.json())
 
@@ -47,6 +59,25 @@ export function createDemoApi(settings: Settings) {
 
   // Prepaid credit: POST /__402x/credits?amount=… (paid with x402), then Authorization: Bearer.
   app.use(x402Credits(settings))
+
+  // API keys and plans on one paywall (its admin API at /__402x/admin); the route takes a
+  // key, a single x402 payment or credit. Its own discovery is off: the docs below list it.
+  const keyed = x402Middleware({
+    ...settings,
+    routes: {
+      [`${demoKeyedEndpoint.method} ${demoKeyedEndpoint.path}`]: {
+        price: demoKeyedEndpoint.price,
+        description: demoKeyedEndpoint.description,
+        accept: ['key', 'x402', 'credits'],
+      },
+    },
+    keys: { plans: demoPlans() },
+    discovery: false,
+  })
+  app.use(keyed)
+  app.get(demoKeyedEndpoint.path, (_req, res) => {
+    res.json({ symbol: 'ETH', price: quotes.ETH, currency: 'USD', at: new Date().toISOString() })
+  })
 
   app.use('/api/generate', x402Middleware({ ...settings, price: 0.01, description: 'Text generation' }))
   app.post('/api/generate', async (req, res) => {
@@ -142,5 +173,5 @@ export function createDemoApi(settings: Settings) {
     discovery: { title: '402x demo API', version: '1.0.0' },
   })
   app.get(['/openapi.json', '/.well-known/x402'], docs)
-  return app
+  return Object.assign(app, { keys: keyed.paywall.keys as PaywallKeys })
 }

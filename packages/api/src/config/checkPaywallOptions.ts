@@ -34,7 +34,7 @@ export function checkPaywallOptions(options: PaywallOptions, adapter?: string): 
   // What each rateLimit means, checked here too: Next.js builds its paywall on the first request.
   const limits = (option: unknown, name: string) => {
     const list = Array.isArray(option) ? option : option ? [option] : []
-    list.forEach((one, i) => checkRateLimit(one, `${where} ${name}${list.length > 1 ? `[${i}]` : ''}`))
+    for (const [i, one] of list.entries()) checkRateLimit(one, `${where} ${name}${list.length > 1 ? `[${i}]` : ''}`)
   }
   limits(given.rateLimit, 'rateLimit')
   for (const [source, route] of Object.entries((given.routes ?? {}) as Record<string, unknown>)) {

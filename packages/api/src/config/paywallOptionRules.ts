@@ -207,6 +207,7 @@ export const commonRules = {
   publicUrl: rule.string('the URL callers use, e.g. "https://api.example.com"'),
   keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   trackingHeaders: bool,
+  adminToken: rule.string("the admin API's bearer token, e.g. process.env.X402_ADMIN_TOKEN"),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */

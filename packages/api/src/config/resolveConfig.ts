@@ -65,7 +65,8 @@ export type SettingSpec = {
   /** Option name in code. */
   option: string
   env: string
-  file: keyof ConfigFile
+  /** Absent for a secret, which belongs in the environment, never in a file checked in. */
+  file?: keyof ConfigFile
   dev?: keyof DevState
 }
 
@@ -81,7 +82,7 @@ export function pickSetting(
   if (fromOptions !== undefined) return { value: fromOptions, from: `option \`${spec.option}\`` }
   const env = sources.env[spec.env]
   if (env) return { value: env, from: spec.env }
-  const file = sources.file?.[spec.file]
+  const file = spec.file ? sources.file?.[spec.file] : undefined
   if (typeof file === 'string') return { value: file, from: `402x.config.json "${spec.file}"` }
   const dev = spec.dev ? sources.dev?.[spec.dev] : undefined
   if (typeof dev === 'string') return { value: dev, from: 'the running `402x dev`' }
@@ -91,7 +92,7 @@ export function pickSetting(
 /** The error for a missing setting: names it and shows every way to set it. */
 export function missingSetting(spec: SettingSpec, example: string, where: string): X402Error {
   return new X402Error('invalid_config', {
-    message: `${spec.env} is not set: pass \`${spec.option}\` to ${where}, set ${spec.env}=${example}, add "${spec.file}" to 402x.config.json, or run \`402x dev\` for a local setup.`,
+    message: `${spec.env} is not set: pass \`${spec.option}\` to ${where}, set ${spec.env}=${example}, ${spec.file ? `add "${spec.file}" to 402x.config.json, ` : ''}or run \`402x dev\` for a local setup.`,
     details: { setting: spec.option },
   })
 }
@@ -103,6 +104,7 @@ export const settings = {
   facilitator: { option: 'facilitator', env: 'X402_FACILITATOR_URL', file: 'facilitatorUrl', dev: 'facilitatorUrl' },
   database: { option: 'ledger', env: 'X402_DATABASE_URL', file: 'databaseUrl' },
   publicUrl: { option: 'publicUrl', env: 'X402_PUBLIC_URL', file: 'publicUrl' },
+  adminToken: { option: 'adminToken', env: 'X402_ADMIN_TOKEN' },
 } as const satisfies Record<string, SettingSpec>
 
 /** Whether a string is a 0x address. */

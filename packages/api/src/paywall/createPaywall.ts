@@ -1,9 +1,11 @@
 import type { EventEmitter } from 'node:events'
+import { adminPath, adminRoute } from '../admin/adminRoute.js'
 import { discoveryRoutes } from '../discovery/serveDiscovery.js'
 import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
 import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastPath.js'
 import { createRuntime } from '../pipeline/runtime.js'
+import { adminEndpoint } from '../pipeline/stages/adminEndpoint.js'
 import { apiKey } from '../pipeline/stages/apiKey.js'
 import { creditFunding } from '../pipeline/stages/creditFunding.js'
 import { creditsEndpoint } from '../pipeline/stages/creditsEndpoint.js'
@@ -60,6 +62,7 @@ export type Paywall = {
  */
 const stages: readonly Stage[] = [
   route, // refused paths, discovery, Host, OPTIONS
+  adminEndpoint, // /__402x/admin: keys, plans, usage (never priced)
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
@@ -87,7 +90,21 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const { ledger, facilitator, credits } = config
   const rt = createRuntime(options, config, config.stores.locks)
 
-  const specials = [...discoveryRoutes(config), ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : [])]
+  const keys =
+    config.keys &&
+    operatorKeys(config.keys, {
+      credits,
+      decimals: rt.decimals,
+      // `x402_test_` keys on the local chain (`402x dev`), `x402_live_` on a real network.
+      mode: config.network === 'eip155:31337' ? 'test' : 'live',
+      codePlans: options.keys?.plans ?? [],
+    })
+  if (keys) rt.adminKeys = keys
+  const specials = [
+    ...discoveryRoutes(config),
+    ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
+    ...(keys ? [{ path: adminPath, route: adminRoute, prefix: true }] : []),
+  ]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 
   const handle: Paywall['handle'] = (request, knownRoute, context = {}) => {
@@ -127,15 +144,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     handle,
     reconcile,
     credits: credits && operatorCredits(credits, rt.decimals),
-    keys:
-      config.keys &&
-      operatorKeys(config.keys, {
-        credits,
-        decimals: rt.decimals,
-        // `x402_test_` keys on the local chain (`402x dev`), `x402_live_` on a real network.
-        mode: config.network === 'eip155:31337' ? 'test' : 'live',
-        codePlans: options.keys?.plans ?? [],
-      }),
+    keys,
     // Internal: the Node adapters' credit fast path (pipeline/creditFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {

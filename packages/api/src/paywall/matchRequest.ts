@@ -25,8 +25,12 @@ export const ambiguousPath = refusal(
 /** The longest ambiguous path read every way (a free one is served; a longer one is refused). */
 const maxAmbiguousLength = 2048
 
-/** Paths the paywall answers itself, each by its one exact spelling on the request line. */
-export type SpecialRoutes = { path: string; route: ResolvedRoute; methods?: readonly string[] }[]
+/**
+ * Paths the paywall answers itself, each by its one exact spelling on the request line;
+ * `prefix`: that path and every path under it (`/__402x/admin/…`), answered whole by the
+ * paywall (never handed on to the framework).
+ */
+export type SpecialRoutes = { path: string; route: ResolvedRoute; methods?: readonly string[]; prefix?: boolean }[]
 
 /**
  * The route of a request target: the special paths by their exact spelling only,
@@ -41,7 +45,11 @@ export function matchRequest(
   target: string,
 ): ResolvedRoute | undefined {
   for (const special of specials) {
-    if (isExactly(target, special.path) && (!special.methods || special.methods.includes(method))) return special.route
+    if (
+      (isExactly(target, special.path) || (special.prefix && target.startsWith(`${special.path}/`))) &&
+      (!special.methods || special.methods.includes(method))
+    )
+      return special.route
   }
   // Per-route middleware: the framework has routed the request here, whatever its spelling.
   if (config.guardsAll) return config.routes[0]

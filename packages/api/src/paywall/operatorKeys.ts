@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
 import { checkGrant } from '../credits/checkGrant.js'
+import { checkPlan } from '../keys/checkPlan.js'
 import type { ResolvedKeys } from '../keys/resolveKeys.js'
 import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement } from '../keys/types.js'
 import type { ResolvedCredits } from './credits.js'
@@ -34,7 +35,10 @@ export type PaywallKeys = {
   usage(id: string, from: number, to: number): Promise<Statement & { dollars: string }>
   /** The plans keys can be on: the code's, then those put at run time. */
   plans(): Promise<PlanDefinition[]>
-  /** Puts a plan at run time (checked; replaces one of the same name). */
+  /**
+   * Puts a plan at run time (checked with `checkPlan`; replaces one of the same name). A
+   * name of a plan given in code is refused: the code's plan would still be the one used.
+   */
   putPlan(plan: PlanDefinition): Promise<void>
   /** Credits a key's own account (pay-as-you-go, overage), idempotent by `ref`. */
   grant(id: string, input: { amount: Price; ref?: string; note?: string }): Promise<{ balance: string }>
@@ -89,7 +93,17 @@ export function operatorKeys(
       const stored = (await store.plans()).filter((p) => !context.codePlans.some((c) => c.name === p.name))
       return [...context.codePlans, ...stored]
     },
-    putPlan: (plan) => store.putPlan(plan),
+    async putPlan(plan) {
+      const checked = checkPlan(plan)
+      // The code's plan of a name wins over a stored one: a put of it would never be used.
+      if (context.codePlans.some((p) => p.name === checked.name)) {
+        throw new X402Error('invalid_request', {
+          message: `the plan "${checked.name}" is given in the server's code: change it there, or put a plan of another name`,
+          details: { field: 'name' },
+        })
+      }
+      await store.putPlan(checked)
+    },
     async grant(id, { amount, ref, note }) {
       const record = await recordOf(id)
       const atomic = parseMoney(dollars(amount), { decimals: context.decimals, name: 'amount' })

@@ -86,6 +86,8 @@ export type ResolvedPaywall = {
   trackingHeaders: boolean
   /** The API's public URL (`publicUrl`), without a trailing `/`; else the validated Host is used. */
   publicUrl: string | undefined
+  /** The admin API's bearer token (`adminToken`, else `X402_ADMIN_TOKEN`); `undefined`: not set. */
+  adminToken: string | undefined
 }
 
 const where = 'x402Middleware()'
@@ -219,6 +221,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     keys,
     trackingHeaders: options.trackingHeaders ?? false,
     publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
+    adminToken: pickSetting(settings.adminToken, options.adminToken, sources)?.value || undefined,
   }
 }
 

@@ -269,6 +269,12 @@ export type CommonOptions = {
    * request's Host header once checked to be a valid `host[:port]`.
    */
   publicUrl?: string
+  /**
+   * The bearer token of the admin API (`/__402x/admin`, served where `keys` is set). Else
+   * `X402_ADMIN_TOKEN`. Without either, the admin API answers only loopback callers on the
+   * local chain (`402x dev`), and is off (403 `admin_disabled`) everywhere else.
+   */
+  adminToken?: string
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default 30000 */

@@ -3,6 +3,7 @@ import type { PaymentRequirements, SettleResponse } from '@402x/core'
 import type { CreditService } from '../credits/creditService.js'
 import { receiptHeaders } from '../paywall/credits.js'
 import type { Locks } from '../paywall/locks.js'
+import type { PaywallKeys } from '../paywall/operatorKeys.js'
 import { paymentEvent } from '../paywall/paymentEvent.js'
 import { createQuoter } from '../paywall/quote.js'
 import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
@@ -29,6 +30,8 @@ export type PaywallRuntime = {
   /** `/__402x/credits`, the route that sells credit. */
   creditsRoute: ResolvedRoute
   decimals: number
+  /** `paywall.keys`, for the admin API; set by `createPaywall` on a paywall with `keys`. */
+  adminKeys?: PaywallKeys
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
   spendProof(proof: Proof): Promise<boolean>
 }

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import { type DevState, registerNetwork, stateDir } from '@402x/core'
 import { type Devchain, startDevchain } from '@402x/devchain'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
-import { createDemoApi, demoEndpoints } from '../demoApi.js'
+import { createDemoApi, demoEndpoints, demoKeyedEndpoint, demoPlans } from '../demoApi.js'
+import { demoKeyLines, ensureDemoKeys } from '../demoKeys.js'
 import { chainDied, type MovedPort, movedPortLines } from '../devNotices.js'
 import { closeServer, listenWithFallback } from '../listen.js'
 import { createUi } from '../ui.js'
@@ -92,6 +93,13 @@ export async function dev(options: DevOptions): Promise<void> {
     if (options.apiPort !== 0 && portOf(apiUrl) !== options.apiPort)
       moved.push({ what: 'demo API', asked: options.apiPort, got: portOf(apiUrl) })
 
+    ui.step('making the demo API keys…')
+    const demoKeys = await ensureDemoKeys(
+      app.keys,
+      demoPlans().map((p) => p.name),
+    )
+    const keyedUrl = `${apiUrl}${demoKeyedEndpoint.path}`
+
     const buyer = chain.buyers[0] as { address: string; privateKey: string }
     const state: DevState = {
       pid: process.pid,
@@ -110,7 +118,9 @@ export async function dev(options: DevOptions): Promise<void> {
     // Loud, and in --json mode too (on stderr): the README's commands use the default ports.
     for (const line of movedPortLines(moved)) ui.warn(line)
     if (options.json) {
-      process.stdout.write(`${JSON.stringify({ ...state, endpoints, movedPorts: moved })}\n`)
+      process.stdout.write(
+        `${JSON.stringify({ ...state, endpoints, keyedEndpoint: { ...demoKeyedEndpoint, url: keyedUrl }, demoKeys, movedPorts: moved })}\n`,
+      )
     } else {
       const lines = [
         '',
@@ -127,6 +137,10 @@ export async function dev(options: DevOptions): Promise<void> {
         ui.bold('Paid endpoints'),
         ...demoEndpoints.map((e) => `  ${e.method.padEnd(5)} ${apiUrl}${e.path.padEnd(22)} $${e.price}`),
         `  docs  ${apiUrl}/openapi.json  ·  ${apiUrl}/.well-known/x402`,
+        '',
+        ui.bold('API keys (one per plan; the admin API at /__402x/admin answers this machine)'),
+        `  ${demoKeyedEndpoint.method.padEnd(5)} ${keyedUrl}  $${demoKeyedEndpoint.price} (a key, x402 or credit)`,
+        ...demoKeyLines(demoKeys, keyedUrl),
         '',
         ui.bold('Pay from another terminal'),
         `  npx 402x pay ${apiUrl}/api/market/ETH --verbose`,

@@ -1,0 +1,66 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import express from 'express'
+import { afterAll, describe, expect, it } from 'vitest'
+import { x402Middleware } from '../express/x402Middleware.js'
+import { plans } from '../keys/plans.js'
+import type { PaywallOptions } from '../paywall/types.js'
+
+// The admin API behind a real Express server, with and without a JSON body parser before
+// 402x: the body is read either way; a key made over HTTP is served on the priced route at
+// once, and refused once revoked over HTTP.
+const dir = mkdtempSync(join(tmpdir(), '402x-admin-express-'))
+const closers: (() => Promise<unknown>)[] = []
+afterAll(async () => {
+  for (const close of closers) await close()
+  rmSync(dir, { recursive: true, force: true })
+})
+
+async function start(withParser: boolean): Promise<string> {
+  const app = express()
+  if (withParser) app.use(express.json())
+  const middleware = x402Middleware({
+    payTo: '0x1111111111111111111111111111111111111111',
+    network: 'eip155:31337',
+    asset: { address: '0x2222222222222222222222222222222222222222', eip712: { name: 'USDC', version: '2' } },
+    facilitator: 'http://127.0.0.1:9',
+    ledger: join(dir, `ledger-${withParser}.db`),
+    reconcileIntervalMs: 0,
+    routes: { 'GET /api/data': 0.01 },
+    keys: { plans: [plans.free()] },
+  } as PaywallOptions)
+  app.use(middleware)
+  app.get('/api/data', (_req, res) => void res.json({ ok: true }))
+  const server: Server = createServer(app)
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  closers.push(
+    () => new Promise((resolve) => server.close(resolve)),
+    () => middleware.paywall.close(),
+  )
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+}
+
+describe.each([false, true])('admin API on Express (express.json() first: %s)', (withParser) => {
+  it('creates a key over HTTP from loopback on the local chain; it serves at once, and not once revoked', async () => {
+    const url = await start(withParser)
+    const created = await fetch(`${url}/__402x/admin/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', plan: 'free' }),
+    })
+    expect(created.status).toBe(201)
+    const { key, info } = (await created.json()) as { key: string; info: { id: string } }
+    expect(key).toMatch(/^x402_test_/)
+    const served = await fetch(`${url}/api/data`, { headers: { authorization: `Bearer ${key}` } })
+    expect(served.status).toBe(200)
+    expect(await served.json()).toEqual({ ok: true })
+    const revoked = await fetch(`${url}/__402x/admin/keys/${info.id}`, { method: 'DELETE' })
+    expect(revoked.status).toBe(200)
+    const refused = await fetch(`${url}/api/data`, { headers: { authorization: `Bearer ${key}` } })
+    expect(refused.status).toBe(401)
+    expect(await refused.json()).toMatchObject({ error: 'key_revoked' })
+  })
+})

@@ -1,0 +1,63 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import { errorResponse } from '../paywall/responses.js'
+
+/** The local chain `402x dev` runs. */
+const localNetwork = 'eip155:31337'
+
+export type AdminAuthInput = {
+  /** The admin token (`adminToken`, else `X402_ADMIN_TOKEN`); `undefined`: none set. */
+  token: string | undefined
+  network: string
+  /** The caller's address as the adapter saw it. */
+  ip: string | undefined
+  authorization: string | null
+}
+
+/**
+ * Who may use the admin API: with a token, whoever presents it (compared in constant time,
+ * over sha256 digests so that not even its length leaks); without one, loopback callers on
+ * the local chain only, and nobody elsewhere. `undefined`: let the request in.
+ *
+ * @example
+ * const refused = checkAdminAuth({ token, network, ip, authorization: request.headers.get('authorization') })
+ * if (refused) return refused
+ */
+export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
+  const { token } = input
+  if (token !== undefined) {
+    const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(input.authorization ?? '')?.[1]
+    if (presented !== undefined && sameSecret(presented, token)) return undefined
+    const response = errorResponse(
+      401,
+      'invalid_admin_token',
+      presented === undefined
+        ? 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>'
+        : 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',
+    )
+    response.headers.set('www-authenticate', 'Bearer')
+    return response
+  }
+  if (input.network === localNetwork) {
+    if (isLoopback(input.ip)) return undefined
+    return errorResponse(
+      403,
+      'admin_disabled',
+      'without X402_ADMIN_TOKEN the admin API answers this machine only (loopback, on the local chain): call it from 127.0.0.1, or set X402_ADMIN_TOKEN on the server and send Authorization: Bearer <token>',
+    )
+  }
+  return errorResponse(
+    403,
+    'admin_disabled',
+    'the admin API is off: set X402_ADMIN_TOKEN (or pass `adminToken`) on the server, then send Authorization: Bearer <token>',
+  )
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest()
+const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b))
+
+/** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
+export function isLoopback(ip: string | undefined): boolean {
+  if (!ip) return false
+  const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip
+  return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4)
+}

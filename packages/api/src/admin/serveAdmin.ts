@@ -1,0 +1,68 @@
+import { errorResponse } from '../paywall/responses.js'
+import type { AdminHandler, AdminRequest } from './adminContext.js'
+import { AdminInputError, adminError } from './adminHttp.js'
+import { adminOpenApi } from './adminOpenApi.js'
+import { adminPath } from './adminRoute.js'
+import { createKey, getKey, grantKey, keyBalance, keyUsage, listKeys, revokeKey } from './keyEndpoints.js'
+import { listPlans, putPlan } from './planEndpoints.js'
+
+const openApi: AdminHandler = async ({ origin }) =>
+  new Response(JSON.stringify(adminOpenApi(origin)), {
+    status: 200,
+    headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  })
+
+/** The admin API's endpoints, by path under `/__402x/admin` and method. */
+const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
+  { path: /^\/keys$/, methods: { GET: listKeys, POST: createKey } },
+  { path: /^\/keys\/([^/]+)$/, methods: { GET: getKey, DELETE: revokeKey } },
+  { path: /^\/keys\/([^/]+)\/revoke$/, methods: { POST: revokeKey } },
+  { path: /^\/keys\/([^/]+)\/usage$/, methods: { GET: keyUsage } },
+  { path: /^\/keys\/([^/]+)\/credit$/, methods: { GET: keyBalance, POST: grantKey } },
+  { path: /^\/plans$/, methods: { GET: listPlans } },
+  { path: /^\/plans\/([^/]+)$/, methods: { PUT: putPlan } },
+  { path: /^\/openapi\.json$/, methods: { GET: openApi } },
+]
+
+/**
+ * Answers one admin request (already let in by `checkAdminAuth`): its endpoint, 404
+ * `not_found` for a path that is none, 405 with `Allow` for a method it does not take.
+ */
+export async function serveAdmin(method: string, request: Omit<AdminRequest, 'params'>): Promise<Response> {
+  const sub = request.url.pathname.slice(adminPath.length)
+  for (const entry of table) {
+    const found = entry.path.exec(sub)
+    if (!found) continue
+    const asked = method === 'HEAD' ? 'GET' : method
+    const handler = entry.methods[asked]
+    if (!handler) {
+      const allow = Object.keys(entry.methods)
+      if (allow.includes('GET')) allow.push('HEAD')
+      const response = errorResponse(
+        405,
+        'method_not_allowed',
+        `${method} is not served at ${request.url.pathname}: use ${allow.join(' or ')}`,
+      )
+      response.headers.set('allow', allow.join(', '))
+      return response
+    }
+    try {
+      return await handler({ ...request, params: found.slice(1).map(decodeParam) })
+    } catch (error) {
+      return adminError(error)
+    }
+  }
+  return errorResponse(
+    404,
+    'not_found',
+    `no admin endpoint at ${request.url.pathname.slice(0, 200)}: see GET ${adminPath}/openapi.json for the list`,
+  )
+}
+
+function decodeParam(param: string): string {
+  try {
+    return decodeURIComponent(param)
+  } catch {
+    throw new AdminInputError(`"${param.slice(0, 100)}" is not valid percent-encoding`)
+  }
+}

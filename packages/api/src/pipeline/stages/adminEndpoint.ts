@@ -1,0 +1,34 @@
+import { readJson } from '../../admin/adminHttp.js'
+import { adminRoute } from '../../admin/adminRoute.js'
+import { checkAdminAuth } from '../../admin/checkAdminAuth.js'
+import { serveAdmin } from '../../admin/serveAdmin.js'
+import type { Stage } from '../compose.js'
+import { respond } from '../context.js'
+
+/**
+ * Admin endpoint (`/__402x/admin/…`, on a paywall with `keys`): keys, plans and usage for
+ * operators, behind the admin token (`checkAdminAuth`). Right after `route`: an admin
+ * request is never priced, rate limited or charged. Reads `route`, the request and
+ * `context.ip`; sets nothing. Other routes pass through untouched.
+ */
+export const adminEndpoint: Stage = async (ctx, next) => {
+  if (ctx.route !== adminRoute) return next()
+  const { rt, request } = ctx
+  const refused = checkAdminAuth({
+    token: rt.config.adminToken,
+    network: rt.config.network,
+    ip: ctx.context.ip,
+    authorization: request.headers.get('authorization'),
+  })
+  if (refused) return respond(refused)
+  return respond(
+    await serveAdmin(request.method, {
+      // Set by createPaywall wherever the admin route is matched (a paywall with `keys`).
+      keys: rt.adminKeys as NonNullable<typeof rt.adminKeys>,
+      url: ctx.url,
+      body: () => readJson(request, ctx.context.req),
+      decimals: rt.decimals,
+      origin: ctx.origin,
+    }),
+  )
+}
