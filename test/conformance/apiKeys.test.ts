@@ -169,11 +169,14 @@ describe.each(adapters.map((a, i) => [a.name, a, i] as const))('API keys on %s',
   it("takes a plan's own rate limit by key: 429 rate_limited, never charged", async () => {
     const keys = app.paywall.keys as NonNullable<Paywall['keys']>
     const { key } = await keys.create({ name: 'bursty', plan: 'burst' })
+    const other = await keys.create({ name: 'bursty-too', plan: 'burst' })
     expect((await get('/mixed', bearer(key))).status).toBe(200)
     const limited = await get('/mixed', bearer(key))
     expect(limited.status).toBe(429)
     expect(await limited.json()).toMatchObject({ error: 'rate_limited' })
     expect(limited.headers.get('ratelimit-policy')).toMatch(/^"1-in-1min"/)
+    // Another key of the plan, from the same address, has its own allowance.
+    expect((await get('/mixed', bearer(other.key))).status).toBe(200)
   })
 
   it('draws a pay-as-you-go key from its own credit: 402 insufficient_credit, then served after a grant', async () => {

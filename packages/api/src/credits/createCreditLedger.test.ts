@@ -110,6 +110,9 @@ function buildChild(out: string): string {
   const sources: Record<string, string> = {
     'credits/createCreditLedger.js': join(here, 'createCreditLedger.ts'),
     'credits/schema.js': join(here, 'schema.ts'),
+    'credits/creditQueries.js': join(here, 'creditQueries.ts'),
+    'credits/creditRows.js': join(here, 'creditRows.ts'),
+    'credits/creditTokens.js': join(here, 'creditTokens.ts'),
     'credits/tokens.js': join(here, 'tokens.ts'),
     'ledger/openSqlite.js': join(here, '../ledger/openSqlite.ts'),
     'core.js': join(here, '../../../core/src/errors.ts'),

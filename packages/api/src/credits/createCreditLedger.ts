@@ -3,6 +3,23 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { isUniqueViolation, openSqlite } from '../ledger/openSqlite.js'
+import { creditQueries } from './creditQueries.js'
+import {
+  callerOf,
+  checkAmount,
+  checkText,
+  type EntryRow,
+  entryOf,
+  expiryBatch,
+  holdOf,
+  invalid,
+  maxAmount,
+  type ReservationRow,
+  storeFault,
+  type TabRow,
+  type TxRow,
+} from './creditRows.js'
+import { creditTokens } from './creditTokens.js'
 import { creditSchema } from './schema.js'
 import { hashToken, tokenPrefix } from './tokens.js'
 import type { CreditAccount, CreditBalance, CreditEntry, CreditKind, CreditLedger, Posted } from './types.js'
@@ -21,44 +38,6 @@ export type CreditLedgerOptions = {
    * @default Date.now
    */
   now?: () => number
-}
-
-/** SQLite's INTEGER range: amounts and balances stay below it. */
-const maxAmount = (1n << 63n) - 1n
-/** How many reservations one `expireReservations` transaction releases, so it never holds the write lock long. */
-const expiryBatch = 500
-
-type TabRow = { account: CreditAccount; used: string; charges: number }
-type TxRow = { id: number; account: string; amount: string }
-type ReservationRow = { id: string; account: string; amount: string; state: string; expires_at: number }
-type EntryRow = {
-  id: number
-  transaction_id: number
-  account: CreditAccount
-  amount: string
-  kind: CreditKind
-  ref: string
-  note: string | null
-  created_at: number
-}
-
-const invalid = (message: string, details: Record<string, unknown> = {}) =>
-  new X402Error('invalid_request', { message, details })
-const storeFault = (cause: unknown) =>
-  new X402Error('store_unavailable', { message: `the credit ledger failed: ${(cause as Error).message}`, cause })
-
-const callerOf = (account: string): CreditAccount => `caller:${account}`
-const holdOf = (account: string): CreditAccount => `hold:${account}`
-
-function checkAmount(amount: unknown, what: string, min: 0n | 1n): asserts amount is bigint {
-  if (typeof amount !== 'bigint')
-    throw invalid(`${what} must be a bigint of atomic units (1 USDC = 1_000_000n), got ${typeof amount}`)
-  if (amount < min || amount > maxAmount)
-    throw invalid(`${what} must be ${min === 1n ? 'positive' : 'zero or more'} and below 2^63, got ${amount}`)
-}
-
-function checkText(value: unknown, what: string): asserts value is string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(`${what} must be a non-empty string`)
 }
 
 /**
@@ -82,71 +61,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.exec(creditSchema)
 
-  /** A caller's unposted tab (`@account` is `caller:…`), in the statements that weigh it. */
-  const tabOf = 'COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0)'
-  const q = {
-    insertTx: db.prepare(`INSERT INTO credit_transactions (kind, ref, account, amount, note, created_at)
-      VALUES (@kind, @ref, @account, CAST(@amount AS INTEGER), @note, @now) RETURNING id`),
-    txByRef: db.prepare(
-      'SELECT id, account, CAST(amount AS TEXT) AS amount FROM credit_transactions WHERE kind = ? AND ref = ?',
-    ),
-    insertEntry: db.prepare(`INSERT INTO credit_entries (transaction_id, account, amount, created_at)
-      VALUES (@tx, @account, CAST(@amount AS INTEGER), @now)`),
-    // Not an upsert: SQLite checks the CHECK constraint on the VALUES row before it finds the
-    // conflict, which would refuse every debit of a caller or hold account.
-    addToBalance: db.prepare(
-      'UPDATE credit_balances SET balance = balance + CAST(@amount AS INTEGER) WHERE account = @account',
-    ),
-    openBalance: db.prepare(
-      'INSERT INTO credit_balances (account, balance) VALUES (@account, CAST(@amount AS INTEGER))',
-    ),
-    // The overdraft guard: the debit happens only if the balance covers it.
-    // The overdraft guard: the debit happens only if the balance, less the caller's unposted
-    // tab, covers it.
-    debitIfCovered: db.prepare(`UPDATE credit_balances SET balance = balance - CAST(@amount AS INTEGER)
-      WHERE account = @account
-        AND balance - ${tabOf} >= CAST(@amount AS INTEGER)`),
-    balance: db.prepare('SELECT CAST(balance AS TEXT) AS balance FROM credit_balances WHERE account = ?'),
-    tabOf: db.prepare('SELECT CAST(used AS TEXT) AS used FROM credit_tabs WHERE account = ?'),
-    // One statement, one snapshot: a tab posted between two reads is never counted twice or not at all.
-    available: db.prepare(`SELECT CAST(
-        COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0) - ${tabOf} AS TEXT) AS available`),
-    // The hot path's one write: adds to the caller's tab if its balance, less the tab, covers it.
-    addToTab: db.prepare(`INSERT INTO credit_tabs (account, used, charges)
-      SELECT @account, CAST(@amount AS INTEGER), @charges
-      WHERE COALESCE((SELECT balance FROM credit_balances WHERE account = @account), 0) - ${tabOf}
-        >= CAST(@amount AS INTEGER)
-      ON CONFLICT (account) DO UPDATE SET used = used + excluded.used, charges = charges + excluded.charges`),
-    tabs: db.prepare('SELECT account FROM credit_tabs'),
-    tab: db.prepare('SELECT account, CAST(used AS TEXT) AS used, charges FROM credit_tabs WHERE account = ?'),
-    closeTab: db.prepare('DELETE FROM credit_tabs WHERE account = @account'),
-    insertReservation:
-      db.prepare(`INSERT INTO credit_reservations (id, account, amount, ref, state, created_at, expires_at)
-      VALUES (@id, @account, CAST(@amount AS INTEGER), @ref, 'held', @now, @expiresAt)`),
-    reservationById: db.prepare(
-      'SELECT id, account, CAST(amount AS TEXT) AS amount, state, expires_at FROM credit_reservations WHERE id = ?',
-    ),
-    reservationByRef: db.prepare(
-      'SELECT id, account, CAST(amount AS TEXT) AS amount, state, expires_at FROM credit_reservations WHERE ref = ?',
-    ),
-    extendReservation: db.prepare(
-      "UPDATE credit_reservations SET expires_at = @expiresAt WHERE id = @id AND state = 'held' AND expires_at < @expiresAt",
-    ),
-    settleReservation: db.prepare(`UPDATE credit_reservations
-      SET state = @to, captured = CAST(@captured AS INTEGER), reason = @reason, settled_at = @now
-      WHERE id = @id AND state = 'held'`),
-    expired: db.prepare(
-      "SELECT id FROM credit_reservations WHERE state = 'held' AND expires_at <= ? ORDER BY expires_at LIMIT ?",
-    ),
-    entries:
-      db.prepare(`SELECT e.id, e.transaction_id, e.account, CAST(e.amount AS TEXT) AS amount, t.kind, t.ref, t.note, e.created_at
-      FROM credit_entries e JOIN credit_transactions t ON t.id = e.transaction_id
-      WHERE e.account IN (?, ?) ORDER BY e.id DESC LIMIT ?`),
-    insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
-    token: db.prepare('SELECT account FROM credit_tokens WHERE hash = ?'),
-    deleteToken: db.prepare('DELETE FROM credit_tokens WHERE hash = @hash'),
-    dataVersion: db.prepare('PRAGMA data_version') as unknown as { get(): { data_version: number } | undefined },
-  }
+  const q = creditQueries(db)
 
   const guard = <T>(fn: () => T): Promise<T> => {
     try {
@@ -481,43 +396,9 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
             postTab(callerOf(account))
           } catch {}
         const rows = q.entries.all(callerOf(account), holdOf(account), limit) as EntryRow[]
-        return rows.map(
-          (row): CreditEntry => ({
-            id: row.id,
-            transactionId: row.transaction_id,
-            account: row.account,
-            amount: BigInt(row.amount),
-            kind: row.kind,
-            ref: row.ref,
-            ...(row.note ? { note: row.note } : {}),
-            createdAt: row.created_at,
-          }),
-        )
+        return rows.map(entryOf)
       }),
-    linkToken: (hash, account) =>
-      guard(() => {
-        if (typeof hash !== 'string' || !/^[0-9a-f]{64}$/.test(hash))
-          throw invalid('linkToken takes the `hash` from issueToken() (64 hex characters), never the token itself')
-        checkText(account, 'account')
-        try {
-          q.insertToken.run({ hash, account, now: clock() })
-        } catch (error) {
-          if (!isUniqueViolation(error)) throw error
-          const linked = (q.token.get(hash) as { account: string } | undefined)?.account
-          if (linked !== account)
-            throw invalid('this token is already linked to another account: issue a new token with issueToken()')
-        }
-      }),
-    revokeToken: (token) =>
-      guard(() => {
-        if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return false
-        return Number(q.deleteToken.run({ hash: hashToken(token) }).changes) === 1
-      }),
-    accountForToken: (token) =>
-      guard(() => {
-        if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return undefined
-        return (q.token.get(hashToken(token)) as { account: string } | undefined)?.account
-      }),
+    ...creditTokens(q, guard, clock),
     close: () => guard(() => void db.close()),
   }
 }

@@ -67,8 +67,9 @@ export function resolveKeys(
     limitsOf(plan) {
       let resolved = limits.get(plan)
       if (!resolved) {
+        // Counted by key: each key of the plan has its own allowance, whatever its address.
         resolved = plan.rateLimits.map((limit, i) =>
-          resolveRateLimit(limit, {
+          resolveRateLimit({ ...limit, by: 'key' }, {
             where: `plan "${plan.name}" rateLimits[${i}]`,
             scope: `plan:${plan.name}:${i}`,
             store: context.rateLimits,
