@@ -107,7 +107,7 @@ export function limitsMarkdown({ limits }) {
 
 Express 5, five servers per concurrency, each a fresh child process: the route with no middleware (a. above), a free
 route behind \`rateLimit()\`, and a key-only route on a tiered plan, each of the last two counting in memory and in Redis
-(\`${l.redisUrl}\`). Limits of ${l.maxRequests.toExponential(0)} a minute: every request is served. After a ${l.warmupMs / 1000} s warm-up each, they
+(\`${l.redisUrl}\`). Limits of ${l.maxRequests.toLocaleString('en-US')} a minute: every request is served. After a ${l.warmupMs / 1000} s warm-up each, they
 take turns in ${l.rounds} alternating rounds of ${l.roundMs / 1000} s; figures are medians of the rounds, ratios the medians of the per-round ratios.
 
 ${limitsTable(l)}
