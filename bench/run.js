@@ -1,9 +1,10 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
 // BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there (its whole life);
-// BENCH_CPU_PROF_RUNS=<dir> one profile per timed run (between the two CPU readings around it).
+// BENCH_CPU_PROF_RUNS=<dir> one profile per timed run (between the two CPU readings around it);
+// BENCH_REDIS_URL=<url> the Redis of the limits section (default redis://127.0.0.1:6379).
 //
 // One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
 // (written by this script, on a run of every section) for the method and the latest figures.
@@ -19,6 +20,8 @@ import { creditsTable, creditTargets } from './lib/creditsReport.js'
 import { clientCostTable, measureClientCost } from './lib/facilitatorClientCost.js'
 import { busyTable, dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
 import { frameworkNames, runFrameworks } from './lib/frameworks.js'
+import { removeRedisKeys, runLimits } from './lib/limits.js'
+import { limitsTable, limitTargets, redisCostLines } from './lib/limitsReport.js'
 import { runLoad } from './lib/load.js'
 import { fetchTerms, poolSize, presign } from './lib/payments.js'
 import { cpuMsOf, findDescendant } from './lib/procCpu.js'
@@ -36,7 +39,9 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits']
+/** Sections that need no chain: measured first, before anvil starts. */
+const chainless = ['client', 'limits']
 const only = option('only')?.split(',')
 for (const name of only ?? []) {
   if (!sections.includes(name)) throw new Error(`--only ${name}: choose from ${sections.join(', ')}`)
@@ -51,8 +56,10 @@ const commandArgs = args.filter((a, i) => a !== '--note' && args[i - 1] !== '--n
 
 /** Callers of the framework comparison and of the credits section. */
 const callers = 8
+/** The free, paid and limits sections' callers. */
+const concurrencies = [1, 8, 32]
 const settings = {
-  concurrencies: [1, 8, 32],
+  concurrencies,
   durationMs: quick ? 1500 : 5000,
   warmupMs: quick ? 500 : 1000,
   buyers: 16,
@@ -106,6 +113,22 @@ const settings = {
     paidWarmupRequests: quick ? 100 : 200,
     paidWarmupMaxMs: quick ? 2000 : 4000,
   },
+  /**
+   * Rate limits and API keys (bench/lib/limits.js): five servers per concurrency in alternating
+   * rounds, as the free section's pair; limits that never trip; `store.consume()` timed alone.
+   */
+  limits: {
+    concurrencies,
+    rounds: quick ? 3 : 7,
+    roundMs: quick ? 500 : 1000,
+    warmupMs: quick ? 500 : 1000,
+    maxRequests: 1e9,
+    consumeCalls: quick ? 2000 : 5000,
+    consumeWarmup: 500,
+    /** At 1 caller, after the timed rounds: the Redis commands per request, counted with MONITOR this long. */
+    monitorMs: 300,
+    redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
+  },
 }
 
 const scenarios = [
@@ -144,9 +167,13 @@ const progress = (message) =>
   process.stderr.write(`[bench ${((performance.now() - began) / 1000).toFixed(1).padStart(6)} s] ${message}\n`)
 
 let chain
+/** In every Redis key the limits section writes (its plan's name, its limits' prefix): removed after the run. */
+const runId = `bench-${process.pid}-${Date.now().toString(36)}`
+let limitsStarted = false
 const cleanup = async () => {
   await stopAll()
   await chain?.stop()
+  if (limitsStarted) await removeRedisKeys(settings.limits.redisUrl, runId).catch(() => {})
   rmSync(outDir, { recursive: true, force: true })
 }
 onInterrupt(cleanup)
@@ -284,9 +311,26 @@ async function main() {
     progress("measuring the facilitator client's CPU per verify-and-settle pair")
     client = await measureClientCost({ ...settings.client, progress })
   }
-  if (!sections.some((section) => section !== 'client' && wants(section))) {
-    progress('done (--only client: bench/RESULTS.md left as it was)')
-    process.stdout.write(json ? `${JSON.stringify({ client })}\n` : `\n${clientCostTable(client)}\n`)
+  let limits
+  if (wants('limits')) {
+    progress('rate limits and API keys, against the route with no middleware')
+    limitsStarted = true
+    limits = await runLimits({ settings, outDir, progress, runId })
+  }
+  if (!sections.some((section) => !chainless.includes(section) && wants(section))) {
+    progress(`done (--only ${only.join(',')}: bench/RESULTS.md left as it was)`)
+    const machine = { loadAverage: { before: loadBefore, after: os.loadavg()[0] }, node: process.version }
+    if (json) {
+      process.stdout.write(`${JSON.stringify({ command: commandOf(), machine, client, limits })}\n`)
+      return
+    }
+    const parts = []
+    if (client) parts.push(clientCostTable(client))
+    if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'), targetsTable(limitTargets(limits)))
+    parts.push(
+      `load average ${machine.loadAverage.before.toFixed(2)} before, ${machine.loadAverage.after.toFixed(2)} after`,
+    )
+    process.stdout.write(`\n${parts.join('\n\n')}\n`)
     return
   }
   progress('starting anvil and deploying USDC')
@@ -371,10 +415,14 @@ async function main() {
       ),
     ],
   }
-  const targets = [...evaluateTargets(runs, verify), ...frameworkTarget(frameworkResults), ...creditTargets(credits)]
+  const targets = [
+    ...evaluateTargets(runs, verify),
+    ...frameworkTarget(frameworkResults),
+    ...creditTargets(credits),
+    ...limitTargets(limits),
+  ]
   const result = {
-    // The command as it would be typed again; the note is shown on its own.
-    command: `npm run bench${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`,
+    command: commandOf(),
     date: new Date().toISOString(),
     machine: {
       nproc: os.availableParallelism(),
@@ -393,12 +441,14 @@ async function main() {
       price: settings.price,
       frameworks: settings.frameworks,
       credits: settings.credits,
+      limits: settings.limits,
     },
     ...(verify ? { verify: { ...verify, iterations: settings.verifyIterations } } : {}),
     runs,
     frameworks: frameworkResults,
     ...(credits ? { credits } : {}),
     ...(client ? { client } : {}),
+    ...(limits ? { limits } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -421,6 +471,7 @@ async function main() {
     parts.push(frameworksTable(frameworkResults), busyTable(frameworkResults), dynamicPriceTable(frameworkResults))
   if (credits) parts.push(creditsTable(credits))
   if (client) parts.push(clientCostTable(client))
+  if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,
@@ -435,6 +486,11 @@ try {
   process.exitCode = 1
 } finally {
   await cleanup()
+}
+
+/** The command as it would be typed again; the note is shown on its own. */
+function commandOf() {
+  return `npm run bench${commandArgs.length ? ` -- ${commandArgs.join(' ')}` : ''}`
 }
 
 /** The "## History" section of the RESULTS.md about to be rewritten, or '' when it has none. */

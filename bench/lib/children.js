@@ -6,8 +6,8 @@ import { fork } from 'node:child_process'
 const running = new Map()
 
 /**
- * Forks a server script with `config` in `BENCH_CONFIG`, and resolves once it listens.
- * Bounded: rejects after `timeoutMs`, or when the child exits first (with its stderr).
+ * Forks a server script with `config` in `BENCH_CONFIG`, and resolves once it listens
+ * (`ready`: the child's ready message, its port and whatever else it sent). Bounded: rejects after `timeoutMs`, or when the child exits first (with its stderr).
  */
 export async function startServer(script, config, timeoutMs = 20_000) {
   // BENCH_CPU_PROF=<dir>: every child writes a V8 CPU profile there when it exits (to see
@@ -38,7 +38,7 @@ export async function startServer(script, config, timeoutMs = 20_000) {
   }
   running.set(child, stop)
   try {
-    const port = await new Promise((resolve, reject) => {
+    const ready = await new Promise((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new Error(`${script} did not listen within ${timeoutMs} ms:\n${output}`)),
         timeoutMs,
@@ -46,7 +46,7 @@ export async function startServer(script, config, timeoutMs = 20_000) {
       child.on('message', (message) => {
         if (message?.type !== 'ready') return
         clearTimeout(timer)
-        resolve(message.port)
+        resolve(message)
       })
       child.once('exit', (code) => {
         clearTimeout(timer)
@@ -71,7 +71,7 @@ export async function startServer(script, config, timeoutMs = 20_000) {
         child.on('message', onMessage)
         child.send({ type: 'cpu', id })
       })
-    return { port, pid: child.pid, stop, cpu, output: () => output }
+    return { port: ready.port, ready, pid: child.pid, stop, cpu, output: () => output }
   } catch (error) {
     await stop()
     throw error

@@ -28,7 +28,8 @@ function paidFailure(res) {
 
 /**
  * What counts as a success: a settled payment, a 200 drawn from credit (with its
- * X-402x-Receipt), a 200, or a 402 that carries PAYMENT-REQUIRED.
+ * X-402x-Receipt), a 200, a 200 that a rate limit counted (with its RateLimit header), or a
+ * 402 that carries PAYMENT-REQUIRED.
  */
 const checks = {
   paid: paidFailure,
@@ -37,6 +38,10 @@ const checks = {
       ? undefined
       : `HTTP ${res.statusCode}${res.statusCode === 200 ? ' without X-402x-Receipt' : ''}`,
   200: (res) => (res.statusCode === 200 ? undefined : `HTTP ${res.statusCode}`),
+  ratelimit: (res) =>
+    res.statusCode === 200 && res.headers.ratelimit
+      ? undefined
+      : `HTTP ${res.statusCode}${res.statusCode === 200 ? ' without RateLimit' : ''}`,
   402: (res) =>
     res.statusCode === 402 && res.headers['payment-required'] ? undefined : `HTTP ${res.statusCode} (expected a 402)`,
 }
@@ -46,7 +51,8 @@ const checks = {
  * run: each is sent once, and the run also ends when they are used up.
  *
  * @param headers Headers sent with every request (e.g. `authorization`).
- * @param expect `'paid'` (the default with `payments`), `'credit'`, `200` (the default without) or `402`.
+ * @param expect `'paid'` (the default with `payments`), `'credit'`, `200` (the default without),
+ *   `'ratelimit'` or `402`.
  *   With `payments` and `expect: 200`, the requests carry payments a server without a
  *   paywall ignores: the same bytes on the wire as a paid run.
  * @param rate Requests per second over all callers, evenly spaced (an open-loop pace),

@@ -2,6 +2,7 @@
 import { creditsMarkdown } from './creditsReport.js'
 import { clientCostMarkdown } from './facilitatorClientCost.js'
 import { frameworkMarkdown } from './frameworkReport.js'
+import { limitsMarkdown, limitsMethod } from './limitsReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
 
@@ -152,6 +153,7 @@ successful paid requests (warm-ups included, framework runs too) at ${balance.pr
 ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ${result.credits ? creditsMarkdown(result) : ''}
 ${result.client ? clientCostMarkdown(result.client) : ''}
+${result.limits ? limitsMarkdown(result) : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers
@@ -182,6 +184,7 @@ ${result.client ? clientCostMarkdown(result.client) : ''}
 - Payments are fetched from the server's own 402 (\`PAYMENT-REQUIRED\`), then signed with
   \`createPayment\`, one distinct nonce per request, round-robin over the buyers.
 - Each caller keeps one keep-alive connection and sends its next request when the last one answers.
+${limitsMethod}
 `
 }
 

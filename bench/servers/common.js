@@ -69,19 +69,19 @@ export function paywallSettings() {
 }
 
 /** Express: listens with {@link listen}. */
-export function serve(app, onClose) {
-  listen(createServer(app), onClose)
+export function serve(app, onClose, ready) {
+  listen(createServer(app), onClose, ready)
 }
 
 /**
  * Listens on 127.0.0.1 (on `config.port`, else a free port), tells the parent which port,
  * answers its CPU probes, and exits when the parent asks (SIGTERM) or goes away (IPC
- * disconnect), running `onClose` first.
+ * disconnect), running `onClose` first. `ready`: more for the parent, sent with the port.
  */
-export function listen(server, onClose = async () => {}) {
+export function listen(server, onClose = async () => {}, ready = {}) {
   server.keepAliveTimeout = 60_000
   server.listen(config.port ?? 0, '127.0.0.1', () => {
-    process.send?.({ type: 'ready', port: server.address().port })
+    process.send?.({ ...ready, type: 'ready', port: server.address().port })
   })
   // The parent reads this process's own CPU time around a run: user + system, in µs.
   // BENCH_CPU_PROF_RUNS=<dir>: a V8 CPU profile of each timed run (between two readings).
