@@ -2,7 +2,7 @@ import { checkEvents, checkReservation } from './checkUsage.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
-import type { Statement, UsageStore } from './types.js'
+import type { Statement, UsageEvent, UsageStore } from './types.js'
 
 /**
  * `api_usage`: one row per served call, `request_id` unique (a second record is ignored).
@@ -35,7 +35,7 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
  * await usage.record([{ keyId, route: 'GET /api/data', units: 1, amount: 1000n, asset, status: 200, at: Date.now(), requestId }])
  */
 export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore {
-  const { db, guard, atomically, dataVersion } = openKeysDb(options, schema, 'usage store')
+  const { db, guard, atomically, dataVersion, fault: storeFault } = openKeysDb(options, schema, 'usage store')
   const insert =
     db.prepare(`INSERT OR IGNORE INTO api_usage (request_id, key_id, route, units, amount, asset, status, at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -60,21 +60,39 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
     }
     return counters
   }
-  return {
-    record: (events) =>
-      guard(() => {
-        checkEvents(events)
-        const c = fresh()
-        const added = atomically(() =>
-          events.filter(
+  // Group commit: the events recorded in one turn of the event loop (concurrent requests)
+  // go in one transaction, written before any of their `record` promises resolve.
+  let queued: { events: UsageEvent[]; done: (error?: unknown) => void }[] = []
+  const flush = () => {
+    const batch = queued
+    queued = []
+    try {
+      const c = fresh()
+      const added = atomically(() =>
+        batch.flatMap((item) =>
+          item.events.filter(
             (e) =>
               Number(
                 insert.run(e.requestId, e.keyId, e.route, e.units, String(e.amount), e.asset, e.status, e.at).changes,
               ) === 1,
           ),
-        )
-        c.recorded(added)
-      }),
+        ),
+      )
+      c.recorded(added)
+      for (const item of batch) item.done()
+    } catch (error) {
+      for (const item of batch) item.done(error)
+    }
+  }
+  return {
+    record: (events) =>
+      guard(() => checkEvents(events)).then(
+        () =>
+          new Promise<void>((resolve, reject) => {
+            if (queued.length === 0) setImmediate(flush)
+            queued.push({ events, done: (error) => (error ? reject(storeFault(error)) : resolve()) })
+          }),
+      ),
     statement: (keyId, from, to) =>
       guard((): Statement => {
         const rows = (lines.all(keyId, from, to) as LineRow[]).map((row) => ({
@@ -108,6 +126,11 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
         checkReservation(period, units)
         counters.release(keyId, period, units)
       }),
-    close: () => guard(() => db.close()),
+    close: () =>
+      guard(() => {
+        // Events queued for this turn's commit are written first.
+        if (queued.length) flush()
+        db.close()
+      }),
   }
 }

@@ -34,18 +34,16 @@ export function openKeysDb(options: SqliteStoreOptions, schema: string, what: st
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   db.exec(schema)
   const dataVersionQuery = db.prepare('PRAGMA data_version')
+  /** A failure as the stores report it: `store_unavailable`, unless it is already a 402x error. */
+  const fault = (error: unknown) =>
+    error instanceof X402Error
+      ? error
+      : new X402Error('store_unavailable', { message: `the ${what} failed: ${(error as Error).message}`, cause: error })
   const guard = <T>(fn: () => T): Promise<T> => {
     try {
       return Promise.resolve(fn())
     } catch (error) {
-      return Promise.reject(
-        error instanceof X402Error
-          ? error
-          : new X402Error('store_unavailable', {
-              message: `the ${what} failed: ${(error as Error).message}`,
-              cause: error,
-            }),
-      )
+      return Promise.reject(fault(error))
     }
   }
   const atomically = <T>(fn: () => T): T => {
@@ -62,5 +60,5 @@ export function openKeysDb(options: SqliteStoreOptions, schema: string, what: st
     }
   }
   const dataVersion = () => Number((dataVersionQuery.get() as { data_version: number } | undefined)?.data_version ?? 0)
-  return { db, guard, atomically, dataVersion }
+  return { db, guard, atomically, dataVersion, fault }
 }

@@ -69,12 +69,15 @@ export function resolveKeys(
       if (!resolved) {
         // Counted by key: each key of the plan has its own allowance, whatever its address.
         resolved = plan.rateLimits.map((limit, i) =>
-          resolveRateLimit({ ...limit, by: 'key' }, {
-            where: `plan "${plan.name}" rateLimits[${i}]`,
-            scope: `plan:${plan.name}:${i}`,
-            store: context.rateLimits,
-            onStoreError: 'fail-closed',
-          }),
+          resolveRateLimit(
+            { ...limit, by: 'key' },
+            {
+              where: `plan "${plan.name}" rateLimits[${i}]`,
+              scope: `plan:${plan.name}:${i}`,
+              store: context.rateLimits,
+              onStoreError: 'fail-closed',
+            },
+          ),
         )
         limits.set(plan, resolved)
       }
