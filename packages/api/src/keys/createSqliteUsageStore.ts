@@ -34,6 +34,9 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
  * const usage = createSqliteUsageStore({ path: '.402x/ledger.db' })
  * await usage.record([{ keyId, route: 'GET /api/data', units: 1, amount: 1000n, asset, status: 200, at: Date.now(), requestId }])
  */
+/** How long a recorded event waits for others to share its transaction. */
+const groupCommitMs = 5
+
 export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore {
   const { db, guard, atomically, dataVersion, fault: storeFault } = openKeysDb(options, schema, 'usage store')
   const insert =
@@ -60,8 +63,9 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
     }
     return counters
   }
-  // Group commit: the events recorded in one turn of the event loop (concurrent requests)
-  // go in one transaction, written before any of their `record` promises resolve.
+  // Group commit: the events recorded within a few milliseconds (concurrent requests) go in
+  // one transaction, written before any of their `record` promises resolve. A read
+  // (`statement`, `used`) writes what is queued first: it sees every recorded event.
   let queued: { events: UsageEvent[]; done: (error?: unknown) => void }[] = []
   const flush = () => {
     const batch = queued
@@ -89,12 +93,13 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
       guard(() => checkEvents(events)).then(
         () =>
           new Promise<void>((resolve, reject) => {
-            if (queued.length === 0) setImmediate(flush)
+            if (queued.length === 0) setTimeout(flush, groupCommitMs)
             queued.push({ events, done: (error) => (error ? reject(storeFault(error)) : resolve()) })
           }),
       ),
     statement: (keyId, from, to) =>
       guard((): Statement => {
+        if (queued.length) flush()
         const rows = (lines.all(keyId, from, to) as LineRow[]).map((row) => ({
           route: row.route,
           calls: Number(row.calls),
@@ -114,6 +119,7 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
     used: (keyId, period) =>
       guard(() => {
         periodBounds(period)
+        if (queued.length) flush()
         return fresh().used(keyId, period)
       }),
     reserve: (keyId, period, units, limit) =>

@@ -6,7 +6,7 @@ import { releaseQuota } from './stages/apiKey.js'
 /**
  * A call on an API key, decided: once its answer is served (< 400) a usage event is
  * recorded (key, route, units, amount, status), releasing its quota reservation in the same
- * write; an answer ≥ 400, or a call that never finished, gives the reservation back and
+ * write (the store's group commit, within milliseconds; its reads see it at once); an answer ≥ 400, or a call that never finished, gives the reservation back and
  * records nothing. A usage write that fails is reported (`error`), never charged twice.
  */
 export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint): Decision {
@@ -20,8 +20,11 @@ export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint):
     done = true
     if (status >= 400) return releaseQuota(ctx)
     const reserved = held.reserved.splice(0)
-    try {
-      await keys.usage.record([
+    // Written with the events of the next few milliseconds (group commit), not awaited: the
+    // answer does not wait for the usage row. A write that fails is reported and gives the
+    // quota reservation back.
+    keys.usage
+      .record([
         {
           keyId: held.record.id,
           route,
@@ -34,9 +37,10 @@ export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint):
           reserved,
         },
       ])
-    } catch (error) {
-      ctx.rt.events.emit('error', error)
-    }
+      .catch(async (error) => {
+        ctx.rt.events.emit('error', error)
+        for (const r of reserved) await keys.usage.release(held.record.id, r.period, r.units).catch(() => {})
+      })
   }
   const { finish, finishStatus, abort } = decision
   return {
