@@ -8,7 +8,7 @@ import { Readable } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { createPayment, decodeHeader, encodeHeader, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
-import { createSqliteLedger, x402Middleware } from '402x-api'
+import { createSqliteKeyStore, createSqliteLedger, x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch } from '402x-api/fetch'
 import { x402Middleware as x402Hono } from '402x-api/hono'
@@ -551,9 +551,12 @@ describe.each(adapters)('$name adapter', (adapter) => {
 describe('next: proxy and route handlers', () => {
   let app: Running | undefined
   let url: string
+  let ledger: string
   beforeAll(async () => {
     await buildNext()
-    app = await startNext(stack.paywall())
+    const options = stack.paywall()
+    ledger = options.ledger
+    app = await startNext(options)
     url = app.url
   }, 240_000)
   afterAll(async () => {
@@ -591,6 +594,38 @@ describe('next: proxy and route handlers', () => {
     expect(res.status).toBe(200)
     expect(await res.json()).toEqual({ ok: true, body: { pages: 7 } })
     expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(70000n)
+  })
+
+  it('takes rate limits and API keys on route handlers, and rateLimit() alone (issue 17)', async () => {
+    const limited = [await fetch(`${url}/limited`), await fetch(`${url}/limited`), await fetch(`${url}/limited`)]
+    expect(limited.map((r) => r.status)).toEqual([402, 402, 429])
+    expect(limited[0]?.headers.get('ratelimit-policy')).toMatch(/^"2-in-1min"/)
+    expect(await limited[2]?.json()).toMatchObject({ error: 'rate_limited' })
+    const from = { 'x-forwarded-for': '198.51.100.7' }
+    const free = [
+      await fetch(`${url}/free-limited`, { headers: from }),
+      await fetch(`${url}/free-limited`, { headers: from }),
+    ]
+    expect(free.map((r) => r.status)).toEqual([200, 200])
+    expect((await fetch(`${url}/free-limited`, { headers: from })).status).toBe(429)
+    expect((await fetch(`${url}/free-limited`, { headers: { 'x-forwarded-for': '198.51.100.8' } })).status).toBe(200)
+    expect((await fetch(`${url}/keyed`)).status).toBe(401)
+    const store = createSqliteKeyStore({ path: ledger })
+    try {
+      const { key, record } = await store.create({ name: 'next', plan: 'free', mode: 'test' })
+      const served = await fetch(`${url}/keyed`, { headers: { authorization: `Bearer ${key}` } })
+      expect(served.status).toBe(200)
+      expect(await served.json()).toMatchObject({
+        ok: true,
+        caller: { kind: 'key', consumer: record.id, plan: 'free' },
+      })
+      expect((await fetch(`${url}/keyed`, { headers: { 'x-api-key': key } })).status).toBe(200)
+      const over = await fetch(`${url}/keyed`, { headers: { authorization: `Bearer ${key}` } })
+      expect(over.status).toBe(429)
+      expect(await over.json()).toMatchObject({ error: 'quota_exceeded' })
+    } finally {
+      await store.close()
+    }
   })
 
   it('passes route params (a Promise in Next 15+) to a paid handler', async () => {

@@ -1,5 +1,6 @@
 import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
+import { presentedKey } from '../keys/presentedKey.js'
 import { creditsPath, parseCreditToken } from '../paywall/credits.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { nextPaywall } from './nextPaywall.js'
@@ -40,10 +41,13 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
       if (decision.type === 'proceed') await decision.abort('not a route')
       return NextResponse.next()
     }
+    // A payment, a credit token, or (where keys are set) an API key: the handler decides, once.
     const paying =
       request.headers.has(headers.paymentSignature) ||
       request.headers.has(headers.v1Payment) ||
-      parseCreditToken(request.headers.get('authorization')) !== undefined
+      parseCreditToken(request.headers.get('authorization')) !== undefined ||
+      (paywall().config.keys !== undefined &&
+        presentedKey(request.headers, paywall().config.keys?.header) !== undefined)
     if (route && ((paying && request.method !== 'HEAD') || route.free)) return NextResponse.next()
     const decision = await paywall().handle(request, route ?? undefined)
     if (decision.type === 'respond') return decision.response

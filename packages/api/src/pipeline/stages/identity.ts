@@ -28,7 +28,7 @@ export const identity: Stage = (ctx, next) => {
     ip: callerIp(ctx.context.ip),
     token: ctx.rt.config.credits ? bearerToken(request) : undefined,
     payer: typeof signer === 'string' ? signer : undefined,
-    key: presentedKey(request.headers),
+    key: presentedKey(request.headers, ctx.rt.config.keys?.header),
   }
   return next()
 }
