@@ -596,6 +596,17 @@ describe('next: proxy and route handlers', () => {
     expect(before - (await stack.chain.balanceOf(buyer.address))).toBe(70000n)
   })
 
+  it('says in the 402 of a path priced for every method that a method its handler lacks is never charged', async () => {
+    const del = await fetch(`${url}/any-method`, { method: 'DELETE' })
+    expect(del.status).toBe(402)
+    expect(del.headers.get('payment-required')).toBeTruthy()
+    expect(await del.json()).toMatchObject({ note: expect.stringMatching(/does not serve DELETE, it answers 405/) })
+    // A pattern that names its method prices that method only: Next answers the others.
+    const named = await fetch(`${url}/paid`, { method: 'DELETE' })
+    expect(named.status).toBe(405)
+    expect(named.headers.get('x-answered-by')).toBeNull()
+  })
+
   it('takes rate limits and API keys on route handlers, and rateLimit() alone (issue 17)', async () => {
     const limited = [await fetch(`${url}/limited`), await fetch(`${url}/limited`), await fetch(`${url}/limited`)]
     expect(limited.map((r) => r.status)).toEqual([402, 402, 429])

@@ -3,6 +3,7 @@ import { type NextRequest, NextResponse } from 'next/server.js'
 import { presentedKey } from '../keys/presentedKey.js'
 import { creditsPath, parseCreditToken } from '../paywall/credits.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { withAnyMethodNote } from './anyMethodNote.js'
 import { nextPaywall } from './nextPaywall.js'
 
 /**
@@ -50,7 +51,8 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
         presentedKey(request.headers, paywall().config.keys?.header) !== undefined)
     if (route && ((paying && request.method !== 'HEAD') || route.free)) return NextResponse.next()
     const decision = await paywall().handle(request, route ?? undefined)
-    if (decision.type === 'respond') return decision.response
+    if (decision.type === 'respond')
+      return route ? withAnyMethodNote(decision.response, route, request.method) : decision.response
     // Not expected without a payment; the handler decides again, so hold nothing here.
     if (decision.type === 'proceed') await decision.abort('decided again by the route handler')
     return NextResponse.next()
