@@ -18,6 +18,7 @@ import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sseEvents, sseStream, chunks as webChunks } from '../fixtures/next-app/stream.js'
+import { fetchServer } from '../helpers/fetchServer.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
 // One table of scenarios, run against every adapter.
@@ -180,24 +181,9 @@ const adapters: Adapter[] = [
   },
 ]
 
-/** A minimal Node ↔ fetch bridge, as Bun or Deno would provide. */
-function serveFetch(handler: (request: Request) => Response | Promise<Response>): Promise<Running> {
-  const server = createServer(async (req, res) => {
-    const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : await readBody(req)
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
-    const response = await handler(
-      new Request(new URL(req.url ?? '/', `http://${req.headers.host}`), {
-        method: req.method ?? 'GET',
-        headers,
-        ...(body ? { body } : {}),
-      }),
-    )
-    res.writeHead(response.status, Object.fromEntries(response.headers))
-    res.end(req.method === 'HEAD' ? undefined : Buffer.from(await response.arrayBuffer()))
-  })
-  return serve(server)
-}
+/** A fetch-style handler served as Bun or Deno would (test/helpers/fetchServer.ts). */
+const serveFetch = (handler: (request: Request) => Response | Promise<Response>): Promise<Running> =>
+  serve(fetchServer(handler))
 
 const nextApp = fileURLToPath(new URL('../fixtures/next-app', import.meta.url))
 const nextBin = createRequire(import.meta.url).resolve('next/dist/bin/next')

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { type Paywall, plans, x402Middleware } from '402x-api'
 import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch, x402Of } from '402x-api/fetch'
@@ -8,6 +8,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchServer } from '../helpers/fetchServer.js'
 import { requiredOf, signedPayment } from '../helpers/payments.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -33,15 +34,6 @@ const seen = (caller: unknown, header: unknown) => ({ ok: true, caller: caller ?
 /** The adapters that put the caller in the request's headers (`trackingHeaders: true`). */
 const nodeAdapters = new Set(['express', 'node', 'fastify'])
 
-function fetchServer(handler: (request: Request) => Response | Promise<Response>): Server {
-  return createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
-    const response = await handler(new Request(new URL(req.url ?? '/', `http://${req.headers.host}`), { headers }))
-    res.writeHead(response.status, Object.fromEntries(response.headers))
-    res.end(Buffer.from(await response.arrayBuffer()))
-  })
-}
 const serve = async (server: Server, paywall: Paywall): Promise<Running> => ({
   url: await listen(server),
   paywall,

@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import { createSqliteLedger, rateLimit as expressRateLimit, x402Middleware } from '402x-api'
 import { rateLimit as fastifyRateLimit, x402Fastify } from '402x-api/fastify'
 import { rateLimit as fetchRateLimit, withX402 as withX402Fetch } from '402x-api/fetch'
@@ -8,6 +8,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { fetchServer } from '../helpers/fetchServer.js'
 import { requiredOf, signedPayment } from '../helpers/payments.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 
@@ -31,17 +32,6 @@ const serve = async (server: Server, ledger: string): Promise<Running> => ({
 })
 
 const ok = { ok: true }
-
-/** A fetch-style handler served over Node http, as Bun or Deno would. */
-function fetchServer(handler: (request: Request) => Response | Promise<Response>): Server {
-  return createServer(async (req: IncomingMessage, res: ServerResponse) => {
-    const headers = new Headers()
-    for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers.set(k, v)
-    const response = await handler(new Request(new URL(req.url ?? '/', `http://${req.headers.host}`), { headers }))
-    res.writeHead(response.status, Object.fromEntries(response.headers))
-    res.end(Buffer.from(await response.arrayBuffer()))
-  })
-}
 
 const adapters: { name: string; start(options: Record<string, unknown>): Promise<Running> }[] = [
   {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { isUniqueViolation, openSqlite } from '../ledger/openSqlite.js'
+import { immediately, openSqlite } from '../ledger/openSqlite.js'
 import { creditQueries } from './creditQueries.js'
 import {
   callerOf,
@@ -21,8 +21,7 @@ import {
 } from './creditRows.js'
 import { creditTokens } from './creditTokens.js'
 import { creditSchema } from './schema.js'
-import { hashToken, tokenPrefix } from './tokens.js'
-import type { CreditAccount, CreditBalance, CreditEntry, CreditKind, CreditLedger, Posted } from './types.js'
+import type { CreditAccount, CreditBalance, CreditKind, CreditLedger, Posted } from './types.js'
 
 export type CreditLedgerOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
@@ -70,23 +69,8 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
       return Promise.reject(error instanceof X402Error ? error : storeFault(error))
     }
   }
-  // IMMEDIATE takes the write lock first, so two connections never both read a balance and
-  // then both write it; a second writer waits (busy_timeout) instead of failing mid-way.
-  const atomically = <T>(fn: () => T): T => {
-    db.exec('BEGIN IMMEDIATE')
-    try {
-      const result = fn()
-      db.exec('COMMIT')
-      return result
-    } catch (error) {
-      // SQLite may have rolled back already (some errors end the transaction): the original
-      // error is the one to report.
-      try {
-        db.exec('ROLLBACK')
-      } catch {}
-      throw error
-    }
-  }
+  // Two connections never both read a balance and then both write it (openSqlite.ts).
+  const atomically = <T>(fn: () => T): T => immediately(db, fn)
   const balanceOf = (account: CreditAccount) =>
     BigInt((q.balance.get(account) as { balance: string } | undefined)?.balance ?? 0)
   /** Available and reserved credit, from one snapshot (a deferred read transaction). */

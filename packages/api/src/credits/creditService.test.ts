@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { openSqlite } from '../ledger/openSqlite.js'
-import { type CreditService, createCreditService, type Hold, sharedCreditService } from './creditService.js'
+import { type CreditService, createCreditService, type Hold } from './creditService.js'
+import { sharedCreditService } from './sharedCreditService.js'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 let dir: string

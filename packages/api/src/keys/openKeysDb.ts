@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
+import { immediately, openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
 
 export type SqliteStoreOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
@@ -46,19 +46,7 @@ export function openKeysDb(options: SqliteStoreOptions, schema: string, what: st
       return Promise.reject(fault(error))
     }
   }
-  const atomically = <T>(fn: () => T): T => {
-    db.exec('BEGIN IMMEDIATE')
-    try {
-      const result = fn()
-      db.exec('COMMIT')
-      return result
-    } catch (error) {
-      try {
-        db.exec('ROLLBACK')
-      } catch {}
-      throw error
-    }
-  }
+  const atomically = <T>(fn: () => T): T => immediately(db, fn)
   const dataVersion = () => Number((dataVersionQuery.get() as { data_version: number } | undefined)?.data_version ?? 0)
   return { db, guard, atomically, dataVersion, fault }
 }

@@ -89,3 +89,23 @@ export function isUniqueViolation(error: unknown): boolean {
     (e.code === 'ERR_SQLITE_ERROR' && /UNIQUE constraint failed/.test(e.message ?? ''))
   )
 }
+
+/**
+ * Runs `fn` in one `BEGIN IMMEDIATE` transaction: the write lock is taken first, so two
+ * connections never both read a row and then both write it (a second writer waits, per
+ * `busy_timeout`). A throw rolls back; SQLite may have rolled back already (some errors end
+ * the transaction), and the original error is the one reported.
+ */
+export function immediately<T>(db: SqliteDb, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE')
+  try {
+    const result = fn()
+    db.exec('COMMIT')
+    return result
+  } catch (error) {
+    try {
+      db.exec('ROLLBACK')
+    } catch {}
+    throw error
+  }
+}

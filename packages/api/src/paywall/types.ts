@@ -1,10 +1,9 @@
-import type { CreditReceipt, PaymentRequirements, SettleResponse } from '@402x/core'
+import type { CreditReceipt, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Accept, KeysOptions } from '../keys/options.js'
 import type { Ledger } from '../ledger/types.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
-import type { X402Caller } from './callerView.js'
 import type { Locks } from './locks.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
@@ -323,92 +322,9 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
+export type { Decision, Proceed, RequestHead, StatusOutcome, StreamMeter } from './decision.js'
 /** What one credit-funded or metered request cost (the `X-402x-Receipt` header): one definition, in core. */
 export type { CreditReceipt }
-
-/**
- * What the core reads of a request: its URL, method and headers. A Web `Request` is one;
- * the Node adapters pass a lighter view of the Node request (no Web objects on the hot
- * path). `parsedUrl`, when given, is `new URL(url)` already made.
- */
-export type RequestHead = {
-  readonly url: string
-  readonly method: string
-  readonly headers: { get(name: string): string | null }
-  readonly parsedUrl?: URL
-}
-
-/**
- * What {@link Decision} `finishStatus` decided from the handler's status: send the
- * handler's answer with these headers added (`headers`; paid), send it as it is
- * (`undefined`; released, nothing charged), or send this `Response` instead (a 402, a 503).
- */
-export type StatusOutcome = { headers: [string, string][] } | Response | undefined
-
-/** What the core decides about one request (docs/architecture.md, "The seam"). */
-export type Decision =
-  | {
-      type: 'skip'
-      /** Headers the answer must carry all the same (a rate limit's `RateLimit`). */
-      headers?: [string, string][]
-    }
-  | {
-      type: 'respond'
-      response: Response
-      /** Set on a 402: what the error handler gets with `errors: 'next'`. */
-      paymentRequired?: {
-        price: string
-        accepts: PaymentRequirements[]
-        error?: { reason: string; message: string } | undefined
-      }
-    }
-  | {
-      type: 'proceed'
-      /** Who called and how it is paid: the handler's `req.x402` (callerView.ts). */
-      caller?: X402Caller
-      /** Settles when the handler's response is < 400 and returns what to send. */
-      finish(response: Response): Promise<Response>
-      /**
-       * {@link finish} from the handler's status alone, for adapters that keep the answer in
-       * their own response object (Node): no Web `Response` is built for a paid answer.
-       * Absent where the core needs the body (credit, metering): use `finish` then.
-       */
-      finishStatus?(status: number): Promise<StatusOutcome>
-      /** The handler did not finish or the client went away: release, charge nothing. */
-      abort(reason: string): Promise<void>
-      /**
-       * The paid response `finish` returned could not be delivered (the connection closed
-       * first): the same payment is then served once more on a retry, with no new charge.
-       */
-      undelivered(): Promise<void>
-      /** What the payment paid; absent when the request is paid from credit. */
-      requirements?: PaymentRequirements
-      /**
-       * Metered routes: bill a streamed response as it goes instead of buffering it. `sse`:
-       * the body is `text/event-stream`. The adapter sends `streamHeaders()` with the head.
-       */
-      stream?(sse: boolean): StreamMeter
-      streamHeaders?(): Headers
-    }
-
-/** A metered response billed as it streams (`Decision.stream`; paywall/streamMeter.ts). */
-export type StreamMeter = {
-  /** Feed a chunk the handler wrote: what to send now, and whether the reserve is used up. */
-  write(chunk: Uint8Array): { send: Uint8Array | undefined; stop: boolean }
-  /**
-   * The stream ends (the handler ended it, or the reserve ran out): captures what was sent,
-   * releases the rest, and returns the unsent tail plus, on SSE, a final `x402-receipt` event.
-   */
-  end(): Promise<{ send: Uint8Array | undefined; receipt: CreditReceipt }>
-  /** The caller went away: capture only what was sent. */
-  abandon(): Promise<void>
-  /** For time-priced streams: ms until the reserve is used up (the adapter ends it then). */
-  exhaustsInMs(): number | undefined
-  readonly stopped: boolean
-}
-
-/** A decision to run the handler: what every adapter holds while it runs. */
-export type Proceed = Extract<Decision, { type: 'proceed' }>
 
 export type PaywallEvents = {
   verified: [{ id: string; payer: string; amount: bigint; resource: string }]
