@@ -1,4 +1,5 @@
 export type { ConfigFile } from './config/resolveConfig.js'
+export { loadConfigSources } from './config/resolveConfig.js'
 export { checkGrant, maxGrantDollars } from './credits/checkGrant.js'
 export { createCreditLedger } from './credits/createCreditLedger.js'
 export { issueToken } from './credits/tokens.js'
@@ -71,6 +72,8 @@ export type {
   WebRequestInfo,
 } from './paywall/types.js'
 export { webRequestInfo } from './paywall/webRequestInfo.js'
+export type { Migrated, Migration, SchemaComponent } from './postgres/migrate.js'
+export { allSchemas, migrateDatabase, schemaVersions } from './postgres/schemas.js'
 export { callerIp } from './ratelimit/callerIp.js'
 export type { MemoryRateLimitStoreOptions } from './ratelimit/createMemoryRateLimitStore.js'
 export { createMemoryRateLimitStore } from './ratelimit/createMemoryRateLimitStore.js'
@@ -85,6 +88,8 @@ export { createMemoryCounters } from './stores/createMemoryCounters.js'
 export { createMemoryCreditStore } from './stores/createMemoryCreditStore.js'
 export { createMemoryPaymentLedger } from './stores/createMemoryPaymentLedger.js'
 export { createMemorySpentProofs } from './stores/createMemorySpentProofs.js'
+export type { Backends } from './stores/pickBackends.js'
+export { pickBackends } from './stores/pickBackends.js'
 export type { StoreSources } from './stores/resolveStores.js'
 export { resolveStores } from './stores/resolveStores.js'
 export type {

@@ -5,13 +5,16 @@ import { credits, creditsUsage } from './commands/credits.js'
 import { dev } from './commands/dev.js'
 import { facilitator } from './commands/facilitator.js'
 import { keys, keysUsage } from './commands/keys.js'
+import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
 
 const help = `402x: charge for any HTTP API in USDC over x402
 
 Usage
   402x dev [--json] [--chain-port 8545] [--facilitator-port 4020] [--api-port 4021]
+           [--instances 1] [--database-url postgres://…] [--redis-url redis://…]
       Local chain with Circle's USDC, a facilitator and a demo paid API. Ctrl-C stops all.
+      --instances N: N demo API processes on consecutive ports, sharing the stores.
   402x pay <url> [-X POST] [-d '{"json":1}'] [-H 'Name: value'] [--max 0.05] [--verbose] [--json]
       Pays the URL if it asks (within --max dollars) and prints the body. Wallet from
       X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
@@ -19,6 +22,7 @@ Usage
       The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
 ${creditsUsage}
 ${keysUsage}
+${migrateUsage}
 
 Docs: README.md`
 
@@ -40,13 +44,25 @@ async function main(argv: string[]): Promise<number> {
         'chain-port': { type: 'string', default: '8545' },
         'facilitator-port': { type: 'string', default: '4020' },
         'api-port': { type: 'string', default: '4021' },
+        instances: { type: 'string', default: '1' },
+        'database-url': { type: 'string' },
+        'redis-url': { type: 'string' },
       },
     })
+    const instances = Number(values.instances)
+    if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
+      throw new X402Error('invalid_request', {
+        message: `--instances is "${values.instances}": give a whole number from 1 to 16, e.g. --instances 3`,
+      })
+    }
     await dev({
       json: values.json,
       chainPort: Number(values['chain-port']),
       facilitatorPort: Number(values['facilitator-port']),
       apiPort: Number(values['api-port']),
+      instances,
+      ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
+      ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
     })
     return 0
   }
@@ -78,6 +94,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'credits') return credits(rest)
   if (command === 'keys') return keys(rest)
+  if (command === 'migrate') return migrateCommand(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

@@ -172,8 +172,11 @@ describe('402x.config.json', () => {
     expect(file({ network: 8453 })).toThrow(/402x\.config\.json: "network" must be a string/)
   })
 
-  it('redisUrl, not available yet, stops start-up rather than being ignored', () => {
-    expect(file({ redisUrl: 'redis://127.0.0.1:6379' })).toThrow(/"redisUrl" is not available yet/)
+  it('databaseUrl and redisUrl are read (the stores they choose: stores/pickBackends.test.ts)', () => {
+    expect(file({ databaseUrl: 'postgres://db/app', redisUrl: 'redis://127.0.0.1:6379' })()).toEqual({
+      databaseUrl: 'postgres://db/app',
+      redisUrl: 'redis://127.0.0.1:6379',
+    })
     expect(file({ publicUrl: 'https://api.example.com' })()).toEqual({ publicUrl: 'https://api.example.com' })
   })
 

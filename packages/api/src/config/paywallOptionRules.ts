@@ -123,7 +123,7 @@ const creditsTopUp = { min: price, max: price, suggested: price } as const satis
 
 /** `credits: { … }`. */
 export const creditsRules = {
-  path: rule.string('a SQLite file path (a store object goes in stores.credits)'),
+  path: rule.string('a SQLite file path or a postgres:// URL (a store object goes in stores.credits)'),
   topUp: rule.object(creditsTopUp, 'an object: { min: 0.01, suggested: 1, max: 1000 }'),
   refund: rule.oneOf('credit', 'onchain'),
   refundKey: rule.string("the payTo wallet's private key, 0x…"),
@@ -133,10 +133,12 @@ export const creditsRules = {
 
 const storeObject = (what: string) => object(`a store object (${what})`)
 const pathOrStore = (what: string) =>
-  rule.either(`a SQLite file path, or a store object (${what})`, rule.string(), storeObject(what))
+  rule.either(`a SQLite file path, a postgres:// URL, or a store object (${what})`, rule.string(), storeObject(what))
 
 /** `stores: { … }`. */
 export const storesRules = {
+  databaseUrl: rule.string('a postgres:// URL (or a SQLite file path)'),
+  redisUrl: rule.string('a redis:// URL'),
   ledger: pathOrStore('a PaymentLedger'),
   credits: pathOrStore('a CreditStore'),
   locks: storeObject('{ acquire, release }'),
@@ -197,7 +199,10 @@ export const commonRules = {
   ),
   ledger: rule.either('a SQLite file path, or a ledger object', rule.string(), object('an object')),
   locks: object('a locks object ({ acquire, release })'),
-  stores: rule.object(storesRules, 'an object: { ledger, credits, locks, spentProofs, counters }'),
+  stores: rule.object(
+    storesRules,
+    'an object: { databaseUrl, redisUrl, ledger, credits, locks, spentProofs, counters, rateLimits }',
+  ),
   accepts: rule.array(rule.object(paymentOptionRules), 'an array of { network, asset?, payTo? }'),
   errors: rule.oneOf('respond', 'next'),
   discovery: rule.either('an object, or false', rule.object(discoveryRules), rule.oneOf(false)),

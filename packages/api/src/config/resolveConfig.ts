@@ -44,13 +44,6 @@ export function readConfigFile(cwd = process.cwd()): ConfigFile | undefined {
           : `${path} must hold a JSON object: { "payTo": "0x…", "network": "eip155:8453" }`
     throw new X402Error('invalid_config', { message, details: { file: path, option: issue?.path.join('.') } })
   }
-  if (parsed.data.redisUrl !== undefined) {
-    // Accepted and ignored would leave a seller believing their limits and locks are shared.
-    throw new X402Error('invalid_config', {
-      message: `${path}: "redisUrl" is not available yet in this release (Redis-backed stores come with the scale-out release): remove it; every store is in this process and its SQLite ledger`,
-      details: { file: path, option: 'redisUrl' },
-    })
-  }
   return parsed.data
 }
 

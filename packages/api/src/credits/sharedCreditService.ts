@@ -1,4 +1,5 @@
 import type { CreditStore } from '../stores/types.js'
+import { createPostgresCreditStore } from './createPostgresCreditStore.js'
 import { type CreditService, createCreditService } from './creditService.js'
 
 /**
@@ -19,12 +20,23 @@ const byStore = new WeakMap<CreditStore, { service: CreditService; users: number
  * keeps its credit in the same file shares its hot balances, so that two routes never spend
  * the same credit. Each user's `close()` lets go of it; the last one closes it.
  */
-export function sharedCreditService(source: string | { path: string } | { store: CreditStore }): CreditService {
-  const path = typeof source === 'string' ? source : 'path' in source ? source.path : undefined
+export function sharedCreditService(
+  source: string | { path: string } | { url: string } | { store: CreditStore },
+): CreditService {
+  const url = typeof source === 'object' && 'url' in source ? source.url : undefined
+  // A PostgreSQL database is keyed by its URL, as a SQLite file by its path.
+  const path = typeof source === 'string' ? source : 'path' in source ? source.path : url
   const store = typeof source === 'object' && 'store' in source ? source.store : undefined
   let entry = path !== undefined ? shared.get(path) : byStore.get(store as CreditStore)
   if (!entry) {
-    entry = { service: createCreditService(path !== undefined ? { path } : { store: store as CreditStore }), users: 0 }
+    const service = createCreditService(
+      url !== undefined
+        ? { store: createPostgresCreditStore({ url }) }
+        : path !== undefined
+          ? { path }
+          : { store: store as CreditStore },
+    )
+    entry = { service, users: 0 }
     if (path !== undefined) shared.set(path, entry)
     else byStore.set(store as CreditStore, entry)
   }

@@ -1,9 +1,12 @@
 import { join } from 'node:path'
 import { stateDir, X402Error } from '@402x/core'
+import { isPostgresUrl } from '../postgres/openPostgres.js'
 import { type ResolvedLimit, resolveRateLimit } from '../ratelimit/resolveRateLimit.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
 import { checkPlan } from './checkPlan.js'
 import { createKeyLookup } from './createKeyLookup.js'
+import { createPostgresKeyStore } from './createPostgresKeyStore.js'
+import { createPostgresUsageStore } from './createPostgresUsageStore.js'
 import { createSqliteKeyStore } from './createSqliteKeyStore.js'
 import { createSqliteUsageStore } from './createSqliteUsageStore.js'
 import type { KeysOptions } from './options.js'
@@ -26,7 +29,12 @@ export type ResolvedKeys = {
  */
 export function resolveKeys(
   options: KeysOptions,
-  context: { ledgerPath: string | undefined; rateLimits: RateLimitStore; credits: boolean },
+  context: {
+    ledgerPath: string | undefined
+    ledgerUrl?: string | undefined
+    rateLimits: RateLimitStore
+    credits: boolean
+  },
 ): ResolvedKeys {
   if (!Array.isArray(options.plans) || options.plans.length === 0) {
     throw new X402Error('invalid_config', {
@@ -53,11 +61,23 @@ export function resolveKeys(
       details: { option: 'keys.plans' },
     })
   }
+  // Beside the payments ledger: its PostgreSQL database, else its SQLite file.
   const file = context.ledgerPath ?? join(stateDir(), 'keys.db')
+  const at = (option: string | undefined) => option ?? context.ledgerUrl ?? file
+  const keyStoreAt = at(typeof options.store === 'string' ? options.store : undefined)
+  const usageAt = at(typeof options.usage === 'string' ? options.usage : undefined)
   const store =
-    typeof options.store === 'object' ? options.store : createSqliteKeyStore({ path: options.store ?? file })
+    typeof options.store === 'object'
+      ? options.store
+      : isPostgresUrl(keyStoreAt)
+        ? createPostgresKeyStore({ url: keyStoreAt })
+        : createSqliteKeyStore({ path: keyStoreAt })
   const usage =
-    typeof options.usage === 'object' ? options.usage : createSqliteUsageStore({ path: options.usage ?? file })
+    typeof options.usage === 'object'
+      ? options.usage
+      : isPostgresUrl(usageAt)
+        ? createPostgresUsageStore({ url: usageAt })
+        : createSqliteUsageStore({ path: usageAt })
   const limits = new WeakMap<PlanDefinition, ResolvedLimit[]>()
   return {
     store,

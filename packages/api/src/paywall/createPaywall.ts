@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events'
+import { X402Error } from '@402x/core'
 import { adminPath, adminRoute } from '../admin/adminRoute.js'
 import { discoveryRoutes } from '../discovery/serveDiscovery.js'
 import { compose, type Stage } from '../pipeline/compose.js'
@@ -86,6 +87,8 @@ const run = compose(stages)
  * const decision = await paywall.handle(request)
  */
 export function createPaywall(options: PaywallOptions): Paywall {
+  // Read before anything is opened: a bad value then leaves nothing to close.
+  const interval = options.reconcileIntervalMs ?? reconcileFromEnv() ?? 30_000
   const config = resolvePaywall(options)
   const { ledger, facilitator, credits } = config
   const rt = createRuntime(options, config, config.stores.locks)
@@ -122,7 +125,6 @@ export function createPaywall(options: PaywallOptions): Paywall {
     }
   }
 
-  const interval = options.reconcileIntervalMs ?? 30_000
   const reconcile = async () => {
     const count = await reconcilePayments({
       ledger,
@@ -158,6 +160,20 @@ export function createPaywall(options: PaywallOptions): Paywall {
 }
 
 const skip: Decision = { type: 'skip' }
+
+/** `X402_RECONCILE_INTERVAL_MS`, when the code does not set `reconcileIntervalMs`. */
+function reconcileFromEnv(): number | undefined {
+  const raw = process.env.X402_RECONCILE_INTERVAL_MS
+  if (raw === undefined || raw === '') return undefined
+  const ms = Number(raw)
+  if (!Number.isInteger(ms) || ms < 0) {
+    throw new X402Error('invalid_config', {
+      message: `X402_RECONCILE_INTERVAL_MS is "${raw}": give whole milliseconds (30000), or 0 to turn the reconciler off`,
+      details: { option: 'X402_RECONCILE_INTERVAL_MS' },
+    })
+  }
+  return ms
+}
 
 /** A decision to serve, with who called (`req.x402`). */
 function withCaller(decision: Extract<Decision, { type: 'proceed' }>, ctx: PaidContext): Decision {

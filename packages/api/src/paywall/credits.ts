@@ -29,8 +29,8 @@ export type ResolvedCredits = {
 /** Reads the `credits` option; `undefined` when credit is turned off. */
 export function resolveCredits(
   options: CreditsOptions | false | undefined,
-  /** The credit store, or its SQLite file, as `resolveStores` chose it. */
-  store: CreditStore | { path: string },
+  /** The credit store, or where it is opened from (SQLite file, PostgreSQL), as `resolveStores` chose it. */
+  store: CreditStore | { path: string } | { url: string },
   asset: { address: string; decimals: number },
   env: Record<string, string | undefined>,
 ): ResolvedCredits | undefined {
@@ -69,7 +69,9 @@ export function resolveCredits(
     service: sharedCreditService(
       'path' in store && typeof store.path === 'string'
         ? { path: store.path === ':memory:' ? store.path : resolve(store.path) }
-        : { store: store as CreditStore },
+        : 'url' in store && typeof store.url === 'string'
+          ? { url: store.url }
+          : { store: store as CreditStore },
     ),
     topUp,
     decimals,

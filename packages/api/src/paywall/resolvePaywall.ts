@@ -129,7 +129,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     })
   }
   const facilitator = resolveFacilitator(options, sources)
-  const { ledgerPath, ...stores } = resolveStores(
+  const { ledgerPath, ledgerUrl, ...stores } = resolveStores(
     {
       ledger: options.ledger,
       locks: options.locks,
@@ -137,6 +137,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
       stores: options.stores,
     },
     sources.env,
+    sources.file,
   )
   const { ledger } = stores
   // Redis clients opened for a limit's own `store`: let go of with the paywall's stores.
@@ -198,7 +199,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
   const publicUrl = pickSetting(settings.publicUrl, options.publicUrl, sources)
   const credits = resolveCredits(options.credits, stores.credits, asset, sources.env)
   const keys = options.keys
-    ? resolveKeys(options.keys, { ledgerPath, rateLimits: stores.rateLimits, credits: Boolean(credits) })
+    ? resolveKeys(options.keys, { ledgerPath, ledgerUrl, rateLimits: stores.rateLimits, credits: Boolean(credits) })
     : undefined
   if (!credits && routes.some((r) => r.meter)) {
     throw new X402Error('invalid_config', {

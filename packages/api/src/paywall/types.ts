@@ -276,7 +276,7 @@ export type CommonOptions = {
   adminToken?: string
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
-  /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default 30000 */
+  /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default `X402_RECONCILE_INTERVAL_MS`, else 30000 */
   reconcileIntervalMs?: number
   /** Prepaid credit: top-ups, bearer tokens, metered prices. `false` turns it off. */
   credits?: CreditsOptions | false

@@ -8,7 +8,7 @@ export type Pg = postgres.Sql<{ bigint: bigint }>
 const shared = new Map<string, { sql: Pg; users: number }>()
 
 /** Whether a setting is a PostgreSQL URL (`postgres://` or `postgresql://`). */
-export const isPostgresUrl = (value: string | undefined): value is string =>
+export const isPostgresUrl = (value: string | undefined): boolean =>
   value !== undefined && /^postgres(ql)?:\/\/./i.test(value)
 
 /**

@@ -32,17 +32,11 @@ const make = (options: Record<string, unknown>) => {
 }
 
 describe('resolveStores: the one place the stores are chosen', () => {
-  it('refuses PostgreSQL and Redis URLs by name, wherever they are given', () => {
-    const refusal = /^PostgreSQL and Redis stores come with the scale-out release: /
-    expect(() => resolveStores({ ledger: 'postgres://db/402x' }, {})).toThrow(refusal)
-    expect(() => resolveStores({}, { X402_DATABASE_URL: 'postgresql://db/402x' })).toThrow(
-      'X402_DATABASE_URL is a PostgreSQL URL',
-    )
+  it('refuses a Redis URL where the ledger or credit is meant, by name', () => {
+    const refusal = /is a Redis URL: Redis holds locks and limits, not the ledger of record/
+    expect(() => resolveStores({ ledger: 'redis://cache:6379' }, {})).toThrow(refusal)
     expect(() => resolveStores({ stores: { ledger: 'redis://cache:6379' } }, {})).toThrow(
       'stores.ledger is a Redis URL',
-    )
-    expect(() => make({ price: 0.01, credits: { path: 'postgres://db/credits' } })).toThrow(
-      'credits.path is a PostgreSQL URL',
     )
     expect(() => make({ price: 0.01, stores: { credits: 'rediss://cache:6380' } })).toThrow(
       'stores.credits is a Redis URL',

@@ -1,15 +1,17 @@
 import { join } from 'node:path'
 import { stateDir, X402Error } from '@402x/core'
+import type { ConfigFile } from '../config/resolveConfig.js'
+import { createPostgresLedger } from '../ledger/createPostgresLedger.js'
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
+import { isPostgresUrl } from '../postgres/openPostgres.js'
 import { openRateLimitStore } from '../ratelimit/openRateLimitStore.js'
-import { createMemoryCounters } from './createMemoryCounters.js'
-import { createMemoryLocks } from './createMemoryLocks.js'
-import { createMemorySpentProofs } from './createMemorySpentProofs.js'
+import { type Backends, pickBackends } from './pickBackends.js'
+import { sharedStores } from './sharedStores.js'
 import type { CreditStore, Locks, PaymentLedger, Stores, StoresOptions } from './types.js'
 
 /** The options `resolveStores` reads: the paywall's own. */
 export type StoreSources = {
-  /** The payments ledger, or a SQLite file path (the top-level `ledger` option). */
+  /** The payments ledger, a SQLite file path or a PostgreSQL URL (the top-level `ledger` option). */
   ledger?: PaymentLedger | string | undefined
   locks?: Locks | undefined
   /** `credits.path`, when credit is on. */
@@ -17,19 +19,16 @@ export type StoreSources = {
   stores?: StoresOptions | undefined
 }
 
-/** A URL of a backend that is not here yet, refused by name rather than read as a file path. */
-const networked = /^(postgres(ql)?|rediss?):\/\//i
-
-/** The SQLite file a setting names, or a clear refusal for a PostgreSQL or Redis URL. */
-function sqlitePath(value: string, name: string): string {
-  if (networked.test(value)) {
-    const kind = /^redis/i.test(value) ? 'Redis' : 'PostgreSQL'
+/** A Redis URL where a SQLite file or PostgreSQL is meant: refused by name, not read as a path. */
+function durableLocation(value: string, name: string): { path: string } | { url: string } {
+  if (isPostgresUrl(value)) return { url: value }
+  if (/^rediss?:\/\//i.test(value)) {
     throw new X402Error('invalid_config', {
-      message: `PostgreSQL and Redis stores come with the scale-out release: ${name} is a ${kind} URL; leave it unset (or give a SQLite file path, or a store object in \`stores\`) to use the embedded SQLite and in-process stores`,
+      message: `${name} is a Redis URL: Redis holds locks and limits, not the ledger of record; give a PostgreSQL URL (postgres://…), a SQLite file path, or leave it unset`,
       details: { option: name },
     })
   }
-  return value.replace(/^sqlite:(\/\/)?/, '')
+  return { path: value.replace(/^sqlite:(\/\/)?/, '') }
 }
 
 /** One of two options that say the same thing: both given is refused, not guessed. */
@@ -43,56 +42,92 @@ function either<T>(a: T | undefined, aName: string, b: T | undefined, bName: str
   return a ?? b
 }
 
+let warnedPerMachine = false
+
 /**
- * The one place that picks the paywall's stores: an object given in the options is used as
- * it is; a string is a SQLite file; else the defaults (the SQLite ledger under `.402x/`, the
- * credit store in the same file, in-process locks, proofs and counters). Only the payments
- * ledger is opened here; the credit store is opened when credit is on.
+ * The one place that picks the paywall's stores (docs/deploying.md). An object given in the
+ * options is used as it is; a string is a SQLite file or a PostgreSQL URL; else the
+ * backends (`stores.databaseUrl` / `X402_DATABASE_URL`, `stores.redisUrl` /
+ * `X402_REDIS_URL`, or `402x.config.json`) decide:
+ * - PostgreSQL: the ledger, credit, keys and usage; also locks, proofs, counters and rate
+ *   limits when there is no Redis;
+ * - Redis: locks, sign-in proofs, counters and rate limits;
+ * - neither: the SQLite ledger under `.402x/` and the rest in this process.
+ * Only the payments ledger is opened here; the credit store is opened when credit is on.
  *
  * @example
- * const stores = resolveStores({ stores: { locks: myLocks } }, process.env)
+ * const stores = resolveStores({ stores: { databaseUrl: 'postgres://127.0.0.1/app' } }, process.env)
  */
 export function resolveStores(
   options: StoreSources,
   env: Record<string, string | undefined>,
-): Stores & { ledgerPath?: string } {
+  file?: ConfigFile,
+): Stores & { ledgerPath?: string; ledgerUrl?: string } {
   const given = options.stores ?? {}
+  const backends = pickBackends(given, env, file)
   const ledgerOption = either(options.ledger, 'ledger', given.ledger, 'stores.ledger')
-  const ledgerPath =
+  const ledgerName = options.ledger !== undefined ? 'ledger' : 'stores.ledger'
+  const ledgerAt =
     typeof ledgerOption === 'object'
       ? undefined
       : ledgerOption
-        ? sqlitePath(ledgerOption, options.ledger !== undefined ? 'ledger' : 'stores.ledger')
-        : env.X402_DATABASE_URL
-          ? sqlitePath(env.X402_DATABASE_URL, 'X402_DATABASE_URL')
-          : join(stateDir(), 'ledger.db')
+        ? durableLocation(ledgerOption, ledgerName)
+        : backends.postgres
+          ? { url: backends.postgres.url }
+          : { path: backends.sqliteFile?.url.replace(/^sqlite:(\/\/)?/, '') ?? join(stateDir(), 'ledger.db') }
+  const ledgerPath = ledgerAt && 'path' in ledgerAt ? ledgerAt.path : undefined
   const creditsOption = either(options.creditsPath, 'credits.path', given.credits, 'stores.credits')
-  const credits: CreditStore | { path: string } =
+  const credits: CreditStore | { path: string } | { url: string } =
     typeof creditsOption === 'object'
       ? creditsOption
-      : {
-          path: creditsOption
-            ? sqlitePath(creditsOption, options.creditsPath !== undefined ? 'credits.path' : 'stores.credits')
-            : (ledgerPath ?? join(stateDir(), 'credits.db')),
-        }
-  const locks = either(options.locks, 'locks', given.locks, 'stores.locks') ?? createMemoryLocks()
-  const rateLimits = openRateLimitStore(given.rateLimits, env)
-  // Opened last, once every setting is known good: a refusal leaves no file open.
+      : creditsOption
+        ? durableLocation(creditsOption, options.creditsPath !== undefined ? 'credits.path' : 'stores.credits')
+        : ledgerAt && 'url' in ledgerAt
+          ? ledgerAt
+          : backends.postgres
+            ? { url: backends.postgres.url }
+            : { path: ledgerPath ?? join(stateDir(), 'credits.db') }
+  if (backends.redis && !backends.postgres && !warnedPerMachine && !(ledgerAt && 'url' in ledgerAt)) {
+    warnedPerMachine = true
+    console.warn(
+      `402x: ${backends.redis.from} shares locks and limits on Redis, but the ledger is the SQLite file ${ledgerPath ?? '(given in code)'} on this machine: instances on other machines keep their own. Set X402_DATABASE_URL=postgres://… to share the ledger too (docs/deploying.md).`,
+    )
+  }
+  const shared = sharedStores(backends, given, either(options.locks, 'locks', given.locks, 'stores.locks'))
+  const rateLimits = openRateLimitStore(
+    given.rateLimits ?? shared.rateLimits,
+    backends.redis ? { X402_REDIS_URL: backends.redis.url } : {},
+    given.rateLimits !== undefined ? 'stores.rateLimits' : (backends.redis?.from ?? 'stores.rateLimits'),
+  )
+  // Opened last, once every setting is known good: a refusal leaves nothing open.
   let ledger: PaymentLedger
   try {
-    ledger = typeof ledgerOption === 'object' ? ledgerOption : createSqliteLedger({ path: ledgerPath as string })
+    ledger =
+      typeof ledgerOption === 'object'
+        ? ledgerOption
+        : ledgerAt && 'url' in ledgerAt
+          ? createPostgresLedger({ url: ledgerAt.url })
+          : createSqliteLedger({ path: ledgerPath as string })
   } catch (error) {
     void rateLimits.release()
+    void shared.release()
     throw error
   }
   return {
     ledger,
     ...(ledgerPath !== undefined ? { ledgerPath } : {}),
+    ...(ledgerAt && 'url' in ledgerAt ? { ledgerUrl: ledgerAt.url } : {}),
     credits,
-    locks,
-    spentProofs: given.spentProofs ?? createMemorySpentProofs(),
-    counters: given.counters ?? createMemoryCounters(),
+    locks: shared.locks,
+    spentProofs: shared.spentProofs,
+    counters: shared.counters,
     rateLimits: rateLimits.store,
-    release: rateLimits.release,
+    backends,
+    async release() {
+      await rateLimits.release()
+      await shared.release()
+    },
   }
 }
+
+export type { Backends }

@@ -1,6 +1,7 @@
 import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult } from '../credits/types.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
+import type { Backends } from './pickBackends.js'
 
 // The stores behind every piece of state the paywall keeps (docs/architecture.md, "Stores").
 // Each is asynchronous wherever a networked backend (PostgreSQL, Redis) makes a round trip,
@@ -219,36 +220,57 @@ export type Locks = {
 /** Every store a paywall uses, as `resolveStores` picks them. */
 export type Stores = {
   ledger: PaymentLedger
-  /** The credit store, or the SQLite file it is opened from (opened only when credit is on). */
-  credits: CreditStore | { path: string }
+  /**
+   * The credit store, or where it is opened from (a SQLite file, or PostgreSQL), opened only
+   * when credit is on.
+   */
+  credits: CreditStore | { path: string } | { url: string }
   locks: Locks
   spentProofs: SpentProofs
   counters: Counters
   /** Rate-limit counts (ratelimit/types.ts): in this process, or Redis. */
   rateLimits: RateLimitStore
+  /** The networked backends the defaults came from (keys and usage follow them). */
+  backends: Backends
   /** Lets go of what the stores opened here (a shared Redis client); the ledger closes apart. */
   release(): Promise<void>
 }
 
 /**
- * The `stores` option: any store given here replaces the default. A string is a SQLite file
- * path (`sqlite:` prefix allowed); a `postgres://` or `redis://` URL is refused until the
- * scale-out release.
+ * The `stores` option (docs/deploying.md): the two backends every store defaults to, and any
+ * store object or location that replaces its default. A location string is a SQLite file
+ * path (`sqlite:` prefix allowed) or a `postgres://` URL.
+ *
+ * @example
+ * x402Middleware({ price: 0.01, stores: { databaseUrl: 'postgres://127.0.0.1/app', redisUrl: 'redis://127.0.0.1:6379' } })
  */
 export type StoresOptions = {
-  /** The payments ledger, or a SQLite file path. Same as the top-level `ledger` option (give one). @default `.402x/ledger.db` */
+  /**
+   * PostgreSQL for the ledger of record, credit, keys and usage (and locks, proofs, counters
+   * and rate limits when there is no Redis); migrated on start. A value that is not a
+   * `postgres://` URL is the SQLite file of the ledger.
+   * @default `X402_DATABASE_URL`, else `databaseUrl` in 402x.config.json, else `.402x/ledger.db`
+   */
+  databaseUrl?: string
+  /**
+   * Redis for the state every instance shares fast: in-flight locks, sign-in proofs,
+   * counters and rate limits.
+   * @default `X402_REDIS_URL`, else `redisUrl` in 402x.config.json, else PostgreSQL when given, else this process
+   */
+  redisUrl?: string
+  /** The payments ledger, a SQLite file path or a PostgreSQL URL. Same as the top-level `ledger` option (give one). @default from `databaseUrl` */
   ledger?: PaymentLedger | string
-  /** The credit store, or a SQLite file path. Same as `credits.path` (give one). @default the payments ledger's file */
+  /** The credit store, a SQLite file path or a PostgreSQL URL. Same as `credits.path` (give one). @default the payments ledger's */
   credits?: CreditStore | string
-  /** In-flight locks. Same as the top-level `locks` option (give one). @default in-process */
+  /** In-flight locks. Same as the top-level `locks` option (give one). @default Redis, else PostgreSQL, else in-process */
   locks?: Locks
-  /** Spent sign-in proofs. @default in-process */
+  /** Spent sign-in proofs. @default Redis, else PostgreSQL, else in-process */
   spentProofs?: SpentProofs
-  /** Free-tier counters. @default in-process */
+  /** Free-tier counters. @default Redis, else PostgreSQL, else in-process */
   counters?: Counters
   /**
    * Rate-limit counts: a store object, or a `redis://` URL (one atomic script per decision).
-   * @default `X402_REDIS_URL` when set, else in this process
+   * @default `redisUrl`, else PostgreSQL when `databaseUrl` is one, else in this process
    */
   rateLimits?: RateLimitStore | string
 }

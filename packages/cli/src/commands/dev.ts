@@ -4,8 +4,10 @@ import { join } from 'node:path'
 import { type DevState, registerNetwork, stateDir } from '@402x/core'
 import { type Devchain, startDevchain } from '@402x/devchain'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
+import { migrateDatabase } from '402x-api'
 import { createDemoApi, demoEndpoints, demoKeyedEndpoint, demoPlans } from '../demoApi.js'
-import { demoKeyLines, ensureDemoKeys } from '../demoKeys.js'
+import { type DemoKey, demoKeyLines, ensureDemoKeys } from '../demoKeys.js'
+import { type Instances, startInstances } from '../devInstances.js'
 import { chainDied, type MovedPort, movedPortLines } from '../devNotices.js'
 import { closeServer, listenWithFallback } from '../listen.js'
 import { createUi } from '../ui.js'
@@ -18,6 +20,12 @@ export type DevOptions = {
   facilitatorPort: number
   /** @default 4021 */
   apiPort: number
+  /** Demo API processes on consecutive ports from `apiPort`, sharing the stores. @default 1 */
+  instances?: number
+  /** PostgreSQL for the ledger, credit, keys and usage (migrated first). @default the SQLite file in .402x/ */
+  databaseUrl?: string
+  /** Redis for locks, proofs, counters and rate limits. @default PostgreSQL when given, else in process */
+  redisUrl?: string
 }
 
 /**
@@ -31,12 +39,15 @@ export async function dev(options: DevOptions): Promise<void> {
   const moved: MovedPort[] = []
   const portOf = (url: string) => Number(new URL(url).port)
   let chain: Devchain | undefined
+  let instances: Instances | undefined
+  const count = options.instances ?? 1
   const dir = stateDir()
   const statePath = join(dir, 'dev.json')
   let stopping: Promise<void> | undefined
   const stop = () => {
     stopping ??= (async () => {
       rmSync(statePath, { force: true })
+      await instances?.stop()
       await Promise.allSettled(servers.map(closeServer))
       await chain?.stop()
     })()
@@ -52,6 +63,13 @@ export async function dev(options: DevOptions): Promise<void> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
+    if (options.databaseUrl) {
+      ui.step('migrating the PostgreSQL database…')
+      const migrated = await migrateDatabase(options.databaseUrl, '--database-url')
+      ui.done(
+        `PostgreSQL ${options.databaseUrl.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')}${migrated.length ? ` (migrated ${migrated.map((m) => m.component).join(', ')})` : ' (up to date)'}`,
+      )
+    }
     ui.step('starting the local chain (anvil) and deploying Circle’s USDC…')
     chain = await startDevchain({ port: options.chainPort }).catch((error) => {
       if (options.chainPort === 0) throw error
@@ -74,30 +92,58 @@ export async function dev(options: DevOptions): Promise<void> {
     if (options.facilitatorPort !== 0 && portOf(facilitatorUrl) !== options.facilitatorPort)
       moved.push({ what: 'facilitator', asked: options.facilitatorPort, got: portOf(facilitatorUrl) })
 
-    ui.step('starting the demo paid API…')
+    ui.step(count > 1 ? `starting ${count} demo paid API instances…` : 'starting the demo paid API…')
     mkdirSync(dir, { recursive: true })
-    const app = createDemoApi({
+    const settings = {
       payTo: chain.payTo.address,
       network: chain.network,
       asset: { address: chain.usdc, eip712: chain.eip712 },
       facilitator: facilitatorUrl,
-      ledger: join(dir, 'ledger.db'),
-    })
-    // Node's default (16 KiB for all headers together) would answer a large payment header
-    // with a bare 431 before 402x sees it; with room above 402x's own 16 KiB limit, 402x
-    // answers it with `payload_too_large` and a message, as its error table says.
-    const api = createServer({ maxHeaderSize: 64 * 1024 }, app)
-    servers.push(api)
-    const apiUrl = `http://127.0.0.1:${await listenWithFallback(api, options.apiPort)}`
-    ui.done(`demo API ${apiUrl}`)
+      // The ledger: PostgreSQL when given, else the SQLite file every instance shares.
+      ...(options.databaseUrl ? {} : { ledger: join(dir, 'ledger.db') }),
+      ...(options.databaseUrl || options.redisUrl
+        ? {
+            stores: {
+              ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}),
+              ...(options.redisUrl ? { redisUrl: options.redisUrl } : {}),
+            },
+          }
+        : {}),
+    }
+    let apiUrls: string[]
+    let demoKeys: DemoKey[]
+    if (count > 1) {
+      instances = await startInstances({
+        count,
+        basePort: options.apiPort,
+        network: chain.networkEntry,
+        settings,
+        onExit: (index, pid, exit) =>
+          ui.warn(
+            `demo API instance ${index} (pid ${pid}, ${instances?.urls[index]}) stopped (${exit.signal ? `signal ${exit.signal}` : `exit code ${exit.code}`}); the other instances keep serving`,
+          ),
+      })
+      apiUrls = instances.urls
+      demoKeys = instances.demoKeys
+    } else {
+      const app = createDemoApi(settings)
+      // Node's default (16 KiB for all headers together) would answer a large payment header
+      // with a bare 431 before 402x sees it; with room above 402x's own 16 KiB limit, 402x
+      // answers it with `payload_too_large` and a message, as its error table says.
+      const api = createServer({ maxHeaderSize: 64 * 1024 }, app)
+      servers.push(api)
+      apiUrls = [`http://127.0.0.1:${await listenWithFallback(api, options.apiPort)}`]
+      ui.step('making the demo API keys…')
+      demoKeys = await ensureDemoKeys(
+        app.keys,
+        demoPlans().map((p) => p.name),
+      )
+    }
+    const apiUrl = apiUrls[0] as string
+    ui.done(count > 1 ? `demo API instances ${apiUrls.join(' ')}` : `demo API ${apiUrl}`)
     if (options.apiPort !== 0 && portOf(apiUrl) !== options.apiPort)
-      moved.push({ what: 'demo API', asked: options.apiPort, got: portOf(apiUrl) })
+      moved.push({ what: count > 1 ? 'demo API instances' : 'demo API', asked: options.apiPort, got: portOf(apiUrl) })
 
-    ui.step('making the demo API keys…')
-    const demoKeys = await ensureDemoKeys(
-      app.keys,
-      demoPlans().map((p) => p.name),
-    )
     const keyedUrl = `${apiUrl}${demoKeyedEndpoint.path}`
 
     const buyer = chain.buyers[0] as { address: string; privateKey: string }
@@ -119,7 +165,16 @@ export async function dev(options: DevOptions): Promise<void> {
     for (const line of movedPortLines(moved)) ui.warn(line)
     if (options.json) {
       process.stdout.write(
-        `${JSON.stringify({ ...state, endpoints, keyedEndpoint: { ...demoKeyedEndpoint, url: keyedUrl }, demoKeys, movedPorts: moved })}\n`,
+        `${JSON.stringify({
+          ...state,
+          apiUrls,
+          instances: apiUrls.map((url, i) => ({ url, pid: instances ? instances.pids[i] : process.pid })),
+          stores: storesLine(options),
+          endpoints,
+          keyedEndpoint: { ...demoKeyedEndpoint, url: keyedUrl },
+          demoKeys,
+          movedPorts: moved,
+        })}\n`,
       )
     } else {
       const lines = [
@@ -130,7 +185,13 @@ export async function dev(options: DevOptions): Promise<void> {
           : []),
         `  chain        ${chain.rpcUrl}  (eip155:31337, USDC ${chain.usdc})`,
         `  facilitator  ${facilitatorUrl}`,
-        `  demo API     ${apiUrl}`,
+        ...(count > 1
+          ? apiUrls.map(
+              (url, i) =>
+                `  ${i === 0 ? 'demo API    ' : '            '} ${url}  (instance ${i}, pid ${instances?.pids[i]})`,
+            )
+          : [`  demo API     ${apiUrl}`]),
+        `  stores       ${storesLine(options)}`,
         `  payTo        ${chain.payTo.address}  (the seller)`,
         `  buyer        ${buyer.address}  (1000 USDC; key in ${statePath})`,
         '',
@@ -160,4 +221,16 @@ export async function dev(options: DevOptions): Promise<void> {
     await stop()
     throw error
   }
+}
+
+/** Where the demo's state lives, for the banner and the JSON line (no password shown). */
+function storesLine(options: DevOptions): string {
+  const hide = (url: string) => url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
+  const durable = options.databaseUrl ? `PostgreSQL ${hide(options.databaseUrl)}` : 'SQLite .402x/ledger.db'
+  const fast = options.redisUrl
+    ? `Redis ${hide(options.redisUrl)}`
+    : options.databaseUrl
+      ? 'locks and limits in PostgreSQL'
+      : 'locks and limits in each process'
+  return `${durable}; ${fast}`
 }
