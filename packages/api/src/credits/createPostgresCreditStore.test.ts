@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import postgres from 'postgres'
 import { afterEach, describe, expect, it } from 'vitest'
 import { freshSchema, postgresUrlOrSkip } from '../../../../test/helpers/services.js'
+import { createPaywall } from '../paywall/createPaywall.js'
+import type { PaywallOptions } from '../paywall/types.js'
 import type { CreditStore } from '../stores/types.js'
 import { createPostgresCreditStore } from './createPostgresCreditStore.js'
 import type { CreditService } from './creditService.js'
@@ -96,6 +98,39 @@ describe.skipIf(!databaseUrl)('createPostgresCreditStore', () => {
     expect(entries.reduce((sum, e) => sum + e.amount, 0n)).toBe(0n)
     expect(entries.filter((e) => e.kind === 'charge').reduce((sum, e) => sum - e.amount, 0n)).toBe(50n)
     expect((await audit(url)).revenue).toBe(50n)
+  })
+
+  it('backs two paywalls (`stores.credits`): a grant on one is credit on the other, a revoke there closes it here', async () => {
+    const { stores } = await instances(2)
+    const [one, two] = stores.map((store, i) => {
+      const paywall = createPaywall({
+        payTo: '0x1111111111111111111111111111111111111111',
+        network: 'eip155:8453',
+        facilitator: 'http://127.0.0.1:9',
+        ledger: ':memory:',
+        reconcileIntervalMs: 0,
+        price: 0.01,
+        credits: {},
+        stores: { credits: store },
+      } as PaywallOptions)
+      cleanup.push(() => paywall.close())
+      return paywall.credits ?? expect.unreachable(`paywall ${i} has no credits`)
+    }) as [
+      NonNullable<ReturnType<typeof createPaywall>['credits']>,
+      NonNullable<ReturnType<typeof createPaywall>['credits']>,
+    ]
+    const { token } = await one.grant({ amount: 5, ref: 'welcome' })
+    expect(await two.balance(token as string)).toEqual({ available: '5', reserved: '0' })
+    // Read here too, so that this instance has the token's account cached.
+    expect(await one.balance(token as string)).toEqual({ available: '5', reserved: '0' })
+    expect(await two.revoke(token as string)).toBe(true)
+    // The other instance forgets the token it cached once it is notified (within a bound).
+    let seen = await one.balance(token as string)
+    for (let i = 0; i < 40 && seen !== undefined; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 50))
+      seen = await one.balance(token as string)
+    }
+    expect(seen).toBeUndefined()
   })
 
   it('keeps the books balanced under a mixed workload of two instances', async () => {
