@@ -38,7 +38,8 @@ const retryable = (error: unknown) => ['40P01', '40001'].includes((error as { co
  * SQLite ledger's double-entry books (`createCreditLedger`), each movement one transaction.
  * A movement locks the caller's balance rows (`SELECT … FOR UPDATE`, in account order)
  * before it decides, so no caller balance goes negative across processes, and two movements
- * never deadlock. `tab` posts its charges at once (`postTabs` returns `0n`). `version()`
+ * never wait on each other in a cycle (the rare deadlock left, two transactions creating the
+ * same first balance row, is run again). `tab` posts its charges at once (`postTabs` returns `0n`). `version()`
  * counts the other writers' commits, as `LISTEN` reports them (postgresCreditSignal.ts).
  *
  * @example
