@@ -1,15 +1,40 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { issueToken } from '../credits/tokens.js'
-import { atOnce, freshBackends, type OpenBackend } from './contract.fixture.js'
+import { atOnce, freshBackends, type OpenBackend, sleep } from './contract.fixture.js'
 import type { CreditStore } from './types.js'
 
-/** The `CreditStore` contract (`stores/types.ts`), run against one implementation. */
+/** Whether a caller's entries add up to its balance: `caller:` entries to available, `hold:` to reserved. */
+async function booksOf(store: CreditStore, account: string) {
+  const entries = await store.entries(account, { limit: 10_000 })
+  const sum = (prefix: string) =>
+    entries.filter((e) => e.account.startsWith(prefix)).reduce((total, e) => total + e.amount, 0n)
+  return { available: sum('caller:'), reserved: sum('hold:') }
+}
+
+/** Reads `version()` until two reads 50 ms apart agree (a store still starting to listen changes on every read). */
+async function settledVersion(store: CreditStore) {
+  for (let i = 0; i < 40; i++) {
+    const before = store.version()
+    await sleep(50)
+    if (store.version() === before) return before
+  }
+  throw new Error('version() kept changing with nothing written')
+}
+
 /**
- * `signals: false` for a store that one object serves alone (memory): it has no other writer
- * whose commits it could signal, so that case is not registered for it.
+ * The `CreditStore` contract (`stores/types.ts`), run against one implementation.
+ *
+ * `signals`: `false` for a store that one object serves alone (memory): it has no other
+ * writer whose commits it could signal, so that case is not registered for it; `'notified'`
+ * for a store told of other writers' commits by its backend (PostgreSQL `LISTEN`): the change
+ * shows once the notification has come (within 2 s here), not as the write resolves.
  */
-export function creditStoreContract(name: string, open: OpenBackend<CreditStore>, options: { signals?: boolean } = {}) {
+export function creditStoreContract(
+  name: string,
+  open: OpenBackend<CreditStore>,
+  options: { signals?: boolean | 'notified' } = {},
+) {
   describe(`CreditStore contract: ${name}`, () => {
     const fresh = freshBackends(open)
     const account = () => `acct_${randomUUID()}`
@@ -108,7 +133,74 @@ export function creditStoreContract(name: string, open: OpenBackend<CreditStore>
       expect(await s.a.revokeToken(token)).toBe(false)
     })
 
-    if (options.signals !== false) {
+    it('never overdraws when reservations and tabs race on one balance on both handles, and the books agree', async () => {
+      const s = await fresh()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 50n, ref: `pay_${a}` })
+      const outcomes = await atOnce(s, 120, async (store, i) =>
+        i % 3 === 0
+          ? (await store.reserve({ account: a, amount: 1n, ttlMs: 60_000 })).ok
+          : ((await store.tab([{ account: a, amount: 1n }]))[0] as boolean),
+      )
+      expect(outcomes.filter(Boolean)).toHaveLength(50)
+      await s.a.postTabs()
+      const balance = await s.b.balance(a)
+      expect(balance.available).toBe(0n)
+      expect(balance.reserved).toBe(BigInt(outcomes.filter((ok, i) => ok && i % 3 === 0).length))
+      expect(await booksOf(s.a, a)).toEqual(balance)
+    })
+
+    it('settles a reservation once when both handles capture, release and expire it at once', async () => {
+      const s = await fresh()
+      const a = account()
+      await s.a.topUp({ account: a, amount: 1_000n, ref: `pay_${a}` })
+      const held = await Promise.all(
+        Array.from({ length: 10 }, () => s.a.reserve({ account: a, amount: 100n, ttlMs: 1 })),
+      )
+      const ids = held.map((h) => (h.ok ? h.reservationId : ''))
+      expect(ids.every(Boolean)).toBe(true)
+      await sleep(20)
+      const [captures, releases, expired] = await Promise.all([
+        Promise.allSettled(ids.map((id) => s.a.capture({ reservationId: id, amount: 60n }))),
+        Promise.allSettled(ids.map((id) => s.b.release({ reservationId: id, reason: 'dropped' }))),
+        Promise.all([s.a.expireReservations(), s.b.expireReservations()]),
+      ])
+      const captured = captures.filter((c) => c.status === 'fulfilled').length
+      const released = releases.filter((r) => r.status === 'fulfilled').length
+      expect(captured + released + expired[0] + expired[1]).toBe(10)
+      for (const [i] of ids.entries())
+        expect(
+          [captures[i], releases[i]].filter((r) => r?.status === 'fulfilled').length,
+          `reservation ${i} settled twice`,
+        ).toBeLessThanOrEqual(1)
+      const balance = await s.b.balance(a)
+      expect(balance).toEqual({ available: 1_000n - 60n * BigInt(captured), reserved: 0n })
+      expect(await booksOf(s.b, a)).toEqual(balance)
+    })
+
+    if (options.signals === 'notified') {
+      it("signals another writer's commit: version() changes on the other handle once notified", async () => {
+        const s = await fresh()
+        const a = account()
+        await s.b.balance(a)
+        const before = await settledVersion(s.b)
+        await s.a.topUp({ account: a, amount: 1n, ref: `pay_${a}` })
+        for (let i = 0; i < 40 && s.b.version() === before; i++) await sleep(50)
+        expect(s.b.version()).not.toBe(before)
+      })
+
+      it('does not signal what nothing wrote: a refused charge and reads leave version() as it was', async () => {
+        const s = await fresh()
+        const a = account()
+        await s.b.balance(a)
+        const before = await settledVersion(s.b)
+        expect(await s.a.tab([{ account: a, amount: 1n }])).toEqual([false])
+        expect((await s.a.reserve({ account: a, amount: 1n, ttlMs: 1_000 })).ok).toBe(false)
+        await s.a.balance(a)
+        await sleep(200)
+        expect(s.b.version()).toBe(before)
+      })
+    } else if (options.signals !== false) {
       it("signals another writer's commit: version() changes on the other handle", async () => {
         const s = await fresh()
         const before = s.b.version()

@@ -1,9 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postgresUrlOrSkip } from '../../../../test/helpers/services.js'
 import { createCreditLedger } from '../credits/createCreditLedger.js'
+import { createPostgresCreditStore } from '../credits/createPostgresCreditStore.js'
 import { createMemoryCreditStore } from './createMemoryCreditStore.js'
 import { creditStoreContract } from './creditStore.contract.js'
+import { postgresBackend } from './postgresBackend.fixture.js'
+
+const databaseUrl = await postgresUrlOrSkip()
 
 creditStoreContract(
   'memory',
@@ -30,3 +35,9 @@ creditStoreContract('SQLite', () => {
     },
   }
 })
+
+// Two pools on one schema: what two instances sharing the database see.
+if (databaseUrl)
+  creditStoreContract('PostgreSQL', () => postgresBackend(databaseUrl, (url) => createPostgresCreditStore({ url })), {
+    signals: 'notified',
+  })

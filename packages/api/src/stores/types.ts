@@ -74,7 +74,8 @@ export type PaymentLedger = {
  * row) or at once (then `postTabs` has nothing left to post and returns `0n`).
  *
  * Implementations: SQLite (`createCreditLedger`: the tab, `data_version`), memory
- * (`createMemoryCreditStore`, tab posted at once). PostgreSQL and a Redis hot side next.
+ * (`createMemoryCreditStore`, tab posted at once), PostgreSQL (`createPostgresCreditStore`:
+ * row locks, tab posted at once, `LISTEN`). A Redis hot side next.
  */
 export type CreditStore = {
   /**
@@ -146,7 +147,9 @@ export type CreditStore = {
    * than this store object (another process, another connection) has committed since it was
    * last read. Synchronous and cheap (the hot path reads it at most once a millisecond): a
    * networked store keeps it locally, from its backend's notifications (a Redis counter or
-   * pub/sub, PostgreSQL `LISTEN`). The SQLite store gives its `data_version`; a store that
+   * pub/sub, PostgreSQL `LISTEN`), and then the change shows once the notification has come
+   * (milliseconds after the commit), not as the writer's promise resolves; while it cannot
+   * listen, every read is a change. The SQLite store gives its `data_version`; a store that
    * nothing else writes gives a constant. When it changes, a reader forgets what it cached.
    */
   version(): number

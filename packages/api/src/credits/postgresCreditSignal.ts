@@ -1,0 +1,84 @@
+import { randomUUID } from 'node:crypto'
+import type { Pg } from '../postgres/openPostgres.js'
+import type { Tx } from './postgresCreditPosting.js'
+
+/**
+ * The PostgreSQL credit store's change signal ({@link CreditStore.version}): every writing
+ * transaction notifies one channel (`pg_notify`, sent on commit only), and each store object
+ * `LISTEN`s on it and counts the notifications of the other writers. The channel is named
+ * after the schema (`search_path`): stores of two schemas in one database do not disturb
+ * each other.
+ *
+ * While nothing listens (before the first `LISTEN`, or when it failed) every read is a change,
+ * so a reader never trusts a cache it cannot keep fresh. A `LISTEN` that is (re)established
+ * counts as a change too: what was notified while it was down is lost.
+ */
+export type CreditSignal = {
+  version(): number
+  /** Starts listening if it is not yet (awaited once; a failure is retried on a later call). */
+  ready(): Promise<void>
+  /** Notifies the other store objects, on commit of `tx`. */
+  notify(tx: Tx): Promise<void>
+  close(): Promise<void>
+}
+
+const retryMs = 1_000
+
+export function creditSignal(sql: Pg): CreditSignal {
+  const self = randomUUID()
+  let count = 0
+  let live = false
+  let closed = false
+  let channel: string | undefined
+  let starting: Promise<void> | undefined
+  let unlisten: (() => Promise<void>) | undefined
+
+  const channelOf = async () => {
+    if (channel === undefined) {
+      const [row] = await sql<{ channel: string }[]>`
+        select 'x402_credits_' || left(md5(coalesce(current_schema(), '')), 16) as channel`
+      channel = (row as { channel: string }).channel
+    }
+    return channel
+  }
+  const start = async () => {
+    const name = await channelOf()
+    const meta = await sql.listen(
+      name,
+      (payload) => {
+        if (payload !== self) count++
+      },
+      () => {
+        live = true
+        count++
+      },
+    )
+    if (closed) await meta.unlisten()
+    else unlisten = meta.unlisten
+  }
+
+  return {
+    version: () => (live ? count : ++count),
+    async ready() {
+      await channelOf()
+      if (live || closed) return
+      starting ??= start().catch(() => {
+        // Methods go on without it (every read of version() is then a change); retried later.
+        setTimeout(() => {
+          starting = undefined
+        }, retryMs).unref?.()
+      })
+      await starting
+    },
+    async notify(tx) {
+      await tx`select pg_notify(${await channelOf()}, ${self})`
+    },
+    async close() {
+      closed = true
+      live = false
+      await starting
+      await unlisten?.()
+      unlisten = undefined
+    },
+  }
+}
