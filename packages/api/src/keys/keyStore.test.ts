@@ -1,9 +1,14 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { postgresUrlOrSkip } from '../../../../test/helpers/services.js'
+import { postgresBackend } from '../stores/postgresBackend.fixture.js'
 import { createMemoryKeyStore } from './createMemoryKeyStore.js'
+import { createPostgresKeyStore } from './createPostgresKeyStore.js'
 import { createSqliteKeyStore } from './createSqliteKeyStore.js'
 import { keyStoreContract } from './keyStore.contract.js'
+
+const databaseUrl = await postgresUrlOrSkip()
 
 keyStoreContract('memory', () => {
   const store = createMemoryKeyStore()
@@ -26,3 +31,9 @@ keyStoreContract('SQLite', () => {
     },
   }
 })
+
+// Two pools on one schema: what two instances sharing the database see.
+if (databaseUrl)
+  keyStoreContract('PostgreSQL', () => postgresBackend(databaseUrl, (url) => createPostgresKeyStore({ url })), {
+    otherHandleSees: 'when notified',
+  })
