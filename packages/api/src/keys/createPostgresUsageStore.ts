@@ -5,6 +5,7 @@ import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import { checkEvents, checkReservation } from './checkUsage.js'
 import { periodBounds, periodsOf } from './periods.js'
 import { usageSchema } from './postgresKeySchema.js'
+import { addTo, dropHolds, giveBack, inOrder, lockCounter, type Slot, slotId, take } from './postgresQuota.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
 
 export type PostgresUsageStoreOptions = ({ url: string } | { sql: Pg }) & {
@@ -23,30 +24,15 @@ export type PostgresUsageStoreOptions = ({ url: string } | { sql: Pg }) & {
   now?: () => number
 }
 
-type Slot = { keyId: string; period: string; units: number }
-const slotId = (keyId: string, period: string) => `${keyId}\n${period}`
-/** One lock order for every transaction that takes several rows: no two can deadlock. */
-const inOrder = (slots: Iterable<Slot>) =>
-  [...slots].sort((a, b) => {
-    const x = slotId(a.keyId, a.period)
-    const y = slotId(b.keyId, b.period)
-    return x < y ? -1 : x > y ? 1 : 0
-  })
-const add = (into: Map<string, Slot>, keyId: string, period: string, units: number) => {
-  const slot = into.get(slotId(keyId, period)) ?? { keyId, period, units: 0 }
-  slot.units += units
-  into.set(slotId(keyId, period), slot)
-}
-
 /**
- * Usage events and quota counters on PostgreSQL, shared by every instance: a reserve locks
- * its (key, period) counter, weighs the units recorded and every instance's live
- * reservations against the limit, and takes its units in the same transaction, so that the
- * reserves of all instances together never take a quota past its limit. `record` inserts
- * the events, counts their units and gives back their reservations in one transaction
- * (idempotent by `requestId`). Each store object's reservations are a lease it renews while
- * it holds any (`leaseMs`): those of a killed instance stop counting once it lapses, and
- * `close()` gives back what it still holds.
+ * Usage events and quota counters on PostgreSQL, shared by every instance: a reserve is one
+ * conditional update of its (key, period) counter (`used + reserved + units <= limit`), so
+ * the reserves of all instances together never take a quota past its limit. `record`
+ * inserts the events, counts their units and turns their reservations into them in one
+ * transaction (idempotent by `requestId`). Each store object's reservations are a lease it
+ * renews while it holds any (`leaseMs`): those of a killed instance stop counting once it
+ * lapses (given back by the next reserve they would refuse), and `close()` gives back what
+ * it still holds.
  *
  * @example
  * const usage = createPostgresUsageStore({ url: process.env.X402_DATABASE_URL })
@@ -69,7 +55,7 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
   let closed = false
 
   // What this object holds, by (key, period): while it holds anything its leases are renewed.
-  const held = new Map<string, number>()
+  const held = new Map<string, Slot>()
   let timer: ReturnType<typeof setInterval> | undefined
   let beating = false
   const beat = async () => {
@@ -77,14 +63,14 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
     beating = true
     try {
       const now = clock()
-      // Rows another statement has locked are being written, and renewed or given back there.
+      // Renewing changes no units: rows being written now are skipped, and renewed next time.
       await sql`update x402_usage_holds set expires_at = ${now + leaseMs}
         where ctid in (select ctid from x402_usage_holds
           where holder = ${holder} and units > 0 for update skip locked)`
-      // Lapsed a lease ago (a killed instance's, or emptied): no reserve counts them any more.
-      await sql`delete from x402_usage_holds
-        where ctid in (select ctid from x402_usage_holds
-          where expires_at <= ${now - leaseMs} limit 1000 for update skip locked)`
+      // Lapsed a lease ago (a killed instance's, or emptied): given back, counter by counter.
+      const lapsed = await sql<{ key_id: string; period: string }[]>`
+        select distinct key_id, period from x402_usage_holds where expires_at <= ${now - leaseMs} limit 100`
+      for (const { key_id, period } of lapsed) await sweep(key_id, period, now)
     } catch {
       // The database is down: the next beat tries again, and until then the leases run on.
     } finally {
@@ -92,16 +78,16 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
     }
   }
   const hold = (keyId: string, period: string, units: number) => {
-    held.set(slotId(keyId, period), (held.get(slotId(keyId, period)) ?? 0) + units)
+    addTo(held, keyId, period, units)
     if (!timer && !closed) {
       timer = setInterval(() => void beat(), Math.floor(leaseMs / 3))
       timer.unref()
     }
   }
   const unhold = (keyId: string, period: string, units: number) => {
-    const left = (held.get(slotId(keyId, period)) ?? 0) - units
-    if (left > 0) held.set(slotId(keyId, period), left)
-    else held.delete(slotId(keyId, period))
+    const slot = held.get(slotId(keyId, period))
+    if (slot) slot.units -= units
+    if (slot && slot.units <= 0) held.delete(slotId(keyId, period))
     if (held.size === 0 && timer) {
       clearInterval(timer)
       timer = undefined
@@ -113,6 +99,14 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
       if (closed) throw new X402Error('store_unavailable', { message: 'the usage store is closed' })
       await ensureSchema(sql, usageSchema)
       return fn()
+    })
+  /** Gives back the holds of a quota that lapsed by `now`; what it then has used and reserved. */
+  const sweep = (keyId: string, period: string, now: number) =>
+    sql.begin(async (tx) => {
+      const used = await lockCounter(tx, keyId, period)
+      if (used === undefined) return { used: 0, freed: 0 }
+      const freed = await dropHolds(tx, keyId, period, { lapsedBy: now })
+      return { used: used - freed, freed }
     })
 
   return {
@@ -140,18 +134,20 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
           for (const { request_id } of inserted) {
             const e = unique.get(request_id) as UsageEvent
             const { day, month } = periodsOf(e.at)
-            add(counts, e.keyId, day, e.units)
-            add(counts, e.keyId, month, e.units)
-            for (const r of e.reserved ?? []) add(gives, e.keyId, r.period, r.units)
+            addTo(counts, e.keyId, day, e.units)
+            addTo(counts, e.keyId, month, e.units)
+            for (const r of e.reserved ?? []) {
+              addTo(gives, e.keyId, r.period, r.units)
+              addTo(counts, e.keyId, r.period, 0)
+            }
           }
           if (counts.size > 0) {
+            // Every counter this record changes, locked here in one order, then its holds.
             const counted = inOrder(counts.values()).map((c) => ({ key_id: c.keyId, period: c.period, used: c.units }))
             await tx`insert into x402_usage_counters ${tx(counted)}
               on conflict (key_id, period) do update set used = x402_usage_counters.used + excluded.used`
           }
-          for (const g of inOrder(gives.values()))
-            await tx`update x402_usage_holds set units = greatest(units - ${g.units}, 0)
-              where key_id = ${g.keyId} and period = ${g.period} and holder = ${holder}`
+          for (const g of inOrder(gives.values())) await giveBack(tx, g, holder)
           return [...gives.values()]
         })
         for (const g of given) unhold(g.keyId, g.period, g.units)
@@ -182,47 +178,37 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
     used: (keyId, period) =>
       run(async () => {
         periodBounds(period)
-        const [row] = await sql<{ used: bigint }[]>`select (
-            coalesce((select used from x402_usage_counters where key_id = ${keyId} and period = ${period}), 0)
-            + coalesce((select sum(units) from x402_usage_holds
-                where key_id = ${keyId} and period = ${period} and expires_at > ${clock()}), 0)
-          )::int8 as used`
+        // What lapsed and is not given back yet counts no more.
+        const [row] = await sql<{ used: bigint }[]>`
+          select (used + reserved - coalesce((select sum(units) from x402_usage_holds
+              where key_id = ${keyId} and period = ${period} and expires_at <= ${clock()}), 0))::int8 as used
+          from x402_usage_counters where key_id = ${keyId} and period = ${period}`
         return Number(row?.used ?? 0n)
       }),
     reserve: (keyId, period, units, limit) =>
       run(async () => {
         checkReservation(period, units, limit)
-        const result = await sql.begin(async (tx) => {
+        const slot = { keyId, period, units }
+        let result: { ok: boolean; used: number } | undefined
+        for (let attempt = 0; !result; attempt++) {
           const now = clock()
-          // The counter's row lock: every reserve of this quota, in any instance, waits here.
-          const [counter] = await tx<{ used: bigint }[]>`
-            insert into x402_usage_counters (key_id, period) values (${keyId}, ${period})
-            on conflict (key_id, period) do update set used = x402_usage_counters.used
-            returning used`
-          // A new statement, so a new snapshot: it sees every hold committed before the lock.
-          const [holds] = await tx<{ reserved: bigint }[]>`
-            with lapsed as (
-              delete from x402_usage_holds where ctid in (select ctid from x402_usage_holds
-                where key_id = ${keyId} and period = ${period} and expires_at <= ${now} for update skip locked)
-            )
-            select coalesce(sum(units), 0)::int8 as reserved from x402_usage_holds
-            where key_id = ${keyId} and period = ${period} and expires_at > ${now}`
-          const used = Number(counter?.used ?? 0n) + Number(holds?.reserved ?? 0n)
-          if (used + units > limit) return { ok: false, used }
-          await tx`insert into x402_usage_holds (key_id, period, holder, units, expires_at)
-            values (${keyId}, ${period}, ${holder}, ${units}, ${now + leaseMs})
-            on conflict (key_id, period, holder) do update
-            set units = x402_usage_holds.units + excluded.units, expires_at = excluded.expires_at`
-          return { ok: true, used: used + units }
-        })
+          const taken = await take(sql, slot, holder, limit, now + leaseMs)
+          if (taken) result = { ok: true, used: taken.used }
+          else {
+            // Refused: unless lapsed holds were in the way (given back now), it stands.
+            const swept = await sweep(keyId, period, now)
+            if (swept.freed === 0 || attempt > 0) result = { ok: false, used: swept.used }
+          }
+        }
         if (result.ok) hold(keyId, period, units)
         return result
       }),
     release: (keyId, period, units) =>
       run(async () => {
         checkReservation(period, units)
-        await sql`update x402_usage_holds set units = greatest(units - ${units}, 0)
-          where key_id = ${keyId} and period = ${period} and holder = ${holder}`
+        await sql.begin(async (tx) => {
+          if ((await lockCounter(tx, keyId, period)) !== undefined) await giveBack(tx, { keyId, period, units }, holder)
+        })
         unhold(keyId, period, units)
       }),
     async close() {
@@ -231,7 +217,12 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
       if (timer) clearInterval(timer)
       timer = undefined
       // What is still held was never served: give it back now rather than at the lease's end.
-      if (held.size > 0) await sql`delete from x402_usage_holds where holder = ${holder}`.catch(() => {})
+      for (const { keyId, period } of held.values())
+        await sql
+          .begin(async (tx) => {
+            if ((await lockCounter(tx, keyId, period)) !== undefined) await dropHolds(tx, keyId, period, { holder })
+          })
+          .catch(() => {})
       held.clear()
       await pool.release()
     },

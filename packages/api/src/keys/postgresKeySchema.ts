@@ -41,13 +41,14 @@ export const keySchema: SchemaComponent = {
  * Usage events and the quota counters every instance shares (`createPostgresUsageStore`).
  * - `x402_usage`: one row per served call, `request_id` unique; amounts `numeric(78,0)`, so
  *   that a sum is exact whatever its size.
- * - `x402_usage_counters`: per (key, period), the units recorded, kept in the transaction
- *   that inserts the events; a reserve locks its row, so reserves on one quota run one at a
- *   time across every instance.
+ * - `x402_usage_counters`: per (key, period), the units recorded (`used`, kept in the
+ *   transaction that inserts the events) and reserved (`reserved`: the sum of its holds). A
+ *   reserve is one conditional update of this row, `used + reserved + units <= limit`.
  * - `x402_usage_holds`: per (key, period, holder), the units a store object has reserved
  *   and not yet recorded or released, alive until `expires_at` (ms epoch): its holder renews
- *   that lease while it holds anything, so the holds of a killed instance stop counting once
- *   it lapses, and are deleted later.
+ *   that lease while it holds anything. A lapsed hold (a killed instance's) counts no more,
+ *   and is given back to its counter by the next reserve it stands in the way of, or by any
+ *   instance's renewal round.
  */
 export const usageSchema: SchemaComponent = {
   component: 'usage',
@@ -71,6 +72,7 @@ export const usageSchema: SchemaComponent = {
           key_id text not null,
           period text not null,
           used bigint not null default 0,
+          reserved bigint not null default 0,
           primary key (key_id, period)
         );
         create table x402_usage_holds (
