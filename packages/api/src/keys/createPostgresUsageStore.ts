@@ -100,13 +100,10 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
       await ensureSchema(sql, usageSchema)
       return fn()
     })
-  /** Gives back the holds of a quota that lapsed by `now`; what it then has used and reserved. */
+  /** Gives back the holds of a quota that lapsed by `now`. */
   const sweep = (keyId: string, period: string, now: number) =>
     sql.begin(async (tx) => {
-      const used = await lockCounter(tx, keyId, period)
-      if (used === undefined) return { used: 0, freed: 0 }
-      const freed = await dropHolds(tx, keyId, period, { lapsedBy: now })
-      return { used: used - freed, freed }
+      if ((await lockCounter(tx, keyId, period)) !== undefined) await dropHolds(tx, keyId, period, { lapsedBy: now })
     })
 
   return {
@@ -195,9 +192,13 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
           const taken = await take(sql, slot, holder, limit, now + leaseMs)
           if (taken) result = { ok: true, used: taken.used }
           else {
-            // Refused: unless lapsed holds were in the way (given back now), it stands.
-            const swept = await sweep(keyId, period, now)
-            if (swept.freed === 0 || attempt > 0) result = { ok: false, used: swept.used }
+            // Refused: unless lapsed holds were in the way (given back now, then once more).
+            const [seen] = await sql<{ used: bigint; lapsed: boolean }[]>`
+              select (used + reserved)::int8 as used, exists (select 1 from x402_usage_holds
+                where key_id = ${keyId} and period = ${period} and expires_at <= ${now}) as lapsed
+              from x402_usage_counters where key_id = ${keyId} and period = ${period}`
+            if (!seen?.lapsed || attempt > 0) result = { ok: false, used: Number(seen?.used ?? 0n) }
+            else await sweep(keyId, period, now)
           }
         }
         if (result.ok) hold(keyId, period, units)
