@@ -47,7 +47,8 @@ export type KeyMode = 'live' | 'test'
  *   keys in front of it forgets what it holds;
  * - ids and hashes are unique.
  *
- * Implementations: memory (`createMemoryKeyStore`), SQLite (`createSqliteKeyStore`).
+ * Implementations: memory (`createMemoryKeyStore`), SQLite (`createSqliteKeyStore`),
+ * PostgreSQL (`createPostgresKeyStore`).
  */
 export type KeyStore = {
   create(input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }>
@@ -66,7 +67,9 @@ export type KeyStore = {
   plans(): Promise<PlanDefinition[]>
   /**
    * Changes whenever a write has committed, this store object's own or another writer's
-   * (SQLite: its own writes, and `data_version` for other connections); memory: every write.
+   * (SQLite: its own writes, and `data_version` for other connections; PostgreSQL: its own
+   * writes, and another instance's once its `pg_notify` arrives on `LISTEN`, milliseconds
+   * after the commit); memory: every write.
    * Cheap and synchronous: a cache in front reads it per request.
    */
   version(): number
@@ -142,13 +145,16 @@ export type Statement = {
  *   `limit`; `release` gives back a reservation that was not served; a served call's
  *   reservation is released by its `record` (`UsageEvent.reserved`).
  *
- * The quota counters are in memory, per process: seeded from the events recorded in the
- * period on first use (SQLite: again after another connection committed, `data_version`),
- * then kept up by this process's `record`s. Reservations are this process's own, so several
- * processes on one file can together exceed a quota by what they have in flight; quota
- * counters shared across processes (Redis) come in a later issue.
+ * Memory and SQLite keep the quota counters in memory, per process: seeded from the events
+ * recorded in the period on first use (SQLite: again after another connection committed,
+ * `data_version`), then kept up by this process's `record`s. Their reservations are this
+ * process's own, so several processes on one file can together exceed a quota by what they
+ * have in flight. PostgreSQL keeps them in the database, shared by every instance: its
+ * `used` and `reserve` weigh every instance's reservations, each a lease its instance
+ * renews (a killed instance's stop counting once it lapses).
  *
- * Implementations: memory (`createMemoryUsageStore`), SQLite (`createSqliteUsageStore`).
+ * Implementations: memory (`createMemoryUsageStore`), SQLite (`createSqliteUsageStore`),
+ * PostgreSQL (`createPostgresUsageStore`).
  */
 export type UsageStore = {
   /** Records served calls, in one transaction; `requestId`s already recorded are skipped. */

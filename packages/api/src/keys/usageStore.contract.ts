@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { freshBackends, type OpenBackend } from '../stores/contract.fixture.js'
+import { atOnce, freshBackends, type OpenBackend } from '../stores/contract.fixture.js'
 import { periodsOf } from './periods.js'
 import type { UsageEvent, UsageStore } from './types.js'
 
@@ -18,12 +18,25 @@ const event = (overrides: Partial<UsageEvent> = {}): UsageEvent => ({
   ...overrides,
 })
 
+export type UsageStoreContractOptions = {
+  /**
+   * Whether the two handles share their reservations (one object, or counters in a shared
+   * database: memory, PostgreSQL) rather than each keeping its own (SQLite's are per process).
+   * @default false
+   */
+  sharedReservations?: boolean
+}
+
 /**
  * The `UsageStore` contract (`keys/types.ts`), run against one implementation. Events are
- * seen on both handles; reservations are a process's own (see `UsageStore`), so they are
- * made and read on one handle.
+ * seen on both handles; reservations are made and read on one handle, unless the store
+ * shares them (`sharedReservations`), when both handles reserve against one limit.
  */
-export function usageStoreContract(name: string, open: OpenBackend<UsageStore>) {
+export function usageStoreContract(
+  name: string,
+  open: OpenBackend<UsageStore>,
+  options: UsageStoreContractOptions = {},
+) {
   describe(`UsageStore contract: ${name}`, () => {
     const fresh = freshBackends(open)
 
@@ -96,6 +109,26 @@ export function usageStoreContract(name: string, open: OpenBackend<UsageStore>) 
       expect(await s.a.used('key_a', month)).toBe(1)
       expect((await s.a.reserve('key_a', month, 1, 2)).ok).toBe(true)
     })
+
+    it.runIf(options.sharedReservations)(
+      "of 100 reserves at once on both handles, exactly `limit` succeed, and each handle weighs the other's",
+      async () => {
+        const s = await fresh()
+        const held = await atOnce(s, 100, (store) => store.reserve('key_a', month, 1, 10))
+        expect(held.filter((h) => h.ok)).toHaveLength(10)
+        expect(await s.a.used('key_a', month)).toBe(10)
+        expect(await s.b.used('key_a', month)).toBe(10)
+        // One handle's reservation counts on the other until it is given back or served there.
+        expect(await s.a.reserve('key_b', month, 1, 2)).toEqual({ ok: true, used: 1 })
+        expect(await s.b.reserve('key_b', month, 1, 2)).toEqual({ ok: true, used: 2 })
+        expect(await s.b.reserve('key_b', month, 1, 2)).toEqual({ ok: false, used: 2 })
+        await s.a.release('key_b', month, 1)
+        expect(await s.b.used('key_b', month)).toBe(1)
+        await s.b.record([event({ keyId: 'key_b', reserved: [{ period: month, units: 1 }] })])
+        expect(await s.a.used('key_b', month)).toBe(1)
+        expect(await s.a.reserve('key_b', month, 1, 2)).toEqual({ ok: true, used: 2 })
+      },
+    )
 
     it('refuses a malformed period or event by name', async () => {
       const s = await fresh()
