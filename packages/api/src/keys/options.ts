@@ -10,9 +10,9 @@ import type { KeyStore, PlanDefinition, UsageStore } from './types.js'
 export type KeysOptions = {
   /** The plans keys can be on (presets: `plans.free()` …); more can be put with the admin API. */
   plans: PlanDefinition[]
-  /** Where keys live: a store object, or a SQLite file. @default the payments ledger's file */
+  /** Where keys live: a store object, a SQLite file, or a PostgreSQL URL. @default the payments ledger's database (PostgreSQL), else its file */
   store?: KeyStore | string
-  /** Where usage events live: a store object, or a SQLite file. @default the payments ledger's file */
+  /** Where usage events live: a store object, a SQLite file, or a PostgreSQL URL. @default the payments ledger's database (PostgreSQL), else its file */
   usage?: UsageStore | string
   /** The header a key is read from besides `Authorization: Bearer x402_…`. @default 'x-api-key' */
   header?: string
