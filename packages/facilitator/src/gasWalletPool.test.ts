@@ -37,8 +37,10 @@ const rpc = async (method: string, params: unknown[] = []) => {
   return body.result
 }
 const nonceOf = async (address: string) => Number(await rpc('eth_getTransactionCount', [address, 'latest']))
-const facilitatorWith = (gasWallets: Hex[], options: { outOfGasPauseMs?: number } = {}) =>
-  createFacilitator({ chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }], gasWallets, ...options })
+const facilitatorWith = (
+  gasWallets: Hex[],
+  options: { outOfGasPauseMs?: number; receiptTimeoutMs?: number; stuckAfterMs?: number } = {},
+) => createFacilitator({ chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }], gasWallets, ...options })
 const pay = (i: number, amount = requirements.amount) => {
   const buyer = chain.buyers[i % chain.buyers.length]!
   return createPayment({ privateKey: buyer.privateKey, from: buyer.address, requirements: { ...requirements, amount } })
@@ -144,6 +146,44 @@ describe('a pool of gas wallets', () => {
     } finally {
       first.close()
       second.close()
+    }
+  })
+
+  it('gives the nonce of a dropped transaction back to its wallet: the next settlements leave no gap', async () => {
+    const [a, b] = chain.gasWallets
+    const facilitator = facilitatorWith([a!.privateKey, b!.privateKey], { receiptTimeoutMs: 3_000, stuckAfterMs: 0 })
+    const wallets = [a!.address, b!.address]
+    try {
+      const before = await Promise.all(wallets.map(nonceOf))
+      await rpc('evm_setAutomine', [false])
+      const dropped = facilitator.settle(pay(4), requirements)
+      // Once the node holds it unmined, it is dropped from the pool: it can never be mined.
+      const deadline = Date.now() + 2_500
+      while (Number(((await rpc('txpool_status')) as { pending: Hex }).pending) === 0) {
+        if (Date.now() > deadline) throw new Error('the settlement never reached the pool')
+        await new Promise((resolve) => setTimeout(resolve, 20))
+      }
+      await rpc('anvil_dropAllTransactions')
+      await rpc('evm_setAutomine', [true])
+      expect(await dropped).toMatchObject({ success: false, errorReason: 'settlement_failed' })
+      expect((await dropped).errorMessage).toMatch(/was dropped by the node; nothing was charged/)
+
+      const results = await Promise.all(Array.from({ length: 6 }, (_, i) => facilitator.settle(pay(i), requirements)))
+      expect(results.filter((r) => !r.success)).toEqual([])
+      const txs = (await Promise.all(results.map((r) => rpc('eth_getTransactionByHash', [r.transaction])))) as {
+        from: string
+        nonce: Hex
+      }[]
+      for (const [w, wallet] of wallets.entries()) {
+        const nonces = txs
+          .filter((tx) => tx.from.toLowerCase() === wallet.toLowerCase())
+          .map((tx) => Number(tx.nonce))
+          .sort((x, y) => x - y)
+        expect(nonces).toEqual(nonces.map((_, k) => (before[w] as number) + k))
+      }
+    } finally {
+      await rpc('evm_setAutomine', [true])
+      facilitator.close()
     }
   })
 })
