@@ -132,14 +132,16 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   // Authorizations whose settlement was already attempted here: only the first attempt may
   // skip the simulation; a later one (a duplicate) is simulated and refused with its reason.
   const attempted = recentMap<true>(100_000, 600_000)
-  // The transaction sent for each authorization, for idempotent retries of `settle`.
-  const sentFor = recentMap<{ hash: Hex; final: boolean }>(100_000, 600_000)
+  // The transaction sent for each authorization, and the wallet that sent it, for idempotent
+  // retries of `settle` (a retry finds the hash; a drop found then frees that wallet's nonce).
+  const sentFor = recentMap<{ hash: Hex; final: boolean; wallet?: GasWallet }>(100_000, 600_000)
   const open = (result: SettleResponse) =>
     result.errorReason === 'settlement_pending' || result.errorReason === 'settlement_unknown'
-  const rememberSent = (key: string, hash: Hex, final: boolean) => sentFor.set(key, { hash, final })
-  const track = async (key: string, hash: Hex, wait: () => Promise<SettleResponse>) => {
+  const rememberSent = (key: string, hash: Hex, final: boolean, wallet?: GasWallet) =>
+    sentFor.set(key, { hash, final, ...(wallet ? { wallet } : {}) })
+  const track = async (key: string, hash: Hex, wallet: GasWallet | undefined, wait: () => Promise<SettleResponse>) => {
     const result = await wait()
-    rememberSent(key, hash, !open(result))
+    rememberSent(key, hash, !open(result), wallet)
     return result
   }
 
@@ -229,7 +231,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
         const result = await settleHeld(held, n.requirements.asset, known, { confirmTimeoutMs, receiptTimeoutMs })
         if (result !== 'unused') {
           holdIfOpen(key, held, result)
-          rememberSent(key, held.sent.hash, !open(result))
+          rememberSent(key, held.sent.hash, !open(result), held.wallet)
           return result
         }
         holds.release(key)
@@ -241,8 +243,12 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       const earlier = sentFor.get(key)?.value
       const entryForEarlier = earlier && !earlier.final ? lookup(network) : undefined
       if (earlier && entryForEarlier) {
-        return await track(key, earlier.hash, () =>
-          awaitSettlement(entryForEarlier.chain, earlier.hash, n.requirements.asset, known, { receiptTimeoutMs }),
+        const { wallet } = earlier
+        return await track(key, earlier.hash, wallet, () =>
+          awaitSettlement(entryForEarlier.chain, earlier.hash, n.requirements.asset, known, {
+            receiptTimeoutMs,
+            ...(wallet ? { onDropped: () => wallet.resync() } : {}),
+          }),
         )
       }
       const sKey = simulatedKey(n)
@@ -269,11 +275,11 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
             stuckAfterMs,
             onSent: (sent) => {
               latest = sent
-              rememberSent(key, sent.hash, false)
+              rememberSent(key, sent.hash, false, wallet)
             },
           })
           holdIfOpen(key, latest && { chain: entry.chain, wallet, sent: latest, validBefore }, settled)
-          if (settled.transaction) rememberSent(key, settled.transaction as Hex, !open(settled))
+          if (settled.transaction) rememberSent(key, settled.transaction as Hex, !open(settled), wallet)
           return settled
         } catch (error) {
           if (error instanceof OutOfGasError) {
@@ -285,11 +291,11 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
           if (!(error instanceof MaybeSentError)) throw error
           // The send got no answer: the node may never have seen it, so it is not pending yet.
           const unsure: Held = { chain: entry.chain, wallet, sent: error.sent, validBefore }
-          rememberSent(key, error.hash, false)
+          rememberSent(key, error.hash, false, wallet)
           const options = { confirmTimeoutMs, receiptTimeoutMs }
           const settled = await settleHeld(unsure, n.requirements.asset, result, options)
           if (settled === 'unused') {
-            rememberSent(key, error.hash, true)
+            rememberSent(key, error.hash, true, wallet)
             holds.release(key)
             if (attempt++ === 0) continue
             return failed(
@@ -299,7 +305,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
             )
           }
           holdIfOpen(key, unsure, settled)
-          rememberSent(key, error.hash, !open(settled))
+          rememberSent(key, error.hash, !open(settled), wallet)
           return settled
         }
       }
