@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
@@ -20,6 +20,7 @@ import { creditsTable, creditTargets } from './lib/creditsReport.js'
 import { clientCostTable, measureClientCost } from './lib/facilitatorClientCost.js'
 import { busyTable, dynamicPriceTable, frameworksTable, frameworkTarget } from './lib/frameworkReport.js'
 import { frameworkNames, runFrameworks } from './lib/frameworks.js'
+import { gasSettings, gasWalletsTable, runGasWallets } from './lib/gasWallets.js'
 import { removeRedisKeys, runLimits } from './lib/limits.js'
 import { limitsTable, limitTargets, redisCostLines } from './lib/limitsReport.js'
 import { runLoad } from './lib/load.js'
@@ -39,7 +40,7 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas']
 /** Sections that need no chain: measured first, before anvil starts. */
 const chainless = ['client', 'limits']
 const only = option('only')?.split(',')
@@ -129,6 +130,8 @@ const settings = {
     monitorMs: 300,
     redisUrl: process.env.BENCH_REDIS_URL || 'redis://127.0.0.1:6379',
   },
+  /** Gas wallets (bench/lib/gasWallets.js). */
+  gas: gasSettings(quick),
 }
 
 const scenarios = [
@@ -334,7 +337,7 @@ async function main() {
     return
   }
   progress('starting anvil and deploying USDC')
-  chain = await startDevchain({ buyers: 0 })
+  chain = await startDevchain({ buyers: 0, gasWallets: 4 })
   const buyers = []
   for (let i = 0; i < settings.buyers; i++) buyers.push(await chain.newBuyer())
   progress(`devchain at ${chain.rpcUrl}, USDC ${chain.usdc}, ${buyers.length} funded buyers`)
@@ -396,9 +399,11 @@ async function main() {
   }
   const frameworkResults = wants('frameworks') ? await runFrameworks(context, frameworks) : []
   const credits = wants('credits') ? await runCredits(context) : undefined
+  const gas = wants('gas') ? await runGasWallets(context) : undefined
   const checks = [
     ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
     ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
+    ...(gas ? [...gas.paid, ...gas.settle].map((r) => r.check) : []),
   ]
   const balance = {
     paidOk: checks.reduce((n, c) => n + c.successes, 0),
@@ -449,6 +454,7 @@ async function main() {
     ...(credits ? { credits } : {}),
     ...(client ? { client } : {}),
     ...(limits ? { limits } : {}),
+    ...(gas ? { gas } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -472,6 +478,7 @@ async function main() {
   if (credits) parts.push(creditsTable(credits))
   if (client) parts.push(clientCostTable(client))
   if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'))
+  if (gas) parts.push(gasWalletsTable(gas))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

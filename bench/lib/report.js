@@ -2,6 +2,7 @@
 import { creditsMarkdown } from './creditsReport.js'
 import { clientCostMarkdown } from './facilitatorClientCost.js'
 import { frameworkMarkdown } from './frameworkReport.js'
+import { gasWalletsTable } from './gasWallets.js'
 import { limitsMarkdown, limitsMethod } from './limitsReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
@@ -154,6 +155,7 @@ ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ${result.credits ? creditsMarkdown(result) : ''}
 ${result.client ? clientCostMarkdown(result.client) : ''}
 ${result.limits ? limitsMarkdown(result) : ''}
+${result.gas ? `## Gas wallets: settlement throughput against anvil's ceiling\n\n${gasWalletsTable(result.gas)}\n\nTarget (issue 18): paid \`exact\` with 4 gas wallets ≥ 2× one wallet, 0 money errors. See History, 2026-12-07, for what bounds it on anvil.\n\n` : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers

@@ -13,7 +13,8 @@ const facilitator = config.facilitatorUrl
   ? config.facilitatorUrl
   : (await import('@402x/facilitator')).createFacilitator({
       chains: [{ network: config.network, rpcUrl: config.rpcUrl }],
-      privateKeys: [config.facilitatorKey],
+      // The gas-wallet section passes a pool; every other run, the one wallet.
+      gasWallets: config.gasKeys ?? [config.facilitatorKey],
     })
 const middleware = x402Middleware({
   routes: { 'GET /paid': { price: config.price } },

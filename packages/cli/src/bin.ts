@@ -11,15 +11,16 @@ import { pay } from './commands/pay.js'
 const help = `402x: charge for any HTTP API in USDC over x402
 
 Usage
-  402x dev [--json] [--chain-port 8545] [--facilitator-port 4020] [--api-port 4021]
+  402x dev [--json] [--chain-port 8545] [--facilitator-port 4020] [--api-port 4021] [--gas-wallets 1]
            [--instances 1] [--database-url postgres://…] [--redis-url redis://…]
       Local chain with Circle's USDC, a facilitator and a demo paid API. Ctrl-C stops all.
+      --gas-wallets N: the facilitator settles from N funded wallets (or the keys in X402_GAS_KEYS).
       --instances N: N demo API processes on consecutive ports, sharing the stores.
   402x pay <url> [-X POST] [-d '{"json":1}'] [-H 'Name: value'] [--max 0.05] [--verbose] [--json]
       Pays the URL if it asks (within --max dollars) and prints the body. Wallet from
       X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
   402x facilitator [--port 4020] [--host 127.0.0.1] [--network eip155:84532] [--rpc-url URL] [--rpc-timeout-ms 10000] [--json]
-      The facilitator service alone (gas wallet key in X402_FACILITATOR_PRIVATE_KEY).
+      The facilitator service alone (gas wallet keys in X402_GAS_KEYS, comma-separated).
 ${creditsUsage}
 ${keysUsage}
 ${migrateUsage}
@@ -44,11 +45,18 @@ async function main(argv: string[]): Promise<number> {
         'chain-port': { type: 'string', default: '8545' },
         'facilitator-port': { type: 'string', default: '4020' },
         'api-port': { type: 'string', default: '4021' },
+        'gas-wallets': { type: 'string', default: '1' },
         instances: { type: 'string', default: '1' },
         'database-url': { type: 'string' },
         'redis-url': { type: 'string' },
       },
     })
+    const gasWallets = Number(values['gas-wallets'])
+    if (!Number.isInteger(gasWallets) || gasWallets < 1 || gasWallets > 100) {
+      throw new X402Error('invalid_config', {
+        message: `--gas-wallets ${values['gas-wallets']}: give a whole number of gas wallets from 1 to 100, e.g. --gas-wallets 4`,
+      })
+    }
     const instances = Number(values.instances)
     if (!Number.isInteger(instances) || instances < 1 || instances > 16) {
       throw new X402Error('invalid_request', {
@@ -56,6 +64,7 @@ async function main(argv: string[]): Promise<number> {
       })
     }
     await dev({
+      gasWallets,
       json: values.json,
       chainPort: Number(values['chain-port']),
       facilitatorPort: Number(values['facilitator-port']),

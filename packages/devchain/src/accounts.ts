@@ -1,5 +1,8 @@
 import type { Hex } from 'viem'
 
+/** The mnemonic anvil derives its development accounts from. */
+export const anvilMnemonic = 'test test test test test test test test test test test junk'
+
 /**
  * The well-known anvil development keys (mnemonic "test test … junk"). Public on purpose:
  * they only ever hold value on a local chain.

@@ -1,4 +1,4 @@
-export { anvilKeys, roles } from './accounts.js'
+export { anvilKeys, anvilMnemonic, roles } from './accounts.js'
 export type { DeployUsdcOptions } from './deployUsdc.js'
 export { deployUsdc, fiatTokenAbi } from './deployUsdc.js'
 export type { AnvilProcess, SpawnAnvilOptions } from './spawnAnvil.js'

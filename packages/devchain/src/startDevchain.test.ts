@@ -57,4 +57,20 @@ describe('startDevchain', () => {
     // anvil is gone once stop() resolves.
     await expect(fetch(chain.rpcUrl, { method: 'POST', body: '{}' })).rejects.toThrow()
   })
+
+  it('funds extra gas wallets with ETH, on keys of the dev mnemonic', async () => {
+    const chain = await startDevchain({ buyers: 0, gasWallets: 3 })
+    try {
+      expect(chain.gasWallets[0]).toEqual(chain.facilitator)
+      expect(chain.gasWallets).toHaveLength(3)
+      expect(new Set(chain.gasWallets.map((w) => w.address)).size).toBe(3)
+      for (const wallet of chain.gasWallets) {
+        expect(await chain.publicClient.getBalance({ address: wallet.address })).toBeGreaterThanOrEqual(10n ** 21n)
+      }
+      // The same addresses every time: 402x dev prints stable gas wallets.
+      expect(chain.gasWallets[1]?.address).toBe('0xBcd4042DE499D14e55001CcbB24a551F3b954096')
+    } finally {
+      await chain.stop()
+    }
+  })
 })

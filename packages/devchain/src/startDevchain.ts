@@ -7,9 +7,9 @@ import {
   type PublicClient,
   parseUnits,
 } from 'viem'
-import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
+import { generatePrivateKey, mnemonicToAccount, privateKeyToAccount } from 'viem/accounts'
 import { foundry } from 'viem/chains'
-import { anvilKeys, roles } from './accounts.js'
+import { anvilKeys, anvilMnemonic, roles } from './accounts.js'
 import { deployUsdc, fiatTokenAbi } from './deployUsdc.js'
 import { type SpawnAnvilOptions, spawnAnvil } from './spawnAnvil.js'
 
@@ -18,6 +18,12 @@ export type DevchainOptions = SpawnAnvilOptions & {
   buyerFunds?: number
   /** How many of the dev keys (from the fifth) get USDC. @default 6 */
   buyers?: number
+  /**
+   * How many gas wallets the facilitator gets: the first is `facilitator` (dev key 2), the
+   * others are the dev mnemonic's accounts from index 10 on, each given 10 000 ETH.
+   * @default 1
+   */
+  gasWallets?: number
 }
 
 export type Wallet = { address: Address; privateKey: Hex }
@@ -44,6 +50,10 @@ export type Devchain = {
   owner: Wallet
   /** The facilitator's gas wallet (holds ETH, no USDC). */
   facilitator: Wallet
+  /** The facilitator's gas wallets, `facilitator` first (`gasWallets` of the options). */
+  gasWallets: Wallet[]
+  /** Sets an address's ETH balance (wei), e.g. to fund a gas wallet. @default 10 000 ETH */
+  fundGas(address: Address, wei?: bigint): Promise<void>
   /** The seller's receiving address. */
   payTo: Wallet
   /** Funded buyers, each holding `buyerFunds` USDC. */
@@ -59,6 +69,8 @@ export type Devchain = {
   /** Resolves when anvil exits without `stop()` (killed, crashed). */
   died: Promise<{ code: number | null; signal: string | null }>
 }
+
+const tenThousandEth = 10_000n * 10n ** 18n
 
 const wallet = (privateKey: Hex): Wallet => ({
   address: privateKeyToAccount(privateKey).address,
@@ -110,6 +122,20 @@ export async function startDevchain(options: DevchainOptions = {}): Promise<Devc
     const buyers = anvilKeys.slice(roles.firstBuyer, roles.firstBuyer + count).map(wallet)
     const funds = parseUnits(String(options.buyerFunds ?? 1000), 6)
     for (const buyer of buyers) await mint(buyer.address, funds)
+    const fundGas = async (address: Address, wei = tenThousandEth) => {
+      await publicClient.request({
+        method: 'anvil_setBalance',
+        params: [address, `0x${wei.toString(16)}`],
+      } as never)
+    }
+    const facilitator = wallet(anvilKeys[roles.facilitator])
+    const gasWallets = [facilitator]
+    for (let i = 1; i < (options.gasWallets ?? 1); i++) {
+      const key = mnemonicToAccount(anvilMnemonic, { addressIndex: anvilKeys.length - 1 + i }).getHdKey().privateKey
+      const extra = wallet(`0x${Buffer.from(key as Uint8Array).toString('hex')}`)
+      await fundGas(extra.address)
+      gasWallets.push(extra)
+    }
     const balanceOf = async (address: Address) =>
       (await publicClient.readContract({
         address: usdc,
@@ -132,7 +158,9 @@ export async function startDevchain(options: DevchainOptions = {}): Promise<Devc
       },
       publicClient,
       owner,
-      facilitator: wallet(anvilKeys[roles.facilitator]),
+      facilitator,
+      gasWallets,
+      fundGas,
       payTo: wallet(anvilKeys[roles.payTo]),
       buyers,
       balanceOf,

@@ -15,7 +15,9 @@ import {
 import type { Hex } from 'viem'
 import { type Chain, createChain } from './chain.js'
 import { findSettlement } from './findSettlement.js'
-import { createGasWallet, type GasWallet, MaybeSentError, type SentTransaction } from './gasWallet.js'
+import { gasKeysOf } from './gasKeys.js'
+import { type GasWallet, MaybeSentError, OutOfGasError, type SentTransaction } from './gasWallet.js'
+import { createGasWalletPool, type GasWalletPool, type GasWalletStatus } from './gasWalletPool.js'
 import { createHeldTransactions, type Held } from './heldTransactions.js'
 import { facilitatorRules } from './optionRules.js'
 import { recentMap } from './recentMap.js'
@@ -25,14 +27,32 @@ import { hasTransferLog } from './transferLog.js'
 import type { FacilitatorLike, ReconcileRequest, SettlementStatus } from './types.js'
 import { type VerifiedExact, verifyExact } from './verifyExact.js'
 
-export type FacilitatorOptions = {
+/** The gas wallets' private keys, under either name (never both). */
+export type GasWalletKeys =
+  | {
+      /**
+       * Private keys of the gas wallets that send settlements (they pay the gas; they hold no
+       * USDC). Each wallet keeps its own nonce sequence; settlements go to the wallet with the
+       * fewest in flight. Several facilitator instances may run, each with its own wallets,
+       * never one wallet in two instances.
+       */
+      gasWallets: Hex[]
+      privateKeys?: never
+    }
+  | {
+      /** The same as `gasWallets`, under its earlier name. */
+      privateKeys: Hex[]
+      gasWallets?: never
+    }
+
+export type FacilitatorOptions = GasWalletKeys & {
   /** The chains to serve, each with an RPC URL. */
   chains: { network: string; rpcUrl: string }[]
   /**
-   * Private keys of the gas wallets that submit settlements. Several keys spread load: each
-   * wallet's nonces are managed so concurrent settlements never collide.
+   * How long a gas wallet the node refused for want of ETH for gas stays out of rotation
+   * before it is tried again (its settlements go to the other wallets meanwhile). @default 30000
    */
-  privateKeys: Hex[]
+  outOfGasPauseMs?: number
   /** How long to wait for a settlement receipt before answering `settlement_pending`. @default 30000 */
   receiptTimeoutMs?: number
   /**
@@ -60,9 +80,13 @@ export type FacilitatorOptions = {
 export type Facilitator = FacilitatorLike & {
   /** The gas wallet addresses. */
   signers: string[]
+  /** Each gas wallet of each chain: settlements in flight, and whether it is out of gas. */
+  gasWallets(): (GasWalletStatus & { network: string })[]
   /** Stops re-sending held settlements in the background. */
   close(): void
 }
+
+type Entry = { chain: Chain; pool: GasWalletPool }
 
 type Normalized = { payload: PaymentPayload; requirements: PaymentRequirements; x402Version: 1 | 2 }
 
@@ -72,25 +96,21 @@ type Normalized = { payload: PaymentPayload; requirements: PaymentRequirements; 
  * @example
  * const facilitator = createFacilitator({
  *   chains: [{ network: 'eip155:84532', rpcUrl: 'https://sepolia.base.org' }],
- *   privateKeys: [process.env.GAS_WALLET_KEY],
+ *   gasWallets: process.env.X402_GAS_KEYS.split(','),
  * })
  * const result = await facilitator.verify(paymentPayload, paymentRequirements)
  */
 export function createFacilitator(options: FacilitatorOptions): Facilitator {
   checkOptions(options, facilitatorRules, 'createFacilitator()')
-  if (options.privateKeys.length === 0) {
-    throw new X402Error('invalid_config', {
-      message:
-        'the facilitator needs at least one gas wallet: pass `privateKeys: ["0x…"]` or set X402_FACILITATOR_PRIVATE_KEY',
-    })
-  }
-  const chains = new Map<string, { chain: Chain; wallets: GasWallet[] }>()
+  const keys = gasKeysOf(options)
+  const pauseMs = options.outOfGasPauseMs ?? 30_000
+  const chains = new Map<string, Entry>()
   for (const { network, rpcUrl } of options.chains) {
     const { id, chainId } = getNetwork(network)
     const chain = createChain({ network: id, chainId, rpcUrl, rpcTimeoutMs: options.rpcTimeoutMs ?? 10_000 })
-    chains.set(id, { chain, wallets: options.privateKeys.map((key) => createGasWallet(chain, key)) })
+    chains.set(id, { chain, pool: createGasWalletPool(chain, keys, { pauseMs }) })
   }
-  const signers = [...new Set([...chains.values()].flatMap((c) => c.wallets.map((w) => w.address)))]
+  const signers = [...new Set([...chains.values()].flatMap((c) => c.pool.wallets.map((w) => w.address)))]
   const receiptTimeoutMs = options.receiptTimeoutMs ?? 30_000
   const stuckAfterMs = options.stuckAfterMs ?? 5_000
   const confirmTimeoutMs = options.confirmTimeoutMs ?? options.rpcTimeoutMs ?? 10_000
@@ -112,14 +132,16 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   // Authorizations whose settlement was already attempted here: only the first attempt may
   // skip the simulation; a later one (a duplicate) is simulated and refused with its reason.
   const attempted = recentMap<true>(100_000, 600_000)
-  // The transaction sent for each authorization, for idempotent retries of `settle`.
-  const sentFor = recentMap<{ hash: Hex; final: boolean }>(100_000, 600_000)
+  // The transaction sent for each authorization, and the wallet that sent it, for idempotent
+  // retries of `settle` (a retry finds the hash; a drop found then frees that wallet's nonce).
+  const sentFor = recentMap<{ hash: Hex; final: boolean; wallet?: GasWallet }>(100_000, 600_000)
   const open = (result: SettleResponse) =>
     result.errorReason === 'settlement_pending' || result.errorReason === 'settlement_unknown'
-  const rememberSent = (key: string, hash: Hex, final: boolean) => sentFor.set(key, { hash, final })
-  const track = async (key: string, hash: Hex, wait: () => Promise<SettleResponse>) => {
+  const rememberSent = (key: string, hash: Hex, final: boolean, wallet?: GasWallet) =>
+    sentFor.set(key, { hash, final, ...(wallet ? { wallet } : {}) })
+  const track = async (key: string, hash: Hex, wallet: GasWallet | undefined, wait: () => Promise<SettleResponse>) => {
     const result = await wait()
-    rememberSent(key, hash, !open(result))
+    rememberSent(key, hash, !open(result), wallet)
     return result
   }
 
@@ -138,15 +160,13 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
   const verifyNormalized = async (
     n: Normalized,
     skipSimulation = false,
-  ): Promise<
-    { entry: { chain: Chain; wallets: GasWallet[] }; result: VerifiedExact } | { entry?: never; result: Invalid }
-  > => {
+  ): Promise<{ entry: Entry; result: VerifiedExact } | { entry?: never; result: Invalid }> => {
     const entry = lookup(n.requirements.network)
     if (!entry) {
       const message = `this facilitator does not serve ${n.requirements.network}; it serves ${[...chains.keys()].join(', ')}`
       return { result: { isValid: false, reason: 'invalid_network', message } }
     }
-    const simulateFrom = entry.wallets[0]?.address as string
+    const simulateFrom = entry.pool.wallets[0]?.address as string
     const result = await verifyExact(entry.chain, n.payload, n.requirements, { simulateFrom, skipSimulation })
     return result.isValid ? { entry, result } : { result }
   }
@@ -211,7 +231,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
         const result = await settleHeld(held, n.requirements.asset, known, { confirmTimeoutMs, receiptTimeoutMs })
         if (result !== 'unused') {
           holdIfOpen(key, held, result)
-          rememberSent(key, held.sent.hash, !open(result))
+          rememberSent(key, held.sent.hash, !open(result), held.wallet)
           return result
         }
         holds.release(key)
@@ -223,8 +243,12 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       const earlier = sentFor.get(key)?.value
       const entryForEarlier = earlier && !earlier.final ? lookup(network) : undefined
       if (earlier && entryForEarlier) {
-        return await track(key, earlier.hash, () =>
-          awaitSettlement(entryForEarlier.chain, earlier.hash, n.requirements.asset, known, { receiptTimeoutMs }),
+        const { wallet } = earlier
+        return await track(key, earlier.hash, wallet, () =>
+          awaitSettlement(entryForEarlier.chain, earlier.hash, n.requirements.asset, known, {
+            receiptTimeoutMs,
+            ...(wallet ? { onDropped: () => wallet.resync() } : {}),
+          }),
         )
       }
       const sKey = simulatedKey(n)
@@ -234,11 +258,16 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
       attempted.set(key, true)
       const { entry, result } = await verifyNormalized(n, fresh)
       if (!entry) return failed(result.reason, result.message, result.payer)
-      const wallet = entry.wallets.reduce((a, b) => (b.inFlight < a.inFlight ? b : a))
+      // A wallet the node refuses for want of gas sent nothing: it leaves the rotation, and
+      // the settlement goes to the next wallet; with none left, it fails, nothing charged.
+      const tried = new Set<GasWallet>()
+      const refusals: OutOfGasError[] = []
       const validBefore = BigInt(result.authorization.validBefore)
       // A send that never reached the node and whose nonce another transaction took can never
       // land: the authorization being unused, it is sent once more as a fresh transaction.
-      for (let attempt = 0; ; attempt++) {
+      for (let attempt = 0; ; ) {
+        const wallet = entry.pool.pick(tried)
+        if (!wallet) return failed('settlement_failed', outOfGasMessage(entry.pool, refusals), result.payer)
         let latest: SentTransaction | undefined
         try {
           const settled = await settleExact(entry.chain, wallet, result, n.requirements.asset, {
@@ -246,23 +275,29 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
             stuckAfterMs,
             onSent: (sent) => {
               latest = sent
-              rememberSent(key, sent.hash, false)
+              rememberSent(key, sent.hash, false, wallet)
             },
           })
           holdIfOpen(key, latest && { chain: entry.chain, wallet, sent: latest, validBefore }, settled)
-          if (settled.transaction) rememberSent(key, settled.transaction as Hex, !open(settled))
+          if (settled.transaction) rememberSent(key, settled.transaction as Hex, !open(settled), wallet)
           return settled
         } catch (error) {
+          if (error instanceof OutOfGasError) {
+            entry.pool.outOfGas(wallet, error)
+            tried.add(wallet)
+            refusals.push(error)
+            continue
+          }
           if (!(error instanceof MaybeSentError)) throw error
           // The send got no answer: the node may never have seen it, so it is not pending yet.
           const unsure: Held = { chain: entry.chain, wallet, sent: error.sent, validBefore }
-          rememberSent(key, error.hash, false)
+          rememberSent(key, error.hash, false, wallet)
           const options = { confirmTimeoutMs, receiptTimeoutMs }
           const settled = await settleHeld(unsure, n.requirements.asset, result, options)
           if (settled === 'unused') {
-            rememberSent(key, error.hash, true)
+            rememberSent(key, error.hash, true, wallet)
             holds.release(key)
-            if (attempt === 0) continue
+            if (attempt++ === 0) continue
             return failed(
               'settlement_failed',
               `transaction ${error.hash} never reached the node and its nonce went to another transaction; nothing was charged`,
@@ -270,7 +305,7 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
             )
           }
           holdIfOpen(key, unsure, settled)
-          rememberSent(key, error.hash, !open(settled))
+          rememberSent(key, error.hash, !open(settled), wallet)
           return settled
         }
       }
@@ -312,6 +347,8 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
 
   return {
     signers,
+    gasWallets: () =>
+      [...chains].flatMap(([network, { pool }]) => pool.status().map((wallet) => ({ network, ...wallet }))),
     close: () => holds.close(),
     async supported(): Promise<SupportedResponse> {
       return {
@@ -327,4 +364,16 @@ export function createFacilitator(options: FacilitatorOptions): Facilitator {
     settle,
     reconcile,
   }
+}
+
+/** Why a settlement found no gas wallet to send it: each one's refusal, and what to do. */
+function outOfGasMessage(pool: GasWalletPool, refusals: OutOfGasError[]): string {
+  const short = [
+    ...refusals.map((r) => ({ address: r.wallet, message: r.message })),
+    ...pool
+      .status()
+      .filter((w) => w.outOfGas && !refusals.some((r) => r.wallet === w.address))
+      .map((w) => ({ address: w.address, message: w.outOfGas?.message })),
+  ]
+  return `no gas wallet can pay for gas: ${short.map((w) => w.message).join('; ')}; nothing was charged. Fund ${short.map((w) => w.address).join(', ')} with ETH on this chain`
 }

@@ -65,6 +65,20 @@ export class MaybeSentError extends Error {
   }
 }
 
+/**
+ * Thrown when the node refuses a transaction because the gas wallet cannot pay for its gas
+ * (`insufficient funds`): nothing was sent, its nonce is still free.
+ */
+export class OutOfGasError extends Error {
+  override readonly name = 'OutOfGasError'
+  constructor(
+    readonly wallet: string,
+    override readonly cause: unknown,
+  ) {
+    super(`gas wallet ${wallet} has too little ETH to pay for gas: ${(cause as Error).message}`)
+  }
+}
+
 export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
   const address = privateKeyToAddress(privateKey)
   const key = Buffer.from(privateKey.slice(2), 'hex')
@@ -120,6 +134,9 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       }
       // Any other failure leaves our view of the nonce uncertain: read it again next time.
       nonce = undefined
+      if (error instanceof RpcError && /insufficient funds/i.test(error.message)) {
+        throw new OutOfGasError(address, error)
+      }
       if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(sent, error)
       throw error
     }

@@ -9,6 +9,7 @@ import { createDemoApi, demoEndpoints, demoKeyedEndpoint, demoPlans } from '../d
 import { type DemoKey, demoKeyLines, ensureDemoKeys } from '../demoKeys.js'
 import { type Instances, startInstances } from '../devInstances.js'
 import { chainDied, type MovedPort, movedPortLines } from '../devNotices.js'
+import { explainGasKeyError, gasKeysFromEnv } from '../gasKeysFromEnv.js'
 import { closeServer, listenWithFallback } from '../listen.js'
 import { createUi } from '../ui.js'
 
@@ -26,6 +27,11 @@ export type DevOptions = {
   databaseUrl?: string
   /** Redis for locks, proofs, counters and rate limits. @default PostgreSQL when given, else in process */
   redisUrl?: string
+  /**
+   * How many gas wallets the facilitator settles with (dev accounts, funded with ETH); with
+   * `X402_GAS_KEYS` set, its keys are used and funded instead. @default 1
+   */
+  gasWallets?: number
 }
 
 /**
@@ -71,9 +77,11 @@ export async function dev(options: DevOptions): Promise<void> {
       )
     }
     ui.step('starting the local chain (anvil) and deploying Circle’s USDC…')
-    chain = await startDevchain({ port: options.chainPort }).catch((error) => {
+    const given = gasKeysFromEnv(process.env)
+    const gasWallets = given ? 1 : (options.gasWallets ?? 1)
+    chain = await startDevchain({ port: options.chainPort, gasWallets }).catch((error) => {
       if (options.chainPort === 0) throw error
-      return startDevchain({ port: 0 })
+      return startDevchain({ port: 0, gasWallets })
     })
     ui.done(`chain ${chain.rpcUrl} (id 31337), USDC at ${chain.usdc}`)
     if (options.chainPort !== 0 && portOf(chain.rpcUrl) !== options.chainPort)
@@ -81,14 +89,24 @@ export async function dev(options: DevOptions): Promise<void> {
     registerNetwork(chain.networkEntry)
 
     ui.step('starting the facilitator…')
-    const facilitator = createFacilitator({
-      chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
-      privateKeys: [chain.facilitator.privateKey],
-    })
+    const gasKeys = given?.keys ?? chain.gasWallets.map((w) => w.privateKey)
+    let facilitator: ReturnType<typeof createFacilitator>
+    try {
+      facilitator = createFacilitator({
+        chains: [{ network: chain.network, rpcUrl: chain.rpcUrl }],
+        gasWallets: gasKeys,
+      })
+    } catch (error) {
+      throw explainGasKeyError(error, given?.variable ?? 'X402_GAS_KEYS')
+    }
+    // Keys of the environment are funded here: on the local chain, gas is free for the asking.
+    if (given) for (const address of facilitator.signers) await chain.fundGas(address as `0x${string}`)
     const facilitatorServer = createFacilitatorServer({ facilitator })
     servers.push(facilitatorServer)
     const facilitatorUrl = `http://127.0.0.1:${await listenWithFallback(facilitatorServer, options.facilitatorPort)}`
-    ui.done(`facilitator ${facilitatorUrl} (gas wallet ${chain.facilitator.address})`)
+    ui.done(
+      `facilitator ${facilitatorUrl} (gas wallet${facilitator.signers.length > 1 ? 's' : ''} ${facilitator.signers.join(', ')})`,
+    )
     if (options.facilitatorPort !== 0 && portOf(facilitatorUrl) !== options.facilitatorPort)
       moved.push({ what: 'facilitator', asked: options.facilitatorPort, got: portOf(facilitatorUrl) })
 

@@ -1,5 +1,6 @@
 import { getNetwork, readDevState, X402Error } from '@402x/core'
 import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
+import { explainGasKeyError, gasKeysFromEnv } from '../gasKeysFromEnv.js'
 import { closeServer, listenWithFallback } from '../listen.js'
 import { createUi } from '../ui.js'
 
@@ -15,8 +16,10 @@ export type FacilitatorCommandOptions = {
 
 /**
  * `402x facilitator`: the facilitator service alone. Settings: `--network`/`X402_NETWORK`,
- * `--rpc-url`/`X402_RPC_URL`, `--rpc-timeout-ms`/`X402_RPC_TIMEOUT_MS`, `X402_FACILITATOR_PRIVATE_KEY` (comma-separated for several
- * gas wallets), `X402_FACILITATOR_API_KEY` (optional bearer token).
+ * `--rpc-url`/`X402_RPC_URL`, `--rpc-timeout-ms`/`X402_RPC_TIMEOUT_MS`, `X402_GAS_KEYS` (the gas wallet keys,
+ * comma-separated; `X402_FACILITATOR_PRIVATE_KEY` is its earlier name), `X402_FACILITATOR_API_KEY`
+ * (optional bearer token). On the chain of a running `402x dev`, a gas wallet without ETH is
+ * given 10 000 ETH.
  */
 export async function facilitator(options: FacilitatorCommandOptions): Promise<void> {
   const ui = createUi({ json: options.json })
@@ -24,10 +27,7 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
   const dev = readDevState()
   const network = options.network ?? env.X402_NETWORK ?? dev?.network
   const rpcUrl = options.rpcUrl ?? env.X402_RPC_URL ?? (network && dev?.network === network ? dev.rpcUrl : undefined)
-  const keys = (env.X402_FACILITATOR_PRIVATE_KEY ?? '')
-    .split(',')
-    .map((k) => k.trim())
-    .filter(Boolean)
+  const gas = gasKeysFromEnv(env)
   if (!network) {
     throw new X402Error('invalid_config', {
       message:
@@ -41,9 +41,10 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
       message: 'X402_RPC_URL is not set: pass --rpc-url http://… or set X402_RPC_URL',
     })
   }
-  if (keys.length === 0) {
+  if (!gas || gas.keys.length === 0) {
     throw new X402Error('invalid_config', {
-      message: 'X402_FACILITATOR_PRIVATE_KEY is not set: set it to the gas wallet key (0x…; comma-separate several)',
+      message:
+        'X402_GAS_KEYS is not set: set it to the gas wallet keys (X402_GAS_KEYS=0x…,0x…; one wallet per facilitator instance, never shared)',
     })
   }
   const rpcTimeoutMs = options.rpcTimeoutMs ?? (env.X402_RPC_TIMEOUT_MS ? Number(env.X402_RPC_TIMEOUT_MS) : 10_000)
@@ -52,13 +53,22 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
       message: `the RPC timeout must be a positive number of milliseconds, not ${rpcTimeoutMs}: pass --rpc-timeout-ms 10000 or set X402_RPC_TIMEOUT_MS`,
     })
   }
-  const service = createFacilitator({
-    chains: [{ network: known.id, rpcUrl: rpc }],
-    privateKeys: keys as `0x${string}`[],
-    rpcTimeoutMs,
-    // A send with no answer is sent again and looked up for as long as one call may take.
-    confirmTimeoutMs: rpcTimeoutMs,
-  })
+  let service: ReturnType<typeof createFacilitator>
+  try {
+    service = createFacilitator({
+      chains: [{ network: known.id, rpcUrl: rpc }],
+      gasWallets: gas.keys,
+      rpcTimeoutMs,
+      // A send with no answer is sent again and looked up for as long as one call may take.
+      confirmTimeoutMs: rpcTimeoutMs,
+    })
+  } catch (error) {
+    throw explainGasKeyError(error, gas.variable)
+  }
+  if (dev && dev.network === known.id && dev.rpcUrl === rpc) {
+    for (const address of await fundDevGas(rpc, service.signers))
+      ui.info(`  funded gas wallet ${address} with 10 000 ETH`)
+  }
   const server = createFacilitatorServer({
     facilitator: service,
     ...(env.X402_FACILITATOR_API_KEY ? { apiKey: env.X402_FACILITATOR_API_KEY } : {}),
@@ -77,4 +87,24 @@ export async function facilitator(options: FacilitatorCommandOptions): Promise<v
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
+}
+
+/** On the local chain of `402x dev`: gives each gas wallet below 1 ETH 10 000 ETH; resolves the ones funded. */
+async function fundDevGas(rpcUrl: string, addresses: string[]): Promise<string[]> {
+  const call = async (method: string, params: unknown[]) => {
+    const res = await fetch(rpcUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      signal: AbortSignal.timeout(10_000),
+    })
+    return ((await res.json()) as { result?: string }).result
+  }
+  const funded: string[] = []
+  for (const address of addresses) {
+    if (BigInt((await call('eth_getBalance', [address, 'latest'])) ?? '0x0') >= 10n ** 18n) continue
+    await call('anvil_setBalance', [address, `0x${(10_000n * 10n ** 18n).toString(16)}`])
+    funded.push(address)
+  }
+  return funded
 }
