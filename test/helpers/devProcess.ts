@@ -34,6 +34,7 @@ export type DevProcess = {
 /** Starts a real `402x dev --json` on free ports in a fresh folder. Always `stop()` it. */
 export async function startDevProcess(
   ports: { chain?: number; facilitator?: number; api?: number } = {},
+  more: { args?: string[]; env?: Record<string, string>; readyMs?: number } = {},
 ): Promise<DevProcess> {
   if (!existsSync(cliBin)) throw new Error(`${cliBin} is missing: run \`npm run build\` first`)
   const dir = mkdtempSync(join(tmpdir(), '402x-dev-'))
@@ -46,8 +47,9 @@ export async function startDevProcess(
       ...['--chain-port', String(ports.chain ?? 0)],
       ...['--facilitator-port', String(ports.facilitator ?? 0)],
       ...['--api-port', String(ports.api ?? 0)],
+      ...(more.args ?? []),
     ],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...more.env } },
   )
   let stderr = ''
   child.stderr?.on('data', (d) => {
@@ -65,7 +67,8 @@ export async function startDevProcess(
   }
   try {
     const ready = await new Promise<DevReady>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`402x dev was not ready in 30 s: ${stderr}`)), 30_000)
+      const readyMs = more.readyMs ?? 30_000
+      const timer = setTimeout(() => reject(new Error(`402x dev was not ready in ${readyMs} ms: ${stderr}`)), readyMs)
       let out = ''
       child.stdout?.on('data', (d) => {
         out += d
