@@ -21,10 +21,12 @@ import type { RateLimitStore } from '../ratelimit/types.js'
  * - `transition` refuses (`false`) any move not in `transitions`, and of concurrent moves
  *   from the same state at most one wins;
  * - `setUndelivered` is a compare-and-set: of concurrent claims exactly one wins;
+ * - `claimStale` leases each stale payment to one owner at a time (two reconcilers never
+ *   work on the same payment at once), until its lease runs out;
  * - amounts (`PaymentRecord.amount`, `payerStats` sums) are exact, however large.
  *
  * Implementations: SQLite (`createSqliteLedger`, group commit inside), memory
- * (`createMemoryPaymentLedger`). PostgreSQL next.
+ * (`createMemoryPaymentLedger`), PostgreSQL (`createPostgresLedger`).
  */
 export type PaymentLedger = {
   /**
@@ -39,6 +41,25 @@ export type PaymentLedger = {
   findByNonce(network: string, asset: string, payer: string, nonce: string): Promise<PaymentRecord | undefined>
   /** Payments in `states` last updated before `olderThan` (ms epoch). */
   listByState(states: readonly PaymentState[], olderThan?: number): Promise<PaymentRecord[]>
+  /**
+   * The recovery lease: the payments in `states` last updated before `olderThan` (ms epoch)
+   * that no other owner holds a live lease on, each now leased to `owner` for `leaseMs`
+   * (at most `limit` of them, oldest first). Of concurrent claims by different owners (any
+   * process sharing the store), no payment goes to two of them while a lease runs; a lease
+   * that ran out (its holder died) is claimable again, and one `owner` already holds is
+   * renewed (its next run picks up what its last left unfinished). A lease never blocks a
+   * `transition`, and a claim changes neither a payment's state nor its `updatedAt`.
+   *
+   * @example
+   * const mine = await ledger.claimStale(['verified', 'settling', 'pending'], Date.now() - 5_000, ownerId, 60_000)
+   */
+  claimStale(
+    states: readonly PaymentState[],
+    olderThan: number,
+    owner: string,
+    leaseMs: number,
+    limit?: number,
+  ): Promise<PaymentRecord[]>
   /**
    * Flags a paid response as not delivered (`true`), or claims one for serving again
    * (`false`). Returns `false` when the flag was already so: only one claim wins.
