@@ -32,13 +32,15 @@ export async function reconcilePayments(options: {
   olderThanMs: number
   /** Payments this process is serving or settling right now, whatever their age: left alone. */
   inFlight?: (id: string) => boolean
+  /** The name this reconciler's leases go under. @default one per process */
+  owner?: string
 }): Promise<number> {
   const { ledger, facilitator } = options
   const inFlight = options.inFlight ?? (() => false)
   const stale = await ledger.claimStale(
     ['verified', 'settling', 'pending'],
     Date.now() - options.olderThanMs,
-    owner,
+    options.owner ?? owner,
     leaseMs,
   )
   let moved = 0
