@@ -225,6 +225,11 @@ describe('createSqliteLedger: the replay guard', () => {
       expect(await l.insert(payment({ payer: p.payer, nonce: p.nonce }))).toBe(!live)
       expect((await l.findByNonce(p.network, p.asset, p.payer, p.nonce))?.state).toBe(live ? state : 'verified')
     }
+    // The recovery lease's columns were added: the old unfinished rows are claimed, once.
+    const unfinished = ['verified', 'settling', 'pending'] as const
+    const claimed = (await l.claimStale(unfinished, 2, 'reconciler', 60_000)).map((r) => r.id).sort()
+    expect(claimed).toEqual(unfinished.map((state) => rows[state]?.id).sort())
+    expect(await l.claimStale(unfinished, 2, 'another', 60_000)).toEqual([])
     expect((await l.get(rows.settled?.id as string))?.undelivered).toBeUndefined()
     expect(await l.setUndelivered(rows.settled?.id as string, true)).toBe(true)
     // Opened again, it is not migrated twice.

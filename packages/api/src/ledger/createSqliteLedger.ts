@@ -1,46 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { isUniqueViolation, openSqlite, type SqliteDb } from './openSqlite.js'
+import { immediately, isUniqueViolation, openSqlite } from './openSqlite.js'
+import { liveStates, migrateSqliteLedger, sqliteLedgerSchema } from './sqliteLedgerSchema.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
-
-const schema = `
-CREATE TABLE IF NOT EXISTS payments (
-  id TEXT PRIMARY KEY,
-  state TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  updated_at INTEGER NOT NULL,
-  network TEXT NOT NULL,
-  asset TEXT NOT NULL,
-  pay_to TEXT NOT NULL,
-  payer TEXT NOT NULL,
-  nonce TEXT NOT NULL,
-  amount TEXT NOT NULL,
-  valid_before INTEGER NOT NULL,
-  method TEXT NOT NULL,
-  resource TEXT NOT NULL,
-  tx_hash TEXT,
-  reason TEXT,
-  message TEXT,
-  payload TEXT NOT NULL,
-  requirements TEXT NOT NULL,
-  undelivered INTEGER NOT NULL DEFAULT 0,
-  -- 1 while the payment is live (verified, settling, settled, pending, reconciled), NULL
-  -- once it failed or was released: the replay guard's index is on this column rather than
-  -- on \`state\`, so that the usual moves (verified → settled) leave that index alone.
-  live INTEGER
-);
-CREATE INDEX IF NOT EXISTS payments_payer ON payments (payer, created_at);
--- Only the payments still in flight, for the reconciler: a settled payment leaves it, so
--- the index stays a few pages that every write finds in cache.
-CREATE INDEX IF NOT EXISTS payments_unfinished ON payments (state, updated_at)
-  WHERE state IN ('verified', 'settling', 'pending');
--- Earlier releases indexed every row by state and by creation time: each write then
--- touched two more pages. The newest-first listing reads the rowid (the insertion order).
-DROP INDEX IF EXISTS payments_state;
-DROP INDEX IF EXISTS payments_created;
-`
 
 type Row = {
   id: string
@@ -86,43 +50,6 @@ const toRecord = (row: Row): PaymentRecord => ({
   requirements: row.requirements,
 })
 
-/** The states in which a payment holds its authorization: the replay guard's. */
-const liveStates = new Set<PaymentState>(['verified', 'settling', 'settled', 'pending', 'reconciled'])
-
-/**
- * Brings a ledger written by an earlier release up to this schema, in one transaction (so
- * that two processes opening it at once migrate it once): the `undelivered` column, and the
- * replay guard moved from an index on `state` to one on `live`. Every process sharing one
- * ledger file must run the same release: an earlier one does not keep `live` up to date.
- */
-function migrate(db: SqliteDb) {
-  const columns = () => (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
-  const indexes = (db.prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
-  const known = columns()
-  if (
-    known.includes('undelivered') &&
-    known.includes('live') &&
-    indexes.includes('payments_live') &&
-    !indexes.includes('payments_live_authorization')
-  )
-    return
-  db.exec('BEGIN IMMEDIATE')
-  try {
-    if (!columns().includes('undelivered'))
-      db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
-    if (!columns().includes('live')) {
-      db.exec('ALTER TABLE payments ADD COLUMN live INTEGER')
-      db.exec(`UPDATE payments SET live = 1 WHERE state IN (${[...liveStates].map((s) => `'${s}'`).join(', ')})`)
-    }
-    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS payments_live ON payments (network, asset, payer, nonce) WHERE live = 1')
-    db.exec('DROP INDEX IF EXISTS payments_live_authorization')
-    db.exec('COMMIT')
-  } catch (error) {
-    db.exec('ROLLBACK')
-    throw error
-  }
-}
-
 const storeFault = (cause: unknown) =>
   new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
 
@@ -158,8 +85,8 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   // a fifth less CPU per payment under load. The WAL file is cut back to 64 MB after one.
   db.exec('PRAGMA wal_autocheckpoint = 10000')
   db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`)
-  db.exec(schema)
-  migrate(db)
+  db.exec(sqliteLedgerSchema)
+  migrateSqliteLedger(db)
   const insert = db.prepare(`INSERT INTO payments
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements, live)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
@@ -192,6 +119,15 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   const setUndelivered = db.prepare(
     'UPDATE payments SET undelivered = @to, updated_at = @now WHERE id = @id AND undelivered = @from',
   )
+  const lease = db.prepare('UPDATE payments SET lease_owner = ?, lease_until = ? WHERE id = ?')
+  // The states are written into the SQL (they are checked against the closed list): SQLite
+  // uses the partial index of unfinished payments only for literal states.
+  const checkStates = (states: readonly PaymentState[]) => {
+    for (const state of states) {
+      if (!Object.hasOwn(transitions, state))
+        throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
+    }
+  }
   const fault = (error: unknown) => (error instanceof X402Error ? error : storeFault(error))
   // The group commit. Writes wait in `writes` until the end of the event loop's turn (or
   // the ledger's close), then go in one transaction: under load, the requests of a turn share
@@ -343,18 +279,29 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       }),
     listByState: (states, olderThan = Number.MAX_SAFE_INTEGER) =>
       guard(() => {
-        // The states are written into the SQL (they are checked against the closed list):
-        // SQLite uses the partial index of unfinished payments only for literal states.
-        for (const state of states) {
-          if (!Object.hasOwn(transitions, state))
-            throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
-        }
+        checkStates(states)
         const list = states.map((state) => `'${state}'`).join(', ')
         return (
           db
             .prepare(`SELECT * FROM payments WHERE state IN (${list}) AND updated_at < ? ORDER BY created_at`)
             .all(olderThan) as Row[]
         ).map(toRecord)
+      }),
+    claimStale: (states, olderThan, owner, leaseMs, limit = -1) =>
+      guard(() => {
+        checkStates(states)
+        const list = states.map((state) => `'${state}'`).join(', ')
+        const pick = db.prepare(`SELECT * FROM payments WHERE state IN (${list}) AND updated_at < ?
+          AND (lease_until IS NULL OR lease_until <= ? OR lease_owner = ?) ORDER BY created_at LIMIT ?`)
+        // Picked and leased in one write transaction: another process's claim waits for the
+        // file's lock, then finds these leased. Outside the group commit, so that the lease
+        // is taken before the claim answers (nothing else runs while it is synchronous).
+        return immediately(db, () => {
+          const now = Date.now()
+          const rows = pick.all(olderThan, now, owner, limit) as Row[]
+          for (const row of rows) lease.run(owner, now + leaseMs, row.id)
+          return rows.map(toRecord)
+        })
       }),
     setUndelivered: (id, undelivered) =>
       write(() => {

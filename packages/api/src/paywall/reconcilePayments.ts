@@ -1,12 +1,29 @@
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Ledger } from '../ledger/types.js'
 import { settleUnknown, unknownReason } from './settleUnknown.js'
 
 /**
+ * This process's name on the ledger's recovery leases: one per process, so that its next run
+ * takes back what its last left unfinished, and a restarted process (a new name) waits for
+ * the leases of the one that died to run out.
+ */
+const owner = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`
+
+/**
+ * How long a claimed payment stays this process's: longer than a run takes. Once it has run
+ * out (the process died), another instance reconciles the payment.
+ */
+const leaseMs = 60_000
+
+/**
  * Moves unfinished payments to their final state from the chain: after a crash between
  * settle and record, or a settlement left pending. A payment whose authorization was used
  * on chain is settled (`reconciled`); one that expired unused is `failed`; one whose
- * settlement the node was never known to have is settled again (`settleUnknown`).
+ * settlement the node was never known to have is settled again (`settleUnknown`). Only the
+ * payments this process holds the ledger's recovery lease on (`claimStale`): two instances
+ * sharing a ledger never reconcile the same payment at once.
  */
 export async function reconcilePayments(options: {
   ledger: Ledger
@@ -15,10 +32,17 @@ export async function reconcilePayments(options: {
   olderThanMs: number
   /** Payments this process is serving or settling right now, whatever their age: left alone. */
   inFlight?: (id: string) => boolean
+  /** The name this reconciler's leases go under. @default one per process */
+  owner?: string
 }): Promise<number> {
   const { ledger, facilitator } = options
   const inFlight = options.inFlight ?? (() => false)
-  const stale = await ledger.listByState(['verified', 'settling', 'pending'], Date.now() - options.olderThanMs)
+  const stale = await ledger.claimStale(
+    ['verified', 'settling', 'pending'],
+    Date.now() - options.olderThanMs,
+    options.owner ?? owner,
+    leaseMs,
+  )
   let moved = 0
   for (const payment of stale) {
     // Asked here, and again once the chain answers: the list is older than either.

@@ -24,13 +24,16 @@ export function countersContract(name: string, open: OpenBackend<Counters>) {
 
     it('says when the window ends, and starts a new one after it', async () => {
       const s = await fresh()
+      // Both handles warmed first (a networked store's first call connects and migrates), and a
+      // window of a second: the second take falls inside it even on a loaded machine.
+      await Promise.all([s.a.take('warm', 1, 1, day), s.b.take('warm', 1, 1, day)])
       const before = Date.now()
-      const first = await s.a.take('k', 1, 1, 40)
+      const first = await s.a.take('k', 1, 1, 1_000)
       expect(first.ok).toBe(true)
-      expect(first.resetAt).toBeGreaterThanOrEqual(before + 40)
-      expect((await s.b.take('k', 1, 1, 40)).ok).toBe(false)
-      await sleep(90)
-      expect(await s.b.take('k', 1, 1, 40)).toMatchObject({ ok: true, remaining: 0 })
+      expect(first.resetAt).toBeGreaterThanOrEqual(before + 1_000)
+      expect((await s.b.take('k', 1, 1, 1_000)).ok).toBe(false)
+      await sleep(1_100)
+      expect(await s.b.take('k', 1, 1, 1_000)).toMatchObject({ ok: true, remaining: 0 })
     })
 
     it('counts keys apart', async () => {

@@ -19,9 +19,21 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
   const live = new Map<string, string>()
   const nonceKey = (network: string, asset: string, payer: string, nonce: string) =>
     `${network}\n${asset.toLowerCase()}\n${payer.toLowerCase()}\n${nonce.toLowerCase()}`
+  /** The recovery leases: who reconciles a stale payment now, and until when (ms epoch). */
+  const leases = new Map<string, { owner: string; until: number }>()
   let closed = false
   const open = () => {
     if (closed) throw new X402Error('store_unavailable', { message: 'the memory ledger was closed' })
+  }
+  const inStates = (states: readonly PaymentState[], olderThan: number) => {
+    open()
+    for (const state of states) {
+      if (!Object.hasOwn(transitions, state))
+        throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
+    }
+    return [...rows.values()]
+      .filter((r) => states.includes(r.state) && r.updatedAt < olderThan)
+      .sort((x, y) => x.createdAt - y.createdAt)
   }
   // Copies out, so that a caller changing a record never changes the ledger.
   const copy = (r: PaymentRecord | undefined) => (r ? { ...r } : undefined)
@@ -67,15 +79,22 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
       return copy(id === undefined ? undefined : rows.get(id))
     },
     async listByState(states, olderThan = Number.MAX_SAFE_INTEGER) {
-      open()
-      for (const state of states) {
-        if (!Object.hasOwn(transitions, state))
-          throw new X402Error('invalid_request', { message: `no payment state "${state}"` })
+      return inStates(states, olderThan).map((r) => ({ ...r }))
+    },
+    async claimStale(states, olderThan, owner, leaseMs, limit = Number.POSITIVE_INFINITY) {
+      const stale = inStates(states, olderThan)
+      const t = now()
+      const mine: PaymentRecord[] = []
+      for (const [id, lease] of leases) if (lease.until <= t) leases.delete(id)
+      // One synchronous pass from here: no other claim interleaves.
+      for (const record of stale) {
+        if (mine.length >= limit) break
+        const lease = leases.get(record.id)
+        if (lease && lease.owner !== owner && lease.until > t) continue
+        leases.set(record.id, { owner, until: t + leaseMs })
+        mine.push({ ...record })
       }
-      return [...rows.values()]
-        .filter((r) => states.includes(r.state) && r.updatedAt < olderThan)
-        .sort((x, y) => x.createdAt - y.createdAt)
-        .map((r) => ({ ...r }))
+      return mine
     },
     async setUndelivered(id, undelivered) {
       open()

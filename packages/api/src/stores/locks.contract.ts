@@ -30,6 +30,19 @@ export function locksContract(name: string, open: OpenBackend<Locks>) {
       expect(await s.b.acquire('k', 60_000)).toBe(true)
     })
 
+    it('is not freed by a holder whose lock expired and went to another', async () => {
+      const s = await fresh()
+      // One object is one holder: it cannot tell its own two holds apart (the memory store).
+      if (s.a === s.b) return
+      expect(await s.a.acquire('k', 30)).toBe(true)
+      await sleep(80)
+      expect(await s.b.acquire('k', 60_000)).toBe(true)
+      await s.a.release('k')
+      expect(await s.a.acquire('k', 60_000)).toBe(false)
+      await s.b.release('k')
+      expect(await s.a.acquire('k', 60_000)).toBe(true)
+    })
+
     it('locks keys independently', async () => {
       const s = await fresh()
       expect(await s.a.acquire('k1', 60_000)).toBe(true)

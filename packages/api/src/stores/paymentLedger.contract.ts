@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { newPayment } from '../ledger/newPayment.fixture.js'
-import { atOnce, freshBackends, type OpenBackend } from './contract.fixture.js'
+import { atOnce, freshBackends, type OpenBackend, sleep } from './contract.fixture.js'
 import type { PaymentLedger } from './types.js'
 
 /** The `PaymentLedger` contract (`stores/types.ts`), run against one implementation. */
@@ -80,6 +80,62 @@ export function paymentLedgerContract(name: string, open: OpenBackend<PaymentLed
       await s.a.transition(second.id, 'settled')
       expect((await s.b.listByState(['verified'])).map((r) => r.id)).toEqual([first.id])
       expect((await s.b.list()).map((r) => r.id)).toEqual([second.id, first.id])
+    })
+
+    const unfinished = ['verified', 'settling', 'pending'] as const
+    const ids = (records: { id: string }[]) => records.map((r) => r.id).sort()
+
+    it('leases a stale payment to one owner at a time: claims at once never share a row', async () => {
+      const s = await fresh()
+      const payments = Array.from({ length: 12 }, () => newPayment())
+      for (const p of payments) await s.a.insert(p)
+      const later = Date.now() + 60_000
+      const claims = await atOnce(s, 8, (ledger, i) => ledger.claimStale(unfinished, later, `owner-${i}`, 60_000))
+      const claimed = claims.flatMap(ids)
+      expect(new Set(claimed).size).toBe(claimed.length)
+      // Every stale row went to someone, and a third owner finds nothing left while the leases run.
+      expect(claimed.sort()).toEqual(ids(payments))
+      expect(await s.b.claimStale(unfinished, later, 'another', 60_000)).toEqual([])
+      // A limit takes the oldest first.
+      const s2 = [newPayment(), newPayment(), newPayment()]
+      for (const p of s2) await s.b.insert(p)
+      expect((await s.a.claimStale(unfinished, later, 'late', 60_000, 2)).map((r) => r.id)).toEqual(
+        s2.slice(0, 2).map((p) => p.id),
+      )
+    })
+
+    it('renews a lease for its owner, and lets another owner claim a lease that ran out', async () => {
+      const s = await fresh()
+      const p = newPayment()
+      await s.a.insert(p)
+      const later = Date.now() + 60_000
+      expect(ids(await s.a.claimStale(unfinished, later, 'first', 60_000))).toEqual([p.id])
+      expect(await s.b.claimStale(unfinished, later, 'second', 60_000)).toEqual([])
+      // Renewed, this time for a millisecond: then the first owner dies (SIGKILL) holding it.
+      expect(ids(await s.a.claimStale(unfinished, later, 'first', 1))).toEqual([p.id])
+      await sleep(50)
+      // Its lease ran out: another owner takes the payment over, and now holds it.
+      expect(ids(await s.b.claimStale(unfinished, later, 'second', 60_000))).toEqual([p.id])
+      expect(await s.a.claimStale(unfinished, later, 'first', 60_000)).toEqual([])
+    })
+
+    it("does not disturb the request's own moves: a lease blocks no transition, a fresh row is not claimed", async () => {
+      const s = await fresh()
+      const held = newPayment()
+      const fresh_ = newPayment()
+      await s.a.insert(held)
+      await s.a.insert(fresh_)
+      const [claimed] = await s.b.claimStale(['verified'], Date.now() + 60_000, 'reconciler', 60_000, 1)
+      expect(claimed).toMatchObject({ id: held.id, state: 'verified' })
+      // The claim changed neither the state nor the time a reconciler measures staleness by.
+      expect((await s.a.get(held.id))?.updatedAt).toBe(claimed?.updatedAt)
+      expect(await s.a.transition(held.id, 'settled')).toBe(true)
+      // The serving request moves its payment now: it is no longer stale, so no reconciler takes it.
+      await sleep(5)
+      const cutoff = Date.now()
+      expect(await s.a.transition(fresh_.id, 'settling')).toBe(true)
+      expect(await s.b.claimStale(unfinished, cutoff, 'reconciler', 60_000)).toEqual([])
+      expect(await s.b.listByState(unfinished, cutoff)).toEqual([])
     })
   })
 }

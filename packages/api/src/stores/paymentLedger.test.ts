@@ -1,9 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { describe } from 'vitest'
+import { postgresUrlOrSkip } from '../../../../test/helpers/services.js'
+import { createPostgresLedger } from '../ledger/createPostgresLedger.js'
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import { createMemoryPaymentLedger } from './createMemoryPaymentLedger.js'
 import { paymentLedgerContract } from './paymentLedger.contract.js'
+import { postgresBackend } from './postgresBackend.fixture.js'
 
 paymentLedgerContract('memory', () => {
   const ledger = createMemoryPaymentLedger()
@@ -25,4 +29,12 @@ paymentLedgerContract('SQLite', () => {
       rmSync(dir, { recursive: true, force: true })
     },
   }
+})
+
+// Two pools on one fresh schema: what two instances sharing the database see.
+const databaseUrl = await postgresUrlOrSkip()
+describe.skipIf(!databaseUrl)('on PostgreSQL', () => {
+  paymentLedgerContract('PostgreSQL', () =>
+    postgresBackend(databaseUrl as string, (url) => createPostgresLedger({ url })),
+  )
 })

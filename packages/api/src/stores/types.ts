@@ -22,10 +22,12 @@ import type { Backends } from './pickBackends.js'
  * - `transition` refuses (`false`) any move not in `transitions`, and of concurrent moves
  *   from the same state at most one wins;
  * - `setUndelivered` is a compare-and-set: of concurrent claims exactly one wins;
+ * - `claimStale` leases each stale payment to one owner at a time (two reconcilers never
+ *   work on the same payment at once), until its lease runs out;
  * - amounts (`PaymentRecord.amount`, `payerStats` sums) are exact, however large.
  *
  * Implementations: SQLite (`createSqliteLedger`, group commit inside), memory
- * (`createMemoryPaymentLedger`). PostgreSQL next.
+ * (`createMemoryPaymentLedger`), PostgreSQL (`createPostgresLedger`).
  */
 export type PaymentLedger = {
   /**
@@ -40,6 +42,25 @@ export type PaymentLedger = {
   findByNonce(network: string, asset: string, payer: string, nonce: string): Promise<PaymentRecord | undefined>
   /** Payments in `states` last updated before `olderThan` (ms epoch). */
   listByState(states: readonly PaymentState[], olderThan?: number): Promise<PaymentRecord[]>
+  /**
+   * The recovery lease: the payments in `states` last updated before `olderThan` (ms epoch)
+   * that no other owner holds a live lease on, each now leased to `owner` for `leaseMs`
+   * (at most `limit` of them, oldest first). Of concurrent claims by different owners (any
+   * process sharing the store), no payment goes to two of them while a lease runs; a lease
+   * that ran out (its holder died) is claimable again, and one `owner` already holds is
+   * renewed (its next run picks up what its last left unfinished). A lease never blocks a
+   * `transition`, and a claim changes neither a payment's state nor its `updatedAt`.
+   *
+   * @example
+   * const mine = await ledger.claimStale(['verified', 'settling', 'pending'], Date.now() - 5_000, ownerId, 60_000)
+   */
+  claimStale(
+    states: readonly PaymentState[],
+    olderThan: number,
+    owner: string,
+    leaseMs: number,
+    limit?: number,
+  ): Promise<PaymentRecord[]>
   /**
    * Flags a paid response as not delivered (`true`), or claims one for serving again
    * (`false`). Returns `false` when the flag was already so: only one claim wins.
@@ -173,7 +194,8 @@ export type CreditStore = {
  * Contract: of every `spend` of the same key before `expiresAt`, across every process
  * sharing the store and under any concurrency, exactly one resolves `true`.
  *
- * Implementations: memory (`createMemorySpentProofs`, one process). Redis (`SET NX PX`) next.
+ * Implementations: memory (`createMemorySpentProofs`, one process), PostgreSQL
+ * (`createPostgresSpentProofs`). Redis (`SET NX PX`) next.
  */
 export type SpentProofs = {
   /** `true` the first time `key` is spent, `false` after, until `expiresAt` (ms epoch). */
@@ -197,7 +219,8 @@ export type Taken = {
  * the store), the ones that succeed never add up to more than `limit` in one window, and a
  * refused take counts nothing. A window starts at a key's first take and lasts `windowMs`.
  *
- * Implementations: memory (`createMemoryCounters`). Redis (a Lua script) next.
+ * Implementations: memory (`createMemoryCounters`), PostgreSQL (`createPostgresCounters`).
+ * Redis (a Lua script) next.
  */
 export type Counters = {
   /** Takes `cost` of `key`'s `limit` in its current window of `windowMs`. */
@@ -212,7 +235,9 @@ export type Counters = {
  * store) until it is released or `ttlMs` has passed: of concurrent `acquire`s of a free key
  * exactly one resolves `true`. `release` frees it at once.
  *
- * Implementations: memory (`createMemoryLocks`, one process). Redis next.
+ * Implementations: memory (`createMemoryLocks`, one process), PostgreSQL
+ * (`createPostgresLocks`: a holder's release never frees a lock that expired and went to
+ * another). Redis next.
  */
 export type Locks = {
   /** Takes the lock; `false` if someone holds it. Expires after `ttlMs` as a safety net. */
