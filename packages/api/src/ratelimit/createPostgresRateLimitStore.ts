@@ -1,11 +1,6 @@
-import type { TransactionSql } from 'postgres'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
-import type { Algorithm } from './algorithm.js'
-import { fixedWindow } from './fixedWindow.js'
 import { rateLimitSchema } from './postgresRateLimitSchema.js'
-import { slidingWindow } from './slidingWindow.js'
-import { tokenBucket } from './tokenBucket.js'
 import type { RateDecision, RateLimitStore, RatePolicy } from './types.js'
 
 export type PostgresRateLimitStoreOptions =
@@ -30,18 +25,13 @@ const STORE = 'rate-limit'
 const PRUNE_EVERY_MS = 60_000
 const PRUNE_BATCH = 1_000
 
-type Tx = TransactionSql<{ bigint: bigint }>
-type Row = { state: unknown; expires_at: bigint; now: bigint }
-
 /**
  * A rate-limit store on PostgreSQL, for sellers who run PostgreSQL and no Redis: every
- * process on the database shares the limits. Each decision is one short transaction that
- * locks its key's row (`select … for update`, the row inserted on a key's first take) and
- * runs the same algorithm as the memory store (`slidingWindow`, `fixedWindow`,
- * `tokenBucket`) on the database's clock, so that every process sees the same windows.
- * Rows whose state is spent are pruned now and then. A call the database cannot answer
- * rejects with `store_unavailable`. Redis (`createRedisRateLimitStore`) costs one round
- * trip per decision instead of four.
+ * process on the database shares the limits. Each decision is one call of the function
+ * `x402_rate_limit()` (one round trip, atomic): it locks the key's row, runs the algorithm
+ * the Redis store's Lua runs, on the database's clock so that every process sees the same
+ * windows, and saves the state. Spent rows are pruned now and then, in the background. A
+ * call the database cannot answer rejects with `store_unavailable`.
  *
  * @example
  * const store = createPostgresRateLimitStore({ url: 'postgres://127.0.0.1:5432/app' })
@@ -56,73 +46,23 @@ export function createPostgresRateLimitStore(options: PostgresRateLimitStoreOpti
   const { sql } = opened
   let pruneAt = Date.now() + PRUNE_EVERY_MS
 
-  const run = <T>(fn: () => Promise<T>) =>
+  const call = (op: 'take' | 'refund', key: string, cost: number, policy: RatePolicy) =>
     guarded(sql, STORE, async () => {
       await ensureSchema(sql, rateLimitSchema)
       if (Date.now() >= pruneAt) {
         pruneAt = Date.now() + PRUNE_EVERY_MS
         void prune().catch(() => {}) // in the background: the next one tries again
       }
-      return fn()
+      // One row per key and policy shape, as the memory and Redis stores keep one state each.
+      const [shape, a, b] =
+        policy.algorithm === 'token-bucket'
+          ? ['tb', policy.capacity, policy.refillPerSecond]
+          : [`${policy.algorithm === 'fixed-window' ? 'fw' : 'sw'}:${policy.windowMs}`, policy.limit, policy.windowMs]
+      const [row] = await sql<
+        { r: number[] }[]
+      >`select x402_rate_limit(${key}, ${shape}, ${op}, ${cost}, ${a}, ${b}) as r`
+      return (row as { r: number[] }).r
     })
-
-  /** The key's row, locked for this transaction, and the database's time (ms epoch). */
-  const lockRow = async (tx: Tx, key: string, policy: string, create: boolean) => {
-    const now = tx`floor(extract(epoch from clock_timestamp()) * 1000)::bigint as now`
-    const [row] = await tx<Row[]>`
-      select state, expires_at, ${now} from x402_rate_limits
-      where key = ${key} and policy = ${policy} for update`
-    if (row || !create) return row
-    // A key's first take: the row is made (or, if another made it first, waited for and read).
-    const [made] = await tx<Row[]>`
-      insert into x402_rate_limits (key, policy, state, expires_at) values (${key}, ${policy}, null, 0)
-      on conflict (key, policy) do update set expires_at = x402_rate_limits.expires_at
-      returning state, expires_at, ${now}`
-    return made
-  }
-
-  const save = async (tx: Tx, key: string, policy: string, state: unknown, expiresAt: number, t: number) => {
-    if (expiresAt <= t) await tx`delete from x402_rate_limits where key = ${key} and policy = ${policy}`
-    else
-      await tx`update x402_rate_limits set state = ${tx.json(state as never)}, expires_at = ${expiresAt}
-        where key = ${key} and policy = ${policy}`
-  }
-
-  const runner = <S, P>(algorithm: Algorithm<S, P>) => ({
-    take: (key: string, policy: string, cost: number, p: P) =>
-      run(
-        () =>
-          sql.begin(async (tx) => {
-            const row = (await lockRow(tx, key, policy, true)) as Row
-            const t = Number(row.now)
-            const prior = row.state !== null && Number(row.expires_at) > t ? (row.state as S) : undefined
-            const { decision, state, expiresAt } = algorithm.take(prior, t, cost, p)
-            // A refused take takes nothing: the state is left as it was.
-            if (decision.ok) await save(tx, key, policy, state, expiresAt, t)
-            return decision
-          }) as Promise<RateDecision>,
-      ),
-    refund: (key: string, policy: string, cost: number, p: P) =>
-      run(
-        () =>
-          sql.begin(async (tx) => {
-            const row = await lockRow(tx, key, policy, false)
-            if (!row) return
-            const t = Number(row.now)
-            if (row.state === null || Number(row.expires_at) <= t) return
-            const { state, expiresAt } = algorithm.refund(row.state as S, t, cost, p)
-            await save(tx, key, policy, state, expiresAt, t)
-          }) as Promise<void>,
-      ),
-  })
-  const sliding = runner(slidingWindow)
-  const fixed = runner(fixedWindow)
-  const bucket = runner(tokenBucket)
-  // One row per key and policy shape, as the memory and Redis stores keep one state each.
-  const windowed = (policy: Exclude<RatePolicy, { algorithm: 'token-bucket' }>) =>
-    policy.algorithm === 'fixed-window'
-      ? { runner: fixed, shape: `fw:${policy.windowMs}` }
-      : { runner: sliding, shape: `sw:${policy.windowMs}` }
 
   async function prune(): Promise<number> {
     return guarded(sql, STORE, async () => {
@@ -142,15 +82,19 @@ export function createPostgresRateLimitStore(options: PostgresRateLimitStoreOpti
   }
 
   return {
-    consume(key, cost, policy) {
-      if (policy.algorithm === 'token-bucket') return bucket.take(key, 'tb', cost, policy)
-      const { runner, shape } = windowed(policy)
-      return runner.take(key, shape, cost, policy)
+    async consume(key, cost, policy) {
+      const [ok, remaining, resetMs, retryAfterMs] = await call('take', key, cost, policy)
+      const decision: RateDecision = {
+        ok: ok === 1,
+        limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
+        remaining: remaining ?? 0,
+        resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
+        retryAfterMs: retryAfterMs ?? 0,
+      }
+      return decision
     },
-    refund(key, cost, policy) {
-      if (policy.algorithm === 'token-bucket') return bucket.refund(key, 'tb', cost, policy)
-      const { runner, shape } = windowed(policy)
-      return runner.refund(key, shape, cost, policy)
+    async refund(key, cost, policy) {
+      await call('refund', key, cost, policy)
     },
     prune,
     close: opened.release,
