@@ -53,7 +53,7 @@ export type RateDecision = {
  *
  * Implementations: memory (`createMemoryRateLimitStore`), Redis (`createRedisRateLimitStore`,
  * one `EVALSHA` round trip per call, keys hash-tagged for Redis Cluster), PostgreSQL
- * (`createPostgresRateLimitStore`, one short transaction on the key's locked row).
+ * (`createPostgresRateLimitStore`, one call of the PL/pgSQL twin of the Lua per decision).
  */
 export type RateLimitStore = {
   consume(key: string, cost: number, policy: RatePolicy): Promise<RateDecision>
