@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { redisUrlOrSkip } from '../../../../test/helpers/services.js'
+import { closeRedisClient, ownRedisClient } from '../redis/redisClient.js'
 import { sleep } from '../stores/contract.fixture.js'
 import { createRedisRateLimitStore } from './createRedisRateLimitStore.js'
 import { rateLimitStoreContract } from './rateLimitStore.contract.js'
@@ -35,9 +36,18 @@ describe.skipIf(!redisUrl)('createRedisRateLimitStore', () => {
     'Redis (two clients)',
     () => {
       const prefix = `${runPrefix}${randomUUID().slice(0, 8)}:`
+      // Stores on one URL share the process's client: b gets a connection of its own.
+      const client = ownRedisClient(redisUrl!)
       const a = createRedisRateLimitStore({ url: redisUrl!, prefix })
-      const b = createRedisRateLimitStore({ url: redisUrl!, prefix })
-      return { a, b, close: async () => void (await Promise.all([a.close(), b.close()])) }
+      const b = createRedisRateLimitStore({ client, prefix })
+      return {
+        a,
+        b,
+        async close() {
+          await Promise.all([a.close(), b.close()])
+          await closeRedisClient(client)
+        },
+      }
     },
     redisClock,
   )

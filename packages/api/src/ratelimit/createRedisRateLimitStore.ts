@@ -1,6 +1,7 @@
-import { createHash } from 'node:crypto'
-import { X402Error } from '@402x/core'
-import { Redis } from 'ioredis'
+import type { Redis } from 'ioredis'
+import { openRedisClient } from '../redis/openRedisClient.js'
+import { type RedisStoreName, redisCall } from '../redis/redisClient.js'
+import { redisScript, runScript } from '../redis/runScript.js'
 import { fixedWindowLua, slidingWindowLua, tokenBucketLua } from './redisScripts.js'
 import type { RateDecision, RateLimitStore, RatePolicy } from './types.js'
 
@@ -15,8 +16,9 @@ export type RedisRateLimitStoreOptions = Shared &
   (
     | {
         /**
-         * The Redis to connect to. The store's own client fails fast while Redis is down (no
-         * offline queue, one try per command, 1 s command timeout) and reconnects by itself.
+         * The Redis to connect to, through the one client of the process for this URL: it fails
+         * fast while Redis is down (no offline queue, one try per command, 1 s command timeout)
+         * and reconnects by itself. `close()` lets go of it (the last user closes it).
          * @default 'redis://127.0.0.1:6379'
          */
         url?: string
@@ -29,14 +31,23 @@ export type RedisRateLimitStoreOptions = Shared &
       }
   )
 
-const script = (lua: string) => ({ lua, sha: createHash('sha1').update(lua).digest('hex') })
-const scripts = { sliding: script(slidingWindowLua), fixed: script(fixedWindowLua), bucket: script(tokenBucketLua) }
+const scripts = {
+  sliding: redisScript(slidingWindowLua),
+  fixed: redisScript(fixedWindowLua),
+  bucket: redisScript(tokenBucketLua),
+}
+const name: RedisStoreName = {
+  store: 'redis-rate-limit',
+  what: 'rate-limit',
+  meanwhile: "each limited route follows its `onStoreError` ('open' serves, 'closed' answers 503)",
+}
 
 /**
  * A rate-limit store in Redis, shared by every process that uses it: one `EVALSHA` round
  * trip per decision, each an atomic Lua script that reads Redis's own clock. Keys are
  * `<prefix>{<key>}:<algorithm>[:<windowMs>]` (hash-tagged for Redis Cluster), each with a
- * TTL. A call that Redis cannot answer rejects at once with `store_unavailable`.
+ * TTL. A call that Redis cannot answer rejects at once with `store_unavailable`. Stores
+ * given the same `url` share one client (`openRedisClient`).
  *
  * @example
  * const store = createRedisRateLimitStore({ url: 'redis://127.0.0.1:6379' })
@@ -46,31 +57,20 @@ const scripts = { sliding: script(slidingWindowLua), fixed: script(fixedWindowLu
  */
 export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions = {}): RateLimitStore {
   const prefix = options.prefix ?? '402x:rl:'
-  const owned = !options.client
-  const client = options.client ?? ownClient(options.url ?? 'redis://127.0.0.1:6379')
-  let lastError: Error | undefined
-  if (owned) client.on('error', (error: Error) => (lastError = error))
-  const connected = owned ? firstConnect(client) : Promise.resolve()
+  const opened = options.client
+    ? { client: options.client, release: async () => {} }
+    : openRedisClient(options.url ?? 'redis://127.0.0.1:6379', 'createRedisRateLimitStore url')
+  const { client } = opened
 
-  const run = async (which: keyof typeof scripts, key: string, args: (string | number)[]) => {
-    const { lua, sha } = scripts[which]
-    try {
-      await connected
-      return await client.evalsha(sha, 1, key, ...args).catch((error: Error) => {
-        if (!error.message.startsWith('NOSCRIPT')) throw error
-        return client.eval(lua, 1, key, ...args) // loads it: the next EVALSHA finds it
-      })
-    } catch (cause) {
-      throw unavailable(cause, lastError, where(client))
-    }
-  }
+  const run = (which: keyof typeof scripts, key: string, args: (string | number)[]) =>
+    redisCall(client, name, () => runScript(client, scripts[which], [key], args))
   const call = (op: 'take' | 'refund', key: string, cost: number, policy: RatePolicy) => {
     const tag = `${prefix}{${key}}`
     if (policy.algorithm === 'token-bucket')
       return run('bucket', `${tag}:tb`, [cost, policy.capacity, policy.refillPerSecond, op])
-    const [which, name] =
+    const [which, suffix] =
       policy.algorithm === 'fixed-window' ? (['fixed', 'fw'] as const) : (['sliding', 'sw'] as const)
-    return run(which, `${tag}:${name}:${policy.windowMs}`, [cost, policy.limit, policy.windowMs, op])
+    return run(which, `${tag}:${suffix}:${policy.windowMs}`, [cost, policy.limit, policy.windowMs, op])
   }
 
   return {
@@ -88,52 +88,6 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions = 
     async refund(key, cost, policy) {
       await call('refund', key, cost, policy)
     },
-    async close() {
-      if (!owned) return
-      if (client.status === 'ready') await client.quit().catch(() => client.disconnect())
-      else client.disconnect()
-    },
+    close: opened.release,
   }
-}
-
-/** Fails fast while Redis is down (so the route can fail open or closed at once), and reconnects. */
-const ownClient = (url: string) =>
-  new Redis(url, {
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    commandTimeout: 1_000,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
-  })
-
-/**
- * Without an offline queue, a command sent before the first connection is up would fail:
- * the first calls wait for it (bounded by the connect timeout), later ones never wait.
- */
-function firstConnect(client: Redis): Promise<void> {
-  if (client.status === 'ready') return Promise.resolve()
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer)
-      client.off('ready', done).off('error', done).off('end', done)
-      resolve()
-    }
-    const timer = setTimeout(done, 2_000)
-    client.once('ready', done).once('error', done).once('end', done)
-  })
-}
-
-const where = (client: Redis) => `${client.options.host ?? '127.0.0.1'}:${client.options.port ?? 6379}`
-
-function unavailable(cause: unknown, lastError: Error | undefined, at: string): X402Error {
-  const reason = (cause as Error)?.message ?? String(cause)
-  const seen = lastError && lastError.message !== reason ? ` (last connection error: ${lastError.message})` : ''
-  return new X402Error('store_unavailable', {
-    message:
-      `the Redis rate-limit store at ${at} could not answer: ${reason}${seen}. ` +
-      'Check that Redis is running and reachable there; the client reconnects by itself, and ' +
-      "until then each limited route follows its `onStoreError` ('open' serves, 'closed' answers 503).",
-    details: { store: 'redis-rate-limit', at },
-    cause,
-  })
 }

@@ -1,15 +1,14 @@
 import { X402Error } from '@402x/core'
+import { isRedisUrl } from '../redis/openRedisClient.js'
 import { createMemoryRateLimitStore } from './createMemoryRateLimitStore.js'
 import { createRedisRateLimitStore } from './createRedisRateLimitStore.js'
 import type { RateLimitStore } from './types.js'
 
-/** Redis stores opened from a URL, one client per URL in a process, closed with its last user. */
-const shared = new Map<string, { store: RateLimitStore; users: number }>()
-
 /**
  * The rate-limit store one paywall (or one `rateLimit()`) uses, and how to let go of it: a
- * store object as it is; a `redis://` URL (the option, else `X402_REDIS_URL`) as one Redis
- * client shared by every user of that URL in the process; else a store in this process.
+ * store object as it is; a `redis://` URL (the option, else `X402_REDIS_URL`) on the one
+ * Redis client of the process for that URL, which every other store on it shares; else a
+ * store in this process.
  *
  * @example
  * const { store, release } = openRateLimitStore(undefined, process.env)
@@ -26,9 +25,13 @@ export function openRateLimitStore(
   return openRedis(url, from)
 }
 
+// One store object per URL in a process (the outage is logged once per store), on the one
+// Redis client of that URL that every other store shares (`openRedisClient`).
+const shared = new Map<string, { store: RateLimitStore; users: number }>()
+
 /** One shared Redis store for `url` (refused unless it is a `redis://` or `rediss://` URL). */
 export function openRedis(url: string, from: string): { store: RateLimitStore; release(): Promise<void> } {
-  if (!/^rediss?:\/\/[^/]/i.test(url)) {
+  if (!isRedisUrl(url)) {
     throw new X402Error('invalid_config', {
       message: `${from} is "${url}": give a Redis URL, e.g. redis://127.0.0.1:6379 (or leave it unset to count in this process)`,
       details: { option: from },

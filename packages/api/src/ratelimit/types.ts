@@ -1,5 +1,6 @@
 // Rate limits (issue 17): the policy a limit enforces, the decision a store makes, and the
-// store contract every backend (memory, Redis) meets. docs/rate-limits.md is the user's page.
+// store contract every backend (memory, Redis, PostgreSQL) meets. docs/rate-limits.md is
+// the user's page.
 
 /** What a limit allows, resolved from the options (every field checked at start-up). */
 export type RatePolicy =
@@ -44,14 +45,15 @@ export type RateDecision = {
  *   the store, the ones that succeed never exceed the policy (sliding window: its estimate;
  *   fixed window: `limit` per window; token bucket: the tokens there were);
  * - time is the store's: every process sharing a store sees the same windows (Redis reads
- *   its own clock, `TIME`, inside the script);
+ *   its own clock, `TIME`, inside the script; PostgreSQL its `clock_timestamp()`);
  * - a refused `consume` takes nothing;
  * - `refund` gives back units a `consume` took (a request that is then refused and not
  *   counted), never more than were taken in the current window or bucket;
  * - a rejected promise means the store could not answer: the route follows `onStoreError`.
  *
  * Implementations: memory (`createMemoryRateLimitStore`), Redis (`createRedisRateLimitStore`,
- * one `EVALSHA` round trip per call, keys hash-tagged for Redis Cluster).
+ * one `EVALSHA` round trip per call, keys hash-tagged for Redis Cluster), PostgreSQL
+ * (`createPostgresRateLimitStore`, one call of the PL/pgSQL twin of the Lua per decision).
  */
 export type RateLimitStore = {
   consume(key: string, cost: number, policy: RatePolicy): Promise<RateDecision>

@@ -194,8 +194,8 @@ export type CreditStore = {
  * Contract: of every `spend` of the same key before `expiresAt`, across every process
  * sharing the store and under any concurrency, exactly one resolves `true`.
  *
- * Implementations: memory (`createMemorySpentProofs`, one process), PostgreSQL
- * (`createPostgresSpentProofs`). Redis (`SET NX PX`) next.
+ * Implementations: memory (`createMemorySpentProofs`, one process), Redis
+ * (`createRedisSpentProofs`, `SET NX PX`), PostgreSQL (`createPostgresSpentProofs`).
  */
 export type SpentProofs = {
   /** `true` the first time `key` is spent, `false` after, until `expiresAt` (ms epoch). */
@@ -219,8 +219,8 @@ export type Taken = {
  * the store), the ones that succeed never add up to more than `limit` in one window, and a
  * refused take counts nothing. A window starts at a key's first take and lasts `windowMs`.
  *
- * Implementations: memory (`createMemoryCounters`), PostgreSQL (`createPostgresCounters`).
- * Redis (a Lua script) next.
+ * Implementations: memory (`createMemoryCounters`), Redis (`createRedisCounters`, one Lua
+ * script per take, windows on Redis's clock), PostgreSQL (`createPostgresCounters`).
  */
 export type Counters = {
   /** Takes `cost` of `key`'s `limit` in its current window of `windowMs`. */
@@ -235,9 +235,9 @@ export type Counters = {
  * store) until it is released or `ttlMs` has passed: of concurrent `acquire`s of a free key
  * exactly one resolves `true`. `release` frees it at once.
  *
- * Implementations: memory (`createMemoryLocks`, one process), PostgreSQL
- * (`createPostgresLocks`: a holder's release never frees a lock that expired and went to
- * another). Redis next.
+ * Implementations: memory (`createMemoryLocks`, one process), Redis (`createRedisLocks`,
+ * `SET NX PX`), PostgreSQL (`createPostgresLocks`). In both, a holder's release never frees
+ * a lock that expired and went to another.
  */
 export type Locks = {
   /** Takes the lock; `false` if someone holds it. Expires after `ttlMs` as a safety net. */
