@@ -49,3 +49,30 @@ export async function schemaVersions(url: string, from = 'X402_DATABASE_URL'): P
     await release()
   }
 }
+
+/** URLs this process has migrated (or is migrating) on start. */
+const started = new Map<string, Promise<void>>()
+
+/**
+ * Migrates a database on start, once per URL and process, without holding start-up (the
+ * middleware is made synchronously): each store also waits for its own schema before its
+ * first query. A database this release cannot use (migrated by a newer one) is said at once
+ * on stderr, and every priced call answers with the same message until it is fixed.
+ *
+ * @example
+ * migrateOnStart('postgres://127.0.0.1:5432/app', 'X402_DATABASE_URL')
+ */
+export function migrateOnStart(url: string, from: string): Promise<void> {
+  let run = started.get(url)
+  if (!run) {
+    run = migrateDatabase(url, from).then(
+      () => undefined,
+      (error: Error) => {
+        started.delete(url)
+        console.error(`402x: ${from}: ${error.message}`)
+      },
+    )
+    started.set(url, run)
+  }
+  return run
+}

@@ -4,6 +4,7 @@ import type { ConfigFile } from '../config/resolveConfig.js'
 import { createPostgresLedger } from '../ledger/createPostgresLedger.js'
 import { createSqliteLedger } from '../ledger/createSqliteLedger.js'
 import { isPostgresUrl } from '../postgres/openPostgres.js'
+import { migrateOnStart } from '../postgres/schemas.js'
 import { openRateLimitStore } from '../ratelimit/openRateLimitStore.js'
 import { type Backends, pickBackends } from './pickBackends.js'
 import { sharedStores } from './sharedStores.js'
@@ -99,6 +100,7 @@ export function resolveStores(
     backends.redis ? { X402_REDIS_URL: backends.redis.url } : {},
     given.rateLimits !== undefined ? 'stores.rateLimits' : (backends.redis?.from ?? 'stores.rateLimits'),
   )
+  for (const [url, from] of postgresUrls(backends, ledgerAt, credits)) void migrateOnStart(url, from)
   // Opened last, once every setting is known good: a refusal leaves nothing open.
   let ledger: PaymentLedger
   try {
@@ -128,6 +130,19 @@ export function resolveStores(
       await shared.release()
     },
   }
+}
+
+/** Every PostgreSQL database the stores use, once each, with where it was named. */
+function postgresUrls(
+  backends: Backends,
+  ledgerAt: { path: string } | { url: string } | undefined,
+  credits: object,
+): [string, string][] {
+  const urls = new Map<string, string>()
+  if (backends.postgres) urls.set(backends.postgres.url, backends.postgres.from)
+  if (ledgerAt && 'url' in ledgerAt && !urls.has(ledgerAt.url)) urls.set(ledgerAt.url, 'ledger')
+  if ('url' in credits && typeof credits.url === 'string' && !urls.has(credits.url)) urls.set(credits.url, 'credits.path')
+  return [...urls]
 }
 
 export type { Backends }
