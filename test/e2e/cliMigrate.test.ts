@@ -1,0 +1,76 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import postgres from 'postgres'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cliBin } from '../helpers/devProcess.js'
+import { freshSchema, postgresUrlOrSkip } from '../helpers/services.js'
+
+// `402x migrate` as users run it (the build): every store's schema applied once, the
+// versions shown, the URL taken from the flag, the environment or 402x.config.json, and a
+// database migrated by a newer release refused with what to do.
+const databaseUrl = await postgresUrlOrSkip()
+
+describe.skipIf(!databaseUrl)('402x migrate', () => {
+  let schema: Awaited<ReturnType<typeof freshSchema>>
+  const dir = mkdtempSync(join(tmpdir(), '402x-migrate-'))
+  const run = (args: string[], env: Record<string, string> = {}) => {
+    const out = spawnSync(process.execPath, [cliBin, 'migrate', ...args], {
+      cwd: dir,
+      env: { ...process.env, X402_DATABASE_URL: '', ...env },
+      encoding: 'utf8',
+    })
+    return { code: out.status, stdout: out.stdout, stderr: out.stderr }
+  }
+  beforeAll(async () => {
+    schema = await freshSchema(databaseUrl as string)
+  })
+  afterAll(async () => {
+    await schema?.drop()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  it('applies every schema once, then says it is up to date', () => {
+    const first = run(['--database-url', schema.url, '--json'])
+    expect(first.code).toBe(0)
+    const done = JSON.parse(first.stdout) as { migrated: { component: string; from: number }[]; versions: Record<string, number> }
+    expect(done.migrated.map((m) => m.component).sort()).toEqual(
+      ['coordination', 'credits', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
+    )
+    expect(done.migrated.every((m) => m.from === 0)).toBe(true)
+    expect(Object.values(done.versions).every((v) => v >= 1)).toBe(true)
+    const again = run(['--database-url', schema.url])
+    expect(again.code).toBe(0)
+    expect(again.stderr).toMatch(/already up to date \(ledger \d+, credits \d+/)
+  })
+
+  it('takes the URL from X402_DATABASE_URL, or 402x.config.json, and --status only reads', () => {
+    const fromEnv = run(['--status', '--json'], { X402_DATABASE_URL: schema.url })
+    expect(fromEnv.code).toBe(0)
+    expect(JSON.parse(fromEnv.stdout)).toMatchObject({ migrated: [] })
+    writeFileSync(join(dir, '402x.config.json'), JSON.stringify({ databaseUrl: schema.url }))
+    try {
+      const fromFile = run(['--status'])
+      expect(fromFile.code).toBe(0)
+      expect(fromFile.stderr).toMatch(/schemas: ledger \d+/)
+    } finally {
+      rmSync(join(dir, '402x.config.json'))
+    }
+  })
+
+  it('without a database, or with one a newer release migrated, stops with what to do', async () => {
+    const none = run([])
+    expect(none.code).toBe(1)
+    expect(none.stderr).toMatch(/no PostgreSQL database given: pass --database-url/)
+    const sql = postgres(schema.url, { max: 1, onnotice: () => {} })
+    try {
+      await sql`insert into x402_schema (component, version, name) values ('ledger', 99, 'from the future')`
+    } finally {
+      await sql.end({ timeout: 1 })
+    }
+    const newer = run(['--database-url', schema.url])
+    expect(newer.code).toBe(1)
+    expect(newer.stderr).toMatch(/ledger schema is at version 99, newer than this 402x knows .* does not migrate down/)
+  })
+})
