@@ -5,9 +5,9 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { freshSchema, postgresUrlOrSkip, redisUrlOrSkip } from '../../../../test/helpers/services.js'
 import { plans } from '../keys/plans.js'
 import { newPayment } from '../ledger/newPayment.fixture.js'
-import { migrateOnStart } from '../postgres/schemas.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions } from '../paywall/types.js'
+import { migrateOnStart } from '../postgres/schemas.js'
 
 // The backends chosen by URL alone (issue 18): the same paywall options, with
 // `stores.databaseUrl` / `stores.redisUrl` or the environment, put every store in

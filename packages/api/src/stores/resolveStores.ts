@@ -141,7 +141,8 @@ function postgresUrls(
   const urls = new Map<string, string>()
   if (backends.postgres) urls.set(backends.postgres.url, backends.postgres.from)
   if (ledgerAt && 'url' in ledgerAt && !urls.has(ledgerAt.url)) urls.set(ledgerAt.url, 'ledger')
-  if ('url' in credits && typeof credits.url === 'string' && !urls.has(credits.url)) urls.set(credits.url, 'credits.path')
+  if ('url' in credits && typeof credits.url === 'string' && !urls.has(credits.url))
+    urls.set(credits.url, 'credits.path')
   return [...urls]
 }
 

@@ -7,22 +7,24 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliBin } from '../helpers/devProcess.js'
 import { freshSchema, postgresUrlOrSkip } from '../helpers/services.js'
 
-// `402x migrate` as users run it (the build): every store's schema applied once, the
-// versions shown, the URL taken from the flag, the environment or 402x.config.json, and a
-// database migrated by a newer release refused with what to do.
+// The CLI on PostgreSQL, as users run it (the build). `402x migrate`: every store's schema
+// applied once, the versions shown, the URL taken from the flag, the environment or
+// 402x.config.json, and a database migrated by a newer release refused with what to do.
+// `402x credits`: grants and balances in the database that the instances share.
 const databaseUrl = await postgresUrlOrSkip()
 
 describe.skipIf(!databaseUrl)('402x migrate', () => {
   let schema: Awaited<ReturnType<typeof freshSchema>>
   const dir = mkdtempSync(join(tmpdir(), '402x-migrate-'))
-  const run = (args: string[], env: Record<string, string> = {}) => {
-    const out = spawnSync(process.execPath, [cliBin, 'migrate', ...args], {
+  const cli = (args: string[], env: Record<string, string> = {}) => {
+    const out = spawnSync(process.execPath, [cliBin, ...args], {
       cwd: dir,
       env: { ...process.env, X402_DATABASE_URL: '', ...env },
       encoding: 'utf8',
     })
     return { code: out.status, stdout: out.stdout, stderr: out.stderr }
   }
+  const run = (args: string[], env: Record<string, string> = {}) => cli(['migrate', ...args], env)
   beforeAll(async () => {
     schema = await freshSchema(databaseUrl as string)
   })
@@ -34,7 +36,10 @@ describe.skipIf(!databaseUrl)('402x migrate', () => {
   it('applies every schema once, then says it is up to date', () => {
     const first = run(['--database-url', schema.url, '--json'])
     expect(first.code).toBe(0)
-    const done = JSON.parse(first.stdout) as { migrated: { component: string; from: number }[]; versions: Record<string, number> }
+    const done = JSON.parse(first.stdout) as {
+      migrated: { component: string; from: number }[]
+      versions: Record<string, number>
+    }
     expect(done.migrated.map((m) => m.component).sort()).toEqual(
       ['coordination', 'credits', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
     )
@@ -56,6 +61,27 @@ describe.skipIf(!databaseUrl)('402x migrate', () => {
       expect(fromFile.stderr).toMatch(/schemas: ledger \d+/)
     } finally {
       rmSync(join(dir, '402x.config.json'))
+    }
+  })
+
+  it('402x credits grant and balance work on the PostgreSQL ledger named by X402_DATABASE_URL', async () => {
+    const env = { X402_DATABASE_URL: schema.url }
+    const granted = cli(['credits', 'grant', '0.25', '--ref', 'pg-grant', '--json'], env)
+    expect(granted.code).toBe(0)
+    const { token } = JSON.parse(granted.stdout) as { token: string }
+    expect(token).toMatch(/^x402c_/)
+    // The same ref again grants nothing more (idempotent by ref), on the database too.
+    expect(cli(['credits', 'grant', '0.25', '--ref', 'pg-grant', '--json'], env).code).toBe(0)
+    const balance = cli(['credits', 'balance', '--token', token, '--json'], env)
+    expect(balance.code).toBe(0)
+    expect(JSON.parse(balance.stdout)).toMatchObject({ balance: { available: '0.25', reserved: '0' } })
+    const sql = postgres(schema.url, { max: 1, onnotice: () => {} })
+    try {
+      expect(await sql`select kind, ref, amount::text from x402_credit_transactions`).toEqual([
+        { kind: 'grant', ref: 'pg-grant', amount: '250000' },
+      ])
+    } finally {
+      await sql.end({ timeout: 1 })
     }
   })
 
