@@ -1,9 +1,20 @@
 import type { ServerResponse } from 'node:http'
 import { type Next, type NodeRequest, nodeMiddleware } from '../node/nodeMiddleware.js'
+import type { X402Caller } from '../paywall/callerView.js'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import { looksThrough } from '../paywall/looksThrough.js'
 import type { PaywallOptions } from '../paywall/types.js'
 import { noLaterRoute } from './noLaterRoute.js'
+
+declare global {
+  // Express's own `Request` gets `req.x402` (who called, how it paid) for TypeScript users.
+  namespace Express {
+    interface Request {
+      /** Who called a paid route and how it is paid (docs/api-keys.md, "Who called"). */
+      x402?: X402Caller
+    }
+  }
+}
 
 export type X402Middleware = ((req: NodeRequest, res: ServerResponse, next: Next) => void) & {
   /** The core behind the middleware: settings, events, ledger. */
