@@ -1,10 +1,12 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas,cluster] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
 // BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there (its whole life);
 // BENCH_CPU_PROF_RUNS=<dir> one profile per timed run (between the two CPU readings around it);
-// BENCH_REDIS_URL=<url> the Redis of the limits section (default redis://127.0.0.1:6379).
+// BENCH_REDIS_URL=<url> the Redis of the limits and cluster sections (default redis://127.0.0.1:6379);
+// BENCH_DATABASE_URL=<url> the PostgreSQL of the cluster section (default postgres://root@127.0.0.1:5432/test;
+//   a fresh schema per topology, dropped after it).
 //
 // One anvil, a fresh server child per scenario and concurrency, the load from this process. See RESULTS.md
 // (written by this script, on a run of every section) for the method and the latest figures.
@@ -15,6 +17,9 @@ import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
+import { clusterSettings, runCluster } from './lib/cluster.js'
+import { clusterTable, clusterTargets } from './lib/clusterReport.js'
+import { dropSchemas } from './lib/clusterStores.js'
 import { runCredits } from './lib/credits.js'
 import { creditsTable, creditTargets } from './lib/creditsReport.js'
 import { clientCostTable, measureClientCost } from './lib/facilitatorClientCost.js'
@@ -40,7 +45,7 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas', 'cluster']
 /** Sections that need no chain: measured first, before anvil starts. */
 const chainless = ['client', 'limits']
 const only = option('only')?.split(',')
@@ -132,6 +137,8 @@ const settings = {
   },
   /** Gas wallets (bench/lib/gasWallets.js). */
   gas: gasSettings(quick),
+  /** Cluster (bench/lib/cluster.js): embedded, and 1 and 2 instances on PostgreSQL + Redis. */
+  cluster: clusterSettings(quick),
 }
 
 const scenarios = [
@@ -177,6 +184,10 @@ const cleanup = async () => {
   await stopAll()
   await chain?.stop()
   if (limitsStarted) await removeRedisKeys(settings.limits.redisUrl, runId).catch(() => {})
+  if (wants('cluster')) {
+    await dropSchemas()
+    await removeRedisKeys(settings.cluster.redisUrl, runId).catch(() => {})
+  }
   rmSync(outDir, { recursive: true, force: true })
 }
 onInterrupt(cleanup)
@@ -400,6 +411,7 @@ async function main() {
   const frameworkResults = wants('frameworks') ? await runFrameworks(context, frameworks) : []
   const credits = wants('credits') ? await runCredits(context) : undefined
   const gas = wants('gas') ? await runGasWallets(context) : undefined
+  const cluster = wants('cluster') ? await runCluster({ ...context, runId }) : undefined
   const checks = [
     ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
     ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
@@ -425,6 +437,7 @@ async function main() {
     ...frameworkTarget(frameworkResults),
     ...creditTargets(credits),
     ...limitTargets(limits),
+    ...clusterTargets(cluster, gas),
   ]
   const result = {
     command: commandOf(),
@@ -455,6 +468,7 @@ async function main() {
     ...(client ? { client } : {}),
     ...(limits ? { limits } : {}),
     ...(gas ? { gas } : {}),
+    ...(cluster ? { cluster } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -479,6 +493,7 @@ async function main() {
   if (client) parts.push(clientCostTable(client))
   if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'))
   if (gas) parts.push(gasWalletsTable(gas))
+  if (cluster) parts.push(clusterTable(cluster))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

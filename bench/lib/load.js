@@ -50,6 +50,8 @@ const checks = {
  * Runs one bounded load. `payments` (encoded PAYMENT-SIGNATURE values) makes it a paid
  * run: each is sent once, and the run also ends when they are used up.
  *
+ * @param port The server's port, or several: the requests then take them in turn (the
+ *   bench's own load balancer, round robin over every request of every caller).
  * @param headers Headers sent with every request (e.g. `authorization`).
  * @param expect `'paid'` (the default with `payments`), `'credit'`, `200` (the default without),
  *   `'ratelimit'` or `402`.
@@ -63,6 +65,8 @@ const checks = {
 export async function runLoad({ port, path, concurrency, durationMs, payments, headers, expect, rate }) {
   const check = checks[expect ?? (payments ? 'paid' : 200)]
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
+  const ports = [port].flat()
+  let turn = 0
   const latencies = []
   const reasons = new Map()
   let ok = 0
@@ -85,12 +89,15 @@ export async function runLoad({ port, path, concurrency, durationMs, payments, h
         } else fail(failure)
         resolve()
       }
-      const req = http.request({ host: '127.0.0.1', port, path, method: 'GET', agent, headers }, (res) => {
-        const failure = check(res)
-        res.resume()
-        res.on('end', () => finish(failure))
-        res.on('error', () => finish('response error'))
-      })
+      const req = http.request(
+        { host: '127.0.0.1', port: ports[turn++ % ports.length], path, method: 'GET', agent, headers },
+        (res) => {
+          const failure = check(res)
+          res.resume()
+          res.on('end', () => finish(failure))
+          res.on('error', () => finish('response error'))
+        },
+      )
       req.setTimeout(requestTimeoutMs, () => req.destroy(new Error('timeout')))
       req.on('error', (error) => finish(error.message))
       req.end()
