@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { heartbeat } from '../postgres/heartbeat.js'
 import type { Pg } from '../postgres/openPostgres.js'
 import type { Tx } from './postgresCreditPosting.js'
 
@@ -9,9 +10,10 @@ import type { Tx } from './postgresCreditPosting.js'
  * after the schema (`search_path`): stores of two schemas in one database do not disturb
  * each other.
  *
- * While nothing listens (before the first `LISTEN`, or when it failed) every read is a change,
- * so a reader never trusts a cache it cannot keep fresh. A `LISTEN` that is (re)established
- * counts as a change too: what was notified while it was down is lost.
+ * While nothing listens (before the first `LISTEN`, when it failed, or when its own heartbeat
+ * has not come back for 3 s: postgres/heartbeat.ts) every read is a change, so a reader
+ * never trusts a cache it cannot keep fresh. A `LISTEN` that is (re)established counts as a
+ * change too: what was notified while it was down is lost.
  */
 export type CreditSignal = {
   version(): number
@@ -41,15 +43,17 @@ export function creditSignal(sql: Pg): CreditSignal {
     }
     return channel
   }
+  const beat = heartbeat(sql, channelOf, self)
   const start = async () => {
     const name = await channelOf()
     const meta = await sql.listen(
       name,
       (payload) => {
-        if (payload !== self) count++
+        if (!beat.heard(payload) && payload !== self) count++
       },
       () => {
         live = true
+        beat.start()
         count++
       },
     )
@@ -58,7 +62,7 @@ export function creditSignal(sql: Pg): CreditSignal {
   }
 
   return {
-    version: () => (live ? count : ++count),
+    version: () => (live && beat.fresh() ? count : ++count),
     async ready() {
       await channelOf()
       if (live || closed) return
@@ -76,6 +80,7 @@ export function creditSignal(sql: Pg): CreditSignal {
     async close() {
       closed = true
       live = false
+      beat.stop()
       await starting
       await unlisten?.()
       unlisten = undefined

@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto'
+import { heartbeat } from '../postgres/heartbeat.js'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import { checkPlan } from './checkPlan.js'
@@ -67,6 +69,9 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
   // Listening starts before the first read, so that a write committed after a read was
   // answered is always notified: the cache in front never keeps a record without hearing.
   let ready: Promise<void> | undefined
+  // Its own heartbeat proves the LISTEN still hears (postgres/heartbeat.ts): until it does,
+  // and whenever it stops, every read of version() is a change.
+  const beat = heartbeat(sql, async () => channel, randomUUID())
   const start = async () => {
     await ensureSchema(sql, keySchema)
     const [row] = await sql<{ schema: string | null }[]>`select current_schema() as schema`
@@ -75,9 +80,10 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
       channel,
       (payload) => {
         // Another schema of the same database (another tenant's tables) is none of ours.
-        if (payload === schema) version++
+        if (!beat.heard(payload) && payload === schema) version++
       },
       () => {
+        beat.start()
         version++
       },
     )
@@ -161,10 +167,11 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
         >`select definition from x402_api_plans order by name collate "C"`
         return rows.map((row) => row.definition)
       }),
-    version: () => version,
+    version: () => (beat.fresh() ? version : ++version),
     async close() {
       if (closed) return
       closed = true
+      beat.stop()
       await unlisten?.().catch(() => {})
       await pool.release()
     },

@@ -28,6 +28,9 @@ const MIGRATION_LOCK = 402_402_402
  */
 export async function migrate(sql: Pg, components: readonly SchemaComponent[]): Promise<Migrated[]> {
   return (await sql.begin(async (tx) => {
+    // Another instance migrating is waited for, within the pool's 10 s per query (a run that
+    // times out is tried again by the next store call); the lock's own 3 s is for requests.
+    await tx`set local lock_timeout = '9s'`
     await tx`select pg_advisory_xact_lock(${MIGRATION_LOCK})`
     await tx`create table if not exists x402_schema (
       component text not null,

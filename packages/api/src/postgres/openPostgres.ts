@@ -15,6 +15,10 @@ export const isPostgresUrl = (value: string | undefined): boolean =>
  * One PostgreSQL pool for `url`, shared by every store of the process that names the same
  * URL, and how to let go of it (the last `release` ends the pool). The pool fails fast
  * while the server is down (5 s to connect) and reconnects by itself on the next query.
+ * Nothing waits for ever: a query has 10 s in all (a blackholed connection included), a
+ * free connection 5 s, a lock 3 s and a statement 10 s on the server, and a transaction
+ * left idle is ended after 30 s, so that a stuck lock or network answers 503
+ * `store_unavailable` rather than holding a request.
  * Query parameters the driver does not know are sent as connection parameters, so
  * `?search_path=tenant_a` puts every table of 402x in that schema.
  *
@@ -36,10 +40,17 @@ export function openPostgres(url: string, from: string): { sql: Pg; release(): P
       max: 10,
       connect_timeout: 5,
       idle_timeout: 60,
+      query_timeout: 10,
+      queue_timeout: 5,
       onnotice: () => {},
       types: { bigint: postgres.BigInt },
-      connection: { application_name: '402x' },
-    }) as unknown as Pg
+      connection: {
+        application_name: '402x',
+        statement_timeout: 10_000,
+        lock_timeout: 3_000,
+        idle_in_transaction_session_timeout: 30_000,
+      },
+    } as postgres.Options<Record<string, postgres.PostgresType>>) as unknown as Pg
     entry = { sql, users: 0 }
     shared.set(url, entry)
   }

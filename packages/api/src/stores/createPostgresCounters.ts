@@ -31,7 +31,8 @@ export function createPostgresCounters(options: PostgresStoreOptions): Counters 
               else c.used + ${cost} <= ${limit} end,
             reset_at = case when c.reset_at <= ${now} then excluded.reset_at else c.reset_at end
           returning used, reset_at, last_ok`
-        if (sweepNow(1_000)) await sql`delete from x402_counters where reset_at <= ${now}`
+        // Swept in the background: a failed sweep never fails the write that already committed.
+        if (sweepNow(1_000)) void sql`delete from x402_counters where reset_at <= ${now}`.catch(() => {})
         const used = Number(row?.used ?? 0)
         return { ok: row?.last_ok ?? false, remaining: limit - used, resetAt: Number(row?.reset_at ?? now + windowMs) }
       }),

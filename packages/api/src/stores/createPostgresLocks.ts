@@ -32,7 +32,8 @@ export function createPostgresLocks(options: PostgresStoreOptions): Locks & { cl
         if (rows.length === 0) return false
         tokens.set(key, token)
         // Locks left by holders that died (never released) would pile up: swept now and then.
-        if (sweepNow(1_000)) await sql`delete from x402_locks where expires_at <= clock_timestamp()`
+        // Swept in the background: a failed sweep never fails the write that already committed.
+        if (sweepNow(1_000)) void sql`delete from x402_locks where expires_at <= clock_timestamp()`.catch(() => {})
         return true
       }),
     release: (key) =>

@@ -23,7 +23,8 @@ export function createPostgresSpentProofs(options: PostgresStoreOptions): SpentP
           on conflict (key) do update set expires_at = excluded.expires_at
           where x402_spent_proofs.expires_at <= ${now}
           returning key`
-        if (sweepNow(1_000)) await sql`delete from x402_spent_proofs where expires_at <= ${now}`
+        // Swept in the background: a failed sweep never fails the write that already committed.
+        if (sweepNow(1_000)) void sql`delete from x402_spent_proofs where expires_at <= ${now}`.catch(() => {})
         return rows.length === 1
       }),
     close,

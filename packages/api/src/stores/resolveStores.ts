@@ -94,7 +94,16 @@ export function resolveStores(
       `402x: ${backends.redis.from} shares locks and limits on Redis, but the ledger is the SQLite file ${ledgerPath ?? '(given in code)'} on this machine: instances on other machines keep their own. Set X402_DATABASE_URL=postgres://… to share the ledger too (docs/deploying.md).`,
     )
   }
-  const shared = sharedStores(backends, given, either(options.locks, 'locks', given.locks, 'stores.locks'))
+  // A ledger or credit store named by a PostgreSQL URL alone shares the rest there too:
+  // instances that share a ledger must share their locks, proofs and counters.
+  const sharedOn: Backends = backends.postgres
+    ? backends
+    : ledgerAt && 'url' in ledgerAt
+      ? { ...backends, postgres: { url: ledgerAt.url, from: ledgerName } }
+      : 'url' in credits && typeof credits.url === 'string'
+        ? { ...backends, postgres: { url: credits.url, from: 'credits.path' } }
+        : backends
+  const shared = sharedStores(sharedOn, given, either(options.locks, 'locks', given.locks, 'stores.locks'))
   const rateLimits = openRateLimitStore(
     given.rateLimits ?? shared.rateLimits,
     backends.redis ? { X402_REDIS_URL: backends.redis.url } : {},
