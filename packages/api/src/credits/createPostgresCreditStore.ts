@@ -313,42 +313,22 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
         checkAmount(item.amount, 'amount', 1n)
       }
       if (items.length === 0) return []
-      return write(async (w) => {
-        // Locked, every caller's credit stays as read until commit: charge by charge, in
-        // order, as far as it goes; then one `charge` transaction per caller.
-        const left = new Map(
-          await lockBalances(
-            w,
-            items.map((i) => callerOf(i.account)),
-          ),
-        )
-        const charged = new Map<string, { amount: bigint; charges: number }>()
-        const results = items.map(({ account, amount }) => {
-          const available = left.get(callerOf(account)) ?? 0n
-          if (available < amount) return false
-          left.set(callerOf(account), available - amount)
-          const sum = charged.get(account) ?? { amount: 0n, charges: 0 }
-          charged.set(account, { amount: sum.amount + amount, charges: sum.charges + 1 })
-          return true
-        })
-        if (charged.size > 0)
-          await post(
-            w,
-            [...charged].map(([account, { amount, charges }]) =>
-              movement(
-                'charge',
-                `tab_${randomUUID()}`,
-                account,
-                amount,
-                `${charges} ${charges === 1 ? 'charge' : 'charges'}`,
-              )([
-                [callerOf(account), -amount],
-                ['system:revenue', amount],
-              ]),
-            ),
-            clock(),
-          )
-        return results
+      // One statement, one round trip (postgresCreditSchema.ts, version 2): the hot path's
+      // group commit; a deadlock (two first balance rows at once) is run again.
+      return call(async () => {
+        const { channel, self } = await signal.target()
+        const accounts = items.map((i) => i.account)
+        const amounts = items.map((i) => String(i.amount))
+        for (let attempt = 1; ; attempt++) {
+          try {
+            const [row] = await sql<{ r: boolean[] }[]>`
+              select x402_credit_tab(${accounts}::text[], ${amounts}::numeric[], ${clock()}::bigint,
+                ${channel}, ${self}) as r`
+            return (row as { r: boolean[] }).r
+          } catch (error) {
+            if (attempt >= 3 || !retryable(error)) throw error
+          }
+        }
       })
     },
     postTabs: async (account) => {

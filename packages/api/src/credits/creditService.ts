@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
 import type { CreditStore } from '../stores/types.js'
 import { createCreditLedger } from './createCreditLedger.js'
+import { groupCommit } from './groupCommit.js'
 import { hashToken, issueToken, tokenPrefix } from './tokens.js'
 import type { CreditBalance, CreditEntry } from './types.js'
 
@@ -140,7 +141,6 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
   }
   const spendable = (account: string) => (durable.get(account) ?? 0n) - (pending.get(account) ?? 0n)
   let queue: Pending[] = []
-  let scheduled = false
   /** Posts the tabs a moment after the first charge since they were last posted. */
   let postTimer: ReturnType<typeof setTimeout> | undefined
   const schedulePosting = () => {
@@ -191,7 +191,6 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
 
   /** Writes every charge queued in this turn of the event loop in one transaction. */
   const flush = async () => {
-    scheduled = false
     const batch = queue
     queue = []
     let results: boolean[]
@@ -214,6 +213,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     for (const [i, item] of batch.entries())
       tell(item, results[i] ? undefined : refused(), results[i] ? spendable(item.account) : 0n)
   }
+  const schedule = groupCommit(() => queue.length, flush)
   /** A callback that throws must not keep the others of its batch from being told. */
   const tell = (item: Pending, error: unknown, balance: bigint) => {
     try {
@@ -228,28 +228,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     addTo(pending, hold.account, amount - hold.amount)
     if (amount === 0n) return done(context, undefined, spendable(hold.account))
     queue.push({ account: hold.account, amount, context, done: done as Charged<unknown> })
-    if (!scheduled) {
-      scheduled = true
-      waited = false
-      setImmediate(gather)
-    }
+    schedule()
   }
-  /**
-   * The group commit's timing. The batch is written at the end of the event loop's turn in
-   * which its first charge came, unless more charges came in that turn: then it waits one
-   * more turn for the requests already read (under load, a commit then carries about twice
-   * as many charges; when idle, nothing waits).
-   */
-  let waited = false
-  const gather = () => {
-    if (!waited && queue.length > 1) {
-      waited = true
-      setImmediate(gather)
-      return
-    }
-    void flush()
-  }
-
   return {
     ledger,
     async accountFor(token) {

@@ -16,7 +16,8 @@ import type { SchemaComponent } from '../postgres/migrate.js'
  * - `x402_credit_reservations`: holds, `held → captured | released | expired`.
  * - `x402_credit_tokens`: sha256 of bearer tokens, never the tokens.
  *
- * There is no tab table: `tab` posts its charges at once (`postTabs` has nothing to post).
+ * There is no tab table: `tab` posts its charges at once (`postTabs` has nothing to post), in
+ * one round trip (the function `x402_credit_tab`, version 2).
  */
 export const creditSchema: SchemaComponent = {
   component: 'credits',
@@ -73,6 +74,61 @@ create table x402_credit_tokens (
   account text not null,
   created_at bigint not null
 );
+`,
+    },
+    {
+      version: 2,
+      name: 'tab in one round trip',
+      // The hot path's group commit (`tab`) as one statement: lock the callers' rows in
+      // account order, charge item by item as far as each balance goes, post one `charge`
+      // transaction per caller (its entries sum to zero), notify the other store objects.
+      sql: `
+create function x402_credit_tab(p_accounts text[], p_amounts numeric[], p_now bigint, p_channel text, p_self text)
+returns boolean[] language plpgsql as $$
+declare
+  results boolean[] := array[]::boolean[];
+  charged text[] := array[]::text[];
+  sums numeric[] := array[]::numeric[];
+  counts integer[] := array[]::integer[];
+  available numeric;
+  k integer;
+  tid bigint;
+begin
+  perform 1 from x402_credit_balances
+    where account in (select 'caller:' || a from unnest(p_accounts) a)
+    order by account for update;
+  for i in 1 .. coalesce(array_length(p_accounts, 1), 0) loop
+    select balance into available from x402_credit_balances where account = 'caller:' || p_accounts[i];
+    if coalesce(available, 0) >= p_amounts[i] then
+      update x402_credit_balances set balance = balance - p_amounts[i] where account = 'caller:' || p_accounts[i];
+      k := array_position(charged, p_accounts[i]);
+      if k is null then
+        charged := charged || p_accounts[i];
+        sums := sums || p_amounts[i];
+        counts := counts || 1;
+      else
+        sums[k] := sums[k] + p_amounts[i];
+        counts[k] := counts[k] + 1;
+      end if;
+      results := results || true;
+    else
+      results := results || false;
+    end if;
+  end loop;
+  for j in 1 .. coalesce(array_length(charged, 1), 0) loop
+    insert into x402_credit_transactions (kind, ref, account, amount, note, created_at)
+      values ('charge', 'tab_' || gen_random_uuid(), charged[j], sums[j],
+        counts[j] || case when counts[j] = 1 then ' charge' else ' charges' end, p_now)
+      returning id into tid;
+    insert into x402_credit_entries (transaction_id, account, amount, created_at)
+      values (tid, 'caller:' || charged[j], -sums[j], p_now), (tid, 'system:revenue', sums[j], p_now);
+  end loop;
+  if array_length(charged, 1) > 0 then
+    perform pg_notify(p_channel, p_self);
+  end if;
+  return results;
+end
+$$;
 `,
     },
   ],

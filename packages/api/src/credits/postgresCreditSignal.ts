@@ -21,6 +21,8 @@ export type CreditSignal = {
   ready(): Promise<void>
   /** Notifies the other store objects, on commit of `tx`. */
   notify(tx: Tx): Promise<void>
+  /** The channel and this store object's payload, for a statement that notifies itself. */
+  target(): Promise<{ channel: string; self: string }>
   close(): Promise<void>
 }
 
@@ -74,6 +76,7 @@ export function creditSignal(sql: Pg): CreditSignal {
       })
       await starting
     },
+    target: async () => ({ channel: await channelOf(), self }),
     async notify(tx) {
       await tx`select pg_notify(${await channelOf()}, ${self})`
     },
