@@ -1,7 +1,10 @@
 import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import postgres from 'postgres'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, describe, expect, it, vi } from 'vitest'
 import { freshSchema, postgresUrlOrSkip, redisUrlOrSkip } from '../../../../test/helpers/services.js'
 import { plans } from '../keys/plans.js'
 import { newPayment } from '../ledger/newPayment.fixture.js'
@@ -83,6 +86,37 @@ describe.skipIf(!databaseUrl)('stores on PostgreSQL, from stores.databaseUrl', (
     } finally {
       if (saved === undefined) delete process.env.X402_DATABASE_URL
       else process.env.X402_DATABASE_URL = saved
+    }
+  })
+})
+
+describe.skipIf(!redisUrl)('with Redis and no PostgreSQL', () => {
+  it('shares locks and limits on Redis, keeps the SQLite ledger, and warns once that it is per machine', async () => {
+    const dir = mkdtempSync(join(tmpdir(), '402x-redis-only-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const paywall = make({ ledger: join(dir, 'ledger.db'), stores: { redisUrl } })
+      make({ ledger: join(dir, 'ledger.db'), stores: { redisUrl } })
+      expect(paywall.config.stores.backends).toMatchObject({ postgres: undefined, redis: { url: redisUrl } })
+      const lines = warn.mock.calls
+        .map((c) => String(c[0]))
+        .filter((l) => l.includes('per machine') || l.includes('on this machine'))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /stores\.redisUrl shares locks and limits on Redis, but the ledger is the SQLite file .*ledger\.db on this machine/,
+      )
+      const key = `redis-only-${randomUUID()}`
+      expect(await paywall.config.stores.locks.acquire(key, 60_000)).toBe(true)
+      const redis = new Redis(redisUrl as string)
+      try {
+        expect(await redis.exists(`402x:lock:{${key}}`)).toBe(1)
+      } finally {
+        redis.disconnect()
+      }
+      await paywall.config.stores.locks.release(key)
+    } finally {
+      warn.mockRestore()
     }
   })
 })
