@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
+import { groupCommit } from '../stores/groupCommit.js'
 import type { CreditStore } from '../stores/types.js'
 import { createCreditLedger } from './createCreditLedger.js'
-import { groupCommit } from './groupCommit.js'
 import { hashToken, issueToken, tokenPrefix } from './tokens.js'
 import type { CreditBalance, CreditEntry } from './types.js'
 

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { X402Error } from '@402x/core'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
+import { groupCommit } from '../stores/groupCommit.js'
 import { checkEvents, checkReservation } from './checkUsage.js'
 import { periodBounds, periodsOf } from './periods.js'
 import { usageSchema } from './postgresKeySchema.js'
@@ -106,49 +107,71 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
       if ((await lockCounter(tx, keyId, period)) !== undefined) await dropHolds(tx, keyId, period, { lapsedBy: now })
     })
 
-  return {
-    record: (events) =>
-      run(async () => {
-        checkEvents(events)
-        const unique = new Map<string, UsageEvent>()
-        for (const e of events) if (!unique.has(e.requestId)) unique.set(e.requestId, e)
-        if (unique.size === 0) return
-        const rows = [...unique.values()].map((e) => ({
-          request_id: e.requestId,
-          key_id: e.keyId,
-          route: e.route,
-          units: e.units,
-          amount: String(e.amount),
-          asset: e.asset,
-          status: e.status,
-          at: e.at,
-        }))
-        const given = await sql.begin(async (tx) => {
-          const inserted = await tx<{ request_id: string }[]>`insert into x402_usage ${tx(rows)}
+  /** Writes the events of every `record` call of this moment in one transaction. */
+  const recordNow = (events: UsageEvent[]) =>
+    run(async () => {
+      const unique = new Map<string, UsageEvent>()
+      for (const e of events) if (!unique.has(e.requestId)) unique.set(e.requestId, e)
+      if (unique.size === 0) return
+      const rows = [...unique.values()].map((e) => ({
+        request_id: e.requestId,
+        key_id: e.keyId,
+        route: e.route,
+        units: e.units,
+        amount: String(e.amount),
+        asset: e.asset,
+        status: e.status,
+        at: e.at,
+      }))
+      const given = await sql.begin(async (tx) => {
+        const inserted = await tx<{ request_id: string }[]>`insert into x402_usage ${tx(rows)}
             on conflict (request_id) do nothing returning request_id`
-          const counts = new Map<string, Slot>()
-          const gives = new Map<string, Slot>()
-          for (const { request_id } of inserted) {
-            const e = unique.get(request_id) as UsageEvent
-            const { day, month } = periodsOf(e.at)
-            addTo(counts, e.keyId, day, e.units)
-            addTo(counts, e.keyId, month, e.units)
-            for (const r of e.reserved ?? []) {
-              addTo(gives, e.keyId, r.period, r.units)
-              addTo(counts, e.keyId, r.period, 0)
-            }
+        const counts = new Map<string, Slot>()
+        const gives = new Map<string, Slot>()
+        for (const { request_id } of inserted) {
+          const e = unique.get(request_id) as UsageEvent
+          const { day, month } = periodsOf(e.at)
+          addTo(counts, e.keyId, day, e.units)
+          addTo(counts, e.keyId, month, e.units)
+          for (const r of e.reserved ?? []) {
+            addTo(gives, e.keyId, r.period, r.units)
+            addTo(counts, e.keyId, r.period, 0)
           }
-          if (counts.size > 0) {
-            // Every counter this record changes, locked here in one order, then its holds.
-            const counted = inOrder(counts.values()).map((c) => ({ key_id: c.keyId, period: c.period, used: c.units }))
-            await tx`insert into x402_usage_counters ${tx(counted)}
+        }
+        if (counts.size > 0) {
+          // Every counter this record changes, locked here in one order, then its holds.
+          const counted = inOrder(counts.values()).map((c) => ({ key_id: c.keyId, period: c.period, used: c.units }))
+          await tx`insert into x402_usage_counters ${tx(counted)}
               on conflict (key_id, period) do update set used = x402_usage_counters.used + excluded.used`
-          }
-          for (const g of inOrder(gives.values())) await giveBack(tx, g, holder)
-          return [...gives.values()]
-        })
-        for (const g of given) unhold(g.keyId, g.period, g.units)
-      }),
+        }
+        for (const g of inOrder(gives.values())) await giveBack(tx, g, holder)
+        return [...gives.values()]
+      })
+      for (const g of given) unhold(g.keyId, g.period, g.units)
+    })
+  // The group commit (stores/groupCommit.ts): calls that come while a batch is written go
+  // together in the next, so that concurrent served calls of one key do not queue one
+  // transaction each on its counter row.
+  let queued: { events: UsageEvent[]; done: (error?: unknown) => void }[] = []
+  const flush = async () => {
+    const batch = queued
+    queued = []
+    const error = await recordNow(batch.flatMap((b) => b.events)).then(
+      () => undefined,
+      (e: unknown) => e ?? new Error('usage record failed'),
+    )
+    for (const b of batch) b.done(error)
+  }
+  const schedule = groupCommit(() => queued.length, flush)
+
+  return {
+    record: async (events) => {
+      checkEvents(events)
+      await new Promise<void>((resolve, reject) => {
+        queued.push({ events, done: (error) => (error === undefined ? resolve() : reject(error)) })
+        schedule()
+      })
+    },
     statement: (keyId, from, to) =>
       run(async (): Promise<Statement> => {
         const found = await sql<{ route: string; calls: bigint; units: bigint; amount: string }[]>`

@@ -1,11 +1,11 @@
 /**
- * The credit service's group commit (creditService.ts): `schedule()` after a charge is
- * queued writes the queue at the end of the event loop's turn in which its first charge
- * came, unless more charges came in that turn: then it waits one more turn for the requests
- * already read (under load, a commit then carries about twice as many charges; when idle,
- * nothing waits). One batch is written at a time: charges that come while one is being
+ * A group commit (the credit service's charges, the PostgreSQL usage records): `schedule()`
+ * after a write is queued writes the queue at the end of the event loop's turn in which its
+ * first write came, unless more came in that turn: then it waits one more turn for the requests
+ * already read (under load, a commit then carries about twice as many writes; when idle,
+ * nothing waits). One batch is written at a time: writes that come while one is being
  * written wait for it and go together in the next, so that a networked store commits many
- * per round trip rather than many transactions queuing on one balance row.
+ * per round trip rather than many transactions queuing on one row.
  *
  * @example
  * const schedule = groupCommit(() => queue.length, flush)
