@@ -6,6 +6,13 @@ export type TcpProxy = {
   cut(): Promise<void>
   /** Listens again on the same port: the service is back. */
   restore(): Promise<void>
+  /**
+   * Stops forwarding, in both directions, without closing anything: connections stall as
+   * over a network that drops packets (nothing tells either side).
+   */
+  freeze(): void
+  /** Forwards again what stalled. */
+  thaw(): void
   close(): Promise<void>
 }
 
@@ -22,6 +29,7 @@ export type TcpProxy = {
  */
 export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
   const sockets = new Set<Socket>()
+  let frozen = false
   let server: Server | undefined
   let port = 0
   const listen = () =>
@@ -39,6 +47,10 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
         upstream.on('error', drop).on('close', drop)
         client.pipe(upstream)
         upstream.pipe(client)
+        if (frozen) {
+          client.pause()
+          upstream.pause()
+        }
       })
       s.once('error', reject)
       s.listen(port, '127.0.0.1', () => {
@@ -61,6 +73,14 @@ export async function startTcpProxy(targetPort: number, targetHost = '127.0.0.1'
     },
     cut,
     restore: listen,
+    freeze() {
+      frozen = true
+      for (const socket of sockets) socket.pause()
+    },
+    thaw() {
+      frozen = false
+      for (const socket of sockets) socket.resume()
+    },
     close: cut,
   }
 }

@@ -104,4 +104,37 @@ describe.skipIf(!databaseUrl)('LISTEN outage window', () => {
       await schema.drop()
     }
   }, 60_000)
+
+  it('a key revoked while the listener is stalled (nothing tells it) is never honoured from the cache', async () => {
+    const schema = await freshSchema(databaseUrl as string)
+    const proxy = await startTcpProxy(5432)
+    const viaProxy = `${schema.url.replace(':5432/', `:${proxy.port}/`)}&application_name=402x-stall-b`
+    const a = createPostgresKeyStore({ url: `${schema.url}&application_name=402x-stall-a` })
+    const b = createPostgresKeyStore({ url: viaProxy })
+    try {
+      const { key, record } = await a.create({ name: 'k', plan: 'free', mode: 'live' })
+      const lookupB = createKeyLookup(b, { plans: [plans.free()] })
+      expect((await lookupB.find(key)).ok).toBe(true)
+      await sleep(1_500) // its heartbeat is heard: the cache is trusted
+      expect((await lookupB.find(key)).ok).toBe(true)
+      proxy.freeze()
+      expect(await a.revoke(record.id)).toBe(true)
+      // Past the heartbeat's 3 s: B no longer trusts its cache, and cannot read the database.
+      await sleep(4_000)
+      const after = await lookupB.find(key).then(
+        (found) => found,
+        (error: { code?: string }) => ({ ok: false as const, reason: error.code }),
+      )
+      expect(after.ok).toBe(false)
+      proxy.thaw()
+      const revoked = await answered(() => lookupB.find(key))
+      expect((revoked as { reason?: string }).reason).toBe('key_revoked')
+    } finally {
+      proxy.thaw()
+      await a.close()
+      await b.close()
+      await proxy.close()
+      await schema.drop()
+    }
+  }, 60_000)
 })

@@ -18,7 +18,8 @@ export const isPostgresUrl = (value: string | undefined): boolean =>
  * Nothing waits for ever: a query has 10 s in all (a blackholed connection included), a
  * free connection 5 s, a lock 3 s and a statement 10 s on the server, and a transaction
  * left idle is ended after 30 s, so that a stuck lock or network answers 503
- * `store_unavailable` rather than holding a request.
+ * `store_unavailable` rather than holding a request; after an outage it tries again at least
+ * once a second, so that it is back within a second of the server.
  * Query parameters the driver does not know are sent as connection parameters, so
  * `?search_path=tenant_a` puts every table of 402x in that schema.
  *
@@ -42,6 +43,9 @@ export function openPostgres(url: string, from: string): { sql: Pg; release(): P
       idle_timeout: 60,
       query_timeout: 10,
       queue_timeout: 5,
+      // Reconnects (and re-LISTENs) at most a second apart: the driver's own backoff grows to
+      // 20 s, and calls meanwhile fail with the last error, long after the server is back.
+      backoff: (retries: number) => (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** retries, 1),
       onnotice: () => {},
       types: { bigint: postgres.BigInt },
       connection: {
