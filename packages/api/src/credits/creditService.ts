@@ -18,7 +18,7 @@ export type Hold = { account: string; amount: bigint; done: boolean }
  *
  * Several processes may share a credit file: each sees what the others wrote within a
  * millisecond, and the ledger refuses any charge it cannot cover, but a process does not
- * see the others' holds in flight (the scale-out issue moves hot balances to Redis).
+ * see the others' holds in flight: the store refuses a charge another process already spent.
  */
 export type CreditService = {
   /** The durable side: the credit store. */
