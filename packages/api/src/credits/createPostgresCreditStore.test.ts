@@ -133,6 +133,50 @@ describe.skipIf(!databaseUrl)('createPostgresCreditStore', () => {
     expect(seen).toBeUndefined()
   })
 
+  it('tells the other instances which accounts moved: they read those again, and keep the rest', async () => {
+    const { stores } = await instances(2)
+    const [a, b] = stores as [CreditStore, CreditStore]
+    // B's store, counting the balances its service reads.
+    const read: string[] = []
+    const counted: CreditStore = {
+      ...b,
+      balance: (account) => {
+        read.push(account)
+        return b.balance(account)
+      },
+    }
+    const serviceA = sharedCreditService({ store: a })
+    const serviceB = sharedCreditService({ store: counted })
+    cleanup.push(
+      () => serviceA.close(),
+      () => serviceB.close(),
+    )
+    const [x, y] = [`acct_x_${randomUUID()}`, `acct_y_${randomUUID()}`]
+    await serviceA.grant(x, 100n, `g_${x}`)
+    await serviceA.grant(y, 100n, `g_${y}`)
+    const settled = async (check: () => Promise<boolean>) => {
+      const deadline = Date.now() + 5_000
+      while (!(await check())) {
+        if (Date.now() > deadline) throw new Error('not within 5 s')
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    }
+    // B caches both balances once A's grants have been heard.
+    await settled(async () => (await serviceB.available(x)) === 100n && (await serviceB.available(y)) === 100n)
+    await new Promise((r) => setTimeout(r, 50))
+    await serviceB.available(x)
+    await serviceB.available(y)
+    read.length = 0
+    // A charges x: B reads x again (its new balance), and not y.
+    const hold = await serviceA.hold(x, 30n)
+    if ('ok' in hold) throw new Error('not held')
+    await serviceA.charge(hold, 30n)
+    await settled(async () => (await serviceB.available(x)) === 70n)
+    expect(await serviceB.available(y)).toBe(100n)
+    expect(read.filter((account) => account === y)).toEqual([])
+    expect(read.filter((account) => account === x).length).toBeGreaterThan(0)
+  })
+
   it('keeps the books balanced under a mixed workload of two instances', async () => {
     const { url, stores } = await instances(2)
     const [a, b] = stores as [CreditStore, CreditStore]

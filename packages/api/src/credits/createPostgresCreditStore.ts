@@ -69,7 +69,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
           return (await sql.begin(async (tx) => {
             const w: Write = { tx, locked: new Map(), changed: false }
             const result = await fn(w)
-            if (w.changed) await signal.notify(tx)
+            if (w.changed) await signal.notify(tx, w)
             return result
           })) as T
         } catch (error) {
@@ -355,6 +355,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
       }),
     ...postgresCreditLookups(sql, call, write, clock),
     version: () => signal.version(),
+    changes: () => signal.changes(),
     async close() {
       if (closed) return
       closed = true

@@ -167,12 +167,16 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     const at = performance.now()
     if (at - checkedAt < 1) return
     checkedAt = at
-    const now = ledger().version()
+    const store = ledger()
+    const now = store.version()
     if (now !== version) {
-      durable.clear()
-      // A token revoked by another process stops working here too.
-      tokens.clear()
       version = now
+      // Only what another writer moved, when the store can say; else everything.
+      const changed = store.changes?.() ?? { accounts: 'all' as const, tokens: true }
+      if (changed.accounts === 'all') durable.clear()
+      else for (const account of changed.accounts) durable.delete(account)
+      // A token revoked by another process stops working here too.
+      if (changed.tokens) tokens.clear()
     }
   }
   /** The ledger's figure for an account, read when it is not known. */

@@ -74,7 +74,10 @@ export function postgresCreditLookups(
       return write(async (w) => {
         const deleted = await w.tx`delete from x402_credit_tokens where hash = ${hashToken(token)} returning hash`
         // Another instance forgets the token it cached (creditService) at the notification.
-        if (deleted.length === 1) w.changed = true
+        if (deleted.length === 1) {
+          w.changed = true
+          w.tokens = true
+        }
         return deleted.length === 1
       })
     },

@@ -9,7 +9,13 @@ import type { CreditAccount, CreditEntry, CreditKind } from './types.js'
 export type Tx = postgres.TransactionSql<{ bigint: bigint }>
 
 /** One writing transaction: its connection, the rows it locked, and whether it wrote. */
-export type Write = { tx: Tx; locked: Map<CreditAccount, bigint>; changed: boolean }
+export type Write = {
+  tx: Tx
+  locked: Map<CreditAccount, bigint>
+  changed: boolean
+  /** A token was revoked: the other store objects forget the tokens they cached. */
+  tokens?: boolean
+}
 
 /** One ledger transaction to post: its postings sum to zero (the caller keeps them so). */
 export type Movement = {

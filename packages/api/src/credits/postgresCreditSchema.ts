@@ -124,7 +124,10 @@ begin
       values (tid, 'caller:' || charged[j], -sums[j], p_now), (tid, 'system:revenue', sums[j], p_now);
   end loop;
   if array_length(charged, 1) > 0 then
-    perform pg_notify(p_channel, p_self);
+    perform pg_notify(p_channel, p_self || '||' ||
+      case when length(array_to_string(charged, ',')) > 6000
+        or exists (select 1 from unnest(charged) a where a ~ '[,|]') then '*'
+        else array_to_string(charged, ',') end);
   end if;
   return results;
 end

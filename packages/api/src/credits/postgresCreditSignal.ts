@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { heartbeat } from '../postgres/heartbeat.js'
 import type { Pg } from '../postgres/openPostgres.js'
-import type { Tx } from './postgresCreditPosting.js'
+import type { Tx, Write } from './postgresCreditPosting.js'
 
 /**
  * The PostgreSQL credit store's change signal ({@link CreditStore.version}): every writing
@@ -19,8 +19,10 @@ export type CreditSignal = {
   version(): number
   /** Starts listening if it is not yet (awaited once; a failure is retried on a later call). */
   ready(): Promise<void>
-  /** Notifies the other store objects, on commit of `tx`. */
-  notify(tx: Tx): Promise<void>
+  /** Notifies the other store objects, on commit of `tx`, of the accounts `w` moved. */
+  notify(tx: Tx, w: Write): Promise<void>
+  /** What the other writers changed since the last call (CreditStore.changes). */
+  changes(): { accounts: string[] | 'all'; tokens: boolean }
   /** The channel and this store object's payload, for a statement that notifies itself. */
   target(): Promise<{ channel: string; self: string }>
   close(): Promise<void>
@@ -46,16 +48,30 @@ export function creditSignal(sql: Pg): CreditSignal {
     return channel
   }
   const beat = heartbeat(sql, channelOf, self)
+  // What the others changed since `changes()` was last read: accounts, or everything.
+  let all = true
+  let tokens = false
+  const dirty = new Set<string>()
+  /** `<writer>|<t if a token was revoked>|<accounts, comma-separated, or *>` */
+  const heard = (payload: string) => {
+    const [from, flags, accounts] = payload.split('|')
+    if (from === self) return
+    count++
+    if (flags === undefined || accounts === undefined || accounts === '*') all = true
+    else for (const account of accounts.split(',')) if (account) dirty.add(account)
+    if (flags?.includes('t')) tokens = true
+  }
   const start = async () => {
     const name = await channelOf()
     const meta = await sql.listen(
       name,
       (payload) => {
-        if (!beat.heard(payload) && payload !== self) count++
+        if (!beat.heard(payload)) heard(payload)
       },
       () => {
         live = true
         beat.start()
+        all = true // what was notified while it was down is lost
         count++
       },
     )
@@ -64,7 +80,18 @@ export function creditSignal(sql: Pg): CreditSignal {
   }
 
   return {
-    version: () => (live && beat.fresh() ? count : ++count),
+    version() {
+      if (live && beat.fresh()) return count
+      all = true
+      return ++count
+    },
+    changes() {
+      const out = { accounts: all ? ('all' as const) : [...dirty], tokens: all || tokens }
+      all = false
+      tokens = false
+      dirty.clear()
+      return out
+    },
     async ready() {
       await channelOf()
       if (live || closed) return
@@ -77,8 +104,13 @@ export function creditSignal(sql: Pg): CreditSignal {
       await starting
     },
     target: async () => ({ channel: await channelOf(), self }),
-    async notify(tx) {
-      await tx`select pg_notify(${await channelOf()}, ${self})`
+    async notify(tx, w) {
+      const accounts = [...new Set([...w.locked.keys()].map((a) => a.slice(a.indexOf(':') + 1)))]
+      const joined = accounts.join(',')
+      // NOTIFY takes 8000 bytes: a longer list, or an account the list cannot carry, says
+      // "everything".
+      const named = joined.length > 6000 || accounts.some((a) => /[|,]/.test(a)) ? '*' : joined
+      await tx`select pg_notify(${await channelOf()}, ${`${self}|${w.tokens ? 't' : ''}|${named}`})`
     },
     async close() {
       closed = true

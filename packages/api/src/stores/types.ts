@@ -175,6 +175,14 @@ export type CreditStore = {
    */
   version(): number
   /**
+   * What changed since the last call, when the store can say (PostgreSQL: the notifications
+   * name the accounts they moved): the accounts whose balances a reader must read again, or
+   * `'all'`; and whether a token was revoked. Without it, a reader forgets everything at
+   * each change of {@link CreditStore.version}. Read it after `version()`: what arrives in
+   * between is named here and moves the version again.
+   */
+  changes?(): { accounts: string[] | 'all'; tokens: boolean }
+  /**
    * The entries of a caller's two accounts (`caller:` and `hold:`), newest first; its tab is
    * posted first, so that the statement is complete.
    */
