@@ -26,6 +26,7 @@ export const clusterScenarios = [
   { id: 'baseline', label: 'unpaid baseline (no middleware)', path: '/free' },
   { id: 'paid', label: 'paid exact', path: '/paid', paid: true },
   { id: 'credit', label: 'credit-funded (Bearer)', path: '/credit', expect: 'credit' },
+  { id: 'credits', label: 'credit-funded, a token per caller', path: '/credit', expect: 'credit' },
   { id: 'key', label: 'API key, tiered plan', path: '/keyed', expect: 'ratelimit' },
   { id: 'limited', label: 'rate-limited free route', path: '/limited', expect: 'ratelimit' },
 ]
@@ -111,6 +112,13 @@ async function measuredAll(servers, load) {
   return { ...result, cpuMicros: result.total ? used / result.total : null }
 }
 
+/** What the per-caller tokens spent, read on one instance. */
+async function spentOf(bought, port) {
+  let spent = 0n
+  for (const b of bought) spent += b.available - (await creditLeft({ port, token: b.token }))
+  return spent
+}
+
 /** One topology: its facilitator, its instances, the warm-up, the rounds and the money checks. */
 async function runTopology(topology, context) {
   const { settings, chain, buyers, base, outDir, snapshot, progress, runId } = context
@@ -139,6 +147,10 @@ async function runTopology(topology, context) {
     const ports = servers.map((server) => server.port)
     const key = servers[0].ready.key
     const bought = await buyCredit({ port: ports[0], amount: s.topUp, buyer: buyers[0] })
+    // One account per caller, as callers of their own would be: no balance row shared.
+    const own = []
+    for (let i = 0; i < s.concurrency; i++)
+      own.push(await buyCredit({ port: ports[0], amount: '50', buyer: buyers[i % buyers.length] }))
     const terms = await fetchTerms(ports[0], '/paid')
     const paidBefore = await chain.balanceOf(chain.payTo.address)
     const loadOf = (sc) => ({
@@ -146,6 +158,7 @@ async function runTopology(topology, context) {
       concurrency: s.concurrency,
       ...(sc.expect ? { expect: sc.expect } : {}),
       ...(sc.id === 'credit' ? { headers: { authorization: `Bearer ${bought.token}` } } : {}),
+      ...(sc.id === 'credits' ? { headersOf: (i) => ({ authorization: `Bearer ${own[i].token}` }) } : {}),
       ...(sc.id === 'key' ? { headers: { authorization: `Bearer ${key}` } } : {}),
     })
     const served = Object.fromEntries(clusterScenarios.map((sc) => [sc.id, 0]))
@@ -171,8 +184,11 @@ async function runTopology(topology, context) {
       at: schema ? { databaseUrl: schema.url } : { ledger },
       paidOk: served.paid,
       received: (await chain.balanceOf(chain.payTo.address)) - paidBefore,
-      creditOk: served.credit,
-      spent: bought.available - (await creditLeft({ port: ports[ports.length - 1], token: bought.token })),
+      creditOk: served.credit + served.credits,
+      spent:
+        bought.available -
+        (await creditLeft({ port: ports[ports.length - 1], token: bought.token })) +
+        (await spentOf(own, ports[ports.length - 1])),
       s,
     })
     const runs = {}

@@ -62,7 +62,7 @@ const checks = {
  * @returns successes, failures (with a sample of reasons), elapsed seconds, successful
  *   requests per second and the latency (ms) of successful requests.
  */
-export async function runLoad({ port, path, concurrency, durationMs, payments, headers, expect, rate }) {
+export async function runLoad({ port, path, concurrency, durationMs, payments, headers, headersOf, expect, rate }) {
   const check = checks[expect ?? (payments ? 'paid' : 200)]
   const agent = new http.Agent({ keepAlive: true, maxSockets: concurrency })
   const ports = [port].flat()
@@ -105,7 +105,8 @@ export async function runLoad({ port, path, concurrency, durationMs, payments, h
   const start = performance.now()
   const end = start + durationMs
   let slot = 0
-  const caller = async () => {
+  const caller = async (index) => {
+    const own = headersOf ? headersOf(index) : headers
     while (performance.now() < end) {
       if (rate) {
         const at = start + (slot++ * 1000) / rate
@@ -114,11 +115,11 @@ export async function runLoad({ port, path, concurrency, durationMs, payments, h
       }
       if (payments) {
         if (next >= payments.length) return
-        await one({ ...headers, 'payment-signature': payments[next++] })
-      } else await one(headers)
+        await one({ ...own, 'payment-signature': payments[next++] })
+      } else await one(own)
     }
   }
-  await Promise.all(Array.from({ length: concurrency }, caller))
+  await Promise.all(Array.from({ length: concurrency }, (_, i) => caller(i)))
   const elapsed = (performance.now() - start) / 1000
   agent.destroy()
   latencies.sort((a, b) => a - b)
