@@ -15,6 +15,8 @@ export default defineConfig({
       '402x-api/hono': fileURLToPath(new URL('./packages/api/src/hono.ts', import.meta.url)),
       '402x-api/fastify': fileURLToPath(new URL('./packages/api/src/fastify.ts', import.meta.url)),
       '402x-api/next': fileURLToPath(new URL('./packages/api/src/next.ts', import.meta.url)),
+      '402x-api/gateway': fileURLToPath(new URL('./packages/api/src/gateway.ts', import.meta.url)),
+      '402x-api/proxy': fileURLToPath(new URL('./packages/api/src/proxy.ts', import.meta.url)),
       '402x-api': src('api'),
       '402x-client': src('client'),
     },

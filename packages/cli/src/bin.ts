@@ -4,6 +4,7 @@ import { X402Error } from '@402x/core'
 import { credits, creditsUsage } from './commands/credits.js'
 import { dev } from './commands/dev.js'
 import { facilitator } from './commands/facilitator.js'
+import { gatewayCommand, gatewayUsage } from './commands/gateway.js'
 import { keys, keysUsage } from './commands/keys.js'
 import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
@@ -24,6 +25,7 @@ Usage
 ${creditsUsage}
 ${keysUsage}
 ${migrateUsage}
+${gatewayUsage}
 
 Docs: README.md`
 
@@ -104,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'credits') return credits(rest)
   if (command === 'keys') return keys(rest)
   if (command === 'migrate') return migrateCommand(rest)
+  if (command === 'gateway') return gatewayCommand(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

@@ -1,5 +1,6 @@
 import type { PaywallKeys, PaywallOptions } from '402x-api'
-import { plans, x402Credits, x402Middleware } from '402x-api'
+import { createPaywall, plans, x402Credits, x402Middleware } from '402x-api'
+import { decisionService } from '402x-api/gateway'
 import express from 'express'
 
 /** The demo API's priced endpoints, from seed 000. */
@@ -44,6 +45,12 @@ const greetings: Record<string, Record<string, string>> = {
  */
 export function createDemoApi(settings: Settings): ReturnType<typeof express> & { keys: PaywallKeys } {
   const app = express()
+  // The decision service (docs/decision-service.md), for app servers in other languages
+  // (python/): before the JSON parser, which would read its body.
+  const decisions = decisionService(createPaywall({ ...settings, routes: {} }))
+  app.use((req, res, next) => {
+    if (!decisions.handle(req, res)) next()
+  })
   app.use(express.json())
 
   app.get('/', (_req, res) => {

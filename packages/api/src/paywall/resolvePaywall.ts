@@ -21,7 +21,15 @@ import { type ResolvedCredits, resolveCredits } from './credits.js'
 import { dollars } from './dollars.js'
 import { type Meter, resolveMeter } from './metering.js'
 import { compileRoute, type RoutePattern } from './routes.js'
-import type { AnyRequest, DiscoveryOptions, FreeTier, PaywallOptions, PriceFunction, RouteOptions } from './types.js'
+import type {
+  AnyRequest,
+  DiscoveryOptions,
+  FreeTier,
+  PaywallOptions,
+  Price,
+  PriceFunction,
+  RouteOptions,
+} from './types.js'
 
 export type ResolvedAsset = { address: string; eip712: { name: string; version: string }; decimals: number }
 
@@ -88,6 +96,12 @@ export type ResolvedPaywall = {
   publicUrl: string | undefined
   /** The admin API's bearer token (`adminToken`, else `X402_ADMIN_TOKEN`); `undefined`: not set. */
   adminToken: string | undefined
+  /**
+   * Resolves one more route against these settings (its assets, stores and limits), as a
+   * routes-table entry (`'POST /api/x'`, `{ price: 0.05 }`) is: for routes a caller of the
+   * decision service declares. It is not added to `routes`; pass it to `handle`.
+   */
+  resolveRoute(source: string, route: RouteOptions | Price): ResolvedRoute
 }
 
 const where = 'x402Middleware()'
@@ -223,6 +237,19 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     trackingHeaders: options.trackingHeaders ?? false,
     publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
     adminToken: pickSetting(settings.adminToken, options.adminToken, sources)?.value || undefined,
+    resolveRoute: (source, route) => {
+      const resolved = toRoute(
+        typeof route === 'object' ? route : { price: route },
+        `"${source}"`,
+        compileRoute(source),
+      )
+      if (!credits && resolved.meter) {
+        throw new X402Error('invalid_config', {
+          message: `${source}: metered prices (pricePerToken, pricePerSecond …) settle through credit: leave credits on`,
+        })
+      }
+      return resolved
+    },
   }
 }
 

@@ -1,0 +1,2 @@
+// `402x-api/proxy`: a paying reverse proxy in front of any HTTP API (docs/proxy.md).
+export { loadProxyConfig, type ProxyConfig, parseProxyConfig } from './proxy/proxyConfig.js'

@@ -1,0 +1,73 @@
+import type { Price, RouteOptions } from '../paywall/types.js'
+
+/** One route of `402x.yaml`, as the paywall takes it, and the upstream it goes to. */
+export type ProxyRoute = { options: RouteOptions | Price; upstream: string | undefined }
+
+/** What a route of `402x.yaml` may hold: the middleware's route settings that YAML can write. */
+const routeKeys = [
+  'price',
+  'pricePerToken',
+  'pricePerSecond',
+  'pricePerKb',
+  'max',
+  'overMax',
+  'description',
+  'mimeType',
+  'maxTimeoutSeconds',
+  'nonceExpiry',
+  'rateLimit',
+  'accept',
+  'free',
+  'upstream',
+]
+
+/** A route's mistake, naming the field it is on (its line is found from it). */
+class RouteError extends Error {
+  constructor(
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message)
+  }
+}
+
+/**
+ * A `402x.yaml` route as paywall route options: a price (`0.01`), or a map of the
+ * middleware's route settings plus `pricePerKb` (a price per 1000 bytes of the answer)
+ * and `upstream` (the name of the upstream it goes to).
+ */
+export function toRouteOptions(value: unknown): ProxyRoute {
+  if (typeof value === 'number' || typeof value === 'string') return { options: value, upstream: undefined }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new RouteError('give a price (0.01) or a map ({ price: 0.01 }, { pricePerToken: 0.00002, max: 0.05 })')
+  }
+  const route = { ...(value as Record<string, unknown>) }
+  for (const key of Object.keys(route)) {
+    if (!routeKeys.includes(key))
+      throw new RouteError(`"${key}" is not a route setting: use ${routeKeys.join(', ')}`, key)
+  }
+  const upstream = route.upstream
+  delete route.upstream
+  if (upstream !== undefined && typeof upstream !== 'string') {
+    throw new RouteError('upstream must be the name of one of the upstreams', 'upstream')
+  }
+  const prices = ['price', 'pricePerToken', 'pricePerSecond', 'pricePerKb'].filter((k) => route[k] !== undefined)
+  if (prices.length !== 1) {
+    throw new RouteError(
+      prices.length === 0
+        ? 'give its price: price, pricePerToken, pricePerSecond or pricePerKb'
+        : `give one price, not ${prices.join(' and ')}`,
+      prices[1],
+    )
+  }
+  if (route.pricePerSecond !== undefined) route.trackTime = true
+  if (route.pricePerKb !== undefined) {
+    // Per KB of the answer: 1000 bytes a unit, summed over a stream's chunks.
+    route.price = route.pricePerKb
+    delete route.pricePerKb
+    route.meterResponse = perKb
+  }
+  return { options: route as RouteOptions, upstream }
+}
+
+const perKb = (res: { data: string }) => Buffer.byteLength(res.data) / 1000
