@@ -13,6 +13,7 @@ import { x402Fastify } from '402x-api/fastify'
 import { withX402 as withX402Fetch } from '402x-api/fetch'
 import { x402Middleware as x402Hono } from '402x-api/hono'
 import { withX402 as withX402Node } from '402x-api/node'
+import { createProxy, parseProxyConfig } from '402x-api/proxy'
 import express from 'express'
 import Fastify from 'fastify'
 import { Hono } from 'hono'
@@ -179,7 +180,97 @@ const adapters: Adapter[] = [
       return startNext(options)
     },
   },
+  {
+    // `402x proxy` in front of a plain Node server that knows nothing of payments.
+    name: 'proxy (Node upstream)',
+    async start(options) {
+      const upstream = await serve(createServer(plainUpstream))
+      return startProxy(options, upstream)
+    },
+  },
+  {
+    // The same in front of a Python `http.server` process (test/fixtures/upstream/upstream.py).
+    name: 'proxy (Python upstream)',
+    async start(options) {
+      return startProxy(options, await startPythonUpstream())
+    },
+  },
 ]
+
+/** The table's application with no paywall: what an upstream behind `402x proxy` is. */
+async function plainUpstream(req: IncomingMessage, res: ServerResponse) {
+  const path = (req.url ?? '/').split('?')[0] as string
+  if (sse(path)) return writeSse(res)
+  if (streaming(path)) {
+    res.setHeader('content-type', 'text/plain')
+    try {
+      for await (const chunk of nodeChunks(path)) res.write(chunk)
+      res.end()
+    } catch {
+      // A failure midway cuts the connection, as a crashed upstream would.
+      res.destroy()
+    }
+    return
+  }
+  try {
+    const out = await answer(req.method ?? 'GET', path, () => readBody(req))
+    res.writeHead(out.status, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(out.json))
+  } catch {
+    res.writeHead(500, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ error: 'handler blew up' }))
+  }
+}
+
+/** `createProxy` from a `402x.yaml` with the table's routes, in front of `upstream`. */
+async function startProxy(options: Record<string, unknown>, upstream: Running): Promise<Running> {
+  const config = parseProxyConfig(JSON.stringify({ ...options, upstream: upstream.url, routes }), 'test')
+  const proxy = createProxy(config)
+  const server = createServer(proxy.listener)
+  const url = await listen(server)
+  return {
+    url,
+    async stop() {
+      await close(server)
+      await proxy.close()
+      await upstream.stop()
+    },
+  }
+}
+
+const pythonUpstream = fileURLToPath(new URL('../fixtures/upstream/upstream.py', import.meta.url))
+
+/** The Python upstream as its own process, on a free port. */
+async function startPythonUpstream(): Promise<Running> {
+  const child = spawn('python3', [pythonUpstream], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const stop = async () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    const exited = new Promise((resolve) => child.once('exit', resolve))
+    child.kill('SIGTERM')
+    await exited
+  }
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let output = ''
+      const timer = setTimeout(() => reject(new Error(`upstream.py did not start:\n${output}`)), 10_000)
+      const read = (data: Buffer) => {
+        output += data.toString()
+        const match = /listening (http:\/\/\S+)/.exec(output)
+        if (match) {
+          clearTimeout(timer)
+          resolve(match[1] as string)
+        }
+      }
+      child.stdout.on('data', read)
+      child.stderr.on('data', read)
+      child.once('exit', (code) => reject(new Error(`upstream.py exited (${code}):\n${output}`)))
+    })
+    return { url, stop }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+}
 
 /** A fetch-style handler served as Bun or Deno would (test/helpers/fetchServer.ts). */
 const serveFetch = (handler: (request: Request) => Response | Promise<Response>): Promise<Running> =>
@@ -403,7 +494,8 @@ describe.each(adapters)('$name adapter', (adapter) => {
     const { buyer, header } = await paymentFor('/paid-stream-error')
     const before = await stack.chain.balanceOf(buyer.address)
     const res = await fetch(`${url}/paid-stream-error`, { headers: header })
-    expect(res.status).toBe(500)
+    // A proxy answers an upstream that broke off with 502 (Bad Gateway); an app's own handler, 500.
+    expect(res.status).toBe(adapter.name.startsWith('proxy') ? 502 : 500)
     expect(res.headers.get('payment-response')).toBeNull()
     // Not even the part produced before the failure reaches the caller: it was not paid for.
     expect(await res.text()).not.toContain('chunk 1')

@@ -8,6 +8,7 @@ import { gatewayCommand, gatewayUsage } from './commands/gateway.js'
 import { keys, keysUsage } from './commands/keys.js'
 import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
+import { proxyCommand, proxyUsage } from './commands/proxy.js'
 
 const help = `402x: charge for any HTTP API in USDC over x402
 
@@ -25,6 +26,7 @@ Usage
 ${creditsUsage}
 ${keysUsage}
 ${migrateUsage}
+${proxyUsage}
 ${gatewayUsage}
 
 Docs: README.md`
@@ -107,6 +109,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'keys') return keys(rest)
   if (command === 'migrate') return migrateCommand(rest)
   if (command === 'gateway') return gatewayCommand(rest)
+  if (command === 'proxy') return proxyCommand(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

@@ -1,0 +1,159 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Readable } from 'node:stream'
+import type { Agent, Dispatcher } from 'undici'
+import { errorResponse } from '../paywall/responses.js'
+import { callerResponseHeaders, type Hop, upstreamRequestHeaders } from './forwardHeaders.js'
+
+/** One upstream: its origin and the keep-alive pool to it. */
+export type Upstream = { origin: string; host: string; agent: Agent }
+
+export type ForwardOptions = {
+  hop: Hop
+  /** How long the upstream may take to send its head, and between body chunks, in ms. */
+  timeoutMs: number
+  maxRequestBytes: number
+  /** The most bytes of the answer sent on (held paid answers); past it the answer is cut: nothing is charged. */
+  maxResponseBytes: number | undefined
+  /** Read the whole answer, then end it in one go (a metered answer that is not a stream). */
+  whole: boolean
+}
+
+/** Sent to the caller when the upstream could not answer: nothing is charged for a ≥ 400. */
+const fail = (res: ServerResponse, status: number, code: string, message: string) => {
+  if (res.headersSent || res.destroyed) {
+    res.destroy()
+    return
+  }
+  const response = errorResponse(status, code, message)
+  res.writeHead(status, Object.fromEntries(response.headers))
+  void response.text().then((text) => res.end(text))
+}
+
+class TooLarge extends Error {}
+
+/** The request body, counted: past `max` bytes it stops with `TooLarge` (413). */
+async function* limited(req: IncomingMessage, max: number): AsyncGenerator<Buffer> {
+  let size = 0
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length
+    if (size > max) throw new TooLarge()
+    yield chunk as Buffer
+  }
+}
+
+/**
+ * Sends the request to the upstream and its answer back through `res` (which the paywall may
+ * be holding until the payment settles): status and headers less hop-by-hop ones, the body
+ * chunk by chunk with backpressure, never buffered whole unless `whole`. An upstream that is
+ * down answers 502, one that takes too long 504, a body over the limit 413: each charged nothing.
+ */
+export async function forward(req: IncomingMessage, res: ServerResponse, upstream: Upstream, options: ForwardOptions) {
+  const method = req.method ?? 'GET'
+  const declared = Number(req.headers['content-length'] ?? 0)
+  if (declared > options.maxRequestBytes) {
+    return fail(res, 413, 'payload_too_large', `the request body is over ${options.maxRequestBytes} bytes: send less`)
+  }
+  const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+  let answer: Dispatcher.ResponseData
+  try {
+    answer = await upstream.agent.request({
+      origin: upstream.origin,
+      path: upstreamPath(req.url ?? '/'),
+      method: method as Dispatcher.HttpMethod,
+      headers: upstreamRequestHeaders(req.headers, options.hop, upstream.host) as Record<string, string>,
+      ...(hasBody && method !== 'GET' && method !== 'HEAD'
+        ? { body: Readable.from(limited(req, options.maxRequestBytes)) }
+        : {}),
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    })
+  } catch (error) {
+    if (error instanceof TooLarge || (error as { cause?: unknown }).cause instanceof TooLarge) {
+      return fail(res, 413, 'payload_too_large', `the request body is over ${options.maxRequestBytes} bytes: send less`)
+    }
+    const code = (error as { code?: string }).code
+    if (code === 'UND_ERR_HEADERS_TIMEOUT') {
+      return fail(
+        res,
+        504,
+        'upstream_timeout',
+        `the upstream did not answer within ${options.timeoutMs} ms; nothing was charged`,
+      )
+    }
+    return fail(
+      res,
+      502,
+      'upstream_unavailable',
+      `the upstream ${upstream.origin} could not be reached (${code ?? (error as Error).message}); nothing was charged`,
+    )
+  }
+  const { statusCode, headers, body } = answer
+  const length = Number(headers['content-length'] ?? 0)
+  if (options.maxResponseBytes !== undefined && length > options.maxResponseBytes) {
+    body.destroy()
+    return fail(
+      res,
+      502,
+      'upstream_response_too_large',
+      `the upstream's answer is over ${options.maxResponseBytes} bytes; nothing was charged`,
+    )
+  }
+  res.once('close', () => {
+    if (!res.writableFinished) body.destroy()
+  })
+  try {
+    res.writeHead(statusCode, callerResponseHeaders(headers))
+    if (method === 'HEAD' || statusCode === 204 || statusCode === 304) {
+      body.resume()
+      res.end()
+      return
+    }
+    // A metered answer that is not a stream is metered whole: its JSON `usage` is counted once.
+    if (options.whole && !/text\/event-stream/i.test(String(headers['content-type'] ?? ''))) {
+      const chunks: Buffer[] = []
+      let size = 0
+      for await (const chunk of body) {
+        size += (chunk as Buffer).length
+        if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) throw new TooLarge()
+        chunks.push(chunk as Buffer)
+      }
+      res.end(Buffer.concat(chunks))
+      return
+    }
+    let size = 0
+    for await (const chunk of body) {
+      if (res.destroyed) return
+      size += (chunk as Buffer).length
+      if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) throw new TooLarge()
+      if (!res.write(chunk)) await drained(res)
+    }
+    res.end()
+  } catch (error) {
+    body.destroy()
+    // The upstream broke off (or sent too much) after its head. A paid answer is still held
+    // (its head not sent): it becomes a 502, charged nothing, with none of the body. Else the
+    // answer is cut.
+    const message =
+      error instanceof TooLarge
+        ? `the upstream's answer is over ${options.maxResponseBytes} bytes; nothing was charged`
+        : 'the upstream broke off its answer; nothing was charged'
+    fail(res, 502, error instanceof TooLarge ? 'upstream_response_too_large' : 'upstream_failed', message)
+  }
+}
+
+/** The path and query sent on: an absolute-form target (`http://host/x`) by its path; never a fragment. */
+function upstreamPath(target: string): string {
+  const path = target.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '').split('#', 1)[0] as string
+  return path.startsWith('/') ? path : `/${path}`
+}
+
+const drained = (res: ServerResponse) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })

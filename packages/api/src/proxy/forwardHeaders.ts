@@ -1,0 +1,97 @@
+import type { IncomingHttpHeaders, IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import { trackingHeaderNames } from '../paywall/callerView.js'
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1): the connection's, never sent on. */
+const hopByHop = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+])
+
+/**
+ * Headers that make some servers route a request as another method or path than the one
+ * the paywall priced (Express's method-override, IIS and Symfony's X-Original-URL …): a
+ * caller could send them to reach a priced handler through a free request. Never sent on.
+ */
+const rerouting = [
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
+  'x-original-url',
+  'x-original-method',
+  'x-rewrite-url',
+]
+
+/** The payment and credit headers: 402x's, not the upstream's. */
+const paymentHeaders = ['payment-signature', 'x-payment', 'x-402-payment', 'sign-in-with-x']
+
+/** Removes what a caller may not send on: tracking copies and rerouting headers. Always, free routes too. */
+export function stripCallerHeaders(req: IncomingMessage): void {
+  const headers = req.headers
+  for (const name of trackingHeaderNames) if (headers[name] !== undefined) delete headers[name]
+  for (const name of rerouting) if (headers[name] !== undefined) delete headers[name]
+}
+
+/** What the proxy knows of the hop: the caller's address and scheme, and the key header to drop. */
+export type Hop = { ip: string | undefined; proto: 'http' | 'https'; keyHeader: string | undefined }
+
+/**
+ * The request headers the upstream gets: the caller's, less hop-by-hop headers, payment and
+ * credit headers and the API key; with `X-Forwarded-For/-Proto/-Host` and `Forwarded`
+ * (RFC 7239) saying who called; `Host` is the upstream's.
+ */
+export function upstreamRequestHeaders(
+  headers: IncomingHttpHeaders,
+  hop: Hop,
+  upstreamHost: string,
+): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {}
+  const listed = connectionListed(headers.connection)
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || hopByHop.has(name) || listed.has(name) || name === 'host') continue
+    if (paymentHeaders.includes(name) || name === hop.keyHeader) continue
+    // A credit token is 402x's; any other Authorization is the upstream's.
+    if (name === 'authorization' && /^Bearer[ \t]+x402c_/i.test(String(value))) continue
+    out[name] = value
+  }
+  const host = headers.host ?? ''
+  const forwardedFor = headers['x-forwarded-for']
+  out['x-forwarded-for'] = forwardedFor ? `${forwardedFor}, ${hop.ip ?? 'unknown'}` : (hop.ip ?? 'unknown')
+  out['x-forwarded-proto'] = hop.proto
+  if (host) out['x-forwarded-host'] = host
+  const node = hop.ip?.includes(':') ? `"[${hop.ip}]"` : (hop.ip ?? 'unknown')
+  const forwarded = `for=${node};proto=${hop.proto}${host ? `;host="${host.replace(/["\\]/g, '')}"` : ''}`
+  out.forwarded = headers.forwarded ? `${headers.forwarded}, ${forwarded}` : forwarded
+  out.host = upstreamHost
+  return out
+}
+
+/** The response headers the caller gets: the upstream's, less hop-by-hop ones. */
+export function callerResponseHeaders(headers: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
+  const out: OutgoingHttpHeaders = {}
+  const listed = connectionListed(headers.connection)
+  for (const [name, value] of Object.entries(headers)) {
+    if (value === undefined || hopByHop.has(name) || listed.has(name)) continue
+    out[name] = value
+  }
+  return out
+}
+
+/** The header names a `Connection` header lists: hop-by-hop too. */
+function connectionListed(value: string | string[] | undefined): Set<string> {
+  if (!value) return new Set()
+  const text = Array.isArray(value) ? value.join(',') : value
+  return new Set(
+    text
+      .split(',')
+      .map((s) => s.trim().toLowerCase())
+      .filter(Boolean),
+  )
+}

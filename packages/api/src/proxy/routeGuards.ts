@@ -1,0 +1,39 @@
+import type { Paywall } from '../paywall/createPaywall.js'
+import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
+import { compileRoute, matchRoute, normalizePath } from '../paywall/routes.js'
+import type { ProxyConfig } from './proxyConfig.js'
+
+/**
+ * What the proxy decides before the paywall: free paths and each route's upstream. (Letter
+ * case needs no guard: routes match without regard to it, as most servers route.)
+ */
+export type RouteGuards = {
+  /** Whether a plain path is on the `free` list: sent on with nothing asked. */
+  isFree(method: string, target: string): boolean
+  /** The upstream name of each route of the paywall's table. */
+  upstreamOf: Map<ResolvedRoute, string>
+}
+
+export function compileGuards(config: ProxyConfig, paywall: Paywall): RouteGuards {
+  const free = config.free.map((source) => compileRoute(source))
+  const routes = paywall.config.routes
+  const upstreamOf = new Map<ResolvedRoute, string>()
+  Object.values(config.routeUpstreams).forEach((name, i) => {
+    const route = routes[i]
+    if (name && route) upstreamOf.set(route, name)
+  })
+  /** The path when it has one reading only (nothing to decode or resolve), else `undefined`. */
+  const plainPath = (target: string) => {
+    const path = target.split(/[?#]/, 1)[0] as string
+    return normalizePath(path) === path ? path : undefined
+  }
+  return {
+    isFree(method, target) {
+      if (free.length === 0) return false
+      const path = plainPath(target)
+      const upper = method.toUpperCase()
+      return path !== undefined && free.some((pattern) => matchRoute(pattern, upper, path))
+    },
+    upstreamOf,
+  }
+}
