@@ -129,7 +129,9 @@ describe('docs samples', () => {
       readFileSync(join(root, 'packages/cli/src/bin.ts'), 'utf8') +
       readFileSync(join(root, 'packages/cli/src/commands/credits.ts'), 'utf8') +
       readFileSync(join(root, 'packages/cli/src/commands/keys.ts'), 'utf8') +
-      readFileSync(join(root, 'packages/cli/src/commands/migrate.ts'), 'utf8')
+      readFileSync(join(root, 'packages/cli/src/commands/migrate.ts'), 'utf8') +
+      readFileSync(join(root, 'packages/cli/src/commands/gateway.ts'), 'utf8') +
+      readFileSync(join(root, 'packages/cli/src/commands/proxy.ts'), 'utf8')
     const commands = blocks
       .filter((b) => b.lang === 'sh')
       .flatMap((b) => b.code.split('\n').map((text) => ({ b, text: text.replace(/#.*$/, '') })))

@@ -212,10 +212,8 @@ describe.skipIf(!flaskReady)('Flask through 402x gateway', () => {
       expect(receiptOf(completed)).toMatchObject({ reserved: '10000', captured: '1200', returned: '8800' })
     })
 
-    // Known gateway defect: finish builds the handler's answer from `body` as text/plain, and
-    // the default token count reads JSON answers only, so a body sent to be counted is a 500
-    // meter_failed. Remove `.fails` once the gateway counts it (docs/decision-service.md).
-    it.fails('charges a metered view what the gateway counts in its body', async () => {
+    // Without units, finish sends the view's JSON body, and the gateway counts its tokens.
+    it('charges a metered view what the gateway counts in its body', async () => {
       // {"text": "x" × 40}: 40 bytes of text, at 4 bytes a token, 10 tokens.
       const echoed = await fetch(`${api}/api/echo?text=${'x'.repeat(40)}`, {
         headers: { authorization: `Bearer ${token}` },

@@ -174,7 +174,9 @@ async function finishDecision(decision: Proceed, status: number, units: number |
   const json = units !== undefined ? JSON.stringify({ tokens: units, items: units, units }) : (body ?? '')
   const handler = new Response(status === 204 || status === 304 ? null : json, {
     status,
-    headers: { 'content-type': units !== undefined ? 'application/json' : 'text/plain; charset=utf-8' },
+    headers: {
+      'content-type': units !== undefined || looksLikeJson(json) ? 'application/json' : 'text/plain; charset=utf-8',
+    },
   })
   const final = await decision.finish(handler)
   if (final.status !== status) return { action: 'respond', ...(await wireResponse(final)) }
@@ -182,6 +184,17 @@ async function finishDecision(decision: Proceed, status: number, units: number |
   for (const [name, value] of final.headers) if (handler.headers.get(name) !== value) added[name] = value
   const charged = 'payment-response' in added || 'x-402x-receipt' in added
   return { action: 'send', charged, headers: added }
+}
+
+/** Whether a body the app sent is JSON (then metered as the JSON it is: its `usage`, its text). */
+function looksLikeJson(text: string): boolean {
+  if (!/^\s*[[{]/.test(text)) return false
+  try {
+    JSON.parse(text)
+    return true
+  } catch {
+    return false
+  }
 }
 
 const invalid = (error: { issues: { path: PropertyKey[]; message: string }[] }) => {

@@ -25,8 +25,13 @@ export async function gatewayCommand(args: string[]): Promise<number> {
       host: { type: 'string', default: '127.0.0.1' },
       token: { type: 'string' },
       json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   })
+  if (values.help) {
+    process.stdout.write(`${gatewayUsage}\n`)
+    return 0
+  }
   const ui = createUi({ json: values.json })
   const port = Number(values.port)
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
