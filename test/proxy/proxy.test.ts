@@ -33,7 +33,8 @@ async function app(req: IncomingMessage, res: ServerResponse) {
     res.writeHead(status, { 'content-type': 'application/json' })
     res.end(JSON.stringify(body))
   }
-  if (path.startsWith('/api/data') || path === '/free' || path === '/health') return json(200, { ok: true, path })
+  if (path.startsWith('/api/data') || path === '/api/keyed' || path === '/free' || path === '/health')
+    return json(200, { ok: true, path })
   if (path === '/api/broken') return json(503, { error: 'down for maintenance' })
   if (path === '/api/slow') {
     await sleep(1_500)
@@ -60,6 +61,13 @@ async function app(req: IncomingMessage, res: ServerResponse) {
     return
   }
   if (path === '/api/echo') return json(200, { bytes: (await text(req)).length })
+  if (path === '/v1/counted') {
+    // The count in a header of the head, before a streamed body.
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'x-usage-tokens': '5' })
+    res.write('data: {"text":"one"}\n\n')
+    res.end('data: {"text":"two"}\n\n')
+    return
+  }
   return json(404, { error: 'not found' })
 }
 
@@ -77,6 +85,8 @@ const routes = {
   'GET /api/other': { price: 0.01, upstream: 'other' },
   'GET /ws-paid': 0.01,
   'POST /api/echo': 0.01,
+  'GET /v1/counted': { pricePerToken: 0.0001, max: 0.01, usageHeader: 'X-Usage-Tokens' },
+  'GET /api/keyed': { price: 0.01, accept: ['key', 'x402'] },
 }
 
 /** The stack's settings, one ledger for every proxy of the file (a reload compares them). */
@@ -91,6 +101,7 @@ function configFor(extra: Record<string, unknown> = {}) {
       free: ['GET /health'],
       timeoutMs: 500,
       maxRequestBytes: 1024,
+      keys: { plans: ['free', { preset: 'tiered', name: 'pro', monthly: 100 }] },
       ...extra,
     }),
     'test',
@@ -317,6 +328,32 @@ describe('streams and metering', () => {
     const receipt = JSON.parse((events.at(-1) as string).split('data: ')[1] as string)
     // The final chunk's usage (9) replaces the estimate.
     expect(receipt).toMatchObject({ captured: '900' })
+  })
+
+  it('charges per token from a header the seller names, the body passed on whole', async () => {
+    const token = await buyCredit('0.05')
+    const res = await fetch(`${url}/v1/counted`, { headers: { authorization: `Bearer ${token}` } })
+    expect(res.status).toBe(200)
+    expect(await res.text()).toBe('data: {"text":"one"}\n\ndata: {"text":"two"}\n\n')
+    expect(JSON.parse(res.headers.get('x-402x-receipt') ?? '{}')).toMatchObject({ captured: '500' })
+  })
+})
+
+describe('keys and plans', () => {
+  it("serves a key's plan through the proxy, and tells the upstream which plan", async () => {
+    expect((await fetch(`${url}/api/keyed`)).status).toBe(402)
+    const { key } = await (proxy.paywall.keys as NonNullable<Proxy['paywall']['keys']>).create({
+      name: 'alice',
+      plan: 'pro',
+    })
+    const res = await fetch(`${url}/api/keyed`, { headers: { 'x-api-key': key } })
+    expect(res.status).toBe(200)
+    const headers = seen.at(-1)?.headers ?? {}
+    expect(headers['x-402x-plan']).toBe('pro')
+    // The key is 402x's: the upstream gets who, not the secret.
+    expect(headers['x-api-key']).toBeUndefined()
+    const bad = await fetch(`${url}/api/keyed`, { headers: { 'x-api-key': 'x402_test_nope' } })
+    expect(bad.status).toBe(401)
   })
 })
 

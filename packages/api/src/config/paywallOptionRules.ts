@@ -111,6 +111,7 @@ export const routeRules = {
   trackExecutionTime: bool,
   countItems: fn('(response) => items'),
   meterResponse: fn('(res) => units'),
+  meterWhole: bool,
   max: price,
   // Its value is checked by `resolveMeter`, which names the route.
   overMax: rule.string("'refuse' (the default) or 'cap'"),

@@ -23,6 +23,8 @@ export type Meter = {
   countEvent(event: AnyResponse, text: string): number | { total: number }
   /** Units in one chunk of another stream. */
   countChunk(text: string): number
+  /** `meterWhole`: the answer is counted whole (`count`), never event by event. */
+  whole: boolean
 }
 
 /** The maximum a route gets when it does not declare one, in its own units. */
@@ -46,6 +48,7 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   }
   if (kinds.length === 0) {
     if (route.overMax !== undefined) throw fail('overMax is for metered prices (pricePerToken, pricePerSecond …)')
+    if (route.meterWhole !== undefined) throw fail('meterWhole is for metered prices (pricePerToken, meterResponse …)')
     if (timed) throw fail('trackTime and trackExecutionTime need pricePerSecond')
     if (route.countTokens) throw fail('countTokens needs pricePerToken')
     if (route.max !== undefined) throw fail('max is for metered prices (pricePerToken, pricePerSecond …)')
@@ -117,7 +120,11 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   } else {
     max = formatMoney(chargeFor(defaultMaxUnits[kind], unitPrice, decimals), decimals)
   }
-  return { kind, unitPrice, max, overMax: route.overMax ?? 'refuse', route: name, count, countEvent, countChunk }
+  if (route.meterWhole !== undefined && typeof route.meterWhole !== 'boolean') {
+    throw fail('meterWhole is true or false')
+  }
+  const whole = route.meterWhole === true
+  return { kind, unitPrice, max, overMax: route.overMax ?? 'refuse', route: name, count, countEvent, countChunk, whole }
 }
 
 /** The charge for `units` at `unitPrice` dollars, in atomic units, rounded half-up. */

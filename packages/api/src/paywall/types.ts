@@ -156,6 +156,12 @@ export type RouteOptions = {
    */
   meterResponse?: (res: MeteredResponse) => number
   /**
+   * Meter the answer whole, once it has ended, even an SSE one: `meterResponse` then sees its
+   * status, headers and whole body (a count the upstream puts in a header), and the answer
+   * goes out after it is charged, not as it streams. @default false
+   */
+  meterWhole?: boolean
+  /**
    * The most one request of a metered route may cost, in dollars: what is reserved from
    * credit, or paid up front. A stream stops with a final event when it is used up.
    * @default 4096 tokens, 60 seconds, 100 items or 1000 units at the route's price

@@ -14,8 +14,8 @@ export type ForwardOptions = {
   maxRequestBytes: number
   /** The most bytes of the answer sent on (held paid answers); past it the answer is cut: nothing is charged. */
   maxResponseBytes: number | undefined
-  /** Read the whole answer, then end it in one go (a metered answer that is not a stream). */
-  whole: boolean
+  /** Read the whole answer, then end it in one go: metered answers (a stream only for a header count). */
+  whole: 'always' | 'unless-stream' | 'never'
 }
 
 /** Sent to the caller when the upstream could not answer: nothing is charged for a ≥ 400. */
@@ -109,7 +109,8 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
       return
     }
     // A metered answer that is not a stream is metered whole: its JSON `usage` is counted once.
-    if (options.whole && !/text\/event-stream/i.test(String(headers['content-type'] ?? ''))) {
+    const stream = /text\/event-stream/i.test(String(headers['content-type'] ?? ''))
+    if (options.whole === 'always' || (options.whole === 'unless-stream' && !stream)) {
       const chunks: Buffer[] = []
       let size = 0
       for await (const chunk of body) {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { X402Error } from '@402x/core'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
+import { plans } from '../keys/plans.js'
 import type { PaywallOptions, Price, RouteOptions } from '../paywall/types.js'
 import { type ProxyRoute, toRouteOptions } from './proxyRoutes.js'
 
@@ -12,6 +13,8 @@ export type ProxyConfig = {
   upstreams: Record<string, string>
   /** Each route's upstream name (`undefined`: the default), by its routes-table key. */
   routeUpstreams: Record<string, string | undefined>
+  /** The routes metered from a header of the answer's head (metered whole, not streamed). */
+  headerMetered: string[]
   /** Paths served free before anything is priced (`free: ['GET /health']`). */
   free: string[]
   /** The paywall's options: every setting of the middleware, the routes included. */
@@ -111,6 +114,7 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
   if (!isRecord(routes)) throw configError(file, at(['routes']), "routes must be a map: 'GET /api/data': 0.01")
   const table: Record<string, RouteOptions | Price> = {}
   const routeUpstreams: Record<string, string | undefined> = {}
+  const headerMetered: string[] = []
   for (const [key, value] of Object.entries(routes)) {
     const where = (field?: string) => at(field ? ['routes', key, field] : ['routes', key])
     let route: ProxyRoute
@@ -129,6 +133,7 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
     }
     table[key] = route.options
     routeUpstreams[key] = route.upstream
+    if (route.usageHeader) headerMetered.push(key)
   }
   const number = (key: string, fallback: number) => {
     const value = data[key] ?? fallback
@@ -139,16 +144,51 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
   }
   const settings: Record<string, unknown> = {}
   for (const key of paywallKeys) if (data[key] !== undefined) settings[key] = data[key]
+  if (settings.keys !== undefined) {
+    try {
+      settings.keys = keysOf(settings.keys)
+    } catch (error) {
+      throw configError(file, at(['keys']), `keys: ${(error as Error).message}`)
+    }
+  }
   return {
     upstream,
     upstreams,
     routeUpstreams,
+    headerMetered,
     free: free as string[],
     // A proxy tells its upstream who called, unless the file says otherwise.
     paywall: { trackingHeaders: true, ...settings, routes: table } as PaywallOptions,
     timeoutMs: number('timeoutMs', 30_000),
     maxRequestBytes: number('maxRequestBytes', 10 * 1024 * 1024),
     maxResponseBytes: number('maxResponseBytes', 50 * 1024 * 1024),
+  }
+}
+
+/**
+ * `keys:` with its plans written as presets: `free`, `payAsYouGo`, or `{ preset: tiered,
+ * name: pro, monthly: 50000 }` (the preset's settings overridden), or a plan in full.
+ */
+function keysOf(keys: unknown): unknown {
+  if (!isRecord(keys) || !Array.isArray(keys.plans)) {
+    throw new Error('give plans: keys: { plans: [free, payAsYouGo, { preset: tiered, name: pro, monthly: 50000 }] }')
+  }
+  const presets = plans as unknown as Record<string, (overrides?: Record<string, unknown>) => unknown>
+  const names = Object.keys(plans).join(', ')
+  return {
+    ...keys,
+    plans: keys.plans.map((plan, i) => {
+      if (typeof plan === 'string') {
+        if (!presets[plan]) throw new Error(`plans[${i}] "${plan}" is not a preset: use ${names}, or a plan in full`)
+        return presets[plan]()
+      }
+      if (isRecord(plan) && typeof plan.preset === 'string') {
+        const { preset, ...overrides } = plan
+        if (!presets[preset]) throw new Error(`plans[${i}].preset "${preset}" is not a preset: use ${names}`)
+        return presets[preset](overrides)
+      }
+      return plan
+    }),
   }
 }
 

@@ -1,7 +1,12 @@
 import type { Price, RouteOptions } from '../paywall/types.js'
 
 /** One route of `402x.yaml`, as the paywall takes it, and the upstream it goes to. */
-export type ProxyRoute = { options: RouteOptions | Price; upstream: string | undefined }
+export type ProxyRoute = {
+  options: RouteOptions | Price
+  upstream: string | undefined
+  /** `usageHeader`: the answer is metered whole, from the count in this header of its head. */
+  usageHeader: string | undefined
+}
 
 /** What a route of `402x.yaml` may hold: the middleware's route settings that YAML can write. */
 const routeKeys = [
@@ -19,6 +24,7 @@ const routeKeys = [
   'accept',
   'free',
   'upstream',
+  'usageHeader',
 ]
 
 /** A route's mistake, naming the field it is on (its line is found from it). */
@@ -37,7 +43,9 @@ class RouteError extends Error {
  * and `upstream` (the name of the upstream it goes to).
  */
 export function toRouteOptions(value: unknown): ProxyRoute {
-  if (typeof value === 'number' || typeof value === 'string') return { options: value, upstream: undefined }
+  if (typeof value === 'number' || typeof value === 'string') {
+    return { options: value, upstream: undefined, usageHeader: undefined }
+  }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RouteError('give a price (0.01) or a map ({ price: 0.01 }, { pricePerToken: 0.00002, max: 0.05 })')
   }
@@ -60,6 +68,21 @@ export function toRouteOptions(value: unknown): ProxyRoute {
       prices[1],
     )
   }
+  const usageHeader = route.usageHeader
+  delete route.usageHeader
+  if (usageHeader !== undefined) {
+    if (typeof usageHeader !== 'string' || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(usageHeader)) {
+      throw new RouteError('usageHeader must be a header name, such as x-usage-tokens', 'usageHeader')
+    }
+    if (route.pricePerToken === undefined) {
+      throw new RouteError('usageHeader counts tokens: give pricePerToken with it', 'usageHeader')
+    }
+    // The upstream's own count, from its answer's head: price × tokens (metered whole).
+    route.price = route.pricePerToken
+    delete route.pricePerToken
+    route.meterResponse = headerCount(usageHeader.toLowerCase())
+    route.meterWhole = true
+  }
   if (route.pricePerSecond !== undefined) route.trackTime = true
   if (route.pricePerKb !== undefined) {
     // Per KB of the answer: 1000 bytes a unit, summed over a stream's chunks.
@@ -67,7 +90,17 @@ export function toRouteOptions(value: unknown): ProxyRoute {
     delete route.pricePerKb
     route.meterResponse = perKb
   }
-  return { options: route as RouteOptions, upstream }
+  return { options: route as RouteOptions, upstream, usageHeader: usageHeader as string | undefined }
+}
+
+/** The token count in a header; an answer without a whole number there is a `meter_failed` (charged nothing). */
+const headerCount = (name: string) => (res: { headers: Headers }) => {
+  const value = res.headers.get(name)
+  const count = value === null ? Number.NaN : Number(value)
+  if (!Number.isInteger(count) || count < 0) {
+    throw new Error(`the upstream's answer has no whole number of tokens in ${name}`)
+  }
+  return count
 }
 
 const perKb = (res: { data: string }) => Buffer.byteLength(res.data) / 1000

@@ -51,7 +51,7 @@ export function meteredProceed(rt: PaywallRuntime, m: Metered): Decision {
             : known !== undefined
               ? known
               : new Uint8Array(await response.arrayBuffer())
-        if (body && /text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
+        if (body && !meter.whole && /text\/event-stream/i.test(response.headers.get('content-type') ?? '')) {
           // A whole SSE body (an adapter that buffers streams): billed event by event, as a stream is.
           const stream = createStreamMeter({
             meter,
@@ -115,16 +115,21 @@ export function meteredProceed(rt: PaywallRuntime, m: Metered): Decision {
         .refund(m.account, receipt.captured, `${m.reservationId}:undelivered`, 'response not delivered')
         .catch((error) => rt.events.emit('error', error))
     },
-    stream: (sse) =>
-      createStreamMeter({
-        meter,
-        reserved: m.reserved,
-        decimals,
-        startedAt,
-        sse,
-        settle: (amount, reason) => close(amount, reason),
-        resource: m.resourceUrl,
-      }),
+    // `meterWhole`: no streaming; adapters buffer the answer and `finish` counts it whole.
+    ...(meter.whole
+      ? {}
+      : {
+          stream: (sse) =>
+            createStreamMeter({
+              meter,
+              reserved: m.reserved,
+              decimals,
+              startedAt,
+              sse,
+              settle: (amount, reason) => close(amount, reason),
+              resource: m.resourceUrl,
+            }),
+        }),
     streamHeaders: () => {
       const out = new Headers({ 'x-402x-reserved': String(m.reserved) })
       if (m.token) out.set(tokenHeader, m.token)
