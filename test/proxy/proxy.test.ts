@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { connect } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { decodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
-import { createProxy, type Proxy, parseProxyConfig } from '402x-api/proxy'
+import { createProxy, type PayingProxy, parseProxyConfig } from '402x-api/proxy'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { WebSocket, WebSocketServer } from 'ws'
 import { signedPayment } from '../helpers/payments.js'
@@ -17,7 +17,7 @@ let upstream: Server
 let upstreamUrl: string
 let other: Server
 let otherUrl: string
-let proxy: Proxy
+let proxy: PayingProxy
 let server: Server
 let url: string
 let buyers = 0
@@ -342,7 +342,7 @@ describe('streams and metering', () => {
 describe('keys and plans', () => {
   it("serves a key's plan through the proxy, and tells the upstream which plan", async () => {
     expect((await fetch(`${url}/api/keyed`)).status).toBe(402)
-    const { key } = await (proxy.paywall.keys as NonNullable<Proxy['paywall']['keys']>).create({
+    const { key } = await (proxy.paywall.keys as NonNullable<PayingProxy['paywall']['keys']>).create({
       name: 'alice',
       plan: 'pro',
     })

@@ -18,7 +18,7 @@ export type ProxyOptions = ProxyConfig & {
   decisions?: DecisionServiceOptions
 }
 
-export type Proxy = {
+export type PayingProxy = {
   /** `http.createServer(proxy.listener)`. */
   listener: (req: IncomingMessage, res: ServerResponse) => void
   /** `server.on('upgrade', proxy.upgrade)`: WebSocket upgrades pass through on free routes. */
@@ -47,7 +47,7 @@ const fixedSettings = (config: ProxyConfig) => {
  * const proxy = createProxy(loadProxyConfig('402x.yaml'))
  * const server = http.createServer(proxy.listener).on('upgrade', proxy.upgrade).listen(4022)
  */
-export function createProxy(options: ProxyOptions): Proxy {
+export function createProxy(options: ProxyOptions): PayingProxy {
   const { decisions, ...first } = options
   if (!first.upstream && Object.keys(first.upstreams).length === 0) {
     throw new Error('402x proxy needs an upstream: set upstream: http://127.0.0.1:8000 in the file, or pass --upstream')
