@@ -111,7 +111,7 @@ class Decisions(unittest.TestCase):
         self.assertEqual(app.environ['wsgi.input'].read(), b'{"a":1}')  # the body is put back
         decide = self.gateway.calls[0][1]
         self.assertEqual((decide['method'], decide['body'], 'route' in decide), ('POST', '{"a":1}', False))
-        self.assertEqual(self.gateway.calls[1][1], {'ticket': 't_1', 'status': 200, 'body': '{"ok": true}'})
+        self.assertEqual(self.gateway.calls[1][1], {'ticket': 't_1', 'status': 200, 'body': '{"ok": true}', 'contentType': 'application/json'})
 
     def test_a_failing_app_releases_the_payment_then_raises(self):
         with self.assertRaises(RuntimeError):

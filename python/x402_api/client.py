@@ -50,15 +50,24 @@ class GatewayClient:
         return gateway, self._post(gateway, '/__402x/decide', request)
 
     def finish(
-        self, gateway: str, ticket: str, status: int, units: float | None = None, body: str | None = None
+        self,
+        gateway: str,
+        ticket: str,
+        status: int,
+        units: float | None = None,
+        body: str | None = None,
+        content_type: str | None = None,
     ) -> dict:
-        """Reports the handler's status (and ``units`` or ``body`` on metered routes) to the
-        gateway that answered ``decide``; returns ``send`` or ``respond``."""
+        """Reports the handler's status (and ``units``, or ``body`` and its ``content_type``,
+        on metered routes) to the gateway that answered ``decide``; returns ``send`` or
+        ``respond``."""
         payload: dict = {'ticket': ticket, 'status': status}
         if units is not None:
             payload['units'] = units
         elif body is not None:
             payload['body'] = body
+            if content_type:
+                payload['contentType'] = content_type
         return self._post(gateway, '/__402x/finish', payload)
 
     def abort(self, gateway: str, ticket: str, reason: str | None = None) -> dict:

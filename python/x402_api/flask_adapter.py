@@ -68,7 +68,7 @@ def require_payment(
                 raise
             units = flask.g.get('x402_units')
             text = _text(response) if metered and units is None and outcome.ticket else None
-            result = outcome.finish(response.status_code, units=units, body=text)
+            result = outcome.finish(response.status_code, units=units, body=text, content_type=response.content_type)
             if isinstance(result, Reply):
                 response.close()
                 return _response(result)

@@ -41,14 +41,20 @@ class Proceed:
         }
 
     def finish(
-        self, status: int, units: Optional[float] = None, body: Optional[str] = None
+        self,
+        status: int,
+        units: Optional[float] = None,
+        body: Optional[str] = None,
+        content_type: Optional[str] = None,
     ) -> Union[Reply, Dict[str, str]]:
         """Settles or releases by the handler's status: the headers to add to its answer, or
         a :class:`Reply` to send instead (the gateway's, or a 503 when ``finish`` failed)."""
         if self.ticket is None:
             return self.headers
         try:
-            answer = self.client.finish(self.gateway, self.ticket, status, units=units, body=body)
+            answer = self.client.finish(
+                self.gateway, self.ticket, status, units=units, body=body, content_type=content_type
+            )
         except X402Error as error:
             log.warning('402x finish failed, the answer is withheld: %s', error)
             return Reply(*unavailable(withheld(error)))

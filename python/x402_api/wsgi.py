@@ -73,7 +73,8 @@ class X402Middleware:
             raise
         units = environ.get('x402.units')
         text = answer.text() if units is None else None
-        result = outcome.finish(answer.status_code, units=units, body=text)
+        content_type = next((v for k, v in answer.headers if k.lower() == 'content-type'), None)
+        result = outcome.finish(answer.status_code, units=units, body=text, content_type=content_type)
         if isinstance(result, Reply):
             return _send(start_response, result.status, result.headers, result.body)
         return _send(start_response, answer.status, merge_headers(answer.headers, result), answer.body, raw=True)

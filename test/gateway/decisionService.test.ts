@@ -190,6 +190,24 @@ describe('credit through the decision service', () => {
     const receipt = JSON.parse(done.json.headers['x-402x-receipt'] ?? 'null')
     // 12 tokens at $0.0001: 1200 atomic units captured, the rest of the $0.01 reserve returned.
     expect(receipt).toMatchObject({ reserved: '10000', captured: '1200', returned: '8800' })
+    // An SSE body over the maximum: the app must send the cut body with its receipt event.
+    const sseRoute = { pricePerToken: 0.0001, max: 0.0005 }
+    const stream = await decide('/api/stream', { authorization: `Bearer ${token}` }, sseRoute, 'POST')
+    const events = Array.from(
+      { length: 8 },
+      (_, i) => `data: ${JSON.stringify({ choices: [{ delta: { content: `w${i}` } }] })}\n\n`,
+    )
+    const cut = await call('/__402x/finish', {
+      ticket: stream.json.ticket,
+      status: 200,
+      body: events.join(''),
+      contentType: 'text/event-stream',
+    })
+    expect(cut.json, JSON.stringify(cut.json)).toMatchObject({ action: 'respond', status: 200 })
+    const sent = (cut.json.body ?? '').split('\n\n').filter(Boolean)
+    expect(sent.filter((e) => e.startsWith('data: {'))).toHaveLength(5)
+    expect(sent.at(-1)).toMatch(/^event: x402-receipt\ndata: /)
+    expect(JSON.parse((sent.at(-1) as string).split('data: ')[1] as string)).toMatchObject({ captured: '500' })
     const fixed = await decide('/api/data', { authorization: `Bearer ${token}` })
     expect(fixed.json.action).toBe('proceed')
     const paid = await call('/__402x/finish', { ticket: fixed.json.ticket, status: 200 })

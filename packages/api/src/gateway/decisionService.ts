@@ -83,10 +83,10 @@ export function decisionService(paywall: Paywall, options: DecisionServiceOption
   const finish = async (json: unknown) => {
     const parsed = FinishSchema.safeParse(json)
     if (!parsed.success) return invalid(parsed.error)
-    const { ticket, status, units, body } = parsed.data
+    const { ticket, status, units, body, contentType } = parsed.data
     const decision = tickets.take(ticket)
     if (!decision) return unknownTicket()
-    return finishDecision(decision, status, units, body)
+    return finishDecision(decision, status, units, body, contentType)
   }
 
   const abort = async (json: unknown) => {
@@ -165,7 +165,13 @@ export function decisionService(paywall: Paywall, options: DecisionServiceOption
  * The handler's status (and units or body, on metered and credit-funded routes) settles or
  * releases the decision: the receipt headers to add, or an answer to send instead.
  */
-async function finishDecision(decision: Proceed, status: number, units: number | undefined, body: string | undefined) {
+async function finishDecision(
+  decision: Proceed,
+  status: number,
+  units: number | undefined,
+  body: string | undefined,
+  contentType: string | undefined,
+) {
   if (decision.finishStatus && units === undefined && body === undefined) {
     const outcome = await decision.finishStatus(status)
     if (outcome instanceof Response) return { action: 'respond', ...(await wireResponse(outcome)) }
@@ -175,11 +181,20 @@ async function finishDecision(decision: Proceed, status: number, units: number |
   const handler = new Response(status === 204 || status === 304 ? null : json, {
     status,
     headers: {
-      'content-type': units !== undefined || looksLikeJson(json) ? 'application/json' : 'text/plain; charset=utf-8',
+      'content-type':
+        units !== undefined
+          ? 'application/json'
+          : (contentType ?? (looksLikeJson(json) ? 'application/json' : 'text/plain; charset=utf-8')),
     },
   })
   const final = await decision.finish(handler)
   if (final.status !== status) return { action: 'respond', ...(await wireResponse(final)) }
+  // The core changed the body the app sent (a metered SSE answer cut at its maximum, with its
+  // receipt event): the app must send this one, not its own, or it would serve what is unpaid.
+  if (body !== undefined) {
+    const wire = await wireResponse(final)
+    if (wire.body !== body) return { action: 'respond', ...wire }
+  }
   const added: Record<string, string> = {}
   for (const [name, value] of final.headers) if (handler.headers.get(name) !== value) added[name] = value
   const charged = 'payment-response' in added || 'x-402x-receipt' in added

@@ -29,6 +29,8 @@ export const FinishSchema = z.object({
   status: z.number().int().min(100).max(599),
   units: z.number().nonnegative().optional(),
   body: z.string().optional(),
+  /** The `body`'s content type, as the handler answered it. */
+  contentType: z.string().optional(),
 })
 
 /** What `POST /__402x/abort` takes. */
