@@ -49,6 +49,24 @@ describe('402x dev as a whole', () => {
     }
   })
 
+  it('serves the decision service at its API URL, for apps in other languages', async () => {
+    const dev = await startDevProcess()
+    try {
+      const res = await fetch(`${dev.ready.apiUrl}/__402x/decide`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ method: 'GET', url: 'http://127.0.0.1:5000/api/x', route: { price: 0.05 } }),
+      })
+      expect(res.status).toBe(200)
+      const decision = (await res.json()) as { action: string; status: number; headers: Record<string, string> }
+      expect(decision).toMatchObject({ action: 'respond', status: 402 })
+      const required = decodeHeader(decision.headers['payment-required'] ?? '', PaymentRequiredSchema)
+      expect(required.ok && required.value.accepts[0]?.amount).toBe('50000')
+    } finally {
+      await dev.stop()
+    }
+  })
+
   it('stops with a message, exit code 1, when its chain dies (anvil killed)', async () => {
     const dev = await startDevProcess()
     try {

@@ -61,6 +61,13 @@ async function app(req: IncomingMessage, res: ServerResponse) {
     return
   }
   if (path === '/api/echo') return json(200, { bytes: (await text(req)).length })
+  if (path === '/api/huge') {
+    // Chunked, no length given: the proxy finds out as it reads.
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    for (let i = 0; i < 8; i++) res.write(Buffer.alloc(1024, 120))
+    res.end()
+    return
+  }
   if (path === '/v1/counted') {
     // The count in a header of the head, before a streamed body.
     res.writeHead(200, { 'content-type': 'text/event-stream', 'x-usage-tokens': '5' })
@@ -85,6 +92,7 @@ const routes = {
   'GET /api/other': { price: 0.01, upstream: 'other' },
   'GET /ws-paid': 0.01,
   'POST /api/echo': 0.01,
+  'GET /api/huge': 0.01,
   'GET /v1/counted': { pricePerToken: 0.0001, max: 0.01, usageHeader: 'X-Usage-Tokens' },
   'GET /api/keyed': { price: 0.01, accept: ['key', 'x402'] },
 }
@@ -101,6 +109,7 @@ function configFor(extra: Record<string, unknown> = {}) {
       free: ['GET /health'],
       timeoutMs: 500,
       maxRequestBytes: 1024,
+      maxResponseBytes: 4096,
       keys: { plans: ['free', { preset: 'tiered', name: 'pro', monthly: 100 }] },
       ...extra,
     }),
@@ -292,6 +301,37 @@ describe('an upstream that fails charges nothing', () => {
     })
     expect(res.status).toBe(413)
     expect(seen).toHaveLength(0)
+  })
+})
+
+describe('size limits', () => {
+  it('a request body streamed past the limit, with no length given: 413, nothing charged', async () => {
+    const { buyer, header } = await pay('/api/echo', { method: 'POST', body: 'x' })
+    const before = await stack.chain.balanceOf(buyer.address)
+    const chunks = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 4; i++) controller.enqueue(new Uint8Array(512).fill(121))
+        controller.close()
+      },
+    })
+    const res = await fetch(`${url}/api/echo`, {
+      method: 'POST',
+      headers: { 'payment-signature': header },
+      body: chunks,
+      duplex: 'half',
+    } as RequestInit)
+    expect(res.status).toBe(413)
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
+  })
+
+  it('a paid answer over maxResponseBytes: 502, none of it sent, nothing charged', async () => {
+    const { buyer, header } = await pay('/api/huge')
+    const before = await stack.chain.balanceOf(buyer.address)
+    const res = await fetch(`${url}/api/huge`, { headers: { 'payment-signature': header } })
+    expect(res.status).toBe(502)
+    expect(await res.text()).not.toContain('xxxx')
+    expect(res.headers.get('payment-response')).toBeNull()
+    expect(await stack.chain.balanceOf(buyer.address)).toBe(before)
   })
 })
 
