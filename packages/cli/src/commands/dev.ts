@@ -216,6 +216,7 @@ export async function dev(options: DevOptions): Promise<void> {
         ui.bold('Paid endpoints'),
         ...demoEndpoints.map((e) => `  ${e.method.padEnd(5)} ${apiUrl}${e.path.padEnd(22)} $${e.price}`),
         `  docs  ${apiUrl}/openapi.json  ·  ${apiUrl}/.well-known/x402`,
+        `  other languages (Flask …): POST ${apiUrl}/__402x/decide (docs/decision-service.md)`,
         '',
         ui.bold('API keys (one per plan; the admin API at /__402x/admin answers this machine)'),
         `  ${demoKeyedEndpoint.method.padEnd(5)} ${keyedUrl}  $${demoKeyedEndpoint.price} (a key, x402 or credit)`,
