@@ -154,6 +154,21 @@ class Decisions(unittest.TestCase):
         call(middleware, path='/__402x/credits', method='POST')
         self.assertNotIn('route', self.gateway.calls[-1][1])
 
+    def test_head_of_a_get_route_and_options_of_any_route_go_to_the_gateway(self):
+        # The app serves every method (Flask serves HEAD with the GET view): only the gateway's
+        # answer (402 for HEAD, 204 for OPTIONS) keeps it from running unpaid.
+        self.gateway.answers['/__402x/decide'] = CHALLENGE
+        app = Recorded()
+        middleware = X402Middleware(app, routes={'GET /paid': 0.01, 'POST /form': 0.01}, client=self.client)
+        for method, path in [('HEAD', '/paid'), ('OPTIONS', '/paid'), ('OPTIONS', '/form')]:
+            status, _, _ = call(middleware, path=path, method=method)
+            self.assertEqual(status, 402, (method, path))
+            self.assertEqual(self.gateway.calls[-1][1]['method'], method)
+        self.assertEqual(self.gateway.calls[0][1]['pattern'], 'GET /paid')
+        self.assertEqual(app.runs, 0)
+        call(middleware, path='/form', method='HEAD')  # HEAD is under GET only
+        self.assertEqual((len(self.gateway.calls), app.runs), (3, 1))
+
 
 if __name__ == '__main__':
     unittest.main()

@@ -102,8 +102,14 @@ class PathPattern:
         self._regex = re.compile(f'^{body}$', re.IGNORECASE)
 
     def matches(self, method: str, path: str) -> bool:
-        """Whether a request's method and normalized path are under this pattern."""
-        return self.method in ('*', method.upper()) and bool(self._regex.match(path))
+        """Whether a request's method and normalized path are under this pattern. As in 402x,
+        ``HEAD`` is under a ``GET`` route (WSGI frameworks serve it with the ``GET`` view), and
+        ``OPTIONS`` under any route of the path: the gateway answers both (402, 204), so a view
+        that serves every method never runs for them unpaid."""
+        method = method.upper()
+        return (
+            self.method in ('*', method) or (self.method == 'GET' and method == 'HEAD') or method == 'OPTIONS'
+        ) and bool(self._regex.match(path))
 
 
 def normalize_path(path: str) -> Optional[str]:

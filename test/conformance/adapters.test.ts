@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sseEvents, sseStream, chunks as webChunks } from '../fixtures/next-app/stream.js'
 import { fetchServer } from '../helpers/fetchServer.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
+import { hasFlask, startFlaskApp } from '../python/flaskApp.js'
 
 // One table of scenarios, run against every adapter.
 const routes = {
@@ -195,7 +196,19 @@ const adapters: Adapter[] = [
       return startProxy(options, await startPythonUpstream())
     },
   },
+  // The Python package (python/) in Flask (test/fixtures/flask-app/conformance.py), asking a
+  // `402x gateway` child through the decision service. Skipped, with the reason, without Flask.
+  ...(hasFlask()
+    ? [
+        {
+          name: 'flask (decision service)',
+          start: (options: Record<string, unknown>) => startFlaskApp(options, flaskApp),
+        },
+      ]
+    : []),
 ]
+
+const flaskApp = fileURLToPath(new URL('../fixtures/flask-app/conformance.py', import.meta.url))
 
 /** The table's application with no paywall: what an upstream behind `402x proxy` is. */
 async function plainUpstream(req: IncomingMessage, res: ServerResponse) {
