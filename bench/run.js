@@ -1,10 +1,11 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas,cluster] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas,cluster,proxy] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
 // BENCH_CPU_PROF=<dir> makes every server child write a V8 CPU profile there (its whole life);
 // BENCH_CPU_PROF_RUNS=<dir> one profile per timed run (between the two CPU readings around it);
 // BENCH_REDIS_URL=<url> the Redis of the limits and cluster sections (default redis://127.0.0.1:6379);
+// BENCH_NGINX=<path> the proxy section's nginx (default /usr/sbin/nginx, installed with apt-get when missing);
 // BENCH_DATABASE_URL=<url> the PostgreSQL of the cluster section (default postgres://root@127.0.0.1:5432/test;
 //   a fresh schema per topology, dropped after it).
 //
@@ -31,6 +32,9 @@ import { limitsTable, limitTargets, redisCostLines } from './lib/limitsReport.js
 import { runLoad } from './lib/load.js'
 import { fetchTerms, poolSize, presign } from './lib/payments.js'
 import { cpuMsOf, findDescendant } from './lib/procCpu.js'
+import { proxySettings, runProxy } from './lib/proxy.js'
+import { stopProxyProcesses } from './lib/proxyProcesses.js'
+import { proxyTable, proxyTargets } from './lib/proxyReport.js'
 import { cpuTable, evaluateTargets, resultsMarkdown, runsTable, targetsTable } from './lib/report.js'
 import { measureVerifyCost } from './lib/verifyCost.js'
 
@@ -45,7 +49,7 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas', 'cluster']
+const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas', 'cluster', 'proxy']
 /** Sections that need no chain: measured first, before anvil starts. */
 const chainless = ['client', 'limits']
 const only = option('only')?.split(',')
@@ -139,6 +143,8 @@ const settings = {
   gas: gasSettings(quick),
   /** Cluster (bench/lib/cluster.js): embedded, and 1 and 2 instances on PostgreSQL + Redis. */
   cluster: clusterSettings(quick),
+  /** Proxy (bench/lib/proxy.js): the upstream direct, through 402x proxy (free, credit, paid) and through nginx. */
+  proxy: proxySettings(quick),
 }
 
 const scenarios = [
@@ -182,6 +188,7 @@ const runId = `bench-${process.pid}-${Date.now().toString(36)}`
 let limitsStarted = false
 const cleanup = async () => {
   await stopAll()
+  await stopProxyProcesses()
   await chain?.stop()
   if (limitsStarted) await removeRedisKeys(settings.limits.redisUrl, runId).catch(() => {})
   if (wants('cluster')) {
@@ -412,6 +419,7 @@ async function main() {
   const credits = wants('credits') ? await runCredits(context) : undefined
   const gas = wants('gas') ? await runGasWallets(context) : undefined
   const cluster = wants('cluster') ? await runCluster({ ...context, runId }) : undefined
+  const proxy = wants('proxy') ? await runProxy(context) : undefined
   const checks = [
     ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
     ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
@@ -438,6 +446,7 @@ async function main() {
     ...creditTargets(credits),
     ...limitTargets(limits),
     ...clusterTargets(cluster, gas),
+    ...proxyTargets(proxy),
   ]
   const result = {
     command: commandOf(),
@@ -469,6 +478,7 @@ async function main() {
     ...(limits ? { limits } : {}),
     ...(gas ? { gas } : {}),
     ...(cluster ? { cluster } : {}),
+    ...(proxy ? { proxy } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -494,6 +504,7 @@ async function main() {
   if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'))
   if (gas) parts.push(gasWalletsTable(gas))
   if (cluster) parts.push(clusterTable(cluster))
+  if (proxy) parts.push(proxyTable(proxy))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

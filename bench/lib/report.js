@@ -6,6 +6,7 @@ import { clientCostMarkdown } from './facilitatorClientCost.js'
 import { frameworkMarkdown } from './frameworkReport.js'
 import { gasWalletsTable } from './gasWallets.js'
 import { limitsMarkdown, limitsMethod } from './limitsReport.js'
+import { proxyMarkdown } from './proxyReport.js'
 
 const fmt = (value, digits = 1) => (value === null || value === undefined ? '—' : value.toFixed(digits))
 
@@ -157,7 +158,7 @@ ${result.frameworks?.length ? frameworkMarkdown(result) : ''}
 ${result.credits ? creditsMarkdown(result) : ''}
 ${result.client ? clientCostMarkdown(result.client) : ''}
 ${result.limits ? limitsMarkdown(result) : ''}
-${result.gas ? `## Gas wallets: settlement throughput against anvil's ceiling\n\n${gasWalletsTable(result.gas)}\n\nTarget (issue 18): paid \`exact\` with 4 gas wallets ≥ 2× one wallet, 0 money errors. See History, 2026-12-07, for what bounds it on anvil.\n\n` : ''}${result.cluster ? `## Cluster: embedded, PostgreSQL + Redis, two instances\n\n${clusterTable(result.cluster)}\n\n` : ''}
+${result.gas ? `## Gas wallets: settlement throughput against anvil's ceiling\n\n${gasWalletsTable(result.gas)}\n\nTarget (issue 18): paid \`exact\` with 4 gas wallets ≥ 2× one wallet, 0 money errors. See History, 2026-12-07, for what bounds it on anvil.\n\n` : ''}${result.cluster ? `## Cluster: embedded, PostgreSQL + Redis, two instances\n\n${clusterTable(result.cluster)}\n\n` : ''}${result.proxy ? proxyMarkdown(result.proxy) : ''}
 ## Method
 
 - One anvil (automine) with Circle's FiatTokenV2_2, started by \`@402x/devchain\`; the servers
