@@ -228,6 +228,7 @@ describe('what reaches the upstream', () => {
     expect(res.status).toBe(200)
     expect(JSON.parse(res.headers.get('x-402x-receipt') ?? '{}')).toMatchObject({ captured: '10000' })
     expect(seen[0]?.headers.authorization).toBeUndefined()
+    expect(seen[0]?.headers['x-402x-paid']).toBe(`0.01 ${stack.chain.usdc}`)
     expect(seen[0]?.headers['x-402x-consumer']).toMatch(/^acct_|^[0-9a-z_-]+/)
   })
 

@@ -235,7 +235,9 @@ async function serveFromCredit(
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
   const account = (draw as { hold?: { account: string } }).hold?.account
   if (account) {
-    req.x402 = { requestId: randomUUID(), kind: 'credit', consumer: account }
+    // The fast path's routes have a fixed price: what this call is drawn, as the full path says it.
+    const paid = route.price !== undefined ? { paid: { amount: route.price, asset: paywall.config.asset.address } } : {}
+    req.x402 = { requestId: randomUUID(), kind: 'credit', consumer: account, ...paid }
     if (paywall.config.trackingHeaders) for (const [name, value] of trackingPairs(req.x402)) req.headers[name] = value
   }
   const state: CreditState = {

@@ -93,7 +93,7 @@ export function createProxy(options: ProxyOptions): PayingProxy {
     if (service.handle(req, res)) return
     stripCallerHeaders(req)
     const target = req.url ?? '/'
-    if (guards.isFree(req.method ?? 'GET', target)) return void send(req, res, undefined)
+    if (guards.isFree(req.method ?? 'GET', target)) return void send(req, res, undefined).catch(() => res.destroy())
     const route = paywall.match(req.method ?? 'GET', target)
     guard(req, res, (error) => {
       if (error)
