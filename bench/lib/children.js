@@ -57,6 +57,8 @@ export async function startServer(script, config, timeoutMs = 20_000) {
     /** This child's own CPU time so far (user + system, µs), read inside it with `process.cpuUsage()`. */
     const cpu = () =>
       new Promise((resolve, reject) => {
+        // Stopped already (an interrupt): a rejection, not an unhandled ERR_IPC_CHANNEL_CLOSED.
+        if (!child.connected) return reject(new Error(`${script} has stopped: no CPU probe`))
         const id = ++probes
         const timer = setTimeout(() => {
           child.off('message', onMessage)
@@ -69,7 +71,12 @@ export async function startServer(script, config, timeoutMs = 20_000) {
           resolve(message.micros)
         }
         child.on('message', onMessage)
-        child.send({ type: 'cpu', id })
+        child.send({ type: 'cpu', id }, (error) => {
+          if (!error) return
+          clearTimeout(timer)
+          child.off('message', onMessage)
+          reject(error)
+        })
       })
     return { port: ready.port, ready, pid: child.pid, stop, cpu, output: () => output }
   } catch (error) {
