@@ -83,9 +83,9 @@ export function createProxy(options: ProxyOptions): PayingProxy {
       timeoutMs: config.timeoutMs,
       maxRequestBytes: config.maxRequestBytes,
       maxResponseBytes: priced && !route.meter ? config.maxResponseBytes : undefined,
-      // A metered answer that is not a stream is metered whole (its JSON `usage`); one
-      // counted from a header, whole even when it streams.
-      whole: route?.meter ? (guards.headerMetered.has(route) ? 'always' : 'unless-stream') : 'never',
+      // A metered answer that is not a stream is metered whole (its JSON `usage`); a
+      // `meterWhole` route's answer is held whole by the paywall itself.
+      whole: Boolean(route?.meter),
     })
   }
 

@@ -14,8 +14,8 @@ export type ForwardOptions = {
   maxRequestBytes: number
   /** The most bytes of the answer sent on (held paid answers); past it the answer is cut: nothing is charged. */
   maxResponseBytes: number | undefined
-  /** Read the whole answer, then end it in one go: metered answers (a stream only for a header count). */
-  whole: 'always' | 'unless-stream' | 'never'
+  /** Read the whole answer, then end it in one go, unless it is a stream (metered answers). */
+  whole: boolean
 }
 
 /** Sent to the caller when the upstream could not answer: nothing is charged for a ≥ 400. */
@@ -110,7 +110,7 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
     }
     // A metered answer that is not a stream is metered whole: its JSON `usage` is counted once.
     const stream = /text\/event-stream/i.test(String(headers['content-type'] ?? ''))
-    if (options.whole === 'always' || (options.whole === 'unless-stream' && !stream)) {
+    if (options.whole && !stream) {
       const chunks: Buffer[] = []
       let size = 0
       for await (const chunk of body) {

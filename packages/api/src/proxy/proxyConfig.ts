@@ -13,8 +13,6 @@ export type ProxyConfig = {
   upstreams: Record<string, string>
   /** Each route's upstream name (`undefined`: the default), by its routes-table key. */
   routeUpstreams: Record<string, string | undefined>
-  /** The routes metered from a header of the answer's head (metered whole, not streamed). */
-  headerMetered: string[]
   /** Paths served free before anything is priced (`free: ['GET /health']`). */
   free: string[]
   /** The paywall's options: every setting of the middleware, the routes included. */
@@ -114,7 +112,6 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
   if (!isRecord(routes)) throw configError(file, at(['routes']), "routes must be a map: 'GET /api/data': 0.01")
   const table: Record<string, RouteOptions | Price> = {}
   const routeUpstreams: Record<string, string | undefined> = {}
-  const headerMetered: string[] = []
   for (const [key, value] of Object.entries(routes)) {
     const where = (field?: string) => at(field ? ['routes', key, field] : ['routes', key])
     let route: ProxyRoute
@@ -133,7 +130,6 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
     }
     table[key] = route.options
     routeUpstreams[key] = route.upstream
-    if (route.usageHeader) headerMetered.push(key)
   }
   const number = (key: string, fallback: number) => {
     const value = data[key] ?? fallback
@@ -155,7 +151,6 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
     upstream,
     upstreams,
     routeUpstreams,
-    headerMetered,
     free: free as string[],
     // A proxy tells its upstream who called, unless the file says otherwise.
     paywall: { trackingHeaders: true, ...settings, routes: table } as PaywallOptions,

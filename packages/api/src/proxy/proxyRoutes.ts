@@ -4,8 +4,6 @@ import type { Price, RouteOptions } from '../paywall/types.js'
 export type ProxyRoute = {
   options: RouteOptions | Price
   upstream: string | undefined
-  /** `usageHeader`: the answer is metered whole, from the count in this header of its head. */
-  usageHeader: string | undefined
 }
 
 /** What a route of `402x.yaml` may hold: the middleware's route settings that YAML can write. */
@@ -44,7 +42,7 @@ class RouteError extends Error {
  */
 export function toRouteOptions(value: unknown): ProxyRoute {
   if (typeof value === 'number' || typeof value === 'string') {
-    return { options: value, upstream: undefined, usageHeader: undefined }
+    return { options: value, upstream: undefined }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RouteError('give a price (0.01) or a map ({ price: 0.01 }, { pricePerToken: 0.00002, max: 0.05 })')
@@ -90,7 +88,7 @@ export function toRouteOptions(value: unknown): ProxyRoute {
     delete route.pricePerKb
     route.meterResponse = perKb
   }
-  return { options: route as RouteOptions, upstream, usageHeader: usageHeader as string | undefined }
+  return { options: route as RouteOptions, upstream }
 }
 
 /** The token count in a header; an answer without a whole number there is a `meter_failed` (charged nothing). */

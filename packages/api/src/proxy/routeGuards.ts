@@ -12,19 +12,15 @@ export type RouteGuards = {
   isFree(method: string, target: string): boolean
   /** The upstream name of each route of the paywall's table. */
   upstreamOf: Map<ResolvedRoute, string>
-  /** The routes counted from a header of the answer (`usageHeader`). */
-  headerMetered: Set<ResolvedRoute>
 }
 
 export function compileGuards(config: ProxyConfig, paywall: Paywall): RouteGuards {
   const free = config.free.map((source) => compileRoute(source))
   const routes = paywall.config.routes
   const upstreamOf = new Map<ResolvedRoute, string>()
-  const headerMetered = new Set<ResolvedRoute>()
-  Object.entries(config.routeUpstreams).forEach(([key, name], i) => {
+  Object.values(config.routeUpstreams).forEach((name, i) => {
     const route = routes[i]
     if (name && route) upstreamOf.set(route, name)
-    if (route && config.headerMetered.includes(key)) headerMetered.add(route)
   })
   /** The path when it has one reading only (nothing to decode or resolve), else `undefined`. */
   const plainPath = (target: string) => {
@@ -39,6 +35,5 @@ export function compileGuards(config: ProxyConfig, paywall: Paywall): RouteGuard
       return path !== undefined && free.some((pattern) => matchRoute(pattern, upper, path))
     },
     upstreamOf,
-    headerMetered,
   }
 }
