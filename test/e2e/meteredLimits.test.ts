@@ -307,6 +307,16 @@ describe.each(['Express', 'Hono'])('%s', (adapter) => {
   })
 })
 
+it('meterWhole is for metered prices, and true or false: anything else stops start-up', async () => {
+  expect(() => createPaywall({ ...settings, price: 0.01, meterWhole: true } as never)).toThrow(
+    /meterWhole is for metered prices/,
+  )
+  expect(() => createPaywall({ ...settings, pricePerToken: 0.001, meterWhole: 'yes' } as never)).toThrow(/meterWhole/)
+  const whole = createPaywall({ ...settings, pricePerToken: 0.001, meterWhole: true, reconcileIntervalMs: 0 })
+  expect(whole.config.routes[0]?.meter?.whole).toBe(true)
+  await whole.close()
+})
+
 it("overMax takes 'refuse' or 'cap': anything else stops start-up, naming the option", () => {
   expect(() => createPaywall({ ...settings, pricePerToken: 0.001, overMax: 'bogus' } as never)).toThrow(
     /overMax is "bogus": give 'refuse' \(the default\) or 'cap'/,
