@@ -86,6 +86,7 @@ export function createProxy(options: ProxyOptions): PayingProxy {
       // A metered answer that is not a stream is metered whole (its JSON `usage`); a
       // `meterWhole` route's answer is held whole by the paywall itself.
       whole: Boolean(route?.meter),
+      metered: Boolean(route?.meter),
     })
   }
 

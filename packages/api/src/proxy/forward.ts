@@ -16,6 +16,11 @@ export type ForwardOptions = {
   maxResponseBytes: number | undefined
   /** Read the whole answer, then end it in one go, unless it is a stream (metered answers). */
   whole: boolean
+  /**
+   * The answer is metered (its bytes, its `usage`): asked for uncompressed, as a compressed
+   * one would count short (a caller's `Accept-Encoding: gzip` would cut a per-KB price).
+   */
+  metered: boolean
 }
 
 /** Sent to the caller when the upstream could not answer: nothing is charged for a ≥ 400. */
@@ -54,13 +59,15 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
     return fail(res, 413, 'payload_too_large', `the request body is over ${options.maxRequestBytes} bytes: send less`)
   }
   const hasBody = req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+  const sent = upstreamRequestHeaders(req.headers, options.hop, upstream.host)
+  if (options.metered) sent['accept-encoding'] = 'identity'
   let answer: Dispatcher.ResponseData
   try {
     answer = await upstream.agent.request({
       origin: upstream.origin,
       path: upstreamPath(req.url ?? '/'),
       method: method as Dispatcher.HttpMethod,
-      headers: upstreamRequestHeaders(req.headers, options.hop, upstream.host) as Record<string, string>,
+      headers: sent as Record<string, string>,
       ...(hasBody && method !== 'GET' && method !== 'HEAD'
         ? { body: Readable.from(limited(req, options.maxRequestBytes)) }
         : {}),
@@ -88,6 +95,16 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
     )
   }
   const { statusCode, headers, body } = answer
+  const encoding = String(headers['content-encoding'] ?? 'identity').trim()
+  if (options.metered && !/^identity$/i.test(encoding)) {
+    body.destroy()
+    return fail(
+      res,
+      502,
+      'upstream_failed',
+      `the upstream compressed a metered answer (content-encoding: ${encoding}) though asked for identity, so it cannot be counted; nothing was charged`,
+    )
+  }
   const length = Number(headers['content-length'] ?? 0)
   if (options.maxResponseBytes !== undefined && length > options.maxResponseBytes) {
     body.destroy()

@@ -32,11 +32,32 @@ const rerouting = [
 /** The payment and credit headers: 402x's, not the upstream's. */
 const paymentHeaders = ['payment-signature', 'x-payment', 'x-402-payment', 'sign-in-with-x']
 
-/** Removes what a caller may not send on: tracking copies and rerouting headers. Always, free routes too. */
+/** What the proxy tells the upstream itself: a caller's copies are never sent on. */
+const owned = new Set([
+  ...paymentHeaders,
+  'host',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'forwarded',
+])
+
+const tracking = new Set<string>(trackingHeaderNames)
+const stripped = new Set([...trackingHeaderNames, ...rerouting])
+
+/**
+ * A header name with `_` read as `-`, as WSGI, CGI and PHP servers read it (both spellings
+ * become `HTTP_X_402X_CONSUMER`): `X_402x_Consumer` would pass for `X-402x-Consumer`.
+ */
+const dashed = (name: string) => (name.includes('_') ? name.replace(/_/g, '-') : name)
+
+/**
+ * Removes what a caller may not send on: tracking copies and rerouting headers, in any
+ * spelling a server may read as theirs. Always, free routes too.
+ */
 export function stripCallerHeaders(req: IncomingMessage): void {
   const headers = req.headers
-  for (const name of trackingHeaderNames) if (headers[name] !== undefined) delete headers[name]
-  for (const name of rerouting) if (headers[name] !== undefined) delete headers[name]
+  for (const name in headers) if (stripped.has(dashed(name))) delete headers[name]
 }
 
 /** What the proxy knows of the hop: the caller's address and scheme, and the key header to drop. */
@@ -55,7 +76,12 @@ export function upstreamRequestHeaders(
   const out: OutgoingHttpHeaders = {}
   const listed = connectionListed(headers.connection)
   for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || hopByHop.has(name) || listed.has(name) || name === 'host') continue
+    if (value === undefined || hopByHop.has(name) || name === 'host') continue
+    // The tracking headers here are the paywall's (a caller's own were removed): a caller's
+    // `Connection: x-402x-consumer` does not take them away from the upstream.
+    if (listed.has(name) && !tracking.has(name)) continue
+    // The proxy's own headers (set below) and 402x's, in a spelling a server reads as them.
+    if (name.includes('_') && owned.has(dashed(name))) continue
     if (paymentHeaders.includes(name) || name === hop.keyHeader) continue
     // A credit token is 402x's; any other Authorization is the upstream's.
     if (name === 'authorization' && /^Bearer[ \t]+x402c_/i.test(String(value))) continue

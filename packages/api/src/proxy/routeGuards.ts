@@ -1,6 +1,7 @@
 import type { Paywall } from '../paywall/createPaywall.js'
+import { pathOf, readPath } from '../paywall/requestPath.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
-import { compileRoute, matchRoute, normalizePath } from '../paywall/routes.js'
+import { compileRoute, matchRoute } from '../paywall/routes.js'
 import type { ProxyConfig } from './proxyConfig.js'
 
 /**
@@ -22,10 +23,14 @@ export function compileGuards(config: ProxyConfig, paywall: Paywall): RouteGuard
     const route = routes[i]
     if (name && route) upstreamOf.set(route, name)
   })
-  /** The path when it has one reading only (nothing to decode or resolve), else `undefined`. */
+  /**
+   * The path when it has one reading only, as the paywall reads paths (nothing to decode or
+   * resolve, no `;` or `\`), else `undefined`: `/public/..;/paid` is not under `/public/*`
+   * for a server that drops `;` parameters before it resolves `..` (Tomcat, Spring).
+   */
   const plainPath = (target: string) => {
-    const path = target.split(/[?#]/, 1)[0] as string
-    return normalizePath(path) === path ? path : undefined
+    const path = pathOf(target)
+    return path !== undefined && readPath(target) === path ? path : undefined
   }
   return {
     isFree(method, target) {
