@@ -124,7 +124,13 @@ export function decisionService(paywall: Paywall, options: DecisionServiceOption
   }
 
   async function serve(req: IncomingMessage, res: ServerResponse, call: (json: unknown) => Promise<unknown>) {
-    const refused = checkGatewayAuth(token, req.socket.remoteAddress, req.headers.authorization)
+    const { forwarded, 'x-forwarded-for': forwardedFor, 'x-real-ip': realIp } = req.headers
+    const refused = checkGatewayAuth(
+      token,
+      req.socket.remoteAddress,
+      req.headers.authorization,
+      forwarded !== undefined || forwardedFor !== undefined || realIp !== undefined,
+    )
     if (refused) return sendResponse(res, refused)
     if (req.method !== 'POST') {
       const response = errorResponse(405, 'method_not_allowed', `send POST ${req.url}: the decision service takes JSON`)
