@@ -388,6 +388,20 @@ describe('what holds', () => {
     expect(reachedPaid()).toEqual([])
   })
 
+  it("a caller's Expect: 100-continue is answered by the proxy, and the request served (not a 502)", async () => {
+    const h = host()
+    const answer = await rawSend(
+      [
+        `POST /public/upload HTTP/1.1\r\nHost: ${h}\r\nContent-Length: 5\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`,
+        'hello',
+      ],
+      { waitMs: 3000 },
+    )
+    expect(answer).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200/)
+    expect(seen.map((s) => `${s.method} ${s.routed}`)).toEqual(['POST /public/upload'])
+    expect(seen[0]?.headers.expect).toBeUndefined()
+  })
+
   it('HEAD and OPTIONS on a priced route are answered by the paywall; method overrides are not sent on', async () => {
     expect((await fetch(`${url}/api/data`, { method: 'HEAD' })).status).toBe(402)
     expect((await fetch(`${url}/api/data`, { method: 'OPTIONS' })).status).toBe(204)

@@ -13,6 +13,9 @@ const hopByHop = new Set([
   'transfer-encoding',
   'upgrade',
   'http2-settings',
+  // Answered by the proxy's own server (its 100 Continue to the caller); undici refuses to
+  // send it, so a caller's `Expect: 100-continue` (curl's, for large bodies) made a 502.
+  'expect',
 ])
 
 /**
