@@ -95,6 +95,8 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
     )
   }
   const { statusCode, headers, body } = answer
+  // Destroying the body (a refused answer, a caller gone) emits an abort: never uncaught.
+  body.on('error', () => {})
   const encoding = String(headers['content-encoding'] ?? 'identity').trim()
   if (options.metered && !/^identity$/i.test(encoding)) {
     body.destroy()
