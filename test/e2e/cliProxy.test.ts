@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { decodeHeader, PaymentRequiredSchema } from '@402x/core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { cleanEnv, devFolder } from '../examples/startExample.js'
 import { cliBin } from '../helpers/devProcess.js'
 import { close, listen, type Stack, startStack } from '../helpers/stack.js'
 import { type Child, startChild } from '../python/children.js'
@@ -44,33 +44,14 @@ beforeAll(async () => {
     res.end(JSON.stringify({ path: req.url }))
   })
   upstreamUrl = await listen(upstream)
-  dir = mkdtempSync(join(tmpdir(), '402x-proxy-cli-'))
   // The settings a file leaves out come from a running `402x dev`: this stack, written as one.
-  const { chain } = stack
-  mkdirSync(join(dir, '.402x'))
-  writeFileSync(
-    join(dir, '.402x', 'dev.json'),
-    JSON.stringify({
-      pid: process.pid,
-      rpcUrl: chain.rpcUrl,
-      chainId: chain.chainId,
-      network: chain.network,
-      asset: chain.usdc,
-      eip712: chain.eip712,
-      facilitatorUrl: stack.facilitatorUrl,
-      payTo: chain.payTo.address,
-      buyerPrivateKey: chain.buyers[0]?.privateKey,
-    }),
-  )
-  env = { ...process.env, X402_STATE_DIR: join(dir, '.402x') }
-  for (const name of ['X402_PAY_TO', 'X402_NETWORK', 'X402_ASSET', 'X402_FACILITATOR_URL', 'X402_DATABASE_URL'])
-    delete env[name]
+  dir = devFolder(stack)
+  env = { ...cleanEnv(), X402_STATE_DIR: join(dir, '.402x') }
 }, 120_000)
 afterAll(async () => {
   for (const child of children) await child.stop()
   await close(upstream)
   await stack?.stop()
-  rmSync(dir, { recursive: true, force: true })
 })
 
 describe('402x proxy', () => {

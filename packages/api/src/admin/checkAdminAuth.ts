@@ -25,17 +25,10 @@ export type AdminAuthInput = {
 export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   const { token } = input
   if (token !== undefined) {
-    const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(input.authorization ?? '')?.[1]
-    if (presented !== undefined && sameSecret(presented, token)) return undefined
-    const response = errorResponse(
-      401,
-      'invalid_admin_token',
-      presented === undefined
-        ? 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>'
-        : 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',
-    )
-    response.headers.set('www-authenticate', 'Bearer')
-    return response
+    return bearerRefusal(token, input.authorization, 'invalid_admin_token', {
+      missing: 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>',
+      wrong: 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',
+    })
   }
   if (input.network === localNetwork) {
     if (isLoopback(input.ip)) return undefined
@@ -52,9 +45,26 @@ export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   )
 }
 
+/**
+ * A bearer-token check: `undefined` when `authorization` carries `token` (compared in
+ * constant time), else a 401 with `code` and the message for a missing or a wrong token.
+ */
+export function bearerRefusal(
+  token: string,
+  authorization: string | null | undefined,
+  code: string,
+  messages: { missing: string; wrong: string },
+): Response | undefined {
+  const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')?.[1]
+  if (presented !== undefined && sameSecret(presented, token)) return undefined
+  const response = errorResponse(401, code, presented === undefined ? messages.missing : messages.wrong)
+  response.headers.set('www-authenticate', 'Bearer')
+  return response
+}
+
 const digest = (value: string) => createHash('sha256').update(value).digest()
 /** Two secrets compared in constant time (over sha256 digests: not even the length leaks). */
-export const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b))
+const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b))
 
 /** 127.0.0.0/8 and ::1, also as IPv4-mapped IPv6. */
 export function isLoopback(ip: string | undefined): boolean {

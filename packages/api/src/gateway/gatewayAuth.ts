@@ -1,4 +1,4 @@
-import { isLoopback, sameSecret } from '../admin/checkAdminAuth.js'
+import { bearerRefusal, isLoopback } from '../admin/checkAdminAuth.js'
 import { errorResponse } from '../paywall/responses.js'
 
 /**
@@ -14,17 +14,10 @@ export function checkGatewayAuth(
   forwarded = false,
 ): Response | undefined {
   if (token !== undefined) {
-    const presented = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization ?? '')?.[1]
-    if (presented !== undefined && sameSecret(presented, token)) return undefined
-    const response = errorResponse(
-      401,
-      'gateway_unauthorized',
-      presented === undefined
-        ? 'the decision service needs Authorization: Bearer <X402_GATEWAY_TOKEN>'
-        : 'the token sent is not this gateway’s X402_GATEWAY_TOKEN: send the token the gateway was started with',
-    )
-    response.headers.set('www-authenticate', 'Bearer')
-    return response
+    return bearerRefusal(token, authorization, 'gateway_unauthorized', {
+      missing: 'the decision service needs Authorization: Bearer <X402_GATEWAY_TOKEN>',
+      wrong: 'the token sent is not this gateway’s X402_GATEWAY_TOKEN: send the token the gateway was started with',
+    })
   }
   if (isLoopback(ip) && !forwarded) return undefined
   return errorResponse(
