@@ -55,9 +55,17 @@ describe('admin API auth', () => {
     expect(() => paywalls.make({ network: 'eip155:8453', adminToken: 42 as never })).toThrow(/adminToken/)
   })
 
-  it('is not served by a paywall without keys: the path is free, handed on', async () => {
+  it('is served by a paywall without keys too; its key endpoints answer 404 keys_not_configured', async () => {
     const paywall = paywalls.make({ network: 'eip155:8453', adminToken: 't', keys: undefined as never })
-    expect(paywall.match('GET', '/__402x/admin/keys')).toBeUndefined()
+    expect(paywall.match('GET', '/__402x/admin/keys')).toBeDefined()
+    expect((await call(paywall, 'GET', '/__402x/admin/keys')).status).toBe(401)
+    const keys = await call(paywall, 'GET', '/__402x/admin/keys', { token: 't' })
+    expect(keys.status).toBe(404)
+    expect(keys.json).toMatchObject({ error: 'keys_not_configured' })
+    expect(keys.json.message).toMatch(/keys: \{ plans/)
+    const plans = await call(paywall, 'PUT', '/__402x/admin/plans/pro', { token: 't' })
+    expect(plans.status).toBe(404)
+    expect((await call(paywall, 'GET', '/__402x/admin/openapi.json', { token: 't' })).status).toBe(200)
   })
 
   it('answers 404 not_found for an unknown admin path and 405 with Allow for a wrong method', async () => {

@@ -1,7 +1,7 @@
 import { formatMoney } from '@402x/core'
 import { z } from 'zod'
-import type { KeyInfo } from '../paywall/operatorKeys.js'
-import type { AdminHandler, AdminRequest } from './adminContext.js'
+import type { KeyInfo, PaywallKeys } from '../paywall/operatorKeys.js'
+import type { AdminRequest, KeyedHandler } from './adminContext.js'
 import { AdminInputError, adminJson, parseDuration, parseInstant, thisUtcMonth } from './adminHttp.js'
 
 const CreateKeySchema = z.strictObject({
@@ -29,7 +29,7 @@ function parsed<T>(schema: z.ZodType<T>, body: unknown, example: string): T {
 }
 
 /** The key of `/keys/:id`, or 404. */
-async function keyOf(request: AdminRequest): Promise<KeyInfo> {
+async function keyOf(request: AdminRequest & { keys: PaywallKeys }): Promise<KeyInfo> {
   const id = request.params[0] as string
   const info = await request.keys.get(id)
   if (!info) {
@@ -42,7 +42,7 @@ async function keyOf(request: AdminRequest): Promise<KeyInfo> {
 }
 
 /** `GET /keys[?plan=&includeRevoked=1]`. */
-export const listKeys: AdminHandler = async ({ keys, url }) => {
+export const listKeys: KeyedHandler = async ({ keys, url }) => {
   const plan = url.searchParams.get('plan')
   const all = url.searchParams.get('includeRevoked')
   const list = await keys.list({
@@ -53,7 +53,7 @@ export const listKeys: AdminHandler = async ({ keys, url }) => {
 }
 
 /** `POST /keys`: 201 with the key, shown this once. */
-export const createKey: AdminHandler = async (request) => {
+export const createKey: KeyedHandler = async (request) => {
   const input = parsed(CreateKeySchema, await request.body(), '{ "name": "alice", "plan": "free", "expiresIn": "30d" }')
   if (input.expiresIn !== undefined && input.expiresAt !== undefined)
     throw new AdminInputError('give expiresIn or expiresAt, not both')
@@ -79,10 +79,10 @@ export const createKey: AdminHandler = async (request) => {
 }
 
 /** `GET /keys/:id`. */
-export const getKey: AdminHandler = async (request) => adminJson(200, { info: await keyOf(request) })
+export const getKey: KeyedHandler = async (request) => adminJson(200, { info: await keyOf(request) })
 
 /** `POST /keys/:id/revoke`, `DELETE /keys/:id`. */
-export const revokeKey: AdminHandler = async (request) => {
+export const revokeKey: KeyedHandler = async (request) => {
   const info = await keyOf(request)
   if (!(await request.keys.revoke(info.id))) {
     throw new AdminInputError(`the key ${info.id} is already revoked`, { status: 409, code: 'key_revoked' })
@@ -91,7 +91,7 @@ export const revokeKey: AdminHandler = async (request) => {
 }
 
 /** `GET /keys/:id/usage?from=&to=`: the statement, amounts in dollars. */
-export const keyUsage: AdminHandler = async (request) => {
+export const keyUsage: KeyedHandler = async (request) => {
   const info = await keyOf(request)
   const { searchParams } = request.url
   const month = thisUtcMonth()
@@ -112,7 +112,7 @@ export const keyUsage: AdminHandler = async (request) => {
 }
 
 /** `POST /keys/:id/credit` `{ amount, ref? }`: a grant to the key's credit. */
-export const grantKey: AdminHandler = async (request) => {
+export const grantKey: KeyedHandler = async (request) => {
   const info = await keyOf(request)
   const input = parsed(GrantSchema, await request.body(), '{ "amount": "5.00", "ref": "invoice-42" }')
   const { balance } = await request.keys.grant(info.id, {
@@ -124,7 +124,7 @@ export const grantKey: AdminHandler = async (request) => {
 }
 
 /** `GET /keys/:id/credit`: the key's credit. */
-export const keyBalance: AdminHandler = async (request) => {
+export const keyBalance: KeyedHandler = async (request) => {
   const info = await keyOf(request)
   return adminJson(200, { keyId: info.id, balance: await request.keys.balance(info.id) })
 }

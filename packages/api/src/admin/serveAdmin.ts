@@ -1,5 +1,5 @@
 import { errorResponse } from '../paywall/responses.js'
-import type { AdminHandler, AdminRequest } from './adminContext.js'
+import { type AdminHandler, type AdminRequest, withKeys } from './adminContext.js'
 import { AdminInputError, adminError } from './adminHttp.js'
 import { adminOpenApi } from './adminOpenApi.js'
 import { adminPath } from './adminRoute.js'
@@ -14,13 +14,13 @@ const openApi: AdminHandler = async ({ origin }) =>
 
 /** The admin API's endpoints, by path under `/__402x/admin` and method. */
 const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
-  { path: /^\/keys$/, methods: { GET: listKeys, POST: createKey } },
-  { path: /^\/keys\/([^/]+)$/, methods: { GET: getKey, DELETE: revokeKey } },
-  { path: /^\/keys\/([^/]+)\/revoke$/, methods: { POST: revokeKey } },
-  { path: /^\/keys\/([^/]+)\/usage$/, methods: { GET: keyUsage } },
-  { path: /^\/keys\/([^/]+)\/credit$/, methods: { GET: keyBalance, POST: grantKey } },
-  { path: /^\/plans$/, methods: { GET: listPlans } },
-  { path: /^\/plans\/([^/]+)$/, methods: { PUT: putPlan } },
+  { path: /^\/keys$/, methods: { GET: withKeys(listKeys), POST: withKeys(createKey) } },
+  { path: /^\/keys\/([^/]+)$/, methods: { GET: withKeys(getKey), DELETE: withKeys(revokeKey) } },
+  { path: /^\/keys\/([^/]+)\/revoke$/, methods: { POST: withKeys(revokeKey) } },
+  { path: /^\/keys\/([^/]+)\/usage$/, methods: { GET: withKeys(keyUsage) } },
+  { path: /^\/keys\/([^/]+)\/credit$/, methods: { GET: withKeys(keyBalance), POST: withKeys(grantKey) } },
+  { path: /^\/plans$/, methods: { GET: withKeys(listPlans) } },
+  { path: /^\/plans\/([^/]+)$/, methods: { PUT: withKeys(putPlan) } },
   { path: /^\/openapi\.json$/, methods: { GET: openApi } },
 ]
 

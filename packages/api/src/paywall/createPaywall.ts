@@ -63,7 +63,7 @@ export type Paywall = {
  */
 const stages: readonly Stage[] = [
   route, // refused paths, discovery, Host, OPTIONS
-  adminEndpoint, // /__402x/admin: keys, plans, usage (never priced)
+  adminEndpoint, // /__402x/admin: the admin API (never priced)
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
@@ -106,7 +106,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
-    ...(keys ? [{ path: adminPath, route: adminRoute, prefix: true }] : []),
+    { path: adminPath, route: adminRoute, prefix: true },
   ]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 

@@ -6,7 +6,7 @@ import type { Stage } from '../compose.js'
 import { respond } from '../context.js'
 
 /**
- * Admin endpoint (`/__402x/admin/…`, on a paywall with `keys`): keys, plans and usage for
+ * Admin endpoint (`/__402x/admin/…`, on every paywall): keys, plans, usage and the rest for
  * operators, behind the admin token (`checkAdminAuth`). Right after `route`: an admin
  * request is never priced, rate limited or charged. Reads `route`, the request and
  * `context.ip`; sets nothing. Other routes pass through untouched.
@@ -23,8 +23,8 @@ export const adminEndpoint: Stage = async (ctx, next) => {
   if (refused) return respond(refused)
   return respond(
     await serveAdmin(request.method, {
-      // Set by createPaywall wherever the admin route is matched (a paywall with `keys`).
-      keys: rt.adminKeys as NonNullable<typeof rt.adminKeys>,
+      keys: rt.adminKeys,
+      rt,
       url: ctx.url,
       body: () => readJson(request, ctx.context.req),
       decimals: rt.decimals,
