@@ -72,6 +72,7 @@ export type {
   PaywallOptions,
   Price,
   PriceFunction,
+  RequestEvent,
   RouteOptions,
   WebRequestInfo,
 } from './paywall/types.js'

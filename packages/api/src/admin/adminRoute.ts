@@ -13,4 +13,5 @@ export const adminRoute = Object.freeze({
   description: 'admin API: keys, plans and usage (Authorization: Bearer <X402_ADMIN_TOKEN>)',
   mimeType: 'application/json',
   maxTimeoutSeconds: 0,
+  internal: true,
 }) as ResolvedRoute

@@ -12,6 +12,7 @@ import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
+import { emitFastCredit, startOf, watching } from '../pipeline/requestEvent.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
@@ -234,10 +235,11 @@ async function serveFromCredit(
   if (!draw) return run(paywall, req, res, next, path, route, {})
   if (res.destroyed || req.socket?.destroyed) return draw.drop()
   const account = (draw as { hold?: { account: string } }).hold?.account
+  const start = watching(paywall.events) ? startOf(firstHeader(req.headers['x-request-id'])) : undefined
   if (account) {
     // The fast path's routes have a fixed price: what this call is drawn, as the full path says it.
     const paid = route.price !== undefined ? { paid: { amount: route.price, asset: paywall.config.asset.address } } : {}
-    req.x402 = { requestId: randomUUID(), kind: 'credit', consumer: account, ...paid }
+    req.x402 = { requestId: start?.requestId ?? randomUUID(), kind: 'credit', consumer: account, ...paid }
     if (paywall.config.trackingHeaders) for (const [name, value] of trackingPairs(req.x402)) req.headers[name] = value
   }
   const state: CreditState = {
@@ -245,6 +247,8 @@ async function serveFromCredit(
     draw,
     req,
     path,
+    route,
+    start,
     next,
     write: res.write,
     end: res.end,
@@ -274,6 +278,9 @@ type CreditState = {
   draw: FastDraw
   req: NodeRequest
   path: string
+  route: NonNullable<ReturnType<Paywall['match']>>
+  /** Set while something listens to `request` events. */
+  start: ReturnType<typeof startOf> | undefined
   next: Next
   write: ServerResponse['write']
   end: ServerResponse['end']
@@ -295,6 +302,7 @@ function onCreditClose(this: HeldResponse) {
   if (!state.ended) {
     state.ended = true
     state.draw.drop()
+    tellFast(state, 499)
   } else if (state.sent && !this.writableFinished) void state.draw.undelivered()
 }
 
@@ -323,6 +331,7 @@ function heldEnd(this: HeldResponse, chunk?: unknown, encoding?: unknown, cb?: u
     // Part of a paid body was written before the failure: none of it goes out unpaid.
     state.draw.drop()
     restoreCredit(this)
+    tellFast(state, status)
     sendWebResponse(this, handlerFailed(status, true)).catch(state.next)
     return this
   }
@@ -351,6 +360,7 @@ function restoreCredit(res: HeldResponse) {
  */
 function sendCharged(res: HeldResponse, receipt: string | Response) {
   const state = res[creditState]
+  if (state.start) tellFast(state, typeof receipt === 'string' ? res.statusCode : receipt.status)
   try {
     sendHeld(res, state, receipt)
   } catch (error) {
@@ -382,3 +392,26 @@ function sendHeld(res: HeldResponse, state: CreditState, receipt: string | Respo
     state.cb,
   )
 }
+
+/** The `request` event of a fast-path request, while something listens. */
+function tellFast(state: CreditState, status: number) {
+  const { start, paywall, route } = state
+  if (!start) return
+  const hold = (state.draw as { hold?: { account: string; amount: bigint } }).hold
+  const path = state.path.split('?')[0] ?? state.path
+  emitFastCredit(paywall.events, {
+    start,
+    method: state.req.method ?? 'GET',
+    route: route.pattern?.source ?? path,
+    path,
+    status,
+    amount: hold?.amount ?? 0n,
+    price: route.price,
+    network: paywall.config.network,
+    asset: paywall.config.asset.address,
+    account: hold?.account,
+    ip: state.req.ip ?? state.req.socket?.remoteAddress,
+  })
+}
+
+const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)

@@ -5,6 +5,7 @@ import { discoveryRoutes } from '../discovery/serveDiscovery.js'
 import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
 import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastPath.js'
+import { startOf, watchDecision, watching } from '../pipeline/requestEvent.js'
 import { createRuntime } from '../pipeline/runtime.js'
 import { adminEndpoint } from '../pipeline/stages/adminEndpoint.js'
 import { apiKey } from '../pipeline/stages/apiKey.js'
@@ -118,7 +119,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
       if (!route) return Promise.resolve(skip)
       // The URL callers use: configured, else the adapter's validated Host; the path is the matched one.
       const ctx = new PaidContext(rt, request, url, route, context, config.publicUrl ?? url.origin, run)
-      return run(ctx).then((decision) => (decision.type === 'proceed' ? withCaller(decision, ctx) : decision))
+      // `request` events (dashboard, metrics, logs): only while something listens.
+      const start = !route.internal && watching(rt.events) ? startOf(request.headers.get('x-request-id')) : undefined
+      return run(ctx).then((decision) => {
+        const out = decision.type === 'proceed' ? withCaller(decision, ctx, start?.requestId) : decision
+        return start ? watchDecision(ctx, out, start) : out
+      })
     } catch (error) {
       // A promise either way, as an async function gives: adapters chain on it.
       return Promise.reject(error)
@@ -176,7 +182,8 @@ function reconcileFromEnv(): number | undefined {
 }
 
 /** A decision to serve, with who called (`req.x402`). */
-function withCaller(decision: Extract<Decision, { type: 'proceed' }>, ctx: PaidContext): Decision {
+function withCaller(decision: Extract<Decision, { type: 'proceed' }>, ctx: PaidContext, requestId?: string): Decision {
   const caller = callerView(ctx)
+  if (caller && requestId) caller.requestId = requestId
   return caller ? { ...decision, caller } : decision
 }

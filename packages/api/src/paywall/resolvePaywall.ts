@@ -60,6 +60,8 @@ export type ResolvedRoute = {
   limits?: ResolvedLimit[]
   /** How it may be paid (`accept`); `undefined`: every way there is. */
   accept?: Accept[]
+  /** 402x's own operator endpoints (the admin API, the dashboard): never told as `request` events. */
+  internal?: boolean
 }
 
 export type ResolvedDiscovery = {

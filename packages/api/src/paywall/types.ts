@@ -348,5 +348,49 @@ export type PaywallEvents = {
   toppedUp: [{ id: string; payer: string; account: string; amount: bigint }]
   failed: [{ id: string; payer: string; reason: string; settle?: SettleResponse }]
   rejected: [{ payer?: string; reason: string; message: string; resource: string }]
+  /** One request the paywall matched has its answer: how it was funded, what it was charged. */
+  request: [RequestEvent]
   error: [unknown]
+}
+
+/**
+ * A `request` event: one per request a paywall matched (priced routes and 402x's public
+ * endpoints; never the admin API, never a free route it hands on), when its answer is
+ * decided: after the handler for a paid one. Built only while something listens.
+ */
+export type RequestEvent = {
+  /** The caller's `X-Request-Id` when it is 1–128 of `[A-Za-z0-9._:-]`, else generated. */
+  requestId: string
+  /** When the request arrived, ms since the epoch. */
+  at: number
+  /** Until its answer was decided (after the handler, for a paid one), in ms. */
+  durationMs: number
+  method: string
+  /** The route as configured (`'GET /api/weather/:city'`), else the path. */
+  route: string
+  path: string
+  /** The status sent. */
+  status: number
+  /**
+   * How it was funded: an x402 payment, credit, an API key, nothing (free tier, price 0,
+   * 402x's own endpoints); or refused (4xx: 402, 429, 401 …) or failed (5xx).
+   */
+  outcome: 'paid' | 'credit' | 'key' | 'free' | 'refused' | 'error'
+  /** Refused or failed: the reason code (`payment_required`, `rate_limited` …). */
+  reason?: string
+  /** Atomic units charged for it (`0n` when nothing was). */
+  amount: bigint
+  /** Its price in dollars, as charged (the maximum, on a metered route). */
+  price?: string
+  network: string
+  asset: string
+  /** An x402 payment's payer. */
+  payer?: string
+  /** The credit account that paid. */
+  account?: string
+  /** The API key's id and plan. */
+  keyId?: string
+  plan?: string
+  /** The caller's address, as the adapter saw it. */
+  ip?: string
 }
