@@ -1,0 +1,34 @@
+import { randomUUID } from 'node:crypto'
+import { createServer, type Server } from 'node:http'
+import { Client } from '@modelcontextprotocol/sdk/client/index.js'
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import { listen } from '../helpers/stack.js'
+
+/**
+ * Serves one McpServer over the SDK's streamable HTTP transport (one session) on a real
+ * HTTP server, and connects the SDK's own Client to it.
+ */
+export async function serveOverHttp(mcp: McpServer): Promise<{ client: Client; url: string; close(): Promise<void> }> {
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() })
+  await mcp.connect(transport)
+  const server: Server = createServer((req, res) => {
+    void transport.handleRequest(req, res).catch(() => {
+      if (!res.headersSent) res.writeHead(500).end()
+    })
+  })
+  const url = `${await listen(server)}/mcp`
+  const client = new Client({ name: 'test-agent', version: '1.0.0' })
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)))
+  return {
+    client,
+    url,
+    async close() {
+      await client.close().catch(() => {})
+      await mcp.close().catch(() => {})
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
