@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import { errorResponse } from '../paywall/responses.js'
+import { hasSession } from './adminSession.js'
 
 /** The local chain `402x dev` runs. */
 const localNetwork = 'eip155:31337'
@@ -11,6 +12,13 @@ export type AdminAuthInput = {
   /** The caller's address as the adapter saw it. */
   ip: string | undefined
   authorization: string | null
+  /**
+   * The `Cookie` header: the dashboard's session (`adminSession.ts`) lets in reads (GET,
+   * HEAD) only, so a forged cross-site form can never change anything.
+   */
+  cookie?: string | null
+  /** The request's method; the session cookie counts for GET and HEAD only. */
+  method?: string
 }
 
 /**
@@ -25,6 +33,7 @@ export type AdminAuthInput = {
 export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   const { token } = input
   if (token !== undefined) {
+    if ((input.method === 'GET' || input.method === 'HEAD') && hasSession(input.cookie, token)) return undefined
     return bearerRefusal(token, input.authorization, 'invalid_admin_token', {
       missing: 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>',
       wrong: 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',

@@ -5,6 +5,7 @@ import { adminOpenApi } from './adminOpenApi.js'
 import { adminPath } from './adminRoute.js'
 import { createKey, getKey, grantKey, keyBalance, keyUsage, listKeys, revokeKey } from './keyEndpoints.js'
 import { listPlans, putPlan } from './planEndpoints.js'
+import { getLive, getStats } from './statsEndpoints.js'
 
 const openApi: AdminHandler = async ({ origin }) =>
   new Response(JSON.stringify(adminOpenApi(origin)), {
@@ -22,6 +23,8 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
   { path: /^\/plans$/, methods: { GET: withKeys(listPlans) } },
   { path: /^\/plans\/([^/]+)$/, methods: { PUT: withKeys(putPlan) } },
   { path: /^\/openapi\.json$/, methods: { GET: openApi } },
+  { path: /^\/stats$/, methods: { GET: getStats } },
+  { path: /^\/live$/, methods: { GET: getLive } },
 ]
 
 /**

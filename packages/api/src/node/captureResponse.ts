@@ -1,6 +1,7 @@
 import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import { knownBody, responseOf } from '../paywall/knownBody.js'
 import { handlerFailed } from '../paywall/responses.js'
+import { isEventStream, streamWebResponse } from './streamWebResponse.js'
 
 type Writer = {
   write: ServerResponse['write']
@@ -159,6 +160,7 @@ export async function sendWebResponse(res: ServerResponse, response: Response, h
   })
   if (cookies.length) res.setHeader('set-cookie', cookies)
   res.statusCode = response.status
+  if (!head && isEventStream(response)) return streamWebResponse(res, response)
   const known = knownBody(response)
   const body =
     head || !response.body

@@ -1,6 +1,8 @@
 import type { EventEmitter } from 'node:events'
 import { X402Error } from '@402x/core'
 import { adminPath, adminRoute } from '../admin/adminRoute.js'
+import { openAnalytics } from '../analytics/openAnalytics.js'
+import { dashboardPath, dashboardRoute } from '../dashboard/dashboardRoute.js'
 import { discoveryRoutes } from '../discovery/serveDiscovery.js'
 import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
@@ -8,6 +10,7 @@ import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastP
 import { startOf, watchDecision, watching } from '../pipeline/requestEvent.js'
 import { createRuntime } from '../pipeline/runtime.js'
 import { adminEndpoint } from '../pipeline/stages/adminEndpoint.js'
+import { dashboardEndpoint } from '../pipeline/stages/dashboardEndpoint.js'
 import { apiKey } from '../pipeline/stages/apiKey.js'
 import { creditFunding } from '../pipeline/stages/creditFunding.js'
 import { creditsEndpoint } from '../pipeline/stages/creditsEndpoint.js'
@@ -65,6 +68,7 @@ export type Paywall = {
 const stages: readonly Stage[] = [
   route, // refused paths, discovery, Host, OPTIONS
   adminEndpoint, // /__402x/admin: the admin API (never priced)
+  dashboardEndpoint, // /__402x/dashboard: the seller's page (never priced)
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
@@ -104,10 +108,15 @@ export function createPaywall(options: PaywallOptions): Paywall {
       codePlans: options.keys?.plans ?? [],
     })
   if (keys) rt.adminKeys = keys
+  const analytics = openAnalytics(config)
+  rt.analytics = analytics
+  // TODO(rebase): the lead's RequestEvent is typed on PaywallEvents.
+  ;(rt.events as unknown as EventEmitter).on('request', analytics.record)
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
     { path: adminPath, route: adminRoute, prefix: true },
+    { path: dashboardPath, route: dashboardRoute, prefix: true },
   ]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 
@@ -157,6 +166,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {
       if (timer) clearInterval(timer)
+      await analytics.close()
       await credits?.service.close()
       await ledger.close()
       await config.keys?.close()

@@ -83,6 +83,8 @@ export type ResolvedPaywall = {
   ledger: Ledger
   /** Every store, as `resolveStores` chose them (`ledger` is `stores.ledger`). */
   stores: Stores
+  /** Where the ledger is: a SQLite file or a PostgreSQL URL; `undefined` for a ledger given in code. */
+  ledgerAt: { path: string } | { url: string } | undefined
   /** One route when the middleware guards everything it is mounted on. */
   routes: ResolvedRoute[]
   guardsAll: boolean
@@ -230,6 +232,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     facilitator,
     ledger,
     stores,
+    ledgerAt: ledgerPath !== undefined ? { path: ledgerPath } : ledgerUrl !== undefined ? { url: ledgerUrl } : undefined,
     routes,
     guardsAll: !options.routes,
     errors: options.errors ?? 'respond',

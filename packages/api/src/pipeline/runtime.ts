@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { PaymentRequirements, SettleResponse } from '@402x/core'
+import type { Analytics } from '../analytics/createAnalytics.js'
 import type { CreditService } from '../credits/creditService.js'
 import { receiptHeaders } from '../paywall/credits.js'
 import type { Locks } from '../paywall/locks.js'
@@ -32,6 +33,8 @@ export type PaywallRuntime = {
   decimals: number
   /** `paywall.keys`, for the admin API; set by `createPaywall` on a paywall with `keys`. */
   adminKeys?: PaywallKeys
+  /** The dashboard's analytics (`/__402x/admin/stats`); set by `createPaywall`. */
+  analytics?: Analytics
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
   spendProof(proof: Proof): Promise<boolean>
 }

@@ -19,6 +19,8 @@ export const adminEndpoint: Stage = async (ctx, next) => {
     network: rt.config.network,
     ip: ctx.context.ip,
     authorization: request.headers.get('authorization'),
+    cookie: request.headers.get('cookie'),
+    method: request.method,
   })
   if (refused) return respond(refused)
   return respond(

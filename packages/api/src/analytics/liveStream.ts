@@ -1,0 +1,67 @@
+import type { EventEmitter } from 'node:events'
+import { formatMoney } from '@402x/core'
+
+/** What the live stream listens to: `request` and `payment` events. */
+type Source = Pick<EventEmitter, 'on' | 'off'>
+
+/**
+ * The dashboard's live stream (`GET /__402x/admin/live`): server-sent events, one
+ * `request` per request the paywall saw and one `payment` per settlement, amounts as
+ * dollar strings, and a `: ping` comment every `pingMs`. A reader that falls behind
+ * misses events (counted in the next `dropped` event) rather than holding memory.
+ *
+ * @example
+ * return liveStream(rt.events, rt.decimals)
+ */
+export function liveStream(events: Source, decimals: number, pingMs = 15_000): Response {
+  const encoder = new TextEncoder()
+  let stop = () => {}
+  const body = new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
+        let dropped = 0
+        const send = (type: string, data: unknown) => {
+          if ((controller.desiredSize ?? 1) <= 0) {
+            dropped += 1
+            return
+          }
+          if (dropped) {
+            controller.enqueue(encoder.encode(`event: dropped\ndata: ${dropped}\n\n`))
+            dropped = 0
+          }
+          const json = JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? formatMoney(v, decimals) : v))
+          controller.enqueue(encoder.encode(`event: ${type}\ndata: ${json}\n\n`))
+        }
+        const onRequest = (event: unknown) => {
+          if ((event as { path?: string }).path?.startsWith('/__402x/dashboard')) return
+          send('request', event)
+        }
+        const onPayment = (event: unknown) => send('payment', event)
+        events.on('request', onRequest)
+        events.on('payment', onPayment)
+        const ping = setInterval(() => {
+          if ((controller.desiredSize ?? 1) > 0) controller.enqueue(encoder.encode(': ping\n\n'))
+        }, pingMs)
+        ping.unref?.()
+        controller.enqueue(encoder.encode(`retry: 2000\n: connected\n\n`))
+        stop = () => {
+          clearInterval(ping)
+          events.off('request', onRequest)
+          events.off('payment', onPayment)
+        }
+      },
+      cancel() {
+        stop()
+      },
+    },
+    { highWaterMark: 1000, size: () => 1 },
+  )
+  return new Response(body, {
+    status: 200,
+    headers: {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      'x-accel-buffering': 'no',
+    },
+  })
+}
