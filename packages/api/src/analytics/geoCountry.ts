@@ -6,7 +6,8 @@ import { isIP } from 'node:net'
 /** A country code (`US`), `local` for loopback and private addresses, `unknown` when not found. */
 export type Country = string
 
-type Table = { starts: Float64Array | BigUint64Array; codes: string[] }
+/** Range starts, sorted: IPv4 as numbers; IPv6 as their upper and lower 64 bits. */
+type Table = { starts: Float64Array | BigUint64Array; low?: BigUint64Array; codes: string[] }
 
 /** The GeoIP database's folder: the `@ip-location-db/dbip-country` package, shipped with 402x. */
 function databaseDir(): string {
@@ -16,7 +17,7 @@ function databaseDir(): string {
 
 /**
  * Country lookup from DB-IP's country database (CC BY 4.0), read from its npm package on
- * first use (no download): IPv4 fully, IPv6 by its /64. `lookup` answers at once; while a
+ * first use (no download), IPv4 and IPv6. `lookup` answers at once; while a
  * table is still loading it answers `undefined` and `ready()` says when to ask again.
  *
  * @example
@@ -29,8 +30,8 @@ export function createGeoCountry(dir: () => string = databaseDir) {
   const loading: { v4?: Promise<void>; v6?: Promise<void> } = {}
   const load = (family: 'v4' | 'v6') => {
     loading[family] ??= readFile(join(dir(), `dbip-country-ip${family}-num.csv`), 'utf8').then(
-      (text) => {
-        tables[family] = parseTable(text, family)
+      async (text) => {
+        tables[family] = await parseTable(text, family)
       },
       () => {
         // A missing database leaves countries unknown, never a failed request.
@@ -53,7 +54,7 @@ export function createGeoCountry(dir: () => string = databaseDir) {
         void load(key)
         return undefined
       }
-      return find(table, family === 4 ? ipv4Number(plain) : ipv6High(plain)) ?? 'unknown'
+      return (family === 4 ? find(table, ipv4Number(plain), 0n) : find(table, ...ipv6Halves(plain))) ?? 'unknown'
     },
     /** Resolves once the table for `ip`'s family is loaded. */
     ready(ip: string): Promise<void> {
@@ -64,34 +65,48 @@ export function createGeoCountry(dir: () => string = databaseDir) {
 
 export type GeoCountry = ReturnType<typeof createGeoCountry>
 
-function parseTable(text: string, family: 'v4' | 'v6'): Table {
+/** Parses a table in slices, giving the event loop back between them: requests never wait on it. */
+async function parseTable(text: string, family: 'v4' | 'v6'): Promise<Table> {
   const lines = text.split('\n')
   const starts: number[] | bigint[] = []
+  const low: bigint[] = []
   const codes: string[] = []
-  for (const line of lines) {
+  const mask = (1n << 64n) - 1n
+  for (const [n, line] of lines.entries()) {
+    if (n % 10_000 === 9_999) await new Promise((resolve) => setImmediate(resolve))
     const first = line.indexOf(',')
     const last = line.lastIndexOf(',')
     if (first <= 0 || last <= first) continue
     const start = line.slice(0, first)
     if (family === 'v4') (starts as number[]).push(Number(start))
-    else (starts as bigint[]).push(BigInt(start) >> 64n)
+    else {
+      const value = BigInt(start)
+      ;(starts as bigint[]).push(value >> 64n)
+      low.push(value & mask)
+    }
     codes.push(line.slice(last + 1).trim())
   }
   return {
     starts: family === 'v4' ? Float64Array.from(starts as number[]) : BigUint64Array.from(starts as bigint[]),
+    ...(family === 'v6' ? { low: BigUint64Array.from(low) } : {}),
     codes,
   }
 }
 
 /** The range whose start is the greatest at or below `value` (ranges are sorted, gaps mean unknown). */
-function find(table: Table, value: number | bigint): string | undefined {
-  const { starts, codes } = table
+function find(table: Table, value: number | bigint, valueLow: bigint): string | undefined {
+  const { starts, low, codes } = table
+  const atOrBelow = (i: number) => {
+    const start = starts[i] as number | bigint
+    if (start !== value) return start < value
+    return !low || (low[i] as bigint) <= valueLow
+  }
   let lo = 0
   let hi = starts.length - 1
   let found = -1
   while (lo <= hi) {
     const mid = (lo + hi) >> 1
-    if ((starts[mid] as number | bigint) <= value) {
+    if (atOrBelow(mid)) {
       found = mid
       lo = mid + 1
     } else hi = mid - 1
@@ -103,15 +118,17 @@ function ipv4Number(ip: string): number {
   return ip.split('.').reduce((n, part) => n * 256 + Number(part), 0)
 }
 
-/** The upper 64 bits of an IPv6 address. */
-function ipv6High(ip: string): bigint {
+/** An IPv6 address's upper and lower 64 bits. */
+function ipv6Halves(ip: string): [bigint, bigint] {
   const [head = '', tail = ''] = ip.split('::')
   const left = head ? head.split(':') : []
   const right = ip.includes('::') ? (tail ? tail.split(':') : []) : []
   const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left
   let high = 0n
+  let low = 0n
   for (let i = 0; i < 4; i++) high = (high << 16n) | BigInt(Number.parseInt(groups[i] || '0', 16))
-  return high
+  for (let i = 4; i < 8; i++) low = (low << 16n) | BigInt(Number.parseInt(groups[i] || '0', 16))
+  return [high, low]
 }
 
 /**

@@ -33,14 +33,14 @@ export function latencyBinOf(ms: number): number {
  * @example
  * percentile([0, 3, 1], 0.95) // latencyBins[2]
  */
-export function percentile(counts: ArrayLike<number>, q: number): number | null {
+export function percentile(counts: ArrayLike<number | undefined>, q: number): number | null {
   let total = 0
-  for (let i = 0; i < counts.length; i++) total += counts[i] as number
+  for (let i = 0; i < counts.length; i++) total += counts[i] ?? 0
   if (total === 0) return null
   const rank = Math.ceil(q * total)
   let seen = 0
   for (let i = 0; i < counts.length; i++) {
-    seen += counts[i] as number
+    seen += counts[i] ?? 0
     if (seen >= rank) {
       const bound = latencyBins[i] as number
       return Number.isFinite(bound) ? bound : (latencyBins[latencyBins.length - 2] as number)

@@ -37,7 +37,7 @@ export function sqliteLedgerFigures(path: string): LedgerFiguresReader {
       figures.settlements = settlementCounts(new Map(states.map((s) => [s.state, Number(s.n)])))
       const earned = conn
         .prepare(
-          `SELECT (created_at - ?) / ? AS slot, lower(payer) AS payer, COUNT(*) AS n,
+          `SELECT CAST((created_at - ?) / ? AS INTEGER) AS slot, lower(payer) AS payer, COUNT(*) AS n,
             CAST(SUM(CAST(substr(amount, 1, max(length(amount) - 12, 0)) AS INTEGER)) AS TEXT) AS high,
             CAST(SUM(CAST(substr(amount, -12) AS INTEGER)) AS TEXT) AS low
           FROM payments WHERE created_at >= ? AND created_at < ? AND state IN (${quoted(earningStates)})
@@ -52,7 +52,7 @@ export function sqliteLedgerFigures(path: string): LedgerFiguresReader {
       }[]
       for (const row of earned) {
         const amount = BigInt(row.high ?? '0') * 10n ** 12n + BigInt(row.low ?? '0')
-        addEarning(figures, Number(row.slot), row.payer, Number(row.n), amount)
+        addEarning(figures, Math.floor(Number(row.slot)), row.payer, Number(row.n), amount)
       }
       const recent = conn
         .prepare(
