@@ -41,6 +41,7 @@ export function App() {
   }, [])
 
   useEffect(() => {
+    rangeRef.current = range
     void load()
   }, [range, load])
   useEffect(() => {
@@ -52,10 +53,14 @@ export function App() {
 
   if (signedOut !== false) {
     const failed = new URLSearchParams(location.search).get('signin') === 'failed'
-    return <SignIn reason={failed ? 'that sign-in link’s token is not this API’s admin token' : undefined} onDone={load} />
+    return (
+      <SignIn reason={failed ? 'that sign-in link’s token is not this API’s admin token' : undefined} onDone={load} />
+    )
   }
   if (!stats) {
-    return <main class="loading">{error ? <p class="error">Could not load the stats: {error}</p> : <p>Loading…</p>}</main>
+    return (
+      <main class="loading">{error ? <p class="error">Could not load the stats: {error}</p> : <p>Loading…</p>}</main>
+    )
   }
   return (
     <main>
@@ -106,8 +111,9 @@ export function App() {
       <Accounts />
       <LiveFeed requests={live.requests} />
       <footer>
-        Figures for {ranges.find((r) => r.value === range)?.label.toLowerCase()} ({new Date(stats.from).toLocaleString()} –
-        now). Revenue is what the ledger recorded as paid. Geography by DB-IP (CC BY 4.0).
+        Figures for {ranges.find((r) => r.value === range)?.label.toLowerCase()} (
+        {new Date(stats.from).toLocaleString()} – now). Revenue is what the ledger recorded as paid. Geography by DB-IP
+        (CC BY 4.0).
       </footer>
     </main>
   )

@@ -75,7 +75,10 @@ const base = '/__402x/admin'
 
 /** GET an admin endpoint; `undefined` for a 404 (an endpoint this paywall does not have). */
 export async function admin<T>(path: string): Promise<T | undefined> {
-  const response = await fetch(`${base}${path}`, { credentials: 'same-origin', headers: { accept: 'application/json' } })
+  const response = await fetch(`${base}${path}`, {
+    credentials: 'same-origin',
+    headers: { accept: 'application/json' },
+  })
   if (response.status === 401 || response.status === 403) throw new SignedOut(await reason(response))
   if (response.status === 404) return undefined
   if (!response.ok) throw new Error(await reason(response))
@@ -115,6 +118,12 @@ export function usd(amount: string | number): string {
 }
 
 export const ms = (value: number | null) =>
-  value === null ? '–' : value < 1 ? `${value.toFixed(2)} ms` : value < 1000 ? `${value.toFixed(value < 10 ? 1 : 0)} ms` : `${(value / 1000).toFixed(1)} s`
+  value === null
+    ? '–'
+    : value < 1
+      ? `${value.toFixed(2)} ms`
+      : value < 1000
+        ? `${value.toFixed(value < 10 ? 1 : 0)} ms`
+        : `${(value / 1000).toFixed(1)} s`
 
 export const short = (value: string) => (value.length > 16 ? `${value.slice(0, 8)}…${value.slice(-6)}` : value)

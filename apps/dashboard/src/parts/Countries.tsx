@@ -19,13 +19,16 @@ export function Countries(props: { stats: Stats }) {
     <section class="card">
       <h2>Geography</h2>
       {countries.length === 0 ? (
-        <Empty>No requests to place yet: callers appear here by country once they call (local calls show as “Local network”).</Empty>
+        <Empty>
+          No requests to place yet: callers appear here by country once they call (local calls show as “Local network”).
+        </Empty>
       ) : (
         <ul class="list" data-testid="countries">
           {countries.slice(0, 15).map((c) => (
             <li key={c.country} class="country">
               <span class="grow">
-                {nameOf(c.country)} <span class="muted">{c.country !== 'local' && c.country !== 'unknown' ? c.country : ''}</span>
+                {nameOf(c.country)}{' '}
+                <span class="muted">{c.country !== 'local' && c.country !== 'unknown' ? c.country : ''}</span>
               </span>
               <span class="bar wide">
                 <span style={{ width: `${(c.requests / max) * 100}%` }} />

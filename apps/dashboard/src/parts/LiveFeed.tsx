@@ -20,7 +20,7 @@ export function LiveFeed(props: { requests: LiveRequest[] }) {
                 {r.method} {r.route}
               </span>
               <span class="mono">{short(who(r))}</span>
-              <span class="num">{Number(r.amount) ? usd(r.amount) : r.reason ?? ''}</span>
+              <span class="num">{Number(r.amount) ? usd(r.amount) : (r.reason ?? '')}</span>
               <span class="num muted">{ms(r.durationMs)}</span>
             </li>
           ))}

@@ -1,4 +1,4 @@
-import { short, type Stats, usd } from '../api'
+import { type Stats, short, usd } from '../api'
 import type { LivePayment } from '../useLive'
 import { Empty, payCommand } from './Empty'
 
@@ -9,7 +9,8 @@ const explorers: Record<string, string> = {
 
 function Tx(props: { hash: string | null | undefined; url?: string | null; network?: string }) {
   if (!props.hash) return <span class="muted">no transaction</span>
-  const url = props.url ?? (props.network ? explorers[props.network] && `${explorers[props.network]}${props.hash}` : undefined)
+  const url =
+    props.url ?? (props.network ? explorers[props.network] && `${explorers[props.network]}${props.hash}` : undefined)
   return url ? (
     <a href={url} target="_blank" rel="noreferrer noopener" class="mono">
       {short(props.hash)}

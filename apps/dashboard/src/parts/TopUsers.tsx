@@ -1,8 +1,15 @@
 import { useState } from 'preact/hooks'
-import { admin, short, type Stats, usd } from '../api'
+import { admin, type Stats, short, usd } from '../api'
 import { Empty, payCommand } from './Empty'
 
-type Payment = { id: string; amount: string; state: string; resource: string; transaction?: string | null; createdAt: string }
+type Payment = {
+  id: string
+  amount: string
+  state: string
+  resource: string
+  transaction?: string | null
+  createdAt: string
+}
 type Drill = { user: string; kind: string; payments?: Payment[]; note?: string }
 
 export function TopUsers(props: { stats: Stats }) {
@@ -14,7 +21,11 @@ export function TopUsers(props: { stats: Stats }) {
   const open = async (user: Stats['topUsers'][number]) => {
     if (drill?.user === user.user) return setDrill(undefined)
     if (user.kind !== 'payer') {
-      return setDrill({ user: user.user, kind: user.kind, note: `${user.requests} requests, ${usd(user.revenue)} charged in this range` })
+      return setDrill({
+        user: user.user,
+        kind: user.kind,
+        note: `${user.requests} requests, ${usd(user.revenue)} charged in this range`,
+      })
     }
     setDrill({ user: user.user, kind: user.kind, note: 'loading…' })
     try {

@@ -1,4 +1,5 @@
 import { adminPath } from './adminRoute.js'
+import { statsOpenApiPaths } from './statsOpenApi.js'
 
 type Schema = Record<string, unknown>
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
@@ -176,6 +177,7 @@ export function adminOpenApi(origin: string): Record<string, unknown> {
       [`${adminPath}/openapi.json`]: {
         get: op('adminOpenApi', 'This document', ok('OpenAPI 3.1', { type: 'object' })),
       },
+      ...statsOpenApiPaths,
     },
     components: {
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'X402_ADMIN_TOKEN' } },

@@ -1,8 +1,8 @@
 import { createGeoCountry, type GeoCountry } from './geoCountry.js'
 import type { LedgerFiguresReader } from './ledgerFigures.js'
 import { createMinuteBuckets } from './minuteBuckets.js'
-import { rangeWindow, type StatsRange } from './statsRange.js'
 import { type Stats, statsOf } from './statsOf.js'
+import { rangeWindow, type StatsRange } from './statsRange.js'
 import type { AnalyticsStore, MinuteRow, RecordedRequest } from './types.js'
 
 export type AnalyticsOptions = {

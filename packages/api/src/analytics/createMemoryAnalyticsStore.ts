@@ -12,7 +12,10 @@ export function createMemoryAnalyticsStore(): AnalyticsStore {
     async add(rows) {
       for (const row of rows) {
         let minute = byMinute.get(row.minute)
-        if (!minute) byMinute.set(row.minute, (minute = new Map()))
+        if (!minute) {
+          minute = new Map()
+          byMinute.set(row.minute, minute)
+        }
         const id = `${row.dim}\u0000${row.key}\u0000${row.outcome}`
         const known = minute.get(id)
         if (known) {

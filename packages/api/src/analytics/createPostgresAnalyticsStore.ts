@@ -1,6 +1,6 @@
 import { openPostgresStore, type PostgresStoreOptions } from '../stores/openPostgresStore.js'
-import type { AnalyticsStore, MinuteRow } from './types.js'
 import { analyticsSchema } from './postgresAnalyticsSchema.js'
+import type { AnalyticsStore, MinuteRow } from './types.js'
 
 /**
  * Minute aggregates on PostgreSQL, beside a PostgreSQL ledger: every instance adds its

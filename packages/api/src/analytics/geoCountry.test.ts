@@ -20,7 +20,16 @@ describe('GeoIP country', () => {
     const geo = createGeoCountry(() => {
       throw new Error('not read for local addresses')
     })
-    for (const ip of ['127.0.0.1', '10.1.2.3', '192.168.1.9', '172.20.0.1', '::1', 'fd00::1', 'fe80::1', '::ffff:10.0.0.1'])
+    for (const ip of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '192.168.1.9',
+      '172.20.0.1',
+      '::1',
+      'fd00::1',
+      'fe80::1',
+      '::ffff:10.0.0.1',
+    ])
       expect(geo.lookup(ip)).toBe('local')
     expect(geo.lookup(undefined)).toBe('unknown')
     expect(geo.lookup('not-an-ip')).toBe('unknown')

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
-import { dirname, join } from 'node:path'
 import { isIP } from 'node:net'
+import { dirname, join } from 'node:path'
 
 /** A country code (`US`), `local` for loopback and private addresses, `unknown` when not found. */
 export type Country = string

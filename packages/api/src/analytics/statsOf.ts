@@ -1,6 +1,6 @@
 import { formatMoney } from '@402x/core'
-import type { LedgerFigures } from './ledgerFigures.js'
 import { latencyBins, percentile } from './latencyHistogram.js'
+import type { LedgerFigures } from './ledgerFigures.js'
 import type { StatsRange } from './statsRange.js'
 import { type MinuteRow, type Outcome, outcomes } from './types.js'
 
@@ -54,7 +54,10 @@ export function statsOf(input: StatsInput) {
   let creditCharged = 0n
   const routeOf = (key: string) => {
     let route = routes.get(key)
-    if (!route) routes.set(key, (route = { counts: zero(), paid: 0n, credit: 0n, bins: [] }))
+    if (!route) {
+      route = { counts: zero(), paid: 0n, credit: 0n, bins: [] }
+      routes.set(key, route)
+    }
     return route
   }
   for (const row of rows) {

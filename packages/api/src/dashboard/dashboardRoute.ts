@@ -13,4 +13,5 @@ export const dashboardRoute = Object.freeze({
   description: 'the seller dashboard (sign in with the admin token)',
   mimeType: 'text/html',
   maxTimeoutSeconds: 0,
+  internal: true,
 }) as ResolvedRoute

@@ -1,5 +1,5 @@
-import { checkAdminAuth } from '../admin/checkAdminAuth.js'
 import { clearedSessionCookie, sessionCookie } from '../admin/adminSession.js'
+import { checkAdminAuth } from '../admin/checkAdminAuth.js'
 import { errorResponse } from '../paywall/responses.js'
 import { dashboardPath } from './dashboardRoute.js'
 import { loadUiFiles, type UiFile, uiDir } from './uiFiles.js'
@@ -40,10 +40,17 @@ export async function serveDashboard(request: DashboardRequest): Promise<Respons
   const { method } = request
   if (sub === '/login' && (method === 'GET' || method === 'POST')) return login(request)
   if (sub === '/logout' && method === 'POST') {
-    return new Response(null, { status: 204, headers: { 'set-cookie': clearedSessionCookie, 'cache-control': 'no-store' } })
+    return new Response(null, {
+      status: 204,
+      headers: { 'set-cookie': clearedSessionCookie, 'cache-control': 'no-store' },
+    })
   }
   if (method !== 'GET' && method !== 'HEAD') {
-    const response = errorResponse(405, 'method_not_allowed', `${method} is not served at ${request.url.pathname}: use GET`)
+    const response = errorResponse(
+      405,
+      'method_not_allowed',
+      `${method} is not served at ${request.url.pathname}: use GET`,
+    )
     response.headers.set('allow', 'GET, HEAD')
     return response
   }

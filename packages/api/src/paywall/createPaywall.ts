@@ -10,10 +10,10 @@ import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastP
 import { startOf, watchDecision, watching } from '../pipeline/requestEvent.js'
 import { createRuntime } from '../pipeline/runtime.js'
 import { adminEndpoint } from '../pipeline/stages/adminEndpoint.js'
-import { dashboardEndpoint } from '../pipeline/stages/dashboardEndpoint.js'
 import { apiKey } from '../pipeline/stages/apiKey.js'
 import { creditFunding } from '../pipeline/stages/creditFunding.js'
 import { creditsEndpoint } from '../pipeline/stages/creditsEndpoint.js'
+import { dashboardEndpoint } from '../pipeline/stages/dashboardEndpoint.js'
 import { decodePayment } from '../pipeline/stages/decodePayment.js'
 import { exactPayment } from '../pipeline/stages/exactPayment.js'
 import { identity } from '../pipeline/stages/identity.js'
@@ -110,8 +110,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
   if (keys) rt.adminKeys = keys
   const analytics = openAnalytics(config)
   rt.analytics = analytics
-  // TODO(rebase): the lead's RequestEvent is typed on PaywallEvents.
-  ;(rt.events as unknown as EventEmitter).on('request', analytics.record)
+  rt.events.on('request', analytics.record)
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),

@@ -232,7 +232,8 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     facilitator,
     ledger,
     stores,
-    ledgerAt: ledgerPath !== undefined ? { path: ledgerPath } : ledgerUrl !== undefined ? { url: ledgerUrl } : undefined,
+    ledgerAt:
+      ledgerPath !== undefined ? { path: ledgerPath } : ledgerUrl !== undefined ? { url: ledgerUrl } : undefined,
     routes,
     guardsAll: !options.routes,
     errors: options.errors ?? 'respond',

@@ -1,0 +1,143 @@
+import { afterAll, describe, expect, it } from 'vitest'
+import { adminPaywalls } from '../admin/adminTestPaywalls.js'
+import type { Paywall } from '../paywall/createPaywall.js'
+
+const paywalls = adminPaywalls()
+afterAll(() => paywalls.close())
+const token = 'dashboard-admin-token'
+
+/** Sends one request through the paywall as an adapter does; the answer as it would go out. */
+async function send(
+  paywall: Paywall,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: unknown,
+) {
+  const request = new Request(`http://127.0.0.1:4021${path}`, {
+    method,
+    headers: { ...headers, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  })
+  const decision = await paywall.handle(request, undefined, { ip: '127.0.0.1' })
+  if (decision.type !== 'respond') throw new Error(`expected an answer, got ${decision.type}`)
+  return decision.response
+}
+
+/** Waits (bounded) until `check` holds. */
+async function until(check: () => Promise<boolean>) {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  throw new Error('timed out')
+}
+
+describe('dashboard sign-in', () => {
+  it('signs in from the link: the session cookie is set, the token leaves the address, reads only', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const link = await send(paywall, 'GET', `/__402x/dashboard/login?token=${token}`)
+    expect(link.status).toBe(303)
+    expect(link.headers.get('location')).toBe('/__402x/dashboard/')
+    const cookie = link.headers.get('set-cookie') as string
+    expect(cookie).toMatch(/^x402_admin=[\w-]+; Path=\/__402x; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
+    expect(cookie).not.toContain(token)
+    const session = cookie.split(';')[0] as string
+    const stats = await send(paywall, 'GET', '/__402x/admin/stats?range=hour', { cookie: session })
+    expect(stats.status).toBe(200)
+    // A cross-site form could carry the cookie: it never opens a change.
+    const post = await send(paywall, 'POST', '/__402x/admin/keys', { cookie: session }, { name: 'x', plan: 'free' })
+    expect(post.status).toBe(401)
+    expect(await post.json()).toMatchObject({ error: 'invalid_admin_token' })
+    expect((await send(paywall, 'GET', '/__402x/admin/stats', { cookie: 'x402_admin=forged' })).status).toBe(401)
+  })
+
+  it('refuses a wrong token: the link lands on the form, the form answers 401; the right one 204', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const link = await send(paywall, 'GET', '/__402x/dashboard/login?token=wrong')
+    expect(link.status).toBe(303)
+    expect(link.headers.get('location')).toBe('/__402x/dashboard/?signin=failed')
+    expect(link.headers.get('set-cookie')).toBeNull()
+    const wrong = await send(paywall, 'POST', '/__402x/dashboard/login', {}, { token: 'wrong' })
+    expect(wrong.status).toBe(401)
+    expect(await wrong.json()).toMatchObject({ error: 'invalid_admin_token' })
+    const right = await send(paywall, 'POST', '/__402x/dashboard/login', {}, { token })
+    expect(right.status).toBe(204)
+    expect(right.headers.get('set-cookie')).toMatch(/^x402_admin=/)
+    const out = await send(paywall, 'POST', '/__402x/dashboard/logout')
+    expect(out.headers.get('set-cookie')).toMatch(/Max-Age=0/)
+  })
+})
+
+describe('dashboard files', () => {
+  it('serves the built app from the package: types, caching, no other host, unknown files 404', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const page = await send(paywall, 'GET', '/__402x/dashboard')
+    expect(page.status).toBe(200)
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(page.headers.get('cache-control')).toBe('no-cache')
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'")
+    const html = await page.text()
+    expect(html).not.toMatch(/(src|href)="https?:/)
+    const script = /src="(\/__402x\/dashboard\/assets\/[^"]+\.js)"/.exec(html)?.[1] as string
+    const asset = await send(paywall, 'GET', script)
+    expect(asset.status).toBe(200)
+    expect(asset.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable')
+    const again = await send(paywall, 'GET', script, { 'if-none-match': asset.headers.get('etag') as string })
+    expect(again.status).toBe(304)
+    // A page of the app is its shell; a file that is none is 404, whatever its spelling.
+    expect((await send(paywall, 'GET', '/__402x/dashboard/users')).status).toBe(200)
+    expect((await send(paywall, 'GET', '/__402x/dashboard/nope.js')).status).toBe(404)
+    expect((await send(paywall, 'GET', '/__402x/dashboard/assets/..%2f..%2fpackage.json')).status).toBe(404)
+    expect((await send(paywall, 'DELETE', '/__402x/dashboard/')).status).toBe(405)
+  })
+})
+
+describe('admin stats and live', () => {
+  it('answers 400 invalid_range for a range it does not know', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const answer = await send(paywall, 'GET', '/__402x/admin/stats?range=week', { authorization: `Bearer ${token}` })
+    expect(answer.status).toBe(400)
+    expect(await answer.json()).toMatchObject({ error: 'invalid_range', message: expect.stringMatching(/range=day/) })
+  })
+
+  it('counts the requests the paywall answers, and streams each one live', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const auth = { authorization: `Bearer ${token}` }
+    const live = await send(paywall, 'GET', '/__402x/admin/live', auth)
+    expect(live.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    const reader = (live.body as ReadableStream<Uint8Array>).getReader()
+    const decoder = new TextDecoder()
+    let seen = ''
+    try {
+      expect((await send(paywall, 'GET', '/api/data')).status).toBe(402)
+      while (!seen.includes('event: request')) {
+        const { value, done } = await reader.read()
+        if (done) break
+        seen += decoder.decode(value)
+      }
+      const data = JSON.parse(/event: request\ndata: (.*)\n/.exec(seen)?.[1] as string)
+      expect(data).toMatchObject({ route: 'GET /api/data', status: 402, outcome: 'refused', amount: '0' })
+    } finally {
+      await reader.cancel()
+    }
+    // The admin API itself is never counted; the dashboard's page never is either.
+    await send(paywall, 'GET', '/__402x/dashboard')
+    // biome-ignore lint/suspicious/noExplicitAny: a JSON answer, read by the assertions below
+    let stats: any = {}
+    await until(async () => {
+      stats = await (await send(paywall, 'GET', '/__402x/admin/stats?range=day', auth)).json()
+      return stats.totals.requests === 1
+    })
+    expect(stats).toMatchObject({
+      range: 'day',
+      totals: { requests: 1, refused: 1, paid: 0, revenue: '0' },
+      byOutcome: { '402': 1 },
+      byRoute: [{ route: 'GET /api/data', requests: 1, revenue: '0' }],
+      countries: [{ country: 'local', requests: 1 }],
+      settlements: { settled: 0, pending: 0, failed: 0, recent: [] },
+    })
+    expect(stats.series).toHaveLength(96)
+  })
+})
