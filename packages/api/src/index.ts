@@ -121,3 +121,16 @@ export type {
   StoresOptions,
   Taken,
 } from './stores/types.js'
+export type { VerifyClient, X402WebSocket } from './websocket/createX402WebSocket.js'
+export { createX402WebSocket } from './websocket/createX402WebSocket.js'
+export type {
+  PaidVia,
+  SocketMeterView,
+  WebSocketBilling,
+  WebSocketNotice,
+  WebSocketPayment,
+  X402WebSocketOptions,
+} from './websocket/types.js'
+export { paymentCloseCode } from './websocket/types.js'
+export { wsCredentials, x402Protocol } from './websocket/upgradeHead.js'
+export { webSocketOptionsFromEnv, x402WebSocket } from './websocket/x402WebSocket.js'

@@ -1,0 +1,156 @@
+import type { CreditService } from '../credits/creditService.js'
+
+/** One billed unit (a message, a KB, a second) in nano-units: what a session counts in. */
+export const nanoPerUnit = 1_000_000_000n
+
+export type CreditSessionInput = {
+  service: CreditService
+  account: string
+  /** Atomic units per billed unit, scaled by 10^9 (a price below one atomic unit stays exact). */
+  unitPrice: bigint
+  /** Atomic units charged at the start (the connect price). */
+  fixed: bigint
+  /** Atomic units reserved at a time. */
+  block: bigint
+  ttlMs: number
+}
+
+type Block = { id: string; amount: bigint }
+
+/**
+ * A connection's credit, drawn as it goes: reserved in blocks in the credit ledger (so a
+ * crash leaves reservations that expire back to the caller), counted in process with no I/O
+ * per message, captured block by block, and on close captured for exactly what was sent,
+ * the rest released.
+ */
+export class CreditSession {
+  /** Nano-units sent so far. */
+  nano = 0n
+  /** Atomic units captured in the ledger so far. */
+  captured = 0n
+  /** Atomic units of open reservations. */
+  open = 0n
+  blocks: Block[] = []
+  /** The account's balance outside this session, as last read. */
+  available = 0n
+  refilling: Promise<boolean> | undefined
+  closing: Promise<{ charged: bigint; balance: bigint }> | undefined
+  /** Captures of full blocks under way. */
+  private writes: Promise<unknown>[] = []
+
+  constructor(readonly input: CreditSessionInput) {}
+
+  /** Nothing was served (the handshake failed): nothing is charged, the connect price neither. */
+  waived = false
+
+  /** Atomic units owed for `nano` nano-units (the connect price included), rounded half-up. */
+  chargeFor(nano: bigint): bigint {
+    if (this.waived) return 0n
+    const scale = nanoPerUnit * nanoPerUnit
+    return this.input.fixed + (nano * this.input.unitPrice + scale / 2n) / scale
+  }
+
+  /** Releases everything: the connection never opened. */
+  cancel(): Promise<{ charged: bigint; balance: bigint }> {
+    this.waived = true
+    this.nano = 0n
+    return this.close()
+  }
+
+  charged(): bigint {
+    return this.chargeFor(this.nano)
+  }
+
+  /** Atomic units reserved and not yet owed. */
+  left(): bigint {
+    return this.captured + this.open - this.charged()
+  }
+
+  /** Whether `nano` more fit in what is reserved. */
+  fits(nano: bigint): boolean {
+    return this.chargeFor(this.nano + nano) <= this.captured + this.open
+  }
+
+  add(nano: bigint): void {
+    this.nano += nano
+    // A block wholly used is captured now, so that the ledger follows the stream.
+    const first = this.blocks[0]
+    if (first && this.blocks.length > 1 && this.charged() >= this.captured + first.amount) this.captureFirst(first)
+  }
+
+  /** A send that failed after it was counted: not charged. */
+  remove(nano: bigint): void {
+    this.nano = this.nano > nano ? this.nano - nano : 0n
+  }
+
+  /** Reserves the first block: the connect price and at least one unit. */
+  async start(): Promise<{ ok: true } | { ok: false; available: bigint }> {
+    const { service, account, fixed, block } = this.input
+    const available = await service.available(account)
+    const least = this.chargeFor(nanoPerUnit)
+    if (available < least || available === 0n) return { ok: false, available }
+    const ok = await this.reserve(minOf(available, fixed + block))
+    return ok ? { ok: true } : { ok: false, available: await service.available(account) }
+  }
+
+  /** Reserves one more block (what is available, up to a block); `false` when there is none. */
+  refill(): Promise<boolean> {
+    this.refilling ??= (async () => {
+      try {
+        const available = await this.input.service.available(this.input.account)
+        this.available = available
+        if (available <= 0n) return false
+        return await this.reserve(minOf(available, this.input.block))
+      } catch {
+        return false
+      } finally {
+        this.refilling = undefined
+      }
+    })()
+    return this.refilling
+  }
+
+  private async reserve(amount: bigint): Promise<boolean> {
+    const { service, account, ttlMs } = this.input
+    const held = await service.reserve(account, amount, ttlMs)
+    if (!held.ok) return false
+    this.blocks.push({ id: held.reservationId, amount })
+    this.open += amount
+    this.available = await service.available(account)
+    return true
+  }
+
+  private captureFirst(first: Block) {
+    this.blocks.shift()
+    this.open -= first.amount
+    this.captured += first.amount
+    const { service, account } = this.input
+    this.writes.push(service.capture(account, first.id, first.amount))
+  }
+
+  /**
+   * Captures what was sent (never more than was reserved) and releases the rest; resolves
+   * with the charge and the balance left. Once, whoever asks.
+   */
+  close(): Promise<{ charged: bigint; balance: bigint }> {
+    this.closing ??= (async () => {
+      await this.refilling
+      const { service, account } = this.input
+      await Promise.allSettled(this.writes)
+      let owed = minOf(this.charged(), this.captured + this.open) - this.captured
+      for (const block of this.blocks) {
+        const take = minOf(owed, block.amount)
+        owed -= take
+        if (take > 0n) await service.capture(account, block.id, take)
+        else await service.release(account, block.id, 'websocket_closed')
+        this.captured += take
+      }
+      this.open = 0n
+      this.blocks = []
+      return { charged: this.captured, balance: await service.available(account) }
+    })()
+    return this.closing
+  }
+}
+
+const minOf = (a: bigint, b: bigint) => (a < b ? a : b)

@@ -1,0 +1,190 @@
+import { formatMoney } from '@402x/core'
+import type { CreditReceipt } from '../paywall/types.js'
+import { type CreditSession, nanoPerUnit } from './creditSession.js'
+import { paymentCloseCode, type SocketLike, type SocketMeterView, type WebSocketNotice } from './types.js'
+
+export type MeterSocketInput = {
+  session: CreditSession
+  unit: 'message' | 'KB' | 'second'
+  decimals: number
+  /** Atomic units: `x402.credit_low` once the credit left falls below it. */
+  warnBelow: bigint
+  /** `POST <topUp>?amount=` tops the account up. */
+  topUp: string
+  /** Told once the connection's charges are written (the `receipt` event). */
+  onClosed(receipt: CreditReceipt): void
+  onError(error: unknown): void
+}
+
+const open = 1
+/** How often a connection billed per second is checked against its reserve. */
+const tickMs = 250
+
+/** Bytes of what `ws.send` is given: a string as UTF-8, else its bytes. */
+function byteLength(data: unknown): number {
+  if (typeof data === 'string') return Buffer.byteLength(data)
+  if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) return data.byteLength
+  if (Array.isArray(data)) return data.reduce((n: number, part) => n + byteLength(part), 0)
+  return Buffer.byteLength(String(data))
+}
+
+type Send = (data: unknown, options?: unknown, cb?: (error?: Error) => void) => void
+type Queued = { data: unknown; options: unknown; cb: ((error?: Error) => void) | undefined; nano: bigint }
+
+/**
+ * Bills a `ws` connection from its credit session: every `ws.send` is counted (a message, or
+ * its bytes) and sent while the reserve covers it; a send the reserve does not cover waits
+ * for the next block, and when the credit is out the connection closes with 4402. Billed per
+ * second, it is charged for the time it stays open. 402x's own notices are not billed.
+ */
+export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMeterView {
+  const { session, unit, decimals } = input
+  const original = ws.send.bind(ws) as Send
+  const perByte = unit === 'KB' ? nanoPerUnit / 1000n : 0n
+  const unitCost = session.chargeFor(nanoPerUnit) - session.input.fixed
+  let warned = false
+  let ended = false
+  const waiting: Queued[] = []
+  const startedAt = performance.now()
+
+  const notify = (notice: WebSocketNotice) => {
+    if (ws.readyState === open) original(JSON.stringify(notice))
+  }
+  const checkLow = () => {
+    const left = session.left() + session.available
+    if (left >= input.warnBelow) {
+      warned = false
+      return
+    }
+    if (warned) return
+    warned = true
+    const remaining = unitCost > 0n ? Number(left / unitCost) : 0
+    notify({
+      type: 'x402.credit_low',
+      balance: formatMoney(left < 0n ? 0n : left, decimals),
+      remaining,
+      unit,
+      topUp: input.topUp,
+      message: `credit for about ${remaining} more ${unit}${remaining === 1 ? '' : 's'}: top up with POST ${input.topUp}?amount=<dollars> and this connection's bearer token, and the stream stays open`,
+    })
+  }
+  const exhausted = () => {
+    if (ended) return
+    notify({
+      type: 'x402.credit_exhausted',
+      reason: 'insufficient_credit',
+      charged: formatMoney(session.charged(), decimals),
+      topUp: input.topUp,
+      message: `the credit is used up: top up with POST ${input.topUp}?amount=<dollars> and connect again`,
+    })
+    ws.close(paymentCloseCode, 'insufficient_credit: top up and connect again')
+    finish()
+  }
+  /** When a refill last found no credit: prefetching waits a moment before asking again. */
+  let dryAt = Number.NEGATIVE_INFINITY
+  /** Asks for the next block; sends what waited for it, or closes when there is none. */
+  const refill = () => {
+    session.refill().then((ok) => {
+      if (!ok) dryAt = performance.now()
+      if (ended) return
+      const first = waiting[0]
+      if (!ok && first && !session.fits(first.nano)) return exhausted()
+      checkLow()
+      drain()
+    }, input.onError)
+  }
+  /** Half a block left: reserve the next one before it is needed. */
+  const prefetch = () => {
+    if (session.refilling || session.left() * 2n >= session.input.block) return
+    if (performance.now() - dryAt < 100) return
+    refill()
+  }
+  const transmit = (data: unknown, options: unknown, cb: Queued['cb'], nano: bigint) => {
+    session.add(nano)
+    // A send that fails (the socket went away) is not charged.
+    original(data, options, (error) => {
+      if (error) session.remove(nano)
+      cb?.(error)
+    })
+    prefetch()
+    if (!warned) checkLow()
+  }
+  const drain = () => {
+    while (waiting.length && ws.readyState === open) {
+      const next = waiting[0] as Queued
+      if (!session.fits(next.nano)) return refill()
+      waiting.shift()
+      transmit(next.data, next.options, next.cb, next.nano)
+    }
+  }
+
+  if (unit !== 'second') {
+    ws.send = ((data: unknown, options?: unknown, cb?: (error?: Error) => void) => {
+      if (typeof options === 'function') {
+        cb = options as (error?: Error) => void
+        options = undefined
+      }
+      // Not open (closing, closed): `ws` refuses it, and nothing is charged.
+      if (ws.readyState !== open || ended) return original(data, options, cb)
+      const nano = perByte ? BigInt(byteLength(data)) * perByte : nanoPerUnit
+      if (waiting.length === 0 && session.fits(nano)) return transmit(data, options, cb, nano)
+      waiting.push({ data, options, cb, nano })
+      if (!session.refilling) refill()
+    }) as SocketLike['send']
+  }
+
+  const elapsedNano = () => (BigInt(Math.round((performance.now() - startedAt) * 1000)) * nanoPerUnit) / 1_000_000n
+  /** Per second: bills the time so far while it is covered; else the next block, or the end. */
+  const tick = () => {
+    if (ended) return
+    const delta = elapsedNano() - session.nano
+    if (session.fits(delta)) {
+      session.add(delta)
+      prefetch()
+      return checkLow()
+    }
+    if (session.refilling) return
+    session.refill().then((ok) => {
+      if (ended) return
+      const late = elapsedNano() - session.nano
+      if (!ok && !session.fits(late)) return exhausted()
+      if (session.fits(late)) session.add(late)
+      checkLow()
+    }, input.onError)
+  }
+  const timer = unit === 'second' ? setInterval(tick, tickMs) : undefined
+  timer?.unref?.()
+
+  let resolveClosed!: (value: { charged: bigint; balance: bigint }) => void
+  const closed = new Promise<{ charged: bigint; balance: bigint }>((resolve) => {
+    resolveClosed = resolve
+  })
+  /** The connection ended (or is ending): charge what was sent, release the rest. */
+  function finish() {
+    if (ended) return
+    ended = true
+    if (timer) clearInterval(timer)
+    // Charged for the time open; `close` never captures beyond what was reserved.
+    if (unit === 'second') session.nano = elapsedNano()
+    for (const queued of waiting.splice(0)) queued.cb?.(new Error('the credit ran out before this message was sent'))
+    const reserved = session.captured + session.open
+    session.close().then(({ charged, balance }) => {
+      input.onClosed({
+        reserved,
+        captured: charged,
+        returned: reserved - charged,
+        balance,
+        decimals,
+        refund: 'credit',
+      })
+      resolveClosed({ charged, balance })
+    }, input.onError)
+  }
+  ws.on('close', finish)
+  checkLow()
+  return {
+    charged: () => session.charged(),
+    units: () => Number((session.nano * 1000n) / nanoPerUnit) / 1000,
+    closed,
+  }
+}
