@@ -2,10 +2,10 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { formatMoney, X402Error } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
+import { meterSocket } from './meterSocket.js'
 import { type Connect, payOnConnect } from './payOnConnect.js'
 import { closeReason, refusalNotice, writeRefusal } from './refusal.js'
 import { resolveWebSocket } from './resolveWebSocket.js'
-import { meterSocket } from './meterSocket.js'
 import {
   paymentCloseCode,
   type ServerLike,
@@ -88,7 +88,8 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
           type: 'x402.credit',
           token: payment.token,
           balance: formatMoney(session ? session.left() + session.available : 0n, paywall.config.asset.decimals),
-          message: 'your deposit is credit on this account: send Authorization: Bearer <token> to connect again or top up',
+          message:
+            'your deposit is credit on this account: send Authorization: Bearer <token> to connect again or top up',
         }),
       )
     }
@@ -138,15 +139,18 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
   return {
     verify,
     verifyClient(info, cb) {
-      connectFor(info.req).then(async ({ payment }) => {
-        if (payment.verified) return cb(true)
-        const body = await payment.response.clone().text()
-        const headers: Record<string, string> = {}
-        payment.response.headers.forEach((value, name) => {
-          if (name !== 'content-length') headers[name === 'content-type' ? 'Content-Type' : name] = value
-        })
-        cb(false, payment.status, body, headers)
-      }, () => cb(false, 503))
+      connectFor(info.req).then(
+        async ({ payment }) => {
+          if (payment.verified) return cb(true)
+          const body = await payment.response.clone().text()
+          const headers: Record<string, string> = {}
+          payment.response.headers.forEach((value, name) => {
+            if (name !== 'content-length') headers[name === 'content-type' ? 'Content-Type' : name] = value
+          })
+          cb(false, payment.status, body, headers)
+        },
+        () => cb(false, 503),
+      )
     },
     handleProtocols: x402Protocol,
     handleUpgrade(server, wss, upgradeOptions = {}) {

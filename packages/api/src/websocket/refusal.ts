@@ -1,5 +1,5 @@
-import type { Duplex } from 'node:stream'
 import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { headers as x402Headers } from '@402x/core'
 import { errorResponse } from '../paywall/responses.js'
 import type { WebSocketNotice, WebSocketPayment } from './types.js'

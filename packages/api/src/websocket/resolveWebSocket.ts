@@ -19,13 +19,17 @@ const defaults = {
 export function resolveWebSocket(options: X402WebSocketOptions): ResolvedWebSocket {
   const { price, billing, deposit, warnBelow, reserveUnits, description, ...common } = options
   if (common && ('routes' in common || 'pricePerToken' in common)) {
-    throw fail('routes and metered prices are for HTTP: give price (to connect) and billing ({ perMessage | perKB | perSecond })')
+    throw fail(
+      'routes and metered prices are for HTTP: give price (to connect) and billing ({ perMessage | perKB | perSecond })',
+    )
   }
   const kinds = billing
     ? (['perMessage', 'perKB', 'perSecond'] as const).filter((k) => billing[k as keyof typeof billing] !== undefined)
     : []
   if (billing && kinds.length !== 1) {
-    throw fail(`billing takes one of perMessage, perKB or perSecond (got ${kinds.join(', ') || 'none'}), e.g. { perMessage: 0.0001 }`)
+    throw fail(
+      `billing takes one of perMessage, perKB or perSecond (got ${kinds.join(', ') || 'none'}), e.g. { perMessage: 0.0001 }`,
+    )
   }
   if (!billing && price === undefined) {
     throw fail('give price (dollars to connect, e.g. 0.01) or billing ({ perMessage: 0.0001 }), or both')

@@ -42,8 +42,10 @@ export function upgradeHead(req: IncomingMessage): RequestHead {
   let payment = url.searchParams.get(wsCredentials.paymentParam) ?? undefined
   let token = url.searchParams.get(wsCredentials.tokenParam) ?? undefined
   for (const offered of offeredProtocols(req)) {
-    if (offered.startsWith(wsCredentials.paymentProtocol)) payment ??= offered.slice(wsCredentials.paymentProtocol.length)
-    else if (offered.startsWith(wsCredentials.tokenProtocol)) token ??= offered.slice(wsCredentials.tokenProtocol.length)
+    if (offered.startsWith(wsCredentials.paymentProtocol))
+      payment ??= offered.slice(wsCredentials.paymentProtocol.length)
+    else if (offered.startsWith(wsCredentials.tokenProtocol))
+      token ??= offered.slice(wsCredentials.tokenProtocol.length)
   }
   if (payment === undefined && token === undefined) return head
   url.searchParams.delete(wsCredentials.paymentParam)
