@@ -51,7 +51,12 @@ export type SocketLike = {
 
 /** A `ws` WebSocketServer as `handleUpgrade` uses it. */
 export type ServerLike = {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: SocketLike, req: IncomingMessage) => void): void
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: SocketLike, req: IncomingMessage) => void,
+  ): void
   emit(event: 'connection', ws: unknown, req: IncomingMessage): boolean
   on(event: 'headers', listener: (headers: string[], req: IncomingMessage) => void): unknown
 }
