@@ -4,6 +4,7 @@ import { AdminInputError, adminError } from './adminHttp.js'
 import { adminOpenApi } from './adminOpenApi.js'
 import { adminPath } from './adminRoute.js'
 import { createKey, getKey, grantKey, keyBalance, keyUsage, listKeys, revokeKey } from './keyEndpoints.js'
+import { getPayment, listPayments } from './paymentEndpoints.js'
 import { listPlans, putPlan } from './planEndpoints.js'
 import { getLive, getStats } from './statsEndpoints.js'
 
@@ -22,6 +23,8 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
   { path: /^\/keys\/([^/]+)\/credit$/, methods: { GET: withKeys(keyBalance), POST: withKeys(grantKey) } },
   { path: /^\/plans$/, methods: { GET: withKeys(listPlans) } },
   { path: /^\/plans\/([^/]+)$/, methods: { PUT: withKeys(putPlan) } },
+  { path: /^\/payments$/, methods: { GET: listPayments } },
+  { path: /^\/payments\/([^/]+)$/, methods: { GET: getPayment } },
   { path: /^\/openapi\.json$/, methods: { GET: openApi } },
   { path: /^\/stats$/, methods: { GET: getStats } },
   { path: /^\/live$/, methods: { GET: getLive } },

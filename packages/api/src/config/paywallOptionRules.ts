@@ -1,5 +1,6 @@
 import { type OptionRule, type OptionShape, rule } from '@402x/core'
 import type { KeysOptions } from '../keys/options.js'
+import type { MetricsOptions } from '../observe/options.js'
 import type {
   CommonOptions,
   CreditsOptions,
@@ -188,6 +189,12 @@ export const keysRules = {
   header: rule.string('a header name, e.g. "x-api-key"'),
 } as const satisfies Record<keyof KeysOptions, OptionRule>
 
+/** `metrics: { token, registry }`. */
+export const metricsRules = {
+  token: rule.string('a bearer token for the scrape, e.g. process.env.X402_METRICS_TOKEN'),
+  registry: object('a prom-client Registry (new Registry())'),
+} as const satisfies Record<keyof MetricsOptions, OptionRule>
+
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
   payTo: rule.string('the 0x… address that receives payments'),
@@ -214,6 +221,8 @@ export const commonRules = {
   keys: rule.object(keysRules, 'an object: { plans: [plans.free()] }'),
   trackingHeaders: bool,
   adminToken: rule.string("the admin API's bearer token, e.g. process.env.X402_ADMIN_TOKEN"),
+  metrics: rule.either('an object ({ token, registry }), or false', rule.object(metricsRules), rule.oneOf(false)),
+  logger: rule.either('a pino logger (pino()), true or false', bool, object('a pino logger')),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */

@@ -1,5 +1,6 @@
 import { X402Error } from '@402x/core'
 import { openPostgresStore, type PostgresStoreOptions } from '../stores/openPostgresStore.js'
+import { checkQuery, pageOf } from './paymentQuery.js'
 import { ledgerSchema } from './postgresLedgerSchema.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
@@ -191,6 +192,27 @@ export function createPostgresLedger(options: PostgresLedgerOptions): Ledger {
         const rows = await sql<Row[]>`select ${sql.unsafe(columns)} from x402_payments
           order by seq desc limit ${limit}`
         return rows.map(toRecord)
+      }),
+    query: (query) =>
+      run(async () => {
+        const q = checkQuery(query)
+        // Keyset pages on `seq` (the insertion order): a page starts after a fixed row.
+        const filters = [
+          q.after !== undefined
+            ? q.newest
+              ? sql`seq < ${String(q.after)}::bigint`
+              : sql`seq > ${String(q.after)}::bigint`
+            : undefined,
+          q.payer !== undefined ? sql`payer = ${q.payer}` : undefined,
+          q.states ? sql`state in ${sql(q.states as PaymentState[])}` : undefined,
+          query.resource !== undefined ? sql`strpos(resource, ${query.resource}) > 0` : undefined,
+          query.from !== undefined ? sql`created_at >= ${query.from}` : undefined,
+          query.to !== undefined ? sql`created_at < ${query.to}` : undefined,
+        ].filter((f) => f !== undefined)
+        const where = filters.reduce((all, f, i) => (i === 0 ? sql`where ${f}` : sql`${all} and ${f}`), sql``)
+        const rows = await sql<Row[]>`select ${sql.unsafe(columns)} from x402_payments ${where}
+          order by seq ${q.newest ? sql`desc` : sql`asc`} limit ${q.limit + 1}`
+        return pageOf([...rows], q.limit, q.newest, (row) => row.seq, toRecord)
       }),
     close,
   }

@@ -3,6 +3,7 @@ import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { immediately, isUniqueViolation, openSqlite } from './openSqlite.js'
 import { liveStates, migrateSqliteLedger, sqliteLedgerSchema } from './sqliteLedgerSchema.js'
+import { sqlitePaymentQuery } from './sqlitePaymentQuery.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
 
@@ -129,6 +130,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     }
   }
   const fault = (error: unknown) => (error instanceof X402Error ? error : storeFault(error))
+  const query = sqlitePaymentQuery<Row & { seq: number | bigint }>(db, toRecord)
   // The group commit. Writes wait in `writes` until the end of the event loop's turn (or
   // the ledger's close), then go in one transaction: under load, the requests of a turn share
   // one commit and write each page of the file once; a write alone is written on its own,
@@ -325,6 +327,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       ),
     list: ({ limit = 100 } = {}) =>
       guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),
+    query: (filter) => guard(() => query(filter)),
     close: () =>
       guard(() => {
         flush()

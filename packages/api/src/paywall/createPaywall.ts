@@ -4,6 +4,8 @@ import { adminPath, adminRoute } from '../admin/adminRoute.js'
 import { openAnalytics } from '../analytics/openAnalytics.js'
 import { dashboardPath, dashboardRoute } from '../dashboard/dashboardRoute.js'
 import { discoveryRoutes } from '../discovery/serveDiscovery.js'
+import { createObservability } from '../observe/createObservability.js'
+import { metricsEndpoint } from '../observe/metricsEndpoint.js'
 import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
 import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastPath.js'
@@ -69,6 +71,7 @@ const stages: readonly Stage[] = [
   route, // refused paths, discovery, Host, OPTIONS
   adminEndpoint, // /__402x/admin: the admin API (never priced)
   dashboardEndpoint, // /__402x/dashboard: the seller's page (never priced)
+  metricsEndpoint, // /__402x/metrics: Prometheus (never priced)
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
@@ -95,8 +98,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
   // Read before anything is opened: a bad value then leaves nothing to close.
   const interval = options.reconcileIntervalMs ?? reconcileFromEnv() ?? 30_000
   const config = resolvePaywall(options)
+  const observe = createObservability(options, config)
   const { ledger, facilitator, credits } = config
   const rt = createRuntime(options, config, config.stores.locks)
+  observe.attach(rt)
 
   const keys =
     config.keys &&
@@ -116,6 +121,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
     { path: adminPath, route: adminRoute, prefix: true },
     { path: dashboardPath, route: dashboardRoute, prefix: true },
+    ...observe.specials,
   ]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 
@@ -150,7 +156,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
     if (credits) await credits.service.expire()
     return count
   }
-  const timer = interval > 0 ? setInterval(() => void reconcile().catch(() => {}), interval) : undefined
+  const timer =
+    interval > 0
+      ? setInterval(() => void reconcile().catch((error) => rt.events.emit('error', error)), interval)
+      : undefined
   timer?.unref()
 
   return {

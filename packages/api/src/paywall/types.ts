@@ -2,6 +2,7 @@ import type { CreditReceipt, SettleResponse } from '@402x/core'
 import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Accept, KeysOptions } from '../keys/options.js'
 import type { Ledger } from '../ledger/types.js'
+import type { LoggerOption, MetricsOptions } from '../observe/options.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 import type { Locks } from './locks.js'
@@ -280,6 +281,10 @@ export type CommonOptions = {
    * local chain (`402x dev`), and is off (403 `admin_disabled`) everywhere else.
    */
   adminToken?: string
+  /** Prometheus metrics at `/__402x/metrics` (docs/observability.md); `false` turns them off. @default on */
+  metrics?: MetricsOptions | false
+  /** Structured JSON logs (pino): a logger, `true` (stdout) or `false` (docs/observability.md). @default false */
+  logger?: LoggerOption
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default `X402_RECONCILE_INTERVAL_MS`, else 30000 */

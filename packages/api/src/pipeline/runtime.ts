@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import type { PaymentRequirements, SettleResponse } from '@402x/core'
 import type { Analytics } from '../analytics/createAnalytics.js'
 import type { CreditService } from '../credits/creditService.js'
+import type { Observability } from '../observe/createObservability.js'
 import { receiptHeaders } from '../paywall/credits.js'
 import type { Locks } from '../paywall/locks.js'
 import type { PaywallKeys } from '../paywall/operatorKeys.js'
@@ -35,6 +36,8 @@ export type PaywallRuntime = {
   adminKeys?: PaywallKeys
   /** The dashboard's analytics (`/__402x/admin/stats`); set by `createPaywall`. */
   analytics?: Analytics
+  /** Metrics and logs (observe/createObservability.ts), set by `createPaywall`. */
+  observe?: Observability
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
   spendProof(proof: Proof): Promise<boolean>
 }

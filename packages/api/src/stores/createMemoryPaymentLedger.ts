@@ -1,4 +1,5 @@
 import { X402Error } from '@402x/core'
+import { checkQuery, pageOf } from '../ledger/paymentQuery.js'
 import { type PaymentRecord, type PaymentState, transitions } from '../ledger/types.js'
 import type { PaymentLedger } from './types.js'
 
@@ -15,6 +16,8 @@ const liveStates = new Set<PaymentState>(['verified', 'settling', 'settled', 'pe
 export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
   /** In insertion order: `list` reads it backwards. */
   const rows = new Map<string, PaymentRecord>()
+  /** Each payment's position in insertion order (from 1): the query's cursor. */
+  const positions = new Map<string, number>()
   /** The replay guard: a live payment per (network, asset, payer, nonce). */
   const live = new Map<string, string>()
   const nonceKey = (network: string, asset: string, payer: string, nonce: string) =>
@@ -53,6 +56,7 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
         updatedAt: t,
       }
       rows.set(payment.id, record)
+      positions.set(payment.id, positions.size + 1)
       if (liveStates.has(payment.state)) live.set(key, payment.id)
       return true
     },
@@ -124,6 +128,30 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
         .reverse()
         .slice(0, limit)
         .map((r) => ({ ...r }))
+    },
+    async query(query) {
+      open()
+      const q = checkQuery(query)
+      const all = [...rows.values()]
+      const picked: PaymentRecord[] = []
+      for (let i = 0; i < all.length && picked.length <= q.limit; i++) {
+        const r = all[q.newest ? all.length - 1 - i : i] as PaymentRecord
+        const at = BigInt(positions.get(r.id) as number)
+        if (q.after !== undefined && (q.newest ? at >= q.after : at <= q.after)) continue
+        if (q.payer !== undefined && r.payer !== q.payer) continue
+        if (q.states && !q.states.includes(r.state)) continue
+        if (query.resource !== undefined && !r.resource.includes(query.resource)) continue
+        if (query.from !== undefined && r.createdAt < query.from) continue
+        if (query.to !== undefined && r.createdAt >= query.to) continue
+        picked.push(r)
+      }
+      return pageOf(
+        picked,
+        q.limit,
+        q.newest,
+        (r) => positions.get(r.id) as number,
+        (r) => ({ ...r }),
+      )
     },
     async close() {
       closed = true

@@ -1,4 +1,5 @@
 import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult } from '../credits/types.js'
+import type { PaymentPage, PaymentQuery } from '../ledger/paymentQuery.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
 import type { Backends } from './pickBackends.js'
@@ -74,6 +75,16 @@ export type PaymentLedger = {
   payerStats(payer: string, since: number): Promise<{ asset: string; count: number; amount: bigint }[]>
   /** Every payment, newest first. */
   list(options?: { limit?: number }): Promise<PaymentRecord[]>
+  /**
+   * A filtered page of payments (payer, states, resource, time range), newest or oldest
+   * first, paged by an opaque cursor on the insertion order: a page starts after a fixed
+   * position, so payments recorded between two reads never shift or repeat a page. A
+   * cursor this store did not give is an `invalid_request`.
+   *
+   * @example
+   * const { payments, next } = await ledger.query({ state: ['settled'], from: Date.UTC(2026, 0, 1), limit: 50 })
+   */
+  query(query: PaymentQuery): Promise<PaymentPage>
   close(): Promise<void>
 }
 
