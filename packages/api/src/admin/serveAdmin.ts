@@ -3,6 +3,8 @@ import { type AdminHandler, type AdminRequest, withKeys } from './adminContext.j
 import { AdminInputError, adminError } from './adminHttp.js'
 import { adminOpenApi } from './adminOpenApi.js'
 import { adminPath } from './adminRoute.js'
+import { adjustCredit, getCredit, grantCredit, listCredits } from './creditEndpoints.js'
+import { exportUsage } from './exportEndpoint.js'
 import { createKey, getKey, grantKey, keyBalance, keyUsage, listKeys, revokeKey } from './keyEndpoints.js'
 import { getPayment, listPayments } from './paymentEndpoints.js'
 import { listPlans, putPlan } from './planEndpoints.js'
@@ -25,6 +27,11 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
   { path: /^\/plans\/([^/]+)$/, methods: { PUT: withKeys(putPlan) } },
   { path: /^\/payments$/, methods: { GET: listPayments } },
   { path: /^\/payments\/([^/]+)$/, methods: { GET: getPayment } },
+  { path: /^\/credits$/, methods: { GET: listCredits } },
+  { path: /^\/credits\/([^/]+)$/, methods: { GET: getCredit } },
+  { path: /^\/credits\/([^/]+)\/grant$/, methods: { POST: grantCredit } },
+  { path: /^\/credits\/([^/]+)\/adjust$/, methods: { POST: adjustCredit } },
+  { path: /^\/export$/, methods: { GET: exportUsage } },
   { path: /^\/openapi\.json$/, methods: { GET: openApi } },
   { path: /^\/stats$/, methods: { GET: getStats } },
   { path: /^\/live$/, methods: { GET: getLive } },

@@ -21,6 +21,7 @@ import {
 } from './creditRows.js'
 import { creditTokens } from './creditTokens.js'
 import { creditSchema } from './schema.js'
+import { sqliteCreditAdmin } from './sqliteCreditAdmin.js'
 import type { CreditAccount, CreditBalance, CreditKind, CreditLedger, Posted } from './types.js'
 
 export type CreditLedgerOptions = {
@@ -383,6 +384,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         return rows.map(entryOf)
       }),
     ...creditTokens(q, guard, clock),
+    ...sqliteCreditAdmin(db, { guard, atomically, post, availableOf }),
     close: () => guard(() => void db.close()),
   }
 }

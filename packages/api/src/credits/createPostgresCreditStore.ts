@@ -4,6 +4,7 @@ import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import type { CreditStore } from '../stores/types.js'
 import { callerOf, checkAmount, checkText, expiryBatch, holdOf, invalid, maxAmount } from './creditRows.js'
+import { postgresCreditAdmin } from './postgresCreditAdmin.js'
 import { postgresCreditLookups } from './postgresCreditLookups.js'
 import { lockBalances, lockRef, type Movement, post, type Write } from './postgresCreditPosting.js'
 import { creditSchema } from './postgresCreditSchema.js'
@@ -354,6 +355,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
         }
       }),
     ...postgresCreditLookups(sql, call, write, clock),
+    ...postgresCreditAdmin(sql, call, write, clock),
     version: () => signal.version(),
     changes: () => signal.changes(),
     async close() {

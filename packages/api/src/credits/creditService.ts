@@ -68,6 +68,8 @@ export type CreditService = {
   topUp(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
   /** Operator credit, idempotent by `ref`. */
   grant(account: string, amount: bigint, ref: string, note?: string): Promise<bigint>
+  /** The operator's signed correction (`CreditStore.adjust`); the available credit after. */
+  adjust(account: string, amount: bigint, ref: string, reason: string): Promise<{ balance: bigint; replayed: boolean }>
   /** The grant made with this `ref`, if any. */
   grantOf(ref: string): Promise<{ account: string; amount: bigint } | undefined>
   /**
@@ -337,6 +339,12 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       if (!replayed) addTo(durable, account, amount)
       await load(account)
       return spendable(account)
+    },
+    async adjust(account, amount, ref, reason) {
+      const { replayed } = await ledger().adjust({ account, amount, ref, reason })
+      if (!replayed) addTo(durable, account, amount)
+      await load(account)
+      return { balance: spendable(account), replayed }
     },
     async payout(account, amount, ref) {
       const { replayed } = await ledger().payout({ account, amount, ref })

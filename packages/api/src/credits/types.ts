@@ -5,7 +5,8 @@ import type { CreditStore } from '../stores/types.js'
  * `caller:<id>` (available credit) and `hold:<id>` (credit reserved for requests in flight).
  * System accounts are the other side of every movement, so that each transaction sums to
  * zero: `system:topups` (paid in over x402), `system:grants` (given by the operator),
- * `system:revenue` (captured) and `system:payouts` (unused credit sent back on chain).
+ * `system:revenue` (captured), `system:payouts` (unused credit sent back on chain) and
+ * `system:adjustments` (the operator's corrections, `adjust`).
  * System balances are negative or positive; caller and hold balances are never negative.
  */
 export type CreditAccount =
@@ -15,6 +16,7 @@ export type CreditAccount =
   | 'system:grants'
   | 'system:revenue'
   | 'system:payouts'
+  | 'system:adjustments'
 
 /** What a ledger transaction did. */
 export type CreditKind =
@@ -27,6 +29,7 @@ export type CreditKind =
   | 'refund'
   | 'payout'
   | 'charge'
+  | 'adjust'
 
 /** One posting: `amount` (atomic units, never 0) moved into (`> 0`) or out of (`< 0`) `account`. */
 export type CreditEntry = {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
+import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from '../credits/creditAdmin.js'
 import { hashToken, tokenPrefix } from '../credits/tokens.js'
 import type { CreditAccount, CreditEntry, CreditKind, Posted } from '../credits/types.js'
 import type { CreditStore } from './types.js'
@@ -224,6 +225,45 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
           .reverse()
           .slice(0, limit),
       ),
+    accounts: (options) =>
+      run(() => {
+        const { limit, after } = checkAccountsPage(options)
+        const ids = [...balances.keys()]
+          .filter((a) => a.startsWith('caller:') && a.slice(7) > after)
+          .map((a) => a.slice(7))
+          .sort()
+          .slice(0, limit)
+        return ids.map((account) => ({
+          account,
+          available: balanceOf(`caller:${account}`),
+          reserved: balanceOf(`hold:${account}`),
+          updatedAt: entries.findLast((e) => e.account === `caller:${account}` || e.account === `hold:${account}`)
+            ?.createdAt as number,
+        }))
+      }),
+    adjust: (input) =>
+      run(() => {
+        checkAdjustment(input)
+        const earlier = byRef.get(`adjust\n${input.ref}`)
+        if (earlier) {
+          if (earlier.account !== input.account || earlier.amount !== input.amount)
+            throw reusedRef(input.ref, { account: earlier.account, amount: String(earlier.amount) })
+          return { transactionId: earlier.transactionId, replayed: true }
+        }
+        const available = balanceOf(`caller:${input.account}`)
+        if (available + input.amount < 0n) throw overdrawn(input, available)
+        const transactionId = post(
+          'adjust',
+          input.ref,
+          [
+            ['system:adjustments', -input.amount],
+            [`caller:${input.account}`, input.amount],
+          ],
+          input.reason,
+        )
+        byRef.set(`adjust\n${input.ref}`, { transactionId, account: input.account, amount: input.amount })
+        return { transactionId, replayed: false }
+      }),
     linkToken: (hash, account) =>
       run(() => {
         if (!/^[0-9a-f]{64}$/.test(hash))

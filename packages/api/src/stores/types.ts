@@ -1,3 +1,4 @@
+import type { CreditAccountInfo, CreditAdjustment } from '../credits/creditAdmin.js'
 import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult } from '../credits/types.js'
 import type { PaymentPage, PaymentQuery } from '../ledger/paymentQuery.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
@@ -198,6 +199,26 @@ export type CreditStore = {
    * posted first, so that the statement is complete.
    */
   entries(account: string, options?: { limit?: number }): Promise<CreditEntry[]>
+  /**
+   * The caller accounts, in account-id order, with their balances and last movement's time:
+   * at most `limit` (default 100) after the account `after` (the last one of the page before).
+   *
+   * @example
+   * const page = await credits.accounts({ limit: 50 })
+   * const next = await credits.accounts({ limit: 50, after: page.at(-1)?.account })
+   */
+  accounts(options?: { limit?: number; after?: string }): Promise<CreditAccountInfo[]>
+  /**
+   * The operator's correction of a caller's available credit, against `system:adjustments`,
+   * with its `reason` as the transaction's note (kind `adjust`): a positive amount adds, a
+   * negative one takes back, and only what is available (never below zero; reserved credit
+   * is not taken: `invalid_request` with `details.reason: 'insufficient_credit'`).
+   * Idempotent by `ref` like `grant`.
+   *
+   * @example
+   * await credits.adjust({ account: 'acct_…', amount: -250_000n, ref: 'ticket-812', reason: 'double top-up refunded by card' })
+   */
+  adjust(input: CreditAdjustment): Promise<Posted>
   /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */
   linkToken(hash: string, account: string): Promise<void>
   /** Unlinks a token (its hash): it opens nothing any more. `false` when it was not linked. */
