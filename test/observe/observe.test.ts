@@ -50,8 +50,19 @@ const scrape = async (token = metricsToken) => {
 }
 const admin = async (path: string) => {
   const response = await fetch(`${url}/__402x/admin${path}`, { headers: bearer(adminToken) })
+  // biome-ignore lint/suspicious/noExplicitAny: the admin API's JSON answers, read field by field
   return { status: response.status, json: (await response.json()) as Record<string, any> }
 }
+const post = async (path: string, body: unknown) => {
+  const response = await fetch(`${url}/__402x/admin${path}`, {
+    method: 'POST',
+    headers: { ...bearer(adminToken), 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  })
+  // biome-ignore lint/suspicious/noExplicitAny: the admin API's JSON answers, read field by field
+  return { status: response.status, json: (await response.json()) as Record<string, any> }
+}
+let creditAccount: string
 
 beforeAll(async () => {
   stack = await startStack()
@@ -128,6 +139,21 @@ describe('metrics at /__402x/metrics', () => {
     expect(sample(text, 'x402_store_duration_seconds_count', { store: 'ledger', operation: 'insert' })).toBe(6)
     expect(sample(text, 'x402_facilitator_errors_total', { operation: 'settle' })).toBe(0)
   })
+
+  it('count requests by route and outcome, credit drawn, and never a scrape', async () => {
+    const text = await scrape()
+    const count = (route: string, outcome: string, status: string) =>
+      sample(text, 'x402_requests_total', { route, outcome, status })
+    expect(count('GET /api/data', 'paid', '200')).toBe(3)
+    expect(count('GET /api/cheap/:n', 'paid', '200')).toBe(2)
+    expect(count('GET /api/data', 'credit', '200')).toBe(2)
+    // 402s: one before each of the 3 payments, the unpaid call, the key without credit.
+    expect(count('GET /api/data', 'refused', '402')).toBe(5)
+    expect(count('GET /api/cheap/:n', 'refused', '402')).toBe(2)
+    expect(sample(text, 'x402_credit_charged_atomic_total', { route: 'GET /api/data' })).toBe(20_000)
+    expect(sample(text, 'x402_request_duration_seconds_count', { route: 'GET /api/data', outcome: 'paid' })).toBe(3)
+    expect(text).not.toContain('/__402x/metrics')
+  })
 })
 
 describe('the admin payments listing', () => {
@@ -160,7 +186,122 @@ describe('the admin payments listing', () => {
   })
 })
 
+describe('the admin credit endpoints and the export', () => {
+  it('list accounts, show the statement, grant and adjust with a reason, never below zero', async () => {
+    const list = await admin('/credits')
+    expect(list.json.accounts).toHaveLength(1)
+    expect(list.json.accounts[0]).toMatchObject({ balance: '0.98', reserved: '0' })
+    creditAccount = list.json.accounts[0].account
+    const granted = await post(`/credits/${creditAccount}/grant`, { amount: '2.5', reason: 'welcome bonus', ref: 'w1' })
+    expect(granted.status).toBe(200)
+    expect(granted.json).toMatchObject({ balance: '3.48', replayed: false })
+    expect(
+      (await post(`/credits/${creditAccount}/grant`, { amount: '2.5', reason: 'again', ref: 'w1' })).json,
+    ).toMatchObject({ balance: '3.48', replayed: true })
+    const down = await post(`/credits/${creditAccount}/adjust`, {
+      amount: '-1.48',
+      reason: 'support ticket 812',
+      ref: 'a1',
+    })
+    expect(down.json).toMatchObject({ amount: '-1.48', balance: '2', replayed: false })
+    const over = await post(`/credits/${creditAccount}/adjust`, { amount: '-2.01', reason: 'too much' })
+    expect(over.status).toBe(400)
+    expect(over.json).toMatchObject({ reason: 'insufficient_credit' })
+    expect((await post(`/credits/${creditAccount}/adjust`, { amount: '1' })).status).toBe(400)
+    expect((await post('/credits/acct_nobody/grant', { amount: '1', reason: 'x' })).status).toBe(404)
+    const one = await admin(`/credits/${creditAccount}`)
+    expect(one.json).toMatchObject({ account: creditAccount, balance: '2', reserved: '0' })
+    const notes = one.json.statement.map((e: { kind: string; amount: string; note?: string }) => [
+      e.kind,
+      e.amount,
+      e.note,
+    ])
+    expect(notes).toEqual(
+      expect.arrayContaining([
+        ['grant', '2.5', 'welcome bonus'],
+        ['adjust', '-1.48', 'support ticket 812'],
+      ]),
+    )
+  })
+
+  it('export the period as CSV and as CloudEvents, equal to the ledger', async () => {
+    const { json } = await admin('/payments?limit=1000')
+    const ledger = [...json.payments].reverse()
+    const from = new Date(Date.now() - 3_600_000).toISOString()
+    const to = new Date(Date.now() + 60_000).toISOString()
+    const csv = await fetch(`${url}/__402x/admin/export?from=${from}&to=${to}&format=csv`, {
+      headers: bearer(adminToken),
+    })
+    expect(csv.headers.get('content-type')).toMatch(/^text\/csv/)
+    const rows = (await csv.text()).trimEnd().split('\r\n')
+    expect(rows[0]).toBe(
+      'id,created_at,settled_at,state,payer,amount,amount_atomic,asset,network,method,resource,transaction',
+    )
+    const paid = ledger.filter((p: { state: string }) => ['settled', 'pending', 'reconciled'].includes(p.state))
+    expect(rows.slice(1).map((r) => r.split(',')[0])).toEqual(paid.map((p: { id: string }) => p.id))
+    expect(rows[1]?.split(',')).toEqual([
+      paid[0].id,
+      paid[0].createdAt,
+      paid[0].settledAt,
+      paid[0].state,
+      paid[0].payer,
+      paid[0].amount,
+      paid[0].amountAtomic,
+      paid[0].asset,
+      paid[0].network,
+      paid[0].method,
+      paid[0].resource,
+      paid[0].transaction,
+    ])
+    const events = await fetch(`${url}/__402x/admin/export?from=${from}&to=${to}&format=cloudevents`, {
+      headers: bearer(adminToken),
+    })
+    const lines = (await events.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(lines).toHaveLength(paid.length)
+    expect(lines[0]).toMatchObject({
+      specversion: '1.0',
+      id: paid[0].id,
+      source: `${url}/__402x`,
+      type: 'dev.402x.payment.settled',
+      time: paid[0].createdAt,
+      subject: paid[0].payer,
+      data: { amount: paid[0].amount, amountAtomic: paid[0].amountAtomic, transaction: paid[0].transaction },
+    })
+    const total = lines.reduce(
+      (n: bigint, e: { data: { amountAtomic: string } }) => n + BigInt(e.data.amountAtomic),
+      0n,
+    )
+    expect(total).toBe(1_032_000n)
+    const bad = await fetch(`${url}/__402x/admin/export?format=xml`, { headers: bearer(adminToken) })
+    expect(bad.status).toBe(400)
+  })
+})
+
 describe('logs', () => {
+  it('have one line per request with its id, route, status, outcome, duration and payer', () => {
+    const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.requestId)
+    // The caller's X-Request-Id, sent with the unpaid call and the paid one: both lines carry it.
+    const traced = requests.filter((l) => l.requestId === 'trace-me.42')
+    expect(traced.map((l) => [l.status, l.outcome])).toEqual([
+      [402, 'refused'],
+      [200, 'paid'],
+    ])
+    expect(traced[1]).toMatchObject({
+      route: 'GET /api/data',
+      status: 200,
+      outcome: 'paid',
+      payer: buyer(0).address,
+      amount: '10000',
+    })
+    expect(traced[1].durationMs).toBeTypeOf('number')
+    expect(requests.filter((l) => l.outcome === 'credit')).toHaveLength(2)
+    // Every other request has an id of its own.
+    expect(new Set(requests.map((l) => l.requestId)).size).toBe(requests.length - 1)
+  })
+
   it('never hold a secret: admin, metrics, credit and API key tokens, payment signatures', () => {
     const text = lines.join('')
     expect(lines.length).toBeGreaterThan(5)

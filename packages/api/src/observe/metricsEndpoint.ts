@@ -14,6 +14,8 @@ export const metricsRoute = Object.freeze({
   description: 'Prometheus metrics (Authorization: Bearer <X402_METRICS_TOKEN or X402_ADMIN_TOKEN>)',
   mimeType: 'text/plain',
   maxTimeoutSeconds: 0,
+  // Scrapes are not requests of the API: no `request` event, so they count nowhere.
+  internal: true,
 }) as ResolvedRoute
 
 /**

@@ -4,7 +4,6 @@ import type { PaywallEvents } from '../paywall/types.js'
 import { boundedLabel } from './boundedLabel.js'
 import { errorFields } from './createLogger.js'
 import type { PaywallMetrics } from './createMetrics.js'
-import type { RequestEvent } from './requestEvent.js'
 
 /** At most this many route label values per paywall (see `boundedLabel`). */
 const maxRoutes = 200
@@ -23,10 +22,8 @@ export function observeEvents(
   { metrics, logger }: { metrics: PaywallMetrics | undefined; logger: Logger | undefined },
 ): void {
   const route = boundedLabel(maxRoutes)
-  // Until the request event is part of PaywallEvents (the lead's contract).
-  const on = events.on.bind(events) as unknown as (name: 'request', listener: (e: RequestEvent) => void) => void
   if (metrics || logger)
-    on('request', (e) => {
+    events.on('request', (e) => {
       if (metrics) {
         const label = route(e.route)
         metrics.requests.inc({ route: label, outcome: e.outcome, status: String(e.status) })
