@@ -1,4 +1,5 @@
 import { adminPath } from './adminRoute.js'
+import { observePaths, observeSchemas } from './observeOpenApi.js'
 import { statsOpenApiPaths } from './statsOpenApi.js'
 
 type Schema = Record<string, unknown>
@@ -66,6 +67,7 @@ const schemas = {
   ),
   Usage: object({ calls: { type: 'integer' }, units: { type: 'number' }, amount: money }, ['calls', 'units', 'amount']),
   Balance: object({ available: money, reserved: money }, ['available']),
+  ...observeSchemas,
 }
 
 /**
@@ -174,6 +176,7 @@ export function adminOpenApi(origin: string): Record<string, unknown> {
           body(ref('Plan')),
         ),
       },
+      ...observePaths(adminPath),
       [`${adminPath}/openapi.json`]: {
         get: op('adminOpenApi', 'This document', ok('OpenAPI 3.1', { type: 'object' })),
       },
