@@ -6,6 +6,7 @@ import { dev } from './commands/dev.js'
 import { facilitator } from './commands/facilitator.js'
 import { gatewayCommand, gatewayUsage } from './commands/gateway.js'
 import { keys, keysUsage } from './commands/keys.js'
+import { mcpCommand, mcpUsage } from './commands/mcp.js'
 import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
 import { proxyCommand, proxyUsage } from './commands/proxy.js'
@@ -28,6 +29,7 @@ ${keysUsage}
 ${migrateUsage}
 ${proxyUsage}
 ${gatewayUsage}
+${mcpUsage}
 
 Docs: README.md`
 
@@ -110,6 +112,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'migrate') return migrateCommand(rest)
   if (command === 'gateway') return gatewayCommand(rest)
   if (command === 'proxy') return proxyCommand(rest)
+  if (command === 'mcp') return mcpCommand(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,
