@@ -35,9 +35,12 @@ beforeAll(async () => {
   keyed = x402Middleware({ ...stack.paywall(), price: 0.01, keys: { plans: [plans.free({ quota: { day: 5 } })] } })
   keyed.paywall.events.on('request', (e) => events.push(e))
   app.get('/api/keyed', keyed, (_req, res) => res.json({ data: 'keyed' }))
+  const item = x402Middleware({ ...stack.paywall(), price: 0.01 })
+  item.paywall.events.on('request', (e) => events.push(e))
+  app.get('/api/item/:id', item, (_req, res) => res.json({ data: 'item' }))
   paywall.paywall.events.on('request', (e) => events.push(e))
   app.use(paywall)
-  app.get('/api/data', (_req, res) => res.json({ data: 'paid' }))
+  app.get('/api/data', (req, res) => res.json({ data: 'paid', requestId: req.x402?.requestId }))
   app.get('/api/limited', (_req, res) => res.json({ data: 'limited' }))
   app.get('/api/fail', (_req, res) => res.status(500).json({ error: 'broken' }))
   server = createServer(app)
@@ -63,7 +66,7 @@ const buyer = (i: number) => stack.chain.buyers[i] as { address: `0x${string}`; 
 /** The event of `requestId`, waiting a little: it is told once the answer is decided. */
 async function eventOf(list: RequestEvent[], requestId: string): Promise<RequestEvent> {
   for (let i = 0; i < 100; i++) {
-    const found = list.find((e) => e.requestId === requestId)
+    const found = list.find((e) => e.clientRequestId === requestId)
     if (found) return found
     await new Promise((r) => setTimeout(r, 20))
   }
@@ -103,6 +106,10 @@ describe('request events', () => {
     expect(paid.status).toBe(200)
     const event = await eventOf(events, rid)
     expect(event).toMatchObject({ status: 200, outcome: 'paid', amount: 10_000n, payer: buyer(0).address })
+    // The handler's id is fresh, never the caller's (which it could repeat or forge), and the event's.
+    const body = (await paid.json()) as { requestId: string }
+    expect(body.requestId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(event.requestId).toBe(body.requestId)
     expect(event.reason).toBeUndefined()
   })
 
@@ -165,15 +172,25 @@ describe('request events', () => {
     })
     expect(res.status).toBe(200)
     await new Promise((r) => setTimeout(r, 100))
-    expect(events.find((e) => e.requestId === rid)).toBeUndefined()
+    expect(events.find((e) => e.clientRequestId === rid)).toBeUndefined()
   })
 
-  it('generates a request id when the caller’s is not safe to repeat', async () => {
+  it('leaves out a caller’s X-Request-Id that is not safe to log', async () => {
     const before = events.length
     await fetch(`${url}/api/data`, { headers: { 'x-request-id': 'bad id\twith spaces' } })
     await new Promise((r) => setTimeout(r, 100))
     const event = events.slice(before).find((e) => e.path === '/api/data')
     expect(event?.requestId).toMatch(/^[0-9a-f-]{36}$/)
+    expect(event && 'clientRequestId' in event).toBe(false)
+  })
+
+  it('names a per-route paywall’s requests by the framework’s route, not by each path', async () => {
+    const a = id('route-a')
+    const b = id('route-b')
+    await fetch(`${url}/api/item/1`, { headers: { 'x-request-id': a } })
+    await fetch(`${url}/api/item/made-up-2`, { headers: { 'x-request-id': b } })
+    expect((await eventOf(events, a)).route).toBe('GET /api/item/:id')
+    expect((await eventOf(events, b)).route).toBe('GET /api/item/:id')
   })
 
   it('is told by the Web adapters the same way (Hono: unpaid, then paid)', async () => {

@@ -402,7 +402,7 @@ function tellFast(state: CreditState, status: number) {
   emitFastCredit(paywall.events, {
     start,
     method: state.req.method ?? 'GET',
-    route: route.pattern?.source ?? path,
+    route: route.pattern?.source ?? frameworkRoute(state.req) ?? path,
     path,
     status,
     amount: hold?.amount ?? 0n,
@@ -415,3 +415,9 @@ function tellFast(state: CreditState, status: number) {
 }
 
 const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)
+
+/** Express's own route (`req.route.path`), for a paywall mounted on one route. */
+function frameworkRoute(req: NodeRequest): string | undefined {
+  const path = (req as { route?: { path?: unknown } }).route?.path
+  return typeof path === 'string' ? `${req.method ?? 'GET'} ${path}` : undefined
+}

@@ -364,8 +364,10 @@ export type PaywallEvents = {
  * decided: after the handler for a paid one. Built only while something listens.
  */
 export type RequestEvent = {
-  /** The caller's `X-Request-Id` when it is 1–128 of `[A-Za-z0-9._:-]`, else generated. */
+  /** A fresh id: the handler's `req.x402.requestId` (`X-402x-Request-Id`). */
   requestId: string
+  /** The caller's own `X-Request-Id`, when it is 1–128 of `[A-Za-z0-9._:-]`. */
+  clientRequestId?: string
   /** When the request arrived, ms since the epoch. */
   at: number
   /** Until its answer was decided (after the handler, for a paid one), in ms. */

@@ -11,18 +11,27 @@ import type { PaidContext } from './context.js'
 export const watching = (events: EventEmitter<PaywallEvents>): boolean => events.listenerCount('request') > 0
 
 /** What a request is known by before its answer: set when it arrives. */
-type Start = { at: number; started: number; requestId: string }
+type Start = { at: number; started: number; requestId: string; clientRequestId: string | undefined }
 
 const safeRequestId = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** The caller's `X-Request-Id` when it is safe to repeat, else a fresh one. */
-export function requestIdOf(header: string | null | undefined): string {
-  return header && safeRequestId.test(header) ? header : randomUUID()
+/** The caller's `X-Request-Id` when it is safe to repeat (in logs), else `undefined`. */
+export function clientRequestIdOf(header: string | null | undefined): string | undefined {
+  return header && safeRequestId.test(header) ? header : undefined
 }
 
-/** When a request arrived: its epoch time, a monotonic clock reading, its id. */
+/**
+ * When a request arrived: its epoch time, a monotonic clock reading, a fresh id (the
+ * handler's `req.x402.requestId`: never the caller's, which it could repeat or forge) and
+ * the caller's own `X-Request-Id`, kept apart.
+ */
 export function startOf(header: string | null | undefined): Start {
-  return { at: Date.now(), started: performance.now(), requestId: requestIdOf(header) }
+  return {
+    at: Date.now(),
+    started: performance.now(),
+    requestId: randomUUID(),
+    clientRequestId: clientRequestIdOf(header),
+  }
 }
 
 /**
@@ -131,10 +140,11 @@ async function emitFor(
     const requirements = ctx.payment?.requirements
     const event: RequestEvent = {
       requestId: start.requestId,
+      ...(start.clientRequestId ? { clientRequestId: start.clientRequestId } : {}),
       at: start.at,
       durationMs,
       method: ctx.request.method,
-      route: ctx.route.pattern?.source ?? ctx.url.pathname,
+      route: routeName(ctx),
       path: ctx.url.pathname,
       status,
       outcome,
@@ -180,6 +190,7 @@ export function emitFastCredit(
     const refused = status >= 400
     const event: RequestEvent = {
       requestId: start.requestId,
+      ...(start.clientRequestId ? { clientRequestId: start.clientRequestId } : {}),
       at: start.at,
       durationMs: performance.now() - start.started,
       method: input.method,
@@ -199,4 +210,17 @@ export function emitFastCredit(
   } catch (error) {
     events.emit('error', error)
   }
+}
+
+/**
+ * The route as configured: the paywall's pattern, else the framework's own route (Express
+ * `req.route.path`, Hono `routePath`), else the path. Counted by route, a per-route paywall
+ * must not grow a new key for every path a caller makes up.
+ */
+function routeName(ctx: PaidContext): string {
+  if (ctx.route.pattern) return ctx.route.pattern.source
+  const req = ctx.context.req as { route?: { path?: unknown }; routePath?: unknown } | undefined
+  const framework = req?.route?.path ?? req?.routePath
+  const method = ctx.request.method
+  return typeof framework === 'string' && framework !== '/*' ? `${method} ${framework}` : ctx.url.pathname
 }
