@@ -1,0 +1,226 @@
+import type {
+  DocumentNode,
+  FieldNode,
+  FragmentDefinitionNode,
+  GraphQLField,
+  GraphQLNamedType,
+  GraphQLObjectType,
+  GraphQLSchema,
+  OperationDefinitionNode,
+  SelectionSetNode,
+  ValueNode,
+} from 'graphql'
+import type { ResolvedPricing } from './resolvePricing.js'
+
+/** What one operation costs, computed from its parsed document before it runs. */
+export type OperationPrice = {
+  /** Atomic units. */
+  amount: bigint
+  /** The response keys of the root fields that carry a price (what "fully errored" looks at). */
+  pricedRoots: string[]
+  kind: 'query' | 'mutation' | 'subscription'
+}
+
+export type PriceOperationInput = {
+  schema: GraphQLSchema
+  document: DocumentNode
+  operationName?: string | null | undefined
+  variables?: Readonly<Record<string, unknown>> | null | undefined
+  pricing: ResolvedPricing
+}
+
+// graphql's classes name themselves (`Symbol.toStringTag`): telling them apart this way keeps
+// graphql out of this module's imports (402x-api loads without it).
+const tagOf = (type: unknown) => (type as { [Symbol.toStringTag]?: string } | undefined)?.[Symbol.toStringTag]
+const isObject = (type: unknown): type is GraphQLObjectType => tagOf(type) === 'GraphQLObjectType'
+const isAbstract = (type: unknown) => {
+  const tag = tagOf(type)
+  return tag === 'GraphQLInterfaceType' || tag === 'GraphQLUnionType'
+}
+const namedOf = (type: unknown): GraphQLNamedType => {
+  let t = type as { ofType?: unknown }
+  while (t.ofType) t = t.ofType as { ofType?: unknown }
+  return t as GraphQLNamedType
+}
+
+/**
+ * The price of the operation a request runs: every priced field selected (through aliases,
+ * fragments and inline fragments, each response key once, as GraphQL resolves it), times the
+ * multiplying arguments above it; a field of an interface or union costs what its dearest
+ * possible type charges. Introspection (`__schema`, `__type`, `__typename`) is free, and
+ * fields left out by `@skip`/`@include` cost nothing. `undefined`: the operation is not in
+ * the document (GraphQL answers that error itself).
+ *
+ * @example
+ * priceOperation({ schema, document: parse('{ user(id: 1) { email } }'), pricing })
+ * // { amount: 1500n, pricedRoots: ['user'], kind: 'query' }
+ */
+export function priceOperation(input: PriceOperationInput): (OperationPrice & { cacheable: boolean }) | undefined {
+  const { schema, document, operationName } = input
+  let operation: OperationDefinitionNode | undefined
+  const fragments = new Map<string, FragmentDefinitionNode>()
+  for (const definition of document.definitions) {
+    if (definition.kind === 'FragmentDefinition') fragments.set(definition.name.value, definition)
+    else if (definition.kind === 'OperationDefinition') {
+      if (operationName ? definition.name?.value === operationName : operation === undefined) operation = definition
+      else if (!operationName) return undefined // several operations and no name: GraphQL refuses it
+    }
+  }
+  if (!operation) return undefined
+  const root =
+    operation.operation === 'query'
+      ? schema.getQueryType()
+      : operation.operation === 'mutation'
+        ? schema.getMutationType()
+        : schema.getSubscriptionType()
+  if (!root) return undefined
+  const walk = new Walk(schema, fragments, operation, input.variables ?? {}, input.pricing)
+  const pricedRoots: string[] = []
+  const amount = walk.object(root, [operation.selectionSet], 1n, pricedRoots)
+  return { amount, pricedRoots, kind: operation.operation, cacheable: !walk.readVariables }
+}
+
+class Walk {
+  /** Whether the price read a variable (then it is not cached with the document). */
+  readVariables = false
+  constructor(
+    readonly schema: GraphQLSchema,
+    readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
+    readonly operation: OperationDefinitionNode,
+    readonly variables: Readonly<Record<string, unknown>>,
+    readonly pricing: ResolvedPricing,
+  ) {}
+
+  /** The cost of selections under a field of type `type`, `scale` times. */
+  named(type: GraphQLNamedType, sets: SelectionSetNode[], scale: bigint): bigint {
+    if (isObject(type)) return this.object(type, sets, scale)
+    if (!isAbstract(type)) return 0n
+    let most = 0n
+    for (const possible of this.schema.getPossibleTypes(type as Parameters<GraphQLSchema['getPossibleTypes']>[0])) {
+      const cost = this.object(possible, sets, scale)
+      if (cost > most) most = cost
+    }
+    return most
+  }
+
+  /** The cost of selections on one object type; `roots` collects the priced response keys. */
+  object(type: GraphQLObjectType, sets: SelectionSetNode[], scale: bigint, roots?: string[]): bigint {
+    let total = this.typePrice(type) * scale
+    const fields = type.getFields()
+    for (const [key, nodes] of this.collect(sets, type)) {
+      const first = nodes[0] as FieldNode
+      const name = first.name.value
+      if (name.startsWith('__')) continue // introspection is free
+      const def = fields[name]
+      if (!def) continue
+      const priced = this.fieldPrice(type, name)
+      const inner = scale * this.multiplier(first, def, priced?.multipliers ?? this.pricing.multipliers)
+      let cost = (priced?.amount ?? 0n) * inner
+      const subs: SelectionSetNode[] = []
+      for (const node of nodes) if (node.selectionSet) subs.push(node.selectionSet)
+      if (subs.length > 0) cost += this.named(namedOf(def.type), subs, inner)
+      if (cost > 0n) roots?.push(key)
+      total += cost
+    }
+    return total
+  }
+
+  /** The fields GraphQL resolves on `type`, by response key (graphql's `collectFields`). */
+  collect(sets: SelectionSetNode[], type: GraphQLObjectType, out = new Map<string, FieldNode[]>(), seen = new Set()) {
+    for (const set of sets) {
+      for (const selection of set.selections) {
+        if (!this.included(selection)) continue
+        if (selection.kind === 'Field') {
+          const key = selection.alias?.value ?? selection.name.value
+          const list = out.get(key)
+          if (list) list.push(selection)
+          else out.set(key, [selection])
+        } else if (selection.kind === 'InlineFragment') {
+          if (this.applies(selection.typeCondition?.name.value, type))
+            this.collect([selection.selectionSet], type, out, seen)
+        } else {
+          const name = selection.name.value
+          if (seen.has(name)) continue
+          seen.add(name)
+          const fragment = this.fragments.get(name)
+          if (fragment && this.applies(fragment.typeCondition.name.value, type))
+            this.collect([fragment.selectionSet], type, out, seen)
+        }
+      }
+    }
+    return out
+  }
+
+  applies(condition: string | undefined, type: GraphQLObjectType): boolean {
+    if (condition === undefined || condition === type.name) return true
+    const conditionType = this.schema.getType(condition)
+    return isAbstract(conditionType) && this.schema.isSubType(conditionType as never, type)
+  }
+
+  /** `@skip(if:)` and `@include(if:)`: a field left out is not resolved, so not charged. */
+  included(node: { directives?: readonly { name: { value: string }; arguments?: readonly unknown[] }[] }): boolean {
+    for (const directive of node.directives ?? []) {
+      const name = directive.name.value
+      if (name !== 'skip' && name !== 'include') continue
+      const arg = (directive.arguments as FieldNode['arguments'])?.find((a) => a.name.value === 'if')
+      const value = arg ? this.value(arg.value) : undefined
+      if (name === 'skip' && value === true) return false
+      if (name === 'include' && value === false) return false
+    }
+    return true
+  }
+
+  fieldPrice(type: GraphQLObjectType, name: string) {
+    const own = this.pricing.fields.get(`${type.name}.${name}`)
+    if (own) return own
+    let dearest: ReturnType<ResolvedPricing['fields']['get']>
+    for (const face of type.getInterfaces()) {
+      const priced = this.pricing.fields.get(`${face.name}.${name}`)
+      if (priced && (!dearest || priced.amount > dearest.amount)) dearest = priced
+    }
+    return dearest
+  }
+
+  typePrice(type: GraphQLObjectType): bigint {
+    const own = this.pricing.types.get(type.name)
+    if (own !== undefined) return own
+    let dearest = 0n
+    for (const face of type.getInterfaces()) {
+      const priced = this.pricing.types.get(face.name) ?? 0n
+      if (priced > dearest) dearest = priced
+    }
+    return dearest
+  }
+
+  /** The largest multiplying argument given (or defaulted), rounded up; 1 without one. */
+  multiplier(node: FieldNode, def: GraphQLField<unknown, unknown>, names: readonly string[]): bigint {
+    let most: number | undefined
+    for (const name of names) {
+      const arg = node.arguments?.find((a) => a.name.value === name)
+      const value = arg ? this.value(arg.value) : def.args.find((a) => a.name === name)?.defaultValue
+      if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && (most === undefined || value > most))
+        most = value
+    }
+    return most === undefined ? 1n : BigInt(Math.ceil(most))
+  }
+
+  /** A literal or a variable's value (else its default in the operation). */
+  value(node: ValueNode): unknown {
+    switch (node.kind) {
+      case 'IntValue':
+      case 'FloatValue':
+        return Number(node.value)
+      case 'BooleanValue':
+        return node.value
+      case 'Variable': {
+        this.readVariables = true
+        const name = node.name.value
+        if (Object.hasOwn(this.variables, name)) return this.variables[name]
+        const declared = this.operation.variableDefinitions?.find((d) => d.variable.name.value === name)
+        return declared?.defaultValue ? this.value(declared.defaultValue) : undefined
+      }
+      default:
+        return undefined
+    }
+  }
+}

@@ -1,0 +1,87 @@
+import { createServer, type Server } from 'node:http'
+import { ApolloServer } from '@apollo/server'
+import { startStandaloneServer } from '@apollo/server/standalone'
+import { type X402GraphQLOptions, x402GraphQL } from '402x-api'
+import { createSchema, createYoga } from 'graphql-yoga'
+import { close, listen } from '../helpers/stack.js'
+
+/** The schema both servers serve in these tests. */
+export const typeDefs = /* GraphQL */ `
+  type User { id: ID! name: String email: String }
+  type Post { id: ID! title: String }
+  type Query {
+    user(id: ID!): User
+    posts(first: Int): [Post!]!
+    boom: String
+    hello: String
+  }
+  type Mutation { createPost(title: String!): Post }
+`
+
+export const resolvers = {
+  Query: {
+    user: (_: unknown, { id }: { id: string }) => ({ id, name: `user ${id}` }),
+    posts: (_: unknown, { first }: { first?: number }) =>
+      Array.from({ length: first ?? 3 }, (_, i) => ({ id: String(i), title: `post ${i}` })),
+    boom: () => {
+      throw new Error('boom: the resolver failed')
+    },
+    hello: () => 'free',
+  },
+  User: {
+    email: ({ id }: { id: string }) => {
+      if (id === 'broken') throw new Error('no email for this user')
+      return `${id}@example.com`
+    },
+  },
+  Mutation: { createPost: (_: unknown, { title }: { title: string }) => ({ id: 'new', title }) },
+}
+
+/** The pricing both servers use (the seed's, with a field price and a multiplier). */
+export const pricing = {
+  Query: { user: 0.001, posts: 0.005, boom: 0.002 },
+  Mutation: { createPost: 0.01 },
+  'User.email': 0.0005,
+}
+
+export type GraphQLServer = {
+  name: 'Apollo' | 'Yoga'
+  url: string
+  plugin: ReturnType<typeof x402GraphQL>
+  stop(): Promise<void>
+}
+
+/** Apollo Server 5 (standalone), batching on, with the plugin. */
+export async function startApollo(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
+  const plugin = options && x402GraphQL(options)
+  const server = new ApolloServer({ typeDefs, resolvers, plugins: plugin ? [plugin] : [], allowBatchedHttpRequests: true })
+  const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } })
+  return {
+    name: 'Apollo',
+    url: `${url}graphql`,
+    plugin: plugin as GraphQLServer['plugin'],
+    stop: () => server.stop(),
+  }
+}
+
+/** GraphQL Yoga on Node's http, batching on, with the same plugin. */
+export async function startYoga(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
+  const plugin = options && x402GraphQL(options)
+  const yoga = createYoga({
+    schema: createSchema({ typeDefs, resolvers }),
+    plugins: plugin ? [plugin] : [],
+    batching: true,
+    logging: false,
+  })
+  const server: Server = createServer(yoga)
+  const url = await listen(server)
+  return {
+    name: 'Yoga',
+    url: `${url}/graphql`,
+    plugin: plugin as GraphQLServer['plugin'],
+    async stop() {
+      await close(server)
+      await plugin?.paywall.close()
+    },
+  }
+}
