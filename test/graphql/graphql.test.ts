@@ -24,6 +24,8 @@ afterAll(async () => {
   await stack?.stop()
 })
 
+// biome-ignore lint/suspicious/noExplicitAny: a GraphQL answer (or a batch of them) as JSON.
+type Answer = any
 type Buyer = { address: `0x${string}`; privateKey: `0x${string}` }
 const buyer = (i: number) => stack.chain.buyers[i] as Buyer
 
@@ -33,7 +35,7 @@ async function gql(url: string, body: unknown, headers: Record<string, string> =
     headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
     body: JSON.stringify(body),
   })
-  return { response, body: (await response.json()) as any }
+  return { response, body: (await response.json()) as Answer }
 }
 
 const requirementsOf = (response: Response) => {
@@ -57,7 +59,10 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     expect(requirements.amount).toBe('1500')
     const [error] = body.errors
     expect(error.extensions).toMatchObject({ code: 'PAYMENT_REQUIRED', reason: 'payment_required', price: '0.0015' })
-    expect(error.extensions.paymentRequired.accepts[0]).toMatchObject({ amount: '1500', payTo: stack.chain.payTo.address })
+    expect(error.extensions.paymentRequired.accepts[0]).toMatchObject({
+      amount: '1500',
+      payTo: stack.chain.payTo.address,
+    })
     expect(error.extensions.http).toBeUndefined()
     expect(body.data ?? null).toBeNull()
   })
@@ -83,7 +88,9 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     expect(answer.receipt).toMatchObject({ amount: 10_000n, status: 'settled' })
     expect(await stack.chain.balanceOf(payer(0).address)).toBe(before - 10_000n)
     const settled = await rowsOf(server(), 'settled')
-    expect(settled.some((row) => row.payer.toLowerCase() === payer(0).address.toLowerCase() && row.amount === '10000')).toBe(true)
+    expect(
+      settled.some((row) => row.payer.toLowerCase() === payer(0).address.toLowerCase() && row.amount === '10000'),
+    ).toBe(true)
   })
 
   it('is paid by the official @x402 fetch client', async () => {
@@ -108,7 +115,9 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     expect(failed.body.errors[0].path).toEqual(['boom'])
     expect(failed.response.headers.get('payment-response')).toBeNull()
     const released = await rowsOf(server(), 'released')
-    expect(released.some((row) => row.payer.toLowerCase() === payer(0).address.toLowerCase() && row.amount === '2000')).toBe(true)
+    expect(
+      released.some((row) => row.payer.toLowerCase() === payer(0).address.toLowerCase() && row.amount === '2000'),
+    ).toBe(true)
     expect(await stack.chain.balanceOf(payer(0).address)).toBe(before)
 
     // A served payment presented again is refused before anything runs.
@@ -143,7 +152,10 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     const served = await gql(server().url, { query: '{ user(id: "1") { email } }' }, auth)
     expect(served.response.status).toBe(200)
     expect(served.body.data.user.email).toBe('1@example.com')
-    expect(JSON.parse(served.response.headers.get('x-402x-receipt') ?? 'null')).toMatchObject({ captured: '1500', balance: '48500' })
+    expect(JSON.parse(served.response.headers.get('x-402x-receipt') ?? 'null')).toMatchObject({
+      captured: '1500',
+      balance: '48500',
+    })
     const failed = await gql(server().url, { query: '{ boom }' }, auth)
     expect(failed.body.errors[0].path).toEqual(['boom'])
     expect(await server().plugin.paywall.credits!.balance(token as string)).toMatchObject({ available: '0.0485' })
@@ -157,14 +169,18 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
   })
 
   it('prices each operation of a batch', async () => {
-    const batch = [{ query: '{ user(id: "1") { name } }' }, { query: '{ posts(first: 2) { id } }' }, { query: '{ hello }' }]
+    const batch = [
+      { query: '{ user(id: "1") { name } }' },
+      { query: '{ posts(first: 2) { id } }' },
+      { query: '{ hello }' },
+    ]
     const unpaid = await gql(server().url, batch)
-    const prices = unpaid.body.map((one: any) => one.errors?.[0]?.extensions?.price)
+    const prices = unpaid.body.map((one: Answer) => one.errors?.[0]?.extensions?.price)
     expect(prices).toEqual(['0.001', '0.01', undefined])
     expect(unpaid.body[2].data).toEqual({ hello: 'free' })
     const { token } = await server().plugin.paywall.credits!.grant({ amount: 1 })
     const paid = await gql(server().url, batch, { authorization: `Bearer ${token}` })
-    expect(paid.body.map((one: any) => one.errors)).toEqual([undefined, undefined, undefined])
+    expect(paid.body.map((one: Answer) => one.errors)).toEqual([undefined, undefined, undefined])
     expect(await server().plugin.paywall.credits!.balance(token as string)).toMatchObject({ available: '0.989' })
   })
 
@@ -172,7 +188,11 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     const { response, body } = await gql(server().url, { query: '{ posts(first: 1000) { id } }' })
     expect(response.status).toBe(400)
     expect(response.headers.get('payment-required')).toBeNull()
-    expect(body.errors[0].extensions).toMatchObject({ code: 'MAX_PRICE_EXCEEDED', reason: 'max_price_exceeded', price: '5' })
+    expect(body.errors[0].extensions).toMatchObject({
+      code: 'MAX_PRICE_EXCEEDED',
+      reason: 'max_price_exceeded',
+      price: '5',
+    })
     expect(body.errors[0].message).toMatch(/costs \$5, above the most one operation may cost here \(\$0\.1\)/)
   })
 })

@@ -1,9 +1,8 @@
-import { createServer, type Server } from 'node:http'
 import { ApolloServer } from '@apollo/server'
 import { startStandaloneServer } from '@apollo/server/standalone'
 import { type X402GraphQLOptions, x402GraphQL } from '402x-api'
-import { createSchema, createYoga } from 'graphql-yoga'
 import { close, listen } from '../helpers/stack.js'
+import { yogaServer } from './yoga.js'
 
 /** The schema both servers serve in these tests. */
 export const typeDefs = /* GraphQL */ `
@@ -54,7 +53,12 @@ export type GraphQLServer = {
 /** Apollo Server 5 (standalone), batching on, with the plugin. */
 export async function startApollo(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
-  const server = new ApolloServer({ typeDefs, resolvers, plugins: plugin ? [plugin] : [], allowBatchedHttpRequests: true })
+  const server = new ApolloServer({
+    typeDefs,
+    resolvers,
+    plugins: plugin ? [plugin] : [],
+    allowBatchedHttpRequests: true,
+  })
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } })
   return {
     name: 'Apollo',
@@ -67,13 +71,7 @@ export async function startApollo(options: X402GraphQLOptions | undefined): Prom
 /** GraphQL Yoga on Node's http, batching on, with the same plugin. */
 export async function startYoga(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
-  const yoga = createYoga({
-    schema: createSchema({ typeDefs, resolvers }),
-    plugins: plugin ? [plugin] : [],
-    batching: true,
-    logging: false,
-  })
-  const server: Server = createServer(yoga)
+  const { server, dispose } = yogaServer({ typeDefs, resolvers, plugins: plugin ? [plugin] : [], batching: true })
   const url = await listen(server)
   return {
     name: 'Yoga',
@@ -81,7 +79,7 @@ export async function startYoga(options: X402GraphQLOptions | undefined): Promis
     plugin: plugin as GraphQLServer['plugin'],
     async stop() {
       await close(server)
-      await plugin?.paywall.close()
+      await dispose()
     },
   }
 }

@@ -1,5 +1,6 @@
 import type { RequestHead } from '../paywall/types.js'
 import type { GraphQLGate, Opened } from './createGate.js'
+import type { GraphQLResult } from './fullyErrored.js'
 import { formattedError, refusalError } from './loadGraphQL.js'
 
 /** What this plugin reads of Apollo Server's request context (structurally: no import of it). */
@@ -14,9 +15,7 @@ type ApolloRequestContext = {
   }
   response: {
     http: { status?: number | undefined; headers: Map<string, string> }
-    body?:
-      | { kind: 'single'; singleResult: Record<string, unknown> }
-      | { kind: 'incremental'; initialResult: Record<string, unknown> }
+    body?: { kind: 'single'; singleResult: GraphQLResult } | { kind: 'incremental'; initialResult: GraphQLResult }
   }
 }
 

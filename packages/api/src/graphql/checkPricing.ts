@@ -23,7 +23,8 @@ export function checkPricing(pricing: ResolvedPricing, schema: GraphQLSchema): v
   for (const coordinate of pricing.coordinates) {
     const [typeName = '', fieldName] = coordinate.split('.')
     const type = schema.getType(typeName)
-    if (!type) fail(`pricing names ${coordinate}, but the schema has no type ${typeName}: check its spelling`, coordinate)
+    if (!type)
+      fail(`pricing names ${coordinate}, but the schema has no type ${typeName}: check its spelling`, coordinate)
     if (!priceable.has(tagOf(type) ?? '')) {
       fail(
         `pricing names ${coordinate}, but ${typeName} is not an object or interface type: price the fields that return it, or its member types`,

@@ -37,6 +37,13 @@ export function createGate(options: X402GraphQLOptions) {
     price: (req: { [priceKey]: string }) => req[priceKey],
     discovery: false,
   } as PaywallOptions)
+  // Closed by whichever comes first: Apollo's stop, Yoga's dispose, or the seller.
+  const closePaywall = paywall.close
+  let closing: Promise<void> | undefined
+  paywall.close = () => {
+    closing ??= closePaywall()
+    return closing
+  }
   const decimals = paywall.config.asset.decimals
   let pricing: ResolvedPricing
   let most: bigint | undefined
@@ -73,9 +80,8 @@ export function createGate(options: X402GraphQLOptions) {
     if (!priced) return undefined
     const { cacheable, ...price } = priced
     if (cacheable) {
-      let byName = cache.get(document)
-      if (!byName) cache.set(document, (byName = new Map()))
-      byName.set(key, price)
+      const byName = cache.get(document) ?? new Map<string, OperationPrice>()
+      cache.set(document, byName.set(key, price))
     }
     return price
   }

@@ -1,7 +1,7 @@
 /** An execution result, as both servers give it. */
 export type GraphQLResult = {
   data?: unknown
-  errors?: readonly { path?: readonly (string | number)[] | undefined }[] | undefined
+  errors?: readonly { message: string; path?: readonly (string | number)[] | undefined }[] | undefined
 }
 
 /**

@@ -90,7 +90,9 @@ describe('priceOperation', () => {
   it('keeps introspection free, and what @skip/@include leave out', () => {
     expect(price('{ __schema { types { name } } __type(name: "User") { name } }')?.amount).toBe(0n)
     expect(price('{ __typename user(id: 1) { __typename } }')?.amount).toBe(1000n)
-    expect(price('query ($s: Boolean!) { user(id: 1) @skip(if: $s) { name } }', seed, { variables: { s: true } })?.amount).toBe(0n)
+    expect(
+      price('query ($s: Boolean!) { user(id: 1) @skip(if: $s) { name } }', seed, { variables: { s: true } })?.amount,
+    ).toBe(0n)
     expect(price('{ user(id: 1) @include(if: false) { name } posts { id } }')?.amount).toBe(5000n)
   })
 
@@ -106,7 +108,9 @@ describe('pricing checks', () => {
     expect(() => price('{ free }', { Query: { usr: 0.001 } })).toThrow(/Query has no field usr/)
     expect(() => price('{ free }', { Usr: 0.001 })).toThrow(/no type Usr/)
     expect(() => price('{ free }', { SearchResult: 0.001 })).toThrow(/not an object or interface type/)
-    expect(() => price('{ free }', { 'Query.users': { price: 0.001, multiplier: 'count' } })).toThrow(/no such argument/)
+    expect(() => price('{ free }', { 'Query.users': { price: 0.001, multiplier: 'count' } })).toThrow(
+      /no such argument/,
+    )
     expect(() => resolvePricing({ Query: { user: 'a lot' } }, [], 6)).toThrow(/not a valid amount/)
     expect(() => resolvePricing({ Query: { user: 0.0000001 } }, [], 6)).toThrow(/at most 6 decimals/)
   })
@@ -114,12 +118,12 @@ describe('pricing checks', () => {
 
 describe('fullyErrored', () => {
   it('is true without data, or when every priced root field failed; partial errors are served', () => {
-    expect(fullyErrored(['user'], { errors: [{ path: ['user'] }] })).toBe(true)
+    expect(fullyErrored(['user'], { errors: [{ message: 'x', path: ['user'] }] })).toBe(true)
     expect(fullyErrored(['user'], { data: null })).toBe(true)
-    expect(fullyErrored(['user'], { data: { user: null }, errors: [{ path: ['user'] }] })).toBe(true)
-    const partial = { data: { user: { email: null } }, errors: [{ path: ['user', 'email'] }] }
+    expect(fullyErrored(['user'], { data: { user: null }, errors: [{ message: 'x', path: ['user'] }] })).toBe(true)
+    const partial = { data: { user: { email: null } }, errors: [{ message: 'x', path: ['user', 'email'] }] }
     expect(fullyErrored(['user'], partial)).toBe(false)
-    const oneOfTwo = { data: { user: null, posts: [] }, errors: [{ path: ['user'] }] }
+    const oneOfTwo = { data: { user: null, posts: [] }, errors: [{ message: 'x', path: ['user'] }] }
     expect(fullyErrored(['user', 'posts'], oneOfTwo)).toBe(false)
   })
 })

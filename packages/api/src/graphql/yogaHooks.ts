@@ -38,6 +38,8 @@ function openFor(gate: GraphQLGate, { args }: ExecutePayload): Promise<Opened> |
  */
 export function yogaHooks(gate: GraphQLGate) {
   return {
+    /** `yoga.dispose()`: closes the paywall (its ledger, its reconciler). */
+    onDispose: () => gate.paywall.close(),
     onExecute(payload: ExecutePayload) {
       const opening = openFor(gate, payload)
       if (!opening) return undefined
@@ -62,7 +64,10 @@ export function yogaHooks(gate: GraphQLGate) {
             }
             if (closed.headers.length === 0) return
             const extensions = shown.extensions ?? {}
-            setResult({ ...shown, extensions: { ...extensions, http: { headers: Object.fromEntries(closed.headers) } } })
+            setResult({
+              ...shown,
+              extensions: { ...extensions, http: { headers: Object.fromEntries(closed.headers) } },
+            })
           },
         }
       })
