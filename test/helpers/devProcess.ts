@@ -48,6 +48,8 @@ export async function startDevProcess(
       ...['--facilitator-port', String(ports.facilitator ?? 0)],
       ...['--api-port', String(ports.api ?? 0)],
       ...(more.args ?? []),
+      // Demo traffic would move the balances and ledgers the tests count: on only when asked.
+      ...(more.args?.includes('--demo-traffic') ? [] : ['--no-demo-traffic']),
     ],
     { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...more.env } },
   )

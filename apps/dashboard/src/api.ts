@@ -113,8 +113,8 @@ export async function signOut(): Promise<void> {
 export function usd(amount: string | number): string {
   const n = Number(amount)
   if (n === 0) return '$0'
-  if (Math.abs(n) < 0.01) return `$${n.toPrecision(2)}`
-  return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`
+  // Micropayments keep their digits ($0.013, $0.0025); larger sums are shown in cents.
+  return `$${n.toLocaleString('en-US', { minimumFractionDigits: 2, maximumFractionDigits: Math.abs(n) < 100 ? 6 : 2 })}`
 }
 
 export const ms = (value: number | null) =>

@@ -10,15 +10,17 @@ import { mcpCommand, mcpUsage } from './commands/mcp.js'
 import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
 import { proxyCommand, proxyUsage } from './commands/proxy.js'
+import { stats, statsUsage } from './commands/stats.js'
 
 const help = `402x: charge for any HTTP API in USDC over x402
 
 Usage
   402x dev [--json] [--chain-port 8545] [--facilitator-port 4020] [--api-port 4021] [--gas-wallets 1]
-           [--instances 1] [--database-url postgres://…] [--redis-url redis://…]
+           [--instances 1] [--database-url postgres://…] [--redis-url redis://…] [--no-demo-traffic]
       Local chain with Circle's USDC, a facilitator and a demo paid API. Ctrl-C stops all.
       --gas-wallets N: the facilitator settles from N funded wallets (or the keys in X402_GAS_KEYS).
       --instances N: N demo API processes on consecutive ports, sharing the stores.
+      The dashboard (/__402x/dashboard) shows demo traffic unless --no-demo-traffic.
   402x pay <url> [-X POST] [-d '{"json":1}'] [-H 'Name: value'] [--max 0.05] [--verbose] [--json]
       Pays the URL if it asks (within --max dollars) and prints the body. Wallet from
       X402_PRIVATE_KEY, else the funded buyer of a running 402x dev.
@@ -30,6 +32,7 @@ ${migrateUsage}
 ${proxyUsage}
 ${gatewayUsage}
 ${mcpUsage}
+${statsUsage}
 
 Docs: README.md`
 
@@ -55,8 +58,13 @@ async function main(argv: string[]): Promise<number> {
         instances: { type: 'string', default: '1' },
         'database-url': { type: 'string' },
         'redis-url': { type: 'string' },
+        'demo-traffic': { type: 'boolean' },
+        'no-demo-traffic': { type: 'boolean' },
       },
     })
+    if (values['demo-traffic'] && values['no-demo-traffic']) {
+      throw new X402Error('invalid_request', { message: 'give --demo-traffic or --no-demo-traffic, not both' })
+    }
     const gasWallets = Number(values['gas-wallets'])
     if (!Number.isInteger(gasWallets) || gasWallets < 1 || gasWallets > 100) {
       throw new X402Error('invalid_config', {
@@ -76,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
       facilitatorPort: Number(values['facilitator-port']),
       apiPort: Number(values['api-port']),
       instances,
+      demoTraffic: !values['no-demo-traffic'],
       ...(values['database-url'] ? { databaseUrl: values['database-url'] } : {}),
       ...(values['redis-url'] ? { redisUrl: values['redis-url'] } : {}),
     })
@@ -113,6 +122,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'gateway') return gatewayCommand(rest)
   if (command === 'proxy') return proxyCommand(rest)
   if (command === 'mcp') return mcpCommand(rest)
+  if (command === 'stats') return stats(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

@@ -23,8 +23,10 @@ export type AdminAuthInput = {
 
 /**
  * Who may use the admin API: with a token, whoever presents it (compared in constant time,
- * over sha256 digests so that not even its length leaks); without one, loopback callers on
- * the local chain only, and nobody elsewhere. `undefined`: let the request in.
+ * over sha256 digests so that not even its length leaks), or the dashboard's session cookie
+ * for reads; on the local chain, loopback callers that send no token too; without a token,
+ * loopback callers on the local chain only, and nobody elsewhere. `undefined`: let the
+ * request in.
  *
  * @example
  * const refused = checkAdminAuth({ token, network, ip, authorization: request.headers.get('authorization') })
@@ -34,6 +36,9 @@ export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   const { token } = input
   if (token !== undefined) {
     if ((input.method === 'GET' || input.method === 'HEAD') && hasSession(input.cookie, token)) return undefined
+    // On the local chain (402x dev, which always sets a token for its dashboard link), this
+    // machine needs none, as without a token; a token sent is checked all the same.
+    if (input.network === localNetwork && isLoopback(input.ip) && !input.authorization) return undefined
     return bearerRefusal(token, input.authorization, 'invalid_admin_token', {
       missing: 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>',
       wrong: 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',

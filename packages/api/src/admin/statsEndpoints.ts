@@ -16,7 +16,7 @@ export const getStats: AdminHandler = async ({ rt, url }) => {
 }
 
 /** `GET /live`: server-sent events, one `request` per request and one `payment` per settlement. */
-export const getLive: AdminHandler = async ({ rt }) => liveStream(rt.events, rt.decimals)
+export const getLive: AdminHandler = async ({ rt }) => liveStream(analyticsOf(rt).live, rt.decimals)
 
 function analyticsOf(rt: Parameters<AdminHandler>[0]['rt']) {
   if (!rt.analytics) {

@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events'
 import { createGeoCountry, type GeoCountry } from './geoCountry.js'
 import type { LedgerFiguresReader } from './ledgerFigures.js'
 import { createMinuteBuckets } from './minuteBuckets.js'
@@ -90,9 +91,32 @@ export function createAnalytics(options: AnalyticsOptions) {
     if (buckets.size) void flush()
   }, options.flushMs ?? 5_000)
   timer.unref()
+  // The live stream's source: every paywall attached (openAnalytics) relays its events here.
+  const live = new EventEmitter()
+  live.setMaxListeners(0)
   return {
     record,
     flush,
+    live,
+    /**
+     * Listens to one paywall's events: its requests are counted, its requests and payments
+     * relayed to `live`. Returns how to stop.
+     */
+    attach(events: Pick<EventEmitter, 'on' | 'off'>): () => void {
+      const onRequest = (request: RecordedRequest) => {
+        record(request)
+        if (live.listenerCount('request') > 0) live.emit('request', request)
+      }
+      const onPayment = (payment: unknown) => {
+        if (live.listenerCount('payment') > 0) live.emit('payment', payment)
+      }
+      events.on('request', onRequest)
+      events.on('payment', onPayment)
+      return () => {
+        events.off('request', onRequest)
+        events.off('payment', onPayment)
+      }
+    },
     /** The figures of a range ending now. */
     async stats(range: StatsRange, now = Date.now()): Promise<Stats> {
       await flush()

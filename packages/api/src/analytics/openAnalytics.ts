@@ -1,5 +1,5 @@
 import type { ResolvedPaywall } from '../paywall/resolvePaywall.js'
-import { createAnalytics } from './createAnalytics.js'
+import { type Analytics, createAnalytics } from './createAnalytics.js'
 import { createMemoryAnalyticsStore } from './createMemoryAnalyticsStore.js'
 import { createPostgresAnalyticsStore } from './createPostgresAnalyticsStore.js'
 import { createSqliteAnalyticsStore } from './createSqliteAnalyticsStore.js'
@@ -11,15 +11,51 @@ import type { AnalyticsStore } from './types.js'
 /** The analytics file beside a SQLite ledger: `ledger.db` → `ledger.analytics.db`. */
 export const analyticsPathFor = (ledgerPath: string) => ledgerPath.replace(/(\.db)?$/, '.analytics.db')
 
+type Config = Pick<ResolvedPaywall, 'ledger' | 'ledgerAt' | 'asset'>
+
+/** The analytics of each ledger in this process, shared by every paywall on it. */
+const shared = new Map<unknown, { analytics: Analytics; users: number }>()
+
 /**
- * The paywall's analytics, beside its ledger: a SQLite ledger's in a file next to it, a
- * PostgreSQL ledger's in the same database, a ledger given in code's in memory. Nothing is
- * opened before the first write or read.
+ * The analytics of a paywall's ledger, shared by every paywall of the process on the same
+ * ledger (an app with one middleware per route has one dashboard, and one live stream, for
+ * all of them): `attach` its events, `release` when it closes (the last closes the store).
  *
  * @example
- * const analytics = openAnalytics(config)
+ * const { analytics, attach, release } = openAnalytics(config)
+ * const detach = attach(rt.events)
  */
-export function openAnalytics(config: Pick<ResolvedPaywall, 'ledger' | 'ledgerAt' | 'asset'>) {
+export function openAnalytics(config: Config) {
+  const at = config.ledgerAt
+  const key = at ? ('url' in at ? `url:${at.url}` : `path:${at.path}`) : config.ledger
+  let entry = shared.get(key)
+  if (!entry || (at && 'path' in at && at.path === ':memory:')) {
+    entry = { analytics: analyticsFor(config), users: 0 }
+    if (!(at && 'path' in at && at.path === ':memory:')) shared.set(key, entry)
+  }
+  entry.users += 1
+  const mine = entry
+  let released = false
+  return {
+    analytics: mine.analytics,
+    attach: mine.analytics.attach,
+    async release() {
+      if (released) return
+      released = true
+      mine.users -= 1
+      if (mine.users > 0) return
+      if (shared.get(key) === mine) shared.delete(key)
+      await mine.analytics.close()
+    },
+  }
+}
+
+/**
+ * Analytics beside a ledger: a SQLite ledger's in a file next to it, a PostgreSQL ledger's
+ * in the same database, a ledger given in code's in memory. Nothing is opened before the
+ * first write or read.
+ */
+function analyticsFor(config: Config): Analytics {
   const at = config.ledgerAt
   if (at && 'url' in at) {
     return createAnalytics({

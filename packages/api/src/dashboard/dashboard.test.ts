@@ -141,3 +141,15 @@ describe('admin stats and live', () => {
     expect(stats.series).toHaveLength(96)
   })
 })
+
+describe('dashboard on the local chain (402x dev)', () => {
+  it('lets this machine in without the token, and checks a token sent; other machines need it', async () => {
+    const paywall = paywalls.make({ network: 'eip155:31337', adminToken: token })
+    expect((await send(paywall, 'GET', '/__402x/admin/stats')).status).toBe(200)
+    expect((await send(paywall, 'GET', '/__402x/admin/stats', { authorization: 'Bearer wrong' })).status).toBe(401)
+    const remote = await paywall.handle(new Request('http://127.0.0.1:4021/__402x/admin/stats'), undefined, {
+      ip: '192.168.1.20',
+    })
+    expect(remote.type === 'respond' && remote.response.status).toBe(401)
+  })
+})

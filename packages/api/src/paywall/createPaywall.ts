@@ -113,9 +113,10 @@ export function createPaywall(options: PaywallOptions): Paywall {
       codePlans: options.keys?.plans ?? [],
     })
   if (keys) rt.adminKeys = keys
+  // One dashboard per ledger: every paywall of the process on it feeds the same analytics.
   const analytics = openAnalytics(config)
-  rt.analytics = analytics
-  rt.events.on('request', analytics.record)
+  rt.analytics = analytics.analytics
+  const detachAnalytics = analytics.attach(rt.events)
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
@@ -174,7 +175,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {
       if (timer) clearInterval(timer)
-      await analytics.close()
+      detachAnalytics()
+      await analytics.release()
       await credits?.service.close()
       await ledger.close()
       await config.keys?.close()

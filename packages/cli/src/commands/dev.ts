@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
@@ -7,6 +8,7 @@ import { createFacilitator, createFacilitatorServer } from '@402x/facilitator'
 import { migrateDatabase } from '402x-api'
 import { createDemoApi, demoEndpoints, demoKeyedEndpoint, demoPlans } from '../demoApi.js'
 import { type DemoKey, demoKeyLines, ensureDemoKeys } from '../demoKeys.js'
+import { startDemoTraffic } from '../demoTraffic.js'
 import { type Instances, startInstances } from '../devInstances.js'
 import { chainDied, type MovedPort, movedPortLines } from '../devNotices.js'
 import { explainGasKeyError, gasKeysFromEnv } from '../gasKeysFromEnv.js'
@@ -32,6 +34,11 @@ export type DevOptions = {
    * `X402_GAS_KEYS` set, its keys are used and funded instead. @default 1
    */
   gasWallets?: number
+  /**
+   * A few callers paying, spending credit, using a key and being refused, at a low rate in
+   * this process, so the dashboard shows a live business (`--no-demo-traffic`: off). @default true
+   */
+  demoTraffic?: boolean
 }
 
 /**
@@ -46,6 +53,7 @@ export async function dev(options: DevOptions): Promise<void> {
   const portOf = (url: string) => Number(new URL(url).port)
   let chain: Devchain | undefined
   let instances: Instances | undefined
+  let traffic: ReturnType<typeof startDemoTraffic> | undefined
   const count = options.instances ?? 1
   const dir = stateDir()
   const statePath = join(dir, 'dev.json')
@@ -53,6 +61,7 @@ export async function dev(options: DevOptions): Promise<void> {
   const stop = () => {
     stopping ??= (async () => {
       rmSync(statePath, { force: true })
+      await traffic?.stop()
       await instances?.stop()
       await Promise.allSettled(servers.map(closeServer))
       await chain?.stop()
@@ -112,7 +121,11 @@ export async function dev(options: DevOptions): Promise<void> {
 
     ui.step(count > 1 ? `starting ${count} demo paid API instances…` : 'starting the demo paid API…')
     mkdirSync(dir, { recursive: true })
+    // The admin token (X402_ADMIN_TOKEN, else one for this run): the dashboard's sign-in link
+    // carries it; this machine's own calls need none on the local chain.
+    const adminToken = process.env.X402_ADMIN_TOKEN || `x402_admin_${randomBytes(18).toString('base64url')}`
     const settings = {
+      adminToken,
       payTo: chain.payTo.address,
       network: chain.network,
       asset: { address: chain.usdc, eip712: chain.eip712 },
@@ -163,6 +176,15 @@ export async function dev(options: DevOptions): Promise<void> {
       moved.push({ what: count > 1 ? 'demo API instances' : 'demo API', asked: options.apiPort, got: portOf(apiUrl) })
 
     const keyedUrl = `${apiUrl}${demoKeyedEndpoint.path}`
+    const dashboardUrl = `${apiUrl}/__402x/dashboard/login?token=${encodeURIComponent(adminToken)}`
+    if (options.demoTraffic !== false) {
+      traffic = startDemoTraffic({
+        apiUrls,
+        // The first buyer is the one `402x pay` uses: the demo's callers are the others.
+        buyers: chain.buyers.slice(1),
+        key: demoKeys.find((k) => k.plan === 'pay-as-you-go')?.key,
+      })
+    }
 
     const buyer = chain.buyers[0] as { address: string; privateKey: string }
     const state: DevState = {
@@ -192,6 +214,9 @@ export async function dev(options: DevOptions): Promise<void> {
           keyedEndpoint: { ...demoKeyedEndpoint, url: keyedUrl },
           demoKeys,
           movedPorts: moved,
+          dashboardUrl,
+          adminToken,
+          demoTraffic: options.demoTraffic !== false,
         })}\n`,
       )
     } else {
@@ -210,6 +235,11 @@ export async function dev(options: DevOptions): Promise<void> {
             )
           : [`  demo API     ${apiUrl}`]),
         `  stores       ${storesLine(options)}`,
+        `  dashboard    ${dashboardUrl}`,
+        `               (opens signed in; elsewhere sign in with the admin token ${adminToken})`,
+        ...(options.demoTraffic !== false
+          ? ['  demo traffic a few callers paying, on credit, on a key, and refused (--no-demo-traffic: off)']
+          : []),
         `  payTo        ${chain.payTo.address}  (the seller)`,
         `  buyer        ${buyer.address}  (1000 USDC; key in ${statePath})`,
         '',
