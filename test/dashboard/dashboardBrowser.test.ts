@@ -35,6 +35,12 @@ function ledger(): { revenue: string; settled: number } {
   }
 }
 
+/** An attribute of every element with a test id, in order (missing ones left out). */
+const attrs = async (page: Page, testId: string, name: string) =>
+  (await Promise.all((await page.getByTestId(testId).all()).map((el) => el.getAttribute(name)))).filter(
+    (v): v is string => v !== null,
+  )
+
 const attr = (page: Page, testId: string, name = 'data-value') =>
   page.getByTestId(testId).first().getAttribute(name, { timeout: 20_000 })
 
@@ -93,9 +99,7 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       expect(await page.getByTestId('outcome-paid').textContent()).toBe('4')
       // Each paid call was asked to pay first (402), and one call never paid.
       expect(Number(await page.getByTestId('outcome-402').textContent())).toBe(5)
-      const routeRevenue = await page
-        .getByTestId('route-revenue')
-        .evaluateAll((cells) => cells.reduce((sum, cell) => sum + Number(cell.getAttribute('data-value')), 0))
+      const routeRevenue = (await attrs(page, 'route-revenue', 'data-value')).reduce((sum, v) => sum + Number(v), 0)
       expect(routeRevenue.toFixed(6)).toBe(Number(books.revenue).toFixed(6))
       await expect.poll(() => page.getByTestId('live-status').textContent(), { timeout: 20_000 }).toBe('live')
       await page.screenshot({ path: join(shots, 'dashboard-desktop.png'), fullPage: true })
@@ -111,27 +115,16 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
     try {
       await page.goto(dashboardUrl)
       await expect.poll(() => page.getByTestId('live-status').textContent(), { timeout: 20_000 }).toBe('live')
-      const before = await page
-        .getByTestId('settlement')
-        .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')))
-      await page.evaluate(() => {
-        ;(window as unknown as { notReloaded: boolean }).notReloaded = true
-      })
+      const before = await attrs(page, 'settlement', 'data-id')
+      // Strings: the test's own types have no DOM.
+      await page.evaluate('window.notReloaded = true')
       expect((await pay()(`${dev.ready.apiUrl}/api/market/SOL`)).status).toBe(200)
       const books = ledger()
-      await expect
-        .poll(
-          () =>
-            page
-              .getByTestId('settlement')
-              .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-id')).filter(Boolean)),
-          { timeout: 20_000 },
-        )
-        .toHaveLength(before.length + 1)
+      await expect.poll(() => attrs(page, 'settlement', 'data-id'), { timeout: 20_000 }).toHaveLength(before.length + 1)
       await expect.poll(() => attr(page, 'total-revenue'), { timeout: 20_000 }).toBe(books.revenue)
       expect(books.revenue).toBe('0.014')
       await expect.poll(() => page.getByTestId('live-request').count(), { timeout: 20_000 }).toBeGreaterThan(0)
-      expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true)
+      expect(await page.evaluate('window.notReloaded')).toBe(true)
       await page.screenshot({ path: join(shots, 'dashboard-live.png') })
     } finally {
       await context.close()
@@ -149,11 +142,9 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       await page.goto(dashboardUrl)
       await page.getByTestId('total-revenue').waitFor({ timeout: 20_000 })
       await page.getByTestId('series-chart').waitFor({ timeout: 20_000 })
-      const widths = await page.evaluate(() => ({
-        page: document.documentElement.scrollWidth,
-        body: document.body.scrollWidth,
-        viewport: window.innerWidth,
-      }))
+      const widths = (await page.evaluate(
+        '({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, viewport: window.innerWidth })',
+      )) as { page: number; body: number; viewport: number }
       expect(widths.viewport).toBe(390)
       expect(widths.page).toBeLessThanOrEqual(widths.viewport)
       expect(widths.body).toBeLessThanOrEqual(widths.viewport)
