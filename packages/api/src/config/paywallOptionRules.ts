@@ -9,6 +9,7 @@ import type {
   PaymentOption,
   RouteOptions,
 } from '../paywall/types.js'
+import type { PortalOptions } from '../portal/portalOptions.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 
@@ -195,6 +196,16 @@ export const metricsRules = {
   registry: object('a prom-client Registry (new Registry())'),
 } as const satisfies Record<keyof MetricsOptions, OptionRule>
 
+/** `portal: { … }` (what the values mean together is checked by `resolvePortal`). */
+export const portalRules = {
+  selfServiceKeys: rule.object(
+    { plans: rule.array(rule.string('a plan name'), "an array of plan names, e.g. ['free']") },
+    "an object: { plans: ['free'] }",
+  ),
+  sessionTtlMs: wholeIn(60_000, 86_400_000, 'a whole number of ms from 60000 to 86400000, e.g. 3600000 for an hour'),
+  sessionSecret: rule.string('at least 32 random characters, e.g. process.env.X402_PORTAL_SECRET'),
+} as const satisfies Record<keyof PortalOptions, OptionRule>
+
 /** The options of a paywall that are not a route's. */
 export const commonRules = {
   payTo: rule.string('the 0x… address that receives payments'),
@@ -223,6 +234,7 @@ export const commonRules = {
   adminToken: rule.string("the admin API's bearer token, e.g. process.env.X402_ADMIN_TOKEN"),
   metrics: rule.either('an object ({ token, registry }), or false', rule.object(metricsRules), rule.oneOf(false)),
   logger: rule.either('a pino logger (pino()), true or false', bool, object('a pino logger')),
+  portal: rule.either('an object, or false', rule.object(portalRules), rule.oneOf(false)),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */

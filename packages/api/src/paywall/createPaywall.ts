@@ -21,10 +21,13 @@ import { exactPayment } from '../pipeline/stages/exactPayment.js'
 import { identity } from '../pipeline/stages/identity.js'
 import { keyFunding } from '../pipeline/stages/keyFunding.js'
 import { payerRateLimit } from '../pipeline/stages/payerRateLimit.js'
+import { portalEndpoint } from '../pipeline/stages/portalEndpoint.js'
 import { price } from '../pipeline/stages/price.js'
 import { rateLimit } from '../pipeline/stages/rateLimit.js'
 import { requestView } from '../pipeline/stages/requestView.js'
 import { route } from '../pipeline/stages/route.js'
+import { resolvePortal } from '../portal/portalOptions.js'
+import { portalPath, portalRoute } from '../portal/portalRoute.js'
 import { callerView } from './callerView.js'
 import { creditsPath } from './credits.js'
 import { matchRequest } from './matchRequest.js'
@@ -72,6 +75,7 @@ const stages: readonly Stage[] = [
   adminEndpoint, // /__402x/admin: the admin API (never priced)
   dashboardEndpoint, // /__402x/dashboard: the seller's page (never priced)
   metricsEndpoint, // /__402x/metrics: Prometheus (never priced)
+  portalEndpoint, // /__402x/portal: the developer portal (public, never priced)
   identity, // who calls; the payment header decoded once
   requestView, // the request as pricing code sees it
   rateLimit, // 429 before anything is verified, held or run
@@ -97,6 +101,7 @@ const run = compose(stages)
 export function createPaywall(options: PaywallOptions): Paywall {
   // Read before anything is opened: a bad value then leaves nothing to close.
   const interval = options.reconcileIntervalMs ?? reconcileFromEnv() ?? 30_000
+  const portal = resolvePortal(options.portal, options.keys?.plans, process.env)
   const config = resolvePaywall(options)
   const observe = createObservability(options, config)
   const { ledger, facilitator, credits } = config
@@ -117,12 +122,14 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const analytics = openAnalytics(config)
   rt.analytics = analytics.analytics
   const detachAnalytics = analytics.attach(rt.events)
+  if (portal) rt.portal = portal
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
     { path: adminPath, route: adminRoute, prefix: true },
     { path: dashboardPath, route: dashboardRoute, prefix: true },
     ...observe.specials,
+    ...(portal ? [{ path: portalPath, route: portalRoute, prefix: true }] : []),
   ]
   const match: Paywall['match'] = (method, rawPath) => matchRequest(config, specials, method, rawPath)
 

@@ -3,6 +3,7 @@ import type { FacilitatorLike } from '@402x/facilitator/client'
 import type { Accept, KeysOptions } from '../keys/options.js'
 import type { Ledger } from '../ledger/types.js'
 import type { LoggerOption, MetricsOptions } from '../observe/options.js'
+import type { PortalOptions } from '../portal/portalOptions.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 import type { Locks } from './locks.js'
@@ -235,6 +236,11 @@ export type CommonOptions = {
   trackingHeaders?: boolean
   /** API keys and plans (docs/api-keys.md): a caller with a key uses its plan. @default none */
   keys?: KeysOptions
+  /**
+   * The developer portal at `/__402x/portal` (docs/portal.md): priced routes, try-it, sign-in,
+   * a caller's usage, credit and self-service keys. `false` turns it off. @default on, no self-service keys
+   */
+  portal?: PortalOptions | false
   /** The address paid. Else `X402_PAY_TO`, `402x.config.json` or a running `402x dev`. */
   payTo?: string
   /** CAIP-2 network, e.g. `eip155:8453`. Else `X402_NETWORK`, config, or `402x dev`. */

@@ -13,6 +13,7 @@ import { receiptPairs, withHeaders } from '../paywall/responses.js'
 import type { Proof } from '../paywall/retryKnown.js'
 import { receiptJson } from '../paywall/streamMeter.js'
 import type { CreditReceipt, PaymentEvent, PaywallEvents, PaywallOptions } from '../paywall/types.js'
+import type { ResolvedPortal } from '../portal/portalOptions.js'
 
 /**
  * What every stage of one paywall shares: its settings, stores and events. Built once by
@@ -38,6 +39,8 @@ export type PaywallRuntime = {
   analytics?: Analytics
   /** Metrics and logs (observe/createObservability.ts), set by `createPaywall`. */
   observe?: Observability
+  /** The developer portal's settings; `undefined` with `portal: false`. */
+  portal?: ResolvedPortal
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
   spendProof(proof: Proof): Promise<boolean>
 }

@@ -1,0 +1,16 @@
+import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
+
+/** Where the developer portal lives: this path and every path under it. */
+export const portalPath = '/__402x/portal'
+
+/**
+ * Marks the developer portal in `match`: public, never priced, never charged.
+ * `needsRequest`: the Node adapters read the JSON body into `req.body` before the core sees it.
+ */
+export const portalRoute = Object.freeze({
+  usesPayer: false,
+  needsRequest: true,
+  description: 'developer portal: priced routes, try-it, sign-in, usage, credit and keys',
+  mimeType: 'text/html',
+  maxTimeoutSeconds: 0,
+}) as ResolvedRoute
