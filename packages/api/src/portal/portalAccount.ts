@@ -95,6 +95,7 @@ export const credits: PortalHandler = async (request) => {
     atomic: { available: balance.available, reserved: balance.reserved, decimals },
     offer: creditsOffer(credits, request.origin),
     entries: entries.map((e) => ({
+      id: e.id,
       kind: e.kind,
       account: e.account.startsWith('hold:') ? 'reserved' : 'available',
       amount: usd(e.amount < 0n ? -e.amount : e.amount),
