@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -30,20 +32,32 @@ const call = async (client: Client, name: string, args: Record<string, unknown> 
 // biome-ignore lint/suspicious/noExplicitAny: the tools' JSON, read field by field below.
 const data = (result: CallToolResult) => result.structuredContent as Record<string, any>
 
+/** `402x mcp` over stdio, as an agent's MCP configuration starts it. */
+const stdio = (args: string[]) => {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [cliBin, 'mcp', ...args],
+    cwd: dev.dir,
+    env: env(),
+    stderr: 'pipe',
+  })
+  const out = { transport, client: new Client({ name: 'test-agent', version: '1.0.0' }), stderr: '' }
+  transport.stderr?.on('data', (d) => {
+    out.stderr += d
+  })
+  return out
+}
+
 describe('402x mcp over stdio', () => {
   it('discovers the demo API, pays within the budget, refuses over it, and reports the spending', async () => {
-    const transport = new StdioClientTransport({
-      command: process.execPath,
-      args: [cliBin, 'mcp', '--max-per-request', '0.015', '--max-per-host', '0.0115'],
-      cwd: dev.dir,
-      env: env(),
-      stderr: 'pipe',
-    })
-    let stderr = ''
-    transport.stderr?.on('data', (d) => {
-      stderr += d
-    })
-    const client = new Client({ name: 'test-agent', version: '1.0.0' })
+    const { transport, client, ...run } = stdio([
+      '--max-per-request',
+      '0.015',
+      '--max-per-host',
+      '0.0115',
+      '--spending-file',
+      join(dev.dir, 'stdio.jsonl'),
+    ])
     let pid: number | null = null
     try {
       await client.connect(transport)
@@ -101,10 +115,47 @@ describe('402x mcp over stdio', () => {
     } finally {
       await client.close()
     }
-    expect(stderr).not.toContain('Error')
+    expect(run.stderr).not.toContain('Error')
     // Closing stdin ends the server: nothing is left running.
     expect(pid).toBeTypeOf('number')
     expect(() => process.kill(pid as number, 0)).toThrow()
+  })
+
+  it('keeps the spending in --spending-file: a restart counts the earlier payments against the budget', async () => {
+    const file = join(dev.dir, 'stdio.jsonl')
+    const lines = readFileSync(file, 'utf8').trim().split('\n')
+    expect(lines.map((l) => JSON.parse(l).price)).toEqual(['0.01', '0.001'])
+    const { transport, client } = stdio(['--max-total', '0.0115', '--spending-file', file])
+    try {
+      await client.connect(transport)
+      expect(data(await call(client, 'get_spending'))).toMatchObject({ spent: '0.011', remaining: { total: '0.0005' } })
+      const over = await call(client, 'call_api', { url: `${dev.ready.apiUrl}/api/market/ETH` })
+      expect(data(over)).toMatchObject({ error: 'budget_exceeded', limit: 'maxTotal' })
+    } finally {
+      await client.close()
+    }
+    expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2)
+  })
+
+  it('refuses to start on a spending file it cannot read', async () => {
+    const file = join(dev.dir, 'broken.jsonl')
+    writeFileSync(file, '{"not":"a receipt"}\n')
+    const child = spawn(process.execPath, [cliBin, 'mcp', '--spending-file', file], {
+      cwd: dev.dir,
+      env: env(),
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
+    try {
+      let stderr = ''
+      child.stderr?.on('data', (d) => {
+        stderr += d
+      })
+      const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+      expect(code).toBe(1)
+      expect(stderr).toContain('broken.jsonl:1')
+    } finally {
+      await stopChild(child)
+    }
   })
 })
 
@@ -151,7 +202,14 @@ describe('402x mcp over streamable HTTP', () => {
     let child: ChildProcess | undefined
     const clients: Client[] = []
     try {
-      const started = await startHttp(['--token', 's3cret', '--max-total', '0.0015'])
+      const started = await startHttp([
+        '--token',
+        's3cret',
+        '--max-total',
+        '0.0015',
+        '--spending-file',
+        join(dev.dir, 'http.jsonl'),
+      ])
       child = started.child
       const url = new URL(started.url)
       expect(url.pathname).toBe('/mcp')

@@ -1,14 +1,17 @@
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { X402Error } from '@402x/core'
+import { stateDir, X402Error } from '@402x/core'
 import { type Budget, clientOptionsFromEnv, createX402Client } from '402x-client'
+import { spendingFile } from '../mcp/spendingFile.js'
 
 export const mcpUsage = `  402x mcp [--http <port>] [--host 127.0.0.1] [--token <secret>] [--max-per-request 0.10] [--max-per-host 1]
-           [--max-per-day 5] [--max-total 10] [--allow-host api.example.com]
+           [--max-per-day 5] [--max-total 10] [--allow-host api.example.com] [--spending-file .402x/mcp-spending.jsonl]
       An MCP server for AI agents (stdio; streamable HTTP at /mcp with --http): tools to discover
       paid APIs (OpenAPI, /.well-known/x402), call them paying within the budget, and see the
       spending. Wallet from X402_PRIVATE_KEY, else the buyer of a running 402x dev; the budget
       flags override X402_MAX_PER_REQUEST, X402_MAX_PER_HOST, X402_MAX_PER_DAY, X402_MAX_TOTAL and
-      X402_ALLOWED_HOSTS. --token (or X402_MCP_TOKEN): the bearer token HTTP callers must send.`
+      X402_ALLOWED_HOSTS; the payments are kept in --spending-file, so the budget holds across
+      restarts. --token (or X402_MCP_TOKEN): the bearer token HTTP callers must send.`
 
 const limits = {
   'max-per-request': 'maxPerRequest',
@@ -33,6 +36,7 @@ export async function mcpCommand(args: string[]): Promise<number> {
       'max-per-day': { type: 'string' },
       'max-total': { type: 'string' },
       'allow-host': { type: 'string', multiple: true },
+      'spending-file': { type: 'string' },
     },
   })
   const base = clientOptionsFromEnv()
@@ -49,8 +53,11 @@ export async function mcpCommand(args: string[]): Promise<number> {
     budget[name] = value.replace(/^\$/, '')
   }
   if (values['allow-host']?.length) budget.allowedHosts = values['allow-host']
-  const client = createX402Client({ ...base, budget })
-  const context = { client, budget }
+  const file = spendingFile(values['spending-file'] ?? join(stateDir(), 'mcp-spending.jsonl'))
+  const client = createX402Client({ ...base, budget, onReceipt: (receipt) => file.record(receipt) })
+  // Earlier runs' payments count against --max-per-day and --max-total (and are reported).
+  const earlier = file.load(client.fetch.tracker)
+  const context = { client, budget, earlier }
 
   let sdk: typeof import('../mcp/startMcp.js')
   try {

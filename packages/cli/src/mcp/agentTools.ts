@@ -1,7 +1,7 @@
 import { X402Error } from '@402x/core'
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
-import { type Budget, BudgetExceededError, type X402Client, X402HttpError } from '402x-client'
+import { type Budget, BudgetExceededError, type Receipt, type X402Client, X402HttpError } from '402x-client'
 import { z } from 'zod'
 import { describePayError } from '../payError.js'
 import { discoverApi } from './discoverApi.js'
@@ -12,6 +12,8 @@ export type AgentContext = {
   client: X402Client
   /** The client's budget as it applies (defaults filled in), for the spending report. */
   budget: Budget
+  /** Payments of earlier runs (the spending file), counted and reported with this run's. */
+  earlier?: Receipt[]
 }
 
 /** The largest body returned to the agent, in characters; the rest is cut, and said so. */
@@ -77,6 +79,7 @@ const clip = (data: unknown) => {
  */
 export function registerAgentTools(server: McpServer, context: AgentContext): void {
   const { client, budget } = context
+  const receipts = () => [...(context.earlier ?? []), ...client.receipts]
   server.registerTool(
     'discover_api',
     {
@@ -130,7 +133,7 @@ export function registerAgentTools(server: McpServer, context: AgentContext): vo
               }
             : null,
           ...(response.credit ? { credit: jsonSafe(response.credit) } : {}),
-          spent: spendingOf(client.receipts, budget).spent,
+          spent: spendingOf(receipts(), budget).spent,
         })
       } catch (error) {
         return failure(error, url)
@@ -146,7 +149,7 @@ export function registerAgentTools(server: McpServer, context: AgentContext): vo
         'What this agent has paid so far (in all, today, per host, and the last payments with their transactions), and what its budget still allows, in US dollars.',
       annotations: { readOnlyHint: true },
     },
-    async () => result({ ...spendingOf(client.receipts, budget) }),
+    async () => result({ ...spendingOf(receipts(), budget) }),
   )
 }
 
