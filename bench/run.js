@@ -16,6 +16,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
+import { dashboardLines, runDashboard } from './dashboard.js'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
 import { clusterSettings, runCluster } from './lib/cluster.js'
@@ -49,10 +50,24 @@ const option = (name) => {
   if (value === undefined || value.startsWith('--')) throw new Error(`--${name} needs a value`)
   return value
 }
-const sections = ['free', 'paid', 'verify', 'frameworks', 'credits', 'client', 'limits', 'gas', 'cluster', 'proxy']
+const sections = [
+  'free',
+  'paid',
+  'verify',
+  'frameworks',
+  'credits',
+  'client',
+  'limits',
+  'gas',
+  'cluster',
+  'proxy',
+  'dashboard',
+]
 /** Sections that need no chain: measured first, before anvil starts. */
 const chainless = ['client', 'limits']
-const only = option('only')?.split(',')
+// `node bench/run.js dashboard` is `--only dashboard`.
+const named = args.filter((a) => sections.includes(a))
+const only = option('only')?.split(',') ?? (named.length ? named : undefined)
 for (const name of only ?? []) {
   if (!sections.includes(name)) throw new Error(`--only ${name}: choose from ${sections.join(', ')}`)
 }
@@ -420,6 +435,7 @@ async function main() {
   const gas = wants('gas') ? await runGasWallets(context) : undefined
   const cluster = wants('cluster') ? await runCluster({ ...context, runId }) : undefined
   const proxy = wants('proxy') ? await runProxy(context) : undefined
+  const dashboard = wants('dashboard') ? await runDashboard(context) : undefined
   const checks = [
     ...runs.filter((r) => r.chainCheck).map((r) => r.chainCheck),
     ...frameworkResults.flatMap((f) => Object.values(f.variants ?? {}).map((v) => v.paid?.chainCheck)).filter(Boolean),
@@ -479,6 +495,7 @@ async function main() {
     ...(gas ? { gas } : {}),
     ...(cluster ? { cluster } : {}),
     ...(proxy ? { proxy } : {}),
+    ...(dashboard ? { dashboard } : {}),
     targets,
     balance,
     elapsedSeconds: (performance.now() - began) / 1000,
@@ -505,6 +522,7 @@ async function main() {
   if (gas) parts.push(gasWalletsTable(gas))
   if (cluster) parts.push(clusterTable(cluster))
   if (proxy) parts.push(proxyTable(proxy))
+  if (dashboard) parts.push(dashboardLines(dashboard).join('\n'))
   parts.push(targetsTable(targets))
   parts.push(
     `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,

@@ -1,0 +1,147 @@
+// Section `dashboard`: does the dashboard slow paid calls? Paid (x402, settled on anvil) and
+// credit-funded requests per second on one server, with the dashboard's live stream
+// (`GET /__402x/admin/live`, server-sent events, read by this process) open and closed, in
+// alternating rounds of the same run. Analytics are recorded on both sides (they always are);
+// the stream's cost is the difference. Target: open ≥ 0.97 × closed.
+import http from 'node:http'
+import { fileURLToPath } from 'node:url'
+import { startServer } from './lib/children.js'
+import { runLoad } from './lib/load.js'
+import { buyCredit, fetchTerms, presign } from './lib/payments.js'
+
+const script = (name) => fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
+const adminToken = 'bench-dashboard-token'
+const path = '/api/data'
+
+/** Opens the live stream and counts its events until `close()`. */
+function openLive(port) {
+  let events = 0
+  let request
+  const opened = new Promise((resolve, reject) => {
+    request = http.get(
+      { host: '127.0.0.1', port, path: '/__402x/admin/live', headers: { authorization: `Bearer ${adminToken}` } },
+      (res) => {
+        if (res.statusCode !== 200) return reject(new Error(`the live stream answered ${res.statusCode}`))
+        res.setEncoding('utf8')
+        res.on('data', (chunk) => {
+          events += chunk.split('event: request').length - 1
+        })
+        resolve()
+      },
+    )
+    request.on('error', reject)
+    request.setTimeout(10_000, () => request.destroy(new Error('the live stream did not open')))
+  })
+  return {
+    opened,
+    get events() {
+      return events
+    },
+    close: () => request.destroy(),
+  }
+}
+
+const median = (values) => {
+  const list = values.filter(Number.isFinite).sort((a, b) => a - b)
+  const mid = list.length >> 1
+  return list.length % 2 ? list[mid] : (list[mid - 1] + list[mid]) / 2
+}
+
+/**
+ * Runs the section on the bench's chain (`context` of bench/run.js): one facilitator, one
+ * server, `rounds` alternating rounds (closed, open, open, closed …) per kind.
+ */
+export async function runDashboard(context) {
+  const { settings, buyers, outDir, progress, snapshot } = context
+  const quick = settings.durationMs < 5000
+  const s = { concurrency: 8, rounds: 4, roundMs: quick ? 1500 : 2500, warmupMs: quick ? 500 : 1000 }
+  await snapshot.restore()
+  const config = { ...context.base }
+  const facilitator = await startServer(script('facilitator'), config)
+  let server
+  try {
+    server = await startServer(script('dashboard'), {
+      ...config,
+      adminToken,
+      facilitatorUrl: `http://127.0.0.1:${facilitator.port}`,
+      ledger: `${outDir}ledger-dashboard.db`,
+    })
+    const { port } = server
+    const terms = await fetchTerms(port, path)
+    const bought = await buyCredit({ port, amount: '50', buyer: buyers[0] })
+    const kinds = {
+      paid: (durationMs, rate) => {
+        const payments = presign({
+          terms,
+          buyers: buyers.slice(1),
+          count: Math.ceil((rate || 400) * (durationMs / 1000) * 2) + 100,
+        })
+        return runLoad({ port, path, concurrency: s.concurrency, durationMs, payments, expect: 'paid' })
+      },
+      credit: (durationMs) =>
+        runLoad({
+          port,
+          path,
+          concurrency: s.concurrency,
+          durationMs,
+          headers: { authorization: `Bearer ${bought.token}` },
+          expect: 'credit',
+        }),
+    }
+    const results = {}
+    for (const [kind, load] of Object.entries(kinds)) {
+      const warm = await load(s.warmupMs)
+      const rate = warm.rps
+      const rounds = { closed: [], open: [] }
+      let streamed = 0
+      for (let round = 0; round < s.rounds; round++) {
+        for (const side of round % 2 ? ['open', 'closed'] : ['closed', 'open']) {
+          const live = side === 'open' ? openLive(port) : undefined
+          await live?.opened
+          const run = await load(s.roundMs, rate)
+          if (live) {
+            // Let the last events arrive before counting them.
+            await new Promise((resolve) => setTimeout(resolve, 200))
+            streamed += live.events
+            live.close()
+          }
+          rounds[side].push(run)
+        }
+      }
+      const rps = (list) => list.reduce((n, r) => n + r.ok, 0) / list.reduce((n, r) => n + r.elapsed, 0)
+      const failed = [...rounds.open, ...rounds.closed].reduce((n, r) => n + r.failed, 0)
+      results[kind] = {
+        closed: rps(rounds.closed),
+        open: rps(rounds.open),
+        ratio: median(rounds.open.map((r, i) => r.rps / rounds.closed[i].rps)),
+        failed,
+        streamed,
+        servedOpen: rounds.open.reduce((n, r) => n + r.ok, 0),
+      }
+      progress(
+        `dashboard, ${kind}: closed ${results[kind].closed.toFixed(0)} req/s, stream open ${results[kind].open.toFixed(0)} req/s (×${results[kind].ratio.toFixed(3)}), ${streamed} events streamed, ${failed} failed`,
+      )
+    }
+    return { concurrency: s.concurrency, rounds: s.rounds, roundMs: s.roundMs, target: 0.97, ...results }
+  } finally {
+    await server?.stop()
+    await facilitator.stop()
+  }
+}
+
+/** The section's lines for the report. */
+export function dashboardLines(result) {
+  if (!result) return []
+  const line = (kind) => {
+    const r = result[kind]
+    return `| ${kind} | ${r.closed.toFixed(0)} | ${r.open.toFixed(0)} | ×${r.ratio.toFixed(3)} | ${r.ratio >= result.target ? 'met' : 'not met'} | ${r.streamed} |`
+  }
+  return [
+    `Dashboard: ${result.concurrency} callers, ${result.rounds} alternating rounds of ${result.roundMs} ms per side; target ≥ ${result.target}×.`,
+    '',
+    '| requests | stream closed (req/s) | stream open (req/s) | open / closed (median of rounds) | target | events streamed |',
+    '| --- | --- | --- | --- | --- | --- |',
+    line('paid'),
+    line('credit'),
+  ]
+}
