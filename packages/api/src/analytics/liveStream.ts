@@ -7,30 +7,41 @@ type Source = Pick<EventEmitter, 'on' | 'off'>
 /**
  * The dashboard's live stream (`GET /__402x/admin/live`): server-sent events, one
  * `request` per request the paywall saw and one `payment` per settlement, amounts as
- * dollar strings, and a `: ping` comment every `pingMs`. A reader that falls behind
+ * dollar strings, and a `: ping` comment every `pingMs`; events are sent in batches at
+ * most `batchMs` apart. A reader that falls behind
  * misses events (counted in the next `dropped` event) rather than holding memory.
  *
  * @example
  * return liveStream(rt.events, rt.decimals)
  */
-export function liveStream(events: Source, decimals: number, pingMs = 15_000): Response {
+export function liveStream(events: Source, decimals: number, pingMs = 15_000, batchMs = 50): Response {
   const encoder = new TextEncoder()
   let stop = () => {}
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
         let dropped = 0
+        // Events are written in batches, every `batchMs` at most: one write for many
+        // requests keeps the stream's cost off a busy server's paid calls.
+        let batch = ''
+        let timer: ReturnType<typeof setTimeout> | undefined
+        const flush = () => {
+          timer = undefined
+          if (dropped) {
+            batch += `event: dropped\ndata: ${dropped}\n\n`
+            dropped = 0
+          }
+          if (batch) controller.enqueue(encoder.encode(batch))
+          batch = ''
+        }
         const send = (type: string, data: unknown) => {
-          if ((controller.desiredSize ?? 1) <= 0) {
+          if ((controller.desiredSize ?? 1) <= 0 || batch.length > 1_000_000) {
             dropped += 1
             return
           }
-          if (dropped) {
-            controller.enqueue(encoder.encode(`event: dropped\ndata: ${dropped}\n\n`))
-            dropped = 0
-          }
           const json = JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? formatMoney(v, decimals) : v))
-          controller.enqueue(encoder.encode(`event: ${type}\ndata: ${json}\n\n`))
+          batch += `event: ${type}\ndata: ${json}\n\n`
+          timer ??= setTimeout(flush, batchMs)
         }
         const onRequest = (event: unknown) => {
           if ((event as { path?: string }).path?.startsWith('/__402x/dashboard')) return
@@ -46,6 +57,7 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000): R
         controller.enqueue(encoder.encode(`retry: 2000\n: connected\n\n`))
         stop = () => {
           clearInterval(ping)
+          if (timer) clearTimeout(timer)
           events.off('request', onRequest)
           events.off('payment', onPayment)
         }
