@@ -222,6 +222,19 @@ describe('portal: self-service keys', () => {
     expect(make({ sessionSecret: 'short' })).toThrow(/sessionSecret/)
   })
 
+  it('is 402x’s own page: its requests are never told as request events (the dashboard counts the API)', async () => {
+    const told: unknown[] = []
+    const listener = (event: unknown) => told.push(event)
+    paywall.events.on('request', listener)
+    try {
+      await portalBrowser(paywall).api('GET', '/info')
+      await portalBrowser(paywall).api('GET', '/me')
+      expect(told).toEqual([])
+    } finally {
+      paywall.events.off('request', listener)
+    }
+  })
+
   it('portal: false serves nothing under /__402x/portal', () => {
     const off = paywalls.make({ network: 'eip155:8453', portal: false })
     expect(off.match('GET', '/__402x/portal/api/info')).toBeUndefined()
