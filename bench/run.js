@@ -1,4 +1,4 @@
-// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas,cluster,proxy] [-- --frameworks hono,node]
+// npm run bench [-- --json] [-- --quick] [-- --only free,paid,verify,frameworks,credits,client,limits,gas,cluster,proxy,graphql] [-- --frameworks hono,node]
 //   [-- --note "text for RESULTS.md"]
 //
 // --only runs some sections and prints them (bench/RESULTS.md is written by a run of all of them);
@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url'
 import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
 import { dashboardLines, runDashboard } from './dashboard.js'
+import { graphqlTable, runGraphQL } from './graphql.js'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
 import { clusterSettings, runCluster } from './lib/cluster.js'
@@ -62,9 +63,10 @@ const sections = [
   'cluster',
   'proxy',
   'dashboard',
+  'graphql',
 ]
 /** Sections that need no chain: measured first, before anvil starts. */
-const chainless = ['client', 'limits']
+const chainless = ['client', 'limits', 'graphql']
 // `node bench/run.js dashboard` is `--only dashboard`.
 const named = args.filter((a) => sections.includes(a))
 const only = option('only')?.split(',') ?? (named.length ? named : undefined)
@@ -353,16 +355,22 @@ async function main() {
     limitsStarted = true
     limits = await runLimits({ settings, outDir, progress, runId })
   }
+  let graphql
+  if (wants('graphql')) {
+    progress('GraphQL: a priced query paid by credit against the same server without 402x')
+    graphql = await runGraphQL({ durationMs: quick ? 1500 : 3000, progress })
+  }
   if (!sections.some((section) => !chainless.includes(section) && wants(section))) {
     progress(`done (--only ${only.join(',')}: bench/RESULTS.md left as it was)`)
     const machine = { loadAverage: { before: loadBefore, after: os.loadavg()[0] }, node: process.version }
     if (json) {
-      process.stdout.write(`${JSON.stringify({ command: commandOf(), machine, client, limits })}\n`)
+      process.stdout.write(`${JSON.stringify({ command: commandOf(), machine, client, limits, graphql })}\n`)
       return
     }
     const parts = []
     if (client) parts.push(clientCostTable(client))
     if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'), targetsTable(limitTargets(limits)))
+    if (graphql) parts.push(graphqlTable(graphql))
     parts.push(
       `load average ${machine.loadAverage.before.toFixed(2)} before, ${machine.loadAverage.after.toFixed(2)} after`,
     )
@@ -519,6 +527,7 @@ async function main() {
   if (credits) parts.push(creditsTable(credits))
   if (client) parts.push(clientCostTable(client))
   if (limits) parts.push(limitsTable(limits), redisCostLines(limits).join('\n'))
+  if (graphql) parts.push(graphqlTable(graphql))
   if (gas) parts.push(gasWalletsTable(gas))
   if (cluster) parts.push(clusterTable(cluster))
   if (proxy) parts.push(proxyTable(proxy))

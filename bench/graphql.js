@@ -1,0 +1,96 @@
+// node bench/graphql.js [--quick]   (also `node bench/run.js --only graphql`)
+//
+// A priced GraphQL query paid by a credit token against the same server without 402x, on
+// Apollo Server 5 and GraphQL Yoga: requests per second of each, in one run, alternated
+// (plain, priced, plain, priced) so that a load change on the machine hits both sides.
+// Target: priced ≥ 0.8× plain on each server. No chain: credit is drawn in process.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { startServer, stopAll } from './lib/children.js'
+import { runLoad } from './lib/load.js'
+
+const script = fileURLToPath(new URL('./servers/graphql.js', import.meta.url))
+const query = '{ user(id: "1") { name email } posts(first: 5) { title } }'
+const path = `/graphql?query=${encodeURIComponent(query)}`
+
+/**
+ * Runs the section: `{ rows: [{ server, plain, priced, ratio }], target }`, each figure the
+ * requests per second summed over `rounds` alternated runs of `durationMs`.
+ */
+export async function runGraphQL({
+  durationMs = 3000,
+  warmupMs = 500,
+  rounds = 2,
+  concurrency = 8,
+  progress = () => {},
+} = {}) {
+  const dir = mkdtempSync(join(tmpdir(), '402x-bench-graphql-'))
+  const rows = []
+  try {
+    for (const server of ['apollo', 'yoga']) {
+      const sides = { plain: [], priced: [] }
+      for (let round = 0; round < rounds; round++) {
+        for (const side of ['plain', 'priced']) {
+          const child = await startServer(script, {
+            server,
+            paywall: side === 'priced',
+            ledger: join(dir, `${server}-${round}.db`),
+          })
+          try {
+            // Apollo's CSRF guard wants a non-simple header on GET.
+            const headers = {
+              'apollo-require-preflight': 'true',
+              ...(child.ready.token ? { authorization: `Bearer ${child.ready.token}` } : {}),
+            }
+            const expect = side === 'priced' ? 'credit' : 200
+            await runLoad({ port: child.port, path, concurrency, durationMs: warmupMs, headers, expect })
+            const run = await runLoad({ port: child.port, path, concurrency, durationMs, headers, expect })
+            if (run.failed > 0)
+              throw new Error(`${server} ${side}: ${run.failed} failed: ${JSON.stringify(run.reasons)}`)
+            sides[side].push(run.rps)
+            progress(`graphql ${server} ${side}: ${run.rps.toFixed(0)} req/s (p50 ${run.p50?.toFixed(2)} ms)`)
+          } finally {
+            await child.stop()
+          }
+        }
+      }
+      const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length
+      const plain = mean(sides.plain)
+      const priced = mean(sides.priced)
+      rows.push({ server, plain, priced, ratio: priced / plain })
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+  return { rows, concurrency, target: 0.8, met: rows.every((row) => row.ratio >= 0.8) }
+}
+
+/** The section as a Markdown table. */
+export function graphqlTable({ rows, concurrency, target }) {
+  const lines = [
+    `| server (${concurrency} callers) | plain req/s | priced, credit token, req/s | ratio | target ≥ ${target}× |`,
+    '| --- | ---: | ---: | ---: | --- |',
+  ]
+  for (const row of rows) {
+    const name = row.server === 'apollo' ? 'Apollo Server 5' : 'GraphQL Yoga 5'
+    lines.push(
+      `| ${name} | ${row.plain.toFixed(0)} | ${row.priced.toFixed(0)} | ${row.ratio.toFixed(2)}× | ${row.ratio >= target ? 'met' : 'missed'} |`,
+    )
+  }
+  return lines.join('\n')
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const quick = process.argv.includes('--quick')
+  try {
+    const result = await runGraphQL({
+      durationMs: quick ? 1500 : 3000,
+      progress: (line) => process.stderr.write(`${line}\n`),
+    })
+    process.stdout.write(`${graphqlTable(result)}\n`)
+  } finally {
+    await stopAll()
+  }
+}
