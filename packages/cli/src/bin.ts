@@ -9,6 +9,7 @@ import { keys, keysUsage } from './commands/keys.js'
 import { mcpCommand, mcpUsage } from './commands/mcp.js'
 import { migrateCommand, migrateUsage } from './commands/migrate.js'
 import { pay } from './commands/pay.js'
+import { exportCommand, payments, paymentsUsage } from './commands/payments.js'
 import { proxyCommand, proxyUsage } from './commands/proxy.js'
 import { stats, statsUsage } from './commands/stats.js'
 
@@ -33,6 +34,7 @@ ${proxyUsage}
 ${gatewayUsage}
 ${mcpUsage}
 ${statsUsage}
+${paymentsUsage}
 
 Docs: README.md`
 
@@ -123,6 +125,8 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'proxy') return proxyCommand(rest)
   if (command === 'mcp') return mcpCommand(rest)
   if (command === 'stats') return stats(rest)
+  if (command === 'payments') return payments(rest)
+  if (command === 'export') return exportCommand(rest)
   if (command === 'facilitator') {
     const { values } = parseArgs({
       args: rest,

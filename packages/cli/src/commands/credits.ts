@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
+import { creditsAdjust } from './creditsAdjust.js'
 import { creditsBalance } from './creditsBalance.js'
 import { creditsGrant } from './creditsGrant.js'
 
@@ -8,7 +9,11 @@ export const creditsUsage = `  402x credits grant <dollars> [--token x402c_…] 
       The same --ref, token and amount grant once.
   402x credits balance --token x402c_… [--limit 10] [--ledger path] [--json]
       Available and reserved credit, and the latest entries.
-      Both work on the ledger file: --ledger, else X402_DATABASE_URL, else .402x/ledger.db.`
+      Both work on the ledger file: --ledger, else X402_DATABASE_URL, else .402x/ledger.db.
+  402x credits adjust <account> <±dollars> --reason text [--ref id] [--json]
+      Corrects an account's credit (-2.50 takes back; never below zero), the reason in the ledger;
+      the same --ref adjusts once. Through the admin API: --url, else X402_API_URL, else 402x dev;
+      --token, else X402_ADMIN_TOKEN.`
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${creditsUsage}` })
 
@@ -24,13 +29,16 @@ export async function credits(args: string[]): Promise<number> {
   } catch (error) {
     if (!json) throw error
     const message = error instanceof Error ? error.message : String(error)
-    process.stdout.write(`${JSON.stringify({ error: (error as X402Error).code ?? 'invalid_request', message })}\n`)
+    process.stdout.write(
+      `${JSON.stringify({ error: (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request', message })}\n`,
+    )
     process.stderr.write(`402x credits: ${message}\n`)
     return 1
   }
 }
 
 function run(sub: string | undefined, rest: string[]): Promise<number> {
+  if (sub === 'adjust') return creditsAdjust(rest)
   if (sub !== 'grant' && sub !== 'balance') {
     throw usage(sub ? `unknown credits command "${sub}"` : 'give a credits command')
   }
