@@ -36,6 +36,7 @@ export function observeEvents(
         logger[level](
           {
             requestId: e.requestId,
+            ...(e.clientRequestId ? { clientRequestId: e.clientRequestId } : {}),
             method: e.method,
             route: e.route,
             path: e.path,
