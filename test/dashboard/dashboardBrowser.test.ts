@@ -102,6 +102,12 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       const routeRevenue = (await attrs(page, 'route-revenue', 'data-value')).reduce((sum, v) => sum + Number(v), 0)
       expect(routeRevenue.toFixed(6)).toBe(Number(books.revenue).toFixed(6))
       await expect.poll(() => page.getByTestId('live-status').textContent(), { timeout: 20_000 }).toBe('live')
+      // The demo keys, one per plan, with their calls against the plan's quota.
+      await page.getByTestId('keys').waitFor({ timeout: 20_000 })
+      expect(await page.getByTestId('keys').locator('li').count()).toBeGreaterThanOrEqual(3)
+      // The payer's drill-down lists its payments (GET /__402x/admin/payments?payer=).
+      await page.getByTestId('top-user').first().click()
+      await page.getByTestId('drill').getByText('settled').first().waitFor({ timeout: 20_000 })
       await page.screenshot({ path: join(shots, 'dashboard-desktop.png'), fullPage: true })
       expect(elsewhere).toEqual([])
     } finally {

@@ -64,9 +64,6 @@ export function createDemoApi(settings: Settings): ReturnType<typeof express> & 
     res.json({ ok: true })
   })
 
-  // Prepaid credit: POST /__402x/credits?amount=… (paid with x402), then Authorization: Bearer.
-  app.use(x402Credits(settings))
-
   // API keys and plans on one paywall (its admin API at /__402x/admin); the route takes a
   // key, a single x402 payment or credit. Its own discovery is off: the docs below list it.
   const keyed = x402Middleware({
@@ -81,6 +78,13 @@ export function createDemoApi(settings: Settings): ReturnType<typeof express> & 
     keys: { plans: demoPlans() },
     discovery: false,
   })
+  // The admin API and the dashboard from the paywall that has the keys (every paywall
+  // answers them; the first mounted would, and the credit one has no keys).
+  app.use(['/__402x/admin', '/__402x/dashboard'], keyed)
+
+  // Prepaid credit: POST /__402x/credits?amount=… (paid with x402), then Authorization: Bearer.
+  app.use(x402Credits(settings))
+
   app.use(keyed)
   app.get(demoKeyedEndpoint.path, (_req, res) => {
     res.json({ symbol: 'ETH', price: quotes.ETH, currency: 'USD', at: new Date().toISOString() })
