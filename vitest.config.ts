@@ -17,6 +17,7 @@ export default defineConfig({
       '402x-api/next': fileURLToPath(new URL('./packages/api/src/next.ts', import.meta.url)),
       '402x-api/gateway': fileURLToPath(new URL('./packages/api/src/gateway.ts', import.meta.url)),
       '402x-api/proxy': fileURLToPath(new URL('./packages/api/src/proxy.ts', import.meta.url)),
+      '402x-api/webhooks': fileURLToPath(new URL('./packages/api/src/webhooks.ts', import.meta.url)),
       '402x-api': src('api'),
       '402x-client': src('client'),
     },

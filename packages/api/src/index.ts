@@ -127,6 +127,19 @@ export type {
   StoresOptions,
   Taken,
 } from './stores/types.js'
+export { generateWebhookSecret, signWebhook } from './webhooks/signWebhook.js'
+export type {
+  Delivery,
+  DeliveryStatus,
+  OutboxEvent,
+  WebhookDeliveryOptions,
+  WebhookEventType,
+  WebhookOptions,
+  WebhookOutbox,
+} from './webhooks/types.js'
+export { webhookEventTypes } from './webhooks/types.js'
+export type { RefusedWebhook, VerifiedWebhook, VerifyWebhookInput } from './webhooks/verifyWebhook.js'
+export { verifyWebhook } from './webhooks/verifyWebhook.js'
 export type { VerifyClient, X402WebSocket } from './websocket/createX402WebSocket.js'
 export { createX402WebSocket } from './websocket/createX402WebSocket.js'
 export type {

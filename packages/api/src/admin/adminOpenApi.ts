@@ -1,6 +1,7 @@
 import { adminPath } from './adminRoute.js'
 import { observePaths, observeSchemas } from './observeOpenApi.js'
 import { statsOpenApiPaths } from './statsOpenApi.js'
+import { webhookPaths, webhookSchemas } from './webhookOpenApi.js'
 
 type Schema = Record<string, unknown>
 const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
@@ -177,6 +178,7 @@ export function adminOpenApi(origin: string): Record<string, unknown> {
         ),
       },
       ...observePaths(adminPath),
+      ...webhookPaths(adminPath),
       [`${adminPath}/openapi.json`]: {
         get: op('adminOpenApi', 'This document', ok('OpenAPI 3.1', { type: 'object' })),
       },
@@ -184,7 +186,7 @@ export function adminOpenApi(origin: string): Record<string, unknown> {
     },
     components: {
       securitySchemes: { adminToken: { type: 'http', scheme: 'bearer', description: 'X402_ADMIN_TOKEN' } },
-      schemas,
+      schemas: { ...schemas, ...webhookSchemas },
       responses: Object.fromEntries(
         ['400', '401', '403', '404', '409'].map((s) => [
           `Error${s}`,

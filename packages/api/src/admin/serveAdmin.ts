@@ -9,6 +9,7 @@ import { createKey, getKey, grantKey, keyBalance, keyUsage, listKeys, revokeKey 
 import { getPayment, listPayments } from './paymentEndpoints.js'
 import { listPlans, putPlan } from './planEndpoints.js'
 import { getLive, getStats } from './statsEndpoints.js'
+import { addWebhook, listDeliveries, listWebhooks, removeWebhook, replayDelivery } from './webhookEndpoints.js'
 
 const openApi: AdminHandler = async ({ origin }) =>
   new Response(JSON.stringify(adminOpenApi(origin)), {
@@ -32,6 +33,10 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
   { path: /^\/credits\/([^/]+)\/grant$/, methods: { POST: grantCredit } },
   { path: /^\/credits\/([^/]+)\/adjust$/, methods: { POST: adjustCredit } },
   { path: /^\/export$/, methods: { GET: exportUsage } },
+  { path: /^\/webhooks$/, methods: { GET: listWebhooks, POST: addWebhook } },
+  { path: /^\/webhooks\/deliveries$/, methods: { GET: listDeliveries } },
+  { path: /^\/webhooks\/deliveries\/([^/]+)\/replay$/, methods: { POST: replayDelivery } },
+  { path: /^\/webhooks\/([^/]+)$/, methods: { DELETE: removeWebhook } },
   { path: /^\/openapi\.json$/, methods: { GET: openApi } },
   { path: /^\/stats$/, methods: { GET: getStats } },
   { path: /^\/live$/, methods: { GET: getLive } },

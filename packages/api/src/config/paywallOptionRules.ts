@@ -12,6 +12,7 @@ import type {
 import type { PortalOptions } from '../portal/portalOptions.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
+import type { WebhookDeliveryOptions, WebhookOptions } from '../webhooks/types.js'
 
 // The known keys of every object a seller writes, one list per type. Each list `satisfies`
 // a record of its type's keys: a key added to the type and not here (or here and not in the
@@ -195,6 +196,21 @@ export const metricsRules = {
   token: rule.string('a bearer token for the scrape, e.g. process.env.X402_METRICS_TOKEN'),
   registry: object('a prom-client Registry (new Registry())'),
 } as const satisfies Record<keyof MetricsOptions, OptionRule>
+/** One entry of `webhooks` (its URL, events and secret are checked by `resolveWebhooks`). */
+export const webhookRules = {
+  url: rule.string('a URL, e.g. "https://example.com/hooks"'),
+  events: rule.array(rule.string(), "an array of event types, e.g. ['payment.settled'] or ['*']"),
+  secret: rule.string('a whsec_… secret, e.g. process.env.X402_WEBHOOK_SECRET'),
+} as const satisfies Record<keyof WebhookOptions, OptionRule>
+
+/** `webhookDelivery: { … }`. */
+export const webhookDeliveryRules = {
+  pollIntervalMs: positiveMs('1000'),
+  timeoutMs: positiveMs('10000'),
+  initialBackoffMs: positiveMs('5000'),
+  maxBackoffMs: positiveMs('3600000'),
+  retryForMs: positiveMs('86400000 for a day'),
+} as const satisfies Record<keyof WebhookDeliveryOptions, OptionRule>
 
 /** `portal: { … }` (what the values mean together is checked by `resolvePortal`). */
 export const portalRules = {
@@ -235,6 +251,11 @@ export const commonRules = {
   metrics: rule.either('an object ({ token, registry }), or false', rule.object(metricsRules), rule.oneOf(false)),
   logger: rule.either('a pino logger (pino()), true or false', bool, object('a pino logger')),
   portal: rule.either('an object, or false', rule.object(portalRules), rule.oneOf(false)),
+  webhooks: rule.array(
+    rule.object(webhookRules, "a webhook: { url: 'https://…', events: ['payment.settled'], secret: 'whsec_…' }"),
+    "an array of webhooks: [{ url: 'https://…', events: ['payment.settled'], secret: 'whsec_…' }]",
+  ),
+  webhookDelivery: rule.object(webhookDeliveryRules, 'an object: { timeoutMs: 10000 }'),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */

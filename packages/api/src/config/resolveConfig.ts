@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { type DevState, findNetwork, readDevState, unknownKey, X402Error } from '@402x/core'
 import { z } from 'zod'
 
-/** `402x.config.json`: only these keys (and `$schema`), each a string. */
+/** `402x.config.json`: only these keys (and `$schema`), each a string (`webhooks` a list). */
 export const ConfigFileSchema = z.strictObject({
   $schema: z.string().optional(),
   payTo: z.string().optional(),
@@ -13,6 +13,10 @@ export const ConfigFileSchema = z.strictObject({
   databaseUrl: z.string().optional(),
   redisUrl: z.string().optional(),
   publicUrl: z.string().optional(),
+  /** Webhooks (docs/webhooks.md): each secret read from the environment variable `secretEnv` names. */
+  webhooks: z
+    .array(z.strictObject({ url: z.string(), events: z.array(z.string()).min(1), secretEnv: z.string().min(1) }))
+    .optional(),
 })
 export type ConfigFile = z.infer<typeof ConfigFileSchema>
 
@@ -39,9 +43,11 @@ export function readConfigFile(cwd = process.cwd()): ConfigFile | undefined {
     const message =
       issue?.code === 'unrecognized_keys'
         ? unknownKey(String(issue.keys[0]), String(issue.keys[0]), known, path)
-        : issue?.path.length
-          ? `${path}: "${issue.path.join('.')}" must be a string (${issue.message}): e.g. "payTo": "0x…"`
-          : `${path} must hold a JSON object: { "payTo": "0x…", "network": "eip155:8453" }`
+        : issue?.path[0] === 'webhooks'
+          ? `${path}: "${issue.path.join('.')}" is wrong (${issue.message}): "webhooks": [{ "url": "https://…", "events": ["payment.settled"], "secretEnv": "X402_WEBHOOK_SECRET" }]`
+          : issue?.path.length
+            ? `${path}: "${issue.path.join('.')}" must be a string (${issue.message}): e.g. "payTo": "0x…"`
+            : `${path} must hold a JSON object: { "payTo": "0x…", "network": "eip155:8453" }`
     throw new X402Error('invalid_config', { message, details: { file: path, option: issue?.path.join('.') } })
   }
   return parsed.data

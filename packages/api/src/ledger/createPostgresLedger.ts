@@ -1,5 +1,6 @@
 import { X402Error } from '@402x/core'
 import { openPostgresStore, type PostgresStoreOptions } from '../stores/openPostgresStore.js'
+import { createPostgresOutbox, insertEvents } from '../webhooks/postgresOutbox.js'
 import { checkQuery, pageOf } from './paymentQuery.js'
 import { ledgerSchema } from './postgresLedgerSchema.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
@@ -93,6 +94,7 @@ const oldestFirst = (rows: Row[]) =>
  */
 export function createPostgresLedger(options: PostgresLedgerOptions): Ledger {
   const { sql, run, close } = openPostgresStore(options, 'ledger', ledgerSchema)
+  const outbox = createPostgresOutbox(sql, run)
   return {
     insert: (p) =>
       run(async () => {
@@ -114,16 +116,23 @@ export function createPostgresLedger(options: PostgresLedgerOptions): Ledger {
       run(async () => {
         const from = movesTo.get(to)
         if (!from || from.length === 0) return false
+        const build = outbox.paymentEvents
         // One conditional write: of concurrent moves from one state, the others find the row
         // moved once its lock is theirs (READ COMMITTED re-checks the WHERE) and change nothing.
-        const rows = await sql`update x402_payments set state = ${to}, updated_at = ${Date.now()},
+        // A move a webhook reports writes its event in the same transaction.
+        const move = (tx: typeof sql) => tx<Row[]>`update x402_payments set state = ${to}, updated_at = ${Date.now()},
             tx_hash = coalesce(${update.transaction ?? null}, tx_hash),
             reason = coalesce(${update.reason ?? null}, reason),
             message = coalesce(${update.message ?? null}, message),
             undelivered = undelivered or ${update.undelivered === true}
-          where id = ${id} and state in ${sql(from)}
-          returning id`
-        return rows.length === 1
+          where id = ${id} and state in ${tx(from)}
+          returning ${build ? tx.unsafe(columns) : tx.unsafe('id')}`
+        if (!build || !reportedStates.has(to)) return (await move(sql)).length === 1
+        return sql.begin(async (tx) => {
+          const [row] = await move(tx as unknown as typeof sql)
+          if (row) await insertEvents(tx, build(toRecord(row)))
+          return row !== undefined
+        })
       }),
     get: (id) =>
       run(async () => {
@@ -214,6 +223,10 @@ export function createPostgresLedger(options: PostgresLedgerOptions): Ledger {
           order by seq ${q.newest ? sql`desc` : sql`asc`} limit ${q.limit + 1}`
         return pageOf([...rows], q.limit, q.newest, (row) => row.seq, toRecord)
       }),
+    outbox,
     close,
   }
 }
+
+/** The states whose moves a webhook may report (payment.settled, .pending, .failed). */
+const reportedStates = new Set<PaymentState>(['settled', 'reconciled', 'pending', 'failed'])

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
-import { immediately, isUniqueViolation, openSqlite } from './openSqlite.js'
+import { createSqliteOutbox } from '../webhooks/sqliteOutbox.js'
+import { immediately, isUniqueViolation, openSqlite, type SqliteDb } from './openSqlite.js'
 import { liveStates, migrateSqliteLedger, sqliteLedgerSchema } from './sqliteLedgerSchema.js'
 import { sqlitePaymentQuery } from './sqlitePaymentQuery.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
@@ -51,6 +52,9 @@ const toRecord = (row: Row): PaymentRecord => ({
   requirements: row.requirements,
 })
 
+/** The states whose moves a webhook may report (payment.settled, .pending, .failed). */
+const reportedStates = new Set<PaymentState>(['settled', 'reconciled', 'pending', 'failed'])
+
 const storeFault = (cause: unknown) =>
   new X402Error('store_unavailable', { message: `the payment ledger failed: ${(cause as Error).message}`, cause })
 
@@ -92,6 +96,18 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements, live)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
+  // The webhook outbox: events a move reports are written in the move's own transaction.
+  const outbox = createSqliteOutbox(db)
+  const reported = new Map<PaymentState, ReturnType<SqliteDb['prepare']>>()
+  /** The move's statement that also reads the moved row back, for the event (prepared once). */
+  const moveReturning = (to: PaymentState, sql: string) => {
+    let statement = reported.get(to)
+    if (!statement) {
+      statement = db.prepare(`${sql} RETURNING *`)
+      reported.set(to, statement)
+    }
+    return statement
+  }
   const byNonce = db.prepare(
     'SELECT * FROM payments WHERE network = ? AND asset = ? AND payer = ? AND nonce = ? AND live = 1',
   )
@@ -106,7 +122,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
             undelivered = COALESCE(?, undelivered)
             WHERE id = ? AND state IN (${from.map((f) => `'${f}'`).join(', ')})`
         : undefined
-      return [to, sql ? db.prepare(sql) : undefined] as const
+      return [to, sql ? { statement: db.prepare(sql), sql } : undefined] as const
     }),
   )
   // Per asset: assets of different decimals are scaled by the caller. Exact: each amount is
@@ -261,15 +277,30 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
       write(() => {
         const move = moves.get(to)
         if (!move) return false
-        const result = move.run(
+        const params = [
           Date.now(),
           changes.transaction ?? null,
           changes.reason ?? null,
           changes.message ?? null,
           changes.undelivered ? 1 : null,
           id,
-        )
-        return Number(result.changes) === 1
+        ]
+        const build = outbox.paymentEvents
+        if (build && reportedStates.has(to)) {
+          // A savepoint: inside the group commit's transaction it nests, alone it is one.
+          db.exec('SAVEPOINT outbox')
+          try {
+            const row = moveReturning(to, move.sql).get(...params) as Row | undefined
+            if (row) outbox.insertNow(build(toRecord(row)))
+            db.exec('RELEASE outbox')
+            return row !== undefined
+          } catch (error) {
+            db.exec('ROLLBACK TO outbox')
+            db.exec('RELEASE outbox')
+            throw error
+          }
+        }
+        return Number(move.statement.run(...params).changes) === 1
       }),
     get: (id) => guard(() => ((r) => (r ? toRecord(r) : undefined))(byId.get(id) as Row | undefined)),
     findByNonce: (network, asset, payer, nonce) =>
@@ -328,6 +359,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     list: ({ limit = 100 } = {}) =>
       guard(() => (db.prepare('SELECT * FROM payments ORDER BY rowid DESC LIMIT ?').all(limit) as Row[]).map(toRecord)),
     query: (filter) => guard(() => query(filter)),
+    outbox,
     close: () =>
       guard(() => {
         flush()

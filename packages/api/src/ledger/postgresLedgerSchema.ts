@@ -1,4 +1,5 @@
 import type { SchemaComponent } from '../postgres/migrate.js'
+import { postgresOutboxSql } from '../webhooks/postgresOutboxSchema.js'
 
 /**
  * The PostgreSQL payments ledger's schema (component `ledger`). Times are ms epochs written
@@ -6,7 +7,8 @@ import type { SchemaComponent } from '../postgres/migrate.js'
  * insertion order that `list` reads newest first. The replay guard is a partial unique index
  * on the live states; the reconciler's index covers only the payments still in flight. The
  * recovery lease (`lease_owner`, `lease_until`, on the database's clock) says which instance
- * reconciles a stale payment now: see `claimStale`.
+ * reconciles a stale payment now: see `claimStale`. Version 2 adds the webhook outbox
+ * (`webhooks/postgresOutboxSchema.ts`), written in the same transactions as the payments.
  */
 export const ledgerSchema: SchemaComponent = {
   component: 'ledger',
@@ -47,5 +49,6 @@ create index x402_payments_unfinished on x402_payments (state, updated_at)
 create index x402_payments_seq on x402_payments (seq);
 `,
     },
+    { version: 2, name: 'webhook_outbox', sql: postgresOutboxSql },
   ],
 }

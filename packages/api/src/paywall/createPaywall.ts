@@ -28,6 +28,8 @@ import { requestView } from '../pipeline/stages/requestView.js'
 import { route } from '../pipeline/stages/route.js'
 import { resolvePortal } from '../portal/portalOptions.js'
 import { portalPath, portalRoute } from '../portal/portalRoute.js'
+import { startWebhooks } from '../webhooks/startWebhooks.js'
+import { wirePaywallEvents } from '../webhooks/wirePaywallEvents.js'
 import { callerView } from './callerView.js'
 import { creditsPath } from './credits.js'
 import { matchRequest } from './matchRequest.js'
@@ -117,7 +119,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
       mode: config.network === 'eip155:31337' ? 'test' : 'live',
       codePlans: options.keys?.plans ?? [],
     })
-  if (keys) rt.adminKeys = keys
+  const webhooks = startWebhooks(rt)
+  const keysSeen = webhooks ? wirePaywallEvents(webhooks, rt.events, keys, rt.decimals) : keys
+  if (keysSeen) rt.adminKeys = keysSeen
   // One dashboard per ledger: every paywall of the process on it feeds the same analytics.
   const analytics = openAnalytics(config)
   rt.analytics = analytics.analytics
@@ -177,11 +181,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
     handle,
     reconcile,
     credits: credits && operatorCredits(credits, rt.decimals),
-    keys,
+    keys: keysSeen,
     // Internal: the Node adapters' credit fast path (pipeline/creditFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {
       if (timer) clearInterval(timer)
+      await webhooks?.close()
       detachAnalytics()
       await analytics.release()
       await credits?.service.close()

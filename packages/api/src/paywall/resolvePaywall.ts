@@ -17,6 +17,7 @@ import { openRedis } from '../ratelimit/openRateLimitStore.js'
 import { type ResolvedLimit, resolveRateLimit } from '../ratelimit/resolveRateLimit.js'
 import { resolveStores } from '../stores/resolveStores.js'
 import type { Stores } from '../stores/types.js'
+import { paywallWebhooks } from '../webhooks/paywallWebhooks.js'
 import { type ResolvedCredits, resolveCredits } from './credits.js'
 import { dollars } from './dollars.js'
 import { type Meter, resolveMeter } from './metering.js'
@@ -100,6 +101,8 @@ export type ResolvedPaywall = {
   publicUrl: string | undefined
   /** The admin API's bearer token (`adminToken`, else `X402_ADMIN_TOKEN`); `undefined`: not set. */
   adminToken: string | undefined
+  /** The webhooks from code and `402x.config.json`, checked, and how they are delivered. */
+  webhooks: ReturnType<typeof paywallWebhooks>
   /**
    * Resolves one more route against these settings (its assets, stores and limits), as a
    * routes-table entry (`'POST /api/x'`, `{ price: 0.05 }`) is: for routes a caller of the
@@ -147,6 +150,8 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     })
   }
   const facilitator = resolveFacilitator(options, sources)
+  // Checked before any store is opened: a bad webhook leaves nothing to close.
+  const webhooks = paywallWebhooks(options, sources.file, sources.env, network)
   const { ledgerPath, ledgerUrl, ...stores } = resolveStores(
     {
       ledger: options.ledger,
@@ -243,6 +248,7 @@ export function resolvePaywall(options: PaywallOptions): ResolvedPaywall {
     trackingHeaders: options.trackingHeaders ?? false,
     publicUrl: publicUrl ? checkPublicUrl(publicUrl.value, publicUrl.from) : undefined,
     adminToken: pickSetting(settings.adminToken, options.adminToken, sources)?.value || undefined,
+    webhooks,
     resolveRoute: (source, route) => {
       const resolved = toRoute(
         typeof route === 'object' ? route : { price: route },

@@ -6,6 +6,7 @@ import type { LoggerOption, MetricsOptions } from '../observe/options.js'
 import type { PortalOptions } from '../portal/portalOptions.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
+import type { WebhookDeliveryOptions, WebhookOptions } from '../webhooks/types.js'
 import type { Locks } from './locks.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
@@ -291,6 +292,13 @@ export type CommonOptions = {
   metrics?: MetricsOptions | false
   /** Structured JSON logs (pino): a logger, `true` (stdout) or `false` (docs/observability.md). @default false */
   logger?: LoggerOption
+  /**
+   * Webhooks (docs/webhooks.md): Standard Webhooks POSTs of payment, credit and key events,
+   * from a durable outbox in the ledger. Also from `402x.config.json` and the admin API.
+   */
+  webhooks?: WebhookOptions[]
+  /** How webhooks are delivered: poll interval, timeout, backoff, for how long. */
+  webhookDelivery?: WebhookDeliveryOptions
   /** Called once per settled payment. */
   onPayment?: (payment: PaymentEvent) => void
   /** How often to reconcile unfinished payments, in ms; 0 turns it off. @default `X402_RECONCILE_INTERVAL_MS`, else 30000 */

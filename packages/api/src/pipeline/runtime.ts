@@ -14,6 +14,7 @@ import type { Proof } from '../paywall/retryKnown.js'
 import { receiptJson } from '../paywall/streamMeter.js'
 import type { CreditReceipt, PaymentEvent, PaywallEvents, PaywallOptions } from '../paywall/types.js'
 import type { ResolvedPortal } from '../portal/portalOptions.js'
+import type { WebhookService } from '../webhooks/createWebhooks.js'
 
 /**
  * What every stage of one paywall shares: its settings, stores and events. Built once by
@@ -43,6 +44,8 @@ export type PaywallRuntime = {
   portal?: ResolvedPortal
   /** Spends a sign-in proof: `true` the first time it grants something, until it expires. */
   spendProof(proof: Proof): Promise<boolean>
+  /** The webhooks (docs/webhooks.md); set by `createPaywall` on a ledger with an outbox. */
+  webhooks?: WebhookService
 }
 
 export function createRuntime(options: PaywallOptions, config: ResolvedPaywall, locks: Locks): PaywallRuntime {

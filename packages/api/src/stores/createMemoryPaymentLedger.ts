@@ -1,6 +1,7 @@
 import { X402Error } from '@402x/core'
 import { checkQuery, pageOf } from '../ledger/paymentQuery.js'
 import { type PaymentRecord, type PaymentState, transitions } from '../ledger/types.js'
+import { createMemoryOutbox } from '../webhooks/memoryOutbox.js'
 import type { PaymentLedger } from './types.js'
 
 /** The states in which a payment holds its authorization: the replay guard's. */
@@ -24,6 +25,8 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
     `${network}\n${asset.toLowerCase()}\n${payer.toLowerCase()}\n${nonce.toLowerCase()}`
   /** The recovery leases: who reconciles a stale payment now, and until when (ms epoch). */
   const leases = new Map<string, { owner: string; until: number }>()
+  /** The webhook outbox: a move's events are written in the same synchronous step. */
+  const outbox = createMemoryOutbox()
   let closed = false
   const open = () => {
     if (closed) throw new X402Error('store_unavailable', { message: 'the memory ledger was closed' })
@@ -71,6 +74,7 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
       if (update.message !== undefined) record.message = update.message
       if (update.undelivered) record.undelivered = true
       if (!liveStates.has(to)) live.delete(nonceKey(record.network, record.asset, record.payer, record.nonce))
+      if (outbox.paymentEvents) outbox.insertNow(outbox.paymentEvents({ ...record }))
       return true
     },
     async get(id) {
@@ -153,6 +157,7 @@ export function createMemoryPaymentLedger(now = Date.now): PaymentLedger {
         (r) => ({ ...r }),
       )
     },
+    outbox,
     async close() {
       closed = true
     },

@@ -3,6 +3,7 @@ import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult }
 import type { PaymentPage, PaymentQuery } from '../ledger/paymentQuery.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
+import type { WebhookOutbox } from '../webhooks/types.js'
 import type { Backends } from './pickBackends.js'
 
 // The stores behind every piece of state the paywall keeps (docs/architecture.md, "Stores").
@@ -86,6 +87,11 @@ export type PaymentLedger = {
    * const { payments, next } = await ledger.query({ state: ['settled'], from: Date.UTC(2026, 0, 1), limit: 50 })
    */
   query(query: PaymentQuery): Promise<PaymentPage>
+  /**
+   * The webhook outbox in the same database (docs/webhooks.md): a move it reports writes
+   * its event in the move's own transaction. A ledger without one takes no webhooks.
+   */
+  outbox?: WebhookOutbox
   close(): Promise<void>
 }
 

@@ -60,6 +60,12 @@ export const apiKey: Stage = async (ctx, next) => {
   const reserved = await reserveQuota(ctx, record.id, plan)
   if ('exceeded' in reserved) {
     await taken.undo()
+    // Once per key and period (its id), on its own: no store transaction carries it.
+    ctx.rt.webhooks?.notify('key.quota_exceeded', `${record.id}:${reserved.exceeded}`, {
+      keyId: record.id,
+      plan: plan.name,
+      period: reserved.exceeded,
+    })
     return respond(exceeded(plan, reserved.exceeded))
   }
   ctx.apiKey = { record, plan, reserved: reserved.taken, over: reserved.over }

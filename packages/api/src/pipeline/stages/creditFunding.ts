@@ -44,6 +44,14 @@ export const creditFunding: Stage = async (ctx, next) => {
 
 function insufficient(ctx: PaidContext, available: bigint) {
   ctx.shownBalance = available
+  // Once per account and balance (its id), on its own: no store transaction carries it.
+  const account = ctx.creditAccount as string
+  ctx.rt.webhooks?.notify('credit.low', `${account}:${available}`, {
+    account,
+    available: formatMoney(available, ctx.rt.decimals),
+    price: ctx.price,
+    resource: ctx.resourceUrl,
+  })
   return refuse(ctx, {
     isValid: false,
     reason: 'insufficient_credit',

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto'
+import { X402Error } from '@402x/core'
+import type { PaymentLedger } from '../stores/types.js'
+import type { DeliveryTimings } from './backoff.js'
+import { checkWebhookUrl } from './checkWebhookUrl.js'
+import { stableId } from './eventIds.js'
+import { paymentEventBuilder } from './paymentEvents.js'
+import { checkEvents } from './resolveWebhooks.js'
+import { checkedKey, generateWebhookSecret } from './signWebhook.js'
+import type { Delivery, DeliveryStatus, Webhook, WebhookEventType, WebhookHealth } from './types.js'
+import { startWebhookWorker } from './webhookWorker.js'
+
+/** A webhook as the admin API lists it: never its secret. */
+export type WebhookInfo = Omit<Webhook, 'secret'> & WebhookHealth
+
+/** The paywall's webhooks: registry, outbox and worker (`rt.webhooks`). */
+export type WebhookService = {
+  list(): Promise<WebhookInfo[]>
+  /** Registers a webhook (admin API): its URL checked after DNS; a secret made when none is given. */
+  add(input: { url: string; events: unknown; secret?: string }): Promise<{ webhook: WebhookInfo; secret: string }>
+  /** Removes an admin-registered webhook; code and config ones are refused (remove them there). */
+  remove(id: string): Promise<boolean>
+  deliveries(filter: { status?: DeliveryStatus; webhook?: string; limit: number; cursor?: string }): Promise<{
+    deliveries: Delivery[]
+    next?: string
+  }>
+  replay(id: string): Promise<boolean>
+  /**
+   * Writes an event that no store transaction carries (`credit.low`, `key.quota_exceeded`…),
+   * on its own, when a webhook listens for it; `key` makes its id (the same key, one event).
+   */
+  notify(type: WebhookEventType, key: string, data: Record<string, unknown>): void
+  /** Runs one round of the worker now (tests, `402x webhooks replay`). */
+  tick(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * Starts the webhooks of one paywall on its ledger's outbox.
+ *
+ * @example
+ * const webhooks = createWebhooks({ ledger, fixed: resolveWebhooks(options.webhooks, 'code', false), timings, decimals: 6, localChain: false, onError })
+ */
+export function createWebhooks(input: {
+  ledger: PaymentLedger
+  fixed: Webhook[]
+  timings: DeliveryTimings
+  decimals: number
+  localChain: boolean
+  onError: (error: unknown) => void
+}): WebhookService {
+  const { outbox } = input.ledger
+  if (!outbox)
+    throw new X402Error('invalid_config', {
+      message:
+        'webhooks: this ledger has no outbox (a ledger object of your own): use the SQLite, PostgreSQL or memory ledger',
+      details: { option: 'webhooks' },
+    })
+  let wanted = new Set<string>()
+  /** Which events the ledger writes: those some webhook listens to (none: nothing written). */
+  const listen = (hooks: readonly Webhook[]) => {
+    wanted = new Set(hooks.flatMap((h) => h.events))
+    outbox.paymentEvents = wanted.size > 0 ? paymentEventBuilder(wanted, input.decimals) : undefined
+  }
+  listen(input.fixed)
+  const everyHook = async () => {
+    const all = [...input.fixed, ...(await outbox.saved())]
+    listen(all)
+    return all
+  }
+  const worker = startWebhookWorker({
+    outbox,
+    owner: `wk_${randomUUID()}`,
+    timings: input.timings,
+    localChain: input.localChain,
+    webhooks: async () => ({ all: await everyHook(), fanOut: input.fixed }),
+    onError: input.onError,
+  })
+  const info = (hook: Webhook, health: Map<string, WebhookHealth>): WebhookInfo => {
+    const { secret: _secret, ...rest } = hook
+    return { ...rest, ...(health.get(hook.id) ?? { pending: 0, failing: false }) }
+  }
+  return {
+    async list() {
+      const [all, health] = await Promise.all([everyHook(), outbox.health()])
+      return all.map((h) => info(h, health))
+    },
+    async add({ url, events, secret }) {
+      try {
+        await checkWebhookUrl(url, input.localChain)
+      } catch (error) {
+        throw new X402Error('invalid_request', {
+          message: (error as Error).message,
+          details: { reason: 'webhook_url_refused' },
+        })
+      }
+      const checked = checkEvents(events, 'webhook')
+      const key = secret ?? generateWebhookSecret()
+      checkedKey(key, 'webhook')
+      const hook: Webhook = {
+        id: stableId('wh', 'admin', randomUUID()),
+        url,
+        events: checked,
+        secret: key,
+        createdAt: Date.now(),
+        source: 'admin',
+      }
+      await outbox.save(hook)
+      await everyHook()
+      return { webhook: info(hook, new Map()), secret: key }
+    },
+    async remove(id) {
+      const fixed = input.fixed.find((h) => h.id === id)
+      if (fixed)
+        throw new X402Error('invalid_request', {
+          message: `the webhook ${id} is registered in ${fixed.source === 'code' ? 'code (x402Middleware({ webhooks }))' : '402x.config.json'}: remove it there`,
+          details: { reason: 'webhook_not_removable' },
+        })
+      const gone = await outbox.remove(id)
+      await everyHook()
+      return gone
+    },
+    deliveries: (filter) => outbox.deliveries(filter),
+    replay: (id) => outbox.replay(id),
+    notify(type, key, data) {
+      if (!wanted.has(type) && !wanted.has('*')) return
+      outbox.enqueue([{ id: stableId('evt', type, key), type, timestamp: Date.now(), data }]).catch(input.onError)
+    },
+    tick: () => worker.tick(),
+    close: () => worker.stop(),
+  }
+}

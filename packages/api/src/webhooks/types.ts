@@ -1,0 +1,144 @@
+import type { PaymentRecord } from '../ledger/types.js'
+
+// The webhook types (docs/webhooks.md): what a seller registers, what the outbox keeps,
+// what a receiver gets.
+
+/** Every event type a webhook may subscribe to. */
+export const webhookEventTypes = [
+  'payment.settled',
+  'payment.failed',
+  'payment.pending',
+  'payment.refunded',
+  'credit.topped_up',
+  'credit.low',
+  'key.created',
+  'key.revoked',
+  'key.quota_exceeded',
+] as const
+
+export type WebhookEventType = (typeof webhookEventTypes)[number]
+
+/**
+ * One webhook endpoint, as written in code (`x402Middleware({ webhooks: [...] })`).
+ *
+ * @example
+ * x402Middleware({ price: 0.01, webhooks: [{ url: 'https://example.com/hooks', events: ['payment.settled'], secret: process.env.X402_WEBHOOK_SECRET! }] })
+ */
+export type WebhookOptions = {
+  /** Where events are POSTed: `https://…` (`http://` on the local chain). */
+  url: string
+  /** The event types sent to it, or `['*']` for all of them. */
+  events: readonly (WebhookEventType | '*')[]
+  /** The signing secret, `whsec_` + base64 (at least 24 bytes); `402x webhooks add` makes one. */
+  secret: string
+}
+
+/**
+ * How the delivery worker runs (`webhookDelivery`): every field has a default.
+ *
+ * @example
+ * x402Middleware({ price: 0.01, webhooks, webhookDelivery: { timeoutMs: 5_000 } })
+ */
+export type WebhookDeliveryOptions = {
+  /** How often the outbox is read for events to send, in ms. @default 1000 */
+  pollIntervalMs?: number
+  /** How long one POST may take before it counts as failed, in ms. @default 10000 */
+  timeoutMs?: number
+  /** The first retry's delay, doubled at each failure (with jitter), in ms. @default 5000 */
+  initialBackoffMs?: number
+  /** The longest delay between two attempts, in ms. @default 3600000 (an hour) */
+  maxBackoffMs?: number
+  /** How long an event is retried before its delivery is `failed`, in ms. @default 86400000 (24 h) */
+  retryForMs?: number
+}
+
+/** Where a webhook was registered. */
+export type WebhookSource = 'code' | 'config' | 'admin'
+
+/** A registered webhook, with its secret. */
+export type Webhook = {
+  id: string
+  url: string
+  events: readonly string[]
+  secret: string
+  createdAt: number
+  source: WebhookSource
+}
+
+/** One event, as the outbox keeps it: the body a receiver gets is `{ type, timestamp, data }`. */
+export type OutboxEvent = {
+  /** Stable: every attempt, at every endpoint, sends it as `webhook-id`. */
+  id: string
+  type: WebhookEventType
+  /** ms epoch. */
+  timestamp: number
+  data: Record<string, unknown>
+}
+
+export type DeliveryStatus = 'pending' | 'delivered' | 'failed'
+
+/** One event for one webhook. */
+export type Delivery = {
+  id: string
+  eventId: string
+  webhookId: string
+  type: WebhookEventType
+  status: DeliveryStatus
+  attempts: number
+  /** ms epoch. */
+  nextAttemptAt: number
+  lastError?: string
+  createdAt: number
+  /** The JSON body sent (the same bytes at every attempt). */
+  body: string
+}
+
+/** How one attempt ended, as the worker reports it to the outbox. */
+export type AttemptOutcome = { delivered: true } | { delivered: false; error: string; retryAt: number | undefined }
+
+/** What each webhook has waiting (the admin list's `pending`, `failing`, `lastError`). */
+export type WebhookHealth = { pending: number; failing: boolean; lastError?: string }
+
+/**
+ * The durable outbox, in the ledger's own database (SQLite, PostgreSQL or memory).
+ *
+ * Contract:
+ * - an event written with a payment's move (`paymentEvents`) commits with it, or not at all;
+ * - events are idempotent by id (a second write of one id changes nothing);
+ * - `claim` leases each due delivery to one owner at a time, across every process sharing
+ *   the database, until it is finished or its lease runs out (a crash leaves it pending).
+ */
+export type WebhookOutbox = {
+  /**
+   * Set by the webhook service while a webhook listens: the events to write for a payment
+   * that moved to a state, inside the ledger's transaction. Unset: nothing is written.
+   */
+  paymentEvents: ((payment: PaymentRecord) => OutboxEvent[]) | undefined
+  /** Writes events on their own (idempotent by id). */
+  enqueue(events: OutboxEvent[]): Promise<void>
+  /**
+   * Fans new events out into deliveries, one per webhook subscribed to the event's type
+   * (`webhooks`, plus those registered with the admin API). Returns how many events it took.
+   */
+  dispatch(webhooks: readonly Pick<Webhook, 'id' | 'events'>[], limit: number): Promise<number>
+  /** Leases up to `limit` due pending deliveries to `owner` for `leaseMs`. */
+  claim(owner: string, leaseMs: number, limit: number): Promise<Delivery[]>
+  /** Records an attempt; a no-op when `owner` lost the lease. */
+  finish(id: string, owner: string, outcome: AttemptOutcome): Promise<void>
+  /** Deliveries newest first, filtered; `cursor` is the last one's `next`. */
+  deliveries(filter: {
+    status?: DeliveryStatus
+    webhook?: string
+    limit: number
+    cursor?: string
+  }): Promise<{ deliveries: Delivery[]; next?: string }>
+  /** Puts a delivery back to pending, due now. `false` when there is none with that id. */
+  replay(id: string): Promise<boolean>
+  /** Per webhook id: deliveries pending, whether its last attempt failed, and its error. */
+  health(): Promise<Map<string, WebhookHealth>>
+  /** The webhooks registered with the admin API (kept in the database). */
+  saved(): Promise<Webhook[]>
+  save(webhook: Webhook): Promise<void>
+  /** Removes a saved webhook; its pending deliveries fail. `false` when there was none. */
+  remove(id: string): Promise<boolean>
+}
