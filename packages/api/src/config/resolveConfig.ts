@@ -41,10 +41,10 @@ export function readConfigFile(cwd = process.cwd()): ConfigFile | undefined {
     const issue = parsed.error.issues[0]
     const known = Object.keys(ConfigFileSchema.shape)
     const message =
-      issue?.code === 'unrecognized_keys'
-        ? unknownKey(String(issue.keys[0]), String(issue.keys[0]), known, path)
-        : issue?.path[0] === 'webhooks'
-          ? `${path}: "${issue.path.join('.')}" is wrong (${issue.message}): "webhooks": [{ "url": "https://…", "events": ["payment.settled"], "secretEnv": "X402_WEBHOOK_SECRET" }]`
+      issue?.path[0] === 'webhooks'
+        ? `${path}: "${issue.path.join('.')}" is wrong (${issue.message}): "webhooks": [{ "url": "https://…", "events": ["payment.settled"], "secretEnv": "X402_WEBHOOK_SECRET" }]`
+        : issue?.code === 'unrecognized_keys'
+          ? unknownKey(String(issue.keys[0]), String(issue.keys[0]), known, path)
           : issue?.path.length
             ? `${path}: "${issue.path.join('.')}" must be a string (${issue.message}): e.g. "payTo": "0x…"`
             : `${path} must hold a JSON object: { "payTo": "0x…", "network": "eip155:8453" }`

@@ -10,6 +10,9 @@ import { checkedKey, generateWebhookSecret } from './signWebhook.js'
 import type { Delivery, DeliveryStatus, Webhook, WebhookEventType, WebhookHealth } from './types.js'
 import { startWebhookWorker } from './webhookWorker.js'
 
+/** The event types each paywall on one ledger object listens to. */
+const listeners = new WeakMap<object, Map<object, Set<string>>>()
+
 /** A webhook as the admin API lists it: never its secret. */
 export type WebhookInfo = Omit<Webhook, 'secret'> & WebhookHealth
 
@@ -57,10 +60,20 @@ export function createWebhooks(input: {
       details: { option: 'webhooks' },
     })
   let wanted = new Set<string>()
-  /** Which events the ledger writes: those some webhook listens to (none: nothing written). */
-  const listen = (hooks: readonly Webhook[]) => {
-    wanted = new Set(hooks.flatMap((h) => h.events))
-    outbox.paymentEvents = wanted.size > 0 ? paymentEventBuilder(wanted, input.decimals) : undefined
+  const me = {}
+  /**
+   * Which events the ledger writes: those some webhook of some paywall on this ledger object
+   * listens to (none: nothing is written).
+   */
+  const listen = (hooks: readonly Webhook[] | undefined) => {
+    const all = listeners.get(outbox) ?? new Map<object, Set<string>>()
+    listeners.set(outbox, all)
+    if (hooks) {
+      wanted = new Set(hooks.flatMap((h) => h.events))
+      all.set(me, wanted)
+    } else all.delete(me)
+    const union = new Set([...all.values()].flatMap((set) => [...set]))
+    outbox.paymentEvents = union.size > 0 ? paymentEventBuilder(union, input.decimals) : undefined
   }
   listen(input.fixed)
   const everyHook = async () => {
@@ -127,6 +140,9 @@ export function createWebhooks(input: {
       outbox.enqueue([{ id: stableId('evt', type, key), type, timestamp: Date.now(), data }]).catch(input.onError)
     },
     tick: () => worker.tick(),
-    close: () => worker.stop(),
+    async close() {
+      await worker.stop()
+      listen(undefined)
+    },
   }
 }

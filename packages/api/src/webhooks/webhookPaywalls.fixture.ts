@@ -23,7 +23,10 @@ export function webhookPaywalls() {
       const paywall = createPaywall({
         payTo: '0x1111111111111111111111111111111111111111',
         network: 'eip155:31337',
-        asset: { address: '0x2222222222222222222222222222222222222222', eip712: { name: 'USDC', version: '2' } },
+        // Another network takes its own USDC.
+        ...(options.network === undefined || options.network === 'eip155:31337'
+          ? { asset: { address: '0x2222222222222222222222222222222222222222', eip712: { name: 'USDC', version: '2' } } }
+          : {}),
         facilitator: 'http://127.0.0.1:9',
         ledger: join(dir, 'ledger.db'),
         reconcileIntervalMs: 0,
