@@ -4,9 +4,13 @@ import { join } from 'node:path'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { createPaywall, paidTool } from '402x-api'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { z } from 'zod'
 import { cliBin, type DevProcess, startDevProcess } from '../helpers/devProcess.js'
+import { serveSessions } from './serveMcp.js'
 
 // `402x mcp` as an agent runs it: the built CLI, spoken to by the MCP SDK's own Client over
 // stdio and over streamable HTTP, paying a real `402x dev` (its chain, facilitator, demo API).
@@ -63,7 +67,7 @@ describe('402x mcp over stdio', () => {
       await client.connect(transport)
       pid = transport.pid
       const { tools } = await client.listTools()
-      expect(tools.map((t) => t.name).sort()).toEqual(['call_api', 'discover_api', 'get_spending'])
+      expect(tools.map((t) => t.name).sort()).toEqual(['call_api', 'call_paid_tool', 'discover_api', 'get_spending'])
 
       const found = data(await call(client, 'discover_api', { url: dev.ready.apiUrl }))
       expect(found.title).toBe('402x demo API')
@@ -135,6 +139,59 @@ describe('402x mcp over stdio', () => {
       await client.close()
     }
     expect(readFileSync(file, 'utf8').trim().split('\n')).toHaveLength(2)
+  })
+
+  it('pays a paidTool of another MCP server (x402 MCP transport) within the same budget', async () => {
+    const paywall = createPaywall({
+      routes: {},
+      payTo: dev.ready.payTo,
+      network: dev.ready.network,
+      asset: { address: dev.ready.asset, eip712: { name: 'USD Coin', version: '2' } },
+      facilitator: dev.ready.facilitatorUrl,
+      ledger: join(dev.dir, 'tools-ledger.db'),
+      reconcileIntervalMs: 0,
+    })
+    const runs = { forecast: 0, premium: 0 }
+    // A session per agent connection, every one on the same paywall.
+    const served = await serveSessions(() => {
+      const seller = new McpServer({ name: 'weather', version: '1.0.0' })
+      paidTool(seller, 'forecast', { price: 0.01, inputSchema: { city: z.string() }, paywall }, ({ city }) => {
+        runs.forecast++
+        return { content: [{ type: 'text', text: `Sunny in ${city}` }] }
+      })
+      paidTool(seller, 'premium', { price: 0.02, paywall }, () => {
+        runs.premium++
+        return { content: [{ type: 'text', text: 'premium' }] }
+      })
+      return seller
+    })
+    const { transport, client } = stdio(['--max-per-request', '0.015', '--spending-file', join(dev.dir, 'tools.jsonl')])
+    try {
+      await client.connect(transport)
+      const paid = await call(client, 'call_paid_tool', {
+        url: served.url,
+        tool: 'forecast',
+        arguments: { city: 'Paris' },
+      })
+      expect(paid.isError, JSON.stringify(paid)).toBeFalsy()
+      expect(data(paid)).toMatchObject({ content: [{ type: 'text', text: 'Sunny in Paris' }], paid: { price: '0.01' } })
+      const settled = await paywall.config.ledger.listByState(['settled'])
+      expect(settled.map((r) => [r.resource, r.transaction])).toEqual([
+        ['mcp://tool/forecast', data(paid).paid.transaction],
+      ])
+
+      const over = await call(client, 'call_paid_tool', { url: served.url, tool: 'premium' })
+      expect(data(over)).toMatchObject({ error: 'budget_exceeded', limit: 'maxPerRequest' })
+      expect(runs).toEqual({ forecast: 1, premium: 0 })
+
+      const spending = data(await call(client, 'get_spending'))
+      expect(spending).toMatchObject({ spent: '0.01' })
+      expect(spending.payments).toEqual([expect.objectContaining({ method: 'tools/call forecast', price: '0.01' })])
+    } finally {
+      await client.close()
+      await served.close()
+      await paywall.close()
+    }
   })
 
   it('refuses to start on a spending file it cannot read', async () => {

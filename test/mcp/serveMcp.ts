@@ -32,3 +32,36 @@ export async function serveOverHttp(mcp: McpServer): Promise<{ client: Client; u
     },
   }
 }
+
+/**
+ * Serves MCP over streamable HTTP with a session per client, each on a server `make` builds
+ * (one McpServer serves one transport), as a seller with many agents does.
+ */
+export async function serveSessions(make: () => McpServer): Promise<{ url: string; close(): Promise<void> }> {
+  const sessions = new Map<string, StreamableHTTPServerTransport>()
+  const server: Server = createServer((req, res) => {
+    const id = req.headers['mcp-session-id']
+    const known = typeof id === 'string' ? sessions.get(id) : undefined
+    const handle = async () => {
+      if (known) return known.handleRequest(req, res)
+      const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
+        sessionIdGenerator: () => randomUUID(),
+        onsessioninitialized: (sid) => void sessions.set(sid, transport),
+      })
+      await make().connect(transport)
+      await transport.handleRequest(req, res)
+    }
+    void handle().catch(() => {
+      if (!res.headersSent) res.writeHead(500).end()
+    })
+  })
+  const url = `${await listen(server)}/mcp`
+  return {
+    url,
+    async close() {
+      for (const transport of sessions.values()) await transport.close().catch(() => {})
+      server.closeAllConnections()
+      await new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}

@@ -1,14 +1,14 @@
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { stateDir, X402Error } from '@402x/core'
-import { type Budget, clientOptionsFromEnv, createX402Client } from '402x-client'
+import { type Budget, clientOptionsFromEnv, createX402Client, type Receipt } from '402x-client'
 import { spendingFile } from '../mcp/spendingFile.js'
 
 export const mcpUsage = `  402x mcp [--http <port>] [--host 127.0.0.1] [--token <secret>] [--max-per-request 0.10] [--max-per-host 1]
            [--max-per-day 5] [--max-total 10] [--allow-host api.example.com] [--spending-file .402x/mcp-spending.jsonl]
       An MCP server for AI agents (stdio; streamable HTTP at /mcp with --http): tools to discover
-      paid APIs (OpenAPI, /.well-known/x402), call them paying within the budget, and see the
-      spending. Wallet from X402_PRIVATE_KEY, else the buyer of a running 402x dev; the budget
+      paid APIs (OpenAPI, /.well-known/x402), call them and paid MCP tools paying within the
+      budget, and see the spending. Wallet from X402_PRIVATE_KEY, else the buyer of a running 402x dev; the budget
       flags override X402_MAX_PER_REQUEST, X402_MAX_PER_HOST, X402_MAX_PER_DAY, X402_MAX_TOTAL and
       X402_ALLOWED_HOSTS; the payments are kept in --spending-file, so the budget holds across
       restarts. --token (or X402_MCP_TOKEN): the bearer token HTTP callers must send.`
@@ -57,7 +57,17 @@ export async function mcpCommand(args: string[]): Promise<number> {
   const client = createX402Client({ ...base, budget, onReceipt: (receipt) => file.record(receipt) })
   // Earlier runs' payments count against --max-per-day and --max-total (and are reported).
   const earlier = file.load(client.fetch.tracker)
-  const context = { client, budget, earlier }
+  const toolReceipts: Receipt[] = []
+  const payer = {
+    privateKey: typeof base.wallet === 'string' ? base.wallet : base.wallet.privateKey,
+    tracker: client.fetch.tracker,
+    allowedAssets: base.allowedAssets ?? [],
+    onReceipt: (receipt: Receipt) => {
+      file.record(receipt)
+      toolReceipts.push(receipt)
+    },
+  }
+  const context = { client, budget, earlier, payer, toolReceipts }
 
   let sdk: typeof import('../mcp/startMcp.js')
   try {

@@ -4,6 +4,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { type Budget, BudgetExceededError, type Receipt, type X402Client, X402HttpError } from '402x-client'
 import { z } from 'zod'
 import { describePayError } from '../payError.js'
+import { callPaidTool, type ToolPayer } from './callPaidTool.js'
 import { discoverApi } from './discoverApi.js'
 import { spendingOf } from './spending.js'
 
@@ -14,6 +15,10 @@ export type AgentContext = {
   budget: Budget
   /** Payments of earlier runs (the spending file), counted and reported with this run's. */
   earlier?: Receipt[]
+  /** Pays MCP tools (`call_paid_tool`) from the same wallet and budget. */
+  payer: ToolPayer
+  /** Payments for MCP tools in this run (the client's receipts hold the HTTP ones). */
+  toolReceipts: Receipt[]
 }
 
 /** The largest body returned to the agent, in characters; the rest is cut, and said so. */
@@ -79,7 +84,10 @@ const clip = (data: unknown) => {
  */
 export function registerAgentTools(server: McpServer, context: AgentContext): void {
   const { client, budget } = context
-  const receipts = () => [...(context.earlier ?? []), ...client.receipts]
+  const receipts = () =>
+    [...(context.earlier ?? []), ...client.receipts, ...context.toolReceipts].sort(
+      (a, b) => a.at.getTime() - b.at.getTime(),
+    )
   server.registerTool(
     'discover_api',
     {
@@ -135,6 +143,44 @@ export function registerAgentTools(server: McpServer, context: AgentContext): vo
           ...(response.credit ? { credit: jsonSafe(response.credit) } : {}),
           spent: spendingOf(receipts(), budget).spent,
         })
+      } catch (error) {
+        return failure(error, url)
+      }
+    },
+  )
+
+  server.registerTool(
+    'call_paid_tool',
+    {
+      title: 'Call a paid MCP tool',
+      description:
+        "Calls a tool of another MCP server (streamable HTTP) and, when it asks for an x402 payment (a payment-required result), pays it in USDC within the same budget and calls again. Returns the tool's result and the payment made.",
+      inputSchema: {
+        url: z.string().url().describe("The MCP server's streamable HTTP endpoint, e.g. https://tools.example.com/mcp"),
+        tool: z.string().min(1).describe("The tool's name"),
+        arguments: z.record(z.string(), z.unknown()).optional(),
+        headers: z.record(z.string(), z.string()).optional(),
+      },
+      annotations: { openWorldHint: true },
+    },
+    async ({ url, tool, arguments: args, headers }) => {
+      try {
+        const call = await callPaidTool(context.payer, {
+          url,
+          tool,
+          ...(args ? { arguments: args } : {}),
+          ...(headers ? { headers } : {}),
+        })
+        const r = call.receipt
+        const out = {
+          isError: call.result.isError === true,
+          content: call.result.content,
+          ...(call.result.structuredContent ? { structuredContent: call.result.structuredContent } : {}),
+          paid: r ? { price: r.price, payTo: r.payTo, network: r.network, transaction: r.transaction } : null,
+          ...(call.refused ? { error: call.refused.reason, message: call.refused.message } : {}),
+          spent: spendingOf(receipts(), budget).spent,
+        }
+        return result(out, out.isError)
       } catch (error) {
         return failure(error, url)
       }

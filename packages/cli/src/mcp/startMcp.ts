@@ -11,7 +11,7 @@ const serverInfo = { name: '402x', version: '0.1.0' }
 const agentServer = (context: AgentContext) => {
   const server = new McpServer(serverInfo, {
     instructions:
-      'Tools to use paid HTTP APIs (x402, USDC): discover_api lists what an API sells and its prices, call_api calls a route and pays within the budget, get_spending shows what was spent.',
+      'Tools to use paid HTTP APIs (x402, USDC): discover_api lists what an API sells and its prices, call_api calls a route and pays within the budget, call_paid_tool calls a paid tool of another MCP server, get_spending shows what was spent.',
   })
   registerAgentTools(server, context)
   return server
