@@ -64,3 +64,43 @@ describe.each([false, true])('admin API on Express (express.json() first: %s)', 
     expect(await refused.json()).toMatchObject({ error: 'key_revoked' })
   })
 })
+
+describe('admin API on Express with two paywalls', () => {
+  it('answers keys from the paywall that has them, even when one without keys is mounted first', async () => {
+    const app = express()
+    const base = {
+      payTo: '0x1111111111111111111111111111111111111111',
+      network: 'eip155:31337',
+      asset: { address: '0x2222222222222222222222222222222222222222', eip712: { name: 'USDC', version: '2' } },
+      facilitator: 'http://127.0.0.1:9',
+      ledger: join(dir, 'ledger-two.db'),
+      reconcileIntervalMs: 0,
+    }
+    const first = x402Middleware({ ...base, routes: { 'GET /api/plain': 0.01 } } as PaywallOptions)
+    const keyed = x402Middleware({
+      ...base,
+      routes: { 'GET /api/keyed': 0.01 },
+      keys: { plans: [plans.free()] },
+    } as PaywallOptions)
+    app.use(first)
+    app.use(keyed)
+    const server: Server = createServer(app)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    closers.push(
+      () => new Promise((resolve) => server.close(resolve)),
+      () => first.paywall.close(),
+      () => keyed.paywall.close(),
+    )
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    const created = await fetch(`${url}/__402x/admin/keys`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'alice', plan: 'free' }),
+    })
+    expect(created.status).toBe(201)
+    const listed = (await (await fetch(`${url}/__402x/admin/keys`)).json()) as { keys: { name: string }[] }
+    expect(listed.keys.map((k) => k.name)).toEqual(['alice'])
+    // The rest of the admin API is answered by the first paywall, as before.
+    expect((await fetch(`${url}/__402x/admin/openapi.json`)).status).toBe(200)
+  })
+})

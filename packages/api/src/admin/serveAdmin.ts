@@ -43,6 +43,13 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
 ]
 
 /**
+ * Whether `pathname` is a key or plan endpoint: a paywall without `keys` hands those on, so
+ * that the app's paywall with keys answers them, whichever of them is mounted first.
+ */
+export const needsKeys = (pathname: string): boolean =>
+  /^\/(?:keys|plans)(?:\/|$)/.test(pathname.slice(adminPath.length))
+
+/**
  * Answers one admin request (already let in by `checkAdminAuth`): its endpoint, 404
  * `not_found` for a path that is none, 405 with `Allow` for a method it does not take.
  */

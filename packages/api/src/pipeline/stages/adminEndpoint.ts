@@ -1,7 +1,7 @@
 import { readJson } from '../../admin/adminHttp.js'
 import { adminRoute } from '../../admin/adminRoute.js'
 import { checkAdminAuth } from '../../admin/checkAdminAuth.js'
-import { serveAdmin } from '../../admin/serveAdmin.js'
+import { needsKeys, serveAdmin } from '../../admin/serveAdmin.js'
 import type { Stage } from '../compose.js'
 import { respond } from '../context.js'
 
@@ -14,6 +14,8 @@ import { respond } from '../context.js'
 export const adminEndpoint: Stage = async (ctx, next) => {
   if (ctx.route !== adminRoute) return next()
   const { rt, request } = ctx
+  // Keys and plans belong to a paywall with `keys`: another one of the app may have them.
+  if (!rt.adminKeys && needsKeys(ctx.url.pathname)) return { type: 'skip' }
   const refused = checkAdminAuth({
     token: rt.config.adminToken,
     network: rt.config.network,
