@@ -27,7 +27,9 @@ function openFor(gate: GraphQLGate, { args }: ExecutePayload): Promise<Opened> |
   if (!price || price.amount === 0n) return undefined
   const request = args.contextValue.request
   if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
-  return gate.open(request, price)
+  // A head with its URL parsed once (the paywall would parse Yoga's `request.url` again).
+  const parsedUrl = new URL(request.url)
+  return gate.open({ url: parsedUrl.href, method: request.method, headers: request.headers, parsedUrl }, price)
 }
 
 /**
