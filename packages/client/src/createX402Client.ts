@@ -10,6 +10,7 @@ import {
 import type { Budget } from './budget.js'
 import { creditReceiptOf } from './creditHeaders.js'
 import { clientRules } from './optionRules.js'
+import { type PayingWebSocketOptions, payingWebSocket, type WebSocketClass } from './payingWebSocket.js'
 import type { CreditReceipt, CreditState, Receipt } from './types.js'
 import { streamReceiptOf } from './watchCreditStream.js'
 import { type PayingFetch, receiptOf, type WrapFetchOptions, wrapFetch } from './wrapFetch.js'
@@ -86,6 +87,11 @@ export type X402Client = {
   readonly credits: CreditState
   /** Atomic units spent (top-ups of credit included; spending credit is not new spend). */
   spent(): bigint
+  /**
+   * Opens a paid WebSocket (`ws://`, `wss://`) within the same budget: pays its 402 on connect
+   * (exact, or a billed stream's deposit), spends this origin's credit token, tops up when warned.
+   */
+  websocket<W extends WebSocketClass>(url: string, options: PayingWebSocketOptions<W>): Promise<InstanceType<W>>
 }
 
 export type CreateX402ClientOptions = Omit<WrapFetchOptions, 'tracker'> & {
@@ -159,6 +165,7 @@ export function createX402Client(options: CreateX402ClientOptions): X402Client {
       return paying.credits
     },
     spent: () => paying.tracker.spent(),
+    websocket: (url, wsOptions) => payingWebSocket(paying, url, wsOptions),
   }
 }
 
@@ -214,6 +221,7 @@ export const x402Client: Omit<X402Client, 'receipts' | 'fetch' | 'credits'> & {
   put: (url, body, config) => lazy().put(url, body, config),
   patch: (url, body, config) => lazy().patch(url, body, config),
   spent: () => lazy().spent(),
+  websocket: (url, options) => lazy().websocket(url, options),
   get receipts() {
     return lazy().receipts
   },

@@ -274,10 +274,23 @@ export function wrapFetch(base: typeof fetch, options: WrapFetchOptions): Paying
       keepTopped(origin)
     })
   }
-  return Object.defineProperty(Object.assign(paying as typeof fetch, { receipts, tracker }), 'credits', {
+  const out = Object.defineProperty(Object.assign(paying as typeof fetch, { receipts, tracker }), 'credits', {
     get: () => book?.snapshot() ?? {},
     enumerable: true,
   }) as PayingFetch
+  // For the paying WebSocket (payingWebSocket.ts): the same payer, budget and credit.
+  Object.defineProperty(out, payingParts, { value: { base, payer, book, topUpAmount } satisfies PayingParts })
+  return out
+}
+
+/** The parts of a paying fetch that other transports share (the WebSocket client). */
+export const payingParts = Symbol('402x.payingParts')
+export type PayingParts = {
+  base: typeof fetch
+  payer: ReturnType<typeof createPayer>
+  book: ReturnType<typeof createCreditBook> | undefined
+  /** The credit policy's `topUp`, in atomic units. */
+  topUpAmount: bigint | undefined
 }
 
 /** The error code of a JSON answer (`{ error }`), or a 402's refusal reason. */
