@@ -54,12 +54,29 @@ export class CreditSession {
   cancel(): Promise<{ charged: bigint; balance: bigint }> {
     this.waived = true
     this.nano = 0n
+    this.limit = -1n
     return this.close()
   }
 
   charged(): bigint {
     return this.chargeFor(this.nano)
   }
+
+  /**
+   * The most nano-units that atomic units `covered` pay for (the inverse of {@link chargeFor}),
+   * so that the hot path compares nano-units only; −1 when not even the connect price is covered.
+   */
+  nanoFor(covered: bigint): bigint {
+    if (this.waived) return maxNano
+    const room = covered - this.input.fixed
+    if (room < 0n) return -1n
+    const scale = nanoPerUnit * nanoPerUnit
+    // chargeFor(n) ≤ covered ⇔ n·p + S/2 < (room + 1)·S.
+    return ((room + 1n) * scale - scale / 2n - 1n) / this.input.unitPrice
+  }
+
+  /** Nano-units the reserve covers: a send fits while `nano + n ≤ limit`. */
+  limit = -1n
 
   /** Atomic units reserved and not yet owed. */
   left(): bigint {
@@ -68,14 +85,27 @@ export class CreditSession {
 
   /** Whether `nano` more fit in what is reserved. */
   fits(nano: bigint): boolean {
-    return this.chargeFor(this.nano + nano) <= this.captured + this.open
+    return this.nano + nano <= this.limit
   }
 
   add(nano: bigint): void {
     this.nano += nano
-    // A block wholly used is captured now, so that the ledger follows the stream.
+    this.captureUsed()
+  }
+
+  /** Blocks wholly used are captured now, so that the ledger follows the stream. */
+  captureUsed(): void {
+    let first = this.blocks[0]
+    while (first && this.blocks.length > 1 && this.charged() >= this.captured + first.amount) {
+      this.captureFirst(first)
+      first = this.blocks[0]
+    }
+  }
+
+  /** The nano-units past which a block is wholly used (then {@link captureUsed}). */
+  captureAt(): bigint {
     const first = this.blocks[0]
-    if (first && this.blocks.length > 1 && this.charged() >= this.captured + first.amount) this.captureFirst(first)
+    return first && this.blocks.length > 1 ? this.nanoFor(this.captured + first.amount - 1n) : maxNano
   }
 
   /** A send that failed after it was counted: not charged. */
@@ -116,6 +146,7 @@ export class CreditSession {
     if (!held.ok) return false
     this.blocks.push({ id: held.reservationId, amount })
     this.open += amount
+    this.limit = this.nanoFor(this.captured + this.open)
     this.available = await service.available(account)
     return true
   }
@@ -147,10 +178,14 @@ export class CreditSession {
       }
       this.open = 0n
       this.blocks = []
+      this.limit = -1n
       return { charged: this.captured, balance: await service.available(account) }
     })()
     return this.closing
   }
 }
+
+/** Beyond any count: no threshold. */
+export const maxNano = 2n ** 120n
 
 const minOf = (a: bigint, b: bigint) => (a < b ? a : b)

@@ -1,6 +1,6 @@
 import { formatMoney } from '@402x/core'
 import type { CreditReceipt } from '../paywall/types.js'
-import { type CreditSession, nanoPerUnit } from './creditSession.js'
+import { type CreditSession, maxNano, nanoPerUnit } from './creditSession.js'
 import { paymentCloseCode, type SocketLike, type SocketMeterView, type WebSocketNotice } from './types.js'
 
 export type MeterSocketInput = {
@@ -19,6 +19,8 @@ export type MeterSocketInput = {
 const open = 1
 /** How often a connection billed per second is checked against its reserve. */
 const tickMs = 250
+/** After a refill found no credit, how long before the next one is tried ahead of need. */
+const dryMs = 100
 
 /** Bytes of what `ws.send` is given: a string as UTF-8, else its bytes. */
 function byteLength(data: unknown): number {
@@ -28,22 +30,28 @@ function byteLength(data: unknown): number {
   return Buffer.byteLength(String(data))
 }
 
-type Send = (data: unknown, options?: unknown, cb?: (error?: Error) => void) => void
-type Queued = { data: unknown; options: unknown; cb: ((error?: Error) => void) | undefined; nano: bigint }
+type Callback = ((error?: Error) => void) | undefined
+type Send = (data: unknown, options?: unknown, cb?: Callback) => void
+type Queued = { data: unknown; options: unknown; cb: Callback; nano: bigint }
 
 /**
  * Bills a `ws` connection from its credit session: every `ws.send` is counted (a message, or
  * its bytes) and sent while the reserve covers it; a send the reserve does not cover waits
  * for the next block, and when the credit is out the connection closes with 4402. Billed per
  * second, it is charged for the time it stays open. 402x's own notices are not billed.
+ * The hot path compares nano-units with thresholds worked out when the reserve changes.
  */
 export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMeterView {
   const { session, unit, decimals } = input
   const original = ws.send.bind(ws) as Send
   const perByte = unit === 'KB' ? nanoPerUnit / 1000n : 0n
   const unitCost = session.chargeFor(nanoPerUnit) - session.input.fixed
+  const halfBlock = session.input.block / 2n
   let warned = false
   let ended = false
+  let dryAt = Number.NEGATIVE_INFINITY
+  /** Past this many nano-units, `watch()` has something to do (capture, prefetch, warn). */
+  let watchAt = -1n
   const waiting: Queued[] = []
   const startedAt = performance.now()
 
@@ -58,7 +66,7 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     }
     if (warned) return
     warned = true
-    const remaining = unitCost > 0n ? Number(left / unitCost) : 0
+    const remaining = unitCost > 0n ? Number((left < 0n ? 0n : left) / unitCost) : 0
     notify({
       type: 'x402.credit_low',
       balance: formatMoney(left < 0n ? 0n : left, decimals),
@@ -67,6 +75,26 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
       topUp: input.topUp,
       message: `credit for about ${remaining} more ${unit}${remaining === 1 ? '' : 's'}: top up with POST ${input.topUp}?amount=<dollars> and this connection's bearer token, and the stream stays open`,
     })
+  }
+  /** Works out the next threshold from the reserve as it is now. */
+  const rearm = () => {
+    const covered = session.captured + session.open
+    let at = session.captureAt()
+    if (!session.refilling && performance.now() - dryAt >= dryMs) {
+      const prefetch = session.nanoFor(covered - halfBlock)
+      if (prefetch < at) at = prefetch
+    }
+    if (!warned) {
+      const warn = session.nanoFor(covered + session.available - input.warnBelow)
+      if (warn < at) at = warn
+    }
+    watchAt = at
+  }
+  const watch = () => {
+    session.captureUsed()
+    if (!session.refilling && session.left() * 2n < session.input.block && performance.now() - dryAt >= dryMs) refill()
+    checkLow()
+    rearm()
   }
   const exhausted = () => {
     if (ended) return
@@ -80,8 +108,6 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     ws.close(paymentCloseCode, 'insufficient_credit: top up and connect again')
     finish()
   }
-  /** When a refill last found no credit: prefetching waits a moment before asking again. */
-  let dryAt = Number.NEGATIVE_INFINITY
   /** Asks for the next block; sends what waited for it, or closes when there is none. */
   const refill = () => {
     session.refill().then((ok) => {
@@ -90,24 +116,25 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
       const first = waiting[0]
       if (!ok && first && !session.fits(first.nano)) return exhausted()
       checkLow()
+      rearm()
       drain()
     }, input.onError)
   }
-  /** Half a block left: reserve the next one before it is needed. */
-  const prefetch = () => {
-    if (session.refilling || session.left() * 2n >= session.input.block) return
-    if (performance.now() - dryAt < 100) return
-    refill()
+  // One callback for every message without its own: a send that fails (the socket went away) is not charged.
+  const failedMessage = (error?: Error) => {
+    if (error) session.remove(nanoPerUnit)
   }
-  const transmit = (data: unknown, options: unknown, cb: Queued['cb'], nano: bigint) => {
-    session.add(nano)
-    // A send that fails (the socket went away) is not charged.
-    original(data, options, (error) => {
-      if (error) session.remove(nano)
-      cb?.(error)
-    })
-    prefetch()
-    if (!warned) checkLow()
+  const transmit = (data: unknown, options: unknown, cb: Callback, nano: bigint) => {
+    session.nano += nano
+    const done =
+      cb || perByte
+        ? (error?: Error) => {
+            if (error) session.remove(nano)
+            cb?.(error)
+          }
+        : failedMessage
+    original(data, options, done)
+    if (session.nano > watchAt) watch()
   }
   const drain = () => {
     while (waiting.length && ws.readyState === open) {
@@ -119,15 +146,15 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   }
 
   if (unit !== 'second') {
-    ws.send = ((data: unknown, options?: unknown, cb?: (error?: Error) => void) => {
+    ws.send = ((data: unknown, options?: unknown, cb?: Callback) => {
       if (typeof options === 'function') {
-        cb = options as (error?: Error) => void
+        cb = options as Callback
         options = undefined
       }
       // Not open (closing, closed): `ws` refuses it, and nothing is charged.
       if (ws.readyState !== open || ended) return original(data, options, cb)
       const nano = perByte ? BigInt(byteLength(data)) * perByte : nanoPerUnit
-      if (waiting.length === 0 && session.fits(nano)) return transmit(data, options, cb, nano)
+      if (waiting.length === 0 && session.nano + nano <= session.limit) return transmit(data, options, cb, nano)
       waiting.push({ data, options, cb, nano })
       if (!session.refilling) refill()
     }) as SocketLike['send']
@@ -139,17 +166,16 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     if (ended) return
     const delta = elapsedNano() - session.nano
     if (session.fits(delta)) {
-      session.add(delta)
-      prefetch()
-      return checkLow()
+      session.nano += delta
+      return watch()
     }
     if (session.refilling) return
     session.refill().then((ok) => {
       if (ended) return
       const late = elapsedNano() - session.nano
       if (!ok && !session.fits(late)) return exhausted()
-      if (session.fits(late)) session.add(late)
-      checkLow()
+      if (session.fits(late)) session.nano += late
+      watch()
     }, input.onError)
   }
   const timer = unit === 'second' ? setInterval(tick, tickMs) : undefined
@@ -163,25 +189,20 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   function finish() {
     if (ended) return
     ended = true
+    watchAt = maxNano
     if (timer) clearInterval(timer)
     // Charged for the time open; `close` never captures beyond what was reserved.
     if (unit === 'second') session.nano = elapsedNano()
     for (const queued of waiting.splice(0)) queued.cb?.(new Error('the credit ran out before this message was sent'))
     const reserved = session.captured + session.open
     session.close().then(({ charged, balance }) => {
-      input.onClosed({
-        reserved,
-        captured: charged,
-        returned: reserved - charged,
-        balance,
-        decimals,
-        refund: 'credit',
-      })
+      input.onClosed({ reserved, captured: charged, returned: reserved - charged, balance, decimals, refund: 'credit' })
       resolveClosed({ charged, balance })
     }, input.onError)
   }
   ws.on('close', finish)
   checkLow()
+  rearm()
   return {
     charged: () => session.charged(),
     units: () => Number((session.nano * 1000n) / nanoPerUnit) / 1000,
