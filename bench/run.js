@@ -40,6 +40,14 @@ import { proxyTable, proxyTargets } from './lib/proxyReport.js'
 import { cpuTable, evaluateTargets, resultsMarkdown, runsTable, targetsTable } from './lib/report.js'
 import { measureVerifyCost } from './lib/verifyCost.js'
 
+// `node bench/run.js websocket [--quick] [--json]`: the websocket section alone (bench/websocket.js).
+if (process.argv[2] === 'websocket') {
+  const { runWebSocket, webSocketTable } = await import('./websocket.js')
+  const result = await runWebSocket({ quick: process.argv.includes('--quick'), progress: (m) => console.error(m) })
+  console.log(process.argv.includes('--json') ? JSON.stringify(result) : webSocketTable(result))
+  process.exit(0)
+}
+
 const args = process.argv.slice(2)
 const json = args.includes('--json')
 const quick = args.includes('--quick')

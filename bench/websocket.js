@@ -125,7 +125,10 @@ export async function runWebSocket({ quick = false, progress = () => {} } = {}) 
   const connections = 4
   const burst = quick ? 10_000 : 25_000
   const rounds = quick ? 3 : 5
-  const child = fork(here, [], { env: { ...process.env, BENCH_WS_SERVE: '1' }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+  const child = fork(here, [], {
+    env: { ...process.env, BENCH_WS_SERVE: '1' },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  })
   const exited = new Promise((resolve) => child.once('exit', resolve))
   const next = () =>
     new Promise((resolve, reject) => {
@@ -147,7 +150,9 @@ export async function runWebSocket({ quick = false, progress = () => {} } = {}) 
     for (let i = 0; i < rounds; i++) {
       rates.unbilled.push(await burstRate(free, burst))
       rates.billed.push(await burstRate(billed, burst))
-      progress(`websocket round ${i + 1}/${rounds}: unbilled ${Math.round(rates.unbilled.at(-1))}/s, billed ${Math.round(rates.billed.at(-1))}/s`)
+      progress(
+        `websocket round ${i + 1}/${rounds}: unbilled ${Math.round(rates.unbilled.at(-1))}/s, billed ${Math.round(rates.billed.at(-1))}/s`,
+      )
     }
     for (const ws of billed) ws.close()
     // The money: every billed message charged once, nothing left reserved.

@@ -123,14 +123,18 @@ export class CreditSession {
     return ok ? { ok: true } : { ok: false, available: await service.available(account) }
   }
 
-  /** Reserves one more block (what is available, up to a block); `false` when there is none. */
-  refill(): Promise<boolean> {
+  /**
+   * Reserves one more block, or what `waitingNano` more need if that is more (what is
+   * available, at most); `false` when there is none.
+   */
+  refill(waitingNano = 0n): Promise<boolean> {
     this.refilling ??= (async () => {
       try {
         const available = await this.input.service.available(this.input.account)
         this.available = available
         if (available <= 0n) return false
-        return await this.reserve(minOf(available, this.input.block))
+        const needed = this.chargeFor(this.nano + waitingNano) - this.captured - this.open
+        return await this.reserve(minOf(available, needed > this.input.block ? needed : this.input.block))
       } catch {
         return false
       } finally {
