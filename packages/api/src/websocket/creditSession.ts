@@ -134,7 +134,7 @@ export class CreditSession {
         this.available = available
         if (available <= 0n) return false
         const needed = this.chargeFor(this.nano + waitingNano) - this.captured - this.open
-        return await this.reserve(minOf(available, needed > this.input.block ? needed : this.input.block))
+        return await this.reserve(minOf(available, maxOf(needed, this.input.block)))
       } catch {
         return false
       } finally {
@@ -193,3 +193,4 @@ export class CreditSession {
 export const maxNano = 2n ** 120n
 
 const minOf = (a: bigint, b: bigint) => (a < b ? a : b)
+const maxOf = (a: bigint, b: bigint) => (a > b ? a : b)
