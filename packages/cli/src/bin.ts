@@ -12,6 +12,7 @@ import { pay } from './commands/pay.js'
 import { exportCommand, payments, paymentsUsage } from './commands/payments.js'
 import { proxyCommand, proxyUsage } from './commands/proxy.js'
 import { stats, statsUsage } from './commands/stats.js'
+import { webhooks, webhooksUsage } from './commands/webhooks.js'
 
 const help = `402x: charge for any HTTP API in USDC over x402
 
@@ -35,6 +36,7 @@ ${gatewayUsage}
 ${mcpUsage}
 ${statsUsage}
 ${paymentsUsage}
+${webhooksUsage}
 
 Docs: README.md`
 
@@ -125,6 +127,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'proxy') return proxyCommand(rest)
   if (command === 'mcp') return mcpCommand(rest)
   if (command === 'stats') return stats(rest)
+  if (command === 'webhooks') return webhooks(rest)
   if (command === 'payments') return payments(rest)
   if (command === 'export') return exportCommand(rest)
   if (command === 'facilitator') {
