@@ -134,7 +134,8 @@ describe('docs samples', () => {
       readFileSync(join(root, 'packages/cli/src/commands/proxy.ts'), 'utf8') +
       readFileSync(join(root, 'packages/cli/src/commands/mcp.ts'), 'utf8') +
       readFileSync(join(root, 'packages/cli/src/commands/payments.ts'), 'utf8') +
-      readFileSync(join(root, 'packages/cli/src/commands/stats.ts'), 'utf8')
+      readFileSync(join(root, 'packages/cli/src/commands/stats.ts'), 'utf8') +
+      readFileSync(join(root, 'packages/cli/src/commands/webhooks.ts'), 'utf8')
     const commands = blocks
       .filter((b) => b.lang === 'sh')
       .flatMap((b) => b.code.split('\n').map((text) => ({ b, text: text.replace(/#.*$/, '') })))
