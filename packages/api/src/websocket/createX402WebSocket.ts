@@ -13,7 +13,7 @@ import {
   type WebSocketPayment,
   type X402WebSocketOptions,
 } from './types.js'
-import { x402Protocol } from './upgradeHead.js'
+import { upgradeHead, x402Protocol } from './upgradeHead.js'
 
 /** `ws`'s `verifyClient` (the async form). */
 export type VerifyClient = (
@@ -102,7 +102,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       topUp: connect.topUp,
       onClosed: (receipt) => {
         try {
-          paywall.events.emit('receipt', { ...receipt, resource: req.url ?? '/', account: payment.account ?? '' })
+          paywall.events.emit('receipt', { ...receipt, resource: resourceOf(req), account: payment.account ?? '' })
         } catch (error) {
           paywall.events.emit('error', error)
         }
@@ -189,6 +189,15 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
     },
     paywall,
     close: () => paywall.close(),
+  }
+}
+
+/** The path of an upgrade request, without its query (which may carry a credit token or a payment). */
+function resourceOf(req: IncomingMessage): string {
+  try {
+    return upgradeHead(req).parsedUrl?.pathname ?? '/'
+  } catch {
+    return '/'
   }
 }
 

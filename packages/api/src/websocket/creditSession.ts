@@ -28,6 +28,8 @@ export class CreditSession {
   nano = 0n
   /** Atomic units captured in the ledger so far. */
   captured = 0n
+  /** Atomic units of full blocks whose capture is under way (counted in `captured` once written). */
+  capturing = 0n
   /** Atomic units of open reservations. */
   open = 0n
   blocks: Block[] = []
@@ -38,7 +40,37 @@ export class CreditSession {
   /** Captures of full blocks under way. */
   private writes: Promise<unknown>[] = []
 
+  /** Keeps open reservations from expiring while the connection lives (every ttl/3). */
+  private keepAlive: ReturnType<typeof setInterval> | undefined
+  /**
+   * A ledger write (capture, extend) failed under the open connection: the stream must stop
+   * (the meter closes it with 4402). Set by the meter; called at most once.
+   */
+  onFailure: ((error: unknown) => void) | undefined
+  private failed = false
+
   constructor(readonly input: CreditSessionInput) {}
+
+  /** Atomic units held for this session: captured, being captured and reserved. */
+  covered(): bigint {
+    return this.captured + this.capturing + this.open
+  }
+
+  /** Where a failed write is told (the paywall's `error` event); never throws. */
+  onError: ((error: unknown) => void) | undefined
+
+  private report(error: unknown): void {
+    try {
+      this.onError?.(error)
+    } catch {}
+  }
+
+  private fail(error: unknown): void {
+    this.report(error)
+    if (this.failed) return
+    this.failed = true
+    this.onFailure?.(error)
+  }
 
   /** Nothing was served (the handshake failed): nothing is charged, the connect price neither. */
   waived = false
@@ -80,7 +112,7 @@ export class CreditSession {
 
   /** Atomic units reserved and not yet owed. */
   left(): bigint {
-    return this.captured + this.open - this.charged()
+    return this.covered() - this.charged()
   }
 
   /** Whether `nano` more fit in what is reserved. */
@@ -96,7 +128,7 @@ export class CreditSession {
   /** Blocks wholly used are captured now, so that the ledger follows the stream. */
   captureUsed(): void {
     let first = this.blocks[0]
-    while (first && this.blocks.length > 1 && this.charged() >= this.captured + first.amount) {
+    while (first && this.blocks.length > 1 && this.charged() >= this.captured + this.capturing + first.amount) {
       this.captureFirst(first)
       first = this.blocks[0]
     }
@@ -105,7 +137,7 @@ export class CreditSession {
   /** The nano-units past which a block is wholly used (then {@link captureUsed}). */
   captureAt(): bigint {
     const first = this.blocks[0]
-    return first && this.blocks.length > 1 ? this.nanoFor(this.captured + first.amount - 1n) : maxNano
+    return first && this.blocks.length > 1 ? this.nanoFor(this.captured + this.capturing + first.amount - 1n) : maxNano
   }
 
   /** A send that failed after it was counted: not charged. */
@@ -133,7 +165,7 @@ export class CreditSession {
         const available = await this.input.service.available(this.input.account)
         this.available = available
         if (available <= 0n) return false
-        const needed = this.chargeFor(this.nano + waitingNano) - this.captured - this.open
+        const needed = this.chargeFor(this.nano + waitingNano) - this.covered()
         return await this.reserve(minOf(available, maxOf(needed, this.input.block)))
       } catch {
         return false
@@ -150,7 +182,8 @@ export class CreditSession {
     if (!held.ok) return false
     this.blocks.push({ id: held.reservationId, amount })
     this.open += amount
-    this.limit = this.nanoFor(this.captured + this.open)
+    this.limit = this.nanoFor(this.covered())
+    this.startKeepAlive()
     this.available = await service.available(account)
     return true
   }
@@ -158,9 +191,42 @@ export class CreditSession {
   private captureFirst(first: Block) {
     this.blocks.shift()
     this.open -= first.amount
-    this.captured += first.amount
+    this.capturing += first.amount
     const { service, account } = this.input
-    this.writes.push(service.capture(account, first.id, first.amount))
+    this.writes.push(
+      Promise.resolve()
+        .then(() => service.capture(account, first.id, first.amount))
+        .then(
+          () => {
+            this.capturing -= first.amount
+            this.captured += first.amount
+          },
+          (error) => {
+            this.capturing -= first.amount
+            this.fail(error)
+          },
+        ),
+    )
+  }
+
+  /** A reservation lives `ttlMs` unless extended: an open connection extends its blocks every ttl/3. */
+  private startKeepAlive(): void {
+    if (this.keepAlive || this.closing) return
+    const { service, ttlMs } = this.input
+    this.keepAlive = setInterval(
+      () => {
+        // A store that throws at once (closed) fails as one that rejects.
+        for (const block of this.blocks)
+          Promise.resolve()
+            .then(() => service.extend(block.id, ttlMs))
+            .then(
+              (ok) => ok || this.fail(new Error(`the credit reservation ${block.id} expired under an open stream`)),
+              (error) => this.fail(error),
+            )
+      },
+      Math.max(10, ttlMs / 3),
+    )
+    this.keepAlive.unref?.()
   }
 
   /**
@@ -169,21 +235,34 @@ export class CreditSession {
    */
   close(): Promise<{ charged: bigint; balance: bigint }> {
     this.closing ??= (async () => {
+      if (this.keepAlive) clearInterval(this.keepAlive)
+      this.keepAlive = undefined
       await this.refilling
       const { service, account } = this.input
       await Promise.allSettled(this.writes)
       let owed = minOf(this.charged(), this.captured + this.open) - this.captured
+      // Each block on its own: one failed write neither stops the others nor the close.
       for (const block of this.blocks) {
         const take = minOf(owed, block.amount)
         owed -= take
-        if (take > 0n) await service.capture(account, block.id, take)
-        else await service.release(account, block.id, 'websocket_closed')
-        this.captured += take
+        try {
+          if (take > 0n) await service.capture(account, block.id, take)
+          else await service.release(account, block.id, 'websocket_closed')
+          this.captured += take
+        } catch (error) {
+          this.report(error)
+        }
       }
       this.open = 0n
       this.blocks = []
       this.limit = -1n
-      return { charged: this.captured, balance: await service.available(account) }
+      let balance = 0n
+      try {
+        balance = await service.available(account)
+      } catch (error) {
+        this.report(error)
+      }
+      return { charged: this.captured, balance }
     })()
     return this.closing
   }

@@ -81,7 +81,7 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   }
   /** Works out the next threshold from the reserve as it is now. */
   const rearm = () => {
-    const covered = session.captured + session.open
+    const covered = session.covered()
     let at = session.captureAt()
     if (!session.refilling && performance.now() - dryAt >= dryMs) {
       const prefetch = session.nanoFor(covered - halfBlock)
@@ -206,13 +206,24 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     waiting = []
     head = 0
     for (const queued of unsent) queued.cb?.(new Error('the credit ran out before this message was sent'))
-    const reserved = session.captured + session.open
+    const reserved = session.covered()
     session.close().then(({ charged, balance }) => {
       input.onClosed({ reserved, captured: charged, returned: reserved - charged, balance, decimals, refund: 'credit' })
       resolveClosed({ charged, balance })
     }, input.onError)
   }
   ws.on('close', finish)
+  // A ledger write failed under the stream (a capture, keeping a reservation): it stops here.
+  session.onError = (error) => {
+    try {
+      input.onError(error)
+    } catch {}
+  }
+  session.onFailure = () => {
+    if (ended) return
+    ws.close(paymentCloseCode, 'credit_unavailable: the credit could not be charged, connect again')
+    finish()
+  }
   checkLow()
   rearm()
   return {

@@ -78,6 +78,13 @@ export function resolveWebSocket(options: X402WebSocketOptions): ResolvedWebSock
         `deposit is $${formatMoney(depositAtomic, decimals)}: give an amount between credits.topUp.min ($${formatMoney(credits.topUp.min, decimals)}) and max ($${formatMoney(credits.topUp.max, decimals)})`,
       )
     }
+    // A deposit that cannot pay the connect and one unit would be settled, then refused.
+    const least = fixed + cost(1)
+    if (depositAtomic < least) {
+      throw fail(
+        `deposit is $${formatMoney(depositAtomic, decimals)}, less than the connect price and one ${unit} ($${formatMoney(least, decimals)}): give a deposit of at least that`,
+      )
+    }
     return {
       paywall,
       fixed,
