@@ -105,6 +105,8 @@ describe.skipIf(!hasChromium)('the dashboard in Chromium', () => {
       // The demo keys, one per plan, with their calls against the plan's quota.
       await page.getByTestId('keys').waitFor({ timeout: 20_000 })
       expect(await page.getByTestId('keys').locator('li').count()).toBeGreaterThanOrEqual(3)
+      // No webhook registered: the panel says how to add one.
+      await page.getByTestId('webhooks').getByText('No webhooks yet').waitFor({ timeout: 20_000 })
       // The payer's drill-down lists its payments (GET /__402x/admin/payments?payer=).
       await page.getByTestId('top-user').first().click()
       await page.getByTestId('drill').getByText('settled').first().waitFor({ timeout: 20_000 })

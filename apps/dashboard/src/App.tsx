@@ -10,6 +10,7 @@ import { Settlements } from './parts/Settlements'
 import { SignIn } from './parts/SignIn'
 import { Tiles } from './parts/Tiles'
 import { TopUsers } from './parts/TopUsers'
+import { Webhooks } from './parts/Webhooks'
 import { useLive } from './useLive'
 
 const ranges: { value: Range; label: string }[] = [
@@ -109,6 +110,7 @@ export function App() {
         <Countries stats={stats} />
       </div>
       <Accounts />
+      <Webhooks />
       <LiveFeed requests={live.requests} />
       <footer>
         Figures for {ranges.find((r) => r.value === range)?.label.toLowerCase()} (

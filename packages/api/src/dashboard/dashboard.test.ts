@@ -49,6 +49,13 @@ describe('dashboard sign-in', () => {
     const post = await send(paywall, 'POST', '/__402x/admin/keys', { cookie: session }, { name: 'x', plan: 'free' })
     expect(post.status).toBe(401)
     expect(await post.json()).toMatchObject({ error: 'invalid_admin_token' })
+    const elsewhere = { cookie: session, origin: 'https://evil.example' }
+    expect((await send(paywall, 'POST', '/__402x/admin/keys', elsewhere, { name: 'x', plan: 'free' })).status).toBe(401)
+    // From the dashboard's own page (its Origin is this API's): a write such as a replay is let in.
+    const own = { cookie: session, origin: 'http://127.0.0.1:4021' }
+    expect((await send(paywall, 'POST', '/__402x/admin/keys', own, { name: 'x', plan: 'free' })).status).toBe(201)
+    const forged = { cookie: 'x402_admin=forged', origin: 'http://127.0.0.1:4021' }
+    expect((await send(paywall, 'POST', '/__402x/admin/keys', forged, { name: 'y', plan: 'free' })).status).toBe(401)
     expect((await send(paywall, 'GET', '/__402x/admin/stats', { cookie: 'x402_admin=forged' })).status).toBe(401)
   })
 

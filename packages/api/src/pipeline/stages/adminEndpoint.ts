@@ -23,6 +23,8 @@ export const adminEndpoint: Stage = async (ctx, next) => {
     authorization: request.headers.get('authorization'),
     cookie: request.headers.get('cookie'),
     method: request.method,
+    requestOrigin: request.headers.get('origin'),
+    selfOrigin: ctx.origin,
   })
   if (refused) return respond(refused)
   return respond(
