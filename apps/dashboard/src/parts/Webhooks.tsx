@@ -29,30 +29,38 @@ export function Webhooks() {
   const [data, setData] = useState<Loaded | undefined>()
   const [error, setError] = useState<string | undefined>()
   const [note, setNote] = useState<string | undefined>()
-  const load = async () => {
-    try {
-      const [hooks, failed, pending] = await Promise.all([
-        admin<{ webhooks: Webhook[] }>('/webhooks'),
-        admin<{ deliveries: Delivery[] }>('/webhooks/deliveries?status=failed&limit=20'),
-        admin<{ deliveries: Delivery[] }>('/webhooks/deliveries?status=pending&limit=20'),
-      ])
-      const deliveries = [...(failed?.deliveries ?? []), ...(pending?.deliveries ?? [])]
-      setData({ webhooks: hooks?.webhooks, deliveries })
-      setError(undefined)
-    } catch (e) {
-      setError((e as Error).message)
-    }
-  }
+  // Bumped after a replay: the lists are read again at once.
+  const [tick, setTick] = useState(0)
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `tick` only asks for a fresh read
   useEffect(() => {
+    let stopped = false
+    const load = async () => {
+      try {
+        const [hooks, failed, pending] = await Promise.all([
+          admin<{ webhooks: Webhook[] }>('/webhooks'),
+          admin<{ deliveries: Delivery[] }>('/webhooks/deliveries?status=failed&limit=20'),
+          admin<{ deliveries: Delivery[] }>('/webhooks/deliveries?status=pending&limit=20'),
+        ])
+        const deliveries = [...(failed?.deliveries ?? []), ...(pending?.deliveries ?? [])]
+        if (stopped) return
+        setData({ webhooks: hooks?.webhooks, deliveries })
+        setError(undefined)
+      } catch (e) {
+        if (!stopped) setError((e as Error).message)
+      }
+    }
     void load()
     const timer = setInterval(() => void load(), 15_000)
-    return () => clearInterval(timer)
-  }, [])
+    return () => {
+      stopped = true
+      clearInterval(timer)
+    }
+  }, [tick])
   const replay = async (id: string) => {
     try {
       await adminPost(`/webhooks/deliveries/${encodeURIComponent(id)}/replay`)
       setNote(`Delivery ${id} queued again.`)
-      await load()
+      setTick((t) => t + 1)
     } catch (e) {
       setNote(`Replay failed: ${(e as Error).message}`)
     }
