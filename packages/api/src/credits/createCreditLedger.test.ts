@@ -114,6 +114,8 @@ function buildChild(out: string): string {
     'credits/creditRows.js': join(here, 'creditRows.ts'),
     'credits/creditTokens.js': join(here, 'creditTokens.ts'),
     'credits/tokens.js': join(here, 'tokens.ts'),
+    'credits/sqliteCreditAdmin.js': join(here, 'sqliteCreditAdmin.ts'),
+    'credits/creditAdmin.js': join(here, 'creditAdmin.ts'),
     'ledger/openSqlite.js': join(here, '../ledger/openSqlite.ts'),
     'core.js': join(here, '../../../core/src/errors.ts'),
   }
