@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
-import { extname, join, relative, sep } from 'node:path'
+import { dirname, extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 const types: Record<string, string> = {
@@ -24,11 +24,17 @@ export type UiFile = { body: Uint8Array; type: string; etag: string; immutable: 
  * beside the compiled code in the package, else (running from `src`, in tests) in `dist`.
  */
 export function uiDir(name: string): string | undefined {
-  for (const candidate of [`../ui/${name}/`, `../../dist/ui/${name}/`]) {
-    const dir = fileURLToPath(new URL(candidate, import.meta.url))
-    if (existsSync(join(dir, 'index.html'))) return dir
-  }
+  for (const dir of uiCandidates(name)) if (existsSync(join(dir, 'index.html'))) return dir
   return undefined
+}
+
+/**
+ * Where a built app may be, as plain paths: never `new URL(template, import.meta.url)`,
+ * which bundlers (Next's Turbopack) try to resolve at build time, and fail on.
+ */
+export function uiCandidates(name: string): string[] {
+  const here = dirname(fileURLToPath(import.meta.url))
+  return [join(here, '..', 'ui', name), join(here, '..', '..', 'dist', 'ui', name)]
 }
 
 /**

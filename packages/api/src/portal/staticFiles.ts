@@ -1,6 +1,6 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, relative, sep } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { uiCandidates } from '../dashboard/uiFiles.js'
 import { errorResponse } from '../paywall/responses.js'
 
 const types: Record<string, string> = {
@@ -23,12 +23,9 @@ type StaticFile = { body: Buffer; type: string; immutable: boolean }
  * compiled package (`dist/portal/… → dist/ui/<app>`), or from the sources (`src/portal/…`).
  */
 export function uiDir(app: string): string {
-  const candidates = [new URL(`../ui/${app}/`, import.meta.url), new URL(`../../dist/ui/${app}/`, import.meta.url)]
-  for (const url of candidates) {
-    const dir = fileURLToPath(url)
-    if (existsSync(join(dir, 'index.html'))) return dir
-  }
-  return fileURLToPath(candidates[0] as URL)
+  const candidates = uiCandidates(app)
+  for (const dir of candidates) if (existsSync(join(dir, 'index.html'))) return dir
+  return candidates[0] as string
 }
 
 /**
