@@ -68,7 +68,8 @@ export async function runDashboard(context) {
     })
     const { port } = server
     const terms = await fetchTerms(port, path)
-    const bought = await buyCredit({ port, amount: '50', buyer: buyers[0] })
+    // Enough for every round on a quiet machine (~4,000 credit req/s × 1.5 s × 8 rounds at $0.01; the top-up's default maximum): run out, and the later side fails.
+    const bought = await buyCredit({ port, amount: '1000', buyer: buyers[0] })
     const kinds = {
       paid: (durationMs, rate) => {
         const payments = presign({
