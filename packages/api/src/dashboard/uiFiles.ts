@@ -3,7 +3,8 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { dirname, extname, join, relative, sep } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const types: Record<string, string> = {
+/** Content types of a built app's files, by extension. */
+export const uiTypes: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
   '.js': 'text/javascript; charset=utf-8',
   '.css': 'text/css; charset=utf-8',
@@ -58,7 +59,7 @@ export function loadUiFiles(dir: string): Map<string, UiFile> {
         const path = `/${relative(dir, full).split(sep).join('/')}`
         files.set(path, {
           body,
-          type: types[extname(name).toLowerCase()] ?? 'application/octet-stream',
+          type: uiTypes[extname(name).toLowerCase()] ?? 'application/octet-stream',
           etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`,
           immutable: path.startsWith('/assets/'),
         })

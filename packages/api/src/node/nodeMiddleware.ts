@@ -12,8 +12,9 @@ import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
-import { emitFastCredit, startOf, watching } from '../pipeline/requestEvent.js'
+import { startOf, watching } from '../pipeline/requestEvent.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
+import { firstHeader, tellFastCredit } from './fastCreditEvent.js'
 import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 import { serveMetered } from './serveMetered.js'
 
@@ -302,7 +303,7 @@ function onCreditClose(this: HeldResponse) {
   if (!state.ended) {
     state.ended = true
     state.draw.drop()
-    tellFast(state, 499)
+    tellFastCredit(state, 499)
   } else if (state.sent && !this.writableFinished) void state.draw.undelivered()
 }
 
@@ -331,7 +332,7 @@ function heldEnd(this: HeldResponse, chunk?: unknown, encoding?: unknown, cb?: u
     // Part of a paid body was written before the failure: none of it goes out unpaid.
     state.draw.drop()
     restoreCredit(this)
-    tellFast(state, status)
+    tellFastCredit(state, status)
     sendWebResponse(this, handlerFailed(status, true)).catch(state.next)
     return this
   }
@@ -360,7 +361,7 @@ function restoreCredit(res: HeldResponse) {
  */
 function sendCharged(res: HeldResponse, receipt: string | Response) {
   const state = res[creditState]
-  if (state.start) tellFast(state, typeof receipt === 'string' ? res.statusCode : receipt.status)
+  if (state.start) tellFastCredit(state, typeof receipt === 'string' ? res.statusCode : receipt.status)
   try {
     sendHeld(res, state, receipt)
   } catch (error) {
@@ -391,33 +392,4 @@ function sendHeld(res: HeldResponse, state: CreditState, receipt: string | Respo
     state.encoding,
     state.cb,
   )
-}
-
-/** The `request` event of a fast-path request, while something listens. */
-function tellFast(state: CreditState, status: number) {
-  const { start, paywall, route } = state
-  if (!start) return
-  const hold = (state.draw as { hold?: { account: string; amount: bigint } }).hold
-  const path = state.path.split('?')[0] ?? state.path
-  emitFastCredit(paywall.events, {
-    start,
-    method: state.req.method ?? 'GET',
-    route: route.pattern?.source ?? frameworkRoute(state.req) ?? path,
-    path,
-    status,
-    amount: hold?.amount ?? 0n,
-    price: route.price,
-    network: paywall.config.network,
-    asset: paywall.config.asset.address,
-    account: hold?.account,
-    ip: state.req.ip ?? state.req.socket?.remoteAddress,
-  })
-}
-
-const firstHeader = (value: string | string[] | undefined) => (Array.isArray(value) ? value[0] : value)
-
-/** Express's own route (`req.route.path`), for a paywall mounted on one route. */
-function frameworkRoute(req: NodeRequest): string | undefined {
-  const path = (req as { route?: { path?: unknown } }).route?.path
-  return typeof path === 'string' ? `${req.method ?? 'GET'} ${path}` : undefined
 }

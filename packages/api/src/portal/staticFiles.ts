@@ -1,20 +1,7 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { extname, join, relative, sep } from 'node:path'
-import { uiCandidates } from '../dashboard/uiFiles.js'
+import { uiCandidates, uiTypes } from '../dashboard/uiFiles.js'
 import { errorResponse } from '../paywall/responses.js'
-
-const types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-  '.ico': 'image/x-icon',
-  '.json': 'application/json; charset=utf-8',
-  '.map': 'application/json; charset=utf-8',
-  '.woff2': 'font/woff2',
-  '.txt': 'text/plain; charset=utf-8',
-}
 
 type StaticFile = { body: Buffer; type: string; immutable: boolean }
 
@@ -47,7 +34,7 @@ export function staticFiles(dir: string, base: string): (path: string, method: s
         if (statSync(full).isDirectory()) walk(full)
         else {
           const path = `${base}/${relative(dir, full).split(sep).join('/')}`
-          const type = types[extname(name)] ?? 'application/octet-stream'
+          const type = uiTypes[extname(name).toLowerCase()] ?? 'application/octet-stream'
           found.set(path, { body: readFileSync(full), type, immutable: path.startsWith(`${base}/assets/`) })
         }
       }

@@ -1,0 +1,46 @@
+import type { Paywall } from '../paywall/createPaywall.js'
+import type { FastDraw } from '../pipeline/creditDraw.js'
+import { emitFastCredit, type startOf } from '../pipeline/requestEvent.js'
+import type { NodeRequest } from './nodeMiddleware.js'
+
+/** What a fast-path credit request's `request` event is made of (its held-response state). */
+export type FastCreditState = {
+  paywall: Paywall
+  draw: FastDraw
+  req: NodeRequest
+  path: string
+  route: NonNullable<ReturnType<Paywall['match']>>
+  /** Set while something listens to `request` events. */
+  start: ReturnType<typeof startOf> | undefined
+}
+
+/** The `request` event of a request served from credit on the Node fast path, while something listens. */
+export function tellFastCredit(state: FastCreditState, status: number): void {
+  const { start, paywall, route } = state
+  if (!start) return
+  const hold = (state.draw as { hold?: { account: string; amount: bigint } }).hold
+  const path = state.path.split('?')[0] ?? state.path
+  emitFastCredit(paywall.events, {
+    start,
+    method: state.req.method ?? 'GET',
+    route: route.pattern?.source ?? frameworkRoute(state.req) ?? path,
+    path,
+    status,
+    amount: hold?.amount ?? 0n,
+    price: route.price,
+    network: paywall.config.network,
+    asset: paywall.config.asset.address,
+    account: hold?.account,
+    ip: state.req.ip ?? state.req.socket?.remoteAddress,
+  })
+}
+
+/** A Node header's first value. */
+export const firstHeader = (value: string | string[] | undefined): string | undefined =>
+  Array.isArray(value) ? value[0] : value
+
+/** Express's own route (`req.route.path`), for a paywall mounted on one route. */
+function frameworkRoute(req: NodeRequest): string | undefined {
+  const path = (req as { route?: { path?: unknown } }).route?.path
+  return typeof path === 'string' ? `${req.method ?? 'GET'} ${path}` : undefined
+}
