@@ -41,7 +41,7 @@ describe.skipIf(!databaseUrl)('402x migrate', () => {
       versions: Record<string, number>
     }
     expect(done.migrated.map((m) => m.component).sort()).toEqual(
-      ['coordination', 'credits', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
+      ['analytics', 'coordination', 'credits', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
     )
     expect(done.migrated.every((m) => m.from === 0)).toBe(true)
     expect(Object.values(done.versions).every((v) => v >= 1)).toBe(true)
@@ -85,10 +85,28 @@ describe.skipIf(!databaseUrl)('402x migrate', () => {
     }
   })
 
-  it('without a database, or with one a newer release migrated, stops with what to do', async () => {
-    const none = run([])
-    expect(none.code).toBe(1)
-    expect(none.stderr).toMatch(/no PostgreSQL database given: pass --database-url/)
+  it('lists the analytics schema before it is applied, and creates its table', async () => {
+    const other = await freshSchema(databaseUrl as string)
+    const sql = postgres(other.url, { max: 1, onnotice: () => {} })
+    try {
+      const before = run(['--database-url', other.url, '--status', '--json'])
+      expect(before.code).toBe(0)
+      expect(JSON.parse(before.stdout).versions).toMatchObject({ analytics: 0, ledger: 0 })
+      const [missing] = await sql`select to_regclass('x402_analytics_minutes')::text as t`
+      expect(missing?.t).toBeNull()
+      const applied = run(['--database-url', other.url, '--json'])
+      expect(applied.code).toBe(0)
+      expect(JSON.parse(applied.stdout).migrated).toContainEqual({ component: 'analytics', from: 0, to: 1 })
+      const [made] = await sql`select to_regclass('x402_analytics_minutes')::text as t`
+      expect(made?.t).toBe('x402_analytics_minutes')
+      expect(run(['--database-url', other.url, '--status']).stderr).toMatch(/analytics 1/)
+    } finally {
+      await sql.end({ timeout: 1 })
+      await other.drop()
+    }
+  })
+
+  it('with a database a newer release migrated, stops with what to do', async () => {
     const sql = postgres(schema.url, { max: 1, onnotice: () => {} })
     try {
       await sql`insert into x402_schema (component, version, name) values ('ledger', 99, 'from the future')`

@@ -87,6 +87,7 @@ export type {
 } from './paywall/types.js'
 export { webRequestInfo } from './paywall/webRequestInfo.js'
 export type { Migrated, Migration, SchemaComponent } from './postgres/migrate.js'
+export { isPostgresUrl } from './postgres/openPostgres.js'
 export { allSchemas, migrateDatabase, schemaVersions } from './postgres/schemas.js'
 export { callerIp } from './ratelimit/callerIp.js'
 export type { MemoryRateLimitStoreOptions } from './ratelimit/createMemoryRateLimitStore.js'
@@ -118,6 +119,8 @@ export type { Backends } from './stores/pickBackends.js'
 export { pickBackends } from './stores/pickBackends.js'
 export type { StoreSources } from './stores/resolveStores.js'
 export { resolveStores } from './stores/resolveStores.js'
+export type { SqliteMigration, SqliteSchemaComponent } from './stores/sqliteSchema.js'
+export { allSqliteSchemas, migrateSqliteDatabase, sqliteSchemaVersions } from './stores/sqliteSchemas.js'
 export type {
   Counters,
   CreditStore,

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { openSqlite } from '../ledger/openSqlite.js'
+import { applySqliteSchema, type SqliteSchemaComponent, sqlMigration } from '../stores/sqliteSchema.js'
 import type { AnalyticsStore, MinuteRow } from './types.js'
 
-const schema = `
+const minutesSql = `
 CREATE TABLE IF NOT EXISTS analytics_minutes (
   minute INTEGER NOT NULL,
   dim TEXT NOT NULL,
@@ -14,6 +15,12 @@ CREATE TABLE IF NOT EXISTS analytics_minutes (
   PRIMARY KEY (minute, dim, key, outcome)
 ) WITHOUT ROWID;
 `
+
+/** The minute aggregates' schema on SQLite (component `analytics`, as on PostgreSQL), in their own file. */
+export const sqliteAnalyticsComponent: SqliteSchemaComponent = {
+  component: 'analytics',
+  migrations: [sqlMigration(1, 'minutes', minutesSql)],
+}
 
 /**
  * Minute aggregates in their own SQLite file beside the ledger (`.402x/analytics.db`), so
@@ -29,7 +36,7 @@ export function createSqliteAnalyticsStore(options: { path: string }): Analytics
   db.exec('PRAGMA journal_mode = WAL')
   db.exec('PRAGMA synchronous = NORMAL')
   db.exec('PRAGMA busy_timeout = 5000')
-  db.exec(schema)
+  applySqliteSchema(db, sqliteAnalyticsComponent)
   const get = db.prepare(
     'SELECT requests, amount FROM analytics_minutes WHERE minute = ? AND dim = ? AND key = ? AND outcome = ?',
   )

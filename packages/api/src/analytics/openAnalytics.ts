@@ -1,4 +1,5 @@
 import type { ResolvedPaywall } from '../paywall/resolvePaywall.js'
+import { analyticsPathFor } from './analyticsPath.js'
 import { type Analytics, createAnalytics } from './createAnalytics.js'
 import { createMemoryAnalyticsStore } from './createMemoryAnalyticsStore.js'
 import { createPostgresAnalyticsStore } from './createPostgresAnalyticsStore.js'
@@ -7,9 +8,6 @@ import { listLedgerFigures } from './ledgerFigures.js'
 import { postgresLedgerFigures } from './postgresLedgerFigures.js'
 import { sqliteLedgerFigures } from './sqliteLedgerFigures.js'
 import type { AnalyticsStore } from './types.js'
-
-/** The analytics file beside a SQLite ledger: `ledger.db` → `ledger.analytics.db`. */
-export const analyticsPathFor = (ledgerPath: string) => ledgerPath.replace(/(\.db)?$/, '.analytics.db')
 
 type Config = Pick<ResolvedPaywall, 'ledger' | 'ledgerAt' | 'asset'>
 

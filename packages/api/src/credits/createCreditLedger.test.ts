@@ -117,6 +117,7 @@ function buildChild(out: string): string {
     'credits/sqliteCreditAdmin.js': join(here, 'sqliteCreditAdmin.ts'),
     'credits/creditAdmin.js': join(here, 'creditAdmin.ts'),
     'ledger/openSqlite.js': join(here, '../ledger/openSqlite.ts'),
+    'stores/sqliteSchema.js': join(here, '../stores/sqliteSchema.ts'),
     'core.js': join(here, '../../../core/src/errors.ts'),
   }
   for (const [to, from] of Object.entries(sources)) {

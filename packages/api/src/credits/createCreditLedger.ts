@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { immediately, openSqlite } from '../ledger/openSqlite.js'
+import { applySqliteSchema } from '../stores/sqliteSchema.js'
 import { creditQueries } from './creditQueries.js'
 import {
   callerOf,
@@ -20,7 +21,7 @@ import {
   type TxRow,
 } from './creditRows.js'
 import { creditTokens } from './creditTokens.js'
-import { creditSchema } from './schema.js'
+import { sqliteCreditComponent } from './schema.js'
 import { sqliteCreditAdmin } from './sqliteCreditAdmin.js'
 import type { CreditAccount, CreditBalance, CreditKind, CreditLedger, Posted } from './types.js'
 
@@ -59,7 +60,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   db.exec('PRAGMA busy_timeout = 5000')
   db.exec('PRAGMA journal_mode = WAL')
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.exec(creditSchema)
+  applySqliteSchema(db, sqliteCreditComponent)
 
   const q = creditQueries(db)
 

@@ -1,3 +1,5 @@
+import { type SqliteSchemaComponent, sqlMigration } from '../stores/sqliteSchema.js'
+
 /**
  * The credit ledger's tables. Amounts are INTEGER atomic units, bound as decimal text and
  * `CAST` in SQL and read back `CAST(… AS TEXT)`, so that no value ever passes through a
@@ -70,3 +72,9 @@ CREATE TABLE IF NOT EXISTS credit_tabs (
   charges INTEGER NOT NULL
 ) WITHOUT ROWID;
 `
+
+/** The credit ledger's schema on SQLite (component `credits`, as on PostgreSQL). */
+export const sqliteCreditComponent: SqliteSchemaComponent = {
+  component: 'credits',
+  migrations: [sqlMigration(1, 'double-entry credit ledger', creditSchema)],
+}

@@ -1,33 +1,8 @@
 import { checkPlan } from './checkPlan.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
+import { sqliteKeyComponent } from './sqliteKeySchema.js'
 import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
-
-/**
- * `api_keys`: one row per key, its sha256 (never the key), `id` and `hash` unique.
- * `api_plans`: plans put at run time, as their JSON, by name.
- */
-const schema = `
-CREATE TABLE IF NOT EXISTS api_keys (
-  id TEXT PRIMARY KEY,
-  hash TEXT NOT NULL UNIQUE,
-  name TEXT NOT NULL,
-  owner TEXT,
-  plan TEXT NOT NULL,
-  metadata TEXT NOT NULL,
-  start TEXT NOT NULL,
-  account TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  expires_at INTEGER,
-  revoked_at INTEGER
-);
-CREATE INDEX IF NOT EXISTS api_keys_plan ON api_keys (plan);
-CREATE TABLE IF NOT EXISTS api_plans (
-  name TEXT PRIMARY KEY,
-  definition TEXT NOT NULL,
-  updated_at INTEGER NOT NULL
-);
-`
 
 type Row = {
   id: string
@@ -68,7 +43,7 @@ const toRecord = (row: Row): ApiKeyRecord => ({
  */
 export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
   const clock = options.now ?? Date.now
-  const { db, guard, dataVersion } = openKeysDb(options, schema, 'key store')
+  const { db, guard, dataVersion } = openKeysDb(options, sqliteKeyComponent, 'key store')
   const q = {
     insert: db.prepare(`INSERT INTO api_keys
       (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at, revoked_at)

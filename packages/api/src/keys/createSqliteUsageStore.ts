@@ -2,26 +2,8 @@ import { checkEvents, checkReservation } from './checkUsage.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
+import { sqliteUsageComponent } from './sqliteKeySchema.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
-
-/**
- * `api_usage`: one row per served call, `request_id` unique (a second record is ignored).
- * Amounts are decimal TEXT, summed exactly in two parts (below and above 10^12, as the
- * ledger's `payerStats`), so that no sum overflows 64 bits or passes through a float.
- */
-const schema = `
-CREATE TABLE IF NOT EXISTS api_usage (
-  request_id TEXT PRIMARY KEY,
-  key_id TEXT NOT NULL,
-  route TEXT NOT NULL,
-  units INTEGER NOT NULL,
-  amount TEXT NOT NULL,
-  asset TEXT NOT NULL,
-  status INTEGER NOT NULL,
-  at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS api_usage_key_at ON api_usage (key_id, at);
-`
 
 type LineRow = { route: string; calls: number; units: number; high: string; low: string }
 
@@ -38,7 +20,13 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
 const groupCommitMs = 5
 
 export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore {
-  const { db, guard, atomically, dataVersion, fault: storeFault } = openKeysDb(options, schema, 'usage store')
+  const {
+    db,
+    guard,
+    atomically,
+    dataVersion,
+    fault: storeFault,
+  } = openKeysDb(options, sqliteUsageComponent, 'usage store')
   const insert =
     db.prepare(`INSERT OR IGNORE INTO api_usage (request_id, key_id, route, units, amount, asset, status, at)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { immediately, openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
+import { applySqliteSchema, type SqliteSchemaComponent } from '../stores/sqliteSchema.js'
 
 export type SqliteStoreOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
@@ -20,19 +21,18 @@ export type SqliteStoreOptions = {
 }
 
 /**
- * Opens a SQLite file as the ledger does (the same driver, WAL, busy timeout) and creates the
- * tables of `schema` (`CREATE … IF NOT EXISTS`: the first schema of these tables; a later one
- * migrates in one `BEGIN IMMEDIATE`, as the ledger does). Also returns the helpers each store
+ * Opens a SQLite file as the ledger does (the same driver, WAL, busy timeout) and brings the
+ * tables of `schema` up to date (`applySqliteSchema`: one `BEGIN IMMEDIATE`, versions recorded). Also returns the helpers each store
  * uses: `guard` (a rejected promise, `store_unavailable` unless the error is already a 402x
  * one), `atomically` (one write transaction) and `dataVersion`.
  */
-export function openKeysDb(options: SqliteStoreOptions, schema: string, what: string) {
+export function openKeysDb(options: SqliteStoreOptions, schema: SqliteSchemaComponent, what: string) {
   if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
   const db: SqliteDb = openSqlite(options.path)
   db.exec('PRAGMA busy_timeout = 5000')
   db.exec('PRAGMA journal_mode = WAL')
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
-  db.exec(schema)
+  applySqliteSchema(db, schema)
   const dataVersionQuery = db.prepare('PRAGMA data_version')
   /** A failure as the stores report it: `store_unavailable`, unless it is already a 402x error. */
   const fault = (error: unknown) =>

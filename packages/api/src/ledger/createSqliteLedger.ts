@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
+import { applySqliteSchema } from '../stores/sqliteSchema.js'
 import { createSqliteOutbox } from '../webhooks/sqliteOutbox.js'
 import { immediately, isUniqueViolation, openSqlite, type SqliteDb } from './openSqlite.js'
-import { liveStates, migrateSqliteLedger, sqliteLedgerSchema } from './sqliteLedgerSchema.js'
+import { liveStates, sqliteLedgerComponent } from './sqliteLedgerSchema.js'
 import { sqlitePaymentQuery } from './sqlitePaymentQuery.js'
 import type { Ledger, PaymentRecord, PaymentState } from './types.js'
 import { transitions } from './types.js'
@@ -90,8 +91,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
   // a fifth less CPU per payment under load. The WAL file is cut back to 64 MB after one.
   db.exec('PRAGMA wal_autocheckpoint = 10000')
   db.exec(`PRAGMA journal_size_limit = ${64 * 1024 * 1024}`)
-  db.exec(sqliteLedgerSchema)
-  migrateSqliteLedger(db)
+  applySqliteSchema(db, sqliteLedgerComponent)
   const insert = db.prepare(`INSERT INTO payments
     (id, state, created_at, updated_at, network, asset, pay_to, payer, nonce, amount, valid_before, method, resource, tx_hash, reason, message, payload, requirements, live)
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)

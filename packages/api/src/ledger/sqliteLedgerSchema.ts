@@ -1,3 +1,5 @@
+import { type SqliteSchemaComponent, sqlMigration } from '../stores/sqliteSchema.js'
+import { sqliteOutboxSchema } from '../webhooks/sqliteOutbox.js'
 import type { SqliteDb } from './openSqlite.js'
 import type { PaymentState } from './types.js'
 
@@ -49,39 +51,41 @@ DROP INDEX IF EXISTS payments_created;
 export const liveStates = new Set<PaymentState>(['verified', 'settling', 'settled', 'pending', 'reconciled'])
 
 /**
- * Brings a ledger written by an earlier release up to this schema, in one transaction (so
- * that two processes opening it at once migrate it once): the `undelivered` column, the
- * replay guard moved from an index on `state` to one on `live`, and the recovery lease's
- * columns. Every process sharing one ledger file must run the same release: an earlier one
- * does not keep `live` up to date.
+ * Brings a ledger written by an earlier release up to this schema (inside the migration's
+ * transaction): the `undelivered` column, the replay guard moved from an index on `state`
+ * to one on `live`, and the recovery lease's columns. Every process sharing one ledger
+ * file must run the same release: an earlier one does not keep `live` up to date.
  */
-export function migrateSqliteLedger(db: SqliteDb): void {
+function upgradePayments(db: SqliteDb): void {
   const columns = () => (db.prepare('PRAGMA table_info(payments)').all() as { name: string }[]).map((c) => c.name)
-  const indexes = (db.prepare('PRAGMA index_list(payments)').all() as { name: string }[]).map((i) => i.name)
-  const known = columns()
-  if (
-    known.includes('undelivered') &&
-    known.includes('live') &&
-    known.includes('lease_until') &&
-    indexes.includes('payments_live') &&
-    !indexes.includes('payments_live_authorization')
-  )
-    return
-  db.exec('BEGIN IMMEDIATE')
-  try {
-    if (!columns().includes('undelivered'))
-      db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
-    if (!columns().includes('live')) {
-      db.exec('ALTER TABLE payments ADD COLUMN live INTEGER')
-      db.exec(`UPDATE payments SET live = 1 WHERE state IN (${[...liveStates].map((s) => `'${s}'`).join(', ')})`)
-    }
-    if (!columns().includes('lease_owner')) db.exec('ALTER TABLE payments ADD COLUMN lease_owner TEXT')
-    if (!columns().includes('lease_until')) db.exec('ALTER TABLE payments ADD COLUMN lease_until INTEGER')
-    db.exec('CREATE UNIQUE INDEX IF NOT EXISTS payments_live ON payments (network, asset, payer, nonce) WHERE live = 1')
-    db.exec('DROP INDEX IF EXISTS payments_live_authorization')
-    db.exec('COMMIT')
-  } catch (error) {
-    db.exec('ROLLBACK')
-    throw error
+  if (!columns().includes('undelivered'))
+    db.exec('ALTER TABLE payments ADD COLUMN undelivered INTEGER NOT NULL DEFAULT 0')
+  if (!columns().includes('live')) {
+    db.exec('ALTER TABLE payments ADD COLUMN live INTEGER')
+    db.exec(`UPDATE payments SET live = 1 WHERE state IN (${[...liveStates].map((s) => `'${s}'`).join(', ')})`)
   }
+  if (!columns().includes('lease_owner')) db.exec('ALTER TABLE payments ADD COLUMN lease_owner TEXT')
+  if (!columns().includes('lease_until')) db.exec('ALTER TABLE payments ADD COLUMN lease_until INTEGER')
+  db.exec('CREATE UNIQUE INDEX IF NOT EXISTS payments_live ON payments (network, asset, payer, nonce) WHERE live = 1')
+  db.exec('DROP INDEX IF EXISTS payments_live_authorization')
+}
+
+/**
+ * The SQLite ledger's schema (component `ledger`, as on PostgreSQL): version 1 the payments
+ * (a file of a release before versions were recorded is upgraded in place), version 2 the
+ * webhook outbox.
+ */
+export const sqliteLedgerComponent: SqliteSchemaComponent = {
+  component: 'ledger',
+  migrations: [
+    {
+      version: 1,
+      name: 'payments',
+      apply: (db) => {
+        db.exec(sqliteLedgerSchema)
+        upgradePayments(db)
+      },
+    },
+    sqlMigration(2, 'webhook outbox', sqliteOutboxSchema),
+  ],
 }

@@ -1,3 +1,4 @@
+import { analyticsSchema } from '../analytics/postgresAnalyticsSchema.js'
 import { creditSchema } from '../credits/postgresCreditSchema.js'
 import { keySchema, usageSchema } from '../keys/postgresKeySchema.js'
 import { ledgerSchema } from '../ledger/postgresLedgerSchema.js'
@@ -14,6 +15,7 @@ export const allSchemas: readonly SchemaComponent[] = [
   usageSchema,
   coordinationSchema,
   rateLimitSchema,
+  analyticsSchema,
 ]
 
 /**

@@ -2,7 +2,7 @@ import { immediately, type SqliteDb } from '../ledger/openSqlite.js'
 import { eventBody, stableId } from './eventIds.js'
 import type { Delivery, DeliveryStatus, OutboxEvent, Webhook, WebhookEventType, WebhookOutbox } from './types.js'
 
-/** The outbox's tables in the SQLite ledger's file, created when missing. */
+/** The outbox's tables in the SQLite ledger's file (the ledger component's version 2). */
 export const sqliteOutboxSchema = `
 CREATE TABLE IF NOT EXISTS webhook_events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -78,7 +78,6 @@ export const subscribed = (events: readonly string[], type: string) => events.in
  * const outbox = createSqliteOutbox(db)
  */
 export function createSqliteOutbox(db: SqliteDb): WebhookOutbox & { insertNow(events: OutboxEvent[]): void } {
-  db.exec(sqliteOutboxSchema)
   const insert = db.prepare('INSERT OR IGNORE INTO webhook_events (id, type, created_at, body) VALUES (?, ?, ?, ?)')
   const insertNow = (events: OutboxEvent[]) => {
     for (const e of events) insert.run(e.id, e.type, e.timestamp, eventBody(e))

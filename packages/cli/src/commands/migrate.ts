@@ -1,17 +1,28 @@
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { X402Error } from '@402x/core'
-import { loadConfigSources, migrateDatabase, schemaVersions } from '402x-api'
+import { stateDir } from '@402x/core'
+import {
+  isPostgresUrl,
+  loadConfigSources,
+  migrateDatabase,
+  migrateSqliteDatabase,
+  schemaVersions,
+  sqliteSchemaVersions,
+} from '402x-api'
 import { createUi } from '../ui.js'
 
-export const migrateUsage = `  402x migrate [--database-url postgres://…] [--status] [--json]
-      Brings the PostgreSQL database up to this release's schemas (each instance also
-      migrates on start, one at a time). --status only prints the versions. The URL:
-      --database-url, else X402_DATABASE_URL, else "databaseUrl" in 402x.config.json.`
+export const migrateUsage = `  402x migrate [--database-url postgres://…|sqlite:path] [--status] [--json]
+      Brings the database up to this release's schemas: PostgreSQL (each instance also
+      migrates on start, one at a time), or a SQLite ledger file and the analytics file
+      beside it (each store also migrates its tables when it opens them). --status only
+      prints the versions. The database: --database-url, else X402_DATABASE_URL, else
+      "databaseUrl" in 402x.config.json, else the SQLite ledger in .402x/.`
 
 /**
- * `402x migrate`: applies every store's migrations to the PostgreSQL database, under the
- * same advisory lock the instances take on start; refuses a database a newer release
- * migrated. With `--json`, one line: `{ url, migrated: [{ component, from, to }], versions }`.
+ * `402x migrate`: applies every store's migrations to the PostgreSQL database (under the
+ * same advisory lock the instances take on start), or to the SQLite ledger file and its
+ * analytics file; refuses a database a newer release migrated. With `--json`, one line:
+ * `{ url, migrated: [{ component, from, to }], versions }`.
  */
 export async function migrateCommand(args: string[]): Promise<number> {
   const { values } = parseArgs({
@@ -30,17 +41,28 @@ export async function migrateCommand(args: string[]): Promise<number> {
       ? [sources.env.X402_DATABASE_URL, 'X402_DATABASE_URL']
       : sources.file?.databaseUrl
         ? [sources.file.databaseUrl, '402x.config.json "databaseUrl"']
-        : []
-  if (!url || !from) {
-    throw new X402Error('invalid_request', {
-      message:
-        'no PostgreSQL database given: pass --database-url postgres://user@host:5432/db, or set X402_DATABASE_URL (SQLite ledgers need no migration: they create and upgrade themselves)',
-    })
+        : [join(stateDir(), 'ledger.db'), 'the default SQLite ledger']
+  if (!isPostgresUrl(url)) {
+    // A SQLite ledger: the file and the analytics file beside it.
+    const path = url.replace(/^sqlite:(\/\/)?/, '')
+    ui.step(`${values.status ? 'reading' : 'migrating'} the SQLite ledger ${path} (${from})…`)
+    const migrated = values.status ? [] : migrateSqliteDatabase(path)
+    return report(ui, values, `sqlite:${path}`, migrated, sqliteSchemaVersions(path))
   }
   const shown = url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')
   ui.step(`${values.status ? 'reading' : 'migrating'} ${shown}…`)
   const migrated = values.status ? [] : await migrateDatabase(url, from)
-  const versions = await schemaVersions(url, from)
+  return report(ui, values, shown, migrated, await schemaVersions(url, from))
+}
+
+/** What was migrated and the versions now, as a line of JSON or for a person. */
+function report(
+  ui: ReturnType<typeof createUi>,
+  values: { status: boolean; json: boolean },
+  shown: string,
+  migrated: { component: string; from: number; to: number }[],
+  versions: Record<string, number>,
+): number {
   if (values.json) {
     process.stdout.write(`${JSON.stringify({ url: shown, migrated, versions })}\n`)
     return 0
