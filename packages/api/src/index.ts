@@ -1,3 +1,4 @@
+export { type ErrorCode, X402Error } from '@402x/core'
 export type { ConfigFile } from './config/resolveConfig.js'
 export { loadConfigSources } from './config/resolveConfig.js'
 export { checkGrant, maxGrantDollars } from './credits/checkGrant.js'

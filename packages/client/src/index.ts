@@ -1,3 +1,4 @@
+export { type ErrorCode, X402Error } from '@402x/core'
 export type { Budget, BudgetTracker } from './budget.js'
 export { BudgetExceededError, createBudgetTracker } from './budget.js'
 export type { CreateX402ClientOptions, X402Client, X402Response } from './createX402Client.js'

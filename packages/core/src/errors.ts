@@ -8,8 +8,15 @@ export const errorCodes = {
   invalid_request: { status: 400, retryable: false },
   request_too_large: { status: 413, retryable: false },
   payment_required: { status: 402, retryable: false },
+  /**
+   * `PaymentRequiredError`'s code (`errors: 'next'`), spelled as the seller's Express error
+   * handler tests it: `if (err.code === 'PAYMENT_REQUIRED')`.
+   */
+  PAYMENT_REQUIRED: { status: 402, retryable: false },
   facilitator_unavailable: { status: 503, retryable: true },
   chain_unavailable: { status: 503, retryable: true },
+  /** The chain's node answered a call with an error (a revert, a nonce it will not take): not an outage. */
+  chain_rejected: { status: 502, retryable: false },
   store_unavailable: { status: 503, retryable: true },
   budget_exceeded: { status: 402, retryable: false },
   payment_failed: { status: 402, retryable: false },

@@ -53,14 +53,18 @@ type Fees = { maxFeePerGas: bigint; maxPriorityFeePerGas: bigint; at: number }
  * Thrown when a transaction may or may not have reached the node (a timeout): `sent` holds
  * its signed bytes, to send again until the node is known to have it.
  */
-export class MaybeSentError extends Error {
+export class MaybeSentError extends X402Error {
   override readonly name = 'MaybeSentError'
   readonly hash: Hex
   constructor(
     readonly sent: SentTransaction,
     override readonly cause: unknown,
   ) {
-    super(`transaction ${sent.hash} may have been sent: ${(cause as Error).message}`)
+    super('chain_unavailable', {
+      message: `transaction ${sent.hash} may have been sent: ${(cause as Error).message}`,
+      details: { transaction: sent.hash },
+      cause,
+    })
     this.hash = sent.hash
   }
 }
@@ -69,13 +73,17 @@ export class MaybeSentError extends Error {
  * Thrown when the node refuses a transaction because the gas wallet cannot pay for its gas
  * (`insufficient funds`): nothing was sent, its nonce is still free.
  */
-export class OutOfGasError extends Error {
+export class OutOfGasError extends X402Error {
   override readonly name = 'OutOfGasError'
   constructor(
     readonly wallet: string,
     override readonly cause: unknown,
   ) {
-    super(`gas wallet ${wallet} has too little ETH to pay for gas: ${(cause as Error).message}`)
+    super('facilitator_unavailable', {
+      message: `gas wallet ${wallet} has too little ETH to pay for gas: ${(cause as Error).message}`,
+      details: { wallet },
+      cause,
+    })
   }
 }
 
@@ -137,7 +145,10 @@ export function createGasWallet(chain: Chain, privateKey: Hex): GasWallet {
       if (error instanceof RpcError && /insufficient funds/i.test(error.message)) {
         throw new OutOfGasError(address, error)
       }
-      if (error instanceof X402Error && !isRefused(error)) throw new MaybeSentError(sent, error)
+      // An answer from the node (RpcError) means it has the request: only a lost call may have sent it.
+      if (error instanceof X402Error && !(error instanceof RpcError) && !isRefused(error)) {
+        throw new MaybeSentError(sent, error)
+      }
       throw error
     }
     nonce++

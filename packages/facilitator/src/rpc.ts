@@ -2,15 +2,18 @@ import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { X402Error } from '@402x/core'
 
-/** A JSON-RPC error answered by the node (a revert, a bad nonce …): not an outage. */
-export class RpcError extends Error {
+/**
+ * A JSON-RPC error answered by the node (a revert, a bad nonce …): not an outage. Its code is
+ * `chain_rejected`; the node's own JSON-RPC code is `rpcCode` (and `details.rpcCode`).
+ */
+export class RpcError extends X402Error {
   override readonly name = 'RpcError'
   constructor(
-    readonly code: number,
+    readonly rpcCode: number,
     message: string,
     readonly data?: unknown,
   ) {
-    super(message)
+    super('chain_rejected', { message, details: { rpcCode } })
   }
 }
 

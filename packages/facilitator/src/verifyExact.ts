@@ -130,7 +130,7 @@ export async function verifyExact(
     if (!(error instanceof RpcError)) throw error
     // Only a revert says something about the payment; any other node error (rate limit,
     // internal error) is an outage, answered 503, never a refusal.
-    if (error.code !== 3 && !/revert/i.test(error.message)) {
+    if (error.rpcCode !== 3 && !/revert/i.test(error.message)) {
       throw new X402Error('chain_unavailable', {
         message: `the chain RPC failed to simulate the transfer: ${error.message}`,
         cause: error,

@@ -1,7 +1,7 @@
 import type { Paywall } from '../paywall/createPaywall.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { emitFastCredit, type startOf } from '../pipeline/requestEvent.js'
-import type { NodeRequest } from './nodeMiddleware.js'
+import type { NodeRequest } from './nodeRequest.js'
 
 /** What a fast-path credit request's `request` event is made of (its held-response state). */
 export type FastCreditState = {

@@ -15,15 +15,11 @@ import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPat
 import { startOf, watching } from '../pipeline/requestEvent.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { firstHeader, tellFastCredit } from './fastCreditEvent.js'
-import { readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
-import { serveMetered } from './serveMetered.js'
+import { type NodeRequest, readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
 
-export type NodeRequest = IncomingMessage & {
-  originalUrl?: string | undefined
-  ip?: string | undefined
-  /** Who called a paid route and how it is paid (callerView.ts). */
-  x402?: X402Caller
-}
+export type { NodeRequest }
+
+import { serveMetered } from './serveMetered.js'
 
 /** Removes the tracking headers a caller sent: only the paywall writes them. */
 function stripTrackingHeaders(req: IncomingMessage) {

@@ -1,10 +1,19 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import type { X402Caller } from '../paywall/decision.js'
 import { isValidHost } from '../paywall/host.js'
 import { faultResponse, refusalBody } from '../paywall/responses.js'
 import type { RequestHead } from '../paywall/types.js'
 import { bodyTooLarge, maxPricedBody } from '../paywall/webRequestInfo.js'
 import { headerView } from './headerView.js'
+
+/** A Node request as the Node adapters see it. */
+export type NodeRequest = IncomingMessage & {
+  originalUrl?: string | undefined
+  ip?: string | undefined
+  /** Who called a paid route and how it is paid (callerView.ts). */
+  x402?: X402Caller
+}
 
 /**
  * A Web `Request` with the method, URL and headers of a Node request (no body: the

@@ -1,25 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { PaidContext } from '../pipeline/context.js'
+import type { X402Caller } from './decision.js'
 
-/**
- * Who called a paid route, as its handler sees it: `req.x402` on Express, Node and
- * Fastify, `c.get('x402')` on Hono, `x402Of(request)` on fetch and Next.js. With
- * `trackingHeaders: true` the Node adapters also put it in the request's headers
- * (`X-402x-Consumer`, `X-402x-Plan`, `X-402x-Request-Id`, `X-402x-Paid`); headers of those
- * names sent by the caller are always removed first.
- */
-export type X402Caller = {
-  /** A fresh id per request (`X-402x-Request-Id`). */
-  requestId: string
-  /** How the call is paid: an API key's plan, a single x402 payment, or credit. */
-  kind: 'key' | 'payer' | 'credit'
-  /** The key's id, the payer's address, or the credit account (`X-402x-Consumer`). */
-  consumer: string
-  /** The key's plan (`X-402x-Plan`). */
-  plan?: string
-  /** What this call is paid, in dollars of `asset` (`X-402x-Paid: 0.01 0x…`); 0 within a plan. */
-  paid?: { amount: string; asset: string }
-}
+export type { X402Caller } from './decision.js'
 
 /** The request headers that carry the caller: removed from what a caller sends, always. */
 export const trackingHeaderNames = ['x-402x-consumer', 'x-402x-plan', 'x-402x-request-id', 'x-402x-paid'] as const

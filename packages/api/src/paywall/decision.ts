@@ -1,5 +1,28 @@
 import type { CreditReceipt, PaymentRequirements } from '@402x/core'
-import type { X402Caller } from './callerView.js'
+
+/** The request as the framework shows it (see {@link PriceFunction}). */
+// biome-ignore lint/suspicious/noExplicitAny: each framework has its own request type.
+export type AnyRequest = any
+
+/**
+ * Who called a paid route, as its handler sees it: `req.x402` on Express, Node and
+ * Fastify, `c.get('x402')` on Hono, `x402Of(request)` on fetch and Next.js. With
+ * `trackingHeaders: true` the Node adapters also put it in the request's headers
+ * (`X-402x-Consumer`, `X-402x-Plan`, `X-402x-Request-Id`, `X-402x-Paid`); headers of those
+ * names sent by the caller are always removed first.
+ */
+export type X402Caller = {
+  /** A fresh id per request (`X-402x-Request-Id`). */
+  requestId: string
+  /** How the call is paid: an API key's plan, a single x402 payment, or credit. */
+  kind: 'key' | 'payer' | 'credit'
+  /** The key's id, the payer's address, or the credit account (`X-402x-Consumer`). */
+  consumer: string
+  /** The key's plan (`X-402x-Plan`). */
+  plan?: string
+  /** What this call is paid, in dollars of `asset` (`X-402x-Paid: 0.01 0x…`); 0 within a plan. */
+  paid?: { amount: string; asset: string }
+}
 
 // What the paywall core decides about one request, and what adapters apply (docs/architecture.md,
 // "The seam"). Re-exported by types.ts.

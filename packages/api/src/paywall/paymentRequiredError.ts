@@ -1,4 +1,4 @@
-import type { PaymentRequirements } from '@402x/core'
+import { type PaymentRequirements, X402Error } from '@402x/core'
 
 /**
  * A 402 handed to the framework's error handler (`errors: 'next'`), for sellers who render
@@ -11,10 +11,10 @@ import type { PaymentRequirements } from '@402x/core'
  *   else next(err)
  * })
  */
-export class PaymentRequiredError extends Error {
+export class PaymentRequiredError extends X402Error {
   override readonly name = 'PaymentRequiredError'
-  readonly code = 'PAYMENT_REQUIRED'
-  readonly status = 402
+  override readonly code = 'PAYMENT_REQUIRED'
+  /** 402, for error handlers that read `statusCode` (`status` is 402 too). */
   readonly statusCode = 402
   /** This request's price in dollars, e.g. "0.01". */
   readonly price: string
@@ -37,7 +37,10 @@ export class PaymentRequiredError extends Error {
     error?: { reason: string; message: string } | undefined
   }) {
     const main = options.accepts[0]
-    super(options.error ? `payment refused: ${options.error.message}` : `payment required: $${options.price}`)
+    super('PAYMENT_REQUIRED', {
+      message: options.error ? `payment refused: ${options.error.message}` : `payment required: $${options.price}`,
+      details: { price: options.price, ...(options.error ? { reason: options.error.reason } : {}) },
+    })
     this.price = options.price
     this.address = main?.payTo ?? ''
     this.network = main?.network ?? ''

@@ -7,6 +7,7 @@ import type { PortalOptions } from '../portal/portalOptions.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
 import type { StoresOptions } from '../stores/types.js'
 import type { WebhookDeliveryOptions, WebhookOptions } from '../webhooks/types.js'
+import type { AnyRequest } from './decision.js'
 import type { Locks } from './locks.js'
 
 /** A price in dollars: `0.01`, `"0.01"`, `"$0.01"` or `"0.01 USDC"`. */
@@ -36,9 +37,6 @@ export type PayerInfo = {
  * and the paid attempt of the same request: a payment signed for another amount is
  * refused with `price_changed` and the new price. `0` means this request is free.
  */
-/** The request as the framework shows it (see {@link PriceFunction}). */
-// biome-ignore lint/suspicious/noExplicitAny: each framework has its own request type.
-export type AnyRequest = any
 
 export type PriceFunction<Req = AnyRequest> = (req: Req, user: PayerInfo) => Price | Promise<Price>
 
@@ -347,7 +345,7 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
-export type { Decision, Proceed, RequestHead, StatusOutcome, StreamMeter } from './decision.js'
+export type { AnyRequest, Decision, Proceed, RequestHead, StatusOutcome, StreamMeter } from './decision.js'
 /** What one credit-funded or metered request cost (the `X-402x-Receipt` header): one definition, in core. */
 export type { CreditReceipt }
 

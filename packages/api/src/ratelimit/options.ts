@@ -1,4 +1,4 @@
-import type { AnyRequest } from '../paywall/types.js'
+import type { AnyRequest } from '../paywall/decision.js'
 import type { RateLimitStore } from './types.js'
 
 /**

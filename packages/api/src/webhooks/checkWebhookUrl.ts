@@ -1,5 +1,6 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
+import { X402Error } from '@402x/core'
 
 /** Whether an IP address is private, loopback, link-local or otherwise not on the Internet. */
 export function isInternalAddress(address: string): boolean {
@@ -70,8 +71,11 @@ export async function resolvePublic(host: string, localChain: boolean): Promise<
 }
 
 /** A webhook URL refused by the SSRF guard. */
-export class WebhookUrlError extends Error {
-  override name = 'WebhookUrlError'
+export class WebhookUrlError extends X402Error {
+  override readonly name = 'WebhookUrlError'
+  constructor(message: string) {
+    super('invalid_request', { message })
+  }
 }
 
 /** Checks a URL in full (its form, then its addresses): the admin API's registration check. */

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
+import { withJsonErrors } from '../jsonErrors.js'
 import { creditsAdjust } from './creditsAdjust.js'
 import { creditsBalance } from './creditsBalance.js'
 import { creditsGrant } from './creditsGrant.js'
@@ -23,18 +24,7 @@ const usage = (why: string) => new X402Error('invalid_request', { message: `${wh
  */
 export async function credits(args: string[]): Promise<number> {
   const [sub, ...rest] = args
-  const json = rest.includes('--json')
-  try {
-    return await run(sub, rest)
-  } catch (error) {
-    if (!json) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    process.stdout.write(
-      `${JSON.stringify({ error: (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request', message })}\n`,
-    )
-    process.stderr.write(`402x credits: ${message}\n`)
-    return 1
-  }
+  return withJsonErrors('credits', rest, () => run(sub, rest))
 }
 
 function run(sub: string | undefined, rest: string[]): Promise<number> {

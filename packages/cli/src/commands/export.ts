@@ -4,8 +4,9 @@ import { pipeline } from 'node:stream/promises'
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
 import { adminTarget } from '../adminClient.js'
+import { withJsonErrors } from '../jsonErrors.js'
 import { createUi } from '../ui.js'
-import { paymentsUsage, withJsonErrors } from './payments.js'
+import { paymentsUsage } from './payments.js'
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${paymentsUsage}` })
 

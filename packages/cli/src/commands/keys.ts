@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
 import { adminCall, adminTarget } from '../adminClient.js'
+import { withJsonErrors } from '../jsonErrors.js'
 import { createUi } from '../ui.js'
 import { printCreated, printList, printUsage } from './keysOutput.js'
 
@@ -25,16 +26,7 @@ const usage = (why: string) => new X402Error('invalid_request', { message: `${wh
 export async function keys(args: string[]): Promise<number> {
   const [sub, ...rest] = args
   const json = rest.includes('--json')
-  try {
-    return await run(sub, rest, json)
-  } catch (error) {
-    if (!json) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    const code = (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request'
-    process.stdout.write(`${JSON.stringify({ error: code, message })}\n`)
-    process.stderr.write(`402x keys: ${message}\n`)
-    return 1
-  }
+  return withJsonErrors('keys', rest, () => run(sub, rest, json))
 }
 
 async function run(sub: string | undefined, rest: string[], json: boolean): Promise<number> {

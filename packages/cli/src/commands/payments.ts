@@ -1,8 +1,8 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
 import { adminCall, adminTarget } from '../adminClient.js'
+import { withJsonErrors } from '../jsonErrors.js'
 import { createUi } from '../ui.js'
-import { exportCommand } from './export.js'
 
 export const paymentsUsage = `  402x payments [--payer 0x…] [--state settled] [--resource /api/x] [--from 2026-01-01] [--to 2026-02-01] [--limit 50] [--cursor c] [--json]
       The API's payments, newest first (--state: one or several, comma-separated);
@@ -14,21 +14,6 @@ export const paymentsUsage = `  402x payments [--payer 0x…] [--state settled] 
       --token, else X402_ADMIN_TOKEN.`
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${paymentsUsage}` })
-
-/** With `--json`, a failure is one line of JSON on stdout too (`{ error, message }`), and exit 1. */
-export async function withJsonErrors(name: string, args: string[], run: () => Promise<number>): Promise<number> {
-  const json = args.includes('--json')
-  try {
-    return await run()
-  } catch (error) {
-    if (!json) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    const code = (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request'
-    process.stdout.write(`${JSON.stringify({ error: code, message })}\n`)
-    process.stderr.write(`402x ${name}: ${message}\n`)
-    return 1
-  }
-}
 
 type Payment = {
   id: string
@@ -98,5 +83,3 @@ export function payments(args: string[]): Promise<number> {
     return 0
   })
 }
-
-export { exportCommand }

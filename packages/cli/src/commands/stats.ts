@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
 import { adminCall, adminTarget } from '../adminClient.js'
+import { withJsonErrors } from '../jsonErrors.js'
 
 export const statsUsage = `  402x stats [--range hour|day|30d] [--json] [--url URL] [--token T]
       Requests, outcomes, revenue (the ledger's), latency per route, top users and
@@ -31,7 +32,7 @@ type Stats = {
  */
 export async function stats(args: string[]): Promise<number> {
   const json = args.includes('--json')
-  try {
+  return withJsonErrors('stats', args, async () => {
     const { values } = parseArgs({
       args,
       options: {
@@ -50,14 +51,7 @@ export async function stats(args: string[]): Promise<number> {
     const answer = (await adminCall(target, 'GET', `/stats?range=${values.range}`)) as unknown as Stats
     process.stdout.write(json ? `${JSON.stringify(answer)}\n` : `${summary(answer, target.url)}\n`)
     return 0
-  } catch (error) {
-    if (!json) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    const code = (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request'
-    process.stdout.write(`${JSON.stringify({ error: code, message })}\n`)
-    process.stderr.write(`402x stats: ${message}\n`)
-    return 1
-  }
+  })
 }
 
 const ms = (n: number | null) => (n === null ? '-' : `${n}ms`)

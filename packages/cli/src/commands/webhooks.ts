@@ -1,6 +1,7 @@
 import { parseArgs } from 'node:util'
 import { X402Error } from '@402x/core'
 import { adminCall, adminTarget } from '../adminClient.js'
+import { withJsonErrors } from '../jsonErrors.js'
 
 export const webhooksUsage = `  402x webhooks list [--json]
       The webhooks (code, 402x.config.json, admin), failing or not, deliveries pending.
@@ -38,16 +39,7 @@ type Delivery = {
 export async function webhooks(args: string[]): Promise<number> {
   const [sub, ...rest] = args
   const json = rest.includes('--json')
-  try {
-    return await run(sub, rest, json)
-  } catch (error) {
-    if (!json) throw error
-    const message = error instanceof Error ? error.message : String(error)
-    const code = (error as X402Error).details?.error ?? (error as X402Error).code ?? 'invalid_request'
-    process.stdout.write(`${JSON.stringify({ error: code, message })}\n`)
-    process.stderr.write(`402x webhooks: ${message}\n`)
-    return 1
-  }
+  return withJsonErrors('webhooks', rest, () => run(sub, rest, json))
 }
 
 const allowed: Record<string, string[]> = {
