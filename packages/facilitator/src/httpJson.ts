@@ -1,5 +1,6 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
+import { failure, maxBody, maxHead, parseResponseHead } from './httpHead.js'
 
 export type HttpJsonAnswer = { status: number; text: string }
 
@@ -16,14 +17,9 @@ export type HttpJsonOptions = {
   tls?: ConnectionOptions
 }
 
-/** The longest response head and body accepted: a facilitator's answers are a few KB. */
-const maxHead = 64 * 1024
-const maxBody = 16 * 1024 * 1024
 const token = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 const fieldValue = /^[\t\x20-\x7e\x80-\xff]*$/
 const pathChars = /^\/[\x21-\x7e]*$/
-
-const failure = (message: string, code: string) => Object.assign(new Error(message), { code })
 
 type Call = {
   head: string
@@ -182,52 +178,13 @@ export function createHttpJson(base: string, options: HttpJsonOptions) {
 
     /** Reads a response head; false for an interim (1xx) answer. */
     private head(text: string) {
-      const lines = text.split('\r\n')
-      const statusLine = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: |$)/.exec(lines[0] as string)
-      if (!statusLine) throw failure(`not an HTTP/1.x answer: ${JSON.stringify(lines[0]?.slice(0, 40))}`, 'EPROTO')
-      const status = Number(statusLine[2])
-      if (status < 200 && status !== 101) return false
-      if (status === 101) throw failure('the server switched protocols', 'EPROTO')
-      this.status = status
-      this.close = statusLine[1] === '0'
-      for (let i = 1; i < lines.length; i++) {
-        const line = lines[i] as string
-        const colon = line.indexOf(':')
-        if (colon <= 0) throw failure(`a malformed answer header: ${JSON.stringify(line.slice(0, 40))}`, 'EPROTO')
-        const name = line.slice(0, colon).toLowerCase()
-        const value = line
-          .slice(colon + 1)
-          .trim()
-          .toLowerCase()
-        if (name === 'content-length') {
-          if (!/^\d{1,15}$/.test(value) || (this.length >= 0 && this.length !== Number(value)))
-            throw failure(`a bad content-length: ${JSON.stringify(value)}`, 'EPROTO')
-          this.length = Number(value)
-          if (this.length > maxBody) throw failure('the answer is too large', 'EPROTO')
-        } else if (name === 'transfer-encoding') {
-          // Only `chunked` alone: a body in another coding (gzip, …) is not JSON to read.
-          this.chunked = value === 'chunked'
-          if (!this.chunked) throw failure(`an unsupported transfer-encoding: ${value}`, 'EPROTO')
-        } else if (name === 'connection') {
-          if (/(?:^|,)\s*close\s*(?:,|$)/.test(value)) this.close = true
-          else if (/(?:^|,)\s*keep-alive\s*(?:,|$)/.test(value) && statusLine[1] === '0') this.close = false
-        } else if (name === 'keep-alive') {
-          const timeout = /(?:^|,)\s*timeout=(\d+)/.exec(value)
-          // Leave a second's margin before the server's own timeout.
-          if (timeout) this.keepFor = Math.min(idleMs, (Number(timeout[1]) - 1) * 1000)
-        }
-      }
-      // A chunked body's length is in its chunks, whatever content-length said; an answer
-      // that names both is not trusted with the connection afterwards.
-      if (this.chunked) {
-        if (this.length >= 0) this.close = true
-        this.length = -1
-      }
-      // These never have a body, whatever their headers say.
-      if (status === 204 || status === 304 || this.call?.bodiless) {
-        this.chunked = false
-        this.length = 0
-      }
+      const head = parseResponseHead(text, this.length, this.call?.bodiless === true)
+      if (!head) return false
+      this.status = head.status
+      this.close = head.close
+      this.length = head.length
+      this.chunked = head.chunked
+      if (head.keepAliveSeconds !== undefined) this.keepFor = Math.min(idleMs, (head.keepAliveSeconds - 1) * 1000)
       return true
     }
 
