@@ -13,6 +13,32 @@ export type SettlementRow = {
   createdAt: number
 }
 
+/** The ledger's columns of a settlement, as both SQL stores read them. */
+export type SettlementColumns = {
+  id: string
+  state: string
+  amount: string
+  payer: string
+  network: string
+  resource: string
+  tx_hash: string | null
+  created_at: number | bigint
+}
+
+/** A settlement row as the dashboard lists it. */
+export function settlementRow(r: SettlementColumns): SettlementRow {
+  return {
+    id: r.id,
+    state: r.state,
+    amount: BigInt(r.amount),
+    payer: r.payer,
+    network: r.network,
+    resource: r.resource,
+    transaction: r.tx_hash ?? undefined,
+    createdAt: Number(r.created_at),
+  }
+}
+
 /**
  * What the ledger of record says about [from, to): the money received (payments settled,
  * pending or reconciled, as `payerStats` counts them), per payer and per slot of `stepMs`,

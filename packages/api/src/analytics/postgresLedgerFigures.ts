@@ -5,7 +5,9 @@ import {
   earningStates,
   emptyFigures,
   type LedgerFiguresReader,
+  type SettlementColumns,
   settlementCounts,
+  settlementRow,
   settlementStates,
 } from './ledgerFigures.js'
 
@@ -32,29 +34,11 @@ export function postgresLedgerFigures(url: string): LedgerFiguresReader {
           group by 1, 2`
         for (const row of earned) addEarning(figures, row.slot, row.payer, row.n, BigInt(row.amount))
         const recent = await sql<
-          {
-            id: string
-            state: string
-            amount: string
-            payer: string
-            network: string
-            resource: string
-            tx_hash: string | null
-            created_at: bigint
-          }[]
+          SettlementColumns[]
         >`select id, state, amount::text as amount, payer, network, resource, tx_hash, created_at from x402_payments
           where created_at >= ${from} and created_at < ${to} and state in ${sql(settlementStates)}
           order by seq desc limit 20`
-        figures.recent = recent.map((r) => ({
-          id: r.id,
-          state: r.state,
-          amount: BigInt(r.amount),
-          payer: r.payer,
-          network: r.network,
-          resource: r.resource,
-          transaction: r.tx_hash ?? undefined,
-          createdAt: Number(r.created_at),
-        }))
+        figures.recent = recent.map(settlementRow)
         return figures
       }),
     close,

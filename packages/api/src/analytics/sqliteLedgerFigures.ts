@@ -4,7 +4,9 @@ import {
   earningStates,
   emptyFigures,
   type LedgerFiguresReader,
+  type SettlementColumns,
   settlementCounts,
+  settlementRow,
   settlementStates,
 } from './ledgerFigures.js'
 
@@ -60,26 +62,8 @@ export function sqliteLedgerFigures(path: string): LedgerFiguresReader {
           WHERE created_at >= ? AND created_at < ? AND state IN (${quoted(settlementStates)})
           ORDER BY rowid DESC LIMIT 20`,
         )
-        .all(from, to) as {
-        id: string
-        state: string
-        amount: string
-        payer: string
-        network: string
-        resource: string
-        tx_hash: string | null
-        created_at: number | bigint
-      }[]
-      figures.recent = recent.map((r) => ({
-        id: r.id,
-        state: r.state,
-        amount: BigInt(r.amount),
-        payer: r.payer,
-        network: r.network,
-        resource: r.resource,
-        transaction: r.tx_hash ?? undefined,
-        createdAt: Number(r.created_at),
-      }))
+        .all(from, to) as SettlementColumns[]
+      figures.recent = recent.map(settlementRow)
       return figures
     },
     async close() {
