@@ -1,16 +1,11 @@
 import { adminPath } from './adminRoute.js'
 import { observePaths, observeSchemas } from './observeOpenApi.js'
+import { errors, json, object, ok, operation, ref, type Schema } from './openApiParts.js'
 import { statsOpenApiPaths } from './statsOpenApi.js'
 import { webhookPaths, webhookSchemas } from './webhookOpenApi.js'
 
-type Schema = Record<string, unknown>
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: Schema) => ({ 'application/json': { schema } })
-const ok = (description: string, schema: Schema, status = '200') => ({
-  [status]: { description, content: json(schema) },
-})
-const errors = (...statuses: string[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: `#/components/responses/Error${s}` }]))
+const op = operation('admin', '401', '403')
+
 const idParam = {
   name: 'id',
   in: 'path',
@@ -20,18 +15,6 @@ const idParam = {
 }
 const money = { type: 'string', pattern: '^[0-9]+(\\.[0-9]+)?$', description: 'Dollars, as a decimal string.' }
 const ms = { type: 'integer', description: 'Milliseconds since 1970.' }
-const object = (properties: Schema, required: string[] = []) => ({
-  type: 'object',
-  properties,
-  ...(required.length ? { required } : {}),
-})
-const op = (operationId: string, summary: string, responses: Schema, extra: Schema = {}) => ({
-  operationId,
-  summary,
-  tags: ['admin'],
-  ...extra,
-  responses: { ...responses, ...errors('401', '403') },
-})
 
 const schemas = {
   Error: object({ error: { type: 'string' }, reason: { type: 'string' }, message: { type: 'string' } }, [

@@ -1,31 +1,16 @@
 // The payments, credit and export endpoints of the admin API in its OpenAPI document
 // (adminOpenApi.ts merges them): docs/admin-api.md is their page.
 
-type Schema = Record<string, unknown>
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: Schema) => ({ 'application/json': { schema } })
-const ok = (description: string, schema: Schema) => ({ '200': { description, content: json(schema) } })
-const errors = (...statuses: string[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: `#/components/responses/Error${s}` }]))
+import { errors, json, object, ok, operation, ref, type Schema, time } from './openApiParts.js'
+
+const op = operation('admin', '401', '403')
+
 const money = { type: 'string', pattern: '^-?[0-9]+(\\.[0-9]+)?$', description: 'Dollars, as a decimal string.' }
-const time = { type: 'string', format: 'date-time' }
-const object = (properties: Schema, required: string[] = []) => ({
-  type: 'object',
-  properties,
-  ...(required.length ? { required } : {}),
-})
 const query = (name: string, description: string, schema: Schema = { type: 'string' }) => ({
   name,
   in: 'query',
   schema,
   description,
-})
-const op = (operationId: string, summary: string, responses: Schema, extra: Schema = {}) => ({
-  operationId,
-  summary,
-  tags: ['admin'],
-  ...extra,
-  responses: { ...responses, ...errors('401', '403') },
 })
 const filters = [
   query('payer', 'The payer’s 0x address'),

@@ -1,28 +1,10 @@
 import { webhookEventTypes } from '../webhooks/types.js'
+import { errors, json, object, ok, operation, ref, time } from './openApiParts.js'
 
 // The webhook endpoints' part of the admin API's OpenAPI document (adminOpenApi.ts).
 
-type Schema = Record<string, unknown>
-const ref = (name: string): Schema => ({ $ref: `#/components/schemas/${name}` })
-const json = (schema: Schema) => ({ 'application/json': { schema } })
-const errors = (...statuses: string[]) =>
-  Object.fromEntries(statuses.map((s) => [s, { $ref: `#/components/responses/Error${s}` }]))
-const ok = (description: string, schema: Schema, status = '200') => ({
-  [status]: { description, content: json(schema) },
-})
-const object = (properties: Schema, required: string[] = []) => ({
-  type: 'object',
-  properties,
-  ...(required.length ? { required } : {}),
-})
-const op = (operationId: string, summary: string, responses: Schema, extra: Schema = {}) => ({
-  operationId,
-  summary,
-  tags: ['webhooks'],
-  ...extra,
-  responses: { ...responses, ...errors('401', '403', '404') },
-})
-const time = { type: 'string', format: 'date-time' }
+const op = operation('webhooks', '401', '403', '404')
+
 const events = { type: 'array', items: { type: 'string', enum: [...webhookEventTypes, '*'] } }
 const idParam = (description: string) => ({
   name: 'id',
