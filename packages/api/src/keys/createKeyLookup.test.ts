@@ -57,10 +57,13 @@ describe('createKeyLookup', () => {
     const { key, record } = await mine.create({ name: 'acme', plan: 'free', mode: 'live' })
     const lookup = createKeyLookup(mine, { plans: [plans.free()], now: ticking() })
     expect((await lookup.find(key)).ok).toBe(true)
-    // The other process writes the file with the SQLite driver alone: a commit this one did not make.
+    // The other process writes the file with a SQLite driver alone: a commit this one did not
+    // make. better-sqlite3 where its native module loads for this Node, else node:sqlite (as the
+    // stores choose, ledger/openSqlite.ts).
     const driver = createRequire(import.meta.url).resolve('better-sqlite3')
-    const script = `const D = require(${JSON.stringify(driver)}); const db = new D(process.argv[1]);
-      db.pragma('busy_timeout = 5000'); db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(Date.now(), process.argv[2]); db.close()`
+    const script = `let db; try { const D = require(${JSON.stringify(driver)}); db = new D(process.argv[1]) }
+      catch { const { DatabaseSync } = require('node:sqlite'); db = new DatabaseSync(process.argv[1]) }
+      db.exec('PRAGMA busy_timeout = 5000'); db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ?').run(Date.now(), process.argv[2]); db.close()`
     await promisify(execFile)(process.execPath, ['-e', script, path, record.id], { timeout: 20_000 })
     expect(await lookup.find(key)).toMatchObject({ ok: false, reason: 'key_revoked' })
   })
