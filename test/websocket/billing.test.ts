@@ -245,7 +245,7 @@ describe('billing an open WebSocket from credit', () => {
       const broke = await connect(`${s.app.ws}/stream`, { headers: { authorization: `Bearer ${empty}` } })
       if (broke.kind !== 'refused') throw new Error('an account without enough credit connected')
       expect(broke.status).toBe(402)
-      expect(JSON.parse(broke.body).error).toBe('insufficient_credit')
+      expect(JSON.parse(broke.body).reason).toBe('insufficient_credit')
       expect(broke.headers['payment-required']).toBeTruthy()
     } finally {
       await s.app.stop()

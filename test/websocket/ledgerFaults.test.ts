@@ -2,7 +2,7 @@ import { createX402WebSocket, type WebSocketPayment, type X402WebSocketOptions }
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type WebSocket from 'ws'
 import { type Stack, startStack } from '../helpers/stack.js'
-import { connect, type Opened, serveWs, until } from './wsHelpers.js'
+import { connect, creditTools, type Opened, serveWs, until } from './wsHelpers.js'
 
 // The credit ledger under an open billed stream: reservations kept alive past their ttl while
 // the stream lives, a ledger that fails mid-stream (closed with 4402, no crash, a receipt
@@ -32,13 +32,13 @@ async function billed(options: Record<string, unknown>, onConnection: (ws: WebSo
     payments.push(payment)
     onConnection(ws)
   })
-  const credits = paid.paywall.credits as NonNullable<typeof paid.paywall.credits>
-  const service = (paid.paywall.config.credits as NonNullable<typeof paid.paywall.config.credits>).service
-  const grant = async (amount: number) =>
-    (await credits.grant({ amount, ref: `grant-${Math.random()}` })).token as string
-  const captured = async (account: string) =>
-    (await service.entries(account, 500)).filter((e) => e.kind === 'capture').reduce((sum, e) => sum - e.amount, 0n)
-  return { paid, app, payments, receipts, errors, credits, service, grant, captured }
+  const { credits, service, grant, captured } = creditTools(paid)
+  const openWith = async (token: string) => {
+    const opened = await connect(`${app.ws}/stream`, { headers: { authorization: `Bearer ${token}` } })
+    if (opened.kind !== 'open') throw new Error(`refused: ${opened.status} ${opened.body}`)
+    return opened as Opened
+  }
+  return { paid, app, payments, receipts, errors, credits, service, grant, captured, openWith }
 }
 
 const echo = (ws: WebSocket) => {
@@ -46,6 +46,13 @@ const echo = (ws: WebSocket) => {
   ws.on('message', () => ws.send(JSON.stringify({ n: n++ })))
 }
 const pause = (ms: number) => new Promise((r) => setTimeout(r, ms))
+/** Asks for messages `from` to `to` one at a time, while the stream is open. */
+async function pull(ws: WebSocket, got: Opened['got'], from: number, to: number) {
+  for (let i = from; i < to && ws.readyState === 1; i++) {
+    ws.send('next')
+    await until(() => got.app().length > i || ws.readyState !== 1)
+  }
+}
 
 describe('the credit ledger under an open WebSocket', () => {
   it('keeps its reservation past the ttl while open (the reconciler expires nothing), charges exactly, and receipts show the path only', async () => {
@@ -84,15 +91,9 @@ describe('the credit ledger under an open WebSocket', () => {
   it('a capture that fails under the stream closes it with 4402, reports the error, and still ends with a receipt', async () => {
     const s = await billed({ billing: { perMessage: 0.0001 }, reserveUnits: 10 }, echo)
     try {
-      const token = await s.grant(0.5)
-      const opened = await connect(`${s.app.ws}/stream`, { headers: { authorization: `Bearer ${token}` } })
-      if (opened.kind !== 'open') throw new Error(`refused: ${opened.status} ${opened.body}`)
-      const { ws, got } = opened as Opened
+      const { ws, got } = await s.openWith(await s.grant(0.5))
       // Past half of the first block: the next one is reserved ahead.
-      for (let i = 0; i < 8; i++) {
-        ws.send('next')
-        await until(() => got.app().length > i)
-      }
+      await pull(ws, got, 0, 8)
       const meter = s.payments[0]?.meter
       if (!meter) throw new Error('the connection was not metered')
       // The credit store goes away (both owners of the ledger close it): capturing the first block, once used, fails.
@@ -104,6 +105,26 @@ describe('the credit ledger under an open WebSocket', () => {
       expect(closed.reason).toMatch(/^credit_unavailable/)
       await meter.closed
       await until(() => s.receipts.length === 1)
+      expect(s.errors.length).toBeGreaterThan(0)
+    } finally {
+      await s.app.stop().catch(() => {})
+    }
+  })
+
+  it('a next block the credit store cannot reserve closes the stream with credit_unavailable, not insufficient_credit', async () => {
+    const s = await billed({ billing: { perMessage: 0.0001 }, reserveUnits: 10 }, echo)
+    try {
+      const { ws, got } = await s.openWith(await s.grant(0.5))
+      // Below half of the first block: no next one reserved yet.
+      await pull(ws, got, 0, 3)
+      await s.paid.paywall.close()
+      await s.app.seller.paywall.close()
+      await pull(ws, got, 3, 15)
+      const closed = await got.closed
+      expect(closed.code).toBe(4402)
+      // The account has credit: the store failed, and the caller is told so.
+      expect(closed.reason).toMatch(/^credit_unavailable/)
+      expect(got.notices('x402.credit_exhausted')).toEqual([])
       expect(s.errors.length).toBeGreaterThan(0)
     } finally {
       await s.app.stop().catch(() => {})

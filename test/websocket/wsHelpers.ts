@@ -1,9 +1,45 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { createServer, type IncomingMessage, request, type Server } from 'node:http'
 import type { X402WebSocket } from '402x-api'
 import { x402Credits } from '402x-api'
 import express from 'express'
+import { afterAll, beforeAll } from 'vitest'
 import WebSocket, { WebSocketServer } from 'ws'
-import { close, listen } from '../helpers/stack.js'
+import { close, listen, type Stack, startStack } from '../helpers/stack.js'
+
+/** A devchain and facilitator for this test file (started before its tests, stopped after), and its funded buyers. */
+export function chainForTests() {
+  let stack: Stack | undefined
+  beforeAll(async () => {
+    stack = await startStack()
+  }, 120_000)
+  afterAll(async () => {
+    await stack?.stop()
+  })
+  const get = () => {
+    if (!stack) throw new Error('the stack is not started')
+    return stack
+  }
+  return {
+    get stack() {
+      return get()
+    },
+    buyer: (i: number) => get().chain.buyers[i] as { address: `0x${string}`; privateKey: `0x${string}` },
+  }
+}
+
+/** A WebSocket paywall's credit: operator grants, and the sum of an account's captures. */
+export function creditTools(paid: X402WebSocket) {
+  const credits = paid.paywall.credits as NonNullable<X402WebSocket['paywall']['credits']>
+  const service = (paid.paywall.config.credits as NonNullable<X402WebSocket['paywall']['config']['credits']>).service
+  return {
+    credits,
+    service,
+    grant: async (amount: number) => (await credits.grant({ amount, ref: `grant-${Math.random()}` })).token as string,
+    /** A capture takes the reservation off hold: the charge goes to revenue, the rest back to the caller. */
+    captured: async (account: string) =>
+      (await service.entries(account, 500)).filter((e) => e.kind === 'capture').reduce((sum, e) => sum - e.amount, 0n),
+  }
+}
 
 export type Opened = {
   kind: 'open'
@@ -51,6 +87,28 @@ export function connect(
       clearTimeout(timer)
       reject(error)
     })
+  })
+}
+
+/**
+ * Sends a raw upgrade request (Upgrade, Connection, version 13, and `headers`, which give the
+ * key) and resolves with the status of the answer: 101 when it was accepted.
+ */
+export function upgradeStatus(url: string, headers: Record<string, string>): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, {
+      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', ...headers },
+    })
+    req.on('response', (res) => {
+      res.resume()
+      resolve(res.statusCode ?? 0)
+    })
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy()
+      resolve(101)
+    })
+    req.on('error', reject)
+    req.end()
   })
 }
 

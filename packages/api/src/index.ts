@@ -149,6 +149,7 @@ export { createX402WebSocket } from './websocket/createX402WebSocket.js'
 export type {
   PaidVia,
   SocketMeterView,
+  TopUpOffer,
   WebSocketBilling,
   WebSocketNotice,
   WebSocketPayment,

@@ -2,9 +2,11 @@ import type { IncomingMessage, Server } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { formatMoney, X402Error } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
+import { checkUpgrade } from './checkUpgrade.js'
+import { Deliveries, shutdownReason, socketOf } from './deliveries.js'
 import { meterSocket } from './meterSocket.js'
 import { type Connect, payOnConnect } from './payOnConnect.js'
-import { closeReason, refusalNotice, writeRefusal } from './refusal.js'
+import { closeReason, refusal, refusalNotice, writeRefusal } from './refusal.js'
 import { resolveWebSocket } from './resolveWebSocket.js'
 import {
   paymentCloseCode,
@@ -60,6 +62,8 @@ export type X402WebSocket = {
 export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocket {
   const resolved = resolveWebSocket(options)
   const { paywall } = resolved
+  const report = (error: unknown) => paywall.events.emit('error', error)
+  const deliveries = new Deliveries(report)
   const connects = new WeakMap<IncomingMessage, Promise<Connect>>()
   /** Whether the 101 answer carried the payment's headers (then no `x402.credit` message is needed). */
   const headered = new WeakSet<IncomingMessage>()
@@ -68,21 +72,34 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
   const connectFor = (req: IncomingMessage): Promise<Connect> => {
     let found = connects.get(req)
     if (!found) {
-      found = payOnConnect(resolved, req).then((connect) => {
-        // A billed connect never bound to a socket (the app never metered it): nothing is charged.
-        if (connect.session) req.socket?.once('close', () => bound.has(connect) || void connect.undelivered?.())
-        return connect
-      })
+      found = deliveries.closing
+        ? shuttingDown()
+        : deliveries.track(
+            payOnConnect(resolved, req).then(async (connect) => {
+              deliveries.expect(connect, req)
+              if (!deliveries.closing || !connect.payment.verified) return connect
+              // Paid as the paywall closes: undone before its stores close, and refused.
+              await deliveries.undo(connect)
+              return shuttingDown()
+            }),
+          )
       connects.set(req, found)
     }
     return found
   }
 
+  /** The socket of a paid connect: metered when billed, told its token; or the connect undone if it is not open. */
   const bind = (connect: Connect, req: IncomingMessage, ws: SocketLike) => {
     const { payment, session } = connect
     if (!payment.verified || bound.has(connect)) return
+    if (ws.readyState !== 1 || (deliveries.closing && session) || !deliveries.deliver(connect)) {
+      // The caller left while it paid (or the server is closing): nothing is charged for it.
+      if (ws.readyState === 1) ws.close(1001, shutdownReason)
+      void deliveries.undo(connect)
+      return
+    }
     bound.add(connect)
-    if (payment.token && !headered.has(req) && ws.readyState === 1) {
+    if (payment.token && !headered.has(req)) {
       ws.send(
         JSON.stringify({
           type: 'x402.credit',
@@ -94,7 +111,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       )
     }
     if (!session || !resolved.billing) return
-    payment.meter = meterSocket(ws, {
+    const meter = meterSocket(ws, {
       session,
       unit: resolved.billing.unit,
       decimals: paywall.config.asset.decimals,
@@ -104,11 +121,13 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
         try {
           paywall.events.emit('receipt', { ...receipt, resource: resourceOf(req), account: payment.account ?? '' })
         } catch (error) {
-          paywall.events.emit('error', error)
+          report(error)
         }
       },
-      onError: (error) => paywall.events.emit('error', error),
+      onError: report,
     })
+    payment.meter = meter.view
+    deliveries.meter({ ws, end: meter.end, closed: meter.view.closed })
   }
 
   const verify: X402WebSocket['verify'] = async (req, given) => {
@@ -124,7 +143,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
     }
     if (!ws) {
       if (connect.session) {
-        await connect.undelivered?.()
+        await deliveries.undo(connect)
         throw new X402Error('invalid_config', {
           message:
             'x402WebSocket.verify(req) found no socket to bill: call it in the `connection` handler of a `ws` WebSocketServer, or pass the socket: verify(req, ws)',
@@ -140,8 +159,13 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
     verify,
     verifyClient(info, cb) {
       connectFor(info.req).then(
-        async ({ payment }) => {
-          if (payment.verified) return cb(true)
+        async (connect) => {
+          const { payment } = connect
+          if (payment.verified) {
+            cb(true)
+            // `ws` completes the handshake in `cb` (or has aborted it): an unbilled connect is delivered once open.
+            return deliveries.opened(connect)
+          }
           const body = await payment.response.clone().text()
           const headers: Record<string, string> = {}
           payment.response.headers.forEach((value, name) => {
@@ -165,19 +189,28 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       wss.on('headers', onHeaders)
       const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (upgradeOptions.path && new URL(req.url ?? '/', 'http://x').pathname !== upgradeOptions.path) return
+        // What `ws` would refuse is refused before anything is paid.
+        const malformed = checkUpgrade(req, wss)
+        if (malformed) {
+          void refusal(malformed.status, 'invalid_request', malformed.message).then((r) =>
+            writeRefusal(socket, r.response),
+          )
+          return
+        }
         connectFor(req)
           .then(async (connect) => {
             const { payment } = connect
             if (!payment.verified) return writeRefusal(socket, payment.response)
-            if (socket.destroyed) return void (await connect.undelivered?.())
+            if (socket.destroyed) return void (await deliveries.undo(connect))
             stashed.set(req, payment.headers)
+            // `ws` may still abort it (its server closed, say): the connect is then undone when the socket closes.
             wss.handleUpgrade(req, socket, head, (ws: SocketLike) => {
               bind(connect, req, ws)
               wss.emit('connection', ws, req)
             })
           })
           .catch((error) => {
-            paywall.events.emit('error', error)
+            report(error)
             socket.destroy()
           })
       }
@@ -188,9 +221,23 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       }
     },
     paywall,
-    close: () => paywall.close(),
+    async close() {
+      // Billed sockets closed (1001) and their charges written, paid connects not delivered undone: then the stores.
+      await deliveries.close()
+      await paywall.close()
+    },
   }
 }
+
+/** The refusal of a connect while the paywall closes. */
+const shuttingDown = async (): Promise<Connect> => ({
+  payment: await refusal(
+    503,
+    'store_unavailable',
+    'this WebSocket paywall is shutting down: connect again in a moment',
+  ),
+  topUp: '',
+})
 
 /** The path of an upgrade request, without its query (which may carry a credit token or a payment). */
 function resourceOf(req: IncomingMessage): string {
@@ -199,13 +246,4 @@ function resourceOf(req: IncomingMessage): string {
   } catch {
     return '/'
   }
-}
-
-/** The `ws` WebSocket of an upgrade request, which `ws` (8.x) keeps on the request's socket. */
-function socketOf(req: IncomingMessage): SocketLike | undefined {
-  const socket = req.socket as unknown as Record<symbol, unknown> | undefined
-  if (!socket) return undefined
-  const key = Object.getOwnPropertySymbols(socket).find((s) => s.description === 'websocket')
-  const ws = key ? socket[key] : undefined
-  return ws && typeof (ws as SocketLike).send === 'function' ? (ws as SocketLike) : undefined
 }

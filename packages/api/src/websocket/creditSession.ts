@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { CreditService } from '../credits/creditService.js'
 
 /** One billed unit (a message, a KB, a second) in nano-units: what a session counts in. */
@@ -37,8 +38,8 @@ export class CreditSession {
   available = 0n
   refilling: Promise<boolean> | undefined
   closing: Promise<{ charged: bigint; balance: bigint }> | undefined
-  /** Captures of full blocks under way. */
-  private writes: Promise<unknown>[] = []
+  /** Captures of full blocks under way (each leaves the set once written: a long stream keeps none). */
+  private readonly writes = new Set<Promise<unknown>>()
 
   /** Keeps open reservations from expiring while the connection lives (every ttl/3). */
   private keepAlive: ReturnType<typeof setInterval> | undefined
@@ -160,6 +161,8 @@ export class CreditSession {
    * available, at most); `false` when there is none.
    */
   refill(waitingNano = 0n): Promise<boolean> {
+    // Closing: its reserve is being captured and released, and no block is added under it.
+    if (this.closing) return Promise.resolve(false)
     this.refilling ??= (async () => {
       try {
         const available = await this.input.service.available(this.input.account)
@@ -167,7 +170,9 @@ export class CreditSession {
         if (available <= 0n) return false
         const needed = this.chargeFor(this.nano + waitingNano) - this.covered()
         return await this.reserve(minOf(available, maxOf(needed, this.input.block)))
-      } catch {
+      } catch (error) {
+        // The store failed, not the credit: the stream stops as for any failed write (4402 credit_unavailable).
+        this.fail(error)
         return false
       } finally {
         this.refilling = undefined
@@ -180,6 +185,11 @@ export class CreditSession {
     const { service, account, ttlMs } = this.input
     const held = await service.reserve(account, amount, ttlMs)
     if (!held.ok) return false
+    if (this.closing) {
+      // Closed while it was reserved (a start racing a handshake that failed): nothing is held for it.
+      await service.release(account, held.reservationId, 'websocket_closed')
+      return false
+    }
     this.blocks.push({ id: held.reservationId, amount })
     this.open += amount
     this.limit = this.nanoFor(this.covered())
@@ -193,20 +203,20 @@ export class CreditSession {
     this.open -= first.amount
     this.capturing += first.amount
     const { service, account } = this.input
-    this.writes.push(
-      Promise.resolve()
-        .then(() => service.capture(account, first.id, first.amount))
-        .then(
-          () => {
-            this.capturing -= first.amount
-            this.captured += first.amount
-          },
-          (error) => {
-            this.capturing -= first.amount
-            this.fail(error)
-          },
-        ),
-    )
+    const write: Promise<unknown> = Promise.resolve()
+      .then(() => service.capture(account, first.id, first.amount))
+      .then(
+        () => {
+          this.capturing -= first.amount
+          this.captured += first.amount
+        },
+        (error) => {
+          this.capturing -= first.amount
+          this.fail(error)
+        },
+      )
+      .finally(() => this.writes.delete(write))
+    this.writes.add(write)
   }
 
   /** A reservation lives `ttlMs` unless extended: an open connection extends its blocks every ttl/3. */
@@ -220,8 +230,14 @@ export class CreditSession {
           Promise.resolve()
             .then(() => service.extend(block.id, ttlMs))
             .then(
-              (ok) => ok || this.fail(new Error(`the credit reservation ${block.id} expired under an open stream`)),
-              (error) => this.fail(error),
+              // An answer that comes back after the close (which captured or released the block) says nothing.
+              (ok) => {
+                if (!ok && !this.closing)
+                  this.fail(new Error(`the credit reservation ${block.id} expired under an open stream`))
+              },
+              (error) => {
+                if (!this.closing) this.fail(error)
+              },
             )
       },
       Math.max(10, ttlMs / 3),
@@ -239,11 +255,11 @@ export class CreditSession {
       this.keepAlive = undefined
       await this.refilling
       const { service, account } = this.input
-      await Promise.allSettled(this.writes)
+      await Promise.allSettled([...this.writes])
       let owed = minOf(this.charged(), this.captured + this.open) - this.captured
       // Each block on its own: one failed write neither stops the others nor the close.
       for (const block of this.blocks) {
-        const take = minOf(owed, block.amount)
+        const take = owed > 0n ? minOf(owed, block.amount) : 0n
         owed -= take
         try {
           if (take > 0n) await service.capture(account, block.id, take)
@@ -256,6 +272,17 @@ export class CreditSession {
       this.open = 0n
       this.blocks = []
       this.limit = -1n
+      // Full blocks are captured as they are used; a send counted in one and then failed (the
+      // socket went away under it) is not owed: what was captured beyond the charge goes back.
+      const over = this.captured - this.charged()
+      if (over > 0n) {
+        try {
+          await service.refund(account, over, `websocket:${randomUUID()}`, 'websocket sends not delivered')
+          this.captured -= over
+        } catch (error) {
+          this.report(error)
+        }
+      }
       let balance = 0n
       try {
         balance = await service.available(account)

@@ -1,6 +1,7 @@
 import { formatMoney } from '@402x/core'
 import type { CreditReceipt } from '../paywall/types.js'
 import { type CreditSession, maxNano, nanoPerUnit } from './creditSession.js'
+import { sentBytes } from './sentBytes.js'
 import { paymentCloseCode, type SocketLike, type SocketMeterView, type WebSocketNotice } from './types.js'
 
 export type MeterSocketInput = {
@@ -17,18 +18,10 @@ export type MeterSocketInput = {
 }
 
 const open = 1
-/** How often a connection billed per second is checked against its reserve. */
+/** How often a connection billed per second is checked against its reserve (and at the moment it runs out). */
 const tickMs = 250
 /** After a refill found no credit, how long before the next one is tried ahead of need. */
 const dryMs = 100
-
-/** Bytes of what `ws.send` is given: a string as UTF-8, else its bytes. */
-function byteLength(data: unknown): number {
-  if (typeof data === 'string') return Buffer.byteLength(data)
-  if (ArrayBuffer.isView(data) || data instanceof ArrayBuffer) return data.byteLength
-  if (Array.isArray(data)) return data.reduce((n: number, part) => n + byteLength(part), 0)
-  return Buffer.byteLength(String(data))
-}
 
 type Callback = ((error?: Error) => void) | undefined
 type Send = (data: unknown, options?: unknown, cb?: Callback) => void
@@ -41,7 +34,7 @@ type Queued = { data: unknown; options: unknown; cb: Callback; nano: bigint }
  * second, it is charged for the time it stays open. 402x's own notices are not billed.
  * The hot path compares nano-units with thresholds worked out when the reserve changes.
  */
-export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMeterView {
+export function meterSocket(ws: SocketLike, input: MeterSocketInput): { view: SocketMeterView; end(): void } {
   const { session, unit, decimals } = input
   const original = ws.send.bind(ws) as Send
   const perByte = unit === 'KB' ? nanoPerUnit / 1000n : 0n
@@ -58,8 +51,13 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   let waitingNano = 0n
   const startedAt = performance.now()
 
+  /** Whether the app is midway through a message sent in fragments (`fin: false`): no other message may go out then. */
+  let midMessage = false
+  /** Notices held until the app's fragmented message is finished. */
+  let held: WebSocketNotice[] = []
   const notify = (notice: WebSocketNotice) => {
-    if (ws.readyState === open) original(JSON.stringify(notice))
+    if (midMessage) held.push(notice)
+    else if (ws.readyState === open) original(JSON.stringify(notice))
   }
   const checkLow = () => {
     const left = session.left() + session.available
@@ -130,14 +128,31 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   const transmit = (data: unknown, options: unknown, cb: Callback, nano: bigint) => {
     session.nano += nano
     const done =
-      cb || perByte
+      cb || nano !== nanoPerUnit
         ? (error?: Error) => {
             if (error) session.remove(nano)
             cb?.(error)
           }
         : failedMessage
-    original(data, options, done)
+    try {
+      original(data, options, done)
+    } catch (error) {
+      // `ws` refused it outright (what it cannot send): nothing went out, nothing is charged.
+      session.remove(nano)
+      throw error
+    }
+    if ((midMessage || options !== undefined) && finished(options)) flushHeld()
     if (session.nano > watchAt) watch()
+  }
+  /** Tracks a fragmented message: `false` while it goes on, `true` once its last fragment (or any whole message) is sent. */
+  const finished = (options: unknown) => {
+    midMessage = (options as { fin?: boolean } | null)?.fin === false
+    return !midMessage && held.length > 0
+  }
+  const flushHeld = () => {
+    const notices = held
+    held = []
+    for (const notice of notices) notify(notice)
   }
   const drain = () => {
     while (head < waiting.length && ws.readyState === open) {
@@ -161,7 +176,12 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
       }
       // Not open (closing, closed): `ws` refuses it, and nothing is charged.
       if (ws.readyState !== open || ended) return original(data, options, cb)
-      const nano = perByte ? BigInt(byteLength(data)) * perByte : nanoPerUnit
+      // A message sent in fragments (`fin: false` until the last) is one message; its bytes are all billed.
+      const nano = perByte
+        ? BigInt(sentBytes(data)) * perByte
+        : (options as { fin?: boolean } | null | undefined)?.fin === false
+          ? 0n
+          : nanoPerUnit
       if (head === waiting.length && session.nano + nano <= session.limit) return transmit(data, options, cb, nano)
       waiting.push({ data, options, cb, nano })
       waitingNano += nano
@@ -170,25 +190,35 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   }
 
   const elapsedNano = () => (BigInt(Math.round((performance.now() - startedAt) * 1000)) * nanoPerUnit) / 1_000_000n
+  let timer: ReturnType<typeof setTimeout> | undefined
+  /** The next check: in `tickMs`, or at the moment the reserve runs out if that is sooner. */
+  const schedule = () => {
+    if (ended) return
+    const left = session.limit - session.nano
+    const ms = left > 0n ? Number((left * 1000n) / nanoPerUnit) : 0
+    timer = setTimeout(tick, Math.max(1, Math.min(tickMs, ms)))
+    timer.unref?.()
+  }
   /** Per second: bills the time so far while it is covered; else the next block, or the end. */
-  const tick = () => {
+  function tick() {
     if (ended) return
     const delta = elapsedNano() - session.nano
     if (session.fits(delta)) {
       session.nano += delta
-      return watch()
+      watch()
+      return schedule()
     }
-    if (session.refilling) return
-    session.refill().then((ok) => {
+    // Used up: wait for the block under way (or ask for one); the time past the reserve is never charged.
+    session.refill(delta).then((ok) => {
       if (ended) return
       const late = elapsedNano() - session.nano
       if (!ok && !session.fits(late)) return exhausted()
       if (session.fits(late)) session.nano += late
       watch()
+      schedule()
     }, input.onError)
   }
-  const timer = unit === 'second' ? setInterval(tick, tickMs) : undefined
-  timer?.unref?.()
+  if (unit === 'second') schedule()
 
   let resolveClosed!: (value: { charged: bigint; balance: bigint }) => void
   const closed = new Promise<{ charged: bigint; balance: bigint }>((resolve) => {
@@ -199,7 +229,7 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     if (ended) return
     ended = true
     watchAt = maxNano
-    if (timer) clearInterval(timer)
+    if (timer) clearTimeout(timer)
     // Charged for the time open; `close` never captures beyond what was reserved.
     if (unit === 'second') session.nano = elapsedNano()
     const unsent = waiting.slice(head)
@@ -207,10 +237,26 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
     head = 0
     for (const queued of unsent) queued.cb?.(new Error('the credit ran out before this message was sent'))
     const reserved = session.covered()
-    session.close().then(({ charged, balance }) => {
-      input.onClosed({ reserved, captured: charged, returned: reserved - charged, balance, decimals, refund: 'credit' })
-      resolveClosed({ charged, balance })
-    }, input.onError)
+    session.close().then(
+      ({ charged, balance }) => {
+        try {
+          input.onClosed({
+            reserved,
+            captured: charged,
+            returned: reserved - charged,
+            balance,
+            decimals,
+            refund: 'credit',
+          })
+        } finally {
+          resolveClosed({ charged, balance })
+        }
+      },
+      (error) => {
+        input.onError(error)
+        resolveClosed({ charged: session.captured, balance: 0n })
+      },
+    )
   }
   ws.on('close', finish)
   // A ledger write failed under the stream (a capture, keeping a reservation): it stops here.
@@ -227,8 +273,11 @@ export function meterSocket(ws: SocketLike, input: MeterSocketInput): SocketMete
   checkLow()
   rearm()
   return {
-    charged: () => session.charged(),
-    units: () => Number((session.nano * 1000n) / nanoPerUnit) / 1000,
-    closed,
+    view: {
+      charged: () => session.charged(),
+      units: () => Number((session.nano * 1000n) / nanoPerUnit) / 1000,
+      closed,
+    },
+    end: finish,
   }
 }

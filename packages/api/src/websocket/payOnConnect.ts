@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http'
-import { decodeHeader, formatMoney, SettleResponseSchema, headers as x402Headers } from '@402x/core'
+import { decodeHeader, formatMoney, SettleResponseSchema, siwxHeader, headers as x402Headers } from '@402x/core'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, parseCreditToken, receiptHeader, tokenHeader } from '../paywall/credits.js'
 import type { RequestHead } from '../paywall/types.js'
+import { creditRefusal } from './creditRefusal.js'
 import { CreditSession } from './creditSession.js'
 import { refusal, refusalOf } from './refusal.js'
 import type { WebSocketPayment } from './types.js'
@@ -51,7 +52,7 @@ export async function payOnConnect(ws: ResolvedWebSocket, req: IncomingMessage):
   const context = { req, ...(req.socket?.remoteAddress ? { ip: req.socket.remoteAddress } : {}) }
   try {
     if (!ws.billing) return { ...(await payPrice(ws, head, context)), topUp }
-    return { ...(await payDeposit(ws, head, context, topUp)), topUp }
+    return { ...(await payDeposit(ws, head, context, origin)), topUp }
   } catch (error) {
     ws.paywall.events.emit('error', error)
     const refused = await refusal(
@@ -101,8 +102,17 @@ async function payPrice(ws: ResolvedWebSocket, head: RequestHead, context: Conte
   }
 }
 
-/** A head for `POST /__402x/credits?amount=<deposit>` with the upgrade's credentials: the deposit's challenge, or its payment. */
-function depositHead(head: RequestHead, amount: string, withToken: boolean): RequestHead {
+/** Request headers a challenge is asked without: a payment (and its sign-in) would be taken again. */
+const paymentHeaders = new Set(
+  [x402Headers.paymentSignature, x402Headers.v1Payment, siwxHeader].map((h) => h.toLowerCase()),
+)
+
+/**
+ * A head for `POST /__402x/credits?amount=<deposit>` with the upgrade's credentials (its
+ * token, which names the account to top up): to `pay` the deposit with the upgrade's
+ * payment, or for its `challenge` alone.
+ */
+function depositHead(head: RequestHead, amount: string, mode: 'pay' | 'challenge'): RequestHead {
   const url = new URL(creditsPath, head.parsedUrl as URL)
   url.searchParams.set('amount', amount)
   const base = head.headers
@@ -110,7 +120,9 @@ function depositHead(head: RequestHead, amount: string, withToken: boolean): Req
     method: 'POST',
     url: url.href,
     parsedUrl: url,
-    headers: { get: (name) => (!withToken && name.toLowerCase() === 'authorization' ? null : base.get(name)) },
+    headers: {
+      get: (name) => (mode === 'challenge' && paymentHeaders.has(name.toLowerCase()) ? null : base.get(name)),
+    },
   }
 }
 
@@ -123,9 +135,10 @@ async function payDeposit(
   ws: ResolvedWebSocket,
   head: RequestHead,
   context: Context,
-  topUp: string,
+  origin: string,
 ): Promise<Omit<Connect, 'topUp'>> {
   const billing = ws.billing as NonNullable<ResolvedWebSocket['billing']>
+  const topUp = `${origin}${creditsPath}`
   const service = (ws.paywall.config.credits as NonNullable<Paywall['config']['credits']>).service
   const presented = parseCreditToken(head.headers.get('authorization'))
   const paying = Boolean(head.headers.get(x402Headers.paymentSignature) ?? head.headers.get(x402Headers.v1Payment))
@@ -135,7 +148,7 @@ async function payDeposit(
   let transaction: string | undefined
   if (paying || !presented) {
     // The credit endpoint prices, verifies, settles and credits the deposit: one path for all credit bought.
-    const decision = await ws.paywall.handle(depositHead(head, billing.deposit, true), undefined, context)
+    const decision = await ws.paywall.handle(depositHead(head, billing.deposit, 'pay'), undefined, context)
     if (decision.type === 'skip') throw new Error('the credit endpoint was not served')
     if (decision.type === 'proceed') {
       await decision.abort('a WebSocket deposit is answered by the credit endpoint')
@@ -176,16 +189,21 @@ async function payDeposit(
   const started = await session.start()
   if (!started.ok) {
     const decimals = ws.paywall.config.asset.decimals
+    const credits = ws.paywall.config.credits as NonNullable<Paywall['config']['credits']>
     // The deposit's challenge, so that the caller can pay more into this account as it connects again.
-    const challenge = await ws.paywall.handle(depositHead(head, billing.deposit, true), undefined, context)
-    const required = challenge.type === 'respond' ? sent(challenge.response, x402Headers.paymentRequired) : null
-    const refused = await refusal(
-      402,
-      'insufficient_credit',
-      `this stream needs at least $${formatMoney(session.chargeFor(1_000_000_000n), decimals)} of credit and the account has $${formatMoney(started.available, decimals)}: top up with POST ${topUp}?amount=<dollars> and this token, or connect with a payment of the deposit`,
-    )
-    if (required) refused.response.headers.set(x402Headers.paymentRequired, required)
-    return { payment: refused }
+    const challenge = await ws.paywall.handle(depositHead(head, billing.deposit, 'challenge'), undefined, context)
+    const least = formatMoney(session.chargeFor(1_000_000_000n), decimals)
+    const response = await creditRefusal({
+      challenge: challenge.type === 'respond' ? challenge.response : undefined,
+      credits,
+      origin,
+      available: started.available,
+      message: `this stream needs at least $${least} of credit to connect and this token's account has $${formatMoney(started.available, decimals)}: top it up with POST ${topUp}?amount=<dollars> (from $${formatMoney(credits.topUp.min, decimals)} to $${formatMoney(credits.topUp.max, decimals)}) and this token, then connect again; or connect again with this token and a payment of the deposit ($${billing.deposit}, the PAYMENT-REQUIRED challenge), which tops it up`,
+    })
+    if (challenge.type === 'proceed') await challenge.abort('a WebSocket deposit challenge is only read')
+    // A deposit paid on this connect is credit on the account all the same: its token goes back.
+    if (token) response.headers.set(tokenHeader, token)
+    return { payment: await refusalOf(response) }
   }
   return {
     payment: {

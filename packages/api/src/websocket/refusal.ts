@@ -2,14 +2,14 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { headers as x402Headers } from '@402x/core'
 import { errorResponse } from '../paywall/responses.js'
-import type { WebSocketNotice, WebSocketPayment } from './types.js'
+import type { TopUpOffer, WebSocketNotice, WebSocketPayment } from './types.js'
 
 type Refused = Extract<WebSocketPayment, { verified: false }>
 
 /** A refused connect, from the paywall's answer: its status, reason code and message. */
 export async function refusalOf(response: Response): Promise<Refused> {
   const text = await response.clone().text()
-  let body: { reason?: unknown; error?: unknown; message?: unknown } = {}
+  let body: { reason?: unknown; error?: unknown; message?: unknown; credits?: unknown } = {}
   try {
     body = JSON.parse(text)
   } catch {}
@@ -27,7 +27,8 @@ export async function refusalOf(response: Response): Promise<Refused> {
       : response.status === 402
         ? 'this WebSocket is paid: connect again with a payment for the PAYMENT-REQUIRED challenge (header PAYMENT-SIGNATURE, subprotocol x402-payment.<base64url> or ?x402-payment=), or a credit token'
         : `the upgrade was refused with HTTP ${response.status}`
-  return { verified: false, status: response.status, reason, message, response }
+  const credits = body.credits && typeof body.credits === 'object' ? (body.credits as TopUpOffer) : undefined
+  return { verified: false, status: response.status, reason, message, response, ...(credits ? { credits } : {}) }
 }
 
 /** A refusal made here (bad input, a fault) rather than by the paywall. */
@@ -56,6 +57,7 @@ export function refusalNotice(refused: Refused): WebSocketNotice {
     reason: refused.reason,
     message: refused.message,
     ...(header ? { paymentRequired: header } : {}),
+    ...(refused.credits ? { credits: refused.credits } : {}),
   }
 }
 

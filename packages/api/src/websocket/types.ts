@@ -46,6 +46,8 @@ export type SocketLike = {
   readonly readyState: number
   send(data: unknown, options?: unknown, cb?: (error?: Error) => void): void
   close(code?: number, reason?: string): void
+  /** Cuts the connection at once (`ws` has it): `close()` uses it on a caller that does not answer. */
+  terminate?(): void
   on(event: 'close', listener: () => void): unknown
 }
 
@@ -59,6 +61,8 @@ export type ServerLike = {
   ): void
   emit(event: 'connection', ws: unknown, req: IncomingMessage): boolean
   on(event: 'headers', listener: (headers: string[], req: IncomingMessage) => void): unknown
+  /** `ws`'s test of its own `path` option: an upgrade it would refuse is refused before it is paid. */
+  shouldHandle?(req: IncomingMessage): unknown
 }
 
 /** How the connection was paid. */
@@ -93,7 +97,20 @@ export type WebSocketPayment =
       message: string
       /** The refusal as an HTTP answer (its `PAYMENT-REQUIRED` header is the challenge). */
       response: Response
+      /** On `insufficient_credit`: where and how much to top up, and the balance, as HTTP's 402 gives them. */
+      credits?: TopUpOffer
     }
+
+/** The top-up offer of a 402 for credit (`credits` in its body, the `402x-credits` extension). */
+export type TopUpOffer = {
+  /** `POST <topUp>?amount=<dollars>`, paid with x402, with the bearer token, tops the account up. */
+  topUp: string
+  minTopUp: string
+  maxTopUp: string
+  suggested: string
+  /** The presented token's available credit, in dollars. */
+  balance?: string
+}
 
 /** What a billed connection's meter shows. */
 export type SocketMeterView = {
@@ -127,6 +144,8 @@ export type WebSocketNotice =
       message: string
       /** The `PAYMENT-REQUIRED` header value of the refusal, when it has one. */
       paymentRequired?: string
+      /** On `insufficient_credit`: the top-up offer and the balance. */
+      credits?: TopUpOffer
     }
 
 /** The close code of a connection refused or ended for payment. */
