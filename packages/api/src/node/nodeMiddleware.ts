@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
-import { trackingHeaderNames, trackingPairs, type X402Caller } from '../paywall/callerView.js'
+import { trackingHeaderNames, trackingPairs } from '../paywall/callerView.js'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
