@@ -10,17 +10,25 @@ import express from 'express'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { cliBin, type DevProcess, startDevProcess } from '../helpers/devProcess.js'
 
-// `402x keys` as an operator runs it, against a real `402x dev` (its admin API open to this
-// machine on the local chain), and against a Base API behind X402_ADMIN_TOKEN.
+// `402x keys` as an operator runs it, against a real `402x dev` (run in its folder: the
+// admin token comes from its .402x/dev.json), and against a Base API behind X402_ADMIN_TOKEN.
 const execFileAsync = promisify(execFile)
 const env = { ...process.env }
 delete env.X402_API_URL
 delete env.X402_ADMIN_TOKEN
 type Result = { code: number; stdout: string; stderr: string }
 
+/** `402x …` in the dev's folder (`cwd` another one), as an operator runs it beside `402x dev`. */
 async function cli(...args: string[]): Promise<Result> {
+  return cliIn(dev.dir, ...args)
+}
+async function cliIn(cwd: string, ...args: string[]): Promise<Result> {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [cliBin, ...args], { env, timeout: 30_000 })
+    const { stdout, stderr } = await execFileAsync(process.execPath, [cliBin, ...args], {
+      env,
+      cwd,
+      timeout: 30_000,
+    })
     return { code: 0, stdout, stderr }
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string }
@@ -133,6 +141,28 @@ describe('402x keys against 402x dev', () => {
     })
     expect(stderr).toBe('')
     expect(JSON.parse(stdout).keys.length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('needs the token from this machine too: elsewhere without it, 401 saying where it is', async () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), '402x-elsewhere-'))
+    try {
+      const refused = await cliIn(elsewhere, 'keys', 'list', '--url', dev.ready.apiUrl, '--json')
+      expect(refused.code).toBe(1)
+      expect(json(refused)).toMatchObject({ error: 'invalid_admin_token', message: expect.stringMatching(/402x dev/) })
+      const token = dev.ready.adminToken
+      const given = await cliIn(elsewhere, 'keys', 'list', '--url', dev.ready.apiUrl, '--token', token, '--json')
+      expect(given.code).toBe(0)
+      // What a page in this machine's browser could send: no token, so nothing is made.
+      const forged = await fetch(`${dev.ready.apiUrl}/__402x/admin/keys`, {
+        method: 'POST',
+        headers: { 'content-type': 'text/plain', origin: 'http://evil.localhost' },
+        body: JSON.stringify({ name: 'csrf', plan: 'pro' }),
+      })
+      expect(forged.status).toBe(401)
+      expect(json(given).keys.map((k: { name: string }) => k.name)).not.toContain('csrf')
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true })
+    }
   })
 })
 

@@ -13,7 +13,12 @@ type Ready = { apiUrl: string; dashboardUrl: string; adminToken: string; demoTra
 
 async function cli(...args: string[]) {
   try {
-    const { stdout, stderr } = await execFileAsync(process.execPath, [cliBin, ...args], { env, timeout: 30_000 })
+    // In the dev's folder, as an operator runs it: the admin token comes from its .402x/dev.json.
+    const { stdout, stderr } = await execFileAsync(process.execPath, [cliBin, ...args], {
+      env,
+      cwd: dev.dir,
+      timeout: 30_000,
+    })
     return { code: 0, stdout, stderr }
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string }

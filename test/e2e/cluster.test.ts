@@ -134,7 +134,7 @@ describe.skipIf(!databaseUrl || !redisReady)('three instances on PostgreSQL and 
     const admin = (path: string, body?: unknown) =>
       fetch(at(0, `/__402x/admin${path}`), {
         method: body ? 'POST' : 'GET',
-        headers: { 'content-type': 'application/json' },
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${ready.adminToken}` },
         ...(body ? { body: JSON.stringify(body) } : {}),
       }).then(async (r) => ({ status: r.status, json: (await r.json()) as Record<string, unknown> }))
     const created = await admin('/keys', { name: 'race', plan: 'pay-as-you-go' })

@@ -18,6 +18,8 @@ export type DevReady = {
   apiUrl: string
   payTo: string
   buyerPrivateKey: string
+  /** The demo API's admin token (also in its .402x/dev.json). */
+  adminToken: string
 }
 
 export type DevProcess = {

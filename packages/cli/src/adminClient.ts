@@ -1,4 +1,4 @@
-import { readDevState, X402Error } from '@402x/core'
+import { type DevState, readDevState, X402Error } from '@402x/core'
 
 export type AdminTarget = {
   /** The API's base URL, e.g. `http://127.0.0.1:4021`. */
@@ -8,11 +8,12 @@ export type AdminTarget = {
 
 /**
  * Where the admin API is: `--url`, else `X402_API_URL`, else the running `402x dev`'s demo
- * API; the token from `--token`, else `X402_ADMIN_TOKEN` (none: `402x dev` takes loopback
- * callers without one).
+ * API; the token from `--token`, else `X402_ADMIN_TOKEN`, else, for the running `402x dev`'s
+ * own API (`.402x/dev.json` in this folder, or `X402_STATE_DIR`), the token it made.
  */
 export function adminTarget(options: { url?: string | undefined; token?: string | undefined }): AdminTarget {
-  const url = options.url ?? (process.env.X402_API_URL || undefined) ?? readDevState()?.apiUrl
+  const dev = readDevState()
+  const url = options.url ?? (process.env.X402_API_URL || undefined) ?? dev?.apiUrl
   if (!url) {
     throw new X402Error('invalid_request', {
       message: 'no API to manage: pass --url http://127.0.0.1:4021, set X402_API_URL, or run `402x dev` in this folder',
@@ -23,7 +24,24 @@ export function adminTarget(options: { url?: string | undefined; token?: string 
       message: `--url is "${url}": give an http(s) URL, e.g. http://127.0.0.1:4021`,
     })
   }
-  return { url: url.replace(/\/+$/, ''), token: options.token ?? (process.env.X402_ADMIN_TOKEN || undefined) }
+  const token = options.token ?? (process.env.X402_ADMIN_TOKEN || undefined) ?? devTokenFor(dev, url)
+  return { url: url.replace(/\/+$/, ''), token }
+}
+
+/** The dev's admin token, for one of its own API URLs only: never sent to another server. */
+function devTokenFor(dev: DevState | undefined, url: string): string | undefined {
+  if (!dev?.adminToken) return undefined
+  const origin = originOf(url)
+  const own = [dev.apiUrl, ...(dev.apiUrls ?? [])].filter((u): u is string => Boolean(u)).map(originOf)
+  return origin !== undefined && own.includes(origin) ? dev.adminToken : undefined
+}
+
+function originOf(url: string): string | undefined {
+  try {
+    return new URL(url).origin
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -12,8 +12,12 @@ export const DevStateSchema = z.object({
   eip712: z.object({ name: z.string(), version: z.string() }),
   facilitatorUrl: z.string(),
   apiUrl: z.string().optional(),
+  /** Every demo API instance's URL (`--instances N`), the first being `apiUrl`. */
+  apiUrls: z.array(z.string()).optional(),
   payTo: z.string(),
   buyerPrivateKey: z.string(),
+  /** The demo API's admin token: the `402x` commands send it to `apiUrls` (the file is 0600). */
+  adminToken: z.string().optional(),
 })
 export type DevState = z.infer<typeof DevStateSchema>
 

@@ -49,6 +49,20 @@ describe('admin API auth', () => {
     expect(remote.status).toBe(403)
     expect(remote.json).toMatchObject({ error: 'admin_disabled' })
     expect(remote.json.message).toMatch(/X402_ADMIN_TOKEN/)
+    // A page of another site in this machine's browser: refused, nothing made.
+    const forged = await call(paywall, 'POST', '/__402x/admin/keys', {
+      body: { name: 'csrf', plan: 'free' },
+      headers: { origin: 'http://evil.example' },
+    })
+    expect(forged.status).toBe(403)
+    expect(forged.json).toMatchObject({ error: 'cross_origin_refused' })
+    expect((await call(paywall, 'GET', '/__402x/admin/keys')).json).toEqual({ keys: [] })
+    // Its own page, or a shell (no Origin), is let in.
+    const own = await call(paywall, 'POST', '/__402x/admin/keys', {
+      body: { name: 'own', plan: 'free' },
+      headers: { origin: 'http://127.0.0.1:4021' },
+    })
+    expect(own.status).toBe(201)
   })
 
   it('refuses a token that is not a string, by the option rules', () => {

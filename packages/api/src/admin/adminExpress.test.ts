@@ -104,3 +104,38 @@ describe('admin API on Express with two paywalls', () => {
     expect((await fetch(`${url}/__402x/admin/openapi.json`)).status).toBe(200)
   })
 })
+
+describe('dashboard sign-in behind a TLS-terminating proxy (Express)', () => {
+  it('sets Secure when Express trusts the proxy that says https; never on a header it does not trust', async () => {
+    const login = async (trust: boolean) => {
+      const app = express()
+      if (trust) app.set('trust proxy', 'loopback')
+      const middleware = x402Middleware({
+        payTo: '0x1111111111111111111111111111111111111111',
+        network: 'eip155:8453',
+        facilitator: 'http://127.0.0.1:9',
+        ledger: join(dir, `ledger-proxy-${trust}.db`),
+        reconcileIntervalMs: 0,
+        adminToken: 'proxy-admin-token',
+        routes: { 'GET /api/data': 0.01 },
+      } as PaywallOptions)
+      app.use(middleware)
+      const server: Server = createServer(app)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      closers.push(
+        () => new Promise((resolve) => server.close(resolve)),
+        () => middleware.paywall.close(),
+      )
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+      const answer = await fetch(`${url}/__402x/dashboard/login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-forwarded-proto': 'https' },
+        body: JSON.stringify({ token: 'proxy-admin-token' }),
+      })
+      expect(answer.status).toBe(204)
+      return answer.headers.get('set-cookie') as string
+    }
+    expect(await login(true)).toMatch(/; Secure$/)
+    expect(await login(false)).not.toMatch(/Secure/)
+  })
+})

@@ -28,9 +28,14 @@ export function hasSession(cookie: string | null | undefined, token: string): bo
   return false
 }
 
-/** The `Set-Cookie` that signs in (`secure` over https), for 7 days. */
+/**
+ * The `Set-Cookie` that signs in, for 7 days; `secure` when the API is reached over https
+ * (its `publicUrl`, TLS, or a proxy the framework trusts: Express `trust proxy`, Fastify
+ * `trustProxy`).
+ */
 export const sessionCookie = (token: string, secure: boolean) =>
   `${sessionCookieName}=${sessionValue(token)}; Path=/__402x; HttpOnly; SameSite=Strict; Max-Age=604800${secure ? '; Secure' : ''}`
 
-/** The `Set-Cookie` that signs out. */
-export const clearedSessionCookie = `${sessionCookieName}=; Path=/__402x; HttpOnly; SameSite=Strict; Max-Age=0`
+/** The `Set-Cookie` that signs out (`secure` over https, as the cookie it replaces). */
+export const clearedSessionCookie = (secure: boolean) =>
+  `${sessionCookieName}=; Path=/__402x; HttpOnly; SameSite=Strict; Max-Age=0${secure ? '; Secure' : ''}`

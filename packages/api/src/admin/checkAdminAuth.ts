@@ -31,9 +31,11 @@ export type AdminAuthInput = {
 /**
  * Who may use the admin API: with a token, whoever presents it (compared in constant time,
  * over sha256 digests so that not even its length leaks), or the dashboard's session cookie
- * for reads; on the local chain, loopback callers that send no token too; without a token,
- * loopback callers on the local chain only, and nobody elsewhere. `undefined`: let the
- * request in.
+ * (reads, and writes from this API's own page); nobody else, on any network and from any
+ * address: a page open in this machine's browser could otherwise send this machine's
+ * requests (`402x dev` always sets a token, and its commands send it). Without a token:
+ * loopback callers on the local chain only, never from another site's page (`Origin`), and
+ * nobody elsewhere. `undefined`: let the request in.
  *
  * @example
  * const refused = checkAdminAuth({ token, network, ip, authorization: request.headers.get('authorization') })
@@ -44,16 +46,23 @@ export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   if (token !== undefined) {
     if ((input.method === 'GET' || input.method === 'HEAD' || sameOrigin(input)) && hasSession(input.cookie, token))
       return undefined
-    // On the local chain (402x dev, which always sets a token for its dashboard link), this
-    // machine needs none, as without a token; a token sent is checked all the same.
-    if (input.network === localNetwork && isLoopback(input.ip) && !input.authorization) return undefined
+    const local = input.network === localNetwork
     return bearerRefusal(token, input.authorization, 'invalid_admin_token', {
-      missing: 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>',
+      missing: local
+        ? 'the admin API needs Authorization: Bearer <admin token>: `402x dev` prints it (adminToken in --json), and the 402x commands run in its folder send it'
+        : 'the admin API needs Authorization: Bearer <X402_ADMIN_TOKEN>',
       wrong: 'the admin token sent is not this API’s X402_ADMIN_TOKEN: send the token the server was started with',
     })
   }
   if (input.network === localNetwork) {
-    if (isLoopback(input.ip)) return undefined
+    if (isLoopback(input.ip)) {
+      if (!crossSite(input)) return undefined
+      return errorResponse(
+        403,
+        'cross_origin_refused',
+        `a page of ${input.requestOrigin} may not call this admin API: call it from a shell (curl, 402x), or set X402_ADMIN_TOKEN and send Authorization: Bearer <token>`,
+      )
+    }
     return errorResponse(
       403,
       'admin_disabled',
@@ -98,3 +107,7 @@ export function isLoopback(ip: string | undefined): boolean {
 /** A write from this API's own page: its `Origin` is this API's origin. */
 const sameOrigin = (input: AdminAuthInput): boolean =>
   Boolean(input.requestOrigin && input.selfOrigin && input.requestOrigin === input.selfOrigin)
+
+/** A request a page of another origin made (browsers send `Origin` on every such fetch or form). */
+const crossSite = (input: AdminAuthInput): boolean =>
+  Boolean(input.requestOrigin) && input.requestOrigin !== input.selfOrigin

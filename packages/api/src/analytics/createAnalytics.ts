@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events'
 import { createGeoCountry, type GeoCountry } from './geoCountry.js'
 import type { LedgerFiguresReader } from './ledgerFigures.js'
 import { createMinuteBuckets } from './minuteBuckets.js'
+import { createRouteKeys } from './routeKeys.js'
 import { type Stats, statsOf } from './statsOf.js'
 import { rangeWindow, type StatsRange } from './statsRange.js'
 import type { AnalyticsStore, MinuteRow, RecordedRequest } from './types.js'
@@ -23,12 +24,18 @@ export type AnalyticsOptions = {
    * @default 31 days
    */
   retainMs?: number
+  /**
+   * How many distinct routes are counted apart (besides those `reserveRoutes` names); the
+   * requests of the rest count under `other` (routeKeys.ts).
+   * @default 200
+   */
+  maxRoutes?: number
   geo?: GeoCountry
 }
 
 /**
- * The dashboard's analytics: requests counted per minute by route, outcome, country and
- * user with latency histograms, in memory and written to `store` every `flushMs`; stats
+ * The dashboard's analytics: requests counted per minute by route (at most `maxRoutes`
+ * apart), outcome, country and user with latency histograms, in memory and written to `store` every `flushMs`; stats
  * of a range from the store (and what is not written yet), revenue from the ledger.
  *
  * @example
@@ -41,12 +48,19 @@ export function createAnalytics(options: AnalyticsOptions) {
   const geo = options.geo ?? createGeoCountry()
   const retainMs = options.retainMs ?? 31 * 86_400_000
   const buckets = createMinuteBuckets()
+  const routes = createRouteKeys(options.maxRoutes)
+  /** The request as counted: its route folded into `other` past the routes' cap. */
+  const counted = (request: RecordedRequest): RecordedRequest => {
+    const route = routes.keyOf(request.route)
+    return route === request.route ? request : { ...request, route }
+  }
   let waiting: RecordedRequest[] = []
   let writing: Promise<void> = Promise.resolve()
   let lastPrune = 0
-  const record = (request: RecordedRequest) => {
+  const record = (seen: RecordedRequest) => {
     // The dashboard's own page loads are not the API's traffic.
-    if (request.path.startsWith('/__402x/dashboard')) return
+    if (seen.path.startsWith('/__402x/dashboard')) return
+    const request = counted(seen)
     const country = geo.lookup(request.ip)
     if (country !== undefined) return buckets.add(request, country)
     // The country table is loading (once per process): count the request when it is in.
@@ -103,7 +117,8 @@ export function createAnalytics(options: AnalyticsOptions) {
      * relayed to `live`. Returns how to stop.
      */
     attach(events: Pick<EventEmitter, 'on' | 'off'>): () => void {
-      const onRequest = (request: RecordedRequest) => {
+      const onRequest = (seen: RecordedRequest) => {
+        const request = counted(seen)
         record(request)
         if (live.listenerCount('request') > 0) live.emit('request', request)
       }
@@ -117,6 +132,8 @@ export function createAnalytics(options: AnalyticsOptions) {
         events.off('payment', onPayment)
       }
     },
+    /** Routes that always count under their own key: the patterns of a paywall's route table. */
+    reserveRoutes: routes.reserve,
     /** The figures of a range ending now. */
     async stats(range: StatsRange, now = Date.now()): Promise<Stats> {
       await flush()

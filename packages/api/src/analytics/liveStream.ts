@@ -5,11 +5,18 @@ import { formatMoney } from '@402x/core'
 type Source = Pick<EventEmitter, 'on' | 'off'>
 
 /**
+ * The most bytes a stream holds for a reader that does not keep up (its queue, events
+ * waiting for the next batch included); past it, events are dropped and counted.
+ */
+export const liveQueueBytes = 256 * 1024
+
+/**
  * The dashboard's live stream (`GET /__402x/admin/live`): server-sent events, one
  * `request` per request the paywall saw and one `payment` per settlement, amounts as
  * dollar strings, and a `: ping` comment every `pingMs`; events are sent in batches at
- * most `batchMs` apart. A reader that falls behind
- * misses events (counted in the next `dropped` event) rather than holding memory.
+ * most `batchMs` apart. A reader that falls behind (the adapter waits for its socket to
+ * drain before reading more) misses events, counted in the next `dropped` event, rather
+ * than holding more than {@link liveQueueBytes} of memory.
  *
  * @example
  * return liveStream(rt.events, rt.decimals)
@@ -17,17 +24,20 @@ type Source = Pick<EventEmitter, 'on' | 'off'>
 export function liveStream(events: Source, decimals: number, pingMs = 15_000, batchMs = 50): Response {
   const encoder = new TextEncoder()
   let stop = () => {}
+  let dropped = 0
+  let timer: ReturnType<typeof setTimeout> | undefined
+  let flush = () => {}
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        let dropped = 0
         // Events are written in batches, every `batchMs` at most: one write for many
         // requests keeps the stream's cost off a busy server's paid calls.
         let batch = ''
-        let timer: ReturnType<typeof setTimeout> | undefined
-        const flush = () => {
+        const room = () => (controller.desiredSize ?? liveQueueBytes) - batch.length
+        flush = () => {
           timer = undefined
-          if (dropped) {
+          // The count of dropped events goes out once there is room again (`pull` asks).
+          if (dropped && room() > 0) {
             batch += `event: dropped\ndata: ${dropped}\n\n`
             dropped = 0
           }
@@ -35,7 +45,7 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000, ba
           batch = ''
         }
         const send = (type: string, data: unknown) => {
-          if ((controller.desiredSize ?? 1) <= 0 || batch.length > 1_000_000) {
+          if (room() <= 0) {
             dropped += 1
             return
           }
@@ -62,11 +72,15 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000, ba
           events.off('payment', onPayment)
         }
       },
+      // The reader took some: there is room again for what was dropped meanwhile.
+      pull() {
+        if (dropped && !timer) timer = setTimeout(flush, batchMs)
+      },
       cancel() {
         stop()
       },
     },
-    { highWaterMark: 1000, size: () => 1 },
+    { highWaterMark: liveQueueBytes, size: (chunk) => chunk.byteLength },
   )
   return new Response(body, {
     status: 200,

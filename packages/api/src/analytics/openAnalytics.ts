@@ -9,7 +9,7 @@ import { postgresLedgerFigures } from './postgresLedgerFigures.js'
 import { sqliteLedgerFigures } from './sqliteLedgerFigures.js'
 import type { AnalyticsStore } from './types.js'
 
-type Config = Pick<ResolvedPaywall, 'ledger' | 'ledgerAt' | 'asset'>
+type Config = Pick<ResolvedPaywall, 'ledger' | 'ledgerAt' | 'asset' | 'routes'>
 
 /** The analytics of each ledger in this process, shared by every paywall on it. */
 const shared = new Map<unknown, { analytics: Analytics; users: number }>()
@@ -32,6 +32,8 @@ export function openAnalytics(config: Config) {
     if (!(at && 'path' in at && at.path === ':memory:')) shared.set(key, entry)
   }
   entry.users += 1
+  // The routes of its table are counted apart always; only paths callers make up are capped.
+  entry.analytics.reserveRoutes(config.routes.flatMap((r) => (r.pattern ? [r.pattern.source] : [])))
   const mine = entry
   let released = false
   return {

@@ -1,6 +1,8 @@
 import { clearedSessionCookie, sessionCookie } from '../admin/adminSession.js'
 import { checkAdminAuth } from '../admin/checkAdminAuth.js'
+import { signInAttempt } from '../admin/signInLimit.js'
 import { errorResponse } from '../paywall/responses.js'
+import type { RateLimitStore } from '../ratelimit/types.js'
 import { dashboardPath } from './dashboardRoute.js'
 import { loadUiFiles, type UiFile, uiDir } from './uiFiles.js'
 
@@ -8,10 +10,17 @@ import { loadUiFiles, type UiFile, uiDir } from './uiFiles.js'
 export type DashboardRequest = {
   method: string
   url: URL
+  /**
+   * The URL callers use (`publicUrl`, else the request's own, whose scheme follows the
+   * framework's trusted proxy): the session cookie is `Secure` when it is https.
+   */
+  origin: string
   headers: { get(name: string): string | null }
   token: string | undefined
   network: string
   ip: string | undefined
+  /** Where failed sign-ins are counted (the paywall's rate-limit store). */
+  rateLimits: RateLimitStore
   body(): Promise<Record<string, unknown>>
 }
 
@@ -24,16 +33,20 @@ const pageHeaders = {
   'x-frame-options': 'DENY',
 }
 
+/** Whether the cookie can be `Secure`: the API is reached over https (directly, or behind a trusted proxy). */
+const isSecure = (request: DashboardRequest) => request.origin.startsWith('https:')
+
 let files: Map<string, UiFile> | undefined | null
 
 /**
  * Answers `/__402x/dashboard/…`: the built app's files (`packages/api/dist/ui/dashboard`),
  * and the sign-in: `POST /login` with `{ token }`, or `GET /login?token=…` (the link
  * `402x dev` prints), each setting the session cookie the admin API accepts for reads,
- * then (the link) a redirect that drops the token from the address; `POST /logout`.
+ * then (the link) a redirect that drops the token from the address; `POST /logout`. Failed
+ * sign-ins are limited per address (`signInLimit.ts`: 429 `rate_limited`, `Retry-After`).
  *
  * @example
- * const response = await serveDashboard({ method, url, headers, token, network, ip, body })
+ * const response = await serveDashboard({ method, url, origin, headers, token, network, ip, rateLimits, body })
  */
 export async function serveDashboard(request: DashboardRequest): Promise<Response> {
   const sub = request.url.pathname.slice(dashboardPath.length) || '/'
@@ -42,7 +55,7 @@ export async function serveDashboard(request: DashboardRequest): Promise<Respons
   if (sub === '/logout' && method === 'POST') {
     return new Response(null, {
       status: 204,
-      headers: { 'set-cookie': clearedSessionCookie, 'cache-control': 'no-store' },
+      headers: { 'set-cookie': clearedSessionCookie(isSecure(request)), 'cache-control': 'no-store' },
     })
   }
   if (method !== 'GET' && method !== 'HEAD') {
@@ -82,12 +95,19 @@ export async function serveDashboard(request: DashboardRequest): Promise<Respons
 async function login(request: DashboardRequest): Promise<Response> {
   const fromLink = request.method === 'GET'
   const presented = fromLink ? request.url.searchParams.get('token') : (await request.body()).token
-  const secure = request.url.protocol === 'https:'
+  const secure = isSecure(request)
   const { token } = request
-  const refused =
-    typeof presented === 'string' && presented !== ''
-      ? checkAdminAuth({ token, network: request.network, ip: request.ip, authorization: `Bearer ${presented}` })
-      : checkAdminAuth({ token, network: request.network, ip: request.ip, authorization: null })
+  // Counted before the token is compared: past the limit, nothing is compared at all.
+  const attempt = await signInAttempt(request.rateLimits, request.ip)
+  if (attempt instanceof Response) return attempt
+  const refused = checkAdminAuth({
+    token,
+    network: request.network,
+    ip: request.ip,
+    authorization: typeof presented === 'string' && presented !== '' ? `Bearer ${presented}` : null,
+  })
+  // A wrong or missing token is a failed sign-in; an admin API that is off (403) is none.
+  await attempt.done(refused?.status !== 401)
   if (fromLink) {
     // The token leaves the address bar either way: the next page is the dashboard without it.
     const headers: Record<string, string> = {

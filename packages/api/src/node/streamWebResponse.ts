@@ -6,7 +6,10 @@ export const isEventStream = (response: Response): boolean =>
 
 /**
  * Sends a Web response's body as it comes (its status and headers already set on `res`),
- * and cancels the body when the caller goes away.
+ * and cancels the body when the caller goes away. A caller that reads slowly is never
+ * buffered for without bound: once `res.write()` says its buffer is full, the next chunk is
+ * read only after `'drain'`, so the body's own queue fills and its source holds back (the
+ * live stream then drops events and says how many).
  *
  * @example
  * if (isEventStream(response)) return streamWebResponse(res, response)
@@ -20,7 +23,7 @@ export async function streamWebResponse(res: ServerResponse, response: Response)
     for (;;) {
       const { done, value } = await reader.read()
       if (done || res.destroyed) break
-      res.write(value)
+      if (!res.write(value)) await drained(res)
     }
   } catch {
     // The stream ended with an error: end the answer.
@@ -29,4 +32,18 @@ export async function streamWebResponse(res: ServerResponse, response: Response)
     cancel()
     res.end()
   }
+}
+
+/** Until `res` can take more, or is gone. */
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    if (res.destroyed || !res.writableNeedDrain) return resolve()
+    const done = () => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }

@@ -1,3 +1,4 @@
+import { signInAttempt } from '../admin/signInLimit.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { errorResponse } from '../paywall/responses.js'
 import type { Stage } from '../pipeline/compose.js'
@@ -21,7 +22,8 @@ export const metricsRoute = Object.freeze({
 /**
  * Metrics endpoint (`GET /__402x/metrics`, unless `metrics: false`): the paywall's registry
  * in Prometheus' text format, behind the metrics or admin token (`checkMetricsAuth`). Right
- * after `adminEndpoint`: a scrape is never priced, rate limited or charged. Reads `route`,
+ * after `adminEndpoint`: a scrape is never priced, rate limited or charged (a wrong token is
+ * a failed sign-in, `signInLimit.ts`). Reads `route`,
  * the request and `context.ip`; sets nothing. Other routes pass through untouched.
  */
 export const metricsEndpoint: Stage = async (ctx, next) => {
@@ -38,13 +40,22 @@ export const metricsEndpoint: Stage = async (ctx, next) => {
     response.headers.set('allow', 'GET, HEAD')
     return respond(response)
   }
+  const authorization = request.headers.get('authorization')
+  const metricsToken = rt.observe?.metricsToken
+  // The admin token opens the metrics too: a wrong one sent here counts as the admin API's.
+  const attempt =
+    authorization !== null && (metricsToken || rt.config.adminToken)
+      ? await signInAttempt(rt.config.stores.rateLimits, ctx.context.ip)
+      : undefined
+  if (attempt instanceof Response) return respond(attempt)
   const refused = checkMetricsAuth({
-    metricsToken: rt.observe?.metricsToken,
+    metricsToken,
     adminToken: rt.config.adminToken,
     network: rt.config.network,
     ip: ctx.context.ip,
-    authorization: request.headers.get('authorization'),
+    authorization,
   })
+  await attempt?.done(refused?.status !== 401)
   if (refused) return respond(refused)
   const text = await metrics.registry.metrics()
   return respond(

@@ -281,9 +281,10 @@ export type CommonOptions = {
    */
   publicUrl?: string
   /**
-   * The bearer token of the admin API (`/__402x/admin`, served where `keys` is set). Else
-   * `X402_ADMIN_TOKEN`. Without either, the admin API answers only loopback callers on the
-   * local chain (`402x dev`), and is off (403 `admin_disabled`) everywhere else.
+   * The bearer token of the admin API (`/__402x/admin`) and the dashboard's sign-in. Else
+   * `X402_ADMIN_TOKEN`. When set, every caller presents it (or the dashboard's session
+   * cookie), this machine's too. Without either, the admin API answers only loopback callers
+   * on the local chain, and is off (403 `admin_disabled`) everywhere else.
    */
   adminToken?: string
   /** Prometheus metrics at `/__402x/metrics` (docs/observability.md); `false` turns them off. @default on */

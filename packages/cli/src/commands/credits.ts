@@ -14,7 +14,7 @@ export const creditsUsage = `  402x credits grant <dollars> [--token x402c_…] 
   402x credits adjust <account> <±dollars> --reason text [--ref id] [--json]
       Corrects an account's credit (-2.50 takes back; never below zero), the reason in the ledger;
       the same --ref adjusts once. Through the admin API: --url, else X402_API_URL, else 402x dev;
-      --token, else X402_ADMIN_TOKEN.`
+      --token, else X402_ADMIN_TOKEN, else the token of the 402x dev running in this folder.`
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${creditsUsage}` })
 

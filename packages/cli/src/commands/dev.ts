@@ -122,7 +122,7 @@ export async function dev(options: DevOptions): Promise<void> {
     ui.step(count > 1 ? `starting ${count} demo paid API instances…` : 'starting the demo paid API…')
     mkdirSync(dir, { recursive: true })
     // The admin token (X402_ADMIN_TOKEN, else one for this run): the dashboard's sign-in link
-    // carries it; this machine's own calls need none on the local chain.
+    // carries it, and .402x/dev.json (0600) keeps it for the 402x commands run in this folder.
     const adminToken = process.env.X402_ADMIN_TOKEN || `x402_admin_${randomBytes(18).toString('base64url')}`
     const settings = {
       adminToken,
@@ -196,8 +196,10 @@ export async function dev(options: DevOptions): Promise<void> {
       eip712: chain.eip712,
       facilitatorUrl,
       apiUrl,
+      apiUrls,
       payTo: chain.payTo.address,
       buyerPrivateKey: buyer.privateKey,
+      adminToken,
     }
     writeFileSync(statePath, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 })
     const endpoints = demoEndpoints.map((e) => ({ method: e.method, path: e.path, price: e.price }))
@@ -207,7 +209,6 @@ export async function dev(options: DevOptions): Promise<void> {
       process.stdout.write(
         `${JSON.stringify({
           ...state,
-          apiUrls,
           instances: apiUrls.map((url, i) => ({ url, pid: instances ? instances.pids[i] : process.pid })),
           stores: storesLine(options),
           endpoints,
@@ -215,7 +216,6 @@ export async function dev(options: DevOptions): Promise<void> {
           demoKeys,
           movedPorts: moved,
           dashboardUrl,
-          adminToken,
           demoTraffic: options.demoTraffic !== false,
         })}\n`,
       )
@@ -248,7 +248,7 @@ export async function dev(options: DevOptions): Promise<void> {
         `  docs  ${apiUrl}/openapi.json  ·  ${apiUrl}/.well-known/x402`,
         `  other languages (Flask …): POST ${apiUrl}/__402x/decide (docs/decision-service.md)`,
         '',
-        ui.bold('API keys (one per plan; the admin API at /__402x/admin answers this machine)'),
+        ui.bold('API keys (one per plan; 402x keys … in this folder manages them)'),
         `  ${demoKeyedEndpoint.method.padEnd(5)} ${keyedUrl}  $${demoKeyedEndpoint.price} (a key, x402 or credit)`,
         ...demoKeyLines(demoKeys, keyedUrl),
         '',

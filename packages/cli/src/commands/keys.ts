@@ -15,7 +15,7 @@ export const keysUsage = `  402x keys create --plan free --name alice [--owner o
   402x keys grant <id> <dollars> [--ref id] [--json]
       Credit for a key's pay-as-you-go calls or overage; the same --ref grants once.
       All talk to the API's admin API: --url, else X402_API_URL, else the running 402x dev;
-      --token, else X402_ADMIN_TOKEN.`
+      --token, else X402_ADMIN_TOKEN, else the token of the 402x dev running in this folder.`
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${keysUsage}` })
 

@@ -11,7 +11,7 @@ export const paymentsUsage = `  402x payments [--payer 0x…] [--state settled] 
       The payments of a period as CSV (a header row) or CloudEvents JSON lines (--format cloudevents),
       streamed to stdout or to -o file.
       Both talk to the API's admin API: --url, else X402_API_URL, else the running 402x dev;
-      --token, else X402_ADMIN_TOKEN.`
+      --token, else X402_ADMIN_TOKEN, else the token of the 402x dev running in this folder.`
 
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${paymentsUsage}` })
 

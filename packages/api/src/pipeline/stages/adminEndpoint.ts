@@ -2,30 +2,40 @@ import { readJson } from '../../admin/adminHttp.js'
 import { adminRoute } from '../../admin/adminRoute.js'
 import { checkAdminAuth } from '../../admin/checkAdminAuth.js'
 import { needsKeys, serveAdmin } from '../../admin/serveAdmin.js'
+import { signInAttempt } from '../../admin/signInLimit.js'
 import type { Stage } from '../compose.js'
 import { respond } from '../context.js'
 
 /**
  * Admin endpoint (`/__402x/admin/…`, on every paywall): keys, plans, usage and the rest for
  * operators, behind the admin token (`checkAdminAuth`). Right after `route`: an admin
- * request is never priced, rate limited or charged. Reads `route`, the request and
- * `context.ip`; sets nothing. Other routes pass through untouched.
+ * request is never priced, rate limited or charged; a bearer token sent counts as a sign-in
+ * attempt (`signInLimit.ts`: wrong ones are limited per address, as the dashboard's). Reads
+ * `route`, the request and `context.ip`; sets nothing. Other routes pass through untouched.
  */
 export const adminEndpoint: Stage = async (ctx, next) => {
   if (ctx.route !== adminRoute) return next()
   const { rt, request } = ctx
   // Keys and plans belong to a paywall with `keys`: another one of the app may have them.
   if (!rt.adminKeys && needsKeys(ctx.url.pathname)) return { type: 'skip' }
+  const authorization = request.headers.get('authorization')
+  // A token sent is a guess until compared: counted first, given back when it was right.
+  const attempt =
+    authorization !== null && rt.config.adminToken !== undefined
+      ? await signInAttempt(rt.config.stores.rateLimits, ctx.context.ip)
+      : undefined
+  if (attempt instanceof Response) return respond(attempt)
   const refused = checkAdminAuth({
     token: rt.config.adminToken,
     network: rt.config.network,
     ip: ctx.context.ip,
-    authorization: request.headers.get('authorization'),
+    authorization,
     cookie: request.headers.get('cookie'),
     method: request.method,
     requestOrigin: request.headers.get('origin'),
     selfOrigin: ctx.origin,
   })
+  await attempt?.done(refused?.status !== 401)
   if (refused) return respond(refused)
   return respond(
     await serveAdmin(request.method, {
