@@ -1,5 +1,5 @@
-import { createRequire } from 'node:module'
 import type { PaymentRequirements } from '@402x/core'
+import { context, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { createPaywall, type Paywall } from '402x-api'
@@ -7,15 +7,10 @@ import { afterAll, beforeAll, expect, it } from 'vitest'
 import { requiredOf, signedPayment } from '../helpers/payments.js'
 import { type Stack, startStack } from '../helpers/stack.js'
 
-// The API as 402x-api resolves it (1.10; the SDK here brings 1.9): an SDK is registered
-// through a copy at least as new as the one that reads it, as OpenTelemetry requires.
-const api = createRequire(new URL('../../packages/api/package.json', import.meta.url))(
-  '@opentelemetry/api',
-) as typeof import('@opentelemetry/api')
-const { context, trace } = api
-
 // OpenTelemetry spans around verify, settle and the ledger's calls, with a real SDK's
-// in-memory exporter: children of the span active when the paywall is called.
+// in-memory exporter: children of the span active when the paywall is called. The SDK is
+// registered through the app's own `@opentelemetry/api` (1.9 here, as the SDK requires), the
+// copy 402x-api uses too: it is a peer dependency.
 const exporter = new InMemorySpanExporter()
 const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] })
 const contextManager = new AsyncLocalStorageContextManager().enable()
