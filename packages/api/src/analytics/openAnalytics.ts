@@ -1,3 +1,4 @@
+import { appKey } from '../paywall/appPaywalls.js'
 import type { ResolvedPaywall } from '../paywall/resolvePaywall.js'
 import { analyticsPathFor } from './analyticsPath.js'
 import { type Analytics, createAnalytics } from './createAnalytics.js'
@@ -24,12 +25,12 @@ const shared = new Map<unknown, { analytics: Analytics; users: number }>()
  * const detach = attach(rt.events)
  */
 export function openAnalytics(config: Config) {
-  const at = config.ledgerAt
-  const key = at ? ('url' in at ? `url:${at.url}` : `path:${at.path}`) : config.ledger
-  let entry = shared.get(key)
-  if (!entry || (at && 'path' in at && at.path === ':memory:')) {
+  // One app (appPaywalls.ts), one set of analytics; an in-memory ledger has its own.
+  const key = appKey(config)
+  let entry = key === undefined ? undefined : shared.get(key)
+  if (!entry) {
     entry = { analytics: analyticsFor(config), users: 0 }
-    if (!(at && 'path' in at && at.path === ':memory:')) shared.set(key, entry)
+    if (key !== undefined) shared.set(key, entry)
   }
   entry.users += 1
   // The routes of its table are counted apart always; only paths callers make up are capped.

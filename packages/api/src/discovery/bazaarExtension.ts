@@ -37,6 +37,8 @@ export function bazaarExtension(options: {
   url: string
   /** The request's method, when known. */
   method?: string | undefined
+  /** The framework's route (frameworkRoute.ts) of a paywall without a route table, when known. */
+  frameworkRoute?: string | undefined
 }): { bazaar: Json } | undefined {
   const { paywall, route } = options
   if (!paywall.discovery) return undefined
@@ -45,7 +47,7 @@ export function bazaarExtension(options: {
   const requested = options.method?.toUpperCase().replace(/^HEAD$/, 'GET')
   const method = shape && shape.method !== '*' ? shape.method : requested
   const path = normalizePath(new URL(options.url).pathname) ?? '/'
-  if (!route.pattern) rememberResource(paywall, { path, method })
+  if (!route.pattern) rememberResource(paywall, { path, method, pattern: options.frameworkRoute })
   if (!method || ![...queryMethods, ...bodyMethods].includes(method)) return undefined
   const pathParams = route.pattern && shape?.routeTemplate ? paramValues(route.pattern, shape, path) : undefined
   const build = (contract: OperationContract | undefined) =>

@@ -1,13 +1,20 @@
-import type { ResolvedPaywall, ResolvedRoute } from '../paywall/resolvePaywall.js'
+import { defaultApiTitle, type ResolvedPaywall, type ResolvedRoute } from '../paywall/resolvePaywall.js'
+import { compileRoute, matchRoute } from '../paywall/routes.js'
 import { describeRoute, type RouteShape } from './describeRoute.js'
 import { paymentSecurity, ref, x402Components } from './openApiComponents.js'
 import { paymentInfo } from './paymentInfo.js'
-import { seenResources } from './seenResources.js'
+import { type SeenResource, seenResources } from './seenResources.js'
 import { basePath, type Json, routeOf, sellerOperations } from './sellerDocument.js'
 
 export type CreateOpenApiOptions = {
   /** The paywall to document: `x402Middleware(…).paywall`, or `createPaywall(…)`. */
   paywall: { config: ResolvedPaywall }
+  /**
+   * More paywalls of the same app (a middleware per route): their priced routes are added
+   * after the first's, which gives the document its title and the seller's own document.
+   * @default none
+   */
+  more?: readonly { config: ResolvedPaywall }[]
   /**
    * The API's base URL, for `servers`, e.g. `https://api.example.com`. A seller's document
    * that names its own `servers` keeps them.
@@ -25,6 +32,7 @@ const anyMethod = ['get', 'post', 'put', 'patch', 'delete']
  * header, the `PAYMENT-SIGNATURE` security scheme, and `PAYMENT-RESPONSE` on success. With
  * `discovery.openapi`, the seller's own document is kept whole and the priced operations in
  * it are annotated; routes it does not describe are added. OpenAPI 3.1, or the seller's 3.0.
+ * With `more`, the routes of every paywall given, the first that prices a path winning.
  *
  * @example
  * const paid = x402Middleware({ routes: { 'GET /api/market/:symbol': 0.001 } })
@@ -32,11 +40,12 @@ const anyMethod = ['get', 'post', 'put', 'patch', 'delete']
  */
 export function createOpenApi(options: CreateOpenApiOptions): Json {
   const { config } = options.paywall
+  const all = [config, ...(options.more ?? []).map((p) => p.config).filter((c) => c !== config)]
   const discovery = config.discovery || undefined
   const seller = discovery?.openapi
   const doc: Json = seller
     ? structuredClone(seller)
-    : { openapi: '3.1.0', info: { title: discovery?.title ?? 'Paid API', version: discovery?.version ?? '1.0.0' } }
+    : { openapi: '3.1.0', info: { title: discovery?.title ?? defaultApiTitle, version: discovery?.version ?? '1.0.0' } }
   const version = String(doc.openapi).startsWith('3.0') ? '3.0' : '3.1'
   if (!Array.isArray(doc.servers) && options.serverUrl) doc.servers = [{ url: options.serverUrl }]
   const paths = child(doc, 'paths')
@@ -51,48 +60,62 @@ export function createOpenApi(options: CreateOpenApiOptions): Json {
     return id
   }
 
+  // Which route of which paywall documents each of the seller's operations: `${paywall} ${route} ${method}`.
   const documented = new Set<string>()
   for (const op of sellerOperations(doc)) {
-    const route = routeOf(config.routes, op, base)
-    if (!route) continue
-    markPaid(op.operation, config, route, doc.security)
-    documented.add(`${config.routes.indexOf(route)} ${op.method}`)
+    for (const [p, paywall] of all.entries()) {
+      const route = routeOf(paywall.routes, op, base)
+      if (!route) continue
+      markPaid(op.operation, paywall, route, doc.security)
+      documented.add(`${p} ${paywall.routes.indexOf(route)} ${op.method}`)
+      break
+    }
   }
 
-  const add = (route: ResolvedRoute, method: string, shape: RouteShape) => {
+  const add = (paywall: ResolvedPaywall, route: ResolvedRoute, method: string, shape: RouteShape) => {
     const { key, names, outsideBase } = pathKey(paths, shape.openapiPath, base)
     const item = child(paths, key)
     // Never replace the seller's operation (one that an earlier route in the table prices).
     if (isObject(item[method])) return
     // A route outside the document's base path (`servers: [{ url: '/v1' }]`) names its own.
     if (outsideBase) item.servers = [{ url: '/' }]
-    item[method] = paidOperation({ config, route, method, shape, names, operationId: operationId(method, key) })
+    item[method] = paidOperation({
+      config: paywall,
+      route,
+      method,
+      shape,
+      names,
+      operationId: operationId(method, key),
+    })
   }
-  for (const [i, route] of config.routes.entries()) {
-    if (!route.pattern) continue
-    const shape = describeRoute(route.pattern)
-    const methods = shape.method === '*' ? anyMethod : [shape.method.toLowerCase()]
-    const anyDocumented = methods.some((m) => documented.has(`${i} ${m}`))
-    if (shape.method === '*' && anyDocumented) continue
-    for (const method of methods) if (!documented.has(`${i} ${method}`)) add(route, method, shape)
+  for (const [p, paywall] of all.entries()) {
+    for (const [i, route] of paywall.routes.entries()) {
+      if (!route.pattern) continue
+      const shape = describeRoute(route.pattern)
+      const methods = shape.method === '*' ? anyMethod : [shape.method.toLowerCase()]
+      const anyDocumented = methods.some((m) => documented.has(`${p} ${i} ${m}`))
+      if (shape.method === '*' && anyDocumented) continue
+      for (const method of methods) if (!documented.has(`${p} ${i} ${method}`)) add(paywall, route, method, shape)
+    }
   }
-  const guarded = config.guardsAll ? config.routes[0] : undefined
-  if (guarded) {
-    for (const seen of seenResources(config)) {
-      const shape: RouteShape = {
-        method: seen.method ?? '*',
-        path: seen.path,
-        openapiPath: seen.path,
-        routeTemplate: undefined,
-        params: [],
-      }
+  // A route table charges a path before any paywall that guards all it is mounted on.
+  const tablePrices = (method: string, path: string) =>
+    all.some((paywall) => paywall.routes.some((r) => r.pattern && matchRoute(r.pattern, method.toUpperCase(), path)))
+  const guards = all.filter((paywall) => paywall.guardsAll && paywall.routes[0])
+  for (const paywall of guards) {
+    const guarded = paywall.routes[0] as ResolvedRoute
+    for (const seen of seenResources(paywall)) {
+      const shape = seenShape(seen)
       const methods = seen.method ? [seen.method.toLowerCase()] : anyMethod
       for (const method of methods) {
+        if (tablePrices(method, seen.path)) continue
         const theirs = sellerOperations(doc).find((op) => op.method === method && `${base}${op.path}` === seen.path)
-        if (theirs) markPaid(theirs.operation, config, guarded, doc.security)
-        else add(guarded, method, shape)
+        if (theirs) markPaid(theirs.operation, paywall, guarded, doc.security)
+        else add(paywall, guarded, method, shape)
       }
     }
+  }
+  if (guards.length > 0) {
     doc['x-402x'] = {
       partial:
         'This paywall guards every path it is mounted on, so its paths are not in its configuration: a path is listed here once a request has reached it. Give x402Middleware a `routes` table to document every priced route up front.',
@@ -104,6 +127,18 @@ export function createOpenApi(options: CreateOpenApiOptions): Json {
     components[section] = { ...(isObject(components[section]) ? components[section] : {}), ...(entries as Json) }
   }
   return doc
+}
+
+/** How a resource a request reached is documented: by the framework's route when it names one. */
+function seenShape(seen: SeenResource): RouteShape {
+  if (seen.pattern) {
+    try {
+      return describeRoute(compileRoute(`${seen.method ?? '*'} ${seen.pattern}`))
+    } catch {
+      // A route in the framework's own syntax only (a RegExp, `{/:optional}`): by its path.
+    }
+  }
+  return { method: seen.method ?? '*', path: seen.path, openapiPath: seen.path, routeTemplate: undefined, params: [] }
 }
 
 const isObject = (value: unknown): value is Json => typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -5,6 +5,11 @@ export type SeenResource = {
   path: string
   /** Upper-case; `undefined` when the request's method was not known. */
   method: string | undefined
+  /**
+   * The framework's route it was reached by (`/api/market/:symbol`, frameworkRoute.ts), when
+   * it names one: then it is one resource for every path that route matches.
+   */
+  pattern?: string | undefined
 }
 
 /**
@@ -27,7 +32,7 @@ export function rememberResource(paywall: ResolvedPaywall, resource: SeenResourc
     known = new Map()
     seen.set(paywall, known)
   }
-  const key = `${resource.method ?? '*'} ${resource.path}`
+  const key = `${resource.method ?? '*'} ${resource.pattern ?? resource.path}`
   if (!known.has(key) && known.size < maxSeen) known.set(key, resource)
 }
 

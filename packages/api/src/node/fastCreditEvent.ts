@@ -1,5 +1,6 @@
 import type { Paywall } from '../paywall/createPaywall.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
+import { frameworkRoute } from '../pipeline/frameworkRoute.js'
 import { emitFastCredit, type startOf } from '../pipeline/requestEvent.js'
 import type { NodeRequest } from './nodeRequest.js'
 
@@ -23,7 +24,7 @@ export function tellFastCredit(state: FastCreditState, status: number): void {
   emitFastCredit(paywall.events, {
     start,
     method: state.req.method ?? 'GET',
-    route: route.pattern?.source ?? frameworkRoute(state.req) ?? path,
+    route: route.pattern?.source ?? routeOfFramework(state.req) ?? path,
     path,
     status,
     amount: hold?.amount ?? 0n,
@@ -39,8 +40,8 @@ export function tellFastCredit(state: FastCreditState, status: number): void {
 export const firstHeader = (value: string | string[] | undefined): string | undefined =>
   Array.isArray(value) ? value[0] : value
 
-/** Express's own route (`req.route.path`), for a paywall mounted on one route. */
-function frameworkRoute(req: NodeRequest): string | undefined {
-  const path = (req as { route?: { path?: unknown } }).route?.path
-  return typeof path === 'string' ? `${req.method ?? 'GET'} ${path}` : undefined
+/** The framework's own route with the method, as `request` events name a per-route paywall's. */
+function routeOfFramework(req: NodeRequest): string | undefined {
+  const route = frameworkRoute(req)
+  return route === undefined ? undefined : `${req.method ?? 'GET'} ${route}`
 }

@@ -30,6 +30,7 @@ import { resolvePortal } from '../portal/portalOptions.js'
 import { portalPath, portalRoute } from '../portal/portalRoute.js'
 import { startWebhooks } from '../webhooks/startWebhooks.js'
 import { wirePaywallEvents } from '../webhooks/wirePaywallEvents.js'
+import { joinApp } from './appPaywalls.js'
 import { callerView } from './callerView.js'
 import { creditsPath } from './credits.js'
 import { matchRequest } from './matchRequest.js'
@@ -127,6 +128,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
   rt.analytics = analytics.analytics
   const detachAnalytics = analytics.attach(rt.events)
   if (portal) rt.portal = portal
+  // One app with the other paywalls on its ledger: its portal lists every priced route of them.
+  const leaveApp = joinApp(rt)
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
@@ -185,6 +188,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     // Internal: the Node adapters' credit fast path (pipeline/creditFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
     async close() {
+      leaveApp()
       if (timer) clearInterval(timer)
       await webhooks?.close()
       detachAnalytics()

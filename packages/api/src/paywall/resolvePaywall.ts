@@ -113,6 +113,9 @@ export type ResolvedPaywall = {
 
 const where = 'x402Middleware()'
 
+/** The title of a discovery document whose seller named none. */
+export const defaultApiTitle = 'Paid API'
+
 /** Paywalls made in this process: the default names of their limits' counts. */
 let paywalls = 0
 
@@ -271,7 +274,7 @@ function resolveDiscovery(options: DiscoveryOptions): ResolvedDiscovery {
     openapiPath: options.openapiPath ?? '/openapi.json',
     manifestPath: options.manifestPath ?? '/.well-known/x402',
     ...(options.openapi ? { openapi: options.openapi } : {}),
-    title: options.title ?? info.title ?? 'Paid API',
+    title: options.title ?? info.title ?? defaultApiTitle,
     version: options.version ?? info.version ?? '1.0.0',
   }
 }

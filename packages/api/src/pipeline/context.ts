@@ -12,6 +12,7 @@ import type { ApiKeyRecord, PlanDefinition } from '../keys/types.js'
 import { creditsExtension, creditsOffer } from '../paywall/credits.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import type { Decision, RequestHead } from '../paywall/types.js'
+import { frameworkRoute } from './frameworkRoute.js'
 import { paymentRequiredResponse } from './paymentRequiredResponse.js'
 import type { PaywallRuntime } from './runtime.js'
 
@@ -134,6 +135,7 @@ export function paymentRequired(
     price: ctx.price as string,
     url: ctx.resourceUrl,
     method: ctx.request.method,
+    frameworkRoute: route.pattern ? undefined : frameworkRoute(ctx.context.req),
     ...(error ? { error } : {}),
     ...(settle ? { settle } : {}),
     ...(status ? { status } : {}),

@@ -27,6 +27,8 @@ export function paymentRequiredResponse(options: {
   status?: number
   /** The request's method: the bazaar extension needs it for a route that charges any method. */
   method?: string
+  /** The framework's route of a paywall without a route table (the discovery documents list it). */
+  frameworkRoute?: string | undefined
   /** More x402 v2 extensions of this 402 (e.g. `sign-in-with-x`). */
   extensions?: Record<string, unknown>
   /** The top-up offer, repeated in the body for people and v1 clients. */
@@ -41,7 +43,13 @@ export function paymentRequiredResponse(options: {
     resource,
     accepts,
   }
-  const bazaar = bazaarExtension({ paywall, route, url, method: options.method })
+  const bazaar = bazaarExtension({
+    paywall,
+    route,
+    url,
+    method: options.method,
+    frameworkRoute: options.frameworkRoute,
+  })
   if (bazaar || options.extensions) required.extensions = { ...bazaar, ...options.extensions }
   const body = {
     error: options.error ? 'Payment refused' : 'Payment required',

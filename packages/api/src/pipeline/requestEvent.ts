@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { EventEmitter } from 'node:events'
 import type { Decision, PaywallEvents, RequestEvent, StatusOutcome } from '../paywall/types.js'
 import type { PaidContext } from './context.js'
+import { frameworkRoute } from './frameworkRoute.js'
 
 /**
  * `request` events (paywall/types.ts, `RequestEvent`): what the dashboard, metrics and logs
@@ -219,8 +220,6 @@ export function emitFastCredit(
  */
 function routeName(ctx: PaidContext): string {
   if (ctx.route.pattern) return ctx.route.pattern.source
-  const req = ctx.context.req as { route?: { path?: unknown }; routePath?: unknown } | undefined
-  const framework = req?.route?.path ?? req?.routePath
-  const method = ctx.request.method
-  return typeof framework === 'string' && framework !== '/*' ? `${method} ${framework}` : ctx.url.pathname
+  const framework = frameworkRoute(ctx.context.req)
+  return framework !== undefined ? `${ctx.request.method} ${framework}` : ctx.url.pathname
 }

@@ -1,10 +1,16 @@
 import { createOpenApi } from '../discovery/createOpenApi.js'
 import { creditsOffer } from '../paywall/credits.js'
+import { pricedPaywalls } from './appPortal.js'
 import { type PortalHandler, portalJson } from './portalContext.js'
 
-/** `GET /api/openapi.json`: the paywall's OpenAPI document, priced operations marked `x-payment-info`. */
-export const openApi: PortalHandler = async ({ rt, origin }) =>
-  portalJson(200, createOpenApi({ paywall: { config: rt.config }, serverUrl: origin }))
+/**
+ * `GET /api/openapi.json`: the OpenAPI document of every priced route of the app (each of its
+ * paywalls, appPaywalls.ts), priced operations marked `x-payment-info`.
+ */
+export const openApi: PortalHandler = async ({ rt, origin }) => {
+  const [first, ...more] = pricedPaywalls(rt)
+  return portalJson(200, createOpenApi({ paywall: first ?? { config: rt.config }, more, serverUrl: origin }))
+}
 
 /** `GET /api/info`: what the page needs to know about this API, public. */
 export const info: PortalHandler = async ({ rt, origin, portal }) => {
