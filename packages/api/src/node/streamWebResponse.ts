@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { drained } from './drained.js'
 
 /** Whether a response is a stream to send as it comes (server-sent events), never buffered. */
 export const isEventStream = (response: Response): boolean =>
@@ -32,18 +33,4 @@ export async function streamWebResponse(res: ServerResponse, response: Response)
     cancel()
     res.end()
   }
-}
-
-/** Until `res` can take more, or is gone. */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    if (res.destroyed || !res.writableNeedDrain) return resolve()
-    const done = () => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
 }

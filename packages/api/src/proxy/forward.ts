@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Readable } from 'node:stream'
 import type { Agent, Dispatcher } from 'undici'
+import { drained } from '../node/drained.js'
 import { errorResponse } from '../paywall/responses.js'
 import { callerResponseHeaders, type Hop, upstreamRequestHeaders } from './forwardHeaders.js'
 
@@ -166,14 +167,3 @@ function upstreamPath(target: string): string {
   const path = target.replace(/^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/, '').split('#', 1)[0] as string
   return path.startsWith('/') ? path : `/${path}`
 }
-
-const drained = (res: ServerResponse) =>
-  new Promise<void>((resolve) => {
-    const done = () => {
-      res.off('drain', done)
-      res.off('close', done)
-      resolve()
-    }
-    res.on('drain', done)
-    res.on('close', done)
-  })
