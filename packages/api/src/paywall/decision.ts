@@ -46,6 +46,28 @@ export type RequestHead = {
  */
 export type StatusOutcome = { headers: [string, string][] } | Response | undefined
 
+/** What went back to the payer of a payment served in part (`finishReturning`). */
+export type Returned = {
+  /** Atomic units given back. */
+  amount: bigint
+  /** As credit, or sent back on chain (`credits.refund: 'onchain'`). */
+  refund: 'credit' | 'onchain'
+  /** The token of the credit account opened for it (absent when the payer's own token was credited). */
+  token?: string
+  /** The account's available credit after it, atomic units. */
+  balance?: bigint
+  /** The refund transfer, when sent on chain. */
+  transaction?: string
+  /** Why it could not be given back now (the credit store failed): the payment stands. */
+  error?: string
+}
+
+/**
+ * What {@link Decision} `finishReturning` did: served with these headers (the settlement, a new
+ * token) and this much given back, or this `Response` to send instead (a failed settlement).
+ */
+export type ReturnOutcome = { headers: [string, string][]; returned: Returned } | Response
+
 /** What the core decides about one request (docs/architecture.md, "The seam"). */
 export type Decision =
   | {
@@ -75,6 +97,12 @@ export type Decision =
        * Absent where the core needs the body (credit, metering): use `finish` then.
        */
       finishStatus?(status: number): Promise<StatusOutcome>
+      /**
+       * Served in part (a GraphQL batch some of whose operations failed): settles the payment
+       * as `finishStatus(200)` does, then gives `returned` atomic units of it back to the payer
+       * (pipeline/returnPart.ts). Present on an x402 payment when credit is on.
+       */
+      finishReturning?(returned: bigint): Promise<ReturnOutcome>
       /** The handler did not finish or the client went away: release, charge nothing. */
       abort(reason: string): Promise<void>
       /**

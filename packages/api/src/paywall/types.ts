@@ -346,7 +346,16 @@ export type PaymentEvent = {
   state: 'settled' | 'pending'
 }
 
-export type { AnyRequest, Decision, Proceed, RequestHead, StatusOutcome, StreamMeter } from './decision.js'
+export type {
+  AnyRequest,
+  Decision,
+  Proceed,
+  RequestHead,
+  Returned,
+  ReturnOutcome,
+  StatusOutcome,
+  StreamMeter,
+} from './decision.js'
 /** What one credit-funded or metered request cost (the `X-402x-Receipt` header): one definition, in core. */
 export type { CreditReceipt }
 

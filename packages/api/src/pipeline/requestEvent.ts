@@ -64,7 +64,15 @@ export function watchDecision(ctx: PaidContext, decision: Decision, start: Start
       tell(499, undefined, 0n, 'client_closed_request')
     },
   }
-  const { finishStatus, stream } = decision
+  const { finishStatus, finishReturning, stream } = decision
+  if (finishReturning) {
+    watched.finishReturning = async (returned) => {
+      const outcome = await finishReturning(returned)
+      if (outcome instanceof Response) tell(outcome.status, outcome)
+      else if (ctx.payment) tell(200, undefined, BigInt(ctx.payment.requirements.amount) - returned)
+      return outcome
+    }
+  }
   if (finishStatus) {
     watched.finishStatus = async (status) => {
       const outcome: StatusOutcome = await finishStatus(status)

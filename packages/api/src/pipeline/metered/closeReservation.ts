@@ -1,4 +1,5 @@
 import type { CreditReceipt } from '../../paywall/types.js'
+import { payBackOnchain } from '../payBackOnchain.js'
 import { creditService, type PaywallRuntime, receiptEvent } from '../runtime.js'
 import type { Metered } from './types.js'
 
@@ -36,37 +37,17 @@ export async function closeReservation(
   // One on-chain refund per payment, on the first serving only: a signed-in retry of the
   // payment is served from credit, and its unused part stays credit.
   if (m.paid?.refundable && !m.paid.recovered && returned > 0n && credits?.refund === 'onchain') {
-    const ref = `${m.paid.id}:refund`
-    let paidOut = false
-    try {
-      const posted = await service.payout(m.account, returned, ref)
-      balance = posted.balance
-      // A payout already posted for this payment: it was sent (or tried) then.
-      paidOut = !posted.replayed
-    } catch (error) {
-      events.emit('error', error)
-    }
-    if (paidOut) {
-      try {
-        transaction = (await credits.refunder().send({ to: m.paid.payer, amount: returned, ref })).transaction
-        refund = 'onchain'
-      } catch (error) {
-        events.emit('error', error)
-        const details = (error as { details?: { moved?: unknown; transaction?: string } }).details
-        if (details?.moved === false) {
-          // Nothing left the wallet: the unused part stays the caller's credit.
-          balance = await service
-            .topUp(m.account, returned, `${ref}:failed`)
-            .then((posted) => posted.balance)
-            .catch(() => balance)
-        } else {
-          // Sent, and it may still land: never credited as well (that would refund twice).
-          refund = 'onchain'
-          if (details?.transaction) transaction = details.transaction
-          reason ??= 'refund_unconfirmed'
-        }
-      }
-    }
+    const back = await payBackOnchain(rt, {
+      account: m.account,
+      amount: returned,
+      ref: `${m.paid.id}:refund`,
+      payer: m.paid.payer,
+      balance,
+    })
+    balance = back.balance
+    refund = back.refund
+    transaction = back.transaction
+    if (back.unconfirmed) reason ??= 'refund_unconfirmed'
   }
   if (m.paid && !m.paid.recovered && returned > 0n) {
     events.emit('refunded', {

@@ -5,6 +5,7 @@ import type { Decision, StatusOutcome } from '../../paywall/types.js'
 import type { Stage } from '../compose.js'
 import { type PaidContext, refuse, respond, unlock } from '../context.js'
 import { settleFirst } from '../metered/settleFirst.js'
+import { returning } from '../returnPart.js'
 import { emitPayment, markUndelivered } from '../runtime.js'
 import { settlePayment } from '../settlePayment.js'
 import { knownPayment } from './knownPayment.js'
@@ -167,5 +168,6 @@ async function proceed(ctx: PaidContext, id: string): Promise<Decision> {
       return outcome instanceof Response ? outcome : withHeaders(response, outcome.headers)
     },
     finishStatus,
+    ...(rt.config.credits ? { finishReturning: returning(ctx, id, () => finishStatus(200)) } : {}),
   }
 }

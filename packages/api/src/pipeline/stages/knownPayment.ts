@@ -3,6 +3,7 @@ import { provenPayer, retryKnown, signInChallenge, signInRequired } from '../../
 import type { Decision } from '../../paywall/types.js'
 import { type PaidContext, paymentRequired, refuse, respond, unlock } from '../context.js'
 import { recoverCreditPayment } from '../metered/recoverCreditPayment.js'
+import { returning } from '../returnPart.js'
 import { emitPayment, markUndelivered } from '../runtime.js'
 
 /**
@@ -75,7 +76,16 @@ export async function knownPayment(ctx: PaidContext, known: PaymentRecord): Prom
       emitPayment(rt, known.id, 'settled', settle, requirements, auth.from, request.method, resourceUrl),
     markUndelivered: (id) => markUndelivered(rt, id, auth.from, resourceUrl),
   })
-  if (retry.type === 'decision') return retry.decision
+  if (retry.type === 'decision') {
+    const { decision } = retry
+    if (decision.type !== 'proceed' || !rt.config.credits) return decision
+    // Served again without a new charge: what a batch gives back is given once (returnPart).
+    const settle = async () => {
+      const out = await decision.finish(new Response(null, { status: 200 }))
+      return out.status >= 400 ? out : { headers: [...out.headers] as [string, string][] }
+    }
+    return { ...decision, finishReturning: returning(ctx, known.id, settle) }
+  }
   if (retry.type === 'sign_in' || retry.type === 'used') {
     return refuseKnown(retry.type, 'a retry of a paid, undelivered payment without a sign-in')
   }
