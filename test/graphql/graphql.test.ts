@@ -1,10 +1,18 @@
-import { decodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
 import { createX402Client } from '402x-client'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { signedPayment } from '../helpers/payments.js'
 import { type Stack, startStack } from '../helpers/stack.js'
 import { officialPayingFetch } from '../interop/official.js'
-import { type GraphQLServer, pricing, startApollo, startYoga } from './servers.js'
+import {
+  type Answer,
+  type Buyer,
+  type GraphQLServer,
+  gql,
+  pricing,
+  requirementsOf,
+  startApollo,
+  startYoga,
+} from './servers.js'
 
 // x402GraphQL on real Apollo Server 5 and GraphQL Yoga servers, paid on a real anvil chain
 // through the same paywall as REST: the 402 challenge, x402 and credit payments, the
@@ -24,25 +32,7 @@ afterAll(async () => {
   await stack?.stop()
 })
 
-// biome-ignore lint/suspicious/noExplicitAny: a GraphQL answer (or a batch of them) as JSON.
-type Answer = any
-type Buyer = { address: `0x${string}`; privateKey: `0x${string}` }
 const buyer = (i: number) => stack.chain.buyers[i] as Buyer
-
-async function gql(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
-    body: JSON.stringify(body),
-  })
-  return { response, body: (await response.json()) as Answer }
-}
-
-const requirementsOf = (response: Response) => {
-  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
-  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED (status ${response.status})`)
-  return decoded.value.accepts[0] as PaymentRequirements
-}
 
 const rowsOf = async (server: GraphQLServer, state: 'settled' | 'released') =>
   server.plugin.paywall.config.ledger.listByState([state], Date.now() + 60_000)

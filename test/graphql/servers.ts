@@ -1,4 +1,5 @@
-import { ApolloServer } from '@apollo/server'
+import { decodeHeader, PaymentRequiredSchema, type PaymentRequirements } from '@402x/core'
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server'
 import { startStandaloneServer } from '@apollo/server/standalone'
 import { type X402GraphQLOptions, x402GraphQL } from '402x-api'
 import { close, listen } from '../helpers/stack.js'
@@ -50,13 +51,16 @@ export type GraphQLServer = {
   stop(): Promise<void>
 }
 
-/** Apollo Server 5 (standalone), batching on, with the plugin. */
-export async function startApollo(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
+/** Apollo Server 5 (standalone), batching on, with the plugin (then `more` plugins). */
+export async function startApollo(
+  options: X402GraphQLOptions | undefined,
+  more: ApolloServerPlugin[] = [],
+): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
   const server = new ApolloServer({
     typeDefs,
     resolvers,
-    plugins: plugin ? [plugin] : [],
+    plugins: plugin ? [plugin, ...more] : more,
     allowBatchedHttpRequests: true,
   })
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } })
@@ -68,10 +72,11 @@ export async function startApollo(options: X402GraphQLOptions | undefined): Prom
   }
 }
 
-/** GraphQL Yoga on Node's http, batching on, with the same plugin. */
-export async function startYoga(options: X402GraphQLOptions | undefined): Promise<GraphQLServer> {
+/** GraphQL Yoga on Node's http, batching on, with the same plugin (then `more` plugins). */
+export async function startYoga(options: X402GraphQLOptions | undefined, more: unknown[] = []): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
-  const { server, dispose } = yogaServer({ typeDefs, resolvers, plugins: plugin ? [plugin] : [], batching: true })
+  const plugins = plugin ? [plugin, ...more] : more
+  const { server, dispose } = yogaServer({ typeDefs, resolvers, plugins, batching: true })
   const url = await listen(server)
   return {
     name: 'Yoga',
@@ -83,3 +88,26 @@ export async function startYoga(options: X402GraphQLOptions | undefined): Promis
     },
   }
 }
+
+// biome-ignore lint/suspicious/noExplicitAny: a GraphQL answer (or a batch of them) as JSON.
+export type Answer = any
+
+/** POSTs a GraphQL request (or a batch) as JSON; the answer and its parsed body. */
+export async function gql(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...headers },
+    body: JSON.stringify(body),
+  })
+  return { response, body: (await response.json()) as Answer }
+}
+
+/** The first requirements of a 402's `PAYMENT-REQUIRED`; throws when there is none. */
+export const requirementsOf = (response: Response) => {
+  const decoded = decodeHeader(response.headers.get('payment-required') ?? '', PaymentRequiredSchema)
+  if (!decoded.ok) throw new Error(`no PAYMENT-REQUIRED (status ${response.status})`)
+  return decoded.value.accepts[0] as PaymentRequirements
+}
+
+/** A funded buyer of the local chain. */
+export type Buyer = { address: `0x${string}`; privateKey: `0x${string}` }

@@ -1,5 +1,6 @@
 import type { RequestHead } from '../paywall/types.js'
-import type { GraphQLGate, Opened } from './createGate.js'
+import { type BatchSlot, createBatch } from './createBatch.js'
+import type { GraphQLGate, Held, Opened } from './createGate.js'
 import type { GraphQLResult } from './fullyErrored.js'
 import { formattedError, refusalError } from './loadGraphQL.js'
 
@@ -15,8 +16,12 @@ type ApolloRequestContext = {
   }
   response: {
     http: { status?: number | undefined; headers: Map<string, string> }
-    body?: { kind: 'single'; singleResult: GraphQLResult } | { kind: 'incremental'; initialResult: GraphQLResult }
+    body?:
+      | { kind: 'single'; singleResult: GraphQLResult & { extensions?: Record<string, unknown> } }
+      | { kind: 'incremental'; initialResult: GraphQLResult }
   }
+  /** Set by Apollo on each operation of a batched HTTP request. */
+  requestIsBatched?: boolean
 }
 
 /** The request as the paywall reads it: Apollo gives headers and the query, not the path. */
@@ -32,12 +37,32 @@ function headOf(http: NonNullable<ApolloRequestContext['request']['http']>, path
   }
 }
 
+/** One operation as it runs: its hold, its place in a batch, and whether Apollo answered it. */
+type Running = { held?: Held | undefined; slot?: BatchSlot; answered?: true }
+
 /**
  * The Apollo Server plugin hooks: price and pay in `didResolveOperation` (before execution;
  * a refusal is a `GraphQLError` with its HTTP status and headers), settle or release in
- * `willSendResponse`. Each operation of a batch goes through them on its own.
+ * `willSendResponse`, and release in `unexpectedErrorProcessingRequest` (a plugin or the
+ * execution failed outside the operation's own errors: nothing is charged). The operations
+ * of a batch (which share one HTTP answer head, and all start at once) are paid together
+ * (createBatch).
  */
 export function apolloHooks(gate: GraphQLGate) {
+  const batches = new WeakMap<object, ReturnType<typeof createBatch>>()
+  const running = new WeakMap<object, Running>()
+
+  /** The batch of this operation: Apollo starts all of a batch's operations in one turn. */
+  const batchOf = (rc: ApolloRequestContext) => {
+    const key = rc.response.http
+    const known = batches.get(key)
+    if (known) return known
+    const batch = createBatch(gate)
+    batches.set(key, batch)
+    queueMicrotask(() => batch.seal())
+    return batch
+  }
+
   return {
     async serverWillStart({ schema }: { schema: ApolloRequestContext['schema'] }) {
       gate.check(schema)
@@ -47,28 +72,50 @@ export function apolloHooks(gate: GraphQLGate) {
         },
       }
     },
-    async requestDidStart() {
-      let held: Extract<Opened, { type: 'proceed' }> | undefined
+    async unexpectedErrorProcessingRequest({ requestContext }: { requestContext: ApolloRequestContext }) {
+      const state = running.get(requestContext)
+      if (!state) return
+      // Apollo answers this operation (and its whole batch) with a 500: nothing is served.
+      state.answered = true
+      state.slot?.fail()
+      await state.held?.release('execution_failed')
+      await state.slot?.end('execution_failed')
+    },
+    async requestDidStart(started: ApolloRequestContext) {
+      const state: Running = started.requestIsBatched ? { slot: batchOf(started).join() } : {}
+      running.set(started, state)
       return {
         async didResolveOperation(rc: ApolloRequestContext) {
           const { request, document } = rc
-          if (!document || !request.http) return
-          const price = gate.priceOf(rc.schema, document, rc.operationName ?? request.operationName, request.variables)
-          if (!price) return
-          const opened = await gate.open(headOf(request.http, gate.path), price)
-          if (opened.type === 'proceed') held = opened
-          else if (opened.type === 'refused') {
+          const price =
+            document && request.http
+              ? gate.priceOf(rc.schema, document, rc.operationName ?? request.operationName, request.variables)
+              : undefined
+          const priced = price && price.amount > 0n && request.http ? price : undefined
+          if (!priced && !state.slot) return
+          const head = priced && request.http ? headOf(request.http, gate.path) : undefined
+          const opened: Opened = state.slot
+            ? await state.slot.open(head, priced)
+            : await gate.open(head as RequestHead, priced as NonNullable<typeof priced>)
+          if (opened.type === 'proceed') {
+            // Another plugin's didResolveOperation failed meanwhile: Apollo answered without it.
+            if (state.answered) await opened.release('not_run')
+            else state.held = opened
+          } else if (opened.type === 'refused') {
             const { status, headers } = opened.refusal
             throw await refusalError(opened.refusal, { status, headers: new Map(headers) })
           }
         },
         async willSendResponse(rc: ApolloRequestContext) {
-          const opened = held
-          if (!opened) return
-          held = undefined
+          state.answered = true
           const { body, http } = rc.response
+          // Apollo answers a batch with an incremental (@defer) operation with a 500.
+          if (state.slot && body?.kind === 'incremental') state.slot.fail()
+          const held = state.held
+          state.held = undefined
+          if (!held) return state.slot?.end('not_run')
           const result = body?.kind === 'single' ? body.singleResult : (body?.initialResult ?? {})
-          const closed = await gate.close(opened, result)
+          const closed = await held.close(result)
           if ('refusal' in closed) {
             // The settlement failed: the answer is not served.
             rc.response.body = { kind: 'single', singleResult: { errors: [formattedError(closed.refusal)] } }
@@ -77,6 +124,9 @@ export function apolloHooks(gate: GraphQLGate) {
             return
           }
           for (const [name, value] of closed.headers) http.headers.set(name, value)
+          if (closed.extensions && body?.kind === 'single') {
+            body.singleResult.extensions = { ...body.singleResult.extensions, ...closed.extensions }
+          }
         },
       }
     },

@@ -6,17 +6,34 @@ import { checkPricing } from './checkPricing.js'
 import { fullyErrored, type GraphQLResult } from './fullyErrored.js'
 import { graphqlRules, type X402GraphQLOptions } from './options.js'
 import { type OperationPrice, priceOperation } from './priceOperation.js'
-import { type Refusal, refusal, refusalOf } from './refusal.js'
+import { type Priced, type Refusal, refusal, refusalOf } from './refusal.js'
 import { atomic, type ResolvedPricing, resolvePricing } from './resolvePricing.js'
+import { unserved } from './unserved.js'
+
+/**
+ * An operation paid for and about to run: closed once after it ran, or released when it
+ * ended with no result to judge (its execution threw, a plugin stopped it).
+ */
+export type Held = {
+  type: 'proceed'
+  price: OperationPrice
+  /** Settles (served) or releases (errored entirely) from its result; a refusal to send instead when the settlement failed. */
+  close(result: GraphQLResult): Promise<Closed>
+  /** Releases it, charging nothing, with the reason code recorded; nothing once closed. */
+  release(reason: string): Promise<void>
+}
 
 /** What the paywall decided about one priced operation, before it runs. */
-export type Opened =
-  | { type: 'free' }
-  | { type: 'refused'; refusal: Refusal }
-  | { type: 'proceed'; decision: Proceed; price: OperationPrice }
+export type Opened = { type: 'free' } | { type: 'refused'; refusal: Refusal } | Held
 
-/** After it ran: the headers to add to the answer (a receipt), or a refusal to send instead. */
-export type Closed = { headers: [string, string][] } | { refusal: Refusal }
+/**
+ * After it ran: the headers to add to the answer (a receipt) and, in a batch, what it cost
+ * (`extensions.x402` of its result); or a refusal to send instead.
+ */
+export type Closed = { headers: [string, string][]; extensions?: Record<string, unknown> } | { refusal: Refusal }
+
+/** What the paywall said about a priced request: free after all, refused, or paid and to be finished. */
+export type Asked = { type: 'free' } | { type: 'refused'; refusal: Refusal } | { type: 'decision'; decision: Proceed }
 
 /** The key under which the price rides to the paywall's price function, on `context.req`. */
 const priceKey = Symbol('x402GraphQLPrice')
@@ -86,35 +103,64 @@ export function createGate(options: X402GraphQLOptions) {
     return price
   }
 
-  const open = async (request: Request | RequestHead, price: OperationPrice): Promise<Opened> => {
-    if (price.amount === 0n) return free
+  /** What stops one operation before the paywall is asked: too dear, or a priced subscription. */
+  const limits = (price: OperationPrice): Refusal | undefined => {
     const dollars = usd(price.amount)
     if (most !== undefined && price.amount > most) {
-      return refused(
-        refusal(
-          'MAX_PRICE_EXCEEDED',
-          'max_price_exceeded',
-          `this operation costs $${dollars}, above the most one operation may cost here ($${usd(most)}): nothing was run or charged; select fewer priced fields or ask for fewer items (smaller first/limit)`,
-          dollars,
-        ),
+      return refusal(
+        'MAX_PRICE_EXCEEDED',
+        'max_price_exceeded',
+        `this operation costs $${dollars}, above the most one operation may cost here ($${usd(most)}): nothing was run or charged; select fewer priced fields or ask for fewer items (smaller first/limit)`,
+        dollars,
       )
     }
     if (price.kind === 'subscription') {
-      return refused(
-        refusal(
-          'SUBSCRIPTION_NOT_PRICED',
-          'subscription_not_supported',
-          `this subscription selects priced fields ($${dollars}), and subscriptions cannot be paid per operation: nothing was run or charged; run it as a query, or price the stream with x402WebSocket`,
-          dollars,
-        ),
+      return refusal(
+        'SUBSCRIPTION_NOT_PRICED',
+        'subscription_not_supported',
+        `this subscription selects priced fields ($${dollars}), and subscriptions cannot be paid per operation: nothing was run or charged; run it as a query, or price the stream with x402WebSocket`,
+        dollars,
       )
     }
+    return undefined
+  }
+
+  /** Asks the paywall about one priced request of `amount` (an operation, or a batch's sum). */
+  const ask = async (request: Request | RequestHead, amount: bigint, what: Priced = 'operation'): Promise<Asked> => {
+    const dollars = usd(amount)
     const url = (request as RequestHead).parsedUrl ?? new URL(request.url)
     const route = paywall.match(request.method, url.pathname)
     const decision = await paywall.handle(request, route, { req: { [priceKey]: dollars }, creditsServed: false })
     if (decision.type === 'skip') return free
-    if (decision.type === 'respond') return refused(await refusalOf(decision.response, dollars))
-    return { type: 'proceed', decision, price }
+    if (decision.type === 'respond') return refused(await refusalOf(decision.response, dollars, what))
+    return { type: 'decision', decision }
+  }
+
+  const open = async (request: Request | RequestHead, price: OperationPrice): Promise<Opened> => {
+    if (price.amount === 0n) return free
+    const stop = limits(price)
+    if (stop) return refused(stop)
+    const asked = await ask(request, price.amount)
+    return asked.type === 'decision' ? held(asked.decision, price) : asked
+  }
+
+  /** One operation's decision, closed or released once. */
+  const held = (decision: Proceed, price: OperationPrice): Held => {
+    let done = false
+    return {
+      type: 'proceed',
+      price,
+      close: (result) => {
+        if (done) return Promise.resolve({ headers: [] })
+        done = true
+        return close(decision, price, result)
+      },
+      release: async (reason) => {
+        if (done) return
+        done = true
+        await decision.finish(unserved(reason))
+      },
+    }
   }
 
   /**
@@ -122,24 +168,28 @@ export function createGate(options: X402GraphQLOptions) {
    * null with an error) is released, charged nothing; any other is settled, partial errors
    * included. A settlement that fails is a refusal: its answer is not sent.
    */
-  const close = async (opened: Extract<Opened, { type: 'proceed' }>, result: GraphQLResult): Promise<Closed> => {
-    const { decision, price } = opened
+  const close = async (decision: Proceed, price: OperationPrice, result: GraphQLResult): Promise<Closed> => {
     if (fullyErrored(price.pricedRoots, result)) {
-      await decision.finish(new Response(null, { status: 500 }))
+      await decision.finish(unserved('operation_failed'))
       return { headers: [] }
     }
+    return served(decision, price.amount)
+  }
+
+  /** Settles a decision whose operations were served: the receipt headers, or a refusal. */
+  const served = async (decision: Proceed, amount: bigint): Promise<Closed> => {
     if (decision.finishStatus) {
       const outcome = await decision.finishStatus(200)
-      if (outcome instanceof Response) return { refusal: await refusalOf(outcome, usd(price.amount)) }
+      if (outcome instanceof Response) return { refusal: await refusalOf(outcome, usd(amount)) }
       return { headers: outcome?.headers ?? [] }
     }
     const answer = await decision.finish(new Response(null, { status: 200 }))
-    if (answer.status >= 400) return { refusal: await refusalOf(answer, usd(price.amount)) }
+    if (answer.status >= 400) return { refusal: await refusalOf(answer, usd(amount)) }
     return { headers: [...answer.headers] }
   }
 
-  return { paywall, pricing, check, priceOf, open, close, path: path ?? '/graphql' }
+  return { paywall, pricing, check, priceOf, open, limits, ask, held, served, usd, most, path: path ?? '/graphql' }
 }
 
-const free: Opened = { type: 'free' }
-const refused = (refusal: Refusal): Opened => ({ type: 'refused', refusal })
+const free = { type: 'free' } as const
+const refused = (refusal: Refusal) => ({ type: 'refused', refusal }) as const

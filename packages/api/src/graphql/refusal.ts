@@ -29,11 +29,16 @@ const skipped = new Set(['content-type', 'content-length'])
  * GraphQL error: the same reason code and message, the `PAYMENT-REQUIRED` requirements in
  * `extensions.paymentRequired`, and the headers for the HTTP answer.
  *
+ * `what`: the default message names an operation's price, or a batch's sum.
+ *
  * @example
  * const refusal = await refusalOf(decision.response, '0.006')
  * refusal.extensions // { code: 'PAYMENT_REQUIRED', reason: 'payment_required', price: '0.006', paymentRequired: { … } }
  */
-export async function refusalOf(response: Response, price: string): Promise<Refusal> {
+/** What a refusal prices: one operation, or the priced operations of a batch together. */
+export type Priced = 'operation' | 'batch'
+
+export async function refusalOf(response: Response, price: string, what: Priced = 'operation'): Promise<Refusal> {
   const status = response.status
   const body = (await response.json().catch(() => ({}))) as { reason?: string; error?: string; message?: string }
   const header = response.headers.get('payment-required')
@@ -42,9 +47,11 @@ export async function refusalOf(response: Response, price: string): Promise<Refu
   const reason = body.reason ?? (status === 402 ? 'payment_required' : (body.error ?? 'refused'))
   const message =
     body.message ??
-    (status === 402
-      ? `this operation costs $${price}: pay it with x402 (the PAYMENT-REQUIRED header, or extensions.paymentRequired), or send a credit token (Authorization: Bearer x402c_…)`
-      : `the paywall answered ${status}`)
+    (status !== 402
+      ? `the paywall answered ${status}`
+      : what === 'batch'
+        ? `this batch's priced operations cost $${price} together: pay the sum with one x402 payment (the PAYMENT-REQUIRED header, or extensions.paymentRequired; the price of any operation that fails entirely comes back as credit), or send a credit token (Authorization: Bearer x402c_…) to pay each from credit`
+        : `this operation costs $${price}: pay it with x402 (the PAYMENT-REQUIRED header, or extensions.paymentRequired), or send a credit token (Authorization: Bearer x402c_…)`)
   const headers: [string, string][] = []
   for (const [name, value] of response.headers) if (!skipped.has(name)) headers.push([name, value])
   return {

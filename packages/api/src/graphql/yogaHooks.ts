@@ -1,7 +1,9 @@
-import type { GraphQLGate, Opened } from './createGate.js'
+import { type BatchSlot, createBatch } from './createBatch.js'
+import type { GraphQLGate, Held, Opened } from './createGate.js'
 import type { GraphQLResult } from './fullyErrored.js'
 import { formattedError, refusalError } from './loadGraphQL.js'
-import type { Refusal } from './refusal.js'
+import type { OperationPrice } from './priceOperation.js'
+import { type Refusal, refusal } from './refusal.js'
 
 /** What this plugin reads of envelop's `onExecute`/`onSubscribe` payload (structurally). */
 type ExecutePayload = {
@@ -15,77 +17,175 @@ type ExecutePayload = {
   setResultAndStopExecution(result: unknown): void
 }
 type ExecuteDonePayload = { result: unknown; setResult(result: unknown): void }
+type Result = GraphQLResult & { extensions?: Record<string, unknown> }
+
+/** One operation as it runs: its hold, and its place in a batch. */
+type Running = { held?: Held | undefined; slot?: BatchSlot }
 
 const isAsyncIterable = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && Symbol.asyncIterator in value
 
 const http = (refusal: Refusal) => ({ status: refusal.status, headers: Object.fromEntries(refusal.headers) })
 
-/** Prices one operation and asks the paywall: `undefined` when it is free (no promise then). */
-function openFor(gate: GraphQLGate, { args }: ExecutePayload): Promise<Opened> | undefined {
-  const price = gate.priceOf(args.schema, args.document, args.operationName, args.variableValues)
-  if (!price || price.amount === 0n) return undefined
-  const request = args.contextValue.request
-  if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
-  // A head with its URL parsed once (the paywall would parse Yoga's `request.url` again).
+/** A head with its URL parsed once (the paywall would parse Yoga's `request.url` again). */
+function headOf(request: Request) {
   const parsedUrl = new URL(request.url)
-  return gate.open({ url: parsedUrl.href, method: request.method, headers: request.headers, parsedUrl }, price)
+  return { url: parsedUrl.href, method: request.method, headers: request.headers, parsedUrl }
 }
 
+const uncoordinated = refusal(
+  'BATCH_NOT_COORDINATED',
+  'batch_not_coordinated',
+  "this server does not run x402GraphQL's instrumentation (graphql-yoga 5.13 or newer does), so a batch's operations cannot be paid together: nothing was run or charged; send each priced operation in a request of its own",
+  '0',
+)
+
 /**
- * The envelop hooks GraphQL Yoga runs for each operation (each one of a batch too): price
- * and pay in `onExecute` (a refusal stops execution with a `GraphQLError` carrying its HTTP
- * status and headers), settle or release in `onExecuteDone`, with the receipt headers in the
- * result's `extensions.http` (which Yoga sends as headers and leaves out of the body).
+ * The hooks GraphQL Yoga runs: price and pay in `onExecute` (a refusal stops execution with a
+ * `GraphQLError` carrying its HTTP status and headers), settle or release in `onExecuteDone`,
+ * with the receipt headers in the result's `extensions.http` (which Yoga sends as headers and
+ * leaves out of the body). Around each operation, `instrumentation.operation` releases a
+ * payment that nothing closed (the execution threw, a plugin stopped it): nothing is charged.
+ * The operations of a batch (known from the parsed request) are paid together
+ * (createBatch); the batch's challenge or receipt goes on its HTTP answer in `onResponse`.
  */
 export function yogaHooks(gate: GraphQLGate) {
+  const batches = new WeakMap<Request, ReturnType<typeof createBatch>>()
+  // By the operation's own context in a batch (each has one), else by its request: a single
+  // operation's context is the server's, which a runtime may share between requests.
+  const running = new WeakMap<object, Running>()
+  const stateOf = (context: ExecutePayload['args']['contextValue']) =>
+    running.get(context) ?? (context.request && running.get(context.request))
+
+  /** Ends an operation: a payment it still holds is released, charging nothing. */
+  const ended = async (state: Running) => {
+    await state.held?.release('execution_failed')
+    await state.slot?.end('execution_failed')
+  }
+
+  const opening = (payload: ExecutePayload): Promise<Opened> | undefined => {
+    const { args } = payload
+    const state = stateOf(args.contextValue)
+    const price: OperationPrice | undefined = gate.priceOf(
+      args.schema,
+      args.document,
+      args.operationName,
+      args.variableValues,
+    )
+    const priced = price && price.amount > 0n ? price : undefined
+    if (!priced && !state?.slot) return undefined
+    const request = args.contextValue.request
+    if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
+    const head = priced ? headOf(request) : undefined
+    if (state?.slot) return state.slot.open(head, priced)
+    if (batches.has(request)) return Promise.resolve({ type: 'refused', refusal: uncoordinated })
+    return gate.open(head as ReturnType<typeof headOf>, priced as OperationPrice)
+  }
+
   return {
     /** `yoga.dispose()`: closes the paywall (its ledger, its reconciler). */
     onDispose: () => gate.paywall.close(),
+    /** A batch (an array of operations) is known here, before any of them runs. */
+    onRequestParse({ request }: { request: Request }) {
+      // Yoga batches POST bodies only.
+      if (request.method !== 'POST') return undefined
+      return {
+        onRequestParseDone({ requestParserResult }: { requestParserResult: unknown }) {
+          if (Array.isArray(requestParserResult) && requestParserResult.length > 0) {
+            batches.set(request, createBatch(gate, requestParserResult.length))
+          }
+        },
+      }
+    },
+    instrumentation: {
+      operation({ context, request }: { context: object; request: Request }, wrapped: () => unknown) {
+        const slot = batches.get(request)?.join()
+        const state: Running = slot ? { slot } : {}
+        running.set(slot ? context : request, state)
+        const out = wrapped() as Promise<void> | undefined
+        if (typeof out?.then !== 'function') return ended(state)
+        return out.then(
+          // Closed (the common case): nothing left to end.
+          () => (state.held || state.slot ? ended(state) : undefined),
+          async (error: unknown) => {
+            await ended(state)
+            throw error
+          },
+        )
+      },
+    },
     onExecute(payload: ExecutePayload) {
-      const opening = openFor(gate, payload)
-      if (!opening) return undefined
-      return opening.then(async (opened) => {
+      const open = opening(payload)
+      if (!open) return undefined
+      const state = stateOf(payload.args.contextValue)
+      return open.then(async (opened) => {
         if (opened.type === 'free') return undefined
         if (opened.type === 'refused') {
           const error = await refusalError(opened.refusal, http(opened.refusal))
           payload.setResultAndStopExecution({ errors: [error] })
           return undefined
         }
+        if (state) state.held = opened
         return {
           async onExecuteDone({ result, setResult }: ExecuteDonePayload) {
             // An incremental result (@defer, @stream) is charged as served once it started.
-            const shown = (isAsyncIterable(result) ? { data: {} } : result) as GraphQLResult & {
-              extensions?: Record<string, unknown>
-            }
-            const closed = await gate.close(opened, shown)
+            const shown = (isAsyncIterable(result) ? { data: {} } : result) as Result
+            const closed = await opened.close(shown)
+            if (state) state.held = undefined
             if (isAsyncIterable(result)) return
             if ('refusal' in closed) {
               setResult({ errors: [formattedError(closed.refusal)], extensions: { http: http(closed.refusal) } })
               return
             }
-            if (closed.headers.length === 0) return
-            const extensions = shown.extensions ?? {}
+            if (closed.headers.length === 0 && !closed.extensions) return
             setResult({
               ...shown,
-              extensions: { ...extensions, http: { headers: Object.fromEntries(closed.headers) } },
+              extensions: {
+                ...shown.extensions,
+                ...closed.extensions,
+                ...(closed.headers.length ? { http: { headers: Object.fromEntries(closed.headers) } } : {}),
+              },
             })
           },
         }
       })
     },
     onSubscribe(payload: ExecutePayload) {
-      const opening = openFor(gate, payload)
-      if (!opening) return undefined
-      return opening.then(async (opened) => {
+      const { args } = payload
+      // A subscription of a batch is handled on its own, out of the batch's sum.
+      void stateOf(args.contextValue)?.slot?.open(undefined, undefined)
+      const price = gate.priceOf(args.schema, args.document, args.operationName, args.variableValues)
+      if (!price || price.amount === 0n) return undefined
+      const request = args.contextValue.request
+      if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
+      return gate.open(headOf(request), price).then(async (opened) => {
         // Subscriptions are refused in `open` when priced; nothing else reaches here.
         if (opened.type === 'refused') {
           payload.setResultAndStopExecution({ errors: [await refusalError(opened.refusal, http(opened.refusal))] })
         } else if (opened.type === 'proceed') {
-          await opened.decision.abort('subscriptions are not priced per operation')
+          await opened.release('subscription_not_supported')
         }
         return undefined
       })
+    },
+    /** A batch paid as one: its challenge (status, `PAYMENT-REQUIRED`) or receipt on the HTTP answer. */
+    onResponse({
+      request,
+      response,
+      setResponse,
+    }: {
+      request: Request
+      response: Response
+      setResponse(response: Response): void
+    }) {
+      const answer = batches.get(request)?.answer()
+      if (!answer) return
+      const headers = new Headers(response.headers)
+      for (const [name, value] of answer.headers) {
+        const known = name.toLowerCase() === 'access-control-expose-headers' ? headers.get(name) : null
+        headers.set(name, known ? `${known}, ${value}` : value)
+      }
+      setResponse(new Response(response.body, { status: answer.status ?? response.status, headers }))
     },
   }
 }
