@@ -1,7 +1,6 @@
 import { createPayment, type PaymentPayload, type PaymentRequired } from '@402x/core'
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
-import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
 import { x402Client as OfficialClient } from '@x402/core/client'
 import type { PaymentRequired as OfficialPaymentRequired } from '@x402/core/types'
 import { toClientEvmSigner } from '@x402/evm'
@@ -11,7 +10,7 @@ import { privateKeyToAccount } from 'viem/accounts'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { z } from 'zod'
 import { type Stack, startStack } from '../helpers/stack.js'
-import { serveOverHttp } from './serveMcp.js'
+import { callTool, challengeOf, serveOverHttp } from './serveMcp.js'
 
 // paidTool on the SDK's own McpServer and Client over streamable HTTP, on the local chain:
 // x402's MCP transport (specs/transports-v2/mcp.md), the paywall's ledger and credit.
@@ -62,21 +61,7 @@ afterAll(async () => {
 })
 
 const call = (name: string, args?: Record<string, unknown>, meta?: Record<string, unknown>) =>
-  client.callTool({
-    name,
-    ...(args ? { arguments: args } : {}),
-    ...(meta ? { _meta: meta } : {}),
-  }) as Promise<CallToolResult>
-
-const challengeOf = (result: CallToolResult) => {
-  expect(result.isError).toBe(true)
-  const required = result.structuredContent as unknown as PaymentRequired
-  // The spec: the same PaymentRequired as JSON in content[0].text.
-  const first = result.content[0]
-  expect(first?.type).toBe('text')
-  expect(JSON.parse((first as { text: string }).text)).toEqual(required)
-  return required
-}
+  callTool(client, name, args, meta)
 
 const pay = (required: PaymentRequired, buyer = stack.chain.buyers[0]) =>
   createPayment({ privateKey: buyer!.privateKey, from: buyer!.address, requirements: required.accepts[0]! })
@@ -109,6 +94,8 @@ describe('paidTool', () => {
         },
       },
     })
+    // No tool sells credit on this server: no top-up is offered.
+    expect(required.extensions?.['402x-credits']).toBeUndefined()
     expect(runs.forecast).toBe(0)
   })
 

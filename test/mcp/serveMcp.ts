@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { createServer, type Server } from 'node:http'
+import type { PaymentRequired } from '@402x/core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import type { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { expect } from 'vitest'
 import { listen } from '../helpers/stack.js'
 
 /**
@@ -64,4 +67,28 @@ export async function serveSessions(make: () => McpServer): Promise<{ url: strin
       await new Promise<void>((resolve) => server.close(() => resolve()))
     },
   }
+}
+
+/** `tools/call` of `name` with these arguments and `_meta`, as the SDK client sends it. */
+export const callTool = (
+  client: Client,
+  name: string,
+  args?: Record<string, unknown>,
+  meta?: Record<string, unknown>,
+) =>
+  client.callTool({
+    name,
+    ...(args ? { arguments: args } : {}),
+    ...(meta ? { _meta: meta } : {}),
+  }) as Promise<CallToolResult>
+
+/** The x402 challenge of a payment-required result, checked as the MCP transport spec has it. */
+export const challengeOf = (result: CallToolResult) => {
+  expect(result.isError).toBe(true)
+  const required = result.structuredContent as unknown as PaymentRequired
+  // The spec: the same PaymentRequired as JSON in content[0].text.
+  const first = result.content[0]
+  expect(first?.type).toBe('text')
+  expect(JSON.parse((first as { text: string }).text)).toEqual(required)
+  return required
 }

@@ -4,10 +4,11 @@ import type { AnySchema, ZodRawShapeCompat } from '@modelcontextprotocol/sdk/ser
 import type { CallToolResult, ToolAnnotations } from '@modelcontextprotocol/sdk/types.js'
 import type { Paywall } from '../paywall/createPaywall.js'
 import type { Price } from '../paywall/types.js'
+import { creditToolOf } from './creditTool.js'
 import { mcpBazaar } from './mcpBazaar.js'
 import { paidToolRules } from './paidToolRules.js'
 import { serverPaywall } from './serverPaywall.js'
-import { toolRequest } from './toolRequest.js'
+import { toolName, toolRequest } from './toolRequest.js'
 import { refusalResult, refused, withReceipt } from './toolResults.js'
 
 /** What a tool's price function sees: the tool's name and its validated arguments. */
@@ -46,8 +47,6 @@ export type PaidToolOptions<Args extends Schema | undefined = undefined, Out ext
   /** How long a signed payment stays valid, in seconds (10 to 86400). @default 60 */
   maxTimeoutSeconds?: number
 }
-
-const toolName = /^[A-Za-z0-9_.-]{1,128}$/
 
 /**
  * Registers an MCP tool that is paid per call in USDC, over x402's MCP transport
@@ -97,13 +96,15 @@ export function paidTool<Args extends Schema | undefined = undefined, Out extend
   const call = async (args: unknown, extra: any): Promise<CallToolResult> => {
     const request = toolRequest(name, extra?._meta)
     if (!request.ok) return refused(request.reason, request.message, 400)
+    // A top-up is offered where the server sells credit on this paywall (creditTool).
+    const seller = creditToolOf(server, paywall)
     const decision = await paywall.handle(request.head, route, {
       req: { tool: name, arguments: args } satisfies ToolCall,
-      creditsServed: false,
+      creditsServed: seller !== undefined,
     })
     const run = () => (withArgs ? callHandler(args, extra) : callHandler(extra))
     if (decision.type === 'skip') return run()
-    if (decision.type === 'respond') return refusalResult(decision.response, bazaar)
+    if (decision.type === 'respond') return refusalResult(decision.response, bazaar, seller)
     let result: CallToolResult
     try {
       result = await run()
@@ -119,7 +120,7 @@ export function paidTool<Args extends Schema | undefined = undefined, Out extend
       new Response(JSON.stringify(result), { status: 200, headers: { 'content-type': 'application/json' } }),
     )
     // Settlement failed or is unknown: the tool's content is not given for a payment not taken.
-    if (paid.status >= 400) return refusalResult(paid, bazaar)
+    if (paid.status >= 400) return refusalResult(paid, bazaar, seller)
     return withReceipt(result, paid)
   }
 

@@ -13,6 +13,9 @@ function toolUrl(name: string): URL {
   return url
 }
 
+/** What a tool may be named: it names the resource `mcp://tool/<name>`. */
+export const toolName = /^[A-Za-z0-9_.-]{1,128}$/
+
 /** What the paywall is told of one tool call: refused before the paywall sees it, or its head. */
 export type ToolRequest =
   | { ok: true; head: RequestHead }
@@ -23,8 +26,14 @@ export type ToolRequest =
  * `_meta['x402/payment']` as the payment header (`PAYMENT-SIGNATURE`, or `X-PAYMENT` for an x402
  * v1 payload) and its `_meta['402x/credit']` as the credit token (`Authorization: Bearer`).
  */
-export function toolRequest(name: string, meta: Record<string, unknown> | undefined): ToolRequest {
+export function toolRequest(
+  name: string,
+  meta: Record<string, unknown> | undefined,
+  /** The query the paywall reads (`amount` of a top-up). */
+  query?: Record<string, string>,
+): ToolRequest {
   const url = toolUrl(name)
+  if (query) url.search = new URLSearchParams(query).toString()
   const fields = new Map<string, string>()
   const payment = meta?.[metaKeys.payment]
   if (payment !== undefined && payment !== null) {

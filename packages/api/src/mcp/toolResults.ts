@@ -1,9 +1,10 @@
 import { decodeHeader, headers, PaymentRequiredSchema, SettleResponseSchema } from '@402x/core'
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js'
+import { creditHint, offerCreditTool } from './creditOffer.js'
 import { metaKeys } from './metaKeys.js'
 
 /** The JSON body of a 402x refusal: `{ reason, message }` (paywall/responses.ts). */
-type Refusal = { reason?: string; error?: string; message?: string }
+type Refusal = { reason?: string; error?: string; message?: string; price?: unknown; credits?: unknown }
 
 const bodyOf = async (response: Response): Promise<Refusal> => {
   try {
@@ -20,15 +21,24 @@ const bodyOf = async (response: Response): Promise<Refusal> => {
  * error result with its reason code and what to do. Nothing was charged either way. `bazaar`:
  * the tool's own discovery extension, in place of the HTTP route's.
  */
-export async function refusalResult(response: Response, bazaar?: Record<string, unknown>): Promise<CallToolResult> {
+export async function refusalResult(
+  response: Response,
+  bazaar?: Record<string, unknown>,
+  /** The server's tool that sells credit, offered in a 402's top-up (creditOffer.ts). */
+  creditTool?: string,
+): Promise<CallToolResult> {
   const body = await bodyOf(response)
   // A first 402 has no reason (its body's `error` is words for people): `payment_required`.
   const reason = body.reason ?? (response.status === 402 ? 'payment_required' : body.error) ?? 'internal_error'
-  const message = body.message ?? 'send an x402 payment for one of `accepts` in _meta["x402/payment"]'
   const header = response.headers.get(headers.paymentRequired)
   const decoded = header ? decodeHeader(header, PaymentRequiredSchema) : undefined
+  const offered = creditTool && response.status === 402 && (!body.reason || body.reason === 'insufficient_credit')
+  const message = offered
+    ? creditHint(creditTool, reason, body)
+    : (body.message ?? 'send an x402 payment for one of `accepts` in _meta["x402/payment"]')
   if (response.status === 402 && decoded?.ok) {
-    const required = { ...decoded.value, error: decoded.value.error ?? reason }
+    const shown = creditTool ? offerCreditTool(decoded.value, creditTool) : decoded.value
+    const required = { ...shown, error: shown.error ?? reason }
     if (bazaar) required.extensions = { ...required.extensions, bazaar }
     return {
       isError: true,
