@@ -21,9 +21,16 @@ export function checkEvents(events: UsageEvent[]): void {
   }
 }
 
+/** Periods already found well-formed (a request's are the same all day): checked once each. */
+const wellFormed = new Set<string>()
+
 /** Checks a reservation's period and units. */
 export function checkReservation(period: string, units: number, limit = 0): void {
-  periodBounds(period)
+  if (!wellFormed.has(period)) {
+    periodBounds(period)
+    if (wellFormed.size >= 64) wellFormed.clear()
+    wellFormed.add(period)
+  }
   if (!Number.isSafeInteger(units) || units <= 0) throw invalid(`units must be a positive whole number, got ${units}`)
   if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a whole number ≥ 0, got ${limit}`)
 }

@@ -124,4 +124,30 @@ describe('createKeyLookup', () => {
     const free = await store.create({ name: 'f', plan: 'free', mode: 'live' })
     expect(await lookup.find(free.key)).toMatchObject({ ok: true, plan: { quota: { month: 1000 } } })
   })
+
+  it('answers findNow from the cache alone: nothing before the first find, then the key, and a refusal once forgotten', async () => {
+    const store = open(sqliteFile())
+    const { key, record } = await store.create({ name: 'k', plan: 'free', mode: 'test' })
+    // A clock that never moves: only forget() makes the lookup read the store again.
+    const lookup = createKeyLookup(store, { plans: [plans.free()], now: () => 1 })
+    expect(lookup.findNow(key)).toBeUndefined()
+    expect(lookup.findNow('x402_test_short')).toBeUndefined()
+    expect((await lookup.find(key)).ok).toBe(true)
+    expect(lookup.findNow(key)).toMatchObject({ ok: true, record: { id: record.id }, plan: plans.free() })
+    await store.revoke(record.id)
+    lookup.forget()
+    expect(lookup.findNow(key)).toBeUndefined()
+    expect(await lookup.find(key)).toMatchObject({ ok: false, reason: 'key_revoked' })
+    expect(lookup.findNow(key)).toMatchObject({ ok: false, reason: 'key_revoked' })
+  })
+
+  it('answers findNow with a key’s expiry on, from the cache', async () => {
+    let now = Date.now()
+    const store = createMemoryKeyStore()
+    const { key } = await store.create({ name: 'k', plan: 'free', mode: 'test', expiresAt: now + 1000 })
+    const lookup = createKeyLookup(store, { plans: [plans.free()], now: () => now })
+    expect((await lookup.find(key)).ok).toBe(true)
+    now += 1000
+    expect(lookup.findNow(key)).toMatchObject({ ok: false, reason: 'key_expired' })
+  })
 })

@@ -52,6 +52,8 @@ export function createKeyLookup(store: KeyStore, options: KeyLookupOptions = {})
   const codePlans = new Map((options.plans ?? []).map((plan) => [plan.name, plan]))
   const cache = new Map<string, ApiKeyRecord>()
   let plansOf: Promise<Map<string, PlanDefinition>> | undefined
+  /** What `plansOf` resolved to, while it holds: for `findNow`, which never waits. */
+  let plansNow: Map<string, PlanDefinition> | undefined
   let checkedAt = Number.NaN
   let seen = store.version()
   /** Moves each time the cache is forgotten: a lookup begun before it is not cached. */
@@ -66,10 +68,13 @@ export function createKeyLookup(store: KeyStore, options: KeyLookupOptions = {})
     generation++
     cache.clear()
     plansOf = undefined
+    plansNow = undefined
   }
   const loadPlans = async () => {
+    const before = generation
     const all = new Map((await store.plans()).map((plan) => [plan.name, plan]))
     for (const [name, plan] of codePlans) all.set(name, plan)
+    if (before === generation) plansNow = all
     return all
   }
   const planOf = async (record: ApiKeyRecord) => {
@@ -88,6 +93,21 @@ export function createKeyLookup(store: KeyStore, options: KeyLookupOptions = {})
     return found
   }
 
+  /** Why a key found in the store is refused at `now` (revoked, expired); `undefined`: it is not. */
+  const refusalOf = (record: ApiKeyRecord, now: number): KeyLookupResult | undefined => {
+    if (record.revokedAt !== undefined)
+      return refuse(
+        'key_revoked',
+        `this API key (\`${record.id}\`) was revoked on ${new Date(record.revokedAt).toISOString()}: ask the API for a new key`,
+      )
+    if (record.expiresAt !== undefined && record.expiresAt <= now)
+      return refuse(
+        'key_expired',
+        `this API key (\`${record.id}\`) expired on ${new Date(record.expiresAt).toISOString()}: ask the API for a new key, or to extend this one`,
+      )
+    return undefined
+  }
+
   return {
     async find(presentedKey) {
       if (!looksLikeApiKey(presentedKey)) return malformed
@@ -104,17 +124,26 @@ export function createKeyLookup(store: KeyStore, options: KeyLookupOptions = {})
           cache.set(hash, record)
         }
       }
-      if (record.revokedAt !== undefined)
-        return refuse(
-          'key_revoked',
-          `this API key (\`${record.id}\`) was revoked on ${new Date(record.revokedAt).toISOString()}: ask the API for a new key`,
-        )
-      if (record.expiresAt !== undefined && record.expiresAt <= now)
-        return refuse(
-          'key_expired',
-          `this API key (\`${record.id}\`) expired on ${new Date(record.expiresAt).toISOString()}: ask the API for a new key, or to extend this one`,
-        )
+      const refused = refusalOf(record, now)
+      if (refused) return refused
       return { ok: true, record, plan: await planOf(record) }
+    },
+    findNow(presentedKey) {
+      if (!looksLikeApiKey(presentedKey)) return undefined
+      const now = clock()
+      forgetIfChanged(now)
+      const record = cache.get(hashApiKey(presentedKey))
+      if (!record) return undefined
+      const refused = refusalOf(record, now)
+      if (refused) return refused
+      const plan = plansNow?.get(record.plan)
+      return plan && { ok: true, record, plan }
+    },
+    forget() {
+      generation++
+      cache.clear()
+      plansOf = undefined
+      plansNow = undefined
     },
   }
 }

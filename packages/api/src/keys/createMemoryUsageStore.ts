@@ -75,6 +75,11 @@ export function createMemoryUsageStore(): UsageStore {
         checkReservation(period, units, limit)
         return counters.reserve(keyId, period, units, limit)
       }),
+    reserveNow(keyId, period, units, limit) {
+      if (closed) throw new X402Error('store_unavailable', { message: 'the usage store is closed' })
+      checkReservation(period, units, limit)
+      return counters.reserve(keyId, period, units, limit)
+    },
     release: (keyId, period, units) =>
       run(() => {
         checkReservation(period, units)

@@ -43,7 +43,7 @@ const toRecord = (row: Row): ApiKeyRecord => ({
  */
 export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
   const clock = options.now ?? Date.now
-  const { db, guard, dataVersion } = openKeysDb(options, sqliteKeyComponent, 'key store')
+  const { db, guard, dataVersion, wrote: count, writes, close } = openKeysDb(options, sqliteKeyComponent, 'key store')
   const q = {
     insert: db.prepare(`INSERT INTO api_keys
       (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at, revoked_at)
@@ -55,12 +55,16 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
       ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`),
     plans: db.prepare('SELECT definition FROM api_plans ORDER BY name'),
   }
-  // `data_version` moves on other connections' commits only: this store's own writes move
-  // `version` themselves, and `version()` moves it on either.
+  // `data_version` moves on other connections' commits only (another process's, or of
+  // another file handle): this store's own writes move `version` themselves, and `version()`
+  // moves it on those, and on another key store object's of this process on the connection.
   let seenData = dataVersion()
+  let seenWrites = writes('keys')
   let version = 0
   const wrote = () => {
     version++
+    count('keys')
+    seenWrites = writes('keys')
   }
   return {
     create: (input) =>
@@ -107,12 +111,14 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
       ),
     version: () => {
       const data = dataVersion()
-      if (data !== seenData) {
+      const local = writes('keys')
+      if (data !== seenData || local !== seenWrites) {
         seenData = data
+        seenWrites = local
         version++
       }
       return version
     },
-    close: () => guard(() => db.close()),
+    close: () => guard(close),
   }
 }

@@ -9,8 +9,9 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
 
 /**
  * Usage events in SQLite (WAL), in the ledger's file or its own, and this process's quota
- * counters in front of them (see `UsageStore`): read again from the events after another
- * connection committed (`data_version`).
+ * counters in front of them (see `UsageStore`). Events are only ever added, each under a
+ * rowid above the last: the counters keep up with other connections' events by reading the
+ * rows past the last one seen (nothing when none came), never by adding the period again.
  *
  * @example
  * const usage = createSqliteUsageStore({ path: '.402x/ledger.db' })
@@ -18,73 +19,125 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
  */
 /** How long a recorded event waits for others to share its transaction. */
 const groupCommitMs = 5
+/** How stale `reserveNow` may read what other connections recorded (docs/api-keys.md). */
+const freshEveryMs = 10
+
+type NewRow = { rowid: number | bigint; key_id: string; units: number | bigint; at: number | bigint }
 
 export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore {
-  const {
-    db,
-    guard,
-    atomically,
-    dataVersion,
-    fault: storeFault,
-  } = openKeysDb(options, sqliteUsageComponent, 'usage store')
-  const insert =
-    db.prepare(`INSERT OR IGNORE INTO api_usage (request_id, key_id, route, units, amount, asset, status, at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+  const opened = openKeysDb(options, sqliteUsageComponent, 'usage store')
+  const { db, guard, atomically, fault: storeFault, ensureOpen } = opened
+  // Up to `chunk` events per INSERT (one statement per batch size, prepared on first use):
+  // one call into SQLite for a group commit's events rather than one each.
+  const chunk = 32
+  const inserts = new Map<number, ReturnType<typeof db.prepare>>()
+  const insertOf = (rows: number) => {
+    let statement = inserts.get(rows)
+    if (!statement) {
+      statement = db.prepare(
+        `INSERT OR IGNORE INTO api_usage (request_id, key_id, route, units, amount, asset, status, at) VALUES ${Array(rows).fill('(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      )
+      inserts.set(rows, statement)
+    }
+    return statement
+  }
+  const idsAfter = db.prepare('SELECT request_id FROM api_usage WHERE rowid > ?')
+  /**
+   * Inserts `events` (under the write lock, every row up to `seen` counted): those not
+   * recorded before. A statement that skipped some (a retried `record`) is asked which rows it
+   * added: theirs are the rowids after the last one before it.
+   */
+  const insertNew = (events: UsageEvent[]): UsageEvent[] => {
+    const added: UsageEvent[] = []
+    let last = seen
+    for (let at = 0; at < events.length; at += chunk) {
+      const part = events.slice(at, at + chunk)
+      const args: unknown[] = []
+      for (const e of part) args.push(e.requestId, e.keyId, e.route, e.units, String(e.amount), e.asset, e.status, e.at)
+      const changes = Number(insertOf(part.length).run(...args).changes)
+      if (changes === part.length) added.push(...part)
+      else if (changes > 0) {
+        const fresh = new Set((idsAfter.all(last) as { request_id: string }[]).map((r) => r.request_id))
+        // Each id once: the same event twice in one call is recorded once.
+        added.push(...part.filter((e) => fresh.delete(e.requestId)))
+      }
+      last += changes
+    }
+    return added
+  }
+  // A counter's first reading sums the rows up to the last one seen; those after it are
+  // counted as they are read (`catchUp`), so that none is counted twice.
   const unitsIn = db.prepare(
-    'SELECT COALESCE(SUM(units), 0) AS units FROM api_usage WHERE key_id = ? AND at >= ? AND at < ?',
+    'SELECT COALESCE(SUM(units), 0) AS units FROM api_usage WHERE key_id = ? AND at >= ? AND at < ? AND rowid <= ?',
   )
+  const rowsAfter = db.prepare('SELECT rowid, key_id, units, at FROM api_usage WHERE rowid > ? ORDER BY rowid')
+  const lastRowid = db.prepare('SELECT COALESCE(MAX(rowid), 0) AS last FROM api_usage')
   const lines = db.prepare(`SELECT route, COUNT(*) AS calls, COALESCE(SUM(units), 0) AS units,
       CAST(COALESCE(SUM(CAST(substr(amount, 1, max(length(amount) - 12, 0)) AS INTEGER)), 0) AS TEXT) AS high,
       CAST(COALESCE(SUM(CAST(substr(amount, -12) AS INTEGER)), 0) AS TEXT) AS low
     FROM api_usage WHERE key_id = ? AND at >= ? AND at < ? GROUP BY route ORDER BY route`)
+  let seen = Number((lastRowid.get() as { last: number | bigint }).last)
   const counters = quotaCounters((keyId, period) => {
     const { from, to } = periodBounds(period)
-    return Number((unitsIn.get(keyId, from, to) as { units: number | bigint }).units)
+    return Number((unitsIn.get(keyId, from, to, seen) as { units: number | bigint }).units)
   })
-  let seenVersion = dataVersion()
-  /** Another connection committed: what the counters read from the events is read again. */
+  /** Counts what other connections recorded since the last row seen (one indexed read). */
   const fresh = () => {
-    const version = dataVersion()
-    if (version !== seenVersion) {
-      seenVersion = version
-      counters.reseed()
+    const rows = rowsAfter.all(seen) as NewRow[]
+    if (rows.length) {
+      seen = Number((rows.at(-1) as NewRow).rowid)
+      counters.recorded(rows.map((r) => ({ keyId: r.key_id, units: Number(r.units), at: Number(r.at) })))
     }
     return counters
+  }
+  /**
+   * {@link fresh} for the hot path (`reserveNow`): at most every {@link freshEveryMs} (each
+   * read is a read transaction on the file, several µs).
+   */
+  let checkedAt = Number.NEGATIVE_INFINITY
+  const freshNow = () => {
+    const now = Date.now()
+    if (now - checkedAt < freshEveryMs && now >= checkedAt) return counters
+    checkedAt = now
+    return fresh()
   }
   // Group commit: the events recorded within a few milliseconds (concurrent requests) go in
   // one transaction, written before any of their `record` promises resolve. A read
   // (`statement`, `used`) writes what is queued first: it sees every recorded event.
-  let queued: { events: UsageEvent[]; done: (error?: unknown) => void }[] = []
+  let queued: { events: UsageEvent[]; resolve: () => void; reject: (error: unknown) => void }[] = []
   const flush = () => {
     const batch = queued
+    if (batch.length === 0) return
     queued = []
     try {
-      const c = fresh()
-      const added = atomically(() =>
-        batch.flatMap((item) =>
-          item.events.filter(
-            (e) =>
-              Number(
-                insert.run(e.requestId, e.keyId, e.route, e.units, String(e.amount), e.asset, e.status, e.at).changes,
-              ) === 1,
-          ),
-        ),
-      )
-      c.recorded(added)
-      for (const item of batch) item.done()
+      const { added, last } = atomically(() => {
+        // Under the write lock: the others' rows first, then ours after them.
+        fresh()
+        const mine = insertNew(batch.flatMap((item) => item.events))
+        return { added: mine, last: mine.length ? Number((lastRowid.get() as { last: number | bigint }).last) : seen }
+      })
+      // Committed: our rows are seen (a rolled-back one never is, and its rowid may come again).
+      seen = last
+      counters.recorded(added)
+      for (const item of batch) item.resolve()
     } catch (error) {
-      for (const item of batch) item.done(error)
+      for (const item of batch) item.reject(storeFault(error))
     }
   }
   return {
-    record: (events) =>
-      guard(() => checkEvents(events)).then(
-        () =>
-          new Promise<void>((resolve, reject) => {
-            if (queued.length === 0) setTimeout(flush, groupCommitMs)
-            queued.push({ events, done: (error) => (error ? reject(storeFault(error)) : resolve()) })
-          }),
-      ),
+    record: (events) => {
+      try {
+        ensureOpen()
+        checkEvents(events)
+      } catch (error) {
+        return Promise.reject(storeFault(error))
+      }
+      // Queued at once (one promise per call: every served key call makes one).
+      return new Promise<void>((resolve, reject) => {
+        if (queued.length === 0) setTimeout(flush, groupCommitMs)
+        queued.push({ events, resolve, reject })
+      })
+    },
     statement: (keyId, from, to) =>
       guard((): Statement => {
         if (queued.length) flush()
@@ -115,6 +168,15 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
         checkReservation(period, units, limit)
         return fresh().reserve(keyId, period, units, limit)
       }),
+    reserveNow(keyId, period, units, limit) {
+      try {
+        ensureOpen()
+        checkReservation(period, units, limit)
+        return freshNow().reserve(keyId, period, units, limit)
+      } catch (error) {
+        throw storeFault(error)
+      }
+    },
     release: (keyId, period, units) =>
       guard(() => {
         checkReservation(period, units)
@@ -124,7 +186,7 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
       guard(() => {
         // Events queued for this turn's commit are written first.
         if (queued.length) flush()
-        db.close()
+        opened.close()
       }),
   }
 }

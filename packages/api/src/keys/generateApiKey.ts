@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { hash, randomBytes } from 'node:crypto'
 import type { KeyMode } from './types.js'
 
 const base62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz'
@@ -44,7 +44,8 @@ export function generateApiKey(mode: KeyMode): string {
  * hashApiKey('x402_test_…') // '9f86d0…' (64 hex characters)
  */
 export function hashApiKey(key: string): string {
-  return createHash('sha256').update(key, 'utf8').digest('hex')
+  // One-shot (no Hash object): the key lookup hashes every request's key.
+  return hash('sha256', key, 'hex')
 }
 
 /**

@@ -10,6 +10,15 @@ type Counter = { recorded: number | undefined; reserved: number }
  */
 export function quotaCounters(seed: (keyId: string, period: string) => number) {
   const counters = new Map<string, Counter>()
+  // The periods of the UTC day last asked for: a batch of events is nearly always of one day.
+  let today = { from: 0, to: 0, day: '', month: '' }
+  const periodsAt = (at: number) => {
+    if (at < today.from || at >= today.to) {
+      const from = at - (((at % 86_400_000) + 86_400_000) % 86_400_000)
+      today = { from, to: from + 86_400_000, ...periodsOf(at) }
+    }
+    return today
+  }
   const counter = (keyId: string, period: string) => {
     const id = `${keyId}\n${period}`
     let c = counters.get(id)
@@ -34,19 +43,15 @@ export function quotaCounters(seed: (keyId: string, period: string) => number) {
       if (c) c.reserved = Math.max(0, c.reserved - units)
     },
     /** Counts newly recorded events (in the periods already seeded) and releases their reservations. */
-    recorded(events: UsageEvent[]) {
+    recorded(events: readonly Pick<UsageEvent, 'keyId' | 'units' | 'at' | 'reserved'>[]) {
       for (const event of events) {
-        const { day, month } = periodsOf(event.at)
+        const { day, month } = periodsAt(event.at)
         for (const period of [day, month]) {
           const c = counters.get(`${event.keyId}\n${period}`)
           if (c?.recorded !== undefined) c.recorded += event.units
         }
         for (const r of event.reserved ?? []) this.release(event.keyId, r.period, r.units)
       }
-    },
-    /** Forgets what was read from the store (another writer recorded): read again on next use. */
-    reseed() {
-      for (const c of counters.values()) c.recorded = undefined
     },
   }
 }

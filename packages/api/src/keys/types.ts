@@ -146,8 +146,8 @@ export type Statement = {
  *   reservation is released by its `record` (`UsageEvent.reserved`).
  *
  * Memory and SQLite keep the quota counters in memory, per process: seeded from the events
- * recorded in the period on first use (SQLite: again after another connection committed,
- * `data_version`), then kept up by this process's `record`s. Their reservations are this
+ * recorded in the period on first use, then kept up by this process's `record`s (SQLite: and
+ * by the rows other connections add, read past the last rowid seen). Their reservations are this
  * process's own, so several processes on one file can together exceed a quota by what they
  * have in flight. PostgreSQL keeps them in the database, shared by every instance: its
  * `used` and `reserve` weigh every instance's reservations, each a lease its instance
@@ -162,6 +162,14 @@ export type UsageStore = {
   statement(keyId: string, from: number, to: number): Promise<Statement>
   used(keyId: string, period: string): Promise<number>
   reserve(keyId: string, period: string, units: number, limit: number): Promise<{ ok: boolean; used: number }>
+  /**
+   * {@link UsageStore.reserve} decided at once, where the counters are in this process (memory,
+   * SQLite; PostgreSQL has none): the Node fast path's. Throws where `reserve` would reject.
+   * SQLite reads another connection's commits (`data_version`) at most every 10 ms here: an
+   * event another process recorded counts in this one's quota 10 ms later at most, as if it
+   * were still in flight there (`reserve` reads them at once).
+   */
+  reserveNow?(keyId: string, period: string, units: number, limit: number): { ok: boolean; used: number }
   release(keyId: string, period: string, units: number): Promise<void>
   close(): Promise<void>
 }
@@ -182,4 +190,15 @@ export type KeyLookup = {
    * neither given in code nor put in the store, and `store_unavailable` when the store fails.
    */
   find(presentedKey: string): Promise<KeyLookupResult>
+  /**
+   * {@link KeyLookup.find} from the cache alone, without waiting: the key and its plan, or its
+   * refusal, when both are cached; `undefined` when `find` would have to ask the store (a key
+   * not seen since the cache was last forgotten, a malformed one). The Node fast path's.
+   */
+  findNow(presentedKey: string): KeyLookupResult | undefined
+  /**
+   * Forgets every cached key and plan at once: after a write through this process (a revoke,
+   * a plan put), so that the next request reads them again whatever the clock says.
+   */
+  forget(): void
 }

@@ -74,6 +74,28 @@ export function usageStoreContract(
       expect(await s.b.used('key_a', month)).toBe(2)
     })
 
+    it('records a large batch with events recorded before and one given twice: each counted once', async () => {
+      const s = await fresh()
+      const earlier = [event({ units: 2 }), event({ units: 3 })]
+      await s.b.record(earlier)
+      // Counters read first: what the record adds is then counted as it is written.
+      expect(await s.a.used('key_a', day)).toBe(5)
+      const fresh38 = Array.from({ length: 38 }, () => event())
+      const twice = fresh38[5] as UsageEvent
+      // More than one statement's worth; a repeat and an earlier event in the first, another earlier one in the last.
+      await s.a.record([
+        ...fresh38.slice(0, 5),
+        earlier[0] as UsageEvent,
+        twice,
+        twice,
+        ...fresh38.slice(6),
+        earlier[1] as UsageEvent,
+      ])
+      expect((await s.b.statement('key_a', 0, at * 2)).total).toEqual({ calls: 40, units: 43, amount: 40_000n })
+      expect(await s.a.used('key_a', day)).toBe(43)
+      expect(await s.b.used('key_a', month)).toBe(43)
+    })
+
     it('counts used per UTC day and month, from events recorded before the counter was first read', async () => {
       const s = await fresh()
       await s.a.record([event({ units: 4 }), event({ at: at + 86_400_000, units: 5 })])
@@ -129,6 +151,21 @@ export function usageStoreContract(
         expect(await s.a.reserve('key_b', month, 1, 2)).toEqual({ ok: true, used: 2 })
       },
     )
+
+    it('decides reserveNow as reserve does, where the store has it: exactly `limit` of 100, one record releasing', async () => {
+      const s = await fresh()
+      const now = s.a.reserveNow?.bind(s.a)
+      if (!now) return
+      await s.a.record([event({ units: 3 })])
+      const held = Array.from({ length: 100 }, () => now('key_a', month, 1, 10))
+      expect(held.filter((h) => h.ok)).toHaveLength(7)
+      expect(held.at(-1)).toEqual({ ok: false, used: 10 })
+      await s.a.record([event({ reserved: [{ period: month, units: 1 }] })])
+      expect(await s.a.used('key_a', month)).toBe(10)
+      await s.a.release('key_a', month, 1)
+      expect(now('key_a', month, 1, 10)).toEqual({ ok: true, used: 10 })
+      expect(() => now('key_a', 'month', 1, 10)).toThrow(/is not a quota period/)
+    })
 
     it('refuses a malformed period or event by name', async () => {
       const s = await fresh()
