@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import { headers } from '@402x/core'
-import { trackingHeaderNames, trackingPairs } from '../paywall/callerView.js'
+import { trackingPairs } from '../paywall/callerView.js'
 import type { Paywall } from '../paywall/createPaywall.js'
-import { creditsPath, parseCreditToken, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
+import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
@@ -12,19 +12,23 @@ import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
+import { keyFastPathOf } from '../pipeline/keyFastPath.js'
 import { startOf, watching } from '../pipeline/requestEvent.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { firstHeader, tellFastCredit } from './fastCreditEvent.js'
-import { type NodeRequest, readNodeBody, requestHead, schemeOf } from './nodeRequest.js'
+import {
+  creditToken,
+  type NodeRequest,
+  readNodeBody,
+  requestHead,
+  schemeOf,
+  stripTrackingHeaders,
+} from './nodeRequest.js'
+import { requestKey, serveFromKey } from './serveFromKey.js'
+import { serveMetered } from './serveMetered.js'
 
 export type { NodeRequest }
 
-import { serveMetered } from './serveMetered.js'
-
-/** Removes the tracking headers a caller sent: only the paywall writes them. */
-function stripTrackingHeaders(req: IncomingMessage) {
-  for (const name of trackingHeaderNames) if (req.headers[name] !== undefined) delete req.headers[name]
-}
 export type Next = (error?: unknown) => void
 
 /**
@@ -46,19 +50,27 @@ export function nodeMiddleware(
   options: NodeMiddlewareOptions = {},
 ): (req: NodeRequest, res: ServerResponse, next: Next) => void {
   const servesCredits = Boolean(paywall.config.credits) && !paywall.config.guardsAll
+  const keyed = keyFastPathOf(paywall)
+  const keyHeader = paywall.config.keys?.header ?? 'x-api-key'
   return (req, res, next) => {
     if (servesCredits) markCreditsServed(req)
     const path = req.originalUrl ?? req.url ?? '/'
     const route = paywall.match(req.method ?? 'GET', path)
     if (route === undefined) return next()
     stripTrackingHeaders(req)
+    const full = () => run(paywall, req, res, next, path, route, options)
+    // A Host that is not host[:port] takes the full path, which answers 400. A key comes
+    // before a credit token, as in the pipeline.
+    if (route && keyed?.eligible(route) && isValidHost(req.headers.host)) {
+      const key = requestKey(req, keyHeader)
+      if (key) return void serveFromKey(paywall, keyed, route, key, req, res, next, path, full)?.catch(next)
+    }
     const fast = creditFastPathOf(paywall)
-    // A Host that is not host[:port] takes the full path, which answers 400.
     if (route && fast?.eligible(route) && isValidHost(req.headers.host)) {
       const token = creditToken(req)
       if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(next)
     }
-    run(paywall, req, res, next, path, route, options).catch(next)
+    full().catch(next)
   }
 }
 
@@ -197,14 +209,6 @@ async function holdAndSettle<C, T>(
     if (!res.writableFinished) decision.undelivered().catch(report)
   })
   return settled
-}
-
-/** `Authorization: Bearer x402c_…` on a request that carries no payment, else `undefined`. */
-function creditToken(req: NodeRequest): string | undefined {
-  const auth = req.headers.authorization
-  if (!auth || req.method === 'HEAD' || req.method === 'OPTIONS') return undefined
-  if (req.headers['payment-signature'] || req.headers['x-payment']) return undefined
-  return parseCreditToken(auth)
 }
 
 /**

@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { TLSSocket } from 'node:tls'
+import { trackingHeaderNames } from '../paywall/callerView.js'
+import { parseCreditToken } from '../paywall/credits.js'
 import type { X402Caller } from '../paywall/decision.js'
 import { isValidHost } from '../paywall/host.js'
 import { faultResponse, refusalBody } from '../paywall/responses.js'
@@ -130,3 +132,16 @@ export async function readNodeBody(
 }
 
 const tooLarge = () => faultResponse(bodyTooLarge())
+
+/** Removes the tracking headers a caller sent: only the paywall writes them. */
+export function stripTrackingHeaders(req: IncomingMessage) {
+  for (const name of trackingHeaderNames) if (req.headers[name] !== undefined) delete req.headers[name]
+}
+
+/** `Authorization: Bearer x402c_…` on a request that carries no payment, else `undefined`. */
+export function creditToken(req: IncomingMessage): string | undefined {
+  const auth = req.headers.authorization
+  if (!auth || req.method === 'HEAD' || req.method === 'OPTIONS') return undefined
+  if (req.headers['payment-signature'] || req.headers['x-payment']) return undefined
+  return parseCreditToken(auth)
+}

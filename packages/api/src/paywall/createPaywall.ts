@@ -9,6 +9,7 @@ import { metricsEndpoint } from '../observe/metricsEndpoint.js'
 import { compose, type Stage } from '../pipeline/compose.js'
 import { type HandleContext, PaidContext } from '../pipeline/context.js'
 import { createCreditFastPath, creditFastPathKey } from '../pipeline/creditFastPath.js'
+import { createKeyFastPath, keyFastPathKey } from '../pipeline/keyFastPath.js'
 import { startOf, watchDecision, watching } from '../pipeline/requestEvent.js'
 import { createRuntime } from '../pipeline/runtime.js'
 import { adminEndpoint } from '../pipeline/stages/adminEndpoint.js'
@@ -185,8 +186,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
     reconcile,
     credits: credits && operatorCredits(credits, rt.decimals),
     keys: keysSeen,
-    // Internal: the Node adapters' credit fast path (pipeline/creditFastPath.ts).
+    // Internal: the Node adapters' fast paths (pipeline/creditFastPath.ts, keyFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
+    [keyFastPathKey]: createKeyFastPath(rt),
     async close() {
       leaveApp()
       if (timer) clearInterval(timer)

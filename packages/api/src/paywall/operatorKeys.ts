@@ -83,7 +83,13 @@ export function operatorKeys(
       const record = await store.get(id)
       return record && infoOf(record)
     },
-    revoke: (id) => store.revoke(id),
+    async revoke(id) {
+      const revoked = await store.revoke(id)
+      // Refused from this process's next request on, whatever the clock (the lookup reads
+      // the store's version at most once per millisecond).
+      keys.lookup.forget()
+      return revoked
+    },
     async usage(id, from, to) {
       await recordOf(id)
       const statement = await keys.usage.statement(id, from, to)
@@ -103,6 +109,7 @@ export function operatorKeys(
         })
       }
       await store.putPlan(checked)
+      keys.lookup.forget()
     },
     async grant(id, { amount, ref, note }) {
       const record = await recordOf(id)

@@ -1,13 +1,15 @@
-import { randomUUID } from 'node:crypto'
+import type { ResolvedKeys } from '../keys/resolveKeys.js'
+import { usageEventId } from '../keys/usageEventId.js'
 import type { Decision } from '../paywall/types.js'
 import type { PaidContext } from './context.js'
-import { releaseQuota } from './stages/apiKey.js'
+import type { PaywallRuntime } from './runtime.js'
 
 /**
  * A call on an API key, decided: once its answer is served (< 400) a usage event is
  * recorded (key, route, units, amount, status), releasing its quota reservation in the same
- * write (the store's group commit, within milliseconds; its reads see it at once); an answer ≥ 400, or a call that never finished, gives the reservation back and
- * records nothing. A usage write that fails is reported (`error`), never charged twice.
+ * write (the store's group commit, within milliseconds; its reads see it at once); an answer
+ * ≥ 400, or a call that never finished, gives the reservation back and records nothing. A
+ * usage write that fails is reported (`error`), never charged twice.
  */
 export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint): Decision {
   if (decision.type !== 'proceed') return decision
@@ -19,28 +21,13 @@ export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint):
     if (done) return
     done = true
     if (status >= 400) return releaseQuota(ctx)
-    const reserved = held.reserved.splice(0)
-    // Written with the events of the next few milliseconds (group commit), not awaited: the
-    // answer does not wait for the usage row. A write that fails is reported and gives the
-    // quota reservation back.
-    keys.usage
-      .record([
-        {
-          keyId: held.record.id,
-          route,
-          units: 1,
-          amount,
-          asset: ctx.rt.config.asset.address,
-          status,
-          at: Date.now(),
-          requestId: randomUUID(),
-          reserved,
-        },
-      ])
-      .catch(async (error) => {
-        ctx.rt.events.emit('error', error)
-        for (const r of reserved) await keys.usage.release(held.record.id, r.period, r.units).catch(() => {})
-      })
+    recordKeyCall(ctx.rt, keys, {
+      keyId: held.record.id,
+      route,
+      amount,
+      status,
+      reserved: held.reserved.splice(0),
+    })
   }
   const { finish, finishStatus, abort } = decision
   return {
@@ -67,4 +54,60 @@ export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint):
       }
     },
   }
+}
+
+/**
+ * Records one served call on a key, under a time-ordered id (`usageEventId`). Written with
+ * the events of the next few milliseconds (the usage store's group commit), not awaited: the
+ * answer does not wait for the usage row. A write that fails is reported (`error`) and gives
+ * the quota reservation back.
+ */
+export function recordKeyCall(
+  rt: PaywallRuntime,
+  keys: ResolvedKeys,
+  call: {
+    keyId: string
+    route: string
+    amount: bigint
+    status: number
+    reserved: { period: string; units: number }[]
+  },
+): void {
+  const { keyId, reserved } = call
+  const at = Date.now()
+  keys.usage
+    .record([
+      {
+        keyId,
+        route: call.route,
+        units: 1,
+        amount: call.amount,
+        asset: rt.config.asset.address,
+        status: call.status,
+        at,
+        requestId: usageEventId(at),
+        reserved,
+      },
+    ])
+    .catch(async (error) => {
+      rt.events.emit('error', error)
+      await giveBackQuota(keys, keyId, reserved)
+    })
+}
+
+/** Gives back the quota reservations of a call that was not served (each failure ignored). */
+export async function giveBackQuota(
+  keys: ResolvedKeys,
+  keyId: string,
+  reserved: { period: string; units: number }[],
+): Promise<void> {
+  for (const r of reserved) await keys.usage.release(keyId, r.period, r.units).catch(() => {})
+}
+
+/** Gives back the quota this request reserved (it was not served). */
+export async function releaseQuota(ctx: PaidContext): Promise<void> {
+  const held = ctx.apiKey
+  const keys = ctx.rt.config.keys
+  if (!held || !keys) return
+  await giveBackQuota(keys, held.record.id, held.reserved.splice(0))
 }

@@ -42,7 +42,7 @@ export async function callerId(
     const ip = callerIp(sources.ip, ipv6Subnet)
     return ip === undefined ? undefined : `ip:${ip}`
   }
-  if (by === 'key') return sources.key ? `key:${digest(sources.key)}` : undefined
+  if (by === 'key') return sources.key ? keyCallerId(sources.key) : undefined
   if (by === 'token') return sources.token ? `token:${digest(sources.token)}` : undefined
   if (by === 'payer') return sources.payer ? `payer:${sources.payer.toLowerCase()}` : undefined
   const id = await by(sources.req as never)
@@ -53,3 +53,6 @@ export async function callerId(
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url').slice(0, 22)
+
+/** The id a limit counted `by: 'key'` gives an API key (`key:` and a hash of it, never the key). */
+export const keyCallerId = (key: string): string => `key:${digest(key)}`

@@ -3,7 +3,7 @@ import { createExpiringMap } from './expiringMap.js'
 import { fixedWindow } from './fixedWindow.js'
 import { slidingWindow } from './slidingWindow.js'
 import { tokenBucket } from './tokenBucket.js'
-import type { RateDecision, RateLimitStore } from './types.js'
+import type { RateDecision, RateLimitStore, RatePolicy } from './types.js'
 
 export type MemoryRateLimitStoreOptions = {
   /**
@@ -44,12 +44,14 @@ export function createMemoryRateLimitStore(options: MemoryRateLimitStoreOptions 
   const sliding = runner(slidingWindow)
   const fixed = runner(fixedWindow)
   const bucket = runner(tokenBucket)
+  const take = (key: string, cost: number, policy: RatePolicy): RateDecision => {
+    if (policy.algorithm === 'token-bucket') return bucket.take(key, cost, policy)
+    const byWindow = policy.algorithm === 'fixed-window' ? fixed : sliding
+    return byWindow.take(`${policy.windowMs}:${key}`, cost, policy)
+  }
   return {
-    async consume(key, cost, policy) {
-      if (policy.algorithm === 'token-bucket') return bucket.take(key, cost, policy)
-      const byWindow = policy.algorithm === 'fixed-window' ? fixed : sliding
-      return byWindow.take(`${policy.windowMs}:${key}`, cost, policy)
-    },
+    consume: async (key, cost, policy) => take(key, cost, policy),
+    consumeNow: take,
     async refund(key, cost, policy) {
       if (policy.algorithm === 'token-bucket') return bucket.refund(key, cost, policy)
       const byWindow = policy.algorithm === 'fixed-window' ? fixed : sliding

@@ -75,9 +75,28 @@ export function rateLimitHeaders(entries: readonly RateLimitHeaderEntry[]): Rate
   const policies: string[] = []
   const states: string[] = []
   for (const { policy, decision, key, name } of entries) {
-    const label = quoted(name ?? rateLimitPolicyName(policy))
-    policies.push(`${label}; q=${decision.limit}; w=${windowSeconds(policy)}; pk=:${partitionKey(key)}:`)
-    states.push(`${label}; r=${decision.remaining}; t=${Math.max(0, decision.resetSeconds)}`)
+    const member = rateLimitMember(policy, key, name, decision.limit)
+    policies.push(member.policy)
+    states.push(rateLimitState(member.label, decision))
   }
   return { 'RateLimit-Policy': policies.join(', '), RateLimit: states.join(', ') }
 }
+
+/**
+ * What one limit's member of the fields keeps for one caller from request to request: its
+ * label, and its whole `RateLimit-Policy` member (`limit` is the policy's allowance), so that
+ * a caller seen again costs no hash of its key.
+ */
+export function rateLimitMember(
+  policy: RatePolicy,
+  key: string,
+  name: string | undefined,
+  limit: number,
+): { label: string; policy: string } {
+  const label = quoted(name ?? rateLimitPolicyName(policy))
+  return { label, policy: `${label}; q=${limit}; w=${windowSeconds(policy)}; pk=:${partitionKey(key)}:` }
+}
+
+/** One limit's member of the `RateLimit` field after a decision. */
+export const rateLimitState = (label: string, decision: RateDecision): string =>
+  `${label}; r=${decision.remaining}; t=${Math.max(0, decision.resetSeconds)}`

@@ -130,7 +130,8 @@ function failed(store: RateLimitStore, error: unknown, limit: ResolvedLimit) {
   )
 }
 
-function answered(store: RateLimitStore) {
+/** A store answered: if it was down, says once that it is back (the Node fast path calls it too). */
+export function answered(store: RateLimitStore): void {
   if (!down.has(store)) return
   down.delete(store)
   console.warn('402x: the rate-limit store answers again: limits apply as configured')

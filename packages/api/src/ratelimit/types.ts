@@ -57,6 +57,11 @@ export type RateDecision = {
  */
 export type RateLimitStore = {
   consume(key: string, cost: number, policy: RatePolicy): Promise<RateDecision>
+  /**
+   * `consume` decided at once, where the state is in this process (memory): the Node fast
+   * path's. Absent where a decision needs a round trip (Redis, PostgreSQL).
+   */
+  consumeNow?(key: string, cost: number, policy: RatePolicy): RateDecision
   refund(key: string, cost: number, policy: RatePolicy): Promise<void>
   close(): Promise<void>
 }

@@ -5,6 +5,7 @@ import { errorResponse } from '../../paywall/responses.js'
 import { takeLimits } from '../../ratelimit/takeLimits.js'
 import type { Stage } from '../compose.js'
 import { type PaidContext, respond } from '../context.js'
+import { releaseQuota } from '../keyUsage.js'
 import { withLimits } from '../withLimits.js'
 
 /**
@@ -108,15 +109,6 @@ async function reserveQuota(
     return { exceeded: period }
   }
   return { taken, over }
-}
-
-/** Gives back the quota this request reserved (it was not served). */
-export async function releaseQuota(ctx: PaidContext): Promise<void> {
-  const held = ctx.apiKey
-  const keys = ctx.rt.config.keys
-  if (!held || !keys) return
-  const reserved = held.reserved.splice(0)
-  for (const r of reserved) await keys.usage.release(held.record.id, r.period, r.units).catch(() => {})
 }
 
 /** The 429 of a used-up quota: when it resets (`Retry-After`, and the time in the message). */
