@@ -40,21 +40,33 @@ export function createGeoCountry(dir: () => string = databaseDir) {
     )
     return loading[family]
   }
+  const countryOf = (ip: string): Country | undefined => {
+    const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip
+    const family = isIP(plain)
+    if (family === 0) return 'unknown'
+    if (isLocalAddress(plain)) return 'local'
+    const key = family === 4 ? 'v4' : 'v6'
+    const table = tables[key]
+    if (!table) {
+      void load(key)
+      return undefined
+    }
+    return (family === 4 ? find(table, ipv4Number(plain), 0n) : find(table, ...ipv6Halves(plain))) ?? 'unknown'
+  }
+  /** The answers given, by address: a caller's requests ask for the same one again and again. */
+  const known = new Map<string, Country>()
   return {
     /** The country of `ip`; `undefined` while its table loads (it starts loading). */
     lookup(ip: string | undefined): Country | undefined {
       if (!ip) return 'unknown'
-      const plain = ip.startsWith('::ffff:') && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip
-      const family = isIP(plain)
-      if (family === 0) return 'unknown'
-      if (isLocalAddress(plain)) return 'local'
-      const key = family === 4 ? 'v4' : 'v6'
-      const table = tables[key]
-      if (!table) {
-        void load(key)
-        return undefined
+      const seen = known.get(ip)
+      if (seen !== undefined) return seen
+      const country = countryOf(ip)
+      if (country !== undefined) {
+        if (known.size >= 10_000) known.clear()
+        known.set(ip, country)
       }
-      return (family === 4 ? find(table, ipv4Number(plain), 0n) : find(table, ...ipv6Halves(plain))) ?? 'unknown'
+      return country
     },
     /** Resolves once the table for `ip`'s family is loaded. */
     ready(ip: string): Promise<void> {
