@@ -37,7 +37,7 @@ const tables = (path: string) => {
     db.close()
   }
 }
-const components = ['ledger', 'credits', 'keys', 'usage', 'analytics']
+const components = ['ledger', 'credits', 'keys', 'usage', 'events', 'analytics']
 
 describe('402x migrate (SQLite)', () => {
   it('without a database, shows then applies every schema of the ledger in .402x/, analytics included', () => {
@@ -58,7 +58,7 @@ describe('402x migrate (SQLite)', () => {
     expect(done.url).toBe(`sqlite:${join(cwd, '.402x', 'ledger.db')}`)
     expect(done.migrated.map((m) => m.component)).toEqual(components)
     expect(done.migrated.every((m) => m.from === 0 && m.to >= 1)).toBe(true)
-    expect(done.versions).toMatchObject({ ledger: 2, credits: 1, keys: 1, usage: 1, analytics: 1 })
+    expect(done.versions).toMatchObject({ ledger: 2, credits: 1, keys: 1, usage: 1, events: 1, analytics: 1 })
     expect(tables(join(cwd, '.402x', 'ledger.db'))).toEqual(
       expect.arrayContaining([
         'payments',
@@ -66,6 +66,7 @@ describe('402x migrate (SQLite)', () => {
         'credit_transactions',
         'api_keys',
         'api_usage',
+        'webhook_relay',
         'x402_schema',
       ]),
     )
@@ -73,7 +74,7 @@ describe('402x migrate (SQLite)', () => {
 
     const again = run(cwd, [])
     expect(again.code).toBe(0)
-    expect(again.stderr).toMatch(/already up to date \(ledger 2, credits 1, keys 1, usage 1, analytics 1\)/)
+    expect(again.stderr).toMatch(/already up to date \(ledger 2, credits 1, keys 1, usage 1, events 1, analytics 1\)/)
   })
 
   it('takes the file from --database-url sqlite:… or X402_DATABASE_URL, and records an earlier release’s file without losing a row', () => {
@@ -87,7 +88,7 @@ describe('402x migrate (SQLite)', () => {
     old.close()
     const byEnv = run(dir, ['--status'], { X402_DATABASE_URL: path })
     expect(byEnv.code).toBe(0)
-    expect(byEnv.stderr).toMatch(/schemas: ledger 0, credits 0, keys 0, usage 0, analytics 0/)
+    expect(byEnv.stderr).toMatch(/schemas: ledger 0, credits 0, keys 0, usage 0, events 0, analytics 0/)
     const applied = run(dir, ['--database-url', `sqlite:${path}`, '--json'])
     expect(applied.code, applied.stderr).toBe(0)
     expect((JSON.parse(applied.stdout) as Answer).migrated).toContainEqual({ component: 'analytics', from: 0, to: 1 })

@@ -41,7 +41,7 @@ describe.skipIf(!databaseUrl)('402x migrate', () => {
       versions: Record<string, number>
     }
     expect(done.migrated.map((m) => m.component).sort()).toEqual(
-      ['analytics', 'coordination', 'credits', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
+      ['analytics', 'coordination', 'credits', 'events', 'keys', 'ledger', 'ratelimit', 'usage'].sort(),
     )
     expect(done.migrated.every((m) => m.from === 0)).toBe(true)
     expect(Object.values(done.versions).every((v) => v >= 1)).toBe(true)

@@ -118,6 +118,10 @@ function buildChild(out: string): string {
     'credits/creditAdmin.js': join(here, 'creditAdmin.ts'),
     'ledger/openSqlite.js': join(here, '../ledger/openSqlite.ts'),
     'stores/sqliteSchema.js': join(here, '../stores/sqliteSchema.ts'),
+    'credits/sqliteCreditTabs.js': join(here, 'sqliteCreditTabs.ts'),
+    'webhooks/outboxId.js': join(here, '../webhooks/outboxId.ts'),
+    'webhooks/sqliteStoreEvents.js': join(here, '../webhooks/sqliteStoreEvents.ts'),
+    'webhooks/eventIds.js': join(here, '../webhooks/eventIds.ts'),
     'core.js': join(here, '../../../core/src/errors.ts'),
   }
   for (const [to, from] of Object.entries(sources)) {

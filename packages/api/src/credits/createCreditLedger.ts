@@ -4,6 +4,8 @@ import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { immediately, openSqlite } from '../ledger/openSqlite.js'
 import { applySqliteSchema } from '../stores/sqliteSchema.js'
+import { outboxIdOf } from '../webhooks/outboxId.js'
+import { sqliteStoreEvents } from '../webhooks/sqliteStoreEvents.js'
 import { creditQueries } from './creditQueries.js'
 import {
   callerOf,
@@ -16,14 +18,15 @@ import {
   invalid,
   maxAmount,
   type ReservationRow,
+  type SqlitePost,
   storeFault,
-  type TabRow,
   type TxRow,
 } from './creditRows.js'
 import { creditTokens } from './creditTokens.js'
 import { sqliteCreditComponent } from './schema.js'
 import { sqliteCreditAdmin } from './sqliteCreditAdmin.js'
-import type { CreditAccount, CreditBalance, CreditKind, CreditLedger, Posted } from './types.js'
+import { sqliteCreditTabs } from './sqliteCreditTabs.js'
+import type { CreditAccount, CreditBalance, CreditKind, CreditLedger, Posted, RefInput } from './types.js'
 
 export type CreditLedgerOptions = {
   /** File path, or `:memory:`. May be the payments ledger's file: the tables do not overlap. */
@@ -61,6 +64,8 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   db.exec('PRAGMA journal_mode = WAL')
   db.exec(`PRAGMA synchronous = ${options.synchronous === 'full' ? 'FULL' : 'NORMAL'}`)
   applySqliteSchema(db, sqliteCreditComponent)
+  // Webhook events, written in the transaction of the movement they report.
+  const relay = sqliteStoreEvents(db, outboxIdOf({ path: options.path }))
 
   const q = creditQueries(db)
 
@@ -87,55 +92,11 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
   /** A caller's spendable credit: its balance less its unposted tab, read in one statement. */
   const availableOf = (account: string) =>
     BigInt((q.available.get({ account: callerOf(account) }) as { available: string }).available)
-  /** Posts one caller's tab (`caller:…`) as a `charge` transaction, in its own transaction. */
-  const postTab = (caller: CreditAccount) =>
-    atomically(() => {
-      const row = q.tab.get(caller) as TabRow | undefined
-      if (!row) return 0n
-      const used = BigInt(row.used)
-      q.closeTab.run({ account: caller })
-      if (used === 0n) return 0n
-      const note = `${row.charges} ${row.charges === 1 ? 'charge' : 'charges'}`
-      post('charge', `tab_${randomUUID()}`, caller.slice('caller:'.length), used, note, [
-        [caller, -used],
-        ['system:revenue', used],
-      ])
-      return used
-    })
-  /**
-   * Posts tabs (all, or one caller's), each in its own transaction, so that a tab that cannot
-   * be posted stays where it is without holding back the others; the first such failure is
-   * thrown once the rest are posted.
-   */
-  const postTabs = (account?: string) => {
-    const callers =
-      account === undefined
-        ? (q.tabs.all() as { account: CreditAccount }[]).map((row) => row.account)
-        : [callerOf(account)]
-    let posted = 0n
-    let failure: unknown
-    for (const caller of callers) {
-      try {
-        posted += postTab(caller)
-      } catch (error) {
-        failure ??= error
-      }
-    }
-    if (failure) throw failure
-    return posted
-  }
   /**
    * Writes one transaction. Each posting is `[account, amount, alreadyApplied?]`; postings of
    * 0 are skipped. The caller keeps the sum at zero.
    */
-  const post = (
-    kind: CreditKind,
-    ref: string,
-    account: string,
-    amount: bigint,
-    note: string | null,
-    postings: [CreditAccount, bigint, 'applied'?][],
-  ): number => {
+  const post: SqlitePost = (kind, ref, account, amount, note, postings) => {
     const now = clock()
     const { id } = q.insertTx.get({ kind, ref, account, amount: String(amount), note, now }) as { id: number }
     for (const [target, delta, applied] of postings) {
@@ -148,7 +109,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
     return id
   }
 
-  type RefInput = { account: string; amount: bigint; ref: string; note?: string; reason?: string }
+  const { postTab, postTabs } = sqliteCreditTabs(q, atomically, post)
 
   const checkRefInput = (input: RefInput) => {
     checkText(input.account, 'account')
@@ -191,6 +152,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
             [from, -input.amount],
             [callerOf(input.account), input.amount],
           ])
+          relay.write(input.events)
           return { transactionId: id, replayed: false }
         })
       })
@@ -249,6 +211,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
             [callerOf(input.account), -input.amount, 'applied'],
             ['system:payouts', input.amount],
           ])
+          relay.write(input.events)
           return { transactionId: id, replayed: false }
         })
       }),
@@ -289,13 +252,14 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
           return { ok: true as const, reservationId: id, expiresAt }
         })
       }),
-    capture: ({ reservationId, amount }) =>
+    capture: ({ reservationId, amount, events }) =>
       guard(() => {
         checkText(reservationId, 'reservationId')
         checkAmount(amount, 'amount', 0n)
         return atomically(() => {
           const reserved = BigInt((q.reservationById.get(reservationId) as ReservationRow | undefined)?.amount ?? 0)
           settle(reservationId, 'captured', amount, 'captured')
+          relay.write(events)
           return { captured: amount, released: reserved - amount }
         })
       }),
@@ -307,11 +271,16 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         q.extendReservation.run({ id: reservationId, expiresAt: clock() + ttlMs })
         return true
       }),
-    release: ({ reservationId, reason }) =>
+    release: ({ reservationId, reason, events }) =>
       guard(() => {
         checkText(reservationId, 'reservationId')
         checkText(reason, 'reason')
-        return { released: atomically(() => settle(reservationId, 'released', 0n, reason)) }
+        const released = atomically(() => {
+          const reserved = settle(reservationId, 'released', 0n, reason)
+          relay.write(events)
+          return reserved
+        })
+        return { released }
       }),
     tab: (items) =>
       guard(() => {
@@ -365,6 +334,7 @@ export function createCreditLedger(options: CreditLedgerOptions): CreditLedger {
         return row && { account: row.account, amount: BigInt(row.amount) }
       }),
     dataVersion,
+    webhookEvents: relay.source,
     // The store's change signal is SQLite's data_version: it moves when another connection commits.
     version: dataVersion,
     balance: (account) =>

@@ -3,13 +3,15 @@ import { X402Error } from '@402x/core'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import type { CreditStore } from '../stores/types.js'
+import { outboxIdOf } from '../webhooks/outboxId.js'
+import { ensureEventSchemas, postgresStoreEvents, writeStoreEvents } from '../webhooks/postgresStoreEvents.js'
 import { callerOf, checkAmount, checkText, expiryBatch, holdOf, invalid, maxAmount } from './creditRows.js'
 import { postgresCreditAdmin } from './postgresCreditAdmin.js'
 import { postgresCreditLookups } from './postgresCreditLookups.js'
 import { lockBalances, lockRef, type Movement, post, type Write } from './postgresCreditPosting.js'
 import { creditSchema } from './postgresCreditSchema.js'
 import { creditSignal } from './postgresCreditSignal.js'
-import type { CreditAccount, CreditKind, Posted } from './types.js'
+import type { CreditAccount, CreditKind, Posted, RefInput } from './types.js'
 
 export type PostgresCreditStoreOptions = (
   | {
@@ -28,7 +30,6 @@ export type PostgresCreditStoreOptions = (
   now?: () => number
 }
 
-type RefInput = { account: string; amount: bigint; ref: string; note?: string; reason?: string }
 type ReservationRow = { id: string; account: string; amount: string; state: string; expires_at: bigint }
 
 /** Deadlocks and serialization failures: the transaction did nothing, and running it again can pass. */
@@ -52,6 +53,8 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
   const opened = 'url' in options ? openPostgres(options.url, 'X402_DATABASE_URL') : undefined
   const sql = opened?.sql ?? (options as { sql: Pg }).sql
   const signal = creditSignal(sql)
+  // Webhook events go straight into the ledger's outbox when the ledger is in this database.
+  const self = outboxIdOf('url' in options ? { url: options.url } : undefined)
   let closed = false
 
   /** Runs `fn` once the schema is there, any database failure as `store_unavailable`. */
@@ -59,6 +62,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
     guarded(sql, 'credit', async () => {
       if (closed) throw new X402Error('store_unavailable', { message: 'the PostgreSQL credit store was closed' })
       await ensureSchema(sql, creditSchema)
+      await ensureEventSchemas(sql)
       await signal.ready()
       return fn()
     })
@@ -136,6 +140,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
             `a ${kind.replace('_', '-')} of ${input.amount} would take a balance past 2^63 atomic units: give a smaller amount`,
             { ref: input.ref },
           )
+        await writeStoreEvents(w.tx, input.events, self)
         return { transactionId: id as number, replayed: false }
       })
     }
@@ -231,6 +236,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
           ],
           clock(),
         )
+        await writeStoreEvents(w.tx, input.events, self)
         return { transactionId: id as number, replayed: false }
       })
     },
@@ -280,12 +286,13 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
         return { ok: true as const, reservationId: id, expiresAt }
       })
     },
-    capture: async ({ reservationId, amount }) => {
+    capture: async ({ reservationId, amount, events }) => {
       checkText(reservationId, 'reservationId')
       checkAmount(amount, 'amount', 0n)
       return write(async (w) => {
         const row = await heldReservation(w, reservationId, amount)
         await settle(w, [row], 'captured', amount, 'captured')
+        await writeStoreEvents(w.tx, events, self)
         return { captured: amount, released: BigInt(row.amount) - amount }
       })
     },
@@ -299,12 +306,13 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
         return rows.length === 1
       })
     },
-    release: async ({ reservationId, reason }) => {
+    release: async ({ reservationId, reason, events }) => {
       checkText(reservationId, 'reservationId')
       checkText(reason, 'reason')
       return write(async (w) => {
         const row = await heldReservation(w, reservationId, 0n)
         await settle(w, [row], 'released', 0n, reason)
+        await writeStoreEvents(w.tx, events, self)
         return { released: BigInt(row.amount) }
       })
     },
@@ -356,6 +364,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
       }),
     ...postgresCreditLookups(sql, call, write, clock),
     ...postgresCreditAdmin(sql, call, write, clock),
+    webhookEvents: postgresStoreEvents(sql, 'credit'),
     version: () => signal.version(),
     changes: () => signal.changes(),
     async close() {

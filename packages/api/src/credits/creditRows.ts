@@ -23,6 +23,19 @@ export type EntryRow = {
   created_at: number
 }
 
+/**
+ * Writes one ledger transaction of the SQLite credit ledger (createCreditLedger.ts): each
+ * posting is `[account, amount, alreadyApplied?]`; returns the transaction's id.
+ */
+export type SqlitePost = (
+  kind: CreditKind,
+  ref: string,
+  account: string,
+  amount: bigint,
+  note: string | null,
+  postings: [CreditAccount, bigint, 'applied'?][],
+) => number
+
 export const invalid = (message: string, details: Record<string, unknown> = {}) =>
   new X402Error('invalid_request', { message, details })
 export const storeFault = (cause: unknown) =>

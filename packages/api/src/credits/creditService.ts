@@ -2,9 +2,13 @@ import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
 import { groupCommit } from '../stores/groupCommit.js'
 import type { CreditStore } from '../stores/types.js'
+import type { StoreEvent } from '../webhooks/types.js'
 import { createCreditLedger } from './createCreditLedger.js'
 import { hashToken, issueToken, tokenPrefix } from './tokens.js'
 import type { CreditBalance, CreditEntry } from './types.js'
+
+/** A movement's outcome: the balance after, and whether its `ref` had moved money before. */
+type Moved = { balance: bigint; replayed: boolean }
 
 /** Credit held in this process for one request with a price known before it runs. */
 export type Hold = { account: string; amount: bigint; done: boolean }
@@ -51,9 +55,12 @@ export type CreditService = {
     ttlMs: number,
     ref?: string,
   ): Promise<{ ok: true; reservationId: string } | { ok: false; available: bigint }>
-  /** Captures `amount` of a reservation and releases the rest; resolves with the balance left. */
-  capture(account: string, reservationId: string, amount: bigint): Promise<bigint>
-  release(account: string, reservationId: string, reason: string): Promise<bigint>
+  /**
+   * Captures `amount` of a reservation and releases the rest; resolves with the balance left.
+   * `events` (webhooks) are written in the same transaction, as for every movement here.
+   */
+  capture(account: string, reservationId: string, amount: bigint, events?: readonly StoreEvent[]): Promise<bigint>
+  release(account: string, reservationId: string, reason: string, events?: readonly StoreEvent[]): Promise<bigint>
   /** Keeps a running request's reservation from expiring. */
   extend(reservationId: string, ttlMs: number): Promise<boolean>
   /** Gives charged credit back (a response that never reached the caller), idempotent by `ref`. */
@@ -65,7 +72,7 @@ export type CreditService = {
   /** The account a payment's credit went to, by the payment id. */
   accountOfPayment(paymentId: string): Promise<string | undefined>
   /** Credits a payment, once per `ref`; `replayed` when that `ref` was credited before. */
-  topUp(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
+  topUp(account: string, amount: bigint, ref: string, events?: readonly StoreEvent[]): Promise<Moved>
   /** Operator credit, idempotent by `ref`. */
   grant(account: string, amount: bigint, ref: string, note?: string): Promise<bigint>
   /** The operator's signed correction (`CreditStore.adjust`); the available credit after. */
@@ -76,7 +83,7 @@ export type CreditService = {
    * Sends unused credit out (an on-chain refund): moves it off the caller's balance, once
    * per `ref`; `replayed` when that `ref` was paid out before (send nothing again then).
    */
-  payout(account: string, amount: bigint, ref: string): Promise<{ balance: bigint; replayed: boolean }>
+  payout(account: string, amount: bigint, ref: string, events?: readonly StoreEvent[]): Promise<Moved>
   balance(account: string): Promise<CreditBalance>
   entries(account: string, limit: number): Promise<CreditEntry[]>
   /** Crash recovery: posts every tab on the file, and releases expired reservations. */
@@ -298,14 +305,14 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
         addTo(pending, account, -amount)
       }
     },
-    async capture(account, reservationId, amount) {
-      const { released } = await ledger().capture({ reservationId, amount })
+    async capture(account, reservationId, amount, events) {
+      const { released } = await ledger().capture({ reservationId, amount, ...(events ? { events } : {}) })
       addTo(durable, account, released)
       await load(account)
       return spendable(account)
     },
-    async release(account, reservationId, reason) {
-      const { released } = await ledger().release({ reservationId, reason })
+    async release(account, reservationId, reason, events) {
+      const { released } = await ledger().release({ reservationId, reason, ...(events ? { events } : {}) })
       addTo(durable, account, released)
       await load(account)
       return spendable(account)
@@ -327,8 +334,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       return token
     },
     accountOfPayment: (paymentId) => ledger().topUpAccount(paymentId),
-    async topUp(account, amount, ref) {
-      const { replayed } = await ledger().topUp({ account, amount, ref })
+    async topUp(account, amount, ref, events) {
+      const { replayed } = await ledger().topUp({ account, amount, ref, ...(events ? { events } : {}) })
       if (!replayed) addTo(durable, account, amount)
       await load(account)
       return { balance: spendable(account), replayed }
@@ -346,8 +353,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       await load(account)
       return { balance: spendable(account), replayed }
     },
-    async payout(account, amount, ref) {
-      const { replayed } = await ledger().payout({ account, amount, ref })
+    async payout(account, amount, ref, events) {
+      const { replayed } = await ledger().payout({ account, amount, ref, ...(events ? { events } : {}) })
       if (!replayed) addTo(durable, account, -amount)
       await load(account)
       return { balance: spendable(account), replayed }

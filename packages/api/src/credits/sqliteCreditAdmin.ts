@@ -1,17 +1,8 @@
 import type { SqliteDb } from '../ledger/openSqlite.js'
 import type { CreditStore } from '../stores/types.js'
 import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from './creditAdmin.js'
-import { callerOf, type TxRow } from './creditRows.js'
-import type { CreditAccount, CreditKind, Posted } from './types.js'
-
-type Post = (
-  kind: CreditKind,
-  ref: string,
-  account: string,
-  amount: bigint,
-  note: string | null,
-  postings: [CreditAccount, bigint, 'applied'?][],
-) => number
+import { callerOf, type SqlitePost, type TxRow } from './creditRows.js'
+import type { Posted } from './types.js'
 
 /**
  * The SQLite credit ledger's operator calls (createCreditLedger.ts): the accounts listing
@@ -23,7 +14,7 @@ export function sqliteCreditAdmin(
   tools: {
     guard: <T>(fn: () => T) => Promise<T>
     atomically: <T>(fn: () => T) => T
-    post: Post
+    post: SqlitePost
     availableOf: (account: string) => bigint
   },
 ): Pick<CreditStore, 'accounts' | 'adjust'> {

@@ -1,4 +1,5 @@
 import type { CreditStore } from '../stores/types.js'
+import type { StoreEvent } from '../webhooks/types.js'
 
 /**
  * Accounts of the credit ledger. A caller (by the id the API gives it) owns two:
@@ -52,6 +53,19 @@ export type CreditBalance = {
   available: bigint
   /** Held by open reservations. */
   reserved: bigint
+}
+
+/**
+ * The input of a movement made once per `ref` (top-up, grant, refund, payout), with the
+ * webhook events written in its transaction (none when it is a replay).
+ */
+export type RefInput = {
+  account: string
+  amount: bigint
+  ref: string
+  note?: string
+  reason?: string
+  events?: readonly StoreEvent[]
 }
 
 /** The result of a credit (top-up, grant, refund) or a payout. */

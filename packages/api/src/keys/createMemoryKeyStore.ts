@@ -1,4 +1,5 @@
 import { X402Error } from '@402x/core'
+import { memoryStoreEvents } from '../webhooks/memoryStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
@@ -18,6 +19,7 @@ export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyS
   const byId = new Map<string, ApiKeyRecord>()
   const byHash = new Map<string, string>()
   const plans = new Map<string, PlanDefinition>()
+  const relay = memoryStoreEvents()
   let version = 0
   let closed = false
   const run = <T>(fn: () => T): Promise<T> => {
@@ -29,11 +31,12 @@ export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyS
     }
   }
   return {
-    create: (input) =>
+    create: (input, events) =>
       run(() => {
         const created = newKeyRecord(input, clock())
         byId.set(created.record.id, created.record)
         byHash.set(created.record.hash, created.record.id)
+        relay.write(events?.(copy(created.record)))
         version++
         return { key: created.key, record: copy(created.record) }
       }),
@@ -50,11 +53,12 @@ export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyS
           .filter((r) => (plan === undefined || r.plan === plan) && (includeRevoked || r.revokedAt === undefined))
           .map(copy),
       ),
-    revoke: (id) =>
+    revoke: (id, events) =>
       run(() => {
         const record = byId.get(id)
         if (!record || record.revokedAt !== undefined) return false
         record.revokedAt = clock()
+        relay.write(events)
         version++
         return true
       }),
@@ -66,6 +70,7 @@ export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyS
       }),
     plans: () =>
       run(() => [...plans.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((p) => structuredClone(p))),
+    webhookEvents: relay.source,
     version: () => version,
     close: () => {
       closed = true

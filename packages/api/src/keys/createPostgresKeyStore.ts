@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { heartbeat } from '../postgres/heartbeat.js'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
+import { outboxIdOf } from '../webhooks/outboxId.js'
+import { ensureEventSchemas, postgresStoreEvents, writeStoreEvents } from '../webhooks/postgresStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import { keySchema } from './postgresKeySchema.js'
@@ -63,6 +65,8 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
   const pool =
     'sql' in options ? { sql: options.sql, release: async () => {} } : openPostgres(options.url, 'X402_DATABASE_URL')
   const { sql } = pool
+  // Webhook events go straight into the ledger's outbox when the ledger is in this database.
+  const self = outboxIdOf('url' in options ? { url: options.url } : undefined)
   let version = 0
   let unlisten: (() => Promise<void>) | undefined
   let closed = false
@@ -74,6 +78,7 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
   const beat = heartbeat(sql, async () => channel, randomUUID())
   const start = async () => {
     await ensureSchema(sql, keySchema)
+    await ensureEventSchemas(sql)
     const [row] = await sql<{ schema: string | null }[]>`select current_schema() as schema`
     const schema = row?.schema ?? ''
     const listening = await sql.listen(
@@ -103,17 +108,21 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
     version++
   }
   return {
-    create: (input) =>
+    create: (input, events) =>
       run(async () => {
         const { key, record: r } = newKeyRecord(input, clock())
-        await sql`
-          with added as (
-            insert into x402_api_keys (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at)
-            values (${r.id}, ${r.hash}, ${r.name}, ${r.owner ?? null}, ${r.plan}, ${sql.json(r.metadata)}, ${r.start},
-              ${r.account}, ${r.createdAt}, ${r.expiresAt ?? null})
-            returning 1
-          )
-          select pg_notify(${channel}, current_schema()) from added`
+        // The key and its events commit together; the notification goes out on commit.
+        await sql.begin(async (tx) => {
+          await tx`
+            with added as (
+              insert into x402_api_keys (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at)
+              values (${r.id}, ${r.hash}, ${r.name}, ${r.owner ?? null}, ${r.plan}, ${sql.json(r.metadata)}, ${r.start},
+                ${r.account}, ${r.createdAt}, ${r.expiresAt ?? null})
+              returning 1
+            )
+            select pg_notify(${channel}, current_schema()) from added`
+          await writeStoreEvents(tx, events?.(r), self)
+        })
         wrote()
         return { key, record: r }
       }),
@@ -136,15 +145,19 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
           order by created_at, seq`
         return rows.map(toRecord)
       }),
-    revoke: (id) =>
+    revoke: (id, events) =>
       run(async () => {
-        const rows = await sql`
-          with revoked as (
-            update x402_api_keys set revoked_at = ${clock()} where id = ${id} and revoked_at is null returning 1
-          )
-          select pg_notify(${channel}, current_schema()) from revoked`
-        if (rows.length > 0) wrote()
-        return rows.length > 0
+        const revoked = await sql.begin(async (tx) => {
+          const rows = await tx`
+            with revoked as (
+              update x402_api_keys set revoked_at = ${clock()} where id = ${id} and revoked_at is null returning 1
+            )
+            select pg_notify(${channel}, current_schema()) from revoked`
+          if (rows.length > 0) await writeStoreEvents(tx, events, self)
+          return rows.length > 0
+        })
+        if (revoked) wrote()
+        return revoked
       }),
     putPlan: (plan) =>
       run(async () => {
@@ -167,6 +180,7 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
         >`select definition from x402_api_plans order by name collate "C"`
         return rows.map((row) => row.definition)
       }),
+    webhookEvents: postgresStoreEvents(sql, 'key'),
     version: () => (beat.fresh() ? version : ++version),
     async close() {
       if (closed) return

@@ -1,3 +1,5 @@
+import { outboxIdOf } from '../webhooks/outboxId.js'
+import { sqliteStoreEvents } from '../webhooks/sqliteStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
@@ -43,7 +45,17 @@ const toRecord = (row: Row): ApiKeyRecord => ({
  */
 export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
   const clock = options.now ?? Date.now
-  const { db, guard, dataVersion, wrote: count, writes, close } = openKeysDb(options, sqliteKeyComponent, 'key store')
+  const {
+    db,
+    guard,
+    atomically,
+    dataVersion,
+    wrote: count,
+    writes,
+    close,
+  } = openKeysDb(options, sqliteKeyComponent, 'key store')
+  // Webhook events, written in the transaction of the key they report.
+  const relay = sqliteStoreEvents(db, outboxIdOf({ path: options.path }))
   const q = {
     insert: db.prepare(`INSERT INTO api_keys
       (id, hash, name, owner, plan, metadata, start, account, created_at, expires_at, revoked_at)
@@ -67,21 +79,24 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
     seenWrites = writes('keys')
   }
   return {
-    create: (input) =>
+    create: (input, events) =>
       guard(() => {
         const { key, record: r } = newKeyRecord(input, clock())
-        q.insert.run(
-          r.id,
-          r.hash,
-          r.name,
-          r.owner ?? null,
-          r.plan,
-          JSON.stringify(r.metadata),
-          r.start,
-          r.account,
-          r.createdAt,
-          r.expiresAt ?? null,
-        )
+        atomically(() => {
+          q.insert.run(
+            r.id,
+            r.hash,
+            r.name,
+            r.owner ?? null,
+            r.plan,
+            JSON.stringify(r.metadata),
+            r.start,
+            r.account,
+            r.createdAt,
+            r.expiresAt ?? null,
+          )
+          relay.write(events?.(r))
+        })
         wrote()
         return { key, record: r }
       }),
@@ -93,9 +108,13 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
         const sql = `SELECT * FROM api_keys ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY created_at, rowid`
         return (db.prepare(sql).all(...(plan === undefined ? [] : [plan])) as Row[]).map(toRecord)
       }),
-    revoke: (id) =>
+    revoke: (id, events) =>
       guard(() => {
-        const revoked = Number(q.revoke.run(clock(), id).changes) === 1
+        const revoked = atomically(() => {
+          const changed = Number(q.revoke.run(clock(), id).changes) === 1
+          if (changed) relay.write(events)
+          return changed
+        })
         if (revoked) wrote()
         return revoked
       }),
@@ -109,6 +128,7 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
       guard(() =>
         (q.plans.all() as { definition: string }[]).map((row) => JSON.parse(row.definition) as PlanDefinition),
       ),
+    webhookEvents: relay.source,
     version: () => {
       const data = dataVersion()
       const local = writes('keys')

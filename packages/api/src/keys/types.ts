@@ -1,3 +1,5 @@
+import type { StoreEvent, StoreEvents } from '../webhooks/types.js'
+
 // API keys, plans and quotas (issue 17): what a key is, what a plan allows, what a served
 // call on a key records. docs/api-keys.md is the user's page.
 
@@ -45,18 +47,30 @@ export type KeyMode = 'live' | 'test'
  * - `revoke` is seen at once by every store object sharing the backend (read-your-writes);
  *   {@link KeyStore.version} changes once another writer has committed, so that a cache of
  *   keys in front of it forgets what it holds;
- * - ids and hashes are unique.
+ * - ids and hashes are unique;
+ * - the webhook events given to `create` (built from the new record) and `revoke` are
+ *   written in the same transaction as the key, or not at all (a revoke that changes
+ *   nothing writes none); `webhookEvents` hands them to the webhook worker.
  *
  * Implementations: memory (`createMemoryKeyStore`), SQLite (`createSqliteKeyStore`),
  * PostgreSQL (`createPostgresKeyStore`).
  */
 export type KeyStore = {
-  create(input: NewApiKey): Promise<{ key: string; record: ApiKeyRecord }>
+  create(
+    input: NewApiKey,
+    events?: (record: ApiKeyRecord) => readonly StoreEvent[],
+  ): Promise<{ key: string; record: ApiKeyRecord }>
   findByHash(hash: string): Promise<ApiKeyRecord | undefined>
   get(id: string): Promise<ApiKeyRecord | undefined>
   list(options?: { plan?: string; includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
   /** `false` when there is no such key or it was already revoked. */
-  revoke(id: string): Promise<boolean>
+  revoke(id: string, events?: readonly StoreEvent[]): Promise<boolean>
+  /**
+   * The webhook events written with keys made and revoked, for the worker to move into the
+   * ledger's outbox. A store without it cannot carry events: webhooks for `key.created` and
+   * `key.revoked` are refused at start-up on it.
+   */
+  webhookEvents?: StoreEvents
   /**
    * Puts a plan created at run time (the admin API), by name: a second put of a name replaces
    * it. Checked with `checkPlan` first (an `invalid_config` error). A plan given in code of

@@ -1,5 +1,6 @@
 import { X402Error } from '@402x/core'
 import { openPostgresStore, type PostgresStoreOptions } from '../stores/openPostgresStore.js'
+import { outboxIdOf } from '../webhooks/outboxId.js'
 import { createPostgresOutbox, insertEvents } from '../webhooks/postgresOutbox.js'
 import { checkQuery, pageOf } from './paymentQuery.js'
 import { ledgerSchema } from './postgresLedgerSchema.js'
@@ -94,7 +95,7 @@ const oldestFirst = (rows: Row[]) =>
  */
 export function createPostgresLedger(options: PostgresLedgerOptions): Ledger {
   const { sql, run, close } = openPostgresStore(options, 'ledger', ledgerSchema)
-  const outbox = createPostgresOutbox(sql, run)
+  const outbox = createPostgresOutbox(sql, run, outboxIdOf('url' in options ? { url: options.url } : undefined))
   return {
     insert: (p) =>
       run(async () => {

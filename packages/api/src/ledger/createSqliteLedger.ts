@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { X402Error } from '@402x/core'
 import { applySqliteSchema } from '../stores/sqliteSchema.js'
+import { outboxIdOf } from '../webhooks/outboxId.js'
 import { createSqliteOutbox } from '../webhooks/sqliteOutbox.js'
 import { immediately, isUniqueViolation, openSqlite, type SqliteDb } from './openSqlite.js'
 import { liveStates, sqliteLedgerComponent } from './sqliteLedgerSchema.js'
@@ -97,7 +98,7 @@ export function createSqliteLedger(options: SqliteLedgerOptions): Ledger {
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
   const byId = db.prepare('SELECT * FROM payments WHERE id = ?')
   // The webhook outbox: events a move reports are written in the move's own transaction.
-  const outbox = createSqliteOutbox(db)
+  const outbox = createSqliteOutbox(db, outboxIdOf({ path: options.path }))
   const reported = new Map<PaymentState, ReturnType<SqliteDb['prepare']>>()
   /** The move's statement that also reads the moved row back, for the event (prepared once). */
   const moveReturning = (to: PaymentState, sql: string) => {

@@ -30,7 +30,6 @@ import { route } from '../pipeline/stages/route.js'
 import { resolvePortal } from '../portal/portalOptions.js'
 import { portalPath, portalRoute } from '../portal/portalRoute.js'
 import { startWebhooks } from '../webhooks/startWebhooks.js'
-import { wirePaywallEvents } from '../webhooks/wirePaywallEvents.js'
 import { joinApp } from './appPaywalls.js'
 import { callerView } from './callerView.js'
 import { creditsPath } from './credits.js'
@@ -112,6 +111,17 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const rt = createRuntime(options, config, config.stores.locks)
   observe.attach(rt)
 
+  let webhooks: ReturnType<typeof startWebhooks>
+  try {
+    webhooks = startWebhooks(rt)
+  } catch (error) {
+    // Refused at start-up (a webhook a store cannot carry): nothing is left open.
+    void credits?.service.close()
+    void ledger.close()
+    void config.keys?.close()
+    void config.stores.release()
+    throw error
+  }
   const keys =
     config.keys &&
     operatorKeys(config.keys, {
@@ -120,10 +130,9 @@ export function createPaywall(options: PaywallOptions): Paywall {
       // `x402_test_` keys on the local chain (`402x dev`), `x402_live_` on a real network.
       mode: config.network === 'eip155:31337' ? 'test' : 'live',
       codePlans: options.keys?.plans ?? [],
+      webhooks,
     })
-  const webhooks = startWebhooks(rt)
-  const keysSeen = webhooks ? wirePaywallEvents(webhooks, rt.events, keys, rt.decimals) : keys
-  if (keysSeen) rt.adminKeys = keysSeen
+  if (keys) rt.adminKeys = keys
   // One dashboard per ledger: every paywall of the process on it feeds the same analytics.
   const analytics = openAnalytics(config)
   rt.analytics = analytics.analytics
@@ -185,7 +194,7 @@ export function createPaywall(options: PaywallOptions): Paywall {
     handle,
     reconcile,
     credits: credits && operatorCredits(credits, rt.decimals),
-    keys: keysSeen,
+    keys,
     // Internal: the Node adapters' fast paths (pipeline/creditFastPath.ts, keyFastPath.ts).
     [creditFastPathKey]: createCreditFastPath(rt),
     [keyFastPathKey]: createKeyFastPath(rt),

@@ -4,6 +4,7 @@ import { checkGrant } from '../credits/checkGrant.js'
 import { checkPlan } from '../keys/checkPlan.js'
 import type { ResolvedKeys } from '../keys/resolveKeys.js'
 import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement } from '../keys/types.js'
+import type { WebhookService } from '../webhooks/createWebhooks.js'
 import type { ResolvedCredits } from './credits.js'
 import { dollars } from './dollars.js'
 import type { Price } from './types.js'
@@ -49,9 +50,17 @@ export type PaywallKeys = {
 /** `paywall.keys` of a paywall with `keys` (and `credits` where plans draw from credit). */
 export function operatorKeys(
   keys: ResolvedKeys,
-  context: { credits: ResolvedCredits | undefined; decimals: number; mode: KeyMode; codePlans: PlanDefinition[] },
+  context: {
+    credits: ResolvedCredits | undefined
+    decimals: number
+    mode: KeyMode
+    codePlans: PlanDefinition[]
+    /** The paywall's webhooks: `key.created` and `key.revoked` commit with the key. */
+    webhooks?: WebhookService | undefined
+  },
 ): PaywallKeys {
   const { store } = keys
+  const { webhooks } = context
   const usd = (n: bigint) => formatMoney(n, context.decimals)
   const known = async (name: string) =>
     context.codePlans.some((p) => p.name === name) || (await store.plans()).some((p) => p.name === name)
@@ -75,7 +84,17 @@ export function operatorKeys(
           details: { field: 'plan' },
         })
       }
-      const { key, record } = await store.create({ ...input, mode: context.mode })
+      const { key, record } = await store.create(
+        { ...input, mode: context.mode },
+        webhooks &&
+          ((r) =>
+            webhooks.events('key.created', r.id, {
+              keyId: r.id,
+              name: r.name,
+              plan: r.plan,
+              createdAt: new Date(r.createdAt).toISOString(),
+            })),
+      )
       return { key, info: infoOf(record) }
     },
     list: async (options) => (await store.list(options)).map(infoOf),
@@ -84,7 +103,7 @@ export function operatorKeys(
       return record && infoOf(record)
     },
     async revoke(id) {
-      const revoked = await store.revoke(id)
+      const revoked = await store.revoke(id, webhooks?.events('key.revoked', id, { keyId: id }))
       // Refused from this process's next request on, whatever the clock (the lookup reads
       // the store's version at most once per millisecond).
       keys.lookup.forget()

@@ -1,3 +1,4 @@
+import { formatMoney } from '@402x/core'
 import { creditExposeHeaders, tokenHeader } from '../paywall/credits.js'
 import type { Returned, ReturnOutcome, StatusOutcome } from '../paywall/types.js'
 import type { PaidContext } from './context.js'
@@ -53,11 +54,25 @@ export async function returnPart(
     let account = await service.accountOfPayment(id)
     if (!account && input.token) account = await service.accountFor(input.token)
     if (!account) ({ account, token } = await creditService(rt).open())
-    const { balance, replayed } = await service.topUp(account, amount, id)
+    // Its webhook events commit with the credit that gives the part back, or not at all; an
+    // on-chain refund is sent from that credit after.
+    const onchain = credits.refund === 'onchain' && input.refundable
+    const usd = formatMoney(amount, credits.decimals)
+    const events = rt.webhooks && [
+      ...rt.webhooks.events('credit.topped_up', id, { paymentId: id, payer, account, amount: usd }),
+      ...rt.webhooks.events('payment.refunded', id, {
+        paymentId: id,
+        payer,
+        amount: usd,
+        reason: input.reason,
+        refund: onchain ? 'onchain' : 'credit',
+      }),
+    ]
+    const { balance, replayed } = await service.topUp(account, amount, id, events)
     let returned: Returned = { amount, refund: 'credit', balance, ...(token ? { token } : {}) }
     if (replayed) return { returned, headers: headers() }
     rt.events.emit('toppedUp', { id, payer, account, amount })
-    if (credits.refund === 'onchain' && input.refundable) {
+    if (onchain) {
       const back = await payBackOnchain(rt, { account, amount, ref: `${id}:refund`, payer, balance })
       returned = {
         ...returned,

@@ -4,6 +4,7 @@ import { keySchema, usageSchema } from '../keys/postgresKeySchema.js'
 import { ledgerSchema } from '../ledger/postgresLedgerSchema.js'
 import { rateLimitSchema } from '../ratelimit/postgresRateLimitSchema.js'
 import { coordinationSchema } from '../stores/postgresCoordinationSchema.js'
+import { eventsSchema } from '../webhooks/postgresStoreEvents.js'
 import { type Migrated, migrate, type SchemaComponent } from './migrate.js'
 import { openPostgres } from './openPostgres.js'
 
@@ -16,6 +17,7 @@ export const allSchemas: readonly SchemaComponent[] = [
   coordinationSchema,
   rateLimitSchema,
   analyticsSchema,
+  eventsSchema,
 ]
 
 /**

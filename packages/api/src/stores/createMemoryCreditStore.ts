@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
 import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from '../credits/creditAdmin.js'
 import { hashToken, tokenPrefix } from '../credits/tokens.js'
-import type { CreditAccount, CreditEntry, CreditKind, Posted } from '../credits/types.js'
+import type { CreditAccount, CreditEntry, CreditKind, Posted, RefInput } from '../credits/types.js'
+import { memoryStoreEvents } from '../webhooks/memoryStoreEvents.js'
 import type { CreditStore } from './types.js'
 
 const invalid = (message: string, details: Record<string, unknown> = {}) =>
@@ -35,6 +36,7 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
   const reservations = new Map<string, Reservation>()
   const reservationRefs = new Map<string, string>()
   const tokens = new Map<string, string>()
+  const relay = memoryStoreEvents()
   let transactions = 0
   let closed = false
   const open = () => {
@@ -68,7 +70,7 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
   }
   const once = (
     kind: 'top_up' | 'grant' | 'refund' | 'payout',
-    input: { account: string; amount: bigint; ref: string; note?: string; reason?: string },
+    input: RefInput,
     move: () => [CreditAccount, bigint][],
   ): Posted => {
     positive(input.amount, 'amount')
@@ -80,6 +82,7 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
     }
     const transactionId = post(kind, input.ref, move(), input.note ?? input.reason)
     byRef.set(`${kind}\n${input.ref}`, { transactionId, account: input.account, amount: input.amount })
+    relay.write(input.events)
     return { transactionId, replayed: false }
   }
   const credit =
@@ -161,10 +164,11 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
         ])
         return { ok: true as const, reservationId: id, expiresAt }
       }),
-    capture: ({ reservationId, amount }) =>
+    capture: ({ reservationId, amount, events }) =>
       run(() => {
         positive(amount, 'amount', 0n)
         const reserved = settle(reservationId, 'captured', amount, 'captured')
+        relay.write(events)
         return { captured: amount, released: reserved - amount }
       }),
     extend: ({ reservationId, ttlMs }) =>
@@ -174,7 +178,12 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
         r.expiresAt = now() + ttlMs
         return true
       }),
-    release: ({ reservationId, reason }) => run(() => ({ released: settle(reservationId, 'released', 0n, reason) })),
+    release: ({ reservationId, reason, events }) =>
+      run(() => {
+        const released = settle(reservationId, 'released', 0n, reason)
+        relay.write(events)
+        return { released }
+      }),
     tab: (items) =>
       run(() => {
         for (const item of items) positive(item.amount, 'amount')
@@ -273,6 +282,7 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
           throw invalid('this token is already linked to another account: issue a new token with issueToken()')
         tokens.set(hash, account)
       }),
+    webhookEvents: relay.source,
     revokeToken: (token) => run(() => token.startsWith(tokenPrefix) && tokens.delete(hashToken(token))),
     accountForToken: (token) => run(() => (token.startsWith(tokenPrefix) ? tokens.get(hashToken(token)) : undefined)),
     close: async () => {

@@ -7,11 +7,13 @@ import { sqliteKeyComponent, sqliteUsageComponent } from '../keys/sqliteKeySchem
 import { openSqlite, type SqliteDb } from '../ledger/openSqlite.js'
 import { sqliteLedgerComponent } from '../ledger/sqliteLedgerSchema.js'
 import type { Migrated } from '../postgres/migrate.js'
+import { sqliteEventsComponent } from '../webhooks/sqliteStoreEvents.js'
 import { applySqliteSchema, type SqliteSchemaComponent, sqliteVersion } from './sqliteSchema.js'
 
 /**
  * Every store's schema on SQLite, in the order `402x migrate` applies them, with the file it
- * lives in: the ledger's file (the ledger, credit, keys and usage share it by default), or
+ * lives in: the ledger's file (the ledger, credit, keys, usage and the events the credit and
+ * key stores write for the webhooks share it by default), or
  * the analytics file beside it (`ledger.db` → `ledger.analytics.db`).
  */
 export const allSqliteSchemas: readonly { schema: SqliteSchemaComponent; file: 'ledger' | 'analytics' }[] = [
@@ -19,6 +21,7 @@ export const allSqliteSchemas: readonly { schema: SqliteSchemaComponent; file: '
   { schema: sqliteCreditComponent, file: 'ledger' },
   { schema: sqliteKeyComponent, file: 'ledger' },
   { schema: sqliteUsageComponent, file: 'ledger' },
+  { schema: sqliteEventsComponent, file: 'ledger' },
   { schema: sqliteAnalyticsComponent, file: 'analytics' },
 ]
 

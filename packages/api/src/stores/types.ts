@@ -3,7 +3,7 @@ import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult }
 import type { PaymentPage, PaymentQuery } from '../ledger/paymentQuery.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
-import type { WebhookOutbox } from '../webhooks/types.js'
+import type { StoreEvent, StoreEvents, WebhookOutbox } from '../webhooks/types.js'
 import type { Backends } from './pickBackends.js'
 
 // The stores behind every piece of state the paywall keeps (docs/architecture.md, "Stores").
@@ -106,7 +106,10 @@ export type PaymentLedger = {
  * - every movement with a `ref` moves money once: a retry is `replayed: true`;
  * - a reservation is captured, released or expired once only;
  * - {@link CreditStore.version} changes once another writer has committed (the neutral
- *   change signal that replaces SQLite's `data_version` here).
+ *   change signal that replaces SQLite's `data_version` here);
+ * - the `events` given to a movement (`topUp`, `capture`, `release`, `payout`) are written
+ *   in its own transaction, or not at all: a movement refused, failed or replayed writes
+ *   none (`webhookEvents` hands them to the webhook worker).
  *
  * `tab` and `postTabs` are the hot path's batch: `tab` charges many callers in one write;
  * a store may post those charges later as `charge` entries (SQLite keeps a per-caller tab
@@ -121,7 +124,7 @@ export type CreditStore = {
    * Credits money paid in over x402 (`system:topups → caller`). `ref` is the payment id: a
    * retry with the same `ref`, account and amount moves nothing and returns `replayed: true`.
    */
-  topUp(input: { account: string; amount: bigint; ref: string }): Promise<Posted>
+  topUp(input: { account: string; amount: bigint; ref: string; events?: readonly StoreEvent[] }): Promise<Posted>
   /** Credits operator credit (`system:grants → caller`), idempotent by `ref`. */
   grant(input: { account: string; amount: bigint; ref: string; note?: string }): Promise<Posted>
   /**
@@ -135,14 +138,16 @@ export type CreditStore = {
    * and releases the rest (`hold → caller`), in one transaction. A reservation is captured,
    * released or expired once only: one that expiry released cannot be captured.
    */
-  capture(input: { reservationId: string; amount: bigint }): Promise<CaptureResult>
+  capture(input: { reservationId: string; amount: bigint; events?: readonly StoreEvent[] }): Promise<CaptureResult>
   /**
    * Pushes a held reservation's expiry to `ttlMs` from now (a request still running keeps
    * it); `false` when it is no longer held.
    */
   extend(input: { reservationId: string; ttlMs: number }): Promise<boolean>
   /** Releases a whole live reservation (`hold → caller`). */
-  release(input: { reservationId: string; reason: string }): Promise<{ released: bigint }>
+  release(input: { reservationId: string; reason: string; events?: readonly StoreEvent[] }): Promise<{
+    released: bigint
+  }>
   /**
    * Charges each caller `amount` of its available credit, in one transaction: the hot path's
    * group commit, written before the answers go out. The charges go on the caller's tab
@@ -170,7 +175,13 @@ export type CreditStore = {
    * @example
    * await credits.payout({ account: '0xabc…', amount: 250_000n, ref: payoutId })
    */
-  payout(input: { account: string; amount: bigint; ref: string; note?: string }): Promise<Posted>
+  payout(input: {
+    account: string
+    amount: bigint
+    ref: string
+    note?: string
+    events?: readonly StoreEvent[]
+  }): Promise<Posted>
   /**
    * Releases every reservation whose expiry is at or before `now` (ms epoch): the recovery
    * for a crash between reserve and capture. Returns how many it released.
@@ -225,6 +236,12 @@ export type CreditStore = {
    * await credits.adjust({ account: 'acct_…', amount: -250_000n, ref: 'ticket-812', reason: 'double top-up refunded by card' })
    */
   adjust(input: CreditAdjustment): Promise<Posted>
+  /**
+   * The webhook events written with this store's movements, for the worker to move into the
+   * ledger's outbox. A store without it cannot carry events: webhooks for `credit.topped_up`
+   * and `payment.refunded` are refused at start-up on it.
+   */
+  webhookEvents?: StoreEvents
   /** Links a token's sha256 (from `issueToken`) to a caller. Only the hash is stored. */
   linkToken(hash: string, account: string): Promise<void>
   /** Unlinks a token (its hash): it opens nothing any more. `false` when it was not linked. */

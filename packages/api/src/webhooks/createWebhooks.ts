@@ -7,11 +7,31 @@ import { stableId } from './eventIds.js'
 import { paymentEventBuilder } from './paymentEvents.js'
 import { checkEvents } from './resolveWebhooks.js'
 import { checkedKey, generateWebhookSecret } from './signWebhook.js'
-import type { Delivery, DeliveryStatus, Webhook, WebhookEventType, WebhookHealth } from './types.js'
+import type {
+  Delivery,
+  DeliveryStatus,
+  StoreEvent,
+  StoreEvents,
+  Webhook,
+  WebhookEventType,
+  WebhookHealth,
+} from './types.js'
 import { startWebhookWorker } from './webhookWorker.js'
 
 /** The event types each paywall on one ledger object listens to. */
 const listeners = new WeakMap<object, Map<object, Set<string>>>()
+
+/**
+ * A store that writes webhook events in the transactions of its own changes (credit, keys):
+ * which event types it carries, and its events (`undefined`: a store of the seller's own that
+ * cannot carry them, on which webhooks for those types are refused), read when needed (the
+ * store is opened then).
+ */
+export type EventStore = { name: string; types: readonly WebhookEventType[]; events(): StoreEvents | undefined }
+
+/** The first of `types` a webhook listening to `events` gets. */
+const anyOf = (types: readonly string[], events: ReadonlySet<string>) =>
+  types.find((t) => events.has(t) || events.has('*'))
 
 /** A webhook as the admin API lists it: never its secret. */
 export type WebhookInfo = Omit<Webhook, 'secret'> & WebhookHealth
@@ -29,10 +49,18 @@ export type WebhookService = {
   }>
   replay(id: string): Promise<boolean>
   /**
-   * Writes an event that no store transaction carries (`credit.low`, `key.quota_exceeded`…),
+   * Writes an event that no store transaction carries (`credit.low`, `key.quota_exceeded`),
    * on its own, when a webhook listens for it; `key` makes its id (the same key, one event).
    */
   notify(type: WebhookEventType, key: string, data: Record<string, unknown>): void
+  /**
+   * The event for a store to write in the transaction of the change it reports (a top-up, a
+   * refund, a key made or revoked), or none when no webhook listens for it; `key` makes its id.
+   *
+   * @example
+   * await service.topUp(account, amount, paymentId, rt.webhooks?.events('credit.topped_up', paymentId, data))
+   */
+  events(type: WebhookEventType, key: string, data: Record<string, unknown>): StoreEvent[]
   /** Runs one round of the worker now (tests, `402x webhooks replay`). */
   tick(): Promise<void>
   close(): Promise<void>
@@ -50,6 +78,8 @@ export function createWebhooks(input: {
   timings: DeliveryTimings
   decimals: number
   localChain: boolean
+  /** The stores that write events with their changes, read at each tick (opened on demand). */
+  stores: () => EventStore[]
   onError: (error: unknown) => void
 }): WebhookService {
   const { outbox } = input.ledger
@@ -76,6 +106,36 @@ export function createWebhooks(input: {
     outbox.paymentEvents = union.size > 0 ? paymentEventBuilder(union, input.decimals) : undefined
   }
   listen(input.fixed)
+  // A store that cannot write events with its changes takes no webhook for them.
+  const uncarried = (hooks: readonly Pick<Webhook, 'events'>[]) => {
+    const wantedNow = new Set(hooks.flatMap((h) => h.events))
+    for (const store of input.stores()) {
+      const type = anyOf(store.types, wantedNow)
+      if (type && !store.events())
+        return `${type} is written in the ${store.name}'s own transactions, and the ${store.name} given in code has no webhookEvents: use the SQLite, PostgreSQL or memory ${store.name}, give it webhookEvents (StoreEvents), or leave ${type} out of the webhook's events`
+    }
+    return undefined
+  }
+  const refused = uncarried(input.fixed)
+  if (refused)
+    throw new X402Error('invalid_config', { message: `webhooks: ${refused}`, details: { option: 'webhooks' } })
+  /**
+   * Moves the events the stores wrote for this outbox into it (idempotent by id: a crash in
+   * between moves them again), from the stores some webhook listens to.
+   */
+  const relay = async (hooks: readonly Webhook[]) => {
+    const listened = new Set(hooks.flatMap((h) => h.events))
+    for (const store of input.stores()) {
+      const source = anyOf(store.types, listened) ? store.events() : undefined
+      for (;;) {
+        const events = (await source?.take(outbox.id, 100)) ?? []
+        if (events.length === 0) break
+        await outbox.enqueue(events)
+        await source?.drop(events.map((e) => e.id))
+        if (events.length < 100) break
+      }
+    }
+  }
   const everyHook = async () => {
     const all = [...input.fixed, ...(await outbox.saved())]
     listen(all)
@@ -87,6 +147,7 @@ export function createWebhooks(input: {
     timings: input.timings,
     localChain: input.localChain,
     webhooks: async () => ({ all: await everyHook(), fanOut: input.fixed }),
+    relay,
     onError: input.onError,
   })
   const info = (hook: Webhook, health: Map<string, WebhookHealth>): WebhookInfo => {
@@ -108,6 +169,9 @@ export function createWebhooks(input: {
         })
       }
       const checked = checkEvents(events, 'webhook')
+      const cannot = uncarried([{ events: checked }])
+      if (cannot)
+        throw new X402Error('invalid_request', { message: cannot, details: { reason: 'webhook_events_refused' } })
       const key = secret ?? generateWebhookSecret()
       checkedKey(key, 'webhook')
       const hook: Webhook = {
@@ -138,6 +202,10 @@ export function createWebhooks(input: {
     notify(type, key, data) {
       if (!wanted.has(type) && !wanted.has('*')) return
       outbox.enqueue([{ id: stableId('evt', type, key), type, timestamp: Date.now(), data }]).catch(input.onError)
+    },
+    events(type, key, data) {
+      if (!wanted.has(type) && !wanted.has('*')) return []
+      return [{ id: stableId('evt', type, key), type, timestamp: Date.now(), data, outbox: outbox.id }]
     },
     tick: () => worker.tick(),
     async close() {

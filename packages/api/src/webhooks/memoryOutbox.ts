@@ -1,4 +1,5 @@
 import { eventBody, stableId } from './eventIds.js'
+import { outboxIdOf } from './outboxId.js'
 import { subscribed } from './sqliteOutbox.js'
 import type { Delivery, OutboxEvent, Webhook, WebhookOutbox } from './types.js'
 
@@ -24,6 +25,7 @@ export function createMemoryOutbox(): WebhookOutbox & { insertNow(events: Outbox
     return { ...delivery }
   }
   return {
+    id: outboxIdOf(undefined),
     paymentEvents: undefined,
     insertNow,
     enqueue: async (list) => insertNow(list),

@@ -21,9 +21,9 @@ export async function insertEvents(tx: Pg | postgres.TransactionSql<{ bigint: bi
  * deliveries between them, and the lease keeps one from being sent twice at once.
  *
  * @example
- * const outbox = createPostgresOutbox(sql, run)
+ * const outbox = createPostgresOutbox(sql, run, outboxIdOf({ url }))
  */
-export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => Promise<T>): WebhookOutbox {
+export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => Promise<T>, id: string): WebhookOutbox {
   const saved = async () =>
     (
       await sql<{ id: string; url: string; events: string; secret: string; created_at: bigint }[]>`
@@ -42,6 +42,7 @@ export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => 
     'd.seq, d.id, d.event_id, d.webhook_id, d.type, d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, e.body',
   )
   return {
+    id,
     paymentEvents: undefined,
     enqueue: (events) => run(() => insertEvents(sql, events)),
     dispatch: (code, limit) =>

@@ -75,9 +75,12 @@ export const subscribed = (events: readonly string[], type: string) => events.in
  * transaction is open (the ledger's move), the rest runs in its own `BEGIN IMMEDIATE`.
  *
  * @example
- * const outbox = createSqliteOutbox(db)
+ * const outbox = createSqliteOutbox(db, outboxIdOf({ path }))
  */
-export function createSqliteOutbox(db: SqliteDb): WebhookOutbox & { insertNow(events: OutboxEvent[]): void } {
+export function createSqliteOutbox(
+  db: SqliteDb,
+  id: string,
+): WebhookOutbox & { insertNow(events: OutboxEvent[]): void } {
   const insert = db.prepare('INSERT OR IGNORE INTO webhook_events (id, type, created_at, body) VALUES (?, ?, ?, ?)')
   const insertNow = (events: OutboxEvent[]) => {
     for (const e of events) insert.run(e.id, e.type, e.timestamp, eventBody(e))
@@ -102,6 +105,7 @@ export function createSqliteOutbox(db: SqliteDb): WebhookOutbox & { insertNow(ev
       }),
     )
   return {
+    id,
     paymentEvents: undefined,
     insertNow,
     enqueue: (events) => guard(() => immediately(db, () => insertNow(events))),

@@ -1,5 +1,5 @@
 import type { PaywallRuntime } from '../pipeline/runtime.js'
-import { createWebhooks, type WebhookService } from './createWebhooks.js'
+import { createWebhooks, type EventStore, type WebhookService } from './createWebhooks.js'
 
 /**
  * The paywall's webhooks on its ledger's outbox (`rt.webhooks`), or `undefined` for a
@@ -17,8 +17,27 @@ export function startWebhooks(rt: PaywallRuntime): WebhookService | undefined {
     timings,
     decimals: rt.decimals,
     localChain,
+    stores: () => eventStores(rt),
     onError: (error) => rt.events.emit('error', error),
   })
   rt.webhooks = service
   return service
+}
+
+/**
+ * The paywall's stores that write webhook events with their changes: credit (top-ups, the
+ * unused part of a metered payment given back) and keys (made, revoked), where they are on.
+ */
+function eventStores(rt: PaywallRuntime): EventStore[] {
+  const stores: EventStore[] = []
+  const { credits, keys } = rt.config
+  if (credits)
+    stores.push({
+      name: 'credit store',
+      types: ['credit.topped_up', 'payment.refunded'],
+      events: () => credits.service.ledger().webhookEvents,
+    })
+  if (keys)
+    stores.push({ name: 'key store', types: ['key.created', 'key.revoked'], events: () => keys.store.webhookEvents })
+  return stores
 }

@@ -65,6 +65,24 @@ export type Webhook = {
   source: WebhookSource
 }
 
+/**
+ * An event a store writes in the transaction of the change it reports (a top-up, a refund,
+ * a key made or revoked), for the outbox of one ledger (`outbox`, its `WebhookOutbox.id`).
+ */
+export type StoreEvent = OutboxEvent & { outbox: string }
+
+/**
+ * The events a store (credit, keys) wrote with its changes, in its own database, until the
+ * webhook worker has moved them into the ledger's outbox. Moving is idempotent (an event
+ * id is written once): a worker that dies between the two steps moves it again, harmlessly.
+ */
+export type StoreEvents = {
+  /** The oldest events written for `outbox`, at most `limit`. */
+  take(outbox: string, limit: number): Promise<OutboxEvent[]>
+  /** Forgets events once they are in the ledger's outbox. */
+  drop(ids: readonly string[]): Promise<void>
+}
+
 /** One event, as the outbox keeps it: the body a receiver gets is `{ type, timestamp, data }`. */
 export type OutboxEvent = {
   /** Stable: every attempt, at every endpoint, sends it as `webhook-id`. */
@@ -103,12 +121,19 @@ export type WebhookHealth = { pending: number; failing: boolean; lastError?: str
  * The durable outbox, in the ledger's own database (SQLite, PostgreSQL or memory).
  *
  * Contract:
- * - an event written with a payment's move (`paymentEvents`) commits with it, or not at all;
+ * - an event written with a payment's move (`paymentEvents`) commits with it, or not at all
+ *   (the events of the credit and key stores commit with their changes in those stores, and
+ *   are moved here by the worker: `StoreEvents`);
  * - events are idempotent by id (a second write of one id changes nothing);
  * - `claim` leases each due delivery to one owner at a time, across every process sharing
  *   the database, until it is finished or its lease runs out (a crash leaves it pending).
  */
 export type WebhookOutbox = {
+  /**
+   * Which outbox this is, the same across restarts (the ledger's file or database): the
+   * events a credit or key store writes for it carry it (`StoreEvent.outbox`).
+   */
+  id: string
   /**
    * Set by the webhook service while a webhook listens: the events to write for a payment
    * that moved to a state, inside the ledger's transaction. Unset: nothing is written.

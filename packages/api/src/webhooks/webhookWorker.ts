@@ -7,14 +7,15 @@ import type { Delivery, Webhook, WebhookOutbox } from './types.js'
 const batch = 20
 
 /**
- * The delivery worker: every `pollIntervalMs`, fans new outbox events out to the webhooks,
+ * The delivery worker: every `pollIntervalMs`, moves the events the credit and key stores
+ * wrote into the outbox, fans new outbox events out to the webhooks,
  * leases the due deliveries (one owner at a time across instances) and POSTs each, signed;
  * a 2xx is delivered, anything else is tried again with backoff until `retryForMs`, then
  * `failed`. A crash leaves its leased rows pending: once the lease runs out (the timeout
  * and half a minute) another tick sends them.
  *
  * @example
- * const worker = startWebhookWorker({ outbox, owner, timings, localChain: false, webhooks: () => hooks, onError })
+ * const worker = startWebhookWorker({ outbox, owner, timings, localChain: false, webhooks: () => hooks, relay, onError })
  * await worker.stop()
  */
 export function startWebhookWorker(input: {
@@ -24,6 +25,8 @@ export function startWebhookWorker(input: {
   localChain: boolean
   /** Every webhook known now (code, config, admin), read at each tick. */
   webhooks: () => Promise<{ all: Webhook[]; fanOut: Webhook[] }>
+  /** Moves the events the credit and key stores wrote into the outbox, first (given every webhook). */
+  relay: (webhooks: Webhook[]) => Promise<void>
   onError: (error: unknown) => void
 }): { stop(): Promise<void>; tick(): Promise<void> } {
   const { outbox, owner, timings } = input
@@ -59,6 +62,7 @@ export function startWebhookWorker(input: {
     const { all, fanOut } = await input.webhooks()
     // No webhook anywhere: nothing is written to the outbox, nothing to send.
     if (all.length === 0) return
+    await input.relay(all)
     while ((await outbox.dispatch(fanOut, 100)) === 100 && !stopped) {}
     const hooks = new Map(all.map((h) => [h.id, h]))
     // The lease outlasts an attempt: a row is sent twice only when its sender died.

@@ -1,3 +1,4 @@
+import { formatMoney } from '@402x/core'
 import type { CreditReceipt } from '../../paywall/types.js'
 import { payBackOnchain } from '../payBackOnchain.js'
 import { creditService, type PaywallRuntime, receiptEvent } from '../runtime.js'
@@ -19,10 +20,23 @@ export async function closeReservation(
   const credits = rt.config.credits
   const service = creditService(rt)
   clearInterval(keepAlive)
+  const onchain = Boolean(m.paid?.refundable && credits?.refund === 'onchain')
+  // The unused part of a payment goes back to the caller in the capture (or release): its
+  // webhook event commits with it, or not at all. An on-chain refund is sent after.
+  const event =
+    m.paid && !m.paid.recovered && m.reserved > captured
+      ? rt.webhooks?.events('payment.refunded', m.paid.id, {
+          paymentId: m.paid.id,
+          payer: m.paid.payer,
+          amount: formatMoney(m.reserved - captured, decimals),
+          reason: reason ?? 'unused part of the maximum',
+          refund: onchain ? 'onchain' : 'credit',
+        })
+      : undefined
   let balance: bigint
   try {
-    if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used')
-    else balance = await service.capture(m.account, m.reservationId, captured)
+    if (captured === 0n) balance = await service.release(m.account, m.reservationId, reason ?? 'nothing used', event)
+    else balance = await service.capture(m.account, m.reservationId, captured, event)
   } catch (error) {
     // Not written (the ledger failed, or expiry released the reservation): nothing is
     // charged; what the ledger holds stands.
@@ -36,7 +50,7 @@ export async function closeReservation(
   let transaction: string | undefined
   // One on-chain refund per payment, on the first serving only: a signed-in retry of the
   // payment is served from credit, and its unused part stays credit.
-  if (m.paid?.refundable && !m.paid.recovered && returned > 0n && credits?.refund === 'onchain') {
+  if (onchain && m.paid && !m.paid.recovered && returned > 0n) {
     const back = await payBackOnchain(rt, {
       account: m.account,
       amount: returned,

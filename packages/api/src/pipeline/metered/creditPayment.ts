@@ -40,7 +40,14 @@ export async function creditPayment(rt: PaywallRuntime, input: CreditPayment): P
     if (!account) account = presented
     if (!account) ({ account, token } = await service.open())
     else if (input.recovered && presented !== account) token = await service.issue(account)
-    const { balance, replayed } = await service.topUp(account, amount, id)
+    // The webhook event commits with the top-up, or not at all.
+    const event = rt.webhooks?.events('credit.topped_up', id, {
+      paymentId: id,
+      payer,
+      account,
+      amount: formatMoney(amount, decimals),
+    })
+    const { balance, replayed } = await service.topUp(account, amount, id, event)
     // Once per payment: a recovered retry of a payment credited before adds nothing.
     if (!replayed) events.emit('toppedUp', { id, payer, account, amount })
     if (input.route === rt.creditsRoute) {
