@@ -263,6 +263,8 @@ describe('a paid WebSocket connect that never opens', () => {
       await eventually(async () => (await service.balance(account)).reserved === 0n)
       expect(await service.balance(account)).toMatchObject({ available: 50_000n, reserved: 0n })
       expect((await service.entries(account, 50)).filter((e) => e.kind === 'capture')).toEqual([])
+      // verify tells the app the connect is not paid: it must not act on it.
+      expect(results).toEqual([false])
     } finally {
       await new Promise((r) => wss.close(r))
       await paid.close()
@@ -274,7 +276,10 @@ describe('a paid WebSocket connect that never opens', () => {
     const paid = createX402WebSocket({ ...options, price: 0.01 })
     const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' })
     await new Promise((r) => wss.once('listening', r))
-    wss.on('connection', (_ws: WebSocket, req: IncomingMessage) => void paid.verify(req))
+    const answers: { verified: boolean; reason?: string }[] = []
+    wss.on('connection', async (_ws: WebSocket, req: IncomingMessage) => {
+      answers.push(await paid.verify(req))
+    })
     paid.paywall.events.on('verified', () => {
       for (const c of wss.clients) c.terminate()
     })
@@ -291,6 +296,9 @@ describe('a paid WebSocket connect that never opens', () => {
       if (open.kind === 'open') await open.got.closed
       const ledger = paid.paywall.config.ledger
       await eventually(async () => (await ledger.listByState(['settled']))[0]?.undelivered === true)
+      // The unpaid connect is refused; the paid one, undone, is not reported paid to the app.
+      await until(() => answers.length === 2)
+      expect(answers[1]).toMatchObject({ verified: false, reason: 'undelivered' })
     } finally {
       await new Promise((r) => wss.close(r))
       await paid.close()

@@ -15,8 +15,11 @@ export const errorCodes = {
   PAYMENT_REQUIRED: { status: 402, retryable: false },
   facilitator_unavailable: { status: 503, retryable: true },
   chain_unavailable: { status: 503, retryable: true },
-  /** The chain's node answered a call with an error (a revert, a nonce it will not take): not an outage. */
-  chain_rejected: { status: 502, retryable: false },
+  /**
+   * The chain's node answered a call with an error that is not a payment's revert (those are
+   * refusals): a limit, a nonce it will not take, an internal error. Retrying can help.
+   */
+  chain_rejected: { status: 503, retryable: true },
   store_unavailable: { status: 503, retryable: true },
   budget_exceeded: { status: 402, retryable: false },
   payment_failed: { status: 402, retryable: false },

@@ -9,7 +9,7 @@ describe('facilitator faults', () => {
   it('a JSON-RPC error from the node is chain_rejected, with the node code kept', () => {
     const error = new RpcError(-32000, 'nonce too low', { x: 1 })
     expect(error).toBeInstanceOf(X402Error)
-    expect(error).toMatchObject({ code: 'chain_rejected', rpcCode: -32000, status: 502, retryable: false })
+    expect(error).toMatchObject({ code: 'chain_rejected', rpcCode: -32000, status: 503, retryable: true })
     expect(error.details).toEqual({ rpcCode: -32000 })
     expect(error.data).toEqual({ x: 1 })
   })

@@ -63,6 +63,23 @@ describe('admin API auth', () => {
       headers: { origin: 'http://127.0.0.1:4021' },
     })
     expect(own.status).toBe(201)
+    // DNS rebinding: another site's name pointed at 127.0.0.1 makes its page "same-origin".
+    const rebound = await paywall.handle(
+      new Request('http://evil.test:4021/__402x/admin/keys', {
+        method: 'POST',
+        headers: { origin: 'http://evil.test:4021', 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'rebound', plan: 'free' }),
+      }),
+      undefined,
+      { ip: '127.0.0.1' },
+    )
+    expect(rebound.type).toBe('respond')
+    if (rebound.type !== 'respond') return
+    expect(rebound.response.status).toBe(403)
+    expect(await rebound.response.json()).toMatchObject({ error: 'cross_origin_refused' })
+    expect(
+      ((await call(paywall, 'GET', '/__402x/admin/keys')).json.keys as { name: string }[]).map((k) => k.name),
+    ).toEqual(['own'])
   })
 
   it('refuses a token that is not a string, by the option rules', () => {

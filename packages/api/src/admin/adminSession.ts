@@ -28,6 +28,10 @@ export function hasSession(cookie: string | null | undefined, token: string): bo
   return false
 }
 
+/** Whether a `Cookie` header carries a session cookie at all (right or wrong): a sign-in attempt. */
+export const presentsSession = (cookie: string | null | undefined): boolean =>
+  Boolean(cookie?.split(';').some((part) => part.split('=')[0]?.trim() === sessionCookieName))
+
 /**
  * The `Set-Cookie` that signs in, for 7 days; `secure` when the API is reached over https
  * (its `publicUrl`, TLS, or a proxy the framework trusts: Express `trust proxy`, Fastify

@@ -56,6 +56,15 @@ export function checkAdminAuth(input: AdminAuthInput): Response | undefined {
   }
   if (input.network === localNetwork) {
     if (isLoopback(input.ip)) {
+      // A name another site rebinds to 127.0.0.1 (DNS rebinding) makes its page same-origin:
+      // without a token, only a loopback name is this machine's own API.
+      if (!loopbackOrigin(input.selfOrigin)) {
+        return errorResponse(
+          403,
+          'cross_origin_refused',
+          `this API was reached as ${input.selfOrigin}: without X402_ADMIN_TOKEN the admin API answers through localhost, 127.0.0.1 or [::1] only; use one of those, or set X402_ADMIN_TOKEN and send Authorization: Bearer <token>`,
+        )
+      }
       if (!crossSite(input)) return undefined
       return errorResponse(
         403,
@@ -102,6 +111,18 @@ export function isLoopback(ip: string | undefined): boolean {
   if (!ip) return false
   const v4 = ip.startsWith('::ffff:') ? ip.slice(7) : ip
   return v4 === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(v4)
+}
+
+/** Whether this API's own origin names this machine (`localhost`, 127.x, [::1]); unknown counts as yes. */
+function loopbackOrigin(origin: string | undefined): boolean {
+  if (!origin) return true
+  let host: string
+  try {
+    host = new URL(origin).hostname
+  } catch {
+    return false
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || host === '[::1]' || isLoopback(host)
 }
 
 /** A write from this API's own page: its `Origin` is this API's origin. */

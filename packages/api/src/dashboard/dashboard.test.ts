@@ -225,6 +225,31 @@ describe('failed sign-ins are limited per address', () => {
     expect((await send(paywall, 'POST', '/__402x/dashboard/login', {}, { token }, '2001:db8:5::1')).status).toBe(204)
   })
 
+  it('counts forged session cookies (an HMAC of a guessed token) as failures', async () => {
+    const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
+    const ip = '198.51.100.13'
+    for (let i = 0; i < 10; i++) {
+      const guess = await send(
+        paywall,
+        'GET',
+        '/__402x/admin/stats',
+        { cookie: `x402_admin=guess-${i}` },
+        undefined,
+        ip,
+      )
+      expect(guess.status).toBe(401)
+    }
+    const limited = await send(
+      paywall,
+      'GET',
+      '/__402x/admin/stats',
+      { authorization: `Bearer ${token}` },
+      undefined,
+      ip,
+    )
+    expect(limited.status).toBe(429)
+  })
+
   it('counts wrong bearer tokens sent to the admin API, and the link sign-in, as failures', async () => {
     const paywall = paywalls.make({ network: 'eip155:8453', adminToken: token })
     const ip = '198.51.100.12'

@@ -46,6 +46,14 @@ export type X402WebSocket = {
   close(): Promise<void>
 }
 
+/** What `verify` answers for a connect undone while it was paid: not a paid connection. */
+const undeliveredRefusal = () =>
+  refusal(
+    410,
+    'undelivered',
+    'the connection closed while it was paid: nothing was charged for it; connect again (the same payment is served once, with a sign-in)',
+  )
+
 /**
  * Paid WebSocket streams on `ws`: pay on connect (an `exact` payment or a credit token, in a
  * header, a subprotocol or the query), then, with `billing`, per message, per KB or per
@@ -89,14 +97,16 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
   }
 
   /** The socket of a paid connect: metered when billed, told its token; or the connect undone if it is not open. */
-  const bind = (connect: Connect, req: IncomingMessage, ws: SocketLike) => {
+  /** Binds a paid connect to its open socket; false when the connect was undone instead. */
+  const bind = (connect: Connect, req: IncomingMessage, ws: SocketLike): boolean => {
     const { payment, session } = connect
-    if (!payment.verified || bound.has(connect)) return
+    if (!payment.verified) return false
+    if (bound.has(connect)) return true
     if (ws.readyState !== 1 || (deliveries.closing && session) || !deliveries.deliver(connect)) {
       // The caller left while it paid (or the server is closing): nothing is charged for it.
       if (ws.readyState === 1) ws.close(1001, shutdownReason)
       void deliveries.undo(connect)
-      return
+      return false
     }
     bound.add(connect)
     if (payment.token && !headered.has(req)) {
@@ -110,7 +120,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
         }),
       )
     }
-    if (!session || !resolved.billing) return
+    if (!session || !resolved.billing) return true
     const meter = meterSocket(ws, {
       session,
       unit: resolved.billing.unit,
@@ -128,6 +138,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
     })
     payment.meter = meter.view
     deliveries.meter({ ws, end: meter.end, closed: meter.view.closed })
+    return true
   }
 
   const verify: X402WebSocket['verify'] = async (req, given) => {
@@ -142,6 +153,7 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       return payment
     }
     if (!ws) {
+      if (deliveries.isUndone(connect)) return undeliveredRefusal()
       if (connect.session) {
         await deliveries.undo(connect)
         throw new X402Error('invalid_config', {
@@ -151,7 +163,9 @@ export function createX402WebSocket(options: X402WebSocketOptions): X402WebSocke
       }
       return payment
     }
-    bind(connect, req, ws)
+    // A connect undone while it was paid (the caller left) is not a paid connection: the app
+    // must not act on it (the payment is flagged undelivered, or its credit given back).
+    if (!bind(connect, req, ws)) return undeliveredRefusal()
     return payment
   }
 

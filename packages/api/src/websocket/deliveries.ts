@@ -56,6 +56,11 @@ export class Deliveries {
   }
 
   /** The connect reached an open socket (metered, or told it is paid): `false` if it was undone. */
+  /** Whether a paid connect was undone (its socket closed before it was delivered). */
+  isUndone(connect: Connect): boolean {
+    return this.undone.has(connect)
+  }
+
   deliver(connect: Connect): boolean {
     if (this.undone.has(connect)) return false
     this.pending.delete(connect)

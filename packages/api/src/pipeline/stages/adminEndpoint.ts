@@ -1,5 +1,6 @@
 import { readJson } from '../../admin/adminHttp.js'
 import { adminRoute } from '../../admin/adminRoute.js'
+import { presentsSession } from '../../admin/adminSession.js'
 import { checkAdminAuth } from '../../admin/checkAdminAuth.js'
 import { needsKeys, serveAdmin } from '../../admin/serveAdmin.js'
 import { signInAttempt } from '../../admin/signInLimit.js'
@@ -19,9 +20,11 @@ export const adminEndpoint: Stage = async (ctx, next) => {
   // Keys and plans belong to a paywall with `keys`: another one of the app may have them.
   if (!rt.adminKeys && needsKeys(ctx.url.pathname)) return { type: 'skip' }
   const authorization = request.headers.get('authorization')
-  // A token sent is a guess until compared: counted first, given back when it was right.
+  const cookie = request.headers.get('cookie')
+  // A token sent, or a session cookie (an HMAC anyone can compute for a guessed token), is a
+  // guess until compared: counted first, given back when it was right.
   const attempt =
-    authorization !== null && rt.config.adminToken !== undefined
+    (authorization !== null || presentsSession(cookie)) && rt.config.adminToken !== undefined
       ? await signInAttempt(rt.config.stores.rateLimits, ctx.context.ip)
       : undefined
   if (attempt instanceof Response) return respond(attempt)
@@ -30,7 +33,7 @@ export const adminEndpoint: Stage = async (ctx, next) => {
     network: rt.config.network,
     ip: ctx.context.ip,
     authorization,
-    cookie: request.headers.get('cookie'),
+    cookie,
     method: request.method,
     requestOrigin: request.headers.get('origin'),
     selfOrigin: ctx.origin,
