@@ -150,4 +150,18 @@ describe('createKeyLookup', () => {
     now += 1000
     expect(lookup.findNow(key)).toMatchObject({ ok: false, reason: 'key_expired' })
   })
+
+  it('lets findNow see a revoke by another store object on the file once findNowEveryMs has passed', async () => {
+    const path = sqliteFile()
+    const [mine, theirs] = [open(path), open(path)]
+    const { key, record } = await mine.create({ name: 'k', plan: 'free', mode: 'test' })
+    let now = Date.now()
+    const lookup = createKeyLookup(mine, { plans: [plans.free()], now: () => now, findNowEveryMs: 5 })
+    expect((await lookup.find(key)).ok).toBe(true)
+    expect(lookup.findNow(key)).toMatchObject({ ok: true })
+    await theirs.revoke(record.id)
+    now += 5
+    expect(lookup.findNow(key)).toBeUndefined()
+    expect(await lookup.find(key)).toMatchObject({ ok: false, reason: 'key_revoked' })
+  })
 })

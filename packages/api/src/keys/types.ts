@@ -207,7 +207,8 @@ export type KeyLookup = {
   /**
    * {@link KeyLookup.find} from the cache alone, without waiting: the key and its plan, or its
    * refusal, when both are cached; `undefined` when `find` would have to ask the store (a key
-   * not seen since the cache was last forgotten, a malformed one). The Node fast path's.
+   * not seen since the cache was last forgotten, a malformed one). The Node fast path's. It
+   * reads `store.version()` at most every `findNowEveryMs` (5 ms by default).
    */
   findNow(presentedKey: string): KeyLookupResult | undefined
   /**
