@@ -21,7 +21,7 @@ export function userOf(request: Pick<RecordedRequest, 'payer' | 'keyId' | 'accou
 
 /**
  * Per-minute aggregates of requests kept in memory until they are written (`drain`): a
- * request is four additions to a map, nothing more on the request's path.
+ * request is four additions to maps, nothing more on the request's path.
  *
  * @example
  * const buckets = createMinuteBuckets()
@@ -29,14 +29,37 @@ export function userOf(request: Pick<RecordedRequest, 'payer' | 'keyId' | 'accou
  * await store.add(buckets.drain())
  */
 export function createMinuteBuckets() {
-  let rows = new Map<string, MinuteRow>()
+  // Nested by minute, dimension, outcome and key: a request's four additions look up strings it
+  // already holds (its route, its country) instead of building and hashing one id per addition.
+  let rows = new Map<number, Map<string, Map<string, Map<string, MinuteRow>>>>()
+  let count = 0
+  const inner = <V>(map: Map<string, Map<string, V>>, at: string): Map<string, V> => {
+    let found = map.get(at)
+    if (!found) {
+      found = new Map()
+      map.set(at, found)
+    }
+    return found
+  }
   const bump = (minute: number, dim: MinuteRow['dim'], key: string, outcome: string, amount: bigint) => {
-    const id = `${minute}\u0000${dim}\u0000${key}\u0000${outcome}`
-    const row = rows.get(id)
+    let byDim = rows.get(minute)
+    if (!byDim) {
+      byDim = new Map()
+      rows.set(minute, byDim)
+    }
+    const byKey = inner(inner(byDim, dim), outcome)
+    const row = byKey.get(key)
     if (row) {
       row.requests += 1
-      row.amount += amount
-    } else rows.set(id, { minute, dim, key, outcome, requests: 1, amount })
+      if (amount !== 0n) row.amount += amount
+    } else {
+      byKey.set(key, { minute, dim, key, outcome, requests: 1, amount })
+      count++
+    }
+  }
+  const all = function* () {
+    for (const byDim of rows.values())
+      for (const byOutcome of byDim.values()) for (const byKey of byOutcome.values()) yield* byKey.values()
   }
   return {
     /** Counts one request, in the minute it arrived. */
@@ -52,16 +75,17 @@ export function createMinuteBuckets() {
     },
     /** The rows counted since the last drain (copies), and an empty start. */
     drain(): MinuteRow[] {
-      const out = [...rows.values()]
+      const out = [...all()]
       rows = new Map()
+      count = 0
       return out
     },
     /** The rows not drained yet, left in place. */
     peek(): MinuteRow[] {
-      return [...rows.values()].map((row) => ({ ...row }))
+      return [...all()].map((row) => ({ ...row }))
     },
     get size() {
-      return rows.size
+      return count
     },
   }
 }
