@@ -17,8 +17,12 @@ type LineRow = { route: string; calls: number; units: number; high: string; low:
  * const usage = createSqliteUsageStore({ path: '.402x/ledger.db' })
  * await usage.record([{ keyId, route: 'GET /api/data', units: 1, amount: 1000n, asset, status: 200, at: Date.now(), requestId }])
  */
-/** How long a recorded event waits for others to share its transaction. */
-const groupCommitMs = 5
+/**
+ * How long a recorded event waits for others to share its transaction (docs/api-keys.md): at
+ * a few hundred calls a second a commit of 5 ms held one or two events, and its fixed cost
+ * (the transaction, its WAL frames, a timer's wake-up) was most of what a call cost.
+ */
+const groupCommitMs = 20
 /** How stale `reserveNow` may read what other connections recorded (docs/api-keys.md). */
 const freshEveryMs = 10
 
@@ -101,7 +105,7 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
     checkedAt = now
     return fresh()
   }
-  // Group commit: the events recorded within a few milliseconds (concurrent requests) go in
+  // Group commit: the events recorded within `groupCommitMs` (concurrent requests) go in
   // one transaction, written before any of their `record` promises resolve. A read
   // (`statement`, `used`) writes what is queued first: it sees every recorded event.
   let queued: { events: UsageEvent[]; resolve: () => void; reject: (error: unknown) => void }[] = []

@@ -28,7 +28,7 @@ const connections = new Map<string, Shared>()
  * Opens a SQLite file as the ledger does (the same driver, WAL, busy timeout) and brings the
  * tables of `schema` up to date (`applySqliteSchema`: one `BEGIN IMMEDIATE`, versions
  * recorded). The key and usage stores of a process on one file share one connection: a usage
- * event committed (every few milliseconds under load) then moves no `data_version` for the
+ * event committed (every 20 ms under load) then moves no `data_version` for the
  * key store, whose cache of keys stays, and what one store object writes the others see at
  * once; `wrote` and `writes` tell them apart by component. Also returns the helpers each store
  * uses: `guard` (a rejected promise, `store_unavailable` unless the error is already a 402x

@@ -58,7 +58,7 @@ export function withUsage(ctx: PaidContext, decision: Decision, amount: bigint):
 
 /**
  * Records one served call on a key, under a time-ordered id (`usageEventId`). Written with
- * the events of the next few milliseconds (the usage store's group commit), not awaited: the
+ * the events of the next 20 ms or so (the SQLite usage store's group commit), not awaited: the
  * answer does not wait for the usage row. A write that fails is reported (`error`) and gives
  * the quota reservation back.
  */
