@@ -31,6 +31,7 @@ export async function runGraphQL({
   try {
     for (const server of ['apollo', 'yoga']) {
       const sides = { plain: [], priced: [] }
+      const cpu = { plain: [], priced: [] }
       for (let round = 0; round < rounds; round++) {
         for (const side of ['plain', 'priced']) {
           const child = await startServer(script, {
@@ -46,11 +47,18 @@ export async function runGraphQL({
             }
             const expect = side === 'priced' ? 'credit' : 200
             await runLoad({ port: child.port, path, concurrency, durationMs: warmupMs, headers, expect })
+            // The server's own CPU time over the timed run, per request: what the machine's
+            // other load does not change as much as req/s.
+            const before = await child.cpu()
             const run = await runLoad({ port: child.port, path, concurrency, durationMs, headers, expect })
+            const micros = ((await child.cpu()) - before) / run.total
             if (run.failed > 0)
               throw new Error(`${server} ${side}: ${run.failed} failed: ${JSON.stringify(run.reasons)}`)
             sides[side].push(run.rps)
-            progress(`graphql ${server} ${side}: ${run.rps.toFixed(0)} req/s (p50 ${run.p50?.toFixed(2)} ms)`)
+            cpu[side].push(micros)
+            progress(
+              `graphql ${server} ${side}: ${run.rps.toFixed(0)} req/s, ${micros.toFixed(0)} µs CPU/req (p50 ${run.p50?.toFixed(2)} ms)`,
+            )
           } finally {
             await child.stop()
           }
@@ -59,7 +67,14 @@ export async function runGraphQL({
       const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length
       const plain = mean(sides.plain)
       const priced = mean(sides.priced)
-      rows.push({ server, plain, priced, ratio: priced / plain })
+      rows.push({
+        server,
+        plain,
+        priced,
+        ratio: priced / plain,
+        plainMicros: mean(cpu.plain),
+        pricedMicros: mean(cpu.priced),
+      })
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -70,13 +85,13 @@ export async function runGraphQL({
 /** The section as a Markdown table. */
 export function graphqlTable({ rows, concurrency, target }) {
   const lines = [
-    `| server (${concurrency} callers) | plain req/s | priced, credit token, req/s | ratio | target ≥ ${target}× |`,
-    '| --- | ---: | ---: | ---: | --- |',
+    `| server (${concurrency} callers) | plain req/s | priced, credit token, req/s | ratio | target ≥ ${target}× | server CPU µs/req plain → priced |`,
+    '| --- | ---: | ---: | ---: | --- | ---: |',
   ]
   for (const row of rows) {
     const name = row.server === 'apollo' ? 'Apollo Server 5' : 'GraphQL Yoga 5'
     lines.push(
-      `| ${name} | ${row.plain.toFixed(0)} | ${row.priced.toFixed(0)} | ${row.ratio.toFixed(2)}× | ${row.ratio >= target ? 'met' : 'missed'} |`,
+      `| ${name} | ${row.plain.toFixed(0)} | ${row.priced.toFixed(0)} | ${row.ratio.toFixed(2)}× | ${row.ratio >= target ? 'met' : 'missed'} | ${row.plainMicros.toFixed(0)} → ${row.pricedMicros.toFixed(0)} (+${(row.pricedMicros - row.plainMicros).toFixed(0)}) |`,
     )
   }
   return lines.join('\n')

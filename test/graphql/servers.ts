@@ -51,15 +51,16 @@ export type GraphQLServer = {
   stop(): Promise<void>
 }
 
-/** Apollo Server 5 (standalone), batching on, with the plugin (then `more` plugins). */
+/** Apollo Server 5 (standalone), batching on, with the plugin (then `more` plugins), on `served` resolvers. */
 export async function startApollo(
   options: X402GraphQLOptions | undefined,
   more: ApolloServerPlugin[] = [],
+  served: typeof resolvers = resolvers,
 ): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
   const server = new ApolloServer({
     typeDefs,
-    resolvers,
+    resolvers: served,
     plugins: plugin ? [plugin, ...more] : more,
     allowBatchedHttpRequests: true,
   })
@@ -72,11 +73,15 @@ export async function startApollo(
   }
 }
 
-/** GraphQL Yoga on Node's http, batching on, with the same plugin (then `more` plugins). */
-export async function startYoga(options: X402GraphQLOptions | undefined, more: unknown[] = []): Promise<GraphQLServer> {
+/** GraphQL Yoga on Node's http, batching on, with the same plugin (then `more` plugins), on `served` resolvers. */
+export async function startYoga(
+  options: X402GraphQLOptions | undefined,
+  more: unknown[] = [],
+  served: typeof resolvers = resolvers,
+): Promise<GraphQLServer> {
   const plugin = options && x402GraphQL(options)
   const plugins = plugin ? [plugin, ...more] : more
-  const { server, dispose } = yogaServer({ typeDefs, resolvers, plugins, batching: true })
+  const { server, dispose } = yogaServer({ typeDefs, resolvers: served, plugins, batching: true })
   const url = await listen(server)
   return {
     name: 'Yoga',

@@ -1,6 +1,6 @@
-import type { RequestHead } from '../paywall/types.js'
 import { type BatchSlot, createBatch } from './createBatch.js'
 import type { GraphQLGate, Held, Opened } from './createGate.js'
+import type { OperationRequest } from './creditOperation.js'
 import type { GraphQLResult } from './fullyErrored.js'
 import { formattedError, refusalError } from './loadGraphQL.js'
 
@@ -24,16 +24,34 @@ type ApolloRequestContext = {
   requestIsBatched?: boolean
 }
 
-/** The request as the paywall reads it: Apollo gives headers and the query, not the path. */
-function headOf(http: NonNullable<ApolloRequestContext['request']['http']>, path: string): RequestHead {
-  const host = http.headers.get('host') ?? 'localhost'
-  const search = http.search && !http.search.startsWith('?') ? `?${http.search}` : http.search
-  const parsedUrl = new URL(`http://${host}${path}${search}`)
-  return {
-    url: parsedUrl.href,
-    method: http.method,
-    parsedUrl,
-    headers: { get: (name) => http.headers.get(name.toLowerCase()) ?? null },
+type ApolloHttp = NonNullable<ApolloRequestContext['request']['http']>
+
+/**
+ * The request as the paywall reads it: Apollo gives headers and the query, not the path (the
+ * gate's `path`). Its URL is made when something reads it (the full pipeline), not before.
+ */
+class ApolloRequest implements OperationRequest {
+  readonly method: string
+  readonly headers: { get(name: string): string | null }
+  #url: URL | undefined
+  constructor(
+    readonly http: ApolloHttp,
+    readonly path: string,
+  ) {
+    this.method = http.method
+    this.headers = { get: (name) => http.headers.get(name.toLowerCase()) ?? null }
+  }
+
+  get parsedUrl(): URL {
+    if (this.#url) return this.#url
+    const { search, headers } = this.http
+    const query = search && !search.startsWith('?') ? `?${search}` : search
+    this.#url = new URL(`http://${headers.get('host') ?? 'localhost'}${this.path}${query}`)
+    return this.#url
+  }
+
+  get url(): string {
+    return this.parsedUrl.href
   }
 }
 
@@ -93,10 +111,10 @@ export function apolloHooks(gate: GraphQLGate) {
               : undefined
           const priced = price && price.amount > 0n && request.http ? price : undefined
           if (!priced && !state.slot) return
-          const head = priced && request.http ? headOf(request.http, gate.path) : undefined
+          const head = priced && request.http ? new ApolloRequest(request.http, gate.path) : undefined
           const opened: Opened = state.slot
             ? await state.slot.open(head, priced)
-            : await gate.open(head as RequestHead, priced as NonNullable<typeof priced>)
+            : await gate.open(head as ApolloRequest, priced as NonNullable<typeof priced>)
           if (opened.type === 'proceed') {
             // Another plugin's didResolveOperation failed meanwhile: Apollo answered without it.
             if (state.answered) await opened.release('not_run')

@@ -1,5 +1,5 @@
-import type { RequestHead } from '../paywall/types.js'
 import type { Closed, GraphQLGate, Held, Opened } from './createGate.js'
+import type { OperationRequest } from './creditOperation.js'
 import { fullyErrored, type GraphQLResult } from './fullyErrored.js'
 import { type BatchOpened, closeBatch, openBatch } from './payBatch.js'
 import type { OperationPrice } from './priceOperation.js'
@@ -11,7 +11,7 @@ export type BatchSlot = {
    * Its price is known (`undefined`: free): resolves once every operation of the batch is
    * priced (or ended before it), with what the paywall decided for the batch.
    */
-  open(head: Request | RequestHead | undefined, price: OperationPrice | undefined): Promise<Opened>
+  open(head: OperationRequest | undefined, price: OperationPrice | undefined): Promise<Opened>
   /** It ended (any way); one it holds and did not close is released with `reason`. */
   end(reason: string): Promise<void>
   /** The server fails the whole batch (its answer is an error): nothing of it is charged. */
@@ -54,7 +54,7 @@ export function createBatch(g: GraphQLGate, size?: number) {
   const members: Member[] = []
   let sealed = size !== undefined
   let failed = false
-  let head: Request | RequestHead | undefined
+  let head: OperationRequest | undefined
   let opening: Promise<BatchOpened> | undefined
   let closing: Promise<Closed[]> | undefined
   let answer: BatchAnswer | undefined
@@ -73,7 +73,7 @@ export function createBatch(g: GraphQLGate, size?: number) {
       const sum = g.usd(prices.reduce((total, p) => total + p.amount, 0n))
       return { type: 'refused', refusal: refusal('BATCH_FAILED', 'batch_failed', failedMessage, sum, 500) }
     }
-    const opened = await openBatch(g, head as Request | RequestHead, prices)
+    const opened = await openBatch(g, head as OperationRequest, prices)
     if (opened.type === 'refused') answer = { status: opened.refusal.status, headers: opened.refusal.headers }
     return opened
   }

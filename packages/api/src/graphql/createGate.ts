@@ -3,8 +3,10 @@ import type { DocumentNode, GraphQLSchema } from 'graphql'
 import { createPaywall, type Paywall } from '../paywall/createPaywall.js'
 import type { PaywallOptions, Proceed, RequestHead } from '../paywall/types.js'
 import { checkPricing } from './checkPricing.js'
+import { creditOperations, type OperationRequest } from './creditOperation.js'
 import { fullyErrored, type GraphQLResult } from './fullyErrored.js'
 import { graphqlRules, type X402GraphQLOptions } from './options.js'
+import { createPriceCache } from './priceCache.js'
 import { type OperationPrice, priceOperation } from './priceOperation.js'
 import { type Priced, type Refusal, refusal, refusalOf } from './refusal.js'
 import { atomic, type ResolvedPricing, resolvePricing } from './resolvePricing.js'
@@ -72,10 +74,19 @@ export function createGate(options: X402GraphQLOptions) {
     throw error
   }
   const checked = new WeakSet<GraphQLSchema>()
-  // A document's price, when it reads no variable, is computed once (Apollo and Yoga cache
-  // parsed documents, so the same object comes back).
-  const cache = new WeakMap<DocumentNode, Map<string, OperationPrice>>()
+  const cache = createPriceCache()
+  const credit = creditOperations(paywall)
   const usd = (amount: bigint) => formatMoney(amount, decimals)
+  // An operation's price in dollars, once per price (prices are cached with their document).
+  const shown = new WeakMap<OperationPrice, string>()
+  const dollarsOf = (price: OperationPrice) => {
+    let dollars = shown.get(price)
+    if (dollars === undefined) {
+      dollars = usd(price.amount)
+      shown.set(price, dollars)
+    }
+    return dollars
+  }
 
   const check = (schema: GraphQLSchema) => {
     if (checked.has(schema)) return
@@ -91,21 +102,18 @@ export function createGate(options: X402GraphQLOptions) {
   ): OperationPrice | undefined => {
     check(schema)
     const key = operationName ?? ''
-    const known = cache.get(document)?.get(key)
+    const known = cache.get(document, key, variables)
     if (known) return known
     const priced = priceOperation({ schema, document, operationName, variables, pricing })
     if (!priced) return undefined
-    const { cacheable, ...price } = priced
-    if (cacheable) {
-      const byName = cache.get(document) ?? new Map<string, OperationPrice>()
-      cache.set(document, byName.set(key, price))
-    }
-    return price
+    const { variables: read, ...price } = priced
+    return cache.set(document, key, variables, read, price)
   }
 
   /** What stops one operation before the paywall is asked: too dear, or a priced subscription. */
   const limits = (price: OperationPrice): Refusal | undefined => {
-    const dollars = usd(price.amount)
+    if (most === undefined && price.kind !== 'subscription') return undefined
+    const dollars = dollarsOf(price)
     if (most !== undefined && price.amount > most) {
       return refusal(
         'MAX_PRICE_EXCEEDED',
@@ -136,10 +144,24 @@ export function createGate(options: X402GraphQLOptions) {
     return { type: 'decision', decision }
   }
 
-  const open = async (request: Request | RequestHead, price: OperationPrice): Promise<Opened> => {
+  /**
+   * What the paywall says about one priced operation, before it runs: paid from credit on
+   * the fast path where it can be (creditOperation.ts), else asked through the full pipeline.
+   * Without a promise where nothing waits (a refusal made here, a hold from credit this
+   * process knows), so that a server whose pipeline runs synchronously (Yoga) stays so until
+   * the charge.
+   */
+  const open = (request: OperationRequest, price: OperationPrice): Opened | Promise<Opened> => {
     if (price.amount === 0n) return free
     const stop = limits(price)
     if (stop) return refused(stop)
+    const opening = credit?.(request, paywall.match(request.method, request.path), price, dollarsOf(price))
+    if (opening instanceof Promise) return opening.then((credited) => credited ?? pay(request, price))
+    return opening ?? pay(request, price)
+  }
+
+  /** The paywall's full pipeline for one operation: x402, API keys, limits, what credit cannot decide. */
+  const pay = async (request: OperationRequest, price: OperationPrice): Promise<Opened> => {
     const asked = await ask(request, price.amount)
     return asked.type === 'decision' ? held(asked.decision, price) : asked
   }

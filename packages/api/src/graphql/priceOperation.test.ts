@@ -75,7 +75,7 @@ describe('priceOperation', () => {
     // From a variable, a variable's default, and the argument's default in the schema.
     const byVariable = 'query ($n: Int = 4) { users(first: $n) { email } }'
     expect(price(byVariable, pricing, { multipliers: ['first'], variables: { n: 2 } })?.amount).toBe(3000n)
-    expect(price(byVariable, pricing, { multipliers: ['first'] })).toMatchObject({ amount: 6000n, cacheable: false })
+    expect(price(byVariable, pricing, { multipliers: ['first'] })).toMatchObject({ amount: 6000n, variables: ['n'] })
     const nested = { 'Post.title': 0.001 }
     expect(price('{ user(id: 1) { posts { title } } }', nested, { multipliers: ['first'] })?.amount).toBe(5000n)
     // A field's own multiplier replaces the global list.

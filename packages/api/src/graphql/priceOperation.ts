@@ -55,7 +55,9 @@ const namedOf = (type: unknown): GraphQLNamedType => {
  * priceOperation({ schema, document: parse('{ user(id: 1) { email } }'), pricing })
  * // { amount: 1500n, pricedRoots: ['user'], kind: 'query' }
  */
-export function priceOperation(input: PriceOperationInput): (OperationPrice & { cacheable: boolean }) | undefined {
+export function priceOperation(
+  input: PriceOperationInput,
+): (OperationPrice & { variables: readonly string[] }) | undefined {
   const { schema, document, operationName } = input
   let operation: OperationDefinitionNode | undefined
   const fragments = new Map<string, FragmentDefinitionNode>()
@@ -77,12 +79,12 @@ export function priceOperation(input: PriceOperationInput): (OperationPrice & { 
   const walk = new Walk(schema, fragments, operation, input.variables ?? {}, input.pricing)
   const pricedRoots: string[] = []
   const amount = walk.object(root, [operation.selectionSet], 1n, pricedRoots)
-  return { amount, pricedRoots, kind: operation.operation, cacheable: !walk.readVariables }
+  return { amount, pricedRoots, kind: operation.operation, variables: walk.read }
 }
 
 class Walk {
-  /** Whether the price read a variable (then it is not cached with the document). */
-  readVariables = false
+  /** The variables the price read, in the order first read (what a cached price is keyed by). */
+  readonly read: string[] = []
   constructor(
     readonly schema: GraphQLSchema,
     readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
@@ -213,8 +215,8 @@ class Walk {
       case 'BooleanValue':
         return node.value
       case 'Variable': {
-        this.readVariables = true
         const name = node.name.value
+        if (!this.read.includes(name)) this.read.push(name)
         if (Object.hasOwn(this.variables, name)) return this.variables[name]
         const declared = this.operation.variableDefinitions?.find((d) => d.variable.name.value === name)
         return declared?.defaultValue ? this.value(declared.defaultValue) : undefined

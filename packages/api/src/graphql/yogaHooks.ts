@@ -1,5 +1,6 @@
 import { type BatchSlot, createBatch } from './createBatch.js'
 import type { GraphQLGate, Held, Opened } from './createGate.js'
+import type { OperationRequest } from './creditOperation.js'
 import type { GraphQLResult } from './fullyErrored.js'
 import { formattedError, refusalError } from './loadGraphQL.js'
 import type { OperationPrice } from './priceOperation.js'
@@ -27,10 +28,30 @@ const isAsyncIterable = (value: unknown): boolean =>
 
 const http = (refusal: Refusal) => ({ status: refusal.status, headers: Object.fromEntries(refusal.headers) })
 
-/** A head with its URL parsed once (the paywall would parse Yoga's `request.url` again). */
-function headOf(request: Request) {
-  const parsedUrl = new URL(request.url)
-  return { url: parsedUrl.href, method: request.method, headers: request.headers, parsedUrl }
+/**
+ * Yoga's `Request` as the gate reads it: the path cut from its URL; the URL parsed once, when
+ * something reads it (the full pipeline: it would parse Yoga's `request.url` again), not before.
+ */
+class YogaRequest implements OperationRequest {
+  readonly method: string
+  readonly headers: Request['headers']
+  readonly url: string
+  readonly path: string
+  #url: URL | undefined
+  constructor(request: Request) {
+    this.method = request.method
+    this.headers = request.headers
+    const url = request.url
+    this.url = url
+    const slash = url.indexOf('/', url.indexOf('//') + 2)
+    const query = url.indexOf('?', slash)
+    this.path = slash < 0 ? '/' : url.slice(slash, query < 0 ? undefined : query)
+  }
+
+  get parsedUrl(): URL {
+    this.#url ??= new URL(this.url)
+    return this.#url
+  }
 }
 
 const uncoordinated = refusal(
@@ -63,7 +84,7 @@ export function yogaHooks(gate: GraphQLGate) {
     await state.slot?.end('execution_failed')
   }
 
-  const opening = (payload: ExecutePayload): Promise<Opened> | undefined => {
+  const opening = (payload: ExecutePayload): Opened | Promise<Opened> | undefined => {
     const { args } = payload
     const state = stateOf(args.contextValue)
     const price: OperationPrice | undefined = gate.priceOf(
@@ -76,10 +97,44 @@ export function yogaHooks(gate: GraphQLGate) {
     if (!priced && !state?.slot) return undefined
     const request = args.contextValue.request
     if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
-    const head = priced ? headOf(request) : undefined
+    const head = priced ? new YogaRequest(request) : undefined
     if (state?.slot) return state.slot.open(head, priced)
     if (batches.has(request)) return Promise.resolve({ type: 'refused', refusal: uncoordinated })
-    return gate.open(head as ReturnType<typeof headOf>, priced as OperationPrice)
+    return gate.open(head as YogaRequest, priced as OperationPrice)
+  }
+
+  /** What `onExecute` returns once the paywall decided: nothing, a refusal set as the result, or the settling hook. */
+  const decided = (payload: ExecutePayload, state: Running | undefined, opened: Opened) => {
+    if (opened.type === 'free') return undefined
+    if (opened.type === 'refused') {
+      return refusalError(opened.refusal, http(opened.refusal)).then((error) => {
+        payload.setResultAndStopExecution({ errors: [error] })
+        return undefined
+      })
+    }
+    if (state) state.held = opened
+    return {
+      async onExecuteDone({ result, setResult }: ExecuteDonePayload) {
+        // An incremental result (@defer, @stream) is charged as served once it started.
+        const shown = (isAsyncIterable(result) ? { data: {} } : result) as Result
+        const closed = await opened.close(shown)
+        if (state) state.held = undefined
+        if (isAsyncIterable(result)) return
+        if ('refusal' in closed) {
+          setResult({ errors: [formattedError(closed.refusal)], extensions: { http: http(closed.refusal) } })
+          return
+        }
+        if (closed.headers.length === 0 && !closed.extensions) return
+        setResult({
+          ...shown,
+          extensions: {
+            ...shown.extensions,
+            ...closed.extensions,
+            ...(closed.headers.length ? { http: { headers: Object.fromEntries(closed.headers) } } : {}),
+          },
+        })
+      },
+    }
   }
 
   return {
@@ -118,37 +173,9 @@ export function yogaHooks(gate: GraphQLGate) {
       const open = opening(payload)
       if (!open) return undefined
       const state = stateOf(payload.args.contextValue)
-      return open.then(async (opened) => {
-        if (opened.type === 'free') return undefined
-        if (opened.type === 'refused') {
-          const error = await refusalError(opened.refusal, http(opened.refusal))
-          payload.setResultAndStopExecution({ errors: [error] })
-          return undefined
-        }
-        if (state) state.held = opened
-        return {
-          async onExecuteDone({ result, setResult }: ExecuteDonePayload) {
-            // An incremental result (@defer, @stream) is charged as served once it started.
-            const shown = (isAsyncIterable(result) ? { data: {} } : result) as Result
-            const closed = await opened.close(shown)
-            if (state) state.held = undefined
-            if (isAsyncIterable(result)) return
-            if ('refusal' in closed) {
-              setResult({ errors: [formattedError(closed.refusal)], extensions: { http: http(closed.refusal) } })
-              return
-            }
-            if (closed.headers.length === 0 && !closed.extensions) return
-            setResult({
-              ...shown,
-              extensions: {
-                ...shown.extensions,
-                ...closed.extensions,
-                ...(closed.headers.length ? { http: { headers: Object.fromEntries(closed.headers) } } : {}),
-              },
-            })
-          },
-        }
-      })
+      // Held at once (credit this process knows): no promise, Yoga's pipeline stays synchronous.
+      if (!(open instanceof Promise)) return decided(payload, state, open)
+      return open.then((opened) => decided(payload, state, opened))
     },
     onSubscribe(payload: ExecutePayload) {
       const { args } = payload
@@ -158,7 +185,7 @@ export function yogaHooks(gate: GraphQLGate) {
       if (!price || price.amount === 0n) return undefined
       const request = args.contextValue.request
       if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
-      return gate.open(headOf(request), price).then(async (opened) => {
+      return Promise.resolve(gate.open(new YogaRequest(request), price)).then(async (opened) => {
         // Subscriptions are refused in `open` when priced; nothing else reaches here.
         if (opened.type === 'refused') {
           payload.setResultAndStopExecution({ errors: [await refusalError(opened.refusal, http(opened.refusal))] })

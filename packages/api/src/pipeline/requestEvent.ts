@@ -196,6 +196,8 @@ export function emitFast(
     keyId?: string | undefined
     plan?: string | undefined
     ip: string | undefined
+    /** Why it was not charged (a refusal): else `handler_error` (≥ 500) or `handler_refused`. */
+    reason?: string
   },
 ): void {
   try {
@@ -216,7 +218,7 @@ export function emitFast(
       asset: input.asset,
     }
     if (start.clientRequestId) event.clientRequestId = start.clientRequestId
-    if (refused) event.reason = status >= 500 ? 'handler_error' : 'handler_refused'
+    if (refused) event.reason = input.reason ?? (status >= 500 ? 'handler_error' : 'handler_refused')
     if (input.price !== undefined) event.price = input.price
     if (input.account) event.account = input.account
     if (input.keyId) {
