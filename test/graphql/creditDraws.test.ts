@@ -10,7 +10,8 @@ import { type GraphQLServer, gql, pricing, resolvers, startApollo, startYoga } f
 let stack: Stack
 const servers: GraphQLServer[] = []
 /** How many times each priced root field's resolver ran, per server. */
-const runs = [
+type Runs = { user: number; posts: number }
+const runs: [Runs, Runs] = [
   { user: 0, posts: 0 },
   { user: 0, posts: 0 },
 ]
