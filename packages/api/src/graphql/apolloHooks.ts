@@ -1,3 +1,4 @@
+import { apolloAccepts, apolloOffered, notAcceptable, usesIncremental } from './acceptable.js'
 import { type BatchSlot, createBatch } from './createBatch.js'
 import type { GraphQLGate, Held, Opened } from './createGate.js'
 import type { OperationRequest } from './creditOperation.js'
@@ -111,6 +112,12 @@ export function apolloHooks(gate: GraphQLGate) {
               : undefined
           const priced = price && price.amount > 0n && request.http ? price : undefined
           if (!priced && !state.slot) return
+          // Apollo answers 406 after willSendResponse settled: refused here, before any hold.
+          const accept = priced ? request.http?.headers.get('accept') : undefined
+          if (priced && !apolloAccepts(accept, () => usesIncremental(document))) {
+            const refused = notAcceptable(accept ?? '', apolloOffered, gate.usd(priced.amount))
+            throw await refusalError(refused, { status: refused.status, headers: new Map(refused.headers) })
+          }
           const head = priced && request.http ? new ApolloRequest(request.http, gate.path) : undefined
           const opened: Opened = state.slot
             ? await state.slot.open(head, priced)

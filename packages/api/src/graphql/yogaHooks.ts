@@ -1,3 +1,4 @@
+import { notAcceptable, yogaAccepts, yogaOffered } from './acceptable.js'
 import { type BatchSlot, createBatch } from './createBatch.js'
 import type { GraphQLGate, Held, Opened } from './createGate.js'
 import type { OperationRequest } from './creditOperation.js'
@@ -97,6 +98,11 @@ export function yogaHooks(gate: GraphQLGate) {
     if (!priced && !state?.slot) return undefined
     const request = args.contextValue.request
     if (!request) throw new TypeError('x402GraphQL(): this envelop server puts no `request` in the context to price')
+    // Yoga answers 406 in processResult, after onExecuteDone settled: refused here, before any hold.
+    const accept = priced ? request.headers.get('accept') : null
+    if (priced && !yogaAccepts(accept)) {
+      return { type: 'refused', refusal: notAcceptable(accept ?? '', yogaOffered, gate.usd(priced.amount)) }
+    }
     const head = priced ? new YogaRequest(request) : undefined
     if (state?.slot) return state.slot.open(head, priced)
     if (batches.has(request)) return Promise.resolve({ type: 'refused', refusal: uncoordinated })
