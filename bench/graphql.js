@@ -16,37 +16,54 @@ const query = '{ user(id: "1") { name email } posts(first: 5) { title } }'
 const path = `/graphql?query=${encodeURIComponent(query)}`
 
 /**
- * Runs the section: `{ rows: [{ server, plain, priced, ratio }], target }`, each figure the
- * requests per second summed over `rounds` alternated runs of `durationMs`.
+ * Runs the section: `{ rows: [{ server, plain, priced, ratio }], target }`. Per server, the
+ * plain and the priced child run side by side for the whole section: each is warmed for
+ * `warmupMs` (a server's code is compiled as it runs, and the priced one has more of it),
+ * then `rounds` timed runs of `durationMs` alternate between them. `plain` and `priced` are
+ * the medians of the rounds' req/s, `ratio` the median of the per-round ratios.
  */
 export async function runGraphQL({
   durationMs = 3000,
-  warmupMs = 500,
-  rounds = 2,
+  warmupMs = 3000,
+  rounds = 6,
   concurrency = 8,
   progress = () => {},
 } = {}) {
   const dir = mkdtempSync(join(tmpdir(), '402x-bench-graphql-'))
   const rows = []
+  const median = (list) => {
+    const sorted = [...list].sort((a, b) => a - b)
+    const mid = sorted.length >> 1
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  }
   try {
     for (const server of ['apollo', 'yoga']) {
-      const sides = { plain: [], priced: [] }
-      const cpu = { plain: [], priced: [] }
-      for (let round = 0; round < rounds; round++) {
+      const children = {}
+      try {
         for (const side of ['plain', 'priced']) {
           const child = await startServer(script, {
             server,
             paywall: side === 'priced',
-            ledger: join(dir, `${server}-${round}.db`),
+            ledger: join(dir, `${server}.db`),
           })
-          try {
-            // Apollo's CSRF guard wants a non-simple header on GET.
-            const headers = {
-              'apollo-require-preflight': 'true',
-              ...(child.ready.token ? { authorization: `Bearer ${child.ready.token}` } : {}),
-            }
-            const expect = side === 'priced' ? 'credit' : 200
-            await runLoad({ port: child.port, path, concurrency, durationMs: warmupMs, headers, expect })
+          // Apollo's CSRF guard wants a non-simple header on GET.
+          const headers = {
+            'apollo-require-preflight': 'true',
+            ...(child.ready.token ? { authorization: `Bearer ${child.ready.token}` } : {}),
+          }
+          children[side] = { child, headers, expect: side === 'priced' ? 'credit' : 200 }
+        }
+        for (const side of ['plain', 'priced']) {
+          const { child, headers, expect } = children[side]
+          await runLoad({ port: child.port, path, concurrency, durationMs: warmupMs, headers, expect })
+        }
+        const sides = { plain: [], priced: [] }
+        const cpu = { plain: [], priced: [] }
+        for (let round = 0; round < rounds; round++) {
+          // Which side goes first alternates too, so that neither always follows the other.
+          const order = round % 2 ? ['priced', 'plain'] : ['plain', 'priced']
+          for (const side of order) {
+            const { child, headers, expect } = children[side]
             // The server's own CPU time over the timed run, per request: what the machine's
             // other load does not change as much as req/s.
             const before = await child.cpu()
@@ -57,24 +74,21 @@ export async function runGraphQL({
             sides[side].push(run.rps)
             cpu[side].push(micros)
             progress(
-              `graphql ${server} ${side}: ${run.rps.toFixed(0)} req/s, ${micros.toFixed(0)} µs CPU/req (p50 ${run.p50?.toFixed(2)} ms)`,
+              `graphql ${server} ${side} ${round + 1}/${rounds}: ${run.rps.toFixed(0)} req/s, ${micros.toFixed(0)} µs CPU/req (p50 ${run.p50?.toFixed(2)} ms)`,
             )
-          } finally {
-            await child.stop()
           }
         }
+        rows.push({
+          server,
+          plain: median(sides.plain),
+          priced: median(sides.priced),
+          ratio: median(sides.priced.map((rps, i) => rps / sides.plain[i])),
+          plainMicros: median(cpu.plain),
+          pricedMicros: median(cpu.priced),
+        })
+      } finally {
+        for (const { child } of Object.values(children)) await child.stop()
       }
-      const mean = (list) => list.reduce((a, b) => a + b, 0) / list.length
-      const plain = mean(sides.plain)
-      const priced = mean(sides.priced)
-      rows.push({
-        server,
-        plain,
-        priced,
-        ratio: priced / plain,
-        plainMicros: mean(cpu.plain),
-        pricedMicros: mean(cpu.priced),
-      })
     }
   } finally {
     rmSync(dir, { recursive: true, force: true })
@@ -101,7 +115,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const quick = process.argv.includes('--quick')
   try {
     const result = await runGraphQL({
-      durationMs: quick ? 1500 : 3000,
+      ...(quick ? { durationMs: 1000, warmupMs: 2000, rounds: 4 } : {}),
       progress: (line) => process.stderr.write(`${line}\n`),
     })
     process.stdout.write(`${graphqlTable(result)}\n`)

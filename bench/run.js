@@ -366,7 +366,7 @@ async function main() {
   let graphql
   if (wants('graphql')) {
     progress('GraphQL: a priced query paid by credit against the same server without 402x')
-    graphql = await runGraphQL({ durationMs: quick ? 1500 : 3000, progress })
+    graphql = await runGraphQL({ ...(quick ? { durationMs: 1000, warmupMs: 2000, rounds: 4 } : {}), progress })
   }
   if (!sections.some((section) => !chainless.includes(section) && wants(section))) {
     progress(`done (--only ${only.join(',')}: bench/RESULTS.md left as it was)`)

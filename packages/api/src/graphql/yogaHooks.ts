@@ -55,6 +55,14 @@ class YogaRequest implements OperationRequest {
   }
 }
 
+/** Adds the paywall's headers to an answer's, `Access-Control-Expose-Headers` merged with the server's own. */
+const addHeaders = (headers: Headers, added: [string, string][]) => {
+  for (const [name, value] of added) {
+    const known = name.toLowerCase() === 'access-control-expose-headers' ? headers.get(name) : null
+    headers.set(name, known ? `${known}, ${value}` : value)
+  }
+}
+
 const uncoordinated = refusal(
   'BATCH_NOT_COORDINATED',
   'batch_not_coordinated',
@@ -65,14 +73,16 @@ const uncoordinated = refusal(
 /**
  * The hooks GraphQL Yoga runs: price and pay in `onExecute` (a refusal stops execution with a
  * `GraphQLError` carrying its HTTP status and headers), settle or release in `onExecuteDone`,
- * with the receipt headers in the result's `extensions.http` (which Yoga sends as headers and
- * leaves out of the body). Around each operation, `instrumentation.operation` releases a
+ * the receipt headers added to the HTTP answer in `onResponse` (a settlement that failed
+ * replaces the result, its status in `extensions.http`). Around each operation, `instrumentation.operation` releases a
  * payment that nothing closed (the execution threw, a plugin stopped it): nothing is charged.
  * The operations of a batch (known from the parsed request) are paid together
  * (createBatch); the batch's challenge or receipt goes on its HTTP answer in `onResponse`.
  */
 export function yogaHooks(gate: GraphQLGate) {
   const batches = new WeakMap<Request, ReturnType<typeof createBatch>>()
+  /** A single operation's receipt headers, for its HTTP answer. */
+  const receipts = new WeakMap<Request, [string, string][]>()
   // By the operation's own context in a batch (each has one), else by its request: a single
   // operation's context is the server's, which a runtime may share between requests.
   const running = new WeakMap<object, Running>()
@@ -111,6 +121,7 @@ export function yogaHooks(gate: GraphQLGate) {
 
   /** What `onExecute` returns once the paywall decided: nothing, a refusal set as the result, or the settling hook. */
   const decided = (payload: ExecutePayload, state: Running | undefined, opened: Opened) => {
+    const request = payload.args.contextValue.request
     if (opened.type === 'free') return undefined
     if (opened.type === 'refused') {
       return refusalError(opened.refusal, http(opened.refusal)).then((error) => {
@@ -131,6 +142,12 @@ export function yogaHooks(gate: GraphQLGate) {
           return
         }
         if (closed.headers.length === 0 && !closed.extensions) return
+        // One operation's receipt goes on its HTTP answer in onResponse: cheaper than the
+        // result's `extensions.http`, which Yoga copies and strips from every answer.
+        if (!closed.extensions && !state?.slot && request) {
+          receipts.set(request, closed.headers)
+          return
+        }
         setResult({
           ...shown,
           extensions: {
@@ -211,13 +228,16 @@ export function yogaHooks(gate: GraphQLGate) {
       response: Response
       setResponse(response: Response): void
     }) {
+      const receipt = receipts.get(request)
+      if (receipt) {
+        receipts.delete(request)
+        addHeaders(response.headers, receipt)
+        return
+      }
       const answer = batches.get(request)?.answer()
       if (!answer) return
       const headers = new Headers(response.headers)
-      for (const [name, value] of answer.headers) {
-        const known = name.toLowerCase() === 'access-control-expose-headers' ? headers.get(name) : null
-        headers.set(name, known ? `${known}, ${value}` : value)
-      }
+      addHeaders(headers, answer.headers)
       setResponse(new Response(response.body, { status: answer.status ?? response.status, headers }))
     },
   }
