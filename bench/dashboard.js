@@ -7,7 +7,7 @@ import http from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { startServer } from './lib/children.js'
 import { runLoad } from './lib/load.js'
-import { buyCredit, fetchTerms, presign } from './lib/payments.js'
+import { buyCredit, creditLeft, fetchTerms, presign } from './lib/payments.js'
 
 const script = (name) => fileURLToPath(new URL(`./servers/${name}.js`, import.meta.url))
 const adminToken = 'bench-dashboard-token'
@@ -54,11 +54,11 @@ const median = (values) => {
 export async function runDashboard(context) {
   const { settings, buyers, outDir, progress, snapshot } = context
   const quick = settings.durationMs < 5000
-  // Paid calls are bound by the chain (about 150 req/s here) and vary more round to round than
-  // credit calls: twice the rounds, for a median that a single slow round cannot move.
+  // Paid calls are bound by the chain (about 150 req/s here) and vary more round to round; 8
+  // rounds of each, for a median that a single slow round cannot move.
   const s = {
     concurrency: 8,
-    rounds: { paid: 8, credit: 4 },
+    rounds: { paid: 8, credit: 8 },
     roundMs: quick ? 1500 : 2500,
     warmupMs: quick ? 500 : 1000,
   }
@@ -77,6 +77,11 @@ export async function runDashboard(context) {
     const terms = await fetchTerms(port, path)
     // Enough for every credit round on a quiet machine (~4,000 req/s × 1.5 s × 8 round sides at $0.01; the top-up's default maximum): run out, and the later side fails.
     const bought = await buyCredit({ port, amount: '1000', buyer: buyers[0] })
+    // The money check: every paid 200 settled on chain, every credit-funded 200 drawn once (warm-ups included).
+    const { chain } = context
+    const price = BigInt(terms.requirements.amount)
+    const receivedBefore = await chain.balanceOf(chain.payTo.address)
+    const served = { paid: 0, credit: 0 }
     const kinds = {
       paid: (durationMs, rate) => {
         const payments = presign({
@@ -97,7 +102,12 @@ export async function runDashboard(context) {
         }),
     }
     const results = {}
-    for (const [kind, load] of Object.entries(kinds)) {
+    for (const [kind, run] of Object.entries(kinds)) {
+      const load = async (durationMs, rate) => {
+        const result = await run(durationMs, rate)
+        served[kind] += result.ok
+        return result
+      }
       const warm = await load(s.warmupMs)
       const rate = warm.rps
       const rounds = { closed: [], open: [] }
@@ -130,7 +140,19 @@ export async function runDashboard(context) {
         `dashboard, ${kind}: closed ${results[kind].closed.toFixed(0)} req/s, stream open ${results[kind].open.toFixed(0)} req/s (×${results[kind].ratio.toFixed(3)}), ${streamed} events streamed, ${failed} failed`,
       )
     }
-    return { concurrency: s.concurrency, rounds: s.rounds, roundMs: s.roundMs, target: 0.97, ...results }
+    const received = (await chain.balanceOf(chain.payTo.address)) - receivedBefore
+    const drawn = bought.available - (await creditLeft({ port, token: bought.token }))
+    const money = {
+      paidOk: served.paid,
+      received: received.toString(),
+      creditOk: served.credit,
+      drawn: drawn.toString(),
+      matches: received === BigInt(served.paid) * price && drawn === BigInt(served.credit) * price,
+    }
+    progress(
+      `dashboard, money: ${received} atomic units received for ${served.paid} paid 200s, ${drawn} drawn for ${served.credit} credit-funded 200s (price ${price}): ${money.matches ? 'match' : 'MISMATCH'}`,
+    )
+    return { concurrency: s.concurrency, rounds: s.rounds, roundMs: s.roundMs, target: 0.97, ...results, money }
   } finally {
     await server?.stop()
     await facilitator.stop()
@@ -151,5 +173,26 @@ export function dashboardLines(result) {
     '| --- | --- | --- | --- | --- | --- |',
     line('paid'),
     line('credit'),
+    '',
+    `Money: ${result.money.received} atomic units received on chain for ${result.money.paidOk} paid 200s, ${result.money.drawn} drawn from credit for ${result.money.creditOk} credit-funded 200s: ${result.money.matches ? 'match' : 'MISMATCH'}.`,
+  ]
+}
+
+/** The section's targets, for the targets table. */
+export function dashboardTargets(result) {
+  if (!result) return []
+  return [
+    ...['paid', 'credit'].map((kind) => ({
+      id: `dashboard-${kind}`,
+      target: `${kind} req/s with the dashboard's live stream open ≥ ${result.target}× closed`,
+      measured: `${result[kind].ratio.toFixed(3)}×`,
+      met: result[kind].ratio >= result.target,
+    })),
+    {
+      id: 'dashboard-money',
+      target: 'dashboard section: paid 200s = USDC received ÷ price, credit-funded 200s = credit drawn ÷ price',
+      measured: result.money.matches ? 'equal' : 'different',
+      met: result.money.matches,
+    },
   ]
 }

@@ -16,7 +16,7 @@ import os from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { registerNetwork } from '@402x/core'
 import { startDevchain } from '@402x/devchain'
-import { dashboardLines, runDashboard } from './dashboard.js'
+import { dashboardLines, dashboardTargets, runDashboard } from './dashboard.js'
 import { graphqlTable, runGraphQL } from './graphql.js'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
@@ -478,6 +478,7 @@ async function main() {
     ...creditTargets(credits),
     ...limitTargets(limits),
     ...clusterTargets(cluster, gas),
+    ...dashboardTargets(dashboard),
     ...proxyTargets(proxy),
   ]
   const result = {
@@ -541,9 +542,11 @@ async function main() {
   if (proxy) parts.push(proxyTable(proxy))
   if (dashboard) parts.push(dashboardLines(dashboard).join('\n'))
   parts.push(targetsTable(targets))
-  parts.push(
-    `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,
-  )
+  // The throughput and framework sections' paid runs (the dashboard's has its own line).
+  if (checks.length)
+    parts.push(
+      `on-chain check: ${balance.received} atomic units received for ${balance.paidOk} successful paid requests: ${balance.matches ? 'match' : 'MISMATCH'}`,
+    )
   process.stdout.write(`\n${parts.join('\n\n')}\n`)
 }
 
