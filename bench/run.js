@@ -21,7 +21,7 @@ import { graphqlTable, runGraphQL } from './graphql.js'
 import { chainSnapshot } from './lib/chainState.js'
 import { onInterrupt, startServer, stopAll } from './lib/children.js'
 import { clusterSettings, runCluster } from './lib/cluster.js'
-import { clusterTable, clusterTargets } from './lib/clusterReport.js'
+import { clusterTable, clusterTargets, gasTargets } from './lib/clusterReport.js'
 import { dropSchemas } from './lib/clusterStores.js'
 import { runCredits } from './lib/credits.js'
 import { creditsTable, creditTargets } from './lib/creditsReport.js'
@@ -477,7 +477,8 @@ async function main() {
     ...frameworkTarget(frameworkResults),
     ...creditTargets(credits),
     ...limitTargets(limits),
-    ...clusterTargets(cluster, gas),
+    ...clusterTargets(cluster),
+    ...gasTargets(gas),
     ...dashboardTargets(dashboard),
     ...proxyTargets(proxy),
   ]

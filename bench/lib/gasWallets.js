@@ -17,6 +17,7 @@ import { startServer } from './children.js'
 import { runLoad } from './load.js'
 import { fetchTerms, poolSize, presign } from './payments.js'
 import { cpuMsOf } from './procCpu.js'
+import { startSlowRpc } from './slowRpc.js'
 
 /**
  * The section's settings: settled paid `exact` per second, through the paywall and on
@@ -31,6 +32,8 @@ export const gasSettings = (quick) => ({
   warmupMs: quick ? 500 : 1000,
   ceilingTxs: quick ? 300 : 1000,
   floodSends: 8,
+  // The same paid runs again with this round trip added to every RPC call (a hosted node).
+  rpcLatencyMs: 20,
 })
 
 const script = fileURLToPath(new URL('../servers/402x.js', import.meta.url))
@@ -62,6 +65,22 @@ export async function runGasWallets(context) {
     out.paid.push({ wallets: n, ...paid })
     progress(`gas wallets, paid exact with ${n}: ${line(paid)}`)
   }
+  if (s.rpcLatencyMs) {
+    // Where a send takes a real node's round trip, one wallet's queue (one send after another)
+    // bounds what it settles; the pool's wallets send side by side.
+    const slow = await startSlowRpc(chain.rpcUrl, s.rpcLatencyMs)
+    out.remote = { latencyMs: s.rpcLatencyMs, paid: [] }
+    try {
+      for (const n of s.wallets) {
+        await context.snapshot.restore()
+        const paid = await runPaid(context, keys.slice(0, n), slow.url)
+        out.remote.paid.push({ wallets: n, ...paid })
+        progress(`gas wallets, paid exact with ${n}, RPC ${s.rpcLatencyMs} ms away: ${line(paid)}`)
+      }
+    } finally {
+      await slow.close()
+    }
+  }
   for (const n of s.wallets) {
     await context.snapshot.restore()
     const settle = await runSettle(context, keys.slice(0, n))
@@ -83,11 +102,16 @@ const cores = (share) => (share === null || share === undefined ? '—' : share.
 
 const blockNumber = async (rpcUrl) => Number(await anvilRpc(rpcUrl, 'eth_blockNumber'))
 
-/** Paid `exact` through the paywall, with the facilitator's gas wallets `keys`. */
-async function runPaid(context, keys) {
+/** Paid `exact` through the paywall, with the facilitator's gas wallets `keys` (its RPC at `rpcUrl`, else anvil's). */
+async function runPaid(context, keys, rpcUrl) {
   const { chain, base, buyers, settings } = context
   const s = settings.gas
-  const server = await startServer(script, { ...base, gasKeys: keys, ledger: `${context.outDir}gas-${keys.length}.db` })
+  const server = await startServer(script, {
+    ...base,
+    ...(rpcUrl ? { rpcUrl } : {}),
+    gasKeys: keys,
+    ledger: `${context.outDir}gas-${keys.length}${rpcUrl ? '-remote' : ''}.db`,
+  })
   try {
     const load = { port: server.port, path: '/paid', concurrency: s.concurrency }
     const terms = await fetchTerms(server.port, '/paid')
@@ -276,9 +300,13 @@ async function runCeiling(context, keys, inFlight) {
   )
   // Mined: each EOA's mined nonce has passed its last transaction.
   const deadline = Date.now() + 60_000
+  let stuck = 0
   for (const { address, start, raws } of streams) {
     while (Number(await anvilRpc(chain.rpcUrl, 'eth_getTransactionCount', [address, 'latest'])) < start + raws.length) {
       if (Date.now() > deadline) throw new Error(`anvil did not mine ${address}'s transactions within 60 s`)
+      // Sends in flight side by side can reach anvil out of nonce order; automine then leaves
+      // the later ones in its pool once the gap is filled: a block after 1 s without progress takes them.
+      if (++stuck % 200 === 0) await anvilRpc(chain.rpcUrl, 'evm_mine')
       await new Promise((r) => setTimeout(r, 5))
     }
   }
@@ -307,6 +335,7 @@ export function gasWalletsTable(gas) {
   ]
   for (const [label, list] of [
     ['paid exact (paywall + facilitator)', gas.paid],
+    ...(gas.remote ? [[`paid exact, RPC ${gas.remote.latencyMs} ms away`, gas.remote.paid]] : []),
     ['facilitator.settle() alone', gas.settle],
   ]) {
     const one = list.find((r) => r.wallets === 1)?.rps
