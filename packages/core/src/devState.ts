@@ -23,7 +23,7 @@ export type DevState = z.infer<typeof DevStateSchema>
 
 /** The folder `402x dev` and the embedded ledger use: `X402_STATE_DIR`, else `<cwd>/.402x`. */
 export function stateDir(cwd = process.cwd()): string {
-  return process.env.X402_STATE_DIR ?? join(cwd, '.402x')
+  return process.env.X402_STATE_DIR || join(cwd, '.402x')
 }
 
 const isAlive = (pid: number) => {
