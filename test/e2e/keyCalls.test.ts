@@ -21,14 +21,19 @@ const redisUrl = await redisUrlOrSkip()
 const dir = mkdtempSync(join(tmpdir(), '402x-key-calls-'))
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-type Running = { url: string; keys: NonNullable<Paywall['keys']>; stop(): Promise<void> }
+type Running = { url: string; keys: NonNullable<Paywall['keys']>; events: Paywall['events']; stop(): Promise<void> }
 
 /**
  * An Express app with one key-only route (`GET /api/data`) on `plan`, its ledger `ledger`;
  * `?status=` makes the handler answer that status, `?slow=1` answer after 2 s (or never, once
  * the caller has left: `left` then holds its request id).
  */
-async function start(plan: ReturnType<typeof plans.tiered>, ledger: string, extra: Record<string, unknown> = {}) {
+async function start(
+  plan: ReturnType<typeof plans.tiered>,
+  ledger: string,
+  extra: Record<string, unknown> = {},
+  setup: (app: express.Express) => void = () => {},
+) {
   const left: string[] = []
   const middleware = x402Middleware({
     payTo: '0x1111111111111111111111111111111111111111',
@@ -41,6 +46,7 @@ async function start(plan: ReturnType<typeof plans.tiered>, ledger: string, extr
     ...extra,
   } as never)
   const app = express()
+  setup(app)
   app.use(middleware)
   app.get('/api/data', (req, res) => {
     const status = Number(req.query.status ?? 200)
@@ -52,7 +58,7 @@ async function start(plan: ReturnType<typeof plans.tiered>, ledger: string, extr
       })
       return
     }
-    res.status(status).json({ ok: status < 400, caller: (req as { x402?: unknown }).x402 })
+    res.status(status).json({ ok: status < 400, caller: (req as { x402?: unknown }).x402, ip: req.ip })
   })
   const server = createServer(app)
   const url = await listen(server)
@@ -60,6 +66,7 @@ async function start(plan: ReturnType<typeof plans.tiered>, ledger: string, extr
     url,
     left,
     keys: middleware.paywall.keys as NonNullable<Paywall['keys']>,
+    events: middleware.paywall.events,
     async stop() {
       await close(server)
       await middleware.paywall.close()
@@ -231,6 +238,33 @@ describe('calls on an API key', () => {
       }
       // One `pk` per key, the same on every answer.
       expect(new Set(answers.map((r) => r.headers.get('ratelimit-policy'))).size).toBe(1)
+    } finally {
+      await app.stop()
+    }
+  })
+
+  it("gives the request event the caller's address as req.ip reads it, with and without X-Forwarded-For", async () => {
+    const app = await start(plans.tiered({ name: 'pro', monthly: 1000, perMinute: 50 }), ledgerFile(), {}, (a) =>
+      a.set('trust proxy', 'loopback'),
+    )
+    const seen: { ip?: string; keyId?: string; outcome: string }[] = []
+    app.events.on('request', (e) => seen.push(e))
+    try {
+      const { key, info } = await app.keys.create({ name: 'fay', plan: 'pro' })
+      const direct = await fetch(`${app.url}/api/data`, { headers: { 'x-api-key': key } })
+      const proxied = await fetch(`${app.url}/api/data`, {
+        headers: { 'x-api-key': key, 'x-forwarded-for': '203.0.113.7' },
+      })
+      type Body = { ip: string; caller: object }
+      const bodies = [(await direct.json()) as Body, (await proxied.json()) as Body]
+      expect(bodies[1]?.ip).toBe('203.0.113.7')
+      // The caller's fields in the order the handler always saw them.
+      expect(Object.keys(bodies[0]?.caller ?? {})).toEqual(['requestId', 'kind', 'consumer', 'plan', 'paid'])
+      await vi.waitFor(() => expect(seen).toHaveLength(2))
+      expect(seen.map((e) => [e.outcome, e.keyId, e.ip])).toEqual([
+        ['key', info.id, bodies[0]?.ip],
+        ['key', info.id, '203.0.113.7'],
+      ])
     } finally {
       await app.stop()
     }

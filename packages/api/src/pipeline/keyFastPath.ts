@@ -50,8 +50,9 @@ type KeyLimits = { limits: ResolvedLimit[]; counters: string[]; labels: string[]
 
 /**
  * A call begun on the fast path: its limits taken, its quota reserved. The adapter sets
- * `headers` on the answer, then ends it once with {@link KeyGrant.finish} (the handler
- * answered) or {@link KeyGrant.drop} (it never did). A class: one object per request.
+ * `ratelimit-policy` (`policy`) and `ratelimit` (`state`) on the answer when there are limits,
+ * then ends it once with {@link KeyGrant.finish} (the handler answered) or
+ * {@link KeyGrant.drop} (it never did). A class: one object per request.
  */
 export class KeyGrant {
   private done = false
@@ -63,8 +64,10 @@ export class KeyGrant {
     /** The usage event's route: the pattern, else the method and path. */
     private readonly route: string,
     private readonly reserved: Reserved,
-    /** `ratelimit-policy` and `ratelimit` (lower-case), as the full path writes them; empty without limits. */
-    readonly headers: [string, string][],
+    /** `ratelimit-policy`, as the full path writes it; `undefined` without limits. */
+    readonly policy: string | undefined,
+    /** `ratelimit` after this call's decisions, as the full path writes it; `undefined` without limits. */
+    readonly state: string | undefined,
   ) {}
 
   /**
@@ -158,23 +161,24 @@ export function createKeyFastPath(rt: PaywallRuntime): KeyFastPath | undefined {
     taken.push({ period, units: 1 })
     return true
   }
-  const grant = (record: ApiKeyRecord, plan: PlanDefinition, route: ResolvedRoute, method: string, path: string) => {
+  const grant = (record: ApiKeyRecord, plan: PlanDefinition, route: ResolvedRoute, method: string, bare: string) => {
     const limits = limitsOf(record, plan)
     const reserved = reserve(record.id, plan)
     if (!reserved) return undefined
-    const usageRoute = route.pattern?.source ?? `${method} ${path.split('?')[0]}`
+    const usageRoute = route.pattern?.source ?? `${method} ${bare}`
     const done = (decisions: RateDecision[] | undefined) => {
       if (!decisions) {
         void giveBackQuota(keys, record.id, reserved)
         return undefined
       }
-      const headers: [string, string][] = decisions.length
-        ? [
-            ['ratelimit-policy', limits.policy],
-            ['ratelimit', decisions.map((d, i) => rateLimitState(limits.labels[i] as string, d)).join(', ')],
-          ]
-        : []
-      return new KeyGrant(rt, keys, record, plan, usageRoute, reserved, headers)
+      if (decisions.length === 0)
+        return new KeyGrant(rt, keys, record, plan, usageRoute, reserved, undefined, undefined)
+      // One limit (a tiered plan's): its member alone, no array built.
+      const state =
+        decisions.length === 1
+          ? rateLimitState(limits.labels[0] as string, decisions[0] as RateDecision)
+          : decisions.map((d, i) => rateLimitState(limits.labels[i] as string, d)).join(', ')
+      return new KeyGrant(rt, keys, record, plan, usageRoute, reserved, limits.policy, state)
     }
     let decisions: ReturnType<typeof consume>
     try {
@@ -201,8 +205,11 @@ export function createKeyFastPath(rt: PaywallRuntime): KeyFastPath | undefined {
 
   function open(record: ApiKeyRecord, plan: PlanDefinition, route: ResolvedRoute, method: string, path: string) {
     // A plan that bills per call, or one that does not cover the route: the full path decides.
-    if (plan.billing !== 'included' || !planCovers(plan, method, path.split('?')[0] as string)) return undefined
-    return grant(record, plan, route, method, path)
+    if (plan.billing !== 'included') return undefined
+    const query = path.indexOf('?')
+    const bare = query === -1 ? path : path.slice(0, query)
+    if (!planCovers(plan, method, bare)) return undefined
+    return grant(record, plan, route, method, bare)
   }
 }
 

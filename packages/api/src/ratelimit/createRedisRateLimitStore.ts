@@ -74,16 +74,19 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions = 
   }
 
   return {
-    async consume(key, cost, policy) {
-      const [ok, remaining, resetMs, retryAfterMs] = (await call('take', key, cost, policy)) as number[]
-      const decision: RateDecision = {
-        ok: ok === 1,
-        limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
-        remaining: remaining ?? 0,
-        resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
-        retryAfterMs: retryAfterMs ?? 0,
-      }
-      return decision
+    // Not `async`: the decision is read in the reply's own turn, with no promise between.
+    consume(key, cost, policy) {
+      return call('take', key, cost, policy).then((reply) => {
+        const [ok, remaining, resetMs, retryAfterMs] = reply as number[]
+        const decision: RateDecision = {
+          ok: ok === 1,
+          limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
+          remaining: remaining ?? 0,
+          resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
+          retryAfterMs: retryAfterMs ?? 0,
+        }
+        return decision
+      })
     },
     async refund(key, cost, policy) {
       await call('refund', key, cost, policy)

@@ -2,7 +2,7 @@ import { X402Error } from '@402x/core'
 import { Redis } from 'ioredis'
 
 /** What 402x knows of a client it opened: its first connection, and the last error it saw. */
-type Owned = { connected: Promise<void>; lastError?: Error }
+type Owned = { connected: Promise<void>; up?: true; lastError?: Error }
 const owned = new WeakMap<Redis, Owned>()
 
 /**
@@ -23,6 +23,9 @@ export function ownRedisClient(url: string): Redis {
     retryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
   })
   const state: Owned = { connected: firstConnect(client) }
+  void state.connected.then(() => {
+    state.up = true
+  })
   client.on('error', (error: Error) => {
     state.lastError = error
   })
@@ -73,13 +76,19 @@ export type RedisStoreName = {
  * @example
  * const taken = await redisCall(client, name, () => client.set(key, token, 'PX', ttlMs, 'NX'))
  */
-export async function redisCall<T>(client: Redis, name: RedisStoreName, fn: () => Promise<T>): Promise<T> {
-  try {
-    await owned.get(client)?.connected
-    return await fn()
-  } catch (cause) {
-    throw redisUnavailable(cause, client, name)
+export function redisCall<T>(client: Redis, name: RedisStoreName, fn: () => Promise<T>): Promise<T> {
+  const state = owned.get(client)
+  // Once the first connection has been waited for, the command goes at once: no turn before it.
+  if (state === undefined || state.up) {
+    try {
+      return fn().catch((cause) => {
+        throw redisUnavailable(cause, client, name)
+      })
+    } catch (cause) {
+      return Promise.reject(redisUnavailable(cause, client, name))
+    }
   }
+  return state.connected.then(() => redisCall(client, name, fn))
 }
 
 /**

@@ -15,7 +15,7 @@ export const redisScript = (lua: string): RedisScript => ({ lua, sha: createHash
  * @example
  * const [ok] = (await runScript(client, fixedWindow, [key], [cost, limit, windowMs])) as number[]
  */
-export async function runScript(
+export function runScript(
   client: Redis,
   script: RedisScript,
   keys: string[],
