@@ -28,6 +28,13 @@ export type PostgresCreditStoreOptions = (
    * @default Date.now
    */
   now?: () => number
+  /**
+   * How long (ms) a batch of charges may wait to fill before its round trip (the group
+   * commit's `fillMs`, stores/groupCommit.ts): up to as many charges as the last batch
+   * carried, the callers it just answered coming back. `0` writes each batch at once.
+   * @default 1
+   */
+  tabFillMs?: number
 }
 
 type ReservationRow = { id: string; account: string; amount: string; state: string; expires_at: bigint }
@@ -50,6 +57,12 @@ const retryable = (error: unknown) => ['40P01', '40001'].includes((error as { co
  */
 export function createPostgresCreditStore(options: PostgresCreditStoreOptions): CreditStore {
   const clock = options.now ?? Date.now
+  const tabFillMs = options.tabFillMs ?? 1
+  if (!Number.isFinite(tabFillMs) || tabFillMs < 0)
+    throw new X402Error('invalid_config', {
+      message: `tabFillMs is ${tabFillMs}: give the milliseconds a batch of charges may wait to fill (0 for none)`,
+      details: { option: 'tabFillMs' },
+    })
   const opened = 'url' in options ? openPostgres(options.url, 'X402_DATABASE_URL') : undefined
   const sql = opened?.sql ?? (options as { sql: Pg }).sql
   const signal = creditSignal(sql)
@@ -365,6 +378,7 @@ export function createPostgresCreditStore(options: PostgresCreditStoreOptions): 
     ...postgresCreditLookups(sql, call, write, clock),
     ...postgresCreditAdmin(sql, call, write, clock),
     webhookEvents: postgresStoreEvents(sql, 'credit'),
+    tabFillMs,
     version: () => signal.version(),
     changes: () => signal.changes(),
     async close() {

@@ -226,7 +226,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     for (const [i, item] of batch.entries())
       tell(item, results[i] ? undefined : refused(), results[i] ? spendable(item.account) : 0n)
   }
-  const schedule = groupCommit(() => queue.length, flush)
+  const schedule = groupCommit(() => queue.length, flush, { fillMs: () => ledger().tabFillMs ?? 0 })
   /** A callback that throws must not keep the others of its batch from being told. */
   const tell = (item: Pending, error: unknown, balance: bigint) => {
     try {

@@ -157,6 +157,12 @@ export type CreditStore = {
    */
   tab(items: { account: string; amount: bigint }[]): Promise<boolean[]>
   /**
+   * How long (ms) the group commit may wait for a batch to fill before `tab`
+   * (stores/groupCommit.ts `fillMs`): a networked store, whose every `tab` is a round trip,
+   * says so here. @default 0
+   */
+  readonly tabFillMs?: number
+  /**
    * Posts the tabs (every caller's, or one caller's) as `charge` transactions, one per caller,
    * its note the number of charges. Any connection may post any tab (after a crash too);
    * posting is idempotent in effect: a posted tab is emptied in the same transaction.
