@@ -4,6 +4,7 @@ import { groupCommit } from '../stores/groupCommit.js'
 import type { CreditStore } from '../stores/types.js'
 import type { StoreEvent } from '../webhooks/types.js'
 import { createCreditLedger } from './createCreditLedger.js'
+import { sharedReads } from './sharedReads.js'
 import { hashToken, issueToken, tokenPrefix } from './tokens.js'
 import type { CreditBalance, CreditEntry } from './types.js'
 
@@ -34,10 +35,7 @@ export type CreditService = {
   available(account: string): Promise<bigint>
   /** Holds `amount` in memory, or says how much is available. */
   hold(account: string, amount: bigint): Promise<Hold | { ok: false; available: bigint }>
-  /**
-   * {@link hold} without waiting, for a token and account this process knows already;
-   * `undefined` when they must be read first (then use `accountFor` and `hold`).
-   */
+  /** {@link hold} without waiting, for a known token and account; `undefined`: use `accountFor` and `hold`. */
   holdNow(token: string, amount: bigint): Hold | { ok: false; available: bigint } | undefined
   /** Charges `amount` (≤ the hold) durably and frees the rest; resolves with the balance left. */
   charge(hold: Hold, amount: bigint): Promise<bigint>
@@ -136,6 +134,8 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
    * forgotten, so what is held here stays held whatever the file says.
    */
   const durable = new Map<string, bigint>()
+  /** The balance reads under way; forgetting one forgets its `durable` figure too. */
+  const reads = sharedReads(durable)
   const pending = new Map<string, bigint>()
   const tokens = new Map<string, string>()
   const addTo = (map: Map<string, bigint>, account: string, delta: bigint) => {
@@ -182,17 +182,17 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
       version = now
       // Only what another writer moved, when the store can say; else everything.
       const changed = store.changes?.() ?? { accounts: 'all' as const, tokens: true }
-      if (changed.accounts === 'all') durable.clear()
-      else for (const account of changed.accounts) durable.delete(account)
+      if (changed.accounts === 'all') reads.clear()
+      else for (const account of changed.accounts) reads.delete(account)
       // A token revoked by another process stops working here too.
       if (changed.tokens) tokens.clear()
     }
   }
-  /** The ledger's figure for an account, read when it is not known. */
+  /** The ledger's figure for an account, read when it is not known (one read at a time per account). */
   const load = async (account: string): Promise<void> => {
     fresh()
     if (durable.has(account)) return
-    const { available } = await ledger().balance(account)
+    const available = await reads.run(account, async () => (await ledger().balance(account)).available)
     if (!durable.has(account)) durable.set(account, available)
   }
   const takeHold = (account: string, amount: bigint): Hold | { ok: false; available: bigint } => {
@@ -375,7 +375,7 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
         })
       const count = await ledger().expireReservations()
       // Expired reservations went back to their callers: read the figures afresh.
-      if (count > 0) durable.clear()
+      if (count > 0) reads.clear()
       if (failure) throw failure
       return count
     },
