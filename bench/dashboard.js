@@ -75,18 +75,25 @@ export async function runDashboard(context) {
     })
     const { port } = server
     const terms = await fetchTerms(port, path)
-    // Enough for every credit round on a quiet machine (~4,000 req/s × 1.5 s × 8 round sides at $0.01; the top-up's default maximum): run out, and the later side fails.
-    const bought = await buyCredit({ port, amount: '1000', buyer: buyers[0] })
+    // $1,000 (the top-up's default maximum) a token; enough tokens for every credit round at
+    // up to 6,000 req/s, each round on the next token: one that ran out would fail the later rounds.
+    const price = BigInt(terms.requirements.amount)
+    const needed = BigInt(Math.ceil((6000 * (s.warmupMs + 2 * s.rounds.credit * s.roundMs)) / 1000))
+    const perToken = 1_000_000_000n / price
+    const bought = []
+    const tokens = Number((needed + perToken - 1n) / perToken)
+    // Each from a buyer of its own (each holds $1,000 on the devchain), and none the paid rounds use.
+    for (let i = 0; i < tokens; i++) bought.push(await buyCredit({ port, amount: '1000', buyer: buyers[i] }))
     // The money check: every paid 200 settled on chain, every credit-funded 200 drawn once (warm-ups included).
     const { chain } = context
-    const price = BigInt(terms.requirements.amount)
     const receivedBefore = await chain.balanceOf(chain.payTo.address)
     const served = { paid: 0, credit: 0 }
+    let creditRuns = 0
     const kinds = {
       paid: (durationMs, rate) => {
         const payments = presign({
           terms,
-          buyers: buyers.slice(1),
+          buyers: buyers.slice(tokens),
           count: Math.ceil((rate || 400) * (durationMs / 1000) * 2) + 100,
         })
         return runLoad({ port, path, concurrency: s.concurrency, durationMs, payments, expect: 'paid' })
@@ -97,7 +104,7 @@ export async function runDashboard(context) {
           path,
           concurrency: s.concurrency,
           durationMs,
-          headers: { authorization: `Bearer ${bought.token}` },
+          headers: { authorization: `Bearer ${bought[creditRuns++ % bought.length].token}` },
           expect: 'credit',
         }),
     }
@@ -116,7 +123,10 @@ export async function runDashboard(context) {
         for (const side of round % 2 ? ['open', 'closed'] : ['closed', 'open']) {
           const live = side === 'open' ? openLive(port) : undefined
           await live?.opened
+          // The server's own CPU per request: what the stream costs it, less moved by the machine's other load than req/s.
+          const cpuBefore = await server.cpu()
           const run = await load(s.roundMs, rate)
+          run.micros = ((await server.cpu()) - cpuBefore) / run.total
           if (live) {
             // Let the last events arrive before counting them.
             await new Promise((resolve) => setTimeout(resolve, 200))
@@ -132,16 +142,20 @@ export async function runDashboard(context) {
         closed: rps(rounds.closed),
         open: rps(rounds.open),
         ratio: median(rounds.open.map((r, i) => r.rps / rounds.closed[i].rps)),
+        ratios: rounds.open.map((r, i) => r.rps / rounds.closed[i].rps),
+        closedMicros: median(rounds.closed.map((r) => r.micros)),
+        openMicros: median(rounds.open.map((r) => r.micros)),
         failed,
         streamed,
         servedOpen: rounds.open.reduce((n, r) => n + r.ok, 0),
       }
       progress(
-        `dashboard, ${kind}: closed ${results[kind].closed.toFixed(0)} req/s, stream open ${results[kind].open.toFixed(0)} req/s (×${results[kind].ratio.toFixed(3)}), ${streamed} events streamed, ${failed} failed`,
+        `dashboard, ${kind}: closed ${results[kind].closed.toFixed(0)} req/s, stream open ${results[kind].open.toFixed(0)} req/s (×${results[kind].ratio.toFixed(3)}; rounds ${results[kind].ratios.map((r) => r.toFixed(2)).join(' ')}; server CPU ${results[kind].closedMicros.toFixed(0)} → ${results[kind].openMicros.toFixed(0)} µs/req), ${streamed} events streamed, ${failed} failed`,
       )
     }
     const received = (await chain.balanceOf(chain.payTo.address)) - receivedBefore
-    const drawn = bought.available - (await creditLeft({ port, token: bought.token }))
+    let drawn = 0n
+    for (const { token, available } of bought) drawn += available - (await creditLeft({ port, token }))
     const money = {
       paidOk: served.paid,
       received: received.toString(),
@@ -164,13 +178,14 @@ export function dashboardLines(result) {
   if (!result) return []
   const line = (kind) => {
     const r = result[kind]
-    return `| ${kind} | ${r.closed.toFixed(0)} | ${r.open.toFixed(0)} | ×${r.ratio.toFixed(3)} | ${r.ratio >= result.target ? 'met' : 'not met'} | ${r.streamed} |`
+    const status = r.failed ? `invalid: ${r.failed} failed` : r.ratio >= result.target ? 'met' : 'not met'
+    return `| ${kind} | ${r.closed.toFixed(0)} | ${r.open.toFixed(0)} | ×${r.ratio.toFixed(3)} | ${status} | ${r.closedMicros.toFixed(0)} → ${r.openMicros.toFixed(0)} | ${r.streamed} |`
   }
   return [
     `Dashboard: ${result.concurrency} callers, alternating rounds of ${result.roundMs} ms per side (paid ${result.rounds.paid}, credit ${result.rounds.credit}); target ≥ ${result.target}×.`,
     '',
-    '| requests | stream closed (req/s) | stream open (req/s) | open / closed (median of rounds) | target | events streamed |',
-    '| --- | --- | --- | --- | --- | --- |',
+    '| requests | stream closed (req/s) | stream open (req/s) | open / closed (median of rounds) | target | server CPU µs/req, closed → open | events streamed |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
     line('paid'),
     line('credit'),
     '',
@@ -185,8 +200,8 @@ export function dashboardTargets(result) {
     ...['paid', 'credit'].map((kind) => ({
       id: `dashboard-${kind}`,
       target: `${kind} req/s with the dashboard's live stream open ≥ ${result.target}× closed`,
-      measured: `${result[kind].ratio.toFixed(3)}×`,
-      met: result[kind].ratio >= result.target,
+      measured: `${result[kind].ratio.toFixed(3)}×${result[kind].failed ? ` (${result[kind].failed} requests failed: not a measure of the stream)` : ''}`,
+      met: result[kind].failed === 0 && result[kind].ratio >= result.target,
     })),
     {
       id: 'dashboard-money',
