@@ -1,19 +1,25 @@
 import { describe, expect, it } from 'vitest'
 import { sharedReads } from './sharedReads.js'
 
+/** A read that answers the count of reads made so far, a turn later. */
+const counted = () => {
+  let made = 0
+  const read = async () => {
+    const n = ++made
+    await new Promise((resolve) => setImmediate(resolve))
+    return BigInt(n)
+  }
+  return { read, made: () => made }
+}
+
 describe('sharedReads', () => {
   it('makes one read for the calls of a key while it is under way, and a new one after', async () => {
     const figures = new Map<string, bigint>()
     const reads = sharedReads(figures)
-    let made = 0
-    const read = async () => {
-      const n = ++made
-      await new Promise((resolve) => setImmediate(resolve))
-      return BigInt(n)
-    }
+    const { read, made } = counted()
     expect(await Promise.all([reads.run('a', read), reads.run('a', read), reads.run('b', read)])).toEqual([1n, 1n, 2n])
     expect(await reads.run('a', read)).toBe(3n)
-    expect(made).toBe(3)
+    expect(made()).toBe(3)
   })
 
   it('forgets: a call after delete or clear does not join a read begun before, and the figure goes', async () => {
@@ -22,12 +28,7 @@ describe('sharedReads', () => {
       ['b', 6n],
     ])
     const reads = sharedReads(figures)
-    let made = 0
-    const read = async () => {
-      const n = ++made
-      await new Promise((resolve) => setImmediate(resolve))
-      return BigInt(n)
-    }
+    const { read } = counted()
     const first = reads.run('a', read)
     reads.delete('a')
     expect(figures.has('a')).toBe(false)

@@ -1,4 +1,4 @@
-import type { RateDecision } from './types.js'
+import type { RateDecision, RatePolicy } from './types.js'
 
 /**
  * One algorithm as pure functions of a key's state and the time (ms since the epoch, an
@@ -29,3 +29,18 @@ export const admitted = (limit: number, remaining: number, resetMs: number): Rat
   resetSeconds: Math.ceil(resetMs / 1000),
   retryAfterMs: 0,
 })
+
+/**
+ * The decision a networked store's script answers, `[ok, remaining, resetMs, retryAfterMs]`
+ * (Redis and PostgreSQL alike), with the policy's limit.
+ */
+export const decisionOf = (reply: readonly (number | undefined)[], policy: RatePolicy): RateDecision => {
+  const [ok, remaining, resetMs, retryAfterMs] = reply
+  return {
+    ok: ok === 1,
+    limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
+    remaining: remaining ?? 0,
+    resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
+    retryAfterMs: retryAfterMs ?? 0,
+  }
+}

@@ -1,7 +1,8 @@
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
+import { decisionOf } from './algorithm.js'
 import { rateLimitSchema } from './postgresRateLimitSchema.js'
-import type { RateDecision, RateLimitStore, RatePolicy } from './types.js'
+import type { RateLimitStore, RatePolicy } from './types.js'
 
 export type PostgresRateLimitStoreOptions =
   | {
@@ -83,15 +84,7 @@ export function createPostgresRateLimitStore(options: PostgresRateLimitStoreOpti
 
   return {
     async consume(key, cost, policy) {
-      const [ok, remaining, resetMs, retryAfterMs] = await call('take', key, cost, policy)
-      const decision: RateDecision = {
-        ok: ok === 1,
-        limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
-        remaining: remaining ?? 0,
-        resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
-        retryAfterMs: retryAfterMs ?? 0,
-      }
-      return decision
+      return decisionOf(await call('take', key, cost, policy), policy)
     },
     async refund(key, cost, policy) {
       await call('refund', key, cost, policy)

@@ -2,8 +2,9 @@ import type { Redis } from 'ioredis'
 import { openRedisClient } from '../redis/openRedisClient.js'
 import { type RedisStoreName, redisCall } from '../redis/redisClient.js'
 import { redisScript, runScript } from '../redis/runScript.js'
+import { decisionOf } from './algorithm.js'
 import { fixedWindowLua, slidingWindowLua, tokenBucketLua } from './redisScripts.js'
-import type { RateDecision, RateLimitStore, RatePolicy } from './types.js'
+import type { RateLimitStore, RatePolicy } from './types.js'
 
 type Shared = {
   /**
@@ -76,17 +77,7 @@ export function createRedisRateLimitStore(options: RedisRateLimitStoreOptions = 
   return {
     // Not `async`: the decision is read in the reply's own turn, with no promise between.
     consume(key, cost, policy) {
-      return call('take', key, cost, policy).then((reply) => {
-        const [ok, remaining, resetMs, retryAfterMs] = reply as number[]
-        const decision: RateDecision = {
-          ok: ok === 1,
-          limit: policy.algorithm === 'token-bucket' ? policy.capacity : policy.limit,
-          remaining: remaining ?? 0,
-          resetSeconds: Math.ceil((resetMs ?? 0) / 1000),
-          retryAfterMs: retryAfterMs ?? 0,
-        }
-        return decision
-      })
+      return call('take', key, cost, policy).then((reply) => decisionOf(reply as number[], policy))
     },
     async refund(key, cost, policy) {
       await call('refund', key, cost, policy)
