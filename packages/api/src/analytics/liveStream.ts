@@ -1,5 +1,5 @@
 import type { EventEmitter } from 'node:events'
-import { formatMoney } from '@402x/core'
+import { liveEventJson } from './liveEventJson.js'
 
 /** What the live stream listens to: `request` and `payment` events. */
 type Source = Pick<EventEmitter, 'on' | 'off'>
@@ -49,8 +49,7 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000, ba
             dropped += 1
             return
           }
-          const json = JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? formatMoney(v, decimals) : v))
-          batch += `event: ${type}\ndata: ${json}\n\n`
+          batch += `event: ${type}\ndata: ${liveEventJson(data, decimals)}\n\n`
           timer ??= setTimeout(flush, batchMs)
         }
         const onRequest = (event: unknown) => {
