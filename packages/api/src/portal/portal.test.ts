@@ -158,6 +158,46 @@ describe('portal: API-key sign-in', () => {
   })
 })
 
+describe('portal: failed sign-ins are limited per address', () => {
+  it('the 11th failure in 15 minutes answers 429 rate_limited, the right key too; other addresses and the admin door are not held back', async () => {
+    const limited = paywalls.make({
+      network: 'eip155:8453',
+      adminToken: 'admin-token-for-portal-limit',
+      portal: { selfServiceKeys: { plans: ['free'] } },
+    })
+    const { key } = await limited.keys!.create({ name: 'bob app', plan: 'free' })
+    const ip = '198.51.100.21'
+    const from = (address = ip) => portalBrowser(limited, 'http://127.0.0.1:4021', address)
+    // A right sign-in and a malformed request are not failures.
+    expect((await from().api('POST', '/session', { apiKey: key })).status).toBe(200)
+    expect((await from().api('POST', '/session', { password: 'x' })).status).toBe(400)
+    for (let i = 0; i < 10; i++) {
+      const wrong = await from().api('POST', '/session', { apiKey: `x402_live_${String(i).repeat(32)}` })
+      expect(wrong.status).toBe(401)
+    }
+    const refused = await from().api('POST', '/session', { apiKey: key })
+    expect(refused.status).toBe(429)
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(refused.headers.get('set-cookie')).toBeNull()
+    expect(refused.json).toMatchObject({
+      error: 'rate_limited',
+      message: expect.stringMatching(/too many failed portal sign-ins/),
+    })
+    // A wallet's signed message is held back too: nothing is verified past the limit.
+    expect((await walletSignIn(from())).answer.status).toBe(429)
+    // Another address signs in; the operator's door (the admin token) counts apart.
+    expect((await from('198.51.100.22').api('POST', '/session', { apiKey: key })).status).toBe(200)
+    const admin = await limited.handle(
+      new Request('http://127.0.0.1:4021/__402x/admin/stats', {
+        headers: { authorization: 'Bearer admin-token-for-portal-limit' },
+      }),
+      undefined,
+      { ip },
+    )
+    expect(admin.type === 'respond' && admin.response.status).toBe(200)
+  })
+})
+
 describe('portal: self-service keys', () => {
   it('creates keys on the allowed plans only, lists and revokes the caller’s own, and no one else’s', async () => {
     const mine = await paywall.keys!.create({ name: 'first', plan: 'free', owner: 'carol' })

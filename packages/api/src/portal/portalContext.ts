@@ -13,6 +13,8 @@ export type PortalRequest = {
   /** The URL callers use (`publicUrl`, else the validated Host). */
   origin: string
   headers: { get(name: string): string | null }
+  /** The caller's address as the adapter saw it (its trusted proxy followed): failed sign-ins are counted by it. */
+  ip: string | undefined
   /** The path's parameters, in order (`/keys/:id` → `[id]`). */
   params: string[]
   /** The JSON body, read on demand. */

@@ -1,5 +1,6 @@
 import { createSiwxExtension, verifySiwx } from '@402x/core'
 import { z } from 'zod'
+import { signInAttempt } from '../admin/signInLimit.js'
 import { type PortalHandler, PortalRefusal, type PortalRequest, portalJson, principalOf } from './portalContext.js'
 import { portalPath } from './portalRoute.js'
 import { sealSession, sessionSetCookie } from './portalSession.js'
@@ -38,11 +39,37 @@ export const signIn: PortalHandler = async (request) => {
       'send { "apiKey": "x402_…" } or { "siwx": "<base64 SIGN-IN-WITH-X payload>" } (get the message to sign from GET /__402x/portal/api/siwx)',
     )
   }
-  const { portal } = request
-  const exp = Date.now() + portal.sessionTtlMs
+  // Counted before anything is checked: past the limit (10 failures from one address in 15
+  // minutes, signInLimit.ts), nothing is looked up or verified, so nothing can be guessed.
+  const attempt = await signInAttempt(request.rt.config.stores.rateLimits, request.ip, 'portal')
+  if (attempt instanceof Response) return attempt
   let session: Parameters<typeof sealSession>[1]
-  if ('siwx' in parsed.data) {
-    const check = verifySiwx(parsed.data.siwx, {
+  try {
+    session = await sessionFor(request, parsed.data)
+  } catch (error) {
+    // A wrong key or signature (401) counts; anything else (no keys here, a store fault) is given back.
+    await attempt.done(!(error instanceof PortalRefusal && error.status === 401))
+    throw error
+  }
+  await attempt.done(true)
+  const { portal } = request
+  const cookie = sessionSetCookie(
+    sealSession(portal.secret, session),
+    portal.sessionTtlMs,
+    isSecure(request),
+    portalPath,
+  )
+  return portalJson(200, describe(session), { 'set-cookie': cookie })
+}
+
+/** The session a valid sign-in opens; a {@link PortalRefusal} (401) for a wrong key or signature. */
+async function sessionFor(
+  request: PortalRequest,
+  data: z.infer<typeof SignIn>,
+): Promise<Parameters<typeof sealSession>[1]> {
+  const exp = Date.now() + request.portal.sessionTtlMs
+  if ('siwx' in data) {
+    const check = verifySiwx(data.siwx, {
       url: signInUrl(request),
       networks: networksOf(request),
       samePath: true,
@@ -55,23 +82,15 @@ export const signIn: PortalHandler = async (request) => {
       check.expiresAt,
     )
     if (!first) throw new PortalRefusal(401, 'siwx_replayed', 'this signed message was used already: sign a fresh one')
-    session = { kind: 'wallet', address: check.address, exp }
-  } else {
-    const keys = request.rt.config.keys
-    if (!keys) {
-      throw new PortalRefusal(404, 'keys_not_configured', 'this API has no API keys: sign in with a wallet instead')
-    }
-    const found = await keys.lookup.find(parsed.data.apiKey.trim())
-    if (!found.ok) throw new PortalRefusal(401, found.reason, found.message)
-    session = { kind: 'key', keyId: found.record.id, exp }
+    return { kind: 'wallet', address: check.address, exp }
   }
-  const cookie = sessionSetCookie(
-    sealSession(portal.secret, session),
-    portal.sessionTtlMs,
-    isSecure(request),
-    portalPath,
-  )
-  return portalJson(200, describe(session), { 'set-cookie': cookie })
+  const keys = request.rt.config.keys
+  if (!keys) {
+    throw new PortalRefusal(404, 'keys_not_configured', 'this API has no API keys: sign in with a wallet instead')
+  }
+  const found = await keys.lookup.find(data.apiKey.trim())
+  if (!found.ok) throw new PortalRefusal(401, found.reason, found.message)
+  return { kind: 'key', keyId: found.record.id, exp }
 }
 
 /** `DELETE /api/session`: signs out (the cookie is cleared). */

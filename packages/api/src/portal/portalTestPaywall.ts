@@ -4,9 +4,10 @@ export type PortalAnswer = { status: number; headers: Headers; json: Record<stri
 
 /**
  * A browser's view of one paywall's portal for tests: requests as an adapter hands them to
- * the core, with a cookie jar that keeps what `Set-Cookie` sets (as a browser would).
+ * the core, from the address `ip`, with a cookie jar that keeps what `Set-Cookie` sets (as a
+ * browser would).
  */
-export function portalBrowser(paywall: Paywall, origin = 'http://127.0.0.1:4021') {
+export function portalBrowser(paywall: Paywall, origin = 'http://127.0.0.1:4021', ip = '203.0.113.7') {
   let cookie: string | undefined
   const call = async (
     method: string,
@@ -21,7 +22,7 @@ export function portalBrowser(paywall: Paywall, origin = 'http://127.0.0.1:4021'
       headers,
       ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
     })
-    const decision = await paywall.handle(request, undefined, { ip: '203.0.113.7' })
+    const decision = await paywall.handle(request, undefined, { ip })
     if (decision.type !== 'respond') throw new Error(`${method} ${path}: ${decision.type}, not an answer`)
     const set = decision.response.headers.get('set-cookie')
     if (set) {

@@ -26,6 +26,7 @@ export const portalEndpoint: Stage = async (ctx, next) => {
       url: ctx.url,
       origin: ctx.origin,
       headers: request.headers,
+      ip: ctx.context.ip,
       body: () => readJson(request, ctx.context.req),
     }),
   )
