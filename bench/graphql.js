@@ -23,9 +23,11 @@ const path = `/graphql?query=${encodeURIComponent(query)}`
  * the medians of the rounds' req/s, `ratio` the median of the per-round ratios.
  */
 export async function runGraphQL({
-  durationMs = 3000,
+  // This 2-core machine's speed drifts by a third within seconds (a plain round at 192 µs of
+  // CPU per request, the next at 272): many short rounds pair each side with the other closely.
+  durationMs = 2000,
   warmupMs = 3000,
-  rounds = 6,
+  rounds = 12,
   concurrency = 8,
   progress = () => {},
 } = {}) {

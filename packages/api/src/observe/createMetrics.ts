@@ -1,4 +1,6 @@
+import { X402Error } from '@402x/core'
 import { Counter, Histogram, Registry } from 'prom-client'
+import { RequestCounter, RequestHistogram } from './requestMetrics.js'
 
 // Latencies from 1 ms (a cached credit draw) to 30 s (a settlement waiting for its block).
 const latencyBuckets = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]
@@ -13,7 +15,7 @@ export type PaywallMetrics = ReturnType<typeof createMetrics>
  *
  * @example
  * const metrics = createMetrics()
- * metrics.requests.inc({ route: 'GET /api/data', outcome: 'paid', status: '200' })
+ * metrics.requests.inc('GET /api/data', 'paid', 200)
  * const text = await metrics.registry.metrics()
  */
 export function createMetrics(registry: Registry = new Registry()) {
@@ -23,17 +25,28 @@ export function createMetrics(registry: Registry = new Registry()) {
   const histogram = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
     (registry.getSingleMetric(name) as Histogram<L> | undefined) ??
     new Histogram<L>({ name, help, labelNames, buckets: latencyBuckets, registers: [registry] })
+  // The two that every request moves: 402x's own (requestMetrics.ts), the same exposition.
+  const requests = 'x402_requests_total'
+  const durations = 'x402_request_duration_seconds'
   return {
     registry,
-    requests: counter('x402_requests_total', 'Requests the paywall answered, by route, outcome and status', [
-      'route',
-      'outcome',
-      'status',
-    ]),
-    requestDuration: histogram(
-      'x402_request_duration_seconds',
-      'Time until a request’s answer was decided (after the handler for paid ones)',
-      ['route', 'outcome'],
+    requests: ours(
+      registry,
+      requests,
+      RequestCounter,
+      () => new RequestCounter(requests, 'Requests the paywall answered, by route, outcome and status', registry),
+    ),
+    requestDuration: ours(
+      registry,
+      durations,
+      RequestHistogram,
+      () =>
+        new RequestHistogram(
+          durations,
+          'Time until a request’s answer was decided (after the handler for paid ones)',
+          latencyBuckets,
+          registry,
+        ),
     ),
     payments: counter('x402_payments_total', 'x402 payments by network, asset and state (settled, pending, failed)', [
       'network',
@@ -81,4 +94,19 @@ export function createMetrics(registry: Registry = new Registry()) {
       'operation',
     ]),
   }
+}
+
+/**
+ * The metric `name` of `registry` when it is of `kind` (a registry shared by several
+ * paywalls: made once, then reused), else a new one; a metric of that name made by
+ * something else is a mistake to say at start-up.
+ */
+function ours<T>(registry: Registry, name: string, kind: abstract new (...args: never[]) => T, make: () => T): T {
+  const existing = registry.getSingleMetric(name)
+  if (existing === undefined) return make()
+  if (existing instanceof kind) return existing
+  throw new X402Error('invalid_config', {
+    message: `the metrics registry already has a metric named ${name} that 402x did not make: give the paywall a registry without it (metrics: { registry })`,
+    details: { option: 'metrics.registry' },
+  })
 }

@@ -26,8 +26,8 @@ export function observeEvents(
     events.on('request', (e) => {
       if (metrics) {
         const label = route(e.route)
-        metrics.requests.inc({ route: label, outcome: e.outcome, status: String(e.status) })
-        metrics.requestDuration.observe({ route: label, outcome: e.outcome }, e.durationMs / 1000)
+        metrics.requests.inc(label, e.outcome, e.status)
+        metrics.requestDuration.observe(label, e.outcome, e.durationMs / 1000)
         if (e.outcome === 'credit' && e.amount > 0n) metrics.creditChargedAtomic.inc({ route: label }, Number(e.amount))
         if (e.reason === 'rate_limited') metrics.rateLimited.inc({ route: label })
       }
