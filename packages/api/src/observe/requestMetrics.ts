@@ -9,6 +9,16 @@ import type { Metric, Registry } from 'prom-client'
 
 type Series<T> = Map<string, T>
 
+/** The map under `key` of `outer`, made empty the first time. */
+function inner<K, V>(outer: Map<string, Map<K, V>>, key: string): Map<K, V> {
+  let found = outer.get(key)
+  if (!found) {
+    found = new Map()
+    outer.set(key, found)
+  }
+  return found
+}
+
 /** One value as prom-client's registry reads it (`metricName` for a histogram's lines). */
 type Value = {
   value: number
@@ -57,16 +67,7 @@ export class RequestCounter extends RegisteredMetric {
   }
 
   inc(route: string, outcome: string, status: number, by = 1): void {
-    let byOutcome = this.series.get(route)
-    if (!byOutcome) {
-      byOutcome = new Map()
-      this.series.set(route, byOutcome)
-    }
-    let byStatus = byOutcome.get(outcome)
-    if (!byStatus) {
-      byStatus = new Map()
-      byOutcome.set(outcome, byStatus)
-    }
+    const byStatus = inner(inner(this.series, route), outcome)
     let one = byStatus.get(status)
     if (!one) {
       one = { labels: { route, outcome, status: String(status) }, value: 0 }
@@ -119,11 +120,7 @@ export class RequestHistogram extends RegisteredMetric {
   observe(route: string, outcome: string, seconds: number): void {
     // As prom-client: a value that is not a number is refused (and counts nowhere).
     if (!Number.isFinite(seconds)) throw new TypeError(`Value is not a valid number: ${seconds}`)
-    let byOutcome = this.series.get(route)
-    if (!byOutcome) {
-      byOutcome = new Map()
-      this.series.set(route, byOutcome)
-    }
+    const byOutcome = inner(this.series, route)
     let one = byOutcome.get(outcome)
     if (!one) {
       one = { labels: { route, outcome }, buckets: new Float64Array(this.upperBounds.length), sum: 0, count: 0 }
