@@ -5,10 +5,14 @@ import { liveEventJson } from './liveEventJson.js'
 type Source = Pick<EventEmitter, 'on' | 'off'>
 
 /**
- * The most bytes a stream holds for a reader that does not keep up (its queue, events
- * waiting for the next batch included); past it, events are dropped and counted.
+ * The most bytes a stream's queue holds for a reader that does not keep up (the events
+ * waiting for the next batch, at most {@link liveBatchEvents}, are kept as the objects they
+ * are); past it, events are dropped and counted.
  */
 export const liveQueueBytes = 256 * 1024
+
+/** The most events one batch holds before it is written; past it, events are dropped and counted. */
+export const liveBatchEvents = 10_000
 
 /**
  * The dashboard's live stream (`GET /__402x/admin/live`): server-sent events, one
@@ -25,31 +29,46 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000, ba
   const encoder = new TextEncoder()
   let stop = () => {}
   let dropped = 0
+  // Whether the reader's queue was full at the last write: then events are dropped (and
+  // counted) until it reads (`pull`).
+  let full = false
   let timer: ReturnType<typeof setTimeout> | undefined
   let flush = () => {}
   const body = new ReadableStream<Uint8Array>(
     {
       start(controller) {
-        // Events are written in batches, every `batchMs` at most: one write for many
-        // requests keeps the stream's cost off a busy server's paid calls.
-        let batch = ''
-        const room = () => (controller.desiredSize ?? liveQueueBytes) - batch.length
+        // Events are kept as they come (a reference each) and written in batches, every
+        // `batchMs` at most: serialized together in one loop and sent in one write, which
+        // keeps the stream's cost off a busy server's requests (spread over each request,
+        // the same serialization cost several times as much).
+        let pending: { type: string; data: unknown }[] = []
         flush = () => {
           timer = undefined
+          const batch = pending
+          pending = []
+          const room = controller.desiredSize ?? liveQueueBytes
+          let out = ''
           // The count of dropped events goes out once there is room again (`pull` asks).
-          if (dropped && room() > 0) {
-            batch += `event: dropped\ndata: ${dropped}\n\n`
+          if (dropped && room > 0) {
+            out += `event: dropped\ndata: ${dropped}\n\n`
             dropped = 0
           }
-          if (batch) controller.enqueue(encoder.encode(batch))
-          batch = ''
+          for (const [i, { type, data }] of batch.entries()) {
+            if (room - out.length <= 0) {
+              dropped += batch.length - i
+              break
+            }
+            out += `event: ${type}\ndata: ${liveEventJson(data, decimals)}\n\n`
+          }
+          if (out) controller.enqueue(encoder.encode(out))
+          full = (controller.desiredSize ?? 1) <= 0
         }
         const send = (type: string, data: unknown) => {
-          if (room() <= 0) {
+          if (full || pending.length >= liveBatchEvents) {
             dropped += 1
             return
           }
-          batch += `event: ${type}\ndata: ${liveEventJson(data, decimals)}\n\n`
+          pending.push({ type, data })
           timer ??= setTimeout(flush, batchMs)
         }
         const onRequest = (event: unknown) => {
@@ -73,6 +92,7 @@ export function liveStream(events: Source, decimals: number, pingMs = 15_000, ba
       },
       // The reader took some: there is room again for what was dropped meanwhile.
       pull() {
+        full = false
         if (dropped && !timer) timer = setTimeout(flush, batchMs)
       },
       cancel() {
