@@ -43,6 +43,10 @@ export type AnalyticsOptions = {
  * paywall.events.on('request', analytics.record)
  * const stats = await analytics.stats('hour')
  */
+/** How long a request waits to be counted with others (at most), and how many may wait. */
+const countEveryMs = 100
+const maxQueued = 20_000
+
 export function createAnalytics(options: AnalyticsOptions) {
   const { store, ledger, decimals } = options
   const geo = options.geo ?? createGeoCountry()
@@ -57,9 +61,31 @@ export function createAnalytics(options: AnalyticsOptions) {
   let waiting: RecordedRequest[] = []
   let writing: Promise<void> = Promise.resolve()
   let lastPrune = 0
+  /**
+   * Requests are queued as they come (a reference each) and counted together, at most
+   * {@link countEveryMs} later and before anything reads the counts: one loop over many
+   * requests costs a busy server a fraction of the same work done request by request.
+   */
+  let queued: RecordedRequest[] = []
+  let countTimer: ReturnType<typeof setTimeout> | undefined
+  const countQueued = () => {
+    if (countTimer) clearTimeout(countTimer)
+    countTimer = undefined
+    const batch = queued
+    queued = []
+    for (const seen of batch) count(seen)
+  }
   const record = (seen: RecordedRequest) => {
     // The dashboard's own page loads are not the API's traffic.
     if (seen.path.startsWith('/__402x/dashboard')) return
+    queued.push(seen)
+    if (queued.length >= maxQueued) countQueued()
+    else if (!countTimer) {
+      countTimer = setTimeout(countQueued, countEveryMs)
+      countTimer.unref?.()
+    }
+  }
+  const count = (seen: RecordedRequest) => {
     const request = counted(seen)
     const country = geo.lookup(request.ip)
     if (country !== undefined) return buckets.add(request, country)
@@ -75,6 +101,7 @@ export function createAnalytics(options: AnalyticsOptions) {
   }
   /** Writes what was counted; one write at a time, in order. A failed write is kept for the next. */
   const flush = (): Promise<void> => {
+    countQueued()
     writing = writing.then(async () => {
       const rows = buckets.drain()
       if (rows.length === 0) return
@@ -102,7 +129,7 @@ export function createAnalytics(options: AnalyticsOptions) {
       const retry = pendingRows.splice(0)
       void store.add(retry).catch(() => restore(retry))
     }
-    if (buckets.size) void flush()
+    if (buckets.size || queued.length) void flush()
   }, options.flushMs ?? 5_000)
   timer.unref()
   // The live stream's source: every paywall attached (openAnalytics) relays its events here.
@@ -118,9 +145,8 @@ export function createAnalytics(options: AnalyticsOptions) {
      */
     attach(events: Pick<EventEmitter, 'on' | 'off'>): () => void {
       const onRequest = (seen: RecordedRequest) => {
-        const request = counted(seen)
-        record(request)
-        if (live.listenerCount('request') > 0) live.emit('request', request)
+        record(seen)
+        if (live.listenerCount('request') > 0) live.emit('request', counted(seen))
       }
       const onPayment = (payment: unknown) => {
         if (live.listenerCount('payment') > 0) live.emit('payment', payment)
@@ -147,6 +173,7 @@ export function createAnalytics(options: AnalyticsOptions) {
     },
     async close() {
       clearInterval(timer)
+      countQueued()
       await flush().catch(() => {})
       await store.close()
       await ledger.close()
