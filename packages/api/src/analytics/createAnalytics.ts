@@ -33,6 +33,10 @@ export type AnalyticsOptions = {
   geo?: GeoCountry
 }
 
+/** How long a request waits to be counted with others (at most), and how many may wait. */
+const countEveryMs = 100
+const maxQueued = 20_000
+
 /**
  * The dashboard's analytics: requests counted per minute by route (at most `maxRoutes`
  * apart), outcome, country and user with latency histograms, in memory and written to `store` every `flushMs`; stats
@@ -43,10 +47,6 @@ export type AnalyticsOptions = {
  * paywall.events.on('request', analytics.record)
  * const stats = await analytics.stats('hour')
  */
-/** How long a request waits to be counted with others (at most), and how many may wait. */
-const countEveryMs = 100
-const maxQueued = 20_000
-
 export function createAnalytics(options: AnalyticsOptions) {
   const { store, ledger, decimals } = options
   const geo = options.geo ?? createGeoCountry()
@@ -173,7 +173,7 @@ export function createAnalytics(options: AnalyticsOptions) {
     },
     async close() {
       clearInterval(timer)
-      countQueued()
+      // Counts what is queued first (`flush` does), then writes it.
       await flush().catch(() => {})
       await store.close()
       await ledger.close()
