@@ -185,4 +185,24 @@ describe.each([0, 1])('x402GraphQL on server %i', (index) => {
     })
     expect(body.errors[0].message).toMatch(/costs \$5, above the most one operation may cost here \(\$0\.1\)/)
   })
+
+  it('refuses a negative multiplier before it runs, paid or not (a resolver may read -1 as "everything")', async () => {
+    const { token } = await server().plugin.paywall.credits!.grant({ amount: 0.05 })
+    const query = 'query ($n: Int) { posts(first: $n) { id } }'
+    for (const headers of [{}, { authorization: `Bearer ${token}` }]) {
+      const { response, body } = await gql(server().url, { query, variables: { n: -1 } }, headers)
+      expect(response.status).toBe(400)
+      expect(response.headers.get('payment-required')).toBeNull()
+      expect(body.data ?? null).toBeNull()
+      expect(body.errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', reason: 'invalid_multiplier' })
+      expect(body.errors[0].message).toMatch(
+        /Query\.posts: `first` is -1, .* give a whole number ≥ 0; nothing was run or charged/,
+      )
+    }
+    expect(await server().plugin.paywall.credits!.balance(token as string)).toMatchObject({ available: '0.05' })
+    // A variable not sent: priced once (posts has no default in the schema), as the resolver's own default serves.
+    const notSent = await gql(server().url, { query }, { authorization: `Bearer ${token}` })
+    expect(notSent.response.status).toBe(200)
+    expect(JSON.parse(notSent.response.headers.get('x-402x-receipt') ?? 'null')).toMatchObject({ captured: '5000' })
+  })
 })

@@ -148,8 +148,8 @@ export function createBatch(g: GraphQLGate, size?: number) {
         check()
         return { type: 'free' }
       }
-      // A priced subscription is refused on its own, out of the sum.
-      const stop = price.kind === 'subscription' ? g.limits(price) : undefined
+      // A priced subscription, or a bad multiplier, is refused on its own, out of the sum.
+      const stop = price.kind === 'subscription' || price.invalid !== undefined ? g.limits(price) : undefined
       if (stop) {
         check()
         return { type: 'refused', refusal: stop }

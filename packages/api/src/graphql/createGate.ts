@@ -110,8 +110,16 @@ export function createGate(options: X402GraphQLOptions) {
     return cache.set(document, key, variables, read, price)
   }
 
-  /** What stops one operation before the paywall is asked: too dear, or a priced subscription. */
+  /** What stops one operation before the paywall is asked: a bad multiplier, too dear, or a priced subscription. */
   const limits = (price: OperationPrice): Refusal | undefined => {
+    if (price.invalid !== undefined) {
+      return refusal(
+        'BAD_USER_INPUT',
+        'invalid_multiplier',
+        `this operation cannot be priced: ${price.invalid}; nothing was run or charged`,
+        dollarsOf(price),
+      )
+    }
     if (most === undefined && price.kind !== 'subscription') return undefined
     const dollars = dollarsOf(price)
     if (most !== undefined && price.amount > most) {

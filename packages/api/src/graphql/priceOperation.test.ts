@@ -66,6 +66,43 @@ describe('priceOperation', () => {
     expect(price('{ node(id: 1) { id } }', { 'User.id': 0.002, 'Post.id': 0.001 })?.amount).toBe(2000n)
   })
 
+  it('prices a multiplier left out, null or from a variable not sent at the schema default, and at least once', () => {
+    const pricing = { 'Query.users': 0.001, 'User.posts': 0.001 }
+    const m = { multipliers: ['first'] }
+    // User.posts(first: Int = 5): what GraphQL gives the resolver for a variable not sent.
+    const notSent = 'query ($n: Int) { user(id: 1) { posts(first: $n) { title } } }'
+    expect(price(notSent, pricing, m)).toMatchObject({ amount: 5000n, variables: ['n'] })
+    expect(price(notSent, pricing, { ...m, variables: { n: null } })?.amount).toBe(5000n)
+    expect(price(notSent, pricing, { ...m, variables: { n: 2 } })?.amount).toBe(2000n)
+    expect(price('{ user(id: 1) { posts(first: null) { title } } }', pricing, m)?.amount).toBe(5000n)
+    // No default in the schema: once.
+    expect(price('query ($n: Int) { users(first: $n) { name } }', pricing, m)?.amount).toBe(1000n)
+    // 0 costs one item: `first || 10` reads it as the default.
+    expect(price('{ users(first: 0) { name } }', pricing, m)?.amount).toBe(1000n)
+    expect(price('{ users(first: 2.5) { name } }', pricing, m)?.amount).toBe(3000n)
+  })
+
+  it('marks a priced field whose multiplier is negative, infinite or not a number as invalid (refused before it runs)', () => {
+    const pricing = { 'Query.users': 0.001, 'Query.posts': 0.001 }
+    const m = { multipliers: ['first'] }
+    const negative = price('{ users(first: -1) { name } }', pricing, m)
+    expect(negative?.invalid).toBe(
+      'Query.users: `first` is -1, which does not say how many items to price: give a whole number ≥ 0',
+    )
+    const byVariable = 'query ($n: Int) { posts(first: $n) { title } }'
+    expect(price(byVariable, pricing, { ...m, variables: { n: -5 } })?.invalid).toMatch(/^Query\.posts: `first` is -5/)
+    expect(price(byVariable, pricing, { ...m, variables: { n: 'all' } })?.invalid).toMatch(/`first` is "all"/)
+    expect(price(byVariable, pricing, { ...m, variables: { n: Number.POSITIVE_INFINITY } })?.invalid).toMatch(
+      /Infinity/,
+    )
+    // A whole number as a string (a Long scalar) is a number.
+    expect(price(byVariable, pricing, { ...m, variables: { n: '3' } })).toMatchObject({ amount: 3000n })
+    expect(price(byVariable, pricing, { ...m, variables: { n: '3' } })?.invalid).toBeUndefined()
+    // On a field that costs nothing, the argument is the resolver's business.
+    expect(price('{ users(first: -1) { name } }', { 'Query.posts': 0.001 }, m)).toMatchObject({ amount: 0n })
+    expect(price('{ users(first: -1) { name } }', { 'Query.posts': 0.001 }, m)?.invalid).toBeUndefined()
+  })
+
   it('multiplies a field and everything under it by the arguments the seller names', () => {
     const pricing = { 'Query.users': 0.001, 'User.email': 0.0005 }
     expect(price('{ users(first: 10) { email } }', pricing, { multipliers: ['first', 'limit'] })?.amount).toBe(15_000n)

@@ -19,6 +19,13 @@ export type OperationPrice = {
   /** The response keys of the root fields that carry a price (what "fully errored" looks at). */
   pricedRoots: string[]
   kind: 'query' | 'mutation' | 'subscription'
+  /**
+   * Why the operation cannot be priced, when a multiplying argument of a priced field is not
+   * a number ≥ 0 (negative, infinite, a string): it is refused before it runs
+   * (`BAD_USER_INPUT`, `invalid_multiplier`), since a resolver may read such a value as
+   * "everything" (`slice(0, -1)`, `LIMIT -1`).
+   */
+  invalid?: string
 }
 
 export type PriceOperationInput = {
@@ -79,12 +86,20 @@ export function priceOperation(
   const walk = new Walk(schema, fragments, operation, input.variables ?? {}, input.pricing)
   const pricedRoots: string[] = []
   const amount = walk.object(root, [operation.selectionSet], 1n, pricedRoots)
-  return { amount, pricedRoots, kind: operation.operation, variables: walk.read }
+  const price = { amount, pricedRoots, kind: operation.operation, variables: walk.read }
+  return walk.invalid === undefined ? price : { ...price, invalid: walk.invalid }
 }
+
+/** A variable the request does not give, with no default in the operation (GraphQL: the argument is left out). */
+const absent = Symbol('absent')
 
 class Walk {
   /** The variables the price read, in the order first read (what a cached price is keyed by). */
   readonly read: string[] = []
+  /** The first multiplier of a priced field that is not a number ≥ 0 (see `OperationPrice.invalid`). */
+  invalid: string | undefined
+  /** Set by `multiplier` for the field being priced: what was wrong with its value. */
+  private badMultiplier: string | undefined
   constructor(
     readonly schema: GraphQLSchema,
     readonly fragments: ReadonlyMap<string, FragmentDefinitionNode>,
@@ -116,11 +131,15 @@ class Walk {
       const def = fields[name]
       if (!def) continue
       const priced = this.fieldPrice(type, name)
+      this.badMultiplier = undefined
       const inner = scale * this.multiplier(first, def, priced?.multipliers ?? this.pricing.multipliers)
+      const bad = this.badMultiplier
       let cost = (priced?.amount ?? 0n) * inner
       const subs: SelectionSetNode[] = []
       for (const node of nodes) if (node.selectionSet) subs.push(node.selectionSet)
       if (subs.length > 0) cost += this.named(namedOf(def.type), subs, inner)
+      // Only where it multiplies a price: a free field's arguments are the resolver's business.
+      if (bad !== undefined && cost > 0n) this.invalid ??= `${type.name}.${name}: ${bad}`
       if (cost > 0n) roots?.push(key)
       total += cost
     }
@@ -194,32 +213,51 @@ class Walk {
     return dearest
   }
 
-  /** The largest multiplying argument given (or defaulted), rounded up; 1 without one. */
+  /**
+   * The largest multiplying argument, rounded up, and at least 1 (the field is resolved once
+   * whatever it is asked for: `first: 0` read as "the default" by `first || 10` costs one).
+   * An argument left out, given `null`, or given a variable the request leaves out takes the
+   * argument's default in the schema (GraphQL's own rule for the last; a resolver given
+   * `null` picks its own default, which the schema's should state). A value that is not a
+   * number ≥ 0 sets `badMultiplier`.
+   */
   multiplier(node: FieldNode, def: GraphQLField<unknown, unknown>, names: readonly string[]): bigint {
-    let most: number | undefined
+    let most = 1
     for (const name of names) {
       const arg = node.arguments?.find((a) => a.name.value === name)
-      const value = arg ? this.value(arg.value) : def.args.find((a) => a.name === name)?.defaultValue
-      if (typeof value === 'number' && Number.isFinite(value) && value >= 0 && (most === undefined || value > most))
-        most = value
+      let value = arg ? this.value(arg.value) : absent
+      if (value === absent || value === null) value = def.args.find((a) => a.name === name)?.defaultValue ?? absent
+      if (value === absent || value === null || value === undefined) continue
+      const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value
+      if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
+        this.badMultiplier ??= `\`${name}\` is ${typeof value === 'string' ? JSON.stringify(value) : String(value)}, which does not say how many items to price: give a whole number ≥ 0`
+        continue
+      }
+      if (n > most) most = n
     }
-    return most === undefined ? 1n : BigInt(Math.ceil(most))
+    return BigInt(Math.ceil(most))
   }
 
-  /** A literal or a variable's value (else its default in the operation). */
+  /**
+   * A literal or a variable's value (else its default in the operation, else `absent`); a
+   * list, object or enum is `undefined`.
+   */
   value(node: ValueNode): unknown {
     switch (node.kind) {
       case 'IntValue':
       case 'FloatValue':
         return Number(node.value)
       case 'BooleanValue':
+      case 'StringValue':
         return node.value
+      case 'NullValue':
+        return null
       case 'Variable': {
         const name = node.name.value
         if (!this.read.includes(name)) this.read.push(name)
         if (Object.hasOwn(this.variables, name)) return this.variables[name]
         const declared = this.operation.variableDefinitions?.find((d) => d.variable.name.value === name)
-        return declared?.defaultValue ? this.value(declared.defaultValue) : undefined
+        return declared?.defaultValue ? this.value(declared.defaultValue) : absent
       }
       default:
         return undefined
