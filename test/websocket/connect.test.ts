@@ -187,6 +187,11 @@ describe('the seed, as written', () => {
       const url = `ws://127.0.0.1:${(wss.address() as { port: number }).port}/`
       const first = refused(await connect(url))
       expect(first.status).toBe(402)
+      // The paths the paywall answers itself over HTTP, or hands on, are priced as any other.
+      for (const path of ['__402x/admin/keys', '__402x/admin/plans/free', '__402x/dashboard', '.well-known/x402']) {
+        const other = refused(await connect(`${url}${path}`))
+        expect({ path, status: other.status }).toEqual({ path, status: 402 })
+      }
       expect(first.headers['content-type']).toMatch(/json/)
       const challenge = challengeOf(first)
       const open = opened(

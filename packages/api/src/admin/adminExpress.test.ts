@@ -105,6 +105,56 @@ describe('admin API on Express with two paywalls', () => {
   })
 })
 
+describe('admin keys and plans paths on a paywall without keys (Express)', () => {
+  it('are priced as any other path: never handed on free to a catch-all or a static handler', async () => {
+    const start = async (options: Partial<PaywallOptions>) => {
+      const app = express()
+      const middleware = x402Middleware({
+        payTo: '0x1111111111111111111111111111111111111111',
+        network: 'eip155:31337',
+        asset: { address: '0x2222222222222222222222222222222222222222', eip712: { name: 'USDC', version: '2' } },
+        facilitator: 'http://127.0.0.1:9',
+        ledger: join(dir, `ledger-nokeys-${closers.length}.db`),
+        reconcileIntervalMs: 0,
+        ...options,
+      } as PaywallOptions)
+      app.use(middleware)
+      // What a static handler does with an encoded separator: decodes it and walks up.
+      app.use((req, res) => {
+        const path = decodeURIComponent(req.path)
+        res.send(/\.\.\/.*report\.txt$|^\/report\.txt$/.test(path) ? 'PAID REPORT' : `page ${path}`)
+      })
+      const server: Server = createServer(app)
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+      closers.push(
+        () => new Promise((resolve) => server.close(resolve)),
+        () => middleware.paywall.close(),
+      )
+      return `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+    }
+    const traversal = '/__402x/admin/plans/..%2f..%2f..%2freport.txt'
+    // Every path priced (`price` alone): the keys paths too.
+    const all = await start({ price: 0.01 })
+    expect((await fetch(`${all}/report.txt`)).status).toBe(402)
+    for (const path of [traversal, '/__402x/admin/keys', '/__402x/admin/keys/abc?x=1', '/__402x/admin/plans/free']) {
+      const answer = await fetch(`${all}${path}`)
+      expect({ path, status: answer.status }).toEqual({ path, status: 402 })
+    }
+    // A routes table: a catch-all price holds there; an ambiguous spelling under it is refused.
+    const table = await start({ routes: { 'GET /*': 0.01 } })
+    expect((await fetch(`${table}/__402x/admin/keys`)).status).toBe(402)
+    const odd = await fetch(`${table}${traversal}`)
+    expect(odd.status).toBe(400)
+    expect(await odd.json()).toMatchObject({ reason: 'ambiguous_path' })
+    // Nothing priced there: handed on as any free path (another paywall of the app may have keys).
+    const narrow = await start({ routes: { 'GET /api/data': 0.01 } })
+    expect(await (await fetch(`${narrow}/__402x/admin/keys`)).text()).toBe('page /__402x/admin/keys')
+    // The rest of the admin API stays the paywall's own, whatever its spelling.
+    expect((await fetch(`${all}/__402x/admin/openapi.json`)).status).toBe(200)
+    expect((await fetch(`${all}/__402x/admin/%6beys`)).status).not.toBe(200)
+  })
+})
+
 describe('dashboard sign-in behind a TLS-terminating proxy (Express)', () => {
   it('sets Secure when Express trusts the proxy that says https; never on a header it does not trust', async () => {
     const login = async (trust: boolean) => {

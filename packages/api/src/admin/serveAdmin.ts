@@ -43,11 +43,12 @@ const table: { path: RegExp; methods: Record<string, AdminHandler> }[] = [
 ]
 
 /**
- * Whether `pathname` is a key or plan endpoint: a paywall without `keys` hands those on, so
- * that the app's paywall with keys answers them, whichever of them is mounted first.
+ * Whether `pathname` (or a request target) is a key or plan endpoint: a paywall without
+ * `keys` routes those as any other path (matchRequest's `unless`), so that the app's paywall
+ * with keys answers them where this one prices nothing, and a priced route's price holds there.
  */
 export const needsKeys = (pathname: string): boolean =>
-  /^\/(?:keys|plans)(?:\/|$)/.test(pathname.slice(adminPath.length))
+  /^\/(?:keys|plans)(?:[/?#]|$)/.test(pathname.slice(adminPath.length))
 
 /**
  * Answers one admin request (already let in by `checkAdminAuth`): its endpoint, 404

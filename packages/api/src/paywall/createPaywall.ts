@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events'
 import { X402Error } from '@402x/core'
 import { adminPath, adminRoute } from '../admin/adminRoute.js'
+import { needsKeys } from '../admin/serveAdmin.js'
 import { openAnalytics } from '../analytics/openAnalytics.js'
 import { dashboardPath, dashboardRoute } from '../dashboard/dashboardRoute.js'
 import { discoveryRoutes } from '../discovery/serveDiscovery.js'
@@ -143,7 +144,8 @@ export function createPaywall(options: PaywallOptions): Paywall {
   const specials = [
     ...discoveryRoutes(config),
     ...(credits ? [{ path: creditsPath, route: rt.creditsRoute }] : []),
-    { path: adminPath, route: adminRoute, prefix: true },
+    // Keys and plans belong to a paywall with `keys`: without, those paths are routed as any other.
+    { path: adminPath, route: adminRoute, prefix: true, ...(keys ? {} : { unless: needsKeys }) },
     { path: dashboardPath, route: dashboardRoute, prefix: true },
     ...observe.specials,
     ...(portal ? [{ path: portalPath, route: portalRoute, prefix: true }] : []),

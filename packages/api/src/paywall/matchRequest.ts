@@ -30,7 +30,19 @@ const maxAmbiguousLength = 2048
  * `prefix`: that path and every path under it (`/__402x/admin/…`), answered whole by the
  * paywall (never handed on to the framework).
  */
-export type SpecialRoutes = { path: string; route: ResolvedRoute; methods?: readonly string[]; prefix?: boolean }[]
+export type SpecialRoutes = {
+  path: string
+  route: ResolvedRoute
+  methods?: readonly string[]
+  prefix?: boolean
+  /**
+   * Paths under `prefix` that are not this paywall's (the admin API's keys and plans on a
+   * paywall without keys: another paywall of the app may have them). They are matched as any
+   * other path: priced when a route prices them, refused when their spelling is ambiguous
+   * under a priced route, never handed on free because of the prefix.
+   */
+  unless?: (target: string) => boolean
+}[]
 
 /**
  * The route of a request target: the special paths by their exact spelling only,
@@ -47,7 +59,8 @@ export function matchRequest(
   for (const special of specials) {
     if (
       (isExactly(target, special.path) || (special.prefix && target.startsWith(`${special.path}/`))) &&
-      (!special.methods || special.methods.includes(method))
+      (!special.methods || special.methods.includes(method)) &&
+      !special.unless?.(target)
     )
       return special.route
   }

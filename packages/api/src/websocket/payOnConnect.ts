@@ -68,7 +68,9 @@ type Context = { req: IncomingMessage; ip?: string }
 
 /** An unbilled connection: its price paid like any request (exact, credit, an API key), settled before the handshake. */
 async function payPrice(ws: ResolvedWebSocket, head: RequestHead, context: Context): Promise<Omit<Connect, 'topUp'>> {
-  const decision = await ws.paywall.handle(head, undefined, context)
+  // The stream's own price (`/*`) whatever the upgrade's path: a path the paywall would
+  // answer itself over HTTP (`/__402x/…`) or hand on is no way into the stream for free.
+  const decision = await ws.paywall.handle(head, ws.paywall.config.routes[0], context)
   if (decision.type === 'skip') {
     return { payment: { verified: true, via: 'credit', charged: 0n, headers: [...(decision.headers ?? [])] } }
   }

@@ -2,7 +2,7 @@ import { readJson } from '../../admin/adminHttp.js'
 import { adminRoute } from '../../admin/adminRoute.js'
 import { presentsSession } from '../../admin/adminSession.js'
 import { checkAdminAuth } from '../../admin/checkAdminAuth.js'
-import { needsKeys, serveAdmin } from '../../admin/serveAdmin.js'
+import { serveAdmin } from '../../admin/serveAdmin.js'
 import { signInAttempt } from '../../admin/signInLimit.js'
 import type { Stage } from '../compose.js'
 import { respond } from '../context.js'
@@ -17,8 +17,6 @@ import { respond } from '../context.js'
 export const adminEndpoint: Stage = async (ctx, next) => {
   if (ctx.route !== adminRoute) return next()
   const { rt, request } = ctx
-  // Keys and plans belong to a paywall with `keys`: another one of the app may have them.
-  if (!rt.adminKeys && needsKeys(ctx.url.pathname)) return { type: 'skip' }
   const authorization = request.headers.get('authorization')
   const cookie = request.headers.get('cookie')
   // A token sent, or a session cookie (an HMAC anyone can compute for a guessed token), is a
