@@ -2,32 +2,79 @@ import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { X402Error } from '@402x/core'
 
-/** Whether an IP address is private, loopback, link-local or otherwise not on the Internet. */
-export function isInternalAddress(address: string): boolean {
-  const v4 = address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address
-  if (isIP(v4) === 4) {
-    const [a = 0, b = 0] = v4.split('.').map(Number)
-    return (
-      a === 0 || // this network
-      a === 10 ||
-      a === 127 ||
-      (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
-      (a === 169 && b === 254) || // link-local (cloud metadata)
-      (a === 172 && b >= 16 && b <= 31) ||
-      (a === 192 && b === 168) ||
-      (a === 192 && b === 0) ||
-      (a === 198 && (b === 18 || b === 19)) ||
-      a >= 224 // multicast, reserved, broadcast
-    )
-  }
-  const v6 = v4.toLowerCase()
+/** Whether an IPv4 address (dotted) is private, loopback, link-local or otherwise not on the Internet. */
+function isInternalV4(address: string): boolean {
+  const [a = 0, b = 0, c = 0] = address.split('.').map(Number)
   return (
-    v6 === '::' ||
-    v6 === '::1' ||
-    v6.startsWith('fc') ||
-    v6.startsWith('fd') || // unique local
-    /^fe[89ab]/.test(v6) || // link-local
-    v6.startsWith('ff') // multicast
+    a === 0 || // this network
+    a === 10 ||
+    a === 127 ||
+    (a === 100 && b >= 64 && b <= 127) || // carrier-grade NAT
+    (a === 169 && b === 254) || // link-local (cloud metadata)
+    (a === 172 && b >= 16 && b <= 31) ||
+    (a === 192 && b === 168) ||
+    (a === 192 && b === 0) ||
+    (a === 198 && (b === 18 || b === 19)) ||
+    (a === 198 && b === 51 && c === 100) || // documentation
+    (a === 203 && b === 0 && c === 113) || // documentation
+    a >= 224 // multicast, reserved, broadcast
+  )
+}
+
+/** An IPv6 address as its 8 groups of 16 bits (a trailing dotted IPv4 part as two), or `undefined`. */
+function groupsOf(address: string): number[] | undefined {
+  let text = address.toLowerCase()
+  const zone = text.indexOf('%')
+  if (zone !== -1) text = text.slice(0, zone)
+  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
+  if (dotted) {
+    if (isIP(dotted[1] as string) !== 4) return undefined
+    const [a = 0, b = 0, c = 0, d = 0] = (dotted[1] as string).split('.').map(Number)
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
+  }
+  const halves = text.split('::')
+  if (halves.length > 2) return undefined
+  const part = (half: string | undefined) => (half ? half.split(':').map((g) => Number.parseInt(g, 16)) : [])
+  const head = part(halves[0])
+  const tail = part(halves[1])
+  const fill = 8 - head.length - tail.length
+  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined
+  const groups = [...head, ...Array(halves.length === 2 ? fill : 0).fill(0), ...tail]
+  return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined
+}
+
+const v4Of = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
+
+/**
+ * Whether an IP address is private, loopback, link-local or otherwise not on the Internet.
+ * An IPv6 address that carries an IPv4 one is judged by it, however it is written
+ * (`::ffff:127.0.0.1` and `::ffff:7f00:1`, which WHATWG URLs make of it; IPv4-compatible
+ * `::a.b.c.d`; NAT64 `64:ff9b::/96`; 6to4 `2002::/16`); Teredo, NAT64's local-use prefix,
+ * discard and documentation prefixes are refused outright.
+ */
+export function isInternalAddress(address: string): boolean {
+  if (isIP(address) === 4) return isInternalV4(address)
+  const g = groupsOf(address)
+  if (!g) return true // not an address this guard can read: not trusted
+  const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g
+  const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0)
+  if (zeroTo(8)) return true // ::
+  if (zeroTo(7) && g7 === 1) return true // ::1
+  // IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96), IPv4-compatible (::/96).
+  if (zeroTo(5) && g5 === 0xffff) return isInternalV4(v4Of(g6, g7))
+  if (zeroTo(4) && g4 === 0xffff && g5 === 0) return isInternalV4(v4Of(g6, g7))
+  if (zeroTo(6)) return isInternalV4(v4Of(g6, g7))
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 0 && g3 === 0 && g4 === 0 && g5 === 0) return isInternalV4(v4Of(g6, g7))
+  if (g0 === 0x64 && g1 === 0xff9b && g2 === 1) return true // NAT64 local use (64:ff9b:1::/48)
+  if (g0 === 0x2002) return isInternalV4(v4Of(g1, g2)) // 6to4
+  if (g0 === 0x2001 && g1 === 0) return true // Teredo
+  if (g0 === 0x2001 && g1 === 0xdb8) return true // documentation
+  if (g0 === 0x100 && g1 === 0 && g2 === 0 && g3 === 0) return true // discard (100::/64)
+  return (
+    (g0 & 0xfe00) === 0xfc00 || // unique local (fc00::/7)
+    (g0 & 0xffc0) === 0xfe80 || // link-local (fe80::/10)
+    (g0 & 0xffc0) === 0xfec0 || // site-local, deprecated (fec0::/10)
+    (g0 & 0xff00) === 0xff00 // multicast
   )
 }
 

@@ -26,10 +26,50 @@ describe('webhook URLs (SSRF)', () => {
       'fd00::1',
       '::ffff:10.0.0.1',
       '0.0.0.0',
+      // An IPv4 address inside an IPv6 one, however it is written: WHATWG URLs write
+      // [::ffff:127.0.0.1] as [::ffff:7f00:1].
+      '::ffff:7f00:1',
+      '::ffff:a9fe:a9fe',
+      '0:0:0:0:0:ffff:127.0.0.1',
+      '::127.0.0.1',
+      '::ffff:0:7f00:1',
+      '64:ff9b::a9fe:a9fe',
+      '64:ff9b::10.0.0.1',
+      '64:ff9b:1::1',
+      '2002:7f00:1::1',
+      '2001:0:4136:e378::1',
+      '2001:db8::1',
+      'fe80::1%eth0',
+      'FE80::1',
+      'fec0::1',
+      'ff02::1',
+      '::',
+      'not-an-address',
     ])
       expect(isInternalAddress(a), a).toBe(true)
-    for (const a of ['8.8.8.8', '1.1.1.1', '2606:4700:4700::1111', '172.32.0.1'])
+    for (const a of [
+      '8.8.8.8',
+      '1.1.1.1',
+      '2606:4700:4700::1111',
+      '172.32.0.1',
+      '::ffff:808:808',
+      '64:ff9b::808:808',
+      '2002:808:808::1',
+    ])
       expect(isInternalAddress(a), a).toBe(false)
+  })
+
+  it('refuses an IPv4-mapped loopback or metadata address in any IPv6 spelling', async () => {
+    for (const url of [
+      'https://[::ffff:127.0.0.1]:9/hooks',
+      'https://[::ffff:7f00:1]:9/hooks',
+      'https://[::ffff:a9fe:a9fe]/latest',
+      'https://[64:ff9b::a9fe:a9fe]/latest',
+    ]) {
+      await expect(checkWebhookUrl(url, false), url).rejects.toThrow(/private, loopback or link-local/)
+      const refused = await postWebhook({ url, headers: {}, body: '{}', timeoutMs: 2_000, localChain: false })
+      expect(refused, url).toMatchObject({ ok: false, error: expect.stringMatching(/private, loopback or link-local/) })
+    }
   })
 
   it('refuses a private or loopback webhook in code at start-up, outside the local chain', () => {
