@@ -458,6 +458,12 @@ describe('reload', () => {
       // A bad route is refused whole: the running table stays.
       expect(() => local.reload(configFor({ routes: { 'GET /api/data': 'lots' } }))).toThrow()
       expect(await price('/api/data')).toBe('10000')
+      // So is a bad free path, with the routes it came with: /api/data stays priced.
+      expect(() => configFor({ routes: { 'GET /free': 0.02 }, free: ['health'] })).toThrow(/free\[0\]/)
+      const badFree = { ...configFor({ routes: { 'GET /free': 0.02 } }), free: ['health'] }
+      expect(() => local.reload(badFree)).toThrow()
+      expect(await price('/api/data')).toBe('10000')
+      expect(await price('/free')).toBe(200)
     } finally {
       await close(localServer)
       await local.close()

@@ -71,7 +71,7 @@ export function createProxy(options: ProxyOptions): PayingProxy {
   }
 
   let config = first
-  let guards: RouteGuards = compileGuards(config, paywall)
+  let guards: RouteGuards = compileGuards(config, paywall.config.routes)
   const keyHeader = () => (paywall.config.keys ? (paywall.config.keys.header ?? 'x-api-key') : undefined)
 
   const send = (req: IncomingMessage, res: ServerResponse, route: ResolvedRoute | undefined) => {
@@ -134,11 +134,14 @@ export function createProxy(options: ProxyOptions): PayingProxy {
         (key) => JSON.stringify(fixedSettings(config)[key]) !== JSON.stringify(fixedSettings(next)[key]),
       )
       const routes = next.paywall.routes ?? {}
-      // Every route first, then the swap: a bad route leaves the running table as it was.
+      // Everything built first (the routes, the free paths, the upstreams), then the swap: a
+      // bad file leaves the running config as it was, all of it.
       const resolved = Object.entries(routes).map(([source, route]) => paywall.config.resolveRoute(source, route))
+      const nextConfig = { ...next, paywall: { ...config.paywall, routes } as ProxyConfig['paywall'] }
+      const nextGuards = compileGuards(nextConfig, resolved)
       paywall.config.routes.splice(0, paywall.config.routes.length, ...resolved)
-      config = { ...next, paywall: { ...config.paywall, routes } as ProxyConfig['paywall'] }
-      guards = compileGuards(config, paywall)
+      config = nextConfig
+      guards = nextGuards
       return { restartNeeded }
     },
     async close() {

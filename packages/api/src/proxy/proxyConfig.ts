@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs'
 import { X402Error } from '@402x/core'
 import { isMap, isScalar, LineCounter, parseDocument } from 'yaml'
 import { plans } from '../keys/plans.js'
+import { compileRoute } from '../paywall/routes.js'
 import type { PaywallOptions, Price, RouteOptions } from '../paywall/types.js'
 import { type ProxyRoute, toRouteOptions } from './proxyRoutes.js'
 
@@ -108,6 +109,13 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
   if (!Array.isArray(free) || free.some((p) => typeof p !== 'string')) {
     throw configError(file, at(['free']), "free must be a list of paths: ['GET /health', '/public/*']")
   }
+  free.forEach((source: string, i) => {
+    try {
+      compileRoute(source)
+    } catch (error) {
+      throw configError(file, at(['free', i]), `free[${i}]: ${(error as Error).message}`)
+    }
+  })
   const routes = data.routes ?? {}
   if (!isRecord(routes)) throw configError(file, at(['routes']), "routes must be a map: 'GET /api/data': 0.01")
   const table: Record<string, RouteOptions | Price> = {}

@@ -1,4 +1,3 @@
-import type { Paywall } from '../paywall/createPaywall.js'
 import { pathOf, readPath } from '../paywall/requestPath.js'
 import type { ResolvedRoute } from '../paywall/resolvePaywall.js'
 import { compileRoute, matchRoute } from '../paywall/routes.js'
@@ -15,9 +14,8 @@ export type RouteGuards = {
   upstreamOf: Map<ResolvedRoute, string>
 }
 
-export function compileGuards(config: ProxyConfig, paywall: Paywall): RouteGuards {
+export function compileGuards(config: ProxyConfig, routes: readonly ResolvedRoute[]): RouteGuards {
   const free = config.free.map((source) => compileRoute(source))
-  const routes = paywall.config.routes
   const upstreamOf = new Map<ResolvedRoute, string>()
   Object.values(config.routeUpstreams).forEach((name, i) => {
     const route = routes[i]
