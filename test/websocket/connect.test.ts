@@ -101,8 +101,10 @@ describe('a WebSocket priced to connect', () => {
   it('takes a credit token in Authorization, a subprotocol or the query, and refuses an unknown one', async () => {
     const options = stack.paywall()
     const paid = createX402WebSocket({ ...options, price: 0.01 })
+    const urls: (string | undefined)[] = []
     const app = await serveWs(paid, options, async (ws, req) => {
       const payment = await paid.verify(req)
+      urls.push(req.url)
       if (payment.verified) ws.send(payment.via)
     })
     try {
@@ -118,7 +120,11 @@ describe('a WebSocket priced to connect', () => {
         expect(got.messages[0]).toBe('credit')
         open.ws.close()
       }
-      opened(await connect(`${app.ws}/feed?x402-token=${token}`)).ws.close()
+      const byQuery = opened(await connect(`${app.ws}/feed?room=1&x402-token=${token}&b=%20`))
+      await until(() => byQuery.got.messages.length === 1)
+      byQuery.ws.close()
+      // The handler (its logs, a proxy after it) never sees the spendable token in the URL.
+      expect(urls.at(-1)).toBe('/feed?room=1&b=%20')
       const balance = await paid.paywall.credits?.balance(token as string)
       expect(balance?.available).toBe('0.02')
 

@@ -7,7 +7,7 @@ import { creditRefusal } from './creditRefusal.js'
 import { CreditSession } from './creditSession.js'
 import { refusal, refusalOf } from './refusal.js'
 import type { WebSocketPayment } from './types.js'
-import { upgradeHead } from './upgradeHead.js'
+import { upgradeHead, withoutCredentials } from './upgradeHead.js'
 
 /** A WebSocket paywall's settings, resolved once (`createX402WebSocket`). */
 export type ResolvedWebSocket = {
@@ -42,6 +42,8 @@ export async function payOnConnect(ws: ResolvedWebSocket, req: IncomingMessage):
   let head: RequestHead
   try {
     head = upgradeHead(req)
+    // Read once (the connect is kept per request): the handler's `req.url` no longer shows them.
+    if (req.url) req.url = withoutCredentials(req.url)
   } catch {
     const refused = await refusal(400, 'invalid_request', 'the Host header or the path of the upgrade is not valid')
     return { payment: refused, topUp: '' }

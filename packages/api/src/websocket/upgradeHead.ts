@@ -31,6 +31,34 @@ export const offeredProtocols = (req: IncomingMessage): string[] =>
     .filter(Boolean)
 
 /**
+ * A request target without the x402 credentials of the query (`x402-payment`, `x402-token`),
+ * its path and other parameters exactly as sent: what the app's handler, its logs and any
+ * proxy see of an upgrade paid that way (a credit token in a URL is spendable by whoever
+ * reads it).
+ *
+ * @example
+ * withoutCredentials('/stream?room=1&x402-token=x402c_abc') // '/stream?room=1'
+ */
+export function withoutCredentials(target: string): string {
+  const query = target.indexOf('?')
+  if (query === -1) return target
+  const names: string[] = [wsCredentials.paymentParam, wsCredentials.tokenParam]
+  const nameOf = (part: string) => {
+    const raw = part.split('=', 1)[0] as string
+    try {
+      return decodeURIComponent(raw.replace(/\+/g, ' '))
+    } catch {
+      return raw
+    }
+  }
+  const kept = target
+    .slice(query + 1)
+    .split('&')
+    .filter((part) => !names.includes(nameOf(part)))
+  return kept.length ? `${target.slice(0, query)}?${kept.join('&')}` : target.slice(0, query)
+}
+
+/**
  * The core's view of an upgrade request: its headers, with a payment or credit token given
  * as a subprotocol or in the query moved to `PAYMENT-SIGNATURE` / `Authorization` (a header
  * sent wins), and the x402 query parameters taken off the URL. Throws a `TypeError` for a
