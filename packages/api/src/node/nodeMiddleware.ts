@@ -1,13 +1,13 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { headers } from '@402x/core'
+import { headers, X402Error } from '@402x/core'
 import { trackingPairs } from '../paywall/callerView.js'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
-import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
+import { errorResponse, faultResponse, handlerFailed, noRoute } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
@@ -59,19 +59,35 @@ export function nodeMiddleware(
     if (route === undefined) return next()
     stripTrackingHeaders(req)
     const full = () => run(paywall, req, res, next, path, route, options)
+    const failed = (error: unknown) => answerFault(paywall, res, next, error)
     // A Host that is not host[:port] takes the full path, which answers 400. A key comes
     // before a credit token, as in the pipeline.
     if (route && keyed?.eligible(route) && isValidHost(req.headers.host)) {
       const key = requestKey(req, keyHeader)
-      if (key) return void serveFromKey(paywall, keyed, route, key, req, res, next, path, full)?.catch(next)
+      if (key) return void serveFromKey(paywall, keyed, route, key, req, res, next, path, full)?.catch(failed)
     }
     const fast = creditFastPathOf(paywall)
     if (route && fast?.eligible(route) && isValidHost(req.headers.host)) {
       const token = creditToken(req)
-      if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(next)
+      if (token) return serveFromCredit(paywall, fast, route, token, req, res, next, path).catch(failed)
     }
-    full().catch(next)
+    full().catch(failed)
   }
+}
+
+/**
+ * A fault of 402x's own (a store down, a ledger file from a newer release) answered as the
+ * pipeline answers one: JSON with its reason, 503 and `Retry-After` when a retry can help,
+ * never the framework's error page (Express's shows the stack). Nothing was served or
+ * charged. Any other error goes to the app's error handler, as before.
+ */
+function answerFault(paywall: Paywall, res: ServerResponse, next: Next, error: unknown): void {
+  if (!(error instanceof X402Error) || res.headersSent) {
+    next(error)
+    return
+  }
+  paywall.events.emit('error', error)
+  sendWebResponse(res, faultResponse(error)).catch(next)
 }
 
 async function run(

@@ -114,9 +114,12 @@ export function createPaywall(options: PaywallOptions): Paywall {
 
   let webhooks: ReturnType<typeof startWebhooks>
   try {
+    // The credit store opened now, not on the first credit request: a SQLite file written by
+    // a newer release stops start-up with its message, as the payments ledger's does.
+    credits?.service.ledger()
     webhooks = startWebhooks(rt)
   } catch (error) {
-    // Refused at start-up (a webhook a store cannot carry): nothing is left open.
+    // Refused at start-up (a file from a newer release, a webhook a store cannot carry): nothing is left open.
     void credits?.service.close()
     void ledger.close()
     void config.keys?.close()
