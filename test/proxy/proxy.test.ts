@@ -393,6 +393,14 @@ describe('keys and plans', () => {
     expect(headers['x-402x-plan']).toBe('pro')
     // The key is 402x's: the upstream gets who, not the secret.
     expect(headers['x-api-key']).toBeUndefined()
+    // So is a key sent as a bearer token, which the paywall takes too.
+    const bearer = await fetch(`${url}/api/keyed`, { headers: { authorization: `Bearer ${key}` } })
+    expect(bearer.status).toBe(200)
+    expect(seen.at(-1)?.headers['x-402x-plan']).toBe('pro')
+    expect(seen.at(-1)?.headers.authorization).toBeUndefined()
+    // Any other Authorization is the upstream's.
+    await fetch(`${url}/free`, { headers: { authorization: 'Bearer upstream-secret' } })
+    expect(seen.at(-1)?.headers.authorization).toBe('Bearer upstream-secret')
     const bad = await fetch(`${url}/api/keyed`, { headers: { 'x-api-key': 'x402_test_nope' } })
     expect(bad.status).toBe(401)
   })

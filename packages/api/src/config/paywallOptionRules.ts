@@ -118,6 +118,7 @@ export const routeRules = {
   max: price,
   // Its value is checked by `resolveMeter`, which names the route.
   overMax: rule.string("'refuse' (the default) or 'cap'"),
+  missingUsage: rule.string("'estimate' (the default) or 'max'"),
 } as const satisfies Record<keyof RouteOptions, OptionRule>
 
 const creditsTopUp = { min: price, max: price, suggested: price } as const satisfies Record<

@@ -11,8 +11,9 @@ const noBody = new Set([101, 204, 205, 304])
  * `res.end(body)`) is buffered and metered whole. A handler that writes before it ends
  * streams: each SSE event (or chunk) goes out as soon as it is written and the reservation
  * covers it; when it no longer does, the stream ends with a final `x402-receipt` event (on
- * other streams, an `X-402x-Receipt` trailer) and later writes are dropped. A caller that
- * leaves is charged for what was sent.
+ * other streams, an `X-402x-Receipt` trailer) and later writes are dropped. `write()` returns
+ * false while the caller's socket is full, and `'drain'` follows, as on any response. A caller
+ * that leaves is charged for what was sent.
  */
 export function serveMetered(res: ServerResponse, decision: Proceed, next: () => void, head: boolean): Promise<void> {
   const original = { write: res.write, end: res.end, writeHead: res.writeHead, flushHeaders: res.flushHeaders }
@@ -103,11 +104,13 @@ export function serveMetered(res: ServerResponse, decision: Proceed, next: () =>
       if (data) chunks.push(data)
       return true
     }
-    if (!data) return true
+    if (!data) return !res.writableNeedDrain
     const out = (meter as StreamMeter).write(data)
     send(out.send)
     if (out.stop) void endStream()
-    return true
+    // The caller's socket's backpressure, as a plain `write()` gives it: a writer that waits
+    // for `'drain'` (the proxy reading its upstream) is held to what the caller reads.
+    return !res.writableNeedDrain
   }) as ServerResponse['write']
   res.end = ((chunk?: unknown, ...rest: unknown[]) => {
     callBack(rest)

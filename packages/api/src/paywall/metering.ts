@@ -25,6 +25,8 @@ export type Meter = {
   countChunk(text: string): number
   /** `meterWhole`: the answer is counted whole (`count`), never event by event. */
   whole: boolean
+  /** What a token stream that stated no `usage` is charged: its estimate, or `max`. */
+  missingUsage: 'estimate' | 'max'
 }
 
 /** The maximum a route gets when it does not declare one, in its own units. */
@@ -45,6 +47,12 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
   ].filter(Boolean)
   if (route.overMax !== undefined && route.overMax !== 'refuse' && route.overMax !== 'cap') {
     throw fail(`overMax is ${JSON.stringify(route.overMax)}: give 'refuse' (the default) or 'cap'`)
+  }
+  if (route.missingUsage !== undefined) {
+    if (route.missingUsage !== 'estimate' && route.missingUsage !== 'max') {
+      throw fail(`missingUsage is ${JSON.stringify(route.missingUsage)}: give 'estimate' (the default) or 'max'`)
+    }
+    if (route.pricePerToken === undefined) throw fail('missingUsage is for pricePerToken')
   }
   if (kinds.length === 0) {
     if (route.overMax !== undefined) throw fail('overMax is for metered prices (pricePerToken, pricePerSecond …)')
@@ -124,7 +132,19 @@ export function resolveMeter(route: RouteOptions, name: string, decimals: number
     throw fail('meterWhole is true or false')
   }
   const whole = route.meterWhole === true
-  return { kind, unitPrice, max, overMax: route.overMax ?? 'refuse', route: name, count, countEvent, countChunk, whole }
+  const missingUsage = route.missingUsage ?? 'estimate'
+  return {
+    kind,
+    unitPrice,
+    max,
+    overMax: route.overMax ?? 'refuse',
+    route: name,
+    count,
+    countEvent,
+    countChunk,
+    whole,
+    missingUsage,
+  }
 }
 
 /** The charge for `units` at `unitPrice` dollars, in atomic units, rounded half-up. */

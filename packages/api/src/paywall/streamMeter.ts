@@ -39,6 +39,8 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
   let failed: unknown
   /** The answer went above the route's max: the stream was cut there. */
   let overMax = false
+  /** An event stated the stream's count (a `usage`): the charge is no estimate. */
+  let stated = false
 
   const elapsedSeconds = () => (performance.now() - input.startedAt) / 1000
   const chargeNow = (extra = 0): bigint => {
@@ -62,7 +64,9 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
       event = JSON.parse(data)
     } catch {}
     const n = meter.countEvent(event, meter.kind === 'units' ? raw : data)
-    return typeof n === 'number' ? checked(n) : checked(n.total) - units
+    if (typeof n === 'number') return checked(n)
+    stated = true
+    return checked(n.total) - units
   }
   /**
    * Whether `n` more units fit in the reservation; if not, the stream is cut: the piece is
@@ -112,7 +116,8 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
   }
 
   const settle = (reason?: string) => {
-    settled ??= input.settle(timed && overMax ? reserved : minCharge(chargeNow(), reserved), reason)
+    const all = (timed && overMax) || reason === 'usage_missing'
+    settled ??= input.settle(all ? reserved : minCharge(chargeNow(), reserved), reason)
     return settled
   }
 
@@ -147,7 +152,10 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
         pending = ''
       }
       if (timed && !stopped && chargeNow() >= reserved) overMax = true
-      const reason = failed ? 'meter_failed' : overMax ? 'metered_over_max' : undefined
+      // An estimate misses what the text does not show (reasoning tokens): with
+      // `missingUsage: 'max'` a stream that never stated its usage is charged the max.
+      const unstated = meter.kind === 'tokens' && meter.missingUsage === 'max' && !stated
+      const reason = failed ? 'meter_failed' : overMax ? 'metered_over_max' : unstated ? 'usage_missing' : undefined
       const receipt = await settle(reason)
       let final = ''
       if (sse) {
@@ -173,6 +181,9 @@ export function createStreamMeter(input: StreamMeterInput): StreamMeter {
 
 /** What the caller's final event (and the seller's warning) says about a stream's early end. */
 function endMessage(reason: string, meter: Meter, failed: unknown): string {
+  if (reason === 'usage_missing') {
+    return `the stream ended without a usage count (OpenAI's sent with stream_options.include_usage); it is charged the route's max of $${meter.max}`
+  }
   if (reason === 'meter_failed') {
     return `the route's meter could not count an event (${(failed as Error)?.message ?? failed}); the stream ends here, charged for what was sent`
   }

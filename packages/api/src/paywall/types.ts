@@ -177,6 +177,16 @@ export type RouteOptions = {
    * @default 'refuse'
    */
   overMax?: 'refuse' | 'cap'
+  /**
+   * A `pricePerToken` stream that ends without stating its usage (OpenAI's final `usage`
+   * chunk, sent only when the request asks `stream_options.include_usage`; Anthropic's
+   * `output_tokens`): `'estimate'` charges the tokens estimated from its text, `'max'`
+   * charges the route's `max` and ends the stream with a `usage_missing` event. An
+   * estimate misses hidden reasoning tokens. A caller that leaves early is charged for
+   * what was sent either way. `402x proxy` defaults to `'max'`.
+   * @default 'estimate'
+   */
+  missingUsage?: 'estimate' | 'max'
 }
 
 /** A parsed response body, as the metering functions see it. */

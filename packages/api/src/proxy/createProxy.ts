@@ -82,11 +82,14 @@ export function createProxy(options: ProxyOptions): PayingProxy {
       hop: { ip: req.socket.remoteAddress, proto: schemeOf(req), keyHeader: keyHeader() },
       timeoutMs: config.timeoutMs,
       maxRequestBytes: config.maxRequestBytes,
-      maxResponseBytes: priced && !route.meter ? config.maxResponseBytes : undefined,
+      // Paid answers, metered streams too: a caller that reads slowly holds the upstream back
+      // (backpressure), and none makes the proxy read more than this.
+      maxResponseBytes: priced ? config.maxResponseBytes : undefined,
       // A metered answer that is not a stream is metered whole (its JSON `usage`); a
       // `meterWhole` route's answer is held whole by the paywall itself.
       whole: Boolean(route?.meter),
       metered: Boolean(route?.meter),
+      includeUsage: priced && route.meter?.kind === 'tokens' && !route.meter.whole,
     })
   }
 

@@ -4,6 +4,7 @@ import type { Agent, Dispatcher } from 'undici'
 import { drained } from '../node/drained.js'
 import { errorResponse } from '../paywall/responses.js'
 import { callerResponseHeaders, type Hop, upstreamRequestHeaders } from './forwardHeaders.js'
+import { includeUsage } from './includeUsage.js'
 
 /** One upstream: its origin and the keep-alive pool to it. */
 export type Upstream = { origin: string; host: string; agent: Agent }
@@ -22,6 +23,11 @@ export type ForwardOptions = {
    * one would count short (a caller's `Accept-Encoding: gzip` would cut a per-KB price).
    */
   metered: boolean
+  /**
+   * A `pricePerToken` route: a JSON body with `"stream": true` is sent on asking for the
+   * stream's usage (`stream_options.include_usage`), read whole (within `maxRequestBytes`).
+   */
+  includeUsage: boolean
 }
 
 /** Sent to the caller when the upstream could not answer: nothing is charged for a ≥ 400. */
@@ -64,14 +70,22 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
   if (options.metered) sent['accept-encoding'] = 'identity'
   let answer: Dispatcher.ResponseData
   try {
+    let body: Readable | Buffer | undefined
+    if (hasBody && method !== 'GET' && method !== 'HEAD') {
+      if (options.includeUsage) {
+        const chunks: Buffer[] = []
+        for await (const chunk of limited(req, options.maxRequestBytes)) chunks.push(chunk)
+        const whole = Buffer.concat(chunks)
+        body = includeUsage(whole) ?? whole
+        sent['content-length'] = String(body.length)
+      } else body = Readable.from(limited(req, options.maxRequestBytes))
+    }
     answer = await upstream.agent.request({
       origin: upstream.origin,
       path: upstreamPath(req.url ?? '/'),
       method: method as Dispatcher.HttpMethod,
       headers: sent as Record<string, string>,
-      ...(hasBody && method !== 'GET' && method !== 'HEAD'
-        ? { body: Readable.from(limited(req, options.maxRequestBytes)) }
-        : {}),
+      ...(body ? { body } : {}),
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     })
@@ -143,7 +157,8 @@ export async function forward(req: IncomingMessage, res: ServerResponse, upstrea
     }
     let size = 0
     for await (const chunk of body) {
-      if (res.destroyed) return
+      // The caller left, or a metered stream ended (its reservation used up): read no more.
+      if (res.destroyed || res.writableEnded) return void body.destroy()
       size += (chunk as Buffer).length
       if (options.maxResponseBytes !== undefined && size > options.maxResponseBytes) throw new TooLarge()
       if (!res.write(chunk)) await drained(res)

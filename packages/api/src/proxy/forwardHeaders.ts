@@ -86,8 +86,10 @@ export function upstreamRequestHeaders(
     // The proxy's own headers (set below) and 402x's, in a spelling a server reads as them.
     if (name.includes('_') && owned.has(dashed(name))) continue
     if (paymentHeaders.includes(name) || name === hop.keyHeader) continue
-    // A credit token is 402x's; any other Authorization is the upstream's.
-    if (name === 'authorization' && /^Bearer[ \t]+x402c_/i.test(String(value))) continue
+    // A credit token (`x402c_`) and an API key as a bearer token (`x402_live_`,
+    // `x402_test_`, which the paywall takes too) are 402x's; any other Authorization is
+    // the upstream's.
+    if (name === 'authorization' && /^Bearer[ \t]+x402(?:c_|_live_|_test_)/i.test(String(value))) continue
     out[name] = value
   }
   const host = headers.host ?? ''

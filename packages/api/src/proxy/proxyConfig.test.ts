@@ -19,9 +19,10 @@ routes:
   'POST /v1/chat/completions': { pricePerToken: 0.00002, max: 0.05 }
 `)
     expect(config.upstream).toBe('http://127.0.0.1:8000')
+    // Dollars as their decimal text; a per-token stream without usage is charged the max.
     expect(config.paywall.routes).toEqual({
-      'GET /api/data': 0.01,
-      'POST /v1/chat/completions': { pricePerToken: 0.00002, max: 0.05 },
+      'GET /api/data': '0.01',
+      'POST /v1/chat/completions': { pricePerToken: '0.00002', max: '0.05', missingUsage: 'max' },
     })
     // A proxy tells its upstream who called.
     expect(config.paywall.trackingHeaders).toBe(true)
@@ -35,11 +36,25 @@ routes:
   'GET /files/*': { pricePerKb: 0.0001, max: 0.1, upstream: files }
 `)
     const routes = config.paywall.routes as Record<string, Record<string, unknown>>
-    expect(routes['GET /video']).toMatchObject({ pricePerSecond: 0.001, trackTime: true })
-    const perKb = routes['GET /files/*'] as { price: number; meterResponse: (r: { data: string }) => number }
-    expect(perKb.price).toBe(0.0001)
+    expect(routes['GET /video']).toMatchObject({ pricePerSecond: '0.001', trackTime: true })
+    const perKb = routes['GET /files/*'] as { price: string; meterResponse: (r: { data: string }) => number }
+    expect(perKb.price).toBe('0.0001')
     expect(perKb.meterResponse({ data: 'x'.repeat(2500) })).toBe(2.5)
     expect(config.routeUpstreams).toEqual({ 'GET /video': undefined, 'GET /files/*': 'files' })
+  })
+
+  it('reads a YAML number as the decimal it was written as, never in exponent notation', () => {
+    // YAML gives 0.0000006 as a number, which JavaScript writes 6e-7: no amount of dollars.
+    const config = parse(`upstream: http://127.0.0.1:8000
+routes:
+  'GET /tiny': 0.0000001
+  'POST /v1/chat': { pricePerToken: 0.0000006, max: 1.5e-3 }
+  'GET /files': { pricePerKb: 1e-9, max: 0.01 }
+`)
+    const routes = config.paywall.routes as Record<string, Record<string, unknown> | string>
+    expect(routes['GET /tiny']).toBe('0.0000001')
+    expect(routes['POST /v1/chat']).toMatchObject({ pricePerToken: '0.0000006', max: '0.0015' })
+    expect((routes['GET /files'] as Record<string, unknown>).price).toBe('0.000000001')
   })
 
   it('names the line of each mistake', () => {

@@ -1,4 +1,5 @@
 import type { Price, RouteOptions } from '../paywall/types.js'
+import { plainDecimal } from './plainDecimal.js'
 
 /** One route of `402x.yaml`, as the paywall takes it, and the upstream it goes to. */
 export type ProxyRoute = {
@@ -23,7 +24,17 @@ const routeKeys = [
   'free',
   'upstream',
   'usageHeader',
+  'missingUsage',
 ]
+
+/** The fields that hold dollars: a YAML number there is read as the decimal it was written as. */
+const moneyKeys = ['price', 'pricePerToken', 'pricePerSecond', 'pricePerKb', 'max']
+
+/**
+ * YAML reads `0.0000006` as a number, which JavaScript writes `6e-7`: not an amount of
+ * dollars to the paywall. Its exact decimal text is.
+ */
+const money = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? plainDecimal(value) : value)
 
 /** A route's mistake, naming the field it is on (its line is found from it). */
 class RouteError extends Error {
@@ -42,7 +53,7 @@ class RouteError extends Error {
  */
 export function toRouteOptions(value: unknown): ProxyRoute {
   if (typeof value === 'number' || typeof value === 'string') {
-    return { options: value, upstream: undefined }
+    return { options: money(value) as Price, upstream: undefined }
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new RouteError('give a price (0.01) or a map ({ price: 0.01 }, { pricePerToken: 0.00002, max: 0.05 })')
@@ -51,6 +62,7 @@ export function toRouteOptions(value: unknown): ProxyRoute {
   for (const key of Object.keys(route)) {
     if (!routeKeys.includes(key))
       throw new RouteError(`"${key}" is not a route setting: use ${routeKeys.join(', ')}`, key)
+    if (moneyKeys.includes(key)) route[key] = money(route[key])
   }
   const upstream = route.upstream
   delete route.upstream
@@ -81,6 +93,9 @@ export function toRouteOptions(value: unknown): ProxyRoute {
     route.meterResponse = headerCount(usageHeader.toLowerCase())
     route.meterWhole = true
   }
+  // A stream whose upstream stated no usage (the caller can ask for none) is charged the
+  // max, not an estimate from its text, which misses hidden reasoning tokens.
+  if (route.pricePerToken !== undefined) route.missingUsage ??= 'max'
   if (route.pricePerSecond !== undefined) route.trackTime = true
   if (route.pricePerKb !== undefined) {
     // Per KB of the answer: 1000 bytes a unit, summed over a stream's chunks.
