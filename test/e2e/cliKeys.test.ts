@@ -104,7 +104,7 @@ describe('402x keys against 402x dev', () => {
     expect(usage.lines).toEqual([{ route: 'GET /api/keyed/quote', calls: 1, units: 1, amount: '0' }])
 
     const revoked = json(await cli('keys', 'revoke', id, '--url', url, '--json'))
-    expect(revoked).toMatchObject({ revoked: true, info: { id, state: 'revoked' } })
+    expect(revoked).toMatchObject({ revoked: true, info: { id, state: 'revoked' }, minted: [], creditTokens: 0 })
     const refused = await fetch(`${url}/api/keyed/quote`, { headers: { 'x-api-key': created.key } })
     expect(refused.status).toBe(401)
     const again = await cli('keys', 'revoke', id, '--url', url, '--json')

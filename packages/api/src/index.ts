@@ -65,7 +65,7 @@ export { createPaywall } from './paywall/createPaywall.js'
 export type { Locks } from './paywall/locks.js'
 export { createMemoryLocks } from './paywall/locks.js'
 export type { PaywallCredits } from './paywall/operatorCredits.js'
-export type { KeyInfo, PaywallKeys } from './paywall/operatorKeys.js'
+export type { KeyInfo, KeyRevocation, PaywallKeys } from './paywall/operatorKeys.js'
 export { PaymentRequiredError } from './paywall/paymentRequiredError.js'
 export type {
   AnyRequest,

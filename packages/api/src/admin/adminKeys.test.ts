@@ -54,7 +54,7 @@ describe('admin API: keys', () => {
 
     const revoked = await admin('POST', `/keys/${id}/revoke`)
     expect(revoked.status).toBe(200)
-    expect(revoked.json).toMatchObject({ revoked: true, info: { state: 'revoked' } })
+    expect(revoked.json).toMatchObject({ revoked: true, info: { state: 'revoked' }, minted: [], creditTokens: 0 })
     const refused = await useKey(key)
     expect(refused.type).toBe('respond')
     if (refused.type === 'respond') {

@@ -62,6 +62,19 @@ const schemas = {
  */
 export function adminOpenApi(origin: string): Record<string, unknown> {
   const keyInfo = object({ info: ref('KeyInfo') }, ['info'])
+  const revoked = object(
+    {
+      revoked: { const: true },
+      info: ref('KeyInfo'),
+      minted: {
+        type: 'array',
+        items: { type: 'string' },
+        description: 'the keys minted from it (portal sessions signed in with it), revoked with it',
+      },
+      creditTokens: { type: 'integer', description: 'the credit tokens of their accounts revoked with it' },
+    },
+    ['revoked', 'info', 'minted', 'creditTokens'],
+  )
   const balance = object({ keyId: { type: 'string' }, balance: ref('Balance') }, ['keyId', 'balance'])
   const body = (schema: Schema) => ({ requestBody: { required: true, content: json(schema) } })
   return {
@@ -106,11 +119,17 @@ export function adminOpenApi(origin: string): Record<string, unknown> {
       [`${adminPath}/keys/{id}`]: {
         parameters: [idParam],
         get: op('getKey', 'A key', { ...ok('The key', keyInfo), ...errors('404') }),
-        delete: op('deleteKey', 'Revoke a key', { ...ok('Revoked', keyInfo), ...errors('404', '409') }),
+        delete: op('deleteKey', 'Revoke a key and what it minted', {
+          ...ok('Revoked', revoked),
+          ...errors('404', '409'),
+        }),
       },
       [`${adminPath}/keys/{id}/revoke`]: {
         parameters: [idParam],
-        post: op('revokeKey', 'Revoke a key', { ...ok('Revoked', keyInfo), ...errors('404', '409') }),
+        post: op('revokeKey', 'Revoke a key and what it minted', {
+          ...ok('Revoked', revoked),
+          ...errors('404', '409'),
+        }),
       },
       [`${adminPath}/keys/{id}/usage`]: {
         parameters: [idParam],

@@ -81,13 +81,23 @@ export const createKey: KeyedHandler = async (request) => {
 /** `GET /keys/:id`. */
 export const getKey: KeyedHandler = async (request) => adminJson(200, { info: await keyOf(request) })
 
-/** `POST /keys/:id/revoke`, `DELETE /keys/:id`. */
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
+const withIt = (minted: string[], tokens: number) =>
+  `${plural(minted.length, 'key')} it minted, ${plural(tokens, 'credit token')}`
+
+/**
+ * `POST /keys/:id/revoke`, `DELETE /keys/:id`: with the key, the keys it minted (`minted`, their
+ * ids) and its credit tokens (`creditTokens`, how many). A key revoked already answers 409, once
+ * what it minted is revoked too (said in its message).
+ */
 export const revokeKey: KeyedHandler = async (request) => {
   const info = await keyOf(request)
-  if (!(await request.keys.revoke(info.id))) {
-    throw new AdminInputError(`the key ${info.id} is already revoked`, { status: 409, code: 'key_revoked' })
+  const { revoked, minted, creditTokens } = await request.keys.revokeWithMinted(info.id)
+  if (!revoked) {
+    const caught = minted.length + creditTokens > 0 ? `; revoked now with it: ${withIt(minted, creditTokens)}` : ''
+    throw new AdminInputError(`the key ${info.id} is already revoked${caught}`, { status: 409, code: 'key_revoked' })
   }
-  return adminJson(200, { revoked: true, info: await keyOf(request) })
+  return adminJson(200, { revoked: true, info: await keyOf(request), minted, creditTokens })
 }
 
 /** `GET /keys/:id/usage?from=&to=`: the statement, amounts in dollars. */

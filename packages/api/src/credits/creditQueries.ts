@@ -65,6 +65,7 @@ export function creditQueries(db: ReturnType<typeof openSqlite>) {
     insertToken: db.prepare('INSERT INTO credit_tokens (hash, account, created_at) VALUES (@hash, @account, @now)'),
     token: db.prepare('SELECT account FROM credit_tokens WHERE hash = ?'),
     deleteToken: db.prepare('DELETE FROM credit_tokens WHERE hash = @hash'),
+    deleteTokensOf: db.prepare('DELETE FROM credit_tokens WHERE account = ?'),
     dataVersion: db.prepare('PRAGMA data_version') as unknown as { get(): { data_version: number } | undefined },
   }
 }

@@ -148,6 +148,25 @@ describe('revoking', () => {
     expect(b.holdNow(token, 1n)).toBeUndefined()
     expect(await a.revoke(token)).toBe(false)
   })
+
+  it('revokes every token of an account, cached or not, here and in another process on the file', async () => {
+    const a = service()
+    const b = service()
+    const { account, token } = await a.open()
+    const second = await a.issue(account)
+    await a.grant(account, 10n, 'g')
+    for (const s of [a, b]) expect(await s.accountFor(token)).toBe(account)
+    const held = a.holdNow(token, 1n) as Hold
+    expect(held).toMatchObject({ account })
+    a.drop(held)
+    expect(await a.revokeTokensOf(account)).toBe(2)
+    expect(a.holdNow(token, 1n)).toBeUndefined()
+    expect(await a.accountFor(second)).toBeUndefined()
+    await sleep(2)
+    expect(await b.accountFor(token)).toBeUndefined()
+    expect(b.holdNow(token, 1n)).toBeUndefined()
+    expect(await a.available(account)).toBe(10n)
+  })
 })
 
 describe('the shared service', () => {

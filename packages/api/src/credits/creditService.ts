@@ -65,6 +65,11 @@ export type CreditService = {
   refund(account: string, amount: bigint, ref: string, reason: string): Promise<bigint>
   /** Revokes a token, here and (within a millisecond) in every process on the file. */
   revoke(token: string): Promise<boolean>
+  /**
+   * Revokes every token of an account, here and (within a millisecond) in every process on
+   * the file; how many there were. The credit stays with the account.
+   */
+  revokeTokensOf(account: string): Promise<number>
   /** A new token for an account (the payer proved it paid into it). */
   issue(account: string): Promise<string>
   /** The account a payment's credit went to, by the payment id. */
@@ -327,6 +332,10 @@ export function createCreditService(options: CreditServiceOptions): CreditServic
     async revoke(token) {
       tokens.delete(token)
       return ledger().revokeToken(token)
+    },
+    async revokeTokensOf(account) {
+      for (const [token, linked] of tokens) if (linked === account) tokens.delete(token)
+      return ledger().revokeTokensOf(account)
     },
     async issue(account) {
       const { token, hash } = issueToken()

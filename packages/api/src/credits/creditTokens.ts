@@ -12,7 +12,7 @@ export function creditTokens(
   q: ReturnType<typeof creditQueries>,
   guard: <T>(fn: () => T) => Promise<T>,
   clock: () => number,
-): Pick<CreditLedger, 'linkToken' | 'revokeToken' | 'accountForToken'> {
+): Pick<CreditLedger, 'linkToken' | 'revokeToken' | 'revokeTokensOf' | 'accountForToken'> {
   return {
     linkToken: (hash, account) =>
       guard(() => {
@@ -32,6 +32,11 @@ export function creditTokens(
       guard(() => {
         if (typeof token !== 'string' || !token.startsWith(tokenPrefix)) return false
         return Number(q.deleteToken.run({ hash: hashToken(token) }).changes) === 1
+      }),
+    revokeTokensOf: (account) =>
+      guard(() => {
+        checkText(account, 'account')
+        return Number(q.deleteTokensOf.run(account).changes)
       }),
     accountForToken: (token) =>
       guard(() => {

@@ -17,7 +17,14 @@ export function postgresCreditLookups(
   clock: () => number,
 ): Pick<
   CreditStore,
-  'balance' | 'topUpAccount' | 'grantOf' | 'entries' | 'linkToken' | 'revokeToken' | 'accountForToken'
+  | 'balance'
+  | 'topUpAccount'
+  | 'grantOf'
+  | 'entries'
+  | 'linkToken'
+  | 'revokeToken'
+  | 'revokeTokensOf'
+  | 'accountForToken'
 > {
   return {
     balance: async (account) => {
@@ -79,6 +86,17 @@ export function postgresCreditLookups(
           w.tokens = true
         }
         return deleted.length === 1
+      })
+    },
+    revokeTokensOf: async (account) => {
+      checkText(account, 'account')
+      return write(async (w) => {
+        const deleted = await w.tx`delete from x402_credit_tokens where account = ${account} returning hash`
+        if (deleted.length > 0) {
+          w.changed = true
+          w.tokens = true
+        }
+        return deleted.length
       })
     },
     accountForToken: async (token) => {

@@ -1,6 +1,7 @@
 import { X402Error } from '@402x/core'
 import { memoryStoreEvents } from '../webhooks/memoryStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
+import { mintedFrom, revokedOrder, revokeEventsOf } from './mintedKeys.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
 
@@ -55,12 +56,22 @@ export function createMemoryKeyStore(options: { now?: () => number } = {}): KeyS
       ),
     revoke: (id, events) =>
       run(() => {
-        const record = byId.get(id)
-        if (!record || record.revokedAt !== undefined) return false
-        record.revokedAt = clock()
-        relay.write(events)
+        // The key and every key minted from it, each once (an owner loop ends here too).
+        const tree = new Set(byId.has(id) ? [id] : [])
+        for (const parent of tree)
+          for (const record of byId.values()) if (mintedFrom(record, parent)) tree.add(record.id)
+        const at = clock()
+        const revoked: ApiKeyRecord[] = []
+        for (const key of tree) {
+          const record = byId.get(key) as ApiKeyRecord
+          if (record.revokedAt !== undefined) continue
+          record.revokedAt = at
+          revoked.push(copy(record))
+        }
+        if (revoked.length === 0) return false
+        relay.write(revokeEventsOf(events, id, revoked.sort(revokedOrder(id))))
         version++
-        return true
+        return revoked[0]?.id === id
       }),
     putPlan: (plan) =>
       run(() => {

@@ -5,6 +5,7 @@ import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import { outboxIdOf } from '../webhooks/outboxId.js'
 import { ensureEventSchemas, postgresStoreEvents, writeStoreEvents } from '../webhooks/postgresStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
+import { revokedOrder, revokeEventsOf } from './mintedKeys.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import { keySchema } from './postgresKeySchema.js'
 import type { ApiKeyRecord, KeyStore, PlanDefinition } from './types.js'
@@ -148,16 +149,25 @@ export function createPostgresKeyStore(options: PostgresKeyStoreOptions): KeySto
     revoke: (id, events) =>
       run(async () => {
         const revoked = await sql.begin(async (tx) => {
-          const rows = await tx`
-            with revoked as (
-              update x402_api_keys set revoked_at = ${clock()} where id = ${id} and revoked_at is null returning 1
+          // The key and the keys minted from it (`mintedFrom`: owned by `key:<id>`, or
+          // `metadata.mintedBy` it), recursively: `union`, not `union all`, so that a loop
+          // ends. One notification per transaction (PostgreSQL folds identical ones).
+          const rows = await tx<Row[]>`
+            with recursive tree (id) as (
+              select id from x402_api_keys where id = ${id}
+              union select k.id from x402_api_keys k join tree
+                on k.owner = 'key:' || tree.id or k.metadata ->> 'mintedBy' = tree.id
+            ), revoked as (
+              update x402_api_keys set revoked_at = ${clock()}
+              where id in (select id from tree) and revoked_at is null returning *
             )
-            select pg_notify(${channel}, current_schema()) from revoked`
-          if (rows.length > 0) await writeStoreEvents(tx, events, self)
-          return rows.length > 0
+            select revoked.*, pg_notify(${channel}, current_schema()) from revoked`
+          const records = rows.map(toRecord).sort(revokedOrder(id))
+          await writeStoreEvents(tx, revokeEventsOf(events, id, records), self)
+          return records
         })
-        if (revoked) wrote()
-        return revoked
+        if (revoked.length > 0) wrote()
+        return revoked[0]?.id === id
       }),
     putPlan: (plan) =>
       run(async () => {

@@ -1,6 +1,7 @@
 import { outboxIdOf } from '../webhooks/outboxId.js'
 import { sqliteStoreEvents } from '../webhooks/sqliteStoreEvents.js'
 import { checkPlan } from './checkPlan.js'
+import { revokedOrder, revokeEventsOf } from './mintedKeys.js'
 import { newKeyRecord } from './newKeyRecord.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import { sqliteKeyComponent } from './sqliteKeySchema.js'
@@ -62,7 +63,15 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)`),
     byHash: db.prepare('SELECT * FROM api_keys WHERE hash = ?'),
     byId: db.prepare('SELECT * FROM api_keys WHERE id = ?'),
-    revoke: db.prepare('UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+    // The key and the keys minted from it (`mintedFrom`: owned by `key:<id>`, or
+    // `metadata.mintedBy` it), recursively: UNION, not UNION ALL, so that a loop ends.
+    revoke: db.prepare(`WITH RECURSIVE tree (id) AS (
+        SELECT id FROM api_keys WHERE id = @id
+        UNION SELECT k.id FROM api_keys k JOIN tree
+          ON k.owner = 'key:' || tree.id OR json_extract(k.metadata, '$.mintedBy') = tree.id
+      )
+      UPDATE api_keys SET revoked_at = @at WHERE id IN (SELECT id FROM tree) AND revoked_at IS NULL
+      RETURNING *`),
     putPlan: db.prepare(`INSERT INTO api_plans (name, definition, updated_at) VALUES (?, ?, ?)
       ON CONFLICT (name) DO UPDATE SET definition = excluded.definition, updated_at = excluded.updated_at`),
     plans: db.prepare('SELECT definition FROM api_plans ORDER BY name'),
@@ -111,12 +120,12 @@ export function createSqliteKeyStore(options: SqliteStoreOptions): KeyStore {
     revoke: (id, events) =>
       guard(() => {
         const revoked = atomically(() => {
-          const changed = Number(q.revoke.run(clock(), id).changes) === 1
-          if (changed) relay.write(events)
-          return changed
+          const rows = (q.revoke.all({ id, at: clock() }) as Row[]).map(toRecord).sort(revokedOrder(id))
+          relay.write(revokeEventsOf(events, id, rows))
+          return rows
         })
-        if (revoked) wrote()
-        return revoked
+        if (revoked.length > 0) wrote()
+        return revoked[0]?.id === id
       }),
     putPlan: (plan) =>
       guard(() => {

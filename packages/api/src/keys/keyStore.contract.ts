@@ -1,5 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { freshBackends, type OpenBackend } from '../stores/contract.fixture.js'
+import type { StoreEvent } from '../webhooks/types.js'
 import { createKeyLookup } from './createKeyLookup.js'
 import { hashApiKey, looksLikeApiKey } from './generateApiKey.js'
 import { plans } from './plans.js'
@@ -15,6 +16,16 @@ export type KeyStoreContractOptions = {
    */
   otherHandleSees?: 'at once' | 'when notified'
 }
+
+/** The outbox the contract's events are written for: none of the stores' own. */
+const contractOutbox = 'keystore-contract'
+const revokedEvent = (id: string): StoreEvent => ({
+  id: `evt_revoked_${id}`,
+  type: 'key.revoked',
+  timestamp: 1_700_000_000_000,
+  data: { keyId: id },
+  outbox: contractOutbox,
+})
 
 /** The `KeyStore` contract (`keys/types.ts`), run against one implementation. */
 export function keyStoreContract(name: string, open: OpenBackend<KeyStore>, options: KeyStoreContractOptions = {}) {
@@ -53,6 +64,75 @@ export function keyStoreContract(name: string, open: OpenBackend<KeyStore>, opti
       expect((await s.a.list({ includeRevoked: true })).map((r) => r.name)).toEqual(['kept', 'gone'])
       expect((await s.b.list({ plan: 'pro', includeRevoked: true })).map((r) => r.name)).toEqual(['gone'])
       expect((await s.b.list())[0]?.metadata).toEqual({ team: 'x' })
+    })
+
+    it('revokes the keys a key minted (owned by key:<id> or mintedBy it, recursively) with it, and no others', async () => {
+      const s = await fresh()
+      const parent = await s.a.create({ name: 'leaked', plan: 'free', mode: 'live' })
+      const child = await s.a.create({ name: 'minted', plan: 'free', mode: 'live', owner: `key:${parent.record.id}` })
+      const grandchild = await s.b.create({
+        name: 'minted2',
+        plan: 'free',
+        mode: 'live',
+        owner: `key:${child.record.id}`,
+      })
+      // A key with an owner gives its minted keys that owner, and names itself in their metadata.
+      const owned = await s.a.create({
+        name: 'owned',
+        plan: 'free',
+        mode: 'live',
+        owner: 'ops@acme.test',
+        metadata: { source: 'portal', mintedBy: grandchild.record.id },
+      })
+      const gone = await s.a.create({ name: 'gone', plan: 'free', mode: 'live', owner: `key:${parent.record.id}` })
+      await s.a.revoke(gone.record.id)
+      const before = (await s.a.get(gone.record.id))?.revokedAt
+      const stranger = await s.a.create({ name: 'stranger', plan: 'free', mode: 'live', owner: 'ops@acme.test' })
+      const cousin = await s.a.create({
+        name: 'cousin',
+        plan: 'free',
+        mode: 'live',
+        owner: `key:${stranger.record.id}`,
+      })
+      const revoked: string[] = []
+      expect(
+        await s.b.revoke(parent.record.id, (record) => {
+          revoked.push(record.id)
+          expect(record.revokedAt).toBeTypeOf('number')
+          return [revokedEvent(record.id)]
+        }),
+      ).toBe(true)
+      // The key first, then what it minted; a key already revoked is neither revoked again nor reported.
+      expect(revoked[0]).toBe(parent.record.id)
+      expect(revoked.slice(1).sort()).toEqual([child.record.id, grandchild.record.id, owned.record.id].sort())
+      for (const { record } of [parent, child, grandchild, owned])
+        expect((await s.a.findByHash(record.hash))?.revokedAt).toBeTypeOf('number')
+      expect((await s.a.get(gone.record.id))?.revokedAt).toBe(before)
+      expect((await s.a.list()).map((r) => r.name).sort()).toEqual(['cousin', 'stranger'])
+      expect(cousin.record.revokedAt).toBeUndefined()
+      // A webhook event per key revoked, written with them.
+      const events = (await s.b.webhookEvents?.take(contractOutbox, 100)) ?? []
+      expect(events.map((e) => e.id).sort()).toEqual(revoked.map((id) => `evt_revoked_${id}`).sort())
+    })
+
+    it('revokes the minted keys still active on a second revoke, which answers false', async () => {
+      const s = await fresh()
+      const parent = await s.a.create({ name: 'leaked', plan: 'free', mode: 'live' })
+      await s.a.revoke(parent.record.id)
+      // Minted in a race with the revoke: the next revoke of the parent takes it too.
+      const late = await s.a.create({ name: 'late', plan: 'free', mode: 'live', owner: `key:${parent.record.id}` })
+      const revoked: string[] = []
+      expect(
+        await s.b.revoke(parent.record.id, (record) => {
+          revoked.push(record.id)
+          return []
+        }),
+      ).toBe(false)
+      expect(revoked).toEqual([late.record.id])
+      expect((await s.a.get(late.record.id))?.revokedAt).toBeTypeOf('number')
+      // An array of events is written only with the key itself: nothing more to revoke, nothing written.
+      expect(await s.b.revoke(parent.record.id, [revokedEvent('again')])).toBe(false)
+      expect((await s.b.webhookEvents?.take(contractOutbox, 100)) ?? []).toEqual([])
     })
 
     it('moves version() after a write on either handle', async () => {

@@ -36,6 +36,9 @@ export type NewApiKey = {
   mode: KeyMode
 }
 
+/** The webhook events of a revoke: once for the key, or per key revoked (`KeyStore.revoke`). */
+export type RevokeEvents = readonly StoreEvent[] | ((record: ApiKeyRecord) => readonly StoreEvent[])
+
 /** `live` keys pay on a real network; `test` keys on the local chain (`402x dev`). */
 export type KeyMode = 'live' | 'test'
 
@@ -48,6 +51,8 @@ export type KeyMode = 'live' | 'test'
  *   {@link KeyStore.version} changes once another writer has committed, so that a cache of
  *   keys in front of it forgets what it holds;
  * - ids and hashes are unique;
+ * - `revoke` revokes the keys minted from the key (owned by `key:<id>`, or `metadata.mintedBy`
+ *   it; recursively) in the same transaction;
  * - the webhook events given to `create` (built from the new record) and `revoke` are
  *   written in the same transaction as the key, or not at all (a revoke that changes
  *   nothing writes none); `webhookEvents` hands them to the webhook worker.
@@ -63,8 +68,17 @@ export type KeyStore = {
   findByHash(hash: string): Promise<ApiKeyRecord | undefined>
   get(id: string): Promise<ApiKeyRecord | undefined>
   list(options?: { plan?: string; includeRevoked?: boolean }): Promise<ApiKeyRecord[]>
-  /** `false` when there is no such key or it was already revoked. */
-  revoke(id: string, events?: readonly StoreEvent[]): Promise<boolean>
+  /**
+   * Revokes the key and, in the same transaction, every key it minted: those owned by
+   * `key:<id>` or with `metadata.mintedBy: id` (a portal session signed in with the key
+   * creates them), recursively. The minted
+   * keys still active are revoked even when the key itself already was, so that a second call
+   * finishes what a first one could not. `false` when there is no such key or it was already
+   * revoked. `events` are written in the same transaction: an array once, when the key itself
+   * is revoked by this call; a function (as `create`'s) once per key this call revokes, the
+   * key first, each record with its `revokedAt`.
+   */
+  revoke(id: string, events?: RevokeEvents): Promise<boolean>
   /**
    * The webhook events written with keys made and revoked, for the worker to move into the
    * ledger's outbox. A store without it cannot carry events: webhooks for `key.created` and

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import { formatMoney, parseMoney, X402Error } from '@402x/core'
 import { checkGrant } from '../credits/checkGrant.js'
 import { checkPlan } from '../keys/checkPlan.js'
+import { mintedFrom } from '../keys/mintedKeys.js'
 import type { ResolvedKeys } from '../keys/resolveKeys.js'
 import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement } from '../keys/types.js'
 import type { WebhookService } from '../webhooks/createWebhooks.js'
@@ -30,8 +31,24 @@ export type PaywallKeys = {
   }): Promise<{ key: string; info: KeyInfo }>
   list(options?: { plan?: string; includeRevoked?: boolean }): Promise<KeyInfo[]>
   get(id: string): Promise<KeyInfo | undefined>
-  /** Refused at once in every process on the store; `false` for an unknown or revoked key. */
+  /**
+   * Refused at once in every process on the store; `false` for an unknown or revoked key.
+   * Revokes with it what the key minted: {@link PaywallKeys.revokeWithMinted}.
+   */
   revoke(id: string): Promise<boolean>
+  /**
+   * {@link PaywallKeys.revoke}, saying what went with the key: the keys minted from it (created
+   * by a portal session signed in with it: owned by `key:<id>` or `metadata.mintedBy` it,
+   * recursively), revoked in the
+   * same store transaction, each with its `key.revoked` event; then every credit token of the
+   * key's account and of theirs (those a portal session issued), revoked right after in the
+   * credit store. Both are done again on every call, so that a call that failed half-way is
+   * finished by the next one (which answers `revoked: false`).
+   *
+   * @example
+   * const { revoked, minted, creditTokens } = await paywall.keys.revokeWithMinted('key_…')
+   */
+  revokeWithMinted(id: string): Promise<KeyRevocation>
   /** The key's usage in [from, to) (ms epoch), per route; amounts in dollars. */
   usage(id: string, from: number, to: number): Promise<Statement & { dollars: string }>
   /** The plans keys can be on: the code's, then those put at run time. */
@@ -45,6 +62,16 @@ export type PaywallKeys = {
   grant(id: string, input: { amount: Price; ref?: string; note?: string }): Promise<{ balance: string }>
   /** The key's credit, in dollars. */
   balance(id: string): Promise<{ available: string; reserved: string }>
+}
+
+/** What {@link PaywallKeys.revokeWithMinted} did. */
+export type KeyRevocation = {
+  /** The key itself was revoked by this call (`false`: no such key, or revoked already). */
+  revoked: boolean
+  /** The ids of the keys minted from it that this call revoked, the oldest first. */
+  minted: string[]
+  /** How many credit tokens of their accounts this call revoked. */
+  creditTokens: number
 }
 
 /** `paywall.keys` of a paywall with `keys` (and `credits` where plans draw from credit). */
@@ -75,6 +102,36 @@ export function operatorKeys(
     }
     return context.credits.service
   }
+  async function revokeWithMinted(id: string): Promise<KeyRevocation> {
+    // Every key the store reports revoked, once (by id: a transaction run again reports again).
+    const revoked = new Map<string, ApiKeyRecord>()
+    const self = await store.revoke(id, (record) => {
+      revoked.set(record.id, record)
+      const data = record.id === id ? { keyId: record.id } : { keyId: record.id, revokedWith: id }
+      return webhooks?.events('key.revoked', record.id, data) ?? []
+    })
+    // Refused from this process's next request on, whatever the clock (the lookup reads
+    // the store's version at most once per millisecond).
+    keys.lookup.forget()
+    const minted = [...revoked.values()].filter((r) => r.id !== id).map((r) => r.id)
+    // A credit token lives in the credit store, not in the key store's transaction: the tokens
+    // of the key's account (and of the keys it minted) go right after, on every call, so that
+    // a credit store down now is caught up by the next revoke. A token the portal issued for a
+    // key session draws on the key's account: it must not outlive the key.
+    let creditTokens = 0
+    if (context.credits) {
+      const service = context.credits.service
+      for (const account of await treeAccounts(id)) creditTokens += await service.revokeTokensOf(account)
+    }
+    return { revoked: self, minted, creditTokens }
+  }
+  /** The accounts of the key and of every key minted from it, whatever their state. */
+  const treeAccounts = async (id: string) => {
+    const all = await store.list({ includeRevoked: true })
+    const tree = all.filter((r) => r.id === id)
+    for (const parent of tree) for (const r of all) if (mintedFrom(r, parent.id) && !tree.includes(r)) tree.push(r)
+    return tree.map((r) => r.account)
+  }
   return {
     async create(input) {
       if (!(await known(input.plan))) {
@@ -102,13 +159,8 @@ export function operatorKeys(
       const record = await store.get(id)
       return record && infoOf(record)
     },
-    async revoke(id) {
-      const revoked = await store.revoke(id, webhooks?.events('key.revoked', id, { keyId: id }))
-      // Refused from this process's next request on, whatever the clock (the lookup reads
-      // the store's version at most once per millisecond).
-      keys.lookup.forget()
-      return revoked
-    },
+    revoke: async (id) => (await revokeWithMinted(id)).revoked,
+    revokeWithMinted,
     async usage(id, from, to) {
       await recordOf(id)
       const statement = await keys.usage.statement(id, from, to)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { encodeHeader, type SiwxExtension, signSiwx } from '@402x/core'
 import { generatePrivateKey, privateKeyToAccount } from 'viem/accounts'
 import { afterAll, describe, expect, it } from 'vitest'
-import { adminPaywalls } from '../admin/adminTestPaywalls.js'
+import { adminPaywalls, call } from '../admin/adminTestPaywalls.js'
 import { openSession, sealSession } from './portalSession.js'
 import { portalBrowser } from './portalTestPaywall.js'
 import { staticFiles } from './staticFiles.js'
@@ -155,6 +155,81 @@ describe('portal: API-key sign-in', () => {
     const bad = await browser.api('GET', '/usage?from=yesterday')
     expect(bad.status).toBe(400)
     expect(bad.json.error).toBe('invalid_request')
+  })
+})
+
+describe('portal: what a key session minted ends with the key', () => {
+  const use = (credential: string) =>
+    paywall.handle(
+      new Request('http://127.0.0.1:4021/api/data', { headers: { authorization: `Bearer ${credential}` } }),
+      undefined,
+      { ip: '127.0.0.1' },
+    )
+  const refusal = async (credential: string) => {
+    const decision = await use(credential)
+    if (decision.type !== 'respond') throw new Error(`served: ${decision.type}`)
+    return { status: decision.response.status, error: ((await decision.response.json()) as { error: string }).error }
+  }
+
+  it('revoking a leaked key revokes the keys and credit tokens its portal sessions made (admin API, as the CLI)', async () => {
+    // No owner: the keys its sessions create are owned by key:<id>.
+    const leaked = await paywall.keys!.create({ name: 'leaked', plan: 'pay-as-you-go' })
+    await paywall.keys!.grant(leaked.info.id, { amount: 1, ref: 'portal-test-leaked' })
+    const browser = portalBrowser(paywall)
+    expect((await browser.api('POST', '/session', { apiKey: leaked.key })).status).toBe(200)
+    const minted = await browser.api('POST', '/keys', { name: 'spare', plan: 'free' })
+    expect(minted.status).toBe(201)
+    const mintedKey = minted.json.key as string
+    const mintedId = (minted.json.info as { id: string }).id
+    expect((await paywall.keys!.get(mintedId))?.owner).toBe(`key:${leaked.info.id}`)
+    const token = (await browser.api('POST', '/credits/token')).json.token as string
+    for (const credential of [mintedKey, token]) {
+      const served = await use(credential)
+      expect(served.type).toBe('proceed')
+      if (served.type === 'proceed') await served.finish(Response.json({ ok: true }))
+    }
+    expect((await paywall.credits!.balance(token))?.available).toBe('0.99')
+
+    const revoked = await call(paywall, 'POST', `/__402x/admin/keys/${leaked.info.id}/revoke`, {
+      token: 'admin-token-for-portal-tests',
+    })
+    expect(revoked.status).toBe(200)
+    expect(revoked.json).toMatchObject({ revoked: true, minted: [mintedId], creditTokens: 1 })
+
+    // The minted key is refused on a priced route and at the portal's door.
+    expect(await refusal(mintedKey)).toEqual({ status: 401, error: 'key_revoked' })
+    expect((await paywall.keys!.get(mintedId))?.state).toBe('revoked')
+    expect((await portalBrowser(paywall).api('POST', '/session', { apiKey: mintedKey })).json.error).toBe('key_revoked')
+    // The token draws nothing more from the key's credit, which stays where it was.
+    expect(await paywall.credits!.balance(token)).toBeUndefined()
+    expect((await refusal(token)).status).not.toBe(200)
+    expect(await paywall.keys!.balance(leaked.info.id)).toMatchObject({ available: '0.99' })
+    // Again: nothing left to revoke.
+    const again = await call(paywall, 'DELETE', `/__402x/admin/keys/${leaked.info.id}`, {
+      token: 'admin-token-for-portal-tests',
+    })
+    expect(again.status).toBe(409)
+    expect(again.json.message).toBe(`the key ${leaked.info.id} is already revoked`)
+  })
+
+  it("revokes what a key with an owner minted, and none of the owner's other keys", async () => {
+    const leaked = await paywall.keys!.create({ name: 'leaked', plan: 'free', owner: 'erin' })
+    const other = await paywall.keys!.create({ name: 'erin ci', plan: 'free', owner: 'erin' })
+    const browser = portalBrowser(paywall)
+    await browser.api('POST', '/session', { apiKey: leaked.key })
+    const minted = await browser.api('POST', '/keys', { name: 'spare', plan: 'free' })
+    const mintedId = (minted.json.info as { id: string }).id
+    expect(await paywall.keys!.get(mintedId)).toMatchObject({
+      owner: 'erin',
+      metadata: { source: 'portal', mintedBy: leaked.info.id },
+    })
+    expect(await paywall.keys!.revokeWithMinted(leaked.info.id)).toEqual({
+      revoked: true,
+      minted: [mintedId],
+      creditTokens: 0,
+    })
+    expect(await refusal(minted.json.key as string)).toEqual({ status: 401, error: 'key_revoked' })
+    expect((await paywall.keys!.get(other.info.id))?.state).toBe('active')
   })
 })
 

@@ -8,6 +8,7 @@ import {
   type PortalRequest,
   portalJson,
   principalOf,
+  stillSignedIn,
 } from './portalContext.js'
 
 /** How many of the API's latest payments a wallet's recent list is picked from. */
@@ -110,11 +111,19 @@ export const credits: PortalHandler = async (request) => {
  * `POST /api/credits/token`: a new credit token (`x402c_…`, shown once) for the caller's own
  * account: send it with `POST /__402x/credits?amount=` to top that account up, or as
  * `Authorization: Bearer` to spend from it.
+ *
+ * A key session's token draws on the key's own account, so it lives no longer than the key:
+ * revoking the key revokes every token of its account (`paywall.keys.revoke`). Refusing such
+ * tokens instead would leave a key session no way to top its key up from the page; sweeping
+ * the key's account rather than remembering a session's tokens also takes those of every
+ * earlier session, with nothing more stored.
  */
 export const creditToken: PortalHandler = async (request) => {
   const principal = await principalOf(request)
   const credits = requireCredits(request)
   const token = await credits.service.issue(principal.account)
+  // Revoked meanwhile, the sweep of the key's tokens may have missed this one.
+  await stillSignedIn(request, principal, () => credits.service.revoke(token))
   return portalJson(201, {
     token,
     message:

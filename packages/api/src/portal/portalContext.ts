@@ -1,3 +1,4 @@
+import { mintedOwner } from '../keys/mintedKeys.js'
 import type { KeyInfo } from '../paywall/operatorKeys.js'
 import { errorResponse } from '../paywall/responses.js'
 import type { PaywallRuntime } from '../pipeline/runtime.js'
@@ -63,8 +64,11 @@ export class PortalRefusal extends Error {
 /** The wallet's own credit account in the portal (one per address). */
 export const walletAccount = (address: string) => `portal:${address.toLowerCase()}`
 
-/** The owner of keys created for a key session whose key has no owner. */
-const keyOwner = (key: KeyInfo) => key.owner ?? `key:${key.id}`
+/**
+ * The owner of keys created for a key session whose key has no owner: `key:<id>`, what
+ * revoking that key revokes with it (`KeyStore.revoke`).
+ */
+const keyOwner = (key: KeyInfo) => key.owner ?? mintedOwner(key.id)
 
 /**
  * The caller signed in on this request, or a 401: no session (`sign_in_required`), or one
@@ -92,6 +96,24 @@ export async function principalOf(request: PortalRequest): Promise<Principal> {
     )
   }
   return { session, owner: keyOwner(key), account: key.account, key }
+}
+
+/**
+ * Refuses a key session whose key was revoked while this request ran (`session_ended`), after
+ * it made something with the key: the revoke took what existed then, the caller is told to
+ * sign in again, and `undo` takes back what was made since.
+ */
+export async function stillSignedIn(request: PortalRequest, principal: Principal, undo: () => Promise<unknown>) {
+  if (!principal.key) return
+  const key = await request.rt.adminKeys?.get(principal.key.id)
+  if (key?.state === 'active') return
+  await undo()
+  throw new PortalRefusal(
+    401,
+    'session_ended',
+    `the key this session signed in with is ${key ? key.state : 'gone'}: sign in again with an active key or a wallet`,
+    true,
+  )
 }
 
 /** The keys a principal owns (its own key included), newest first. */

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { mintedByField } from '../keys/mintedKeys.js'
 import type { KeyInfo, PaywallKeys } from '../paywall/operatorKeys.js'
 import {
   ownKeys,
@@ -7,6 +8,7 @@ import {
   type PortalRequest,
   portalJson,
   principalOf,
+  stillSignedIn,
 } from './portalContext.js'
 
 const shown = (key: KeyInfo) => ({
@@ -67,7 +69,11 @@ export const createOwnKey: PortalHandler = async (request) => {
   if (live.length >= maxOwnKeys) {
     throw new PortalRefusal(409, 'too_many_keys', `you hold ${live.length} active keys: revoke one first`)
   }
-  const { key, info } = await keys.create({ name, plan, owner: principal.owner, metadata: { source: 'portal' } })
+  // The key session's key is named, so that revoking that key revokes this one, whoever owns it.
+  const metadata = { source: 'portal', ...(principal.key ? { [mintedByField]: principal.key.id } : {}) }
+  const { key, info } = await keys.create({ name, plan, owner: principal.owner, metadata })
+  // Revoked meanwhile, the session's key missed this one: it goes the same way.
+  await stillSignedIn(request, principal, () => keys.revoke(info.id))
   return portalJson(201, { key, info: shown(info), message: 'shown once: copy the key now' })
 }
 

@@ -284,6 +284,12 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
       }),
     webhookEvents: relay.source,
     revokeToken: (token) => run(() => token.startsWith(tokenPrefix) && tokens.delete(hashToken(token))),
+    revokeTokensOf: (account) =>
+      run(() => {
+        let revoked = 0
+        for (const [hash, linked] of tokens) if (linked === account && tokens.delete(hash)) revoked++
+        return revoked
+      }),
     accountForToken: (token) => run(() => (token.startsWith(tokenPrefix) ? tokens.get(hashToken(token)) : undefined)),
     close: async () => {
       closed = true

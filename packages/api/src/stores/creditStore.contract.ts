@@ -133,6 +133,22 @@ export function creditStoreContract(
       expect(await s.a.revokeToken(token)).toBe(false)
     })
 
+    it("revokes every token of an account at once, and no other account's", async () => {
+      const s = await fresh()
+      const [a, b] = [account(), account()]
+      const mine = [issueToken(), issueToken()]
+      const theirs = issueToken()
+      for (const { hash } of mine) await s.a.linkToken(hash, a)
+      await s.a.linkToken(theirs.hash, b)
+      await s.a.topUp({ account: a, amount: 40n, ref: `pay_${a}` })
+      expect(await s.b.revokeTokensOf(a)).toBe(2)
+      for (const { token } of mine) expect(await s.a.accountForToken(token)).toBeUndefined()
+      expect(await s.a.accountForToken(theirs.token)).toBe(b)
+      // The credit stays with the account; a second sweep finds nothing.
+      expect((await s.a.balance(a)).available).toBe(40n)
+      expect(await s.a.revokeTokensOf(a)).toBe(0)
+    })
+
     it('never overdraws when reservations and tabs race on one balance on both handles, and the books agree', async () => {
       const s = await fresh()
       const a = account()

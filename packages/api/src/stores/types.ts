@@ -252,6 +252,11 @@ export type CreditStore = {
   linkToken(hash: string, account: string): Promise<void>
   /** Unlinks a token (its hash): it opens nothing any more. `false` when it was not linked. */
   revokeToken(token: string): Promise<boolean>
+  /**
+   * Unlinks every token of `account` (a revoked API key's own account, `key:<id>`): none of
+   * them opens anything any more. How many were linked; `0` for none.
+   */
+  revokeTokensOf(account: string): Promise<number>
   /** The caller a presented token was linked to, if any. */
   accountForToken(token: string): Promise<string | undefined>
   close(): Promise<void>

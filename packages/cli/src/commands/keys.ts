@@ -104,8 +104,14 @@ async function run(sub: string | undefined, rest: string[], json: boolean): Prom
   if (sub === 'revoke') {
     const answer = await adminCall(target, 'POST', `/keys/${one('')}/revoke`)
     const info = answer.info as { id: string; name: string }
+    // An API of an earlier release answers neither field.
+    const minted = Array.isArray(answer.minted) ? answer.minted.length : 0
+    const tokens = typeof answer.creditTokens === 'number' ? answer.creditTokens : 0
+    const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? '' : 's'}`
+    const withIt =
+      minted + tokens > 0 ? `; with it ${plural(minted, 'key')} it minted, ${plural(tokens, 'credit token')}` : ''
     if (json) out(answer)
-    else ui.done(`revoked ${info.id} "${info.name}": it is refused from now on (401 key_revoked)`)
+    else ui.done(`revoked ${info.id} "${info.name}": it is refused from now on (401 key_revoked)${withIt}`)
     return 0
   }
   if (sub === 'usage') {
