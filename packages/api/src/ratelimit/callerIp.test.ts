@@ -16,6 +16,18 @@ describe('callerIp', () => {
     expect(callerIp('fe80::1%eth0')).toBe('fe80:0:0:0::/64')
   })
 
+  it('counts one caller once however a proxy wrote its address: a port, brackets, leading zeros', () => {
+    expect(callerIp('203.0.113.7:51234')).toBe('203.0.113.7')
+    expect(callerIp('203.0.113.7:51235')).toBe('203.0.113.7')
+    expect(callerIp('01.2.3.004')).toBe('1.2.3.4')
+    expect(callerIp(' 1.2.3.4 ')).toBe('1.2.3.4')
+    expect(callerIp('[2001:db8::1]')).toBe('2001:db8:0:0::/64')
+    expect(callerIp('[2001:db8::2]:443')).toBe('2001:db8:0:0::/64')
+    expect(callerIp('[::ffff:203.0.113.7]:80')).toBe('203.0.113.7')
+    // Not an IPv4 address: left as it is.
+    expect(callerIp('1.2.3.256')).toBe('1.2.3.256')
+  })
+
   it('leaves an unknown or absent address as it is', () => {
     expect(callerIp(undefined)).toBeUndefined()
     expect(callerIp('not-an-ip')).toBe('not-an-ip')

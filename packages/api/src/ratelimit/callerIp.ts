@@ -10,7 +10,8 @@ import { isIPv4, isIPv6 } from 'node:net'
  * callerIp('2001:db8:1:2::7') // '2001:db8:1:2::/64'
  * callerIp('::ffff:203.0.113.7') // '203.0.113.7'
  */
-export function callerIp(ip: string | undefined, subnet: number | false = 64): string | undefined {
+export function callerIp(given: string | undefined, subnet: number | false = 64): string | undefined {
+  const ip = given === undefined ? undefined : canonical(given)
   if (ip === undefined || isIPv4(ip)) return ip
   const bare = ip.replace(/%.*$/, '')
   const groups = ipv6Groups(bare)
@@ -29,6 +30,26 @@ export function callerIp(ip: string | undefined, subnet: number | false = 64): s
   })
   const shown = kept.slice(0, Math.ceil(bits / 16)).map((g) => g.toString(16))
   return bits === 128 ? kept.map((g) => g.toString(16)).join(':') : `${shown.join(':')}::/${bits}`
+}
+
+/**
+ * An address as a proxy may write it, in one spelling: `1.2.3.4:5678` and `[2001:db8::1]:443`
+ * (some load balancers put the caller's port in `X-Forwarded-For`) without the port, and an
+ * IPv4 address's octets without leading zeros (`01.2.3.004`), so that one caller is one count
+ * however its address reached us. Anything else is left as it is.
+ */
+function canonical(ip: string): string {
+  let text = ip.trim()
+  const bracketed = /^\[([^\]]+)\](?::\d+)?$/.exec(text)
+  if (bracketed) text = bracketed[1] as string
+  const withPort = /^(\d+\.\d+\.\d+\.\d+):\d+$/.exec(text)
+  if (withPort) text = withPort[1] as string
+  const octets = /^(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text)
+  if (octets) {
+    const parts = octets.slice(1).map(Number)
+    if (parts.every((n) => n <= 255)) return parts.join('.')
+  }
+  return text
 }
 
 /** The eight 16-bit groups of an IPv6 address (an embedded IPv4 tail allowed), or undefined. */
