@@ -90,6 +90,27 @@ describe.skipIf(!databaseUrl)('stores on PostgreSQL, from stores.databaseUrl', (
   })
 })
 
+describe.skipIf(!databaseUrl)('a SQLite ledger in code beside a PostgreSQL URL', () => {
+  it('keeps the ledger in the file as asked, and warns once that the stores are split', async () => {
+    const { url } = await schemaFor()
+    const dir = mkdtempSync(join(tmpdir(), '402x-split-'))
+    cleanups.push(async () => rmSync(dir, { recursive: true, force: true }))
+    const warn = vi.spyOn(console, 'warn').mockImplementation(() => {})
+    try {
+      const paywall = make({ ledger: join(dir, 'ledger.db'), stores: { databaseUrl: url } })
+      make({ ledger: join(dir, 'ledger.db'), stores: { databaseUrl: url } })
+      expect(paywall.config.stores.backends.postgres).toEqual({ url, from: 'stores.databaseUrl' })
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('names PostgreSQL'))
+      expect(lines).toHaveLength(1)
+      expect(lines[0]).toMatch(
+        /ledger is the SQLite file .*ledger\.db, but stores\.databaseUrl names PostgreSQL: the ledger, credit, keys and usage stay in that file/,
+      )
+    } finally {
+      warn.mockRestore()
+    }
+  })
+})
+
 describe.skipIf(!redisUrl)('with Redis and no PostgreSQL', () => {
   it('shares locks and limits on Redis, keeps the SQLite ledger, and warns once that it is per machine', async () => {
     const dir = mkdtempSync(join(tmpdir(), '402x-redis-only-'))

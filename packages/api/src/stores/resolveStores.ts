@@ -44,6 +44,8 @@ function either<T>(a: T | undefined, aName: string, b: T | undefined, bName: str
 }
 
 let warnedPerMachine = false
+/** The same, once per process, for a SQLite ledger given in code beside a PostgreSQL URL. */
+let warnedSplit = false
 
 /**
  * The one place that picks the paywall's stores (docs/deploying.md). An object given in the
@@ -88,6 +90,12 @@ export function resolveStores(
           : backends.postgres
             ? { url: backends.postgres.url }
             : { path: ledgerPath ?? join(stateDir(), 'credits.db') }
+  if (backends.postgres && ledgerPath !== undefined && ledgerOption && !warnedSplit) {
+    warnedSplit = true
+    console.warn(
+      `402x: ${ledgerName} is the SQLite file ${ledgerPath}, but ${backends.postgres.from} names PostgreSQL: the ledger, credit, keys and usage stay in that file on this machine while locks, proofs and rate limits go to PostgreSQL. Leave out ${ledgerName} to keep all of them in PostgreSQL, or ${backends.postgres.from} to keep all of them on this machine (docs/deploying.md).`,
+    )
+  }
   if (backends.redis && !backends.postgres && !warnedPerMachine && !(ledgerAt && 'url' in ledgerAt)) {
     warnedPerMachine = true
     console.warn(
