@@ -1,5 +1,5 @@
 import type { SchemaComponent } from '../postgres/migrate.js'
-import { postgresOutboxSql } from '../webhooks/postgresOutboxSchema.js'
+import { postgresOutboxSql, postgresWebhookOriginsSql } from '../webhooks/postgresOutboxSchema.js'
 
 /**
  * The PostgreSQL payments ledger's schema (component `ledger`). Times are ms epochs written
@@ -8,7 +8,8 @@ import { postgresOutboxSql } from '../webhooks/postgresOutboxSchema.js'
  * on the live states; the reconciler's index covers only the payments still in flight. The
  * recovery lease (`lease_owner`, `lease_until`, on the database's clock) says which instance
  * reconciles a stale payment now: see `claimStale`. Version 2 adds the webhook outbox
- * (`webhooks/postgresOutboxSchema.ts`), written in the same transactions as the payments.
+ * (`webhooks/postgresOutboxSchema.ts`), written in the same transactions as the payments;
+ * version 3 the origin of each webhook in its table.
  */
 export const ledgerSchema: SchemaComponent = {
   component: 'ledger',
@@ -50,5 +51,6 @@ create index x402_payments_seq on x402_payments (seq);
 `,
     },
     { version: 2, name: 'webhook_outbox', sql: postgresOutboxSql },
+    { version: 3, name: 'webhook_origins', sql: postgresWebhookOriginsSql },
   ],
 }

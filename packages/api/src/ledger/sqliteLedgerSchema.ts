@@ -1,5 +1,5 @@
 import { type SqliteSchemaComponent, sqlMigration } from '../stores/sqliteSchema.js'
-import { sqliteOutboxSchema } from '../webhooks/sqliteOutbox.js'
+import { sqliteOutboxSchema, sqliteWebhookOrigins } from '../webhooks/sqliteOutboxSchema.js'
 import type { SqliteDb } from './openSqlite.js'
 import type { PaymentState } from './types.js'
 
@@ -73,7 +73,7 @@ function upgradePayments(db: SqliteDb): void {
 /**
  * The SQLite ledger's schema (component `ledger`, as on PostgreSQL): version 1 the payments
  * (a file of a release before versions were recorded is upgraded in place), version 2 the
- * webhook outbox.
+ * webhook outbox, version 3 the origin of each webhook in its table.
  */
 export const sqliteLedgerComponent: SqliteSchemaComponent = {
   component: 'ledger',
@@ -87,5 +87,6 @@ export const sqliteLedgerComponent: SqliteSchemaComponent = {
       },
     },
     sqlMigration(2, 'webhook outbox', sqliteOutboxSchema),
+    sqliteWebhookOrigins,
   ],
 }

@@ -27,7 +27,7 @@ export const allSchemas: readonly SchemaComponent[] = [
  *
  * @example
  * const done = await migrateDatabase('postgres://127.0.0.1:5432/app')
- * // [{ component: 'ledger', from: 0, to: 2 }, …] (empty when already up to date)
+ * // [{ component: 'ledger', from: 0, to: 3 }, …] (empty when already up to date)
  */
 export async function migrateDatabase(url: string, from = 'X402_DATABASE_URL'): Promise<Migrated[]> {
   const { sql, release } = openPostgres(url, from)

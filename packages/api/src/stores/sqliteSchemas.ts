@@ -43,7 +43,7 @@ function open(path: string): SqliteDb {
  *
  * @example
  * const done = migrateSqliteDatabase('.402x/ledger.db')
- * // [{ component: 'ledger', from: 0, to: 2 }, …, { component: 'analytics', from: 0, to: 1 }]
+ * // [{ component: 'ledger', from: 0, to: 3 }, …, { component: 'analytics', from: 0, to: 1 }]
  */
 export function migrateSqliteDatabase(ledgerPath: string): Migrated[] {
   const done: Migrated[] = []

@@ -5,11 +5,14 @@ import type { DeliveryTimings } from './backoff.js'
 import { checkWebhookUrl } from './checkWebhookUrl.js'
 import { stableId } from './eventIds.js'
 import { paymentEventBuilder } from './paymentEvents.js'
+import { publisher } from './publisher.js'
 import { checkEvents } from './resolveWebhooks.js'
 import { checkedKey, generateWebhookSecret } from './signWebhook.js'
+import { withOwn } from './storedWebhook.js'
 import type {
   Delivery,
   DeliveryStatus,
+  StoredWebhook,
   StoreEvent,
   StoreEvents,
   Webhook,
@@ -95,7 +98,7 @@ export function createWebhooks(input: {
    * Which events the ledger writes: those some webhook of some paywall on this ledger object
    * listens to (none: nothing is written).
    */
-  const listen = (hooks: readonly Webhook[] | undefined) => {
+  const listen = (hooks: readonly Pick<Webhook, 'events'>[] | undefined) => {
     const all = listeners.get(outbox) ?? new Map<object, Set<string>>()
     listeners.set(outbox, all)
     if (hooks) {
@@ -123,7 +126,7 @@ export function createWebhooks(input: {
    * Moves the events the stores wrote for this outbox into it (idempotent by id: a crash in
    * between moves them again), from the stores some webhook listens to.
    */
-  const relay = async (hooks: readonly Webhook[]) => {
+  const relay = async (hooks: readonly Pick<Webhook, 'events'>[]) => {
     const listened = new Set(hooks.flatMap((h) => h.events))
     for (const store of input.stores()) {
       const source = anyOf(store.types, listened) ? store.events() : undefined
@@ -136,27 +139,40 @@ export function createWebhooks(input: {
       }
     }
   }
+  const publish = publisher(outbox, input.fixed)
+  /**
+   * Every webhook of the ledger (this paywall's, then the table's: admin ones and the other
+   * paywalls' code and config ones), and those this paywall can sign for. Events are written
+   * for the types any of them listens to, whichever paywall's webhook it is.
+   */
   const everyHook = async () => {
-    const all = [...input.fixed, ...(await outbox.saved())]
+    await publish().catch(input.onError)
+    const stored = await outbox.saved()
+    // The table's row of a webhook of this paywall says when it was first published.
+    const all = withOwn<StoredWebhook>(stored, input.fixed)
     listen(all)
-    return all
+    const admin = stored.flatMap((h) => (h.source === 'admin' && h.secret ? [{ ...h, secret: h.secret }] : []))
+    return { all, serving: [...input.fixed, ...admin], fanOut: input.fixed }
   }
+  // At start, before the paywall takes requests (on SQLite at once): the other paywalls on
+  // the ledger fan their events out to this one's webhooks from then on.
+  const started = everyHook().catch(input.onError)
   const worker = startWebhookWorker({
     outbox,
     owner: `wk_${randomUUID()}`,
     timings: input.timings,
     localChain: input.localChain,
-    webhooks: async () => ({ all: await everyHook(), fanOut: input.fixed }),
+    webhooks: everyHook,
     relay,
     onError: input.onError,
   })
-  const info = (hook: Webhook, health: Map<string, WebhookHealth>): WebhookInfo => {
+  const info = (hook: StoredWebhook, health: Map<string, WebhookHealth>): WebhookInfo => {
     const { secret: _secret, ...rest } = hook
     return { ...rest, ...(health.get(hook.id) ?? { pending: 0, failing: false }) }
   }
   return {
     async list() {
-      const [all, health] = await Promise.all([everyHook(), outbox.health()])
+      const [{ all }, health] = await Promise.all([everyHook(), outbox.health()])
       return all.map((h) => info(h, health))
     },
     async add({ url, events, secret }) {
@@ -187,10 +203,11 @@ export function createWebhooks(input: {
       return { webhook: info(hook, new Map()), secret: key }
     },
     async remove(id) {
-      const fixed = input.fixed.find((h) => h.id === id)
-      if (fixed)
+      // A code or config one, of this paywall or of another one on the ledger.
+      const fixed = input.fixed.find((h) => h.id === id) ?? (await outbox.saved()).find((h) => h.id === id)
+      if (fixed && fixed.source !== 'admin')
         throw new X402Error('invalid_request', {
-          message: `the webhook ${id} is registered in ${fixed.source === 'code' ? 'code (x402Middleware({ webhooks }))' : '402x.config.json'}: remove it there`,
+          message: `the webhook ${id} is registered in ${fixed.source === 'code' ? 'code (x402Middleware({ webhooks }))' : '402x.config.json'}: remove it there (it is forgotten once no paywall on the ledger has had it for retryForMs)`,
           details: { reason: 'webhook_not_removable' },
         })
       const gone = await outbox.remove(id)
@@ -209,6 +226,7 @@ export function createWebhooks(input: {
     },
     tick: () => worker.tick(),
     async close() {
+      await started
       await worker.stop()
       listen(undefined)
     },

@@ -1,7 +1,8 @@
 import { eventBody, stableId } from './eventIds.js'
 import { outboxIdOf } from './outboxId.js'
 import { subscribed } from './sqliteOutbox.js'
-import type { Delivery, OutboxEvent, Webhook, WebhookOutbox } from './types.js'
+import { live, withOwn } from './storedWebhook.js'
+import type { Delivery, OutboxEvent, StoredWebhook, Webhook, WebhookOutbox } from './types.js'
 
 type Row = Delivery & { seq: number; leaseOwner?: string; leaseUntil?: number; lastAttemptAt?: number }
 
@@ -14,7 +15,7 @@ type Row = Delivery & { seq: number; leaseOwner?: string; leaseUntil?: number; l
 export function createMemoryOutbox(): WebhookOutbox & { insertNow(events: OutboxEvent[]): void } {
   const events = new Map<string, { event: OutboxEvent; body: string; dispatched: boolean }>()
   const deliveries = new Map<string, Row>()
-  const hooks = new Map<string, Webhook>()
+  const hooks = new Map<string, StoredWebhook>()
   let seq = 0
   const insertNow = (list: OutboxEvent[]) => {
     for (const event of list)
@@ -29,9 +30,9 @@ export function createMemoryOutbox(): WebhookOutbox & { insertNow(events: Outbox
     paymentEvents: undefined,
     insertNow,
     enqueue: async (list) => insertNow(list),
-    dispatch: async (code, limit) => {
+    dispatch: async (code, limit, unseenSince) => {
       const fresh = [...events.values()].filter((e) => !e.dispatched).slice(0, limit)
-      const all = [...code, ...hooks.values()]
+      const all = withOwn<Pick<Webhook, 'id' | 'events'>>(code, [...hooks.values()].filter(live(unseenSince)))
       for (const entry of fresh) {
         const { event } = entry
         for (const hook of all) {
@@ -55,10 +56,14 @@ export function createMemoryOutbox(): WebhookOutbox & { insertNow(events: Outbox
       }
       return fresh.length
     },
-    claim: async (owner, leaseMs, limit) => {
+    claim: async (owner, leaseMs, limit, webhooks) => {
       const now = Date.now()
+      const serving = new Set(webhooks)
       const due = [...deliveries.values()]
-        .filter((d) => d.status === 'pending' && d.nextAttemptAt <= now && (d.leaseUntil ?? 0) <= now)
+        .filter(
+          (d) =>
+            d.status === 'pending' && d.nextAttemptAt <= now && (d.leaseUntil ?? 0) <= now && serving.has(d.webhookId),
+        )
         .sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
         .slice(0, limit)
       for (const d of due) Object.assign(d, { leaseOwner: owner, leaseUntil: now + leaseMs })
@@ -114,10 +119,31 @@ export function createMemoryOutbox(): WebhookOutbox & { insertNow(events: Outbox
     },
     saved: async () => [...hooks.values()].map((h) => ({ ...h })),
     save: async (hook) => {
-      hooks.set(hook.id, { ...hook })
+      hooks.set(hook.id, { ...hook, source: 'admin' })
+    },
+    publish: async (list, now) => {
+      for (const { secret: _secret, ...hook } of list) {
+        const had = hooks.get(hook.id)
+        if (had?.source === 'admin') continue
+        hooks.set(hook.id, { ...hook, createdAt: had?.createdAt ?? now, seenAt: now })
+      }
+    },
+    sweep: async ({ serving, olderThan, dueBefore, unseenSince, error }) => {
+      const known = new Set(serving)
+      const now = Date.now()
+      let failed = 0
+      for (const d of deliveries.values()) {
+        if (d.status !== 'pending' || d.nextAttemptAt >= dueBefore || d.createdAt >= olderThan) continue
+        if ((d.leaseUntil ?? 0) > now || known.has(d.webhookId)) continue
+        Object.assign(d, { status: 'failed', lastError: error, lastAttemptAt: now })
+        failed += 1
+      }
+      const waiting = new Set([...deliveries.values()].filter((d) => d.status === 'pending').map((d) => d.webhookId))
+      for (const [id, hook] of hooks) if (!live(unseenSince)(hook) && !waiting.has(id)) hooks.delete(id)
+      return failed
     },
     remove: async (id) => {
-      if (!hooks.delete(id)) return false
+      if (hooks.get(id)?.source !== 'admin' || !hooks.delete(id)) return false
       for (const d of deliveries.values()) {
         if (d.webhookId === id && d.status === 'pending')
           Object.assign(d, { status: 'failed', lastError: 'the webhook was removed' })

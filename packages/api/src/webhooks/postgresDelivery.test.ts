@@ -1,8 +1,10 @@
 import { Webhook as StandardWebhook } from 'standardwebhooks'
 import { afterAll, describe, expect, it } from 'vitest'
 import { freshSchema, postgresUrlOrSkip } from '../../../../test/helpers/services.js'
+import type { Paywall } from '../paywall/createPaywall.js'
 import { stableId } from './eventIds.js'
 import { startReceiver, until } from './receiver.fixture.js'
+import { rolloutScenario, sharedLedgerScenario } from './sharedOutbox.fixture.js'
 import { generateWebhookSecret } from './signWebhook.js'
 import { fastDelivery, settlePayment, webhookPaywalls } from './webhookPaywalls.fixture.js'
 
@@ -67,6 +69,32 @@ describe.skipIf(!databaseUrl)('webhook delivery (PostgreSQL outbox)', () => {
       await second.close()
     } finally {
       await receiver.close()
+      await schema.drop()
+    }
+  }, 60_000)
+
+  it('a webhook in the code of one instance gets the events another instance fanned out', async () => {
+    const schema = await freshSchema(databaseUrl as string)
+    try {
+      const { c, d } = await sharedLedgerScenario((options) => paywalls.make({ ledger: schema.url, ...options }))
+      await c.close()
+      await d.close()
+    } finally {
+      await schema.drop()
+    }
+  }, 60_000)
+
+  it('during a rollout, events for a webhook only a stopped instance had wait for the next one that has it', async () => {
+    const schema = await freshSchema(databaseUrl as string)
+    const made: Paywall[] = []
+    try {
+      await rolloutScenario((options) => {
+        const paywall = paywalls.make({ ledger: schema.url, ...options })
+        made.push(paywall)
+        return paywall
+      })
+    } finally {
+      for (const paywall of made) await paywall.close().catch(() => {})
       await schema.drop()
     }
   }, 60_000)

@@ -2,6 +2,7 @@ import type postgres from 'postgres'
 import type { Pg } from '../postgres/openPostgres.js'
 import { eventBody, stableId } from './eventIds.js'
 import { subscribed, toDelivery } from './sqliteOutbox.js'
+import { live, storedWebhook, type WebhookRow, withOwn } from './storedWebhook.js'
 import type { OutboxEvent, Webhook, WebhookOutbox } from './types.js'
 
 /** The database's clock in ms: the leases run on it, the same for every instance. */
@@ -25,19 +26,7 @@ export async function insertEvents(tx: Pg | postgres.TransactionSql<{ bigint: bi
  */
 export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => Promise<T>, id: string): WebhookOutbox {
   const saved = async () =>
-    (
-      await sql<{ id: string; url: string; events: string; secret: string; created_at: bigint }[]>`
-      select * from x402_webhooks order by created_at`
-    ).map(
-      (r): Webhook => ({
-        id: r.id,
-        url: r.url,
-        events: JSON.parse(r.events) as string[],
-        secret: r.secret,
-        createdAt: Number(r.created_at),
-        source: 'admin',
-      }),
-    )
+    (await sql<WebhookRow[]>`select * from x402_webhooks order by created_at`).map(storedWebhook)
   const columns = sql.unsafe(
     'd.seq, d.id, d.event_id, d.webhook_id, d.type, d.status, d.attempts, d.next_attempt_at, d.last_error, d.created_at, e.body',
   )
@@ -45,14 +34,14 @@ export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => 
     id,
     paymentEvents: undefined,
     enqueue: (events) => run(() => insertEvents(sql, events)),
-    dispatch: (code, limit) =>
+    dispatch: (code, limit, unseenSince) =>
       run(() =>
         sql.begin(async (tx) => {
           const fresh = await tx<{ id: string; type: string; created_at: bigint }[]>`
             select id, type, created_at from x402_webhook_events where not dispatched
             order by seq limit ${limit} for update skip locked`
           if (fresh.length === 0) return 0
-          const hooks = [...code, ...(await saved())]
+          const hooks = withOwn<Pick<Webhook, 'id' | 'events'>>(code, (await saved()).filter(live(unseenSince)))
           const now = Date.now()
           for (const event of fresh) {
             for (const hook of hooks) {
@@ -68,12 +57,13 @@ export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => 
           return fresh.length
         }),
       ),
-    claim: (owner, leaseMs, limit) =>
+    claim: (owner, leaseMs, limit, webhooks) =>
       run(async () => {
         const rows = await sql`with due as (
             select id from x402_webhook_deliveries
             where status = 'pending' and next_attempt_at <= ${Date.now()}
               and (lease_until is null or lease_until <= ${sql.unsafe(dbNow)})
+              and webhook_id = any(${[...webhooks]}::text[])
             order by next_attempt_at limit ${limit}
             for update skip locked
           ), leased as (
@@ -137,13 +127,33 @@ export function createPostgresOutbox(sql: Pg, run: <T>(fn: () => Promise<T>) => 
     saved: () => run(saved),
     save: (hook) =>
       run(async () => {
-        await sql`insert into x402_webhooks (id, url, events, secret, created_at)
-          values (${hook.id}, ${hook.url}, ${JSON.stringify(hook.events)}, ${hook.secret}, ${hook.createdAt})`
+        await sql`insert into x402_webhooks (id, url, events, secret, created_at, source)
+          values (${hook.id}, ${hook.url}, ${JSON.stringify(hook.events)}, ${hook.secret}, ${hook.createdAt}, 'admin')`
+      }),
+    publish: (hooks, now) =>
+      run(async () => {
+        // Never the secret, and never over an admin row.
+        for (const h of hooks)
+          await sql`insert into x402_webhooks (id, url, events, secret, created_at, source, seen_at)
+            values (${h.id}, ${h.url}, ${JSON.stringify(h.events)}, '', ${now}, ${h.source}, ${now})
+            on conflict (id) do update set seen_at = excluded.seen_at where x402_webhooks.source <> 'admin'`
+      }),
+    sweep: ({ serving, olderThan, dueBefore, unseenSince, error }) =>
+      run(async () => {
+        const failed = await sql`update x402_webhook_deliveries set status = 'failed', last_error = ${error},
+            last_attempt_at = ${Date.now()}
+          where status = 'pending' and next_attempt_at < ${dueBefore} and created_at < ${olderThan}
+            and (lease_until is null or lease_until <= ${sql.unsafe(dbNow)})
+            and not (webhook_id = any(${[...serving]}::text[]))
+          returning id`
+        await sql`delete from x402_webhooks w where source <> 'admin' and seen_at < ${unseenSince} and not exists
+          (select 1 from x402_webhook_deliveries d where d.webhook_id = w.id and d.status = 'pending')`
+        return failed.length
       }),
     remove: (id) =>
       run(() =>
         sql.begin(async (tx) => {
-          const gone = await tx`delete from x402_webhooks where id = ${id} returning id`
+          const gone = await tx`delete from x402_webhooks where id = ${id} and source = 'admin' returning id`
           if (gone.length === 0) return false
           await tx`update x402_webhook_deliveries set status = 'failed', last_error = 'the webhook was removed'
             where webhook_id = ${id} and status = 'pending'`

@@ -39,3 +39,12 @@ create table x402_webhooks (
   created_at bigint not null
 );
 `
+
+/**
+ * The ledger component's version 3: `x402_webhooks` holds every instance's code and config
+ * webhooks too (`source`, and `seen_at`: when an instance that has one last said so), never
+ * their secrets, so that each instance fans events out to all of them.
+ */
+export const postgresWebhookOriginsSql = `
+alter table x402_webhooks add column source text not null default 'admin', add column seen_at bigint;
+`

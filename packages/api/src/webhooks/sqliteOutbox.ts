@@ -1,44 +1,7 @@
 import { immediately, type SqliteDb } from '../ledger/openSqlite.js'
 import { eventBody, stableId } from './eventIds.js'
+import { live, storedWebhook, type WebhookRow, withOwn } from './storedWebhook.js'
 import type { Delivery, DeliveryStatus, OutboxEvent, Webhook, WebhookEventType, WebhookOutbox } from './types.js'
-
-/** The outbox's tables in the SQLite ledger's file (the ledger component's version 2). */
-export const sqliteOutboxSchema = `
-CREATE TABLE IF NOT EXISTS webhook_events (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  type TEXT NOT NULL,
-  created_at INTEGER NOT NULL,
-  body TEXT NOT NULL,
-  dispatched INTEGER NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS webhook_events_new ON webhook_events (seq) WHERE dispatched = 0;
-CREATE TABLE IF NOT EXISTS webhook_deliveries (
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  id TEXT NOT NULL UNIQUE,
-  event_id TEXT NOT NULL,
-  webhook_id TEXT NOT NULL,
-  type TEXT NOT NULL,
-  status TEXT NOT NULL,
-  attempts INTEGER NOT NULL DEFAULT 0,
-  next_attempt_at INTEGER NOT NULL,
-  last_error TEXT,
-  last_attempt_at INTEGER,
-  created_at INTEGER NOT NULL,
-  lease_owner TEXT,
-  lease_until INTEGER,
-  UNIQUE (event_id, webhook_id)
-);
-CREATE INDEX IF NOT EXISTS webhook_deliveries_due ON webhook_deliveries (next_attempt_at) WHERE status = 'pending';
-CREATE INDEX IF NOT EXISTS webhook_deliveries_hook ON webhook_deliveries (webhook_id, last_attempt_at);
-CREATE TABLE IF NOT EXISTS webhooks (
-  id TEXT PRIMARY KEY,
-  url TEXT NOT NULL,
-  events TEXT NOT NULL,
-  secret TEXT NOT NULL,
-  created_at INTEGER NOT NULL
-);
-`
 
 type DeliveryRow = {
   seq: number
@@ -94,29 +57,20 @@ export function createSqliteOutbox(
     }
   }
   const saved = () =>
-    (db.prepare('SELECT * FROM webhooks ORDER BY created_at').all() as Record<string, string | number>[]).map(
-      (r): Webhook => ({
-        id: String(r.id),
-        url: String(r.url),
-        events: JSON.parse(String(r.events)) as string[],
-        secret: String(r.secret),
-        createdAt: Number(r.created_at),
-        source: 'admin',
-      }),
-    )
+    (db.prepare('SELECT * FROM webhooks ORDER BY created_at').all() as WebhookRow[]).map(storedWebhook)
   return {
     id,
     paymentEvents: undefined,
     insertNow,
     enqueue: (events) => guard(() => immediately(db, () => insertNow(events))),
-    dispatch: (code, limit) =>
+    dispatch: (code, limit, unseenSince) =>
       guard(() =>
         immediately(db, () => {
           const fresh = db
             .prepare('SELECT id, type, created_at FROM webhook_events WHERE dispatched = 0 ORDER BY seq LIMIT ?')
             .all(limit) as { id: string; type: string; created_at: number }[]
           if (fresh.length === 0) return 0
-          const hooks = [...code, ...saved()]
+          const hooks = withOwn<Pick<Webhook, 'id' | 'events'>>(code, saved().filter(live(unseenSince)))
           const add = db.prepare(`INSERT OR IGNORE INTO webhook_deliveries
             (id, event_id, webhook_id, type, status, next_attempt_at, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?)`)
           const mark = db.prepare('UPDATE webhook_events SET dispatched = 1 WHERE id = ?')
@@ -131,14 +85,15 @@ export function createSqliteOutbox(
           return fresh.length
         }),
       ),
-    claim: (owner, leaseMs, limit) =>
+    claim: (owner, leaseMs, limit, webhooks) =>
       guard(() =>
         immediately(db, () => {
           const now = Date.now()
           const rows = db
             .prepare(`${select} WHERE d.status = 'pending' AND d.next_attempt_at <= ?
-              AND (d.lease_until IS NULL OR d.lease_until <= ?) ORDER BY d.next_attempt_at LIMIT ?`)
-            .all(now, now, limit) as DeliveryRow[]
+              AND (d.lease_until IS NULL OR d.lease_until <= ?)
+              AND d.webhook_id IN (SELECT value FROM json_each(?)) ORDER BY d.next_attempt_at LIMIT ?`)
+            .all(now, now, JSON.stringify(webhooks), limit) as DeliveryRow[]
           const lease = db.prepare('UPDATE webhook_deliveries SET lease_owner = ?, lease_until = ? WHERE id = ?')
           for (const row of rows) lease.run(owner, now + leaseMs, row.id)
           return rows.map(toDelivery)
@@ -208,7 +163,8 @@ export function createSqliteOutbox(
     saved: () => guard(saved),
     save: (hook) =>
       guard(() => {
-        db.prepare('INSERT INTO webhooks (id, url, events, secret, created_at) VALUES (?, ?, ?, ?, ?)').run(
+        db.prepare(`INSERT INTO webhooks (id, url, events, secret, created_at, source)
+          VALUES (?, ?, ?, ?, ?, 'admin')`).run(
           hook.id,
           hook.url,
           JSON.stringify(hook.events),
@@ -216,10 +172,39 @@ export function createSqliteOutbox(
           hook.createdAt,
         )
       }),
+    publish: (hooks, now) =>
+      guard(() =>
+        immediately(db, () => {
+          // Never the secret, and never over an admin row.
+          const upsert = db.prepare(`INSERT INTO webhooks (id, url, events, secret, created_at, source, seen_at)
+            VALUES (?, ?, ?, '', ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET seen_at = excluded.seen_at WHERE webhooks.source <> 'admin'`)
+          for (const h of hooks) upsert.run(h.id, h.url, JSON.stringify(h.events), now, h.source, now)
+        }),
+      ),
+    sweep: ({ serving, olderThan, dueBefore, unseenSince, error }) =>
+      guard(() =>
+        immediately(db, () => {
+          const failed = Number(
+            db
+              .prepare(`UPDATE webhook_deliveries SET status = 'failed', last_error = ?, last_attempt_at = ?
+              WHERE status = 'pending' AND next_attempt_at < ? AND created_at < ?
+                AND (lease_until IS NULL OR lease_until <= ?)
+                AND webhook_id NOT IN (SELECT value FROM json_each(?))`)
+              .run(error, Date.now(), dueBefore, olderThan, Date.now(), JSON.stringify(serving)).changes,
+          )
+          db.prepare(`DELETE FROM webhooks WHERE source <> 'admin' AND seen_at < ? AND NOT EXISTS
+            (SELECT 1 FROM webhook_deliveries d WHERE d.webhook_id = webhooks.id AND d.status = 'pending')`).run(
+            unseenSince,
+          )
+          return failed
+        }),
+      ),
     remove: (id) =>
       guard(() =>
         immediately(db, () => {
-          const gone = Number(db.prepare('DELETE FROM webhooks WHERE id = ?').run(id).changes) === 1
+          const gone =
+            Number(db.prepare("DELETE FROM webhooks WHERE id = ? AND source = 'admin'").run(id).changes) === 1
           if (gone)
             db.prepare(`UPDATE webhook_deliveries SET status = 'failed', last_error = 'the webhook was removed'
               WHERE webhook_id = ? AND status = 'pending'`).run(id)

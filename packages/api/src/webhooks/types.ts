@@ -66,6 +66,14 @@ export type Webhook = {
 }
 
 /**
+ * A webhook as the outbox's table keeps it, for every paywall sharing the ledger: an admin
+ * one with its secret (as the admin API saved it); a code or config one without (its secret
+ * stays in the code or environment of the paywalls that have it, which alone can sign for
+ * it), with when one of them last said it still has it (`seenAt`, ms epoch).
+ */
+export type StoredWebhook = Omit<Webhook, 'secret'> & { secret?: string; seenAt?: number }
+
+/**
  * An event a store writes in the transaction of the change it reports (a top-up, a refund,
  * a key made or revoked), for the outbox of one ledger (`outbox`, its `WebhookOutbox.id`).
  */
@@ -142,12 +150,19 @@ export type WebhookOutbox = {
   /** Writes events on their own (idempotent by id). */
   enqueue(events: OutboxEvent[]): Promise<void>
   /**
-   * Fans new events out into deliveries, one per webhook subscribed to the event's type
-   * (`webhooks`, plus those registered with the admin API). Returns how many events it took.
+   * Fans new events out into deliveries, one per webhook subscribed to the event's type:
+   * every webhook of the table (`saved`: admin ones, and the code and config ones of every
+   * paywall on the ledger, but those none published since `unseenSince`), plus `webhooks`
+   * (this paywall's own, should its `publish` not have landed yet). Returns how many events
+   * it took.
    */
-  dispatch(webhooks: readonly Pick<Webhook, 'id' | 'events'>[], limit: number): Promise<number>
-  /** Leases up to `limit` due pending deliveries to `owner` for `leaseMs`. */
-  claim(owner: string, leaseMs: number, limit: number): Promise<Delivery[]>
+  dispatch(webhooks: readonly Pick<Webhook, 'id' | 'events'>[], limit: number, unseenSince: number): Promise<number>
+  /**
+   * Leases up to `limit` due pending deliveries to `owner` for `leaseMs`, only those of the
+   * webhooks in `webhooks` (the ids this paywall can sign for): the others are left to the
+   * paywalls that have them.
+   */
+  claim(owner: string, leaseMs: number, limit: number, webhooks: readonly string[]): Promise<Delivery[]>
   /** Records an attempt; a no-op when `owner` lost the lease. */
   finish(id: string, owner: string, outcome: AttemptOutcome): Promise<void>
   /** Deliveries newest first, filtered; `cursor` is the last one's `next`. */
@@ -161,9 +176,35 @@ export type WebhookOutbox = {
   replay(id: string): Promise<boolean>
   /** Per webhook id: deliveries pending, whether its last attempt failed, and its error. */
   health(): Promise<Map<string, WebhookHealth>>
-  /** The webhooks registered with the admin API (kept in the database). */
-  saved(): Promise<Webhook[]>
+  /**
+   * Every webhook of the table: those registered with the admin API (with their secrets),
+   * and the code and config ones the paywalls on the ledger published (without).
+   */
+  saved(): Promise<StoredWebhook[]>
+  /** Saves a webhook registered with the admin API. */
   save(webhook: Webhook): Promise<void>
-  /** Removes a saved webhook; its pending deliveries fail. `false` when there was none. */
+  /**
+   * Writes this paywall's code and config webhooks into the table, never their secrets, as
+   * seen at `now` (a row already there only has its `seenAt` moved on).
+   */
+  publish(webhooks: readonly Webhook[], now: number): Promise<void>
+  /**
+   * What no paywall will send: fails the pending deliveries, of a webhook not in `serving`,
+   * whose event is older than `olderThan` and that were due before `dueBefore` and are not
+   * leased (no paywall on the ledger has their webhook: `error` says so); and forgets the
+   * code and config webhooks none published since `unseenSince` once none of their deliveries
+   * is pending. Returns the deliveries failed.
+   */
+  sweep(input: {
+    serving: readonly string[]
+    olderThan: number
+    dueBefore: number
+    unseenSince: number
+    error: string
+  }): Promise<number>
+  /**
+   * Removes a webhook registered with the admin API (never a code or config one); its
+   * pending deliveries fail. `false` when there was none.
+   */
   remove(id: string): Promise<boolean>
 }
