@@ -298,6 +298,12 @@ describe('logs', () => {
       amount: '10000',
     })
     expect(traced[1].durationMs).toBeTypeOf('number')
+    // The paid request's line names its payment, whose own line (settled) names it too.
+    expect(traced[1].paymentId).toMatch(/\S/)
+    const settled = lines.map((l) => JSON.parse(l)).filter((l) => l.paymentId === traced[1].paymentId && l.state)
+    expect(settled).toHaveLength(1)
+    expect(settled[0]).toMatchObject({ state: 'settled', payer: buyer(0).address })
+    expect(traced[0].paymentId).toBeUndefined()
     expect(requests.filter((l) => l.outcome === 'credit')).toHaveLength(2)
     expect(new Set(requests.map((l) => l.requestId)).size).toBe(requests.length)
   })

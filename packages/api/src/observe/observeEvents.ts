@@ -47,6 +47,7 @@ export function observeEvents(
             amount: String(e.amount),
             ...(e.price !== undefined ? { price: e.price } : {}),
             network: e.network,
+            ...(e.paymentId ? { paymentId: e.paymentId } : {}),
             ...(e.payer ? { payer: e.payer } : {}),
             ...(e.account ? { account: e.account } : {}),
             ...(e.keyId ? { keyId: e.keyId } : {}),

@@ -76,6 +76,11 @@ export type RequestEvent = {
   price?: string
   network: string
   asset: string
+  /**
+   * The x402 payment's id (the ledger row, `paymentId` in the payment's own log lines and
+   * events): what ties the request to its settlement.
+   */
+  paymentId?: string
   /** An x402 payment's payer. */
   payer?: string
   /** The credit account that paid. */

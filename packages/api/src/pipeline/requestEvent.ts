@@ -163,6 +163,7 @@ async function emitFor(
       ...(reason ? { reason } : {}),
       ...(ctx.price !== undefined ? { price: ctx.price } : {}),
       ...(ctx.payment ? { payer: ctx.payment.exact.authorization.from } : {}),
+      ...(ctx.row ? { paymentId: ctx.row } : {}),
       ...(ctx.creditAccount ? { account: ctx.creditAccount } : {}),
       ...(ctx.apiKey ? { keyId: ctx.apiKey.record.id, plan: ctx.apiKey.plan.name } : {}),
       ...(ctx.context.ip ? { ip: ctx.context.ip } : {}),
