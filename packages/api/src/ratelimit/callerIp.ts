@@ -11,8 +11,10 @@ import { isIPv4, isIPv6 } from 'node:net'
  * callerIp('::ffff:203.0.113.7') // '203.0.113.7'
  */
 export function callerIp(given: string | undefined, subnet: number | false = 64): string | undefined {
-  const ip = given === undefined ? undefined : canonical(given)
-  if (ip === undefined || isIPv4(ip)) return ip
+  if (given === undefined || isIPv4(given)) return given
+  // Spelled as a plain address (the usual case), nothing to rewrite.
+  const ip = isIPv6(given) ? given : canonical(given)
+  if (isIPv4(ip)) return ip
   const bare = ip.replace(/%.*$/, '')
   const groups = ipv6Groups(bare)
   if (!groups) return ip
