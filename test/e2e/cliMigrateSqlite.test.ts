@@ -58,7 +58,7 @@ describe('402x migrate (SQLite)', () => {
     expect(done.url).toBe(`sqlite:${join(cwd, '.402x', 'ledger.db')}`)
     expect(done.migrated.map((m) => m.component)).toEqual(components)
     expect(done.migrated.every((m) => m.from === 0 && m.to >= 1)).toBe(true)
-    expect(done.versions).toMatchObject({ ledger: 3, credits: 1, keys: 1, usage: 1, events: 1, analytics: 1 })
+    expect(done.versions).toMatchObject({ ledger: 3, credits: 2, keys: 1, usage: 2, events: 1, analytics: 1 })
     expect(tables(join(cwd, '.402x', 'ledger.db'))).toEqual(
       expect.arrayContaining([
         'payments',
@@ -74,7 +74,7 @@ describe('402x migrate (SQLite)', () => {
 
     const again = run(cwd, [])
     expect(again.code).toBe(0)
-    expect(again.stderr).toMatch(/already up to date \(ledger 3, credits 1, keys 1, usage 1, events 1, analytics 1\)/)
+    expect(again.stderr).toMatch(/already up to date \(ledger 3, credits 2, keys 1, usage 2, events 1, analytics 1\)/)
   })
 
   it('takes the file from --database-url sqlite:… or X402_DATABASE_URL, and records an earlier release’s file without losing a row', () => {

@@ -1,62 +1,86 @@
-import type { PaymentQuery } from '../ledger/paymentQuery.js'
 import type { AdminHandler } from './adminContext.js'
 import { AdminInputError, thisUtcMonth } from './adminHttp.js'
-import { cloudEvent, csvColumns, csvLine } from './exportRows.js'
+import { type ExportKind, type ExportPlan, exportPages, headerOf, pageSize } from './exportPages.js'
 import { paymentFilter } from './paymentFilter.js'
-import { paymentView } from './paymentView.js'
 
-/** What the export counts by default: the payments that moved money (as volume pricing does). */
+/** What the payments export counts by default: the payments that moved money (as volume pricing does). */
 const paidStates = ['settled', 'pending', 'reconciled'] as const
-/** Rows read from the ledger per page while streaming. */
-const pageSize = 500
+const kinds = ['payments', 'usage', 'credit', 'all'] as const
 
 /**
- * `GET /export?from=&to=&format=csv|cloudevents[&payer=&state=&resource=]`: the payments of
- * a period (default: this UTC month; states settled, pending and reconciled unless `state`
- * says otherwise), oldest first, streamed page by page from the ledger: CSV with a header
- * row, or CloudEvents 1.0 JSON lines (docs/admin-api.md, "Export").
+ * `GET /export?kind=payments|usage|credit|all&from=&to=&format=csv|cloudevents`: one period
+ * (default: this UTC month), oldest first, streamed page by page from the stores: CSV with a
+ * header row, or CloudEvents 1.0 JSON lines (docs/admin-api.md, "Export").
+ * - `payments` (the default): x402 payments, with the payments' filters (`payer`, `state`,
+ *   `resource`; states settled, pending and reconciled unless `state` says otherwise);
+ * - `usage`: every served call on an API key (`key=` for one key's);
+ * - `credit`: the credit spent by requests (captures and charges) and refunded;
+ * - `all`: the three, in that order (CloudEvents only: the kinds' CSV columns differ), those
+ *   the paywall has (keys, credit).
  */
-export const exportUsage: AdminHandler = async ({ rt, url, origin }) => {
-  const format = url.searchParams.get('format') ?? 'csv'
+export const exportUsage: AdminHandler = async (request) => {
+  const { url, origin } = request
+  const params = url.searchParams
+  const format = params.get('format') ?? 'csv'
   if (format !== 'csv' && format !== 'cloudevents')
     throw new AdminInputError(`format is "${format.slice(0, 40)}": give csv or cloudevents`)
-  if (url.searchParams.has('cursor') || url.searchParams.has('limit'))
+  const kind = (params.get('kind') ?? 'payments') as (typeof kinds)[number]
+  if (!kinds.includes(kind)) throw new AdminInputError(`kind is "${kind.slice(0, 40)}": give ${kinds.join(', ')}`)
+  if (kind === 'all' && format === 'csv')
+    throw new AdminInputError(
+      'kind=all is CloudEvents only (each kind has its own CSV columns): give format=cloudevents, or one kind',
+    )
+  if (params.has('cursor') || params.has('limit'))
     throw new AdminInputError('the export streams the whole period: leave out cursor and limit (GET /payments pages)')
-  const filter = paymentFilter(url.searchParams)
+  if (kind !== 'payments')
+    for (const name of ['payer', 'state', 'resource'])
+      if (params.has(name))
+        throw new AdminInputError(`${name} filters payments: leave it out of kind=${kind}, or give kind=payments`)
+  if (params.has('key') && kind !== 'usage') throw new AdminInputError('key filters usage: give kind=usage with it')
+  const filter = paymentFilter(params)
   const month = thisUtcMonth()
-  const query: PaymentQuery = {
-    ...filter,
-    from: filter.from ?? month.from,
-    to: filter.to ?? month.to,
-    state: filter.state ?? [...paidStates],
-    order: 'oldest',
-    limit: pageSize,
+  const from = filter.from ?? month.from
+  const to = filter.to ?? month.to
+  if (to <= from) throw new AdminInputError('`to` must come after `from`')
+  const plan: ExportPlan = {
+    format,
+    from,
+    to,
+    payments: { ...filter, from, to, state: filter.state ?? [...paidStates], order: 'oldest', limit: pageSize },
+    keyId: params.get('key') ?? undefined,
+    source: `${origin}/__402x`,
   }
-  const source = `${origin}/__402x`
-  const line = format === 'csv' ? csvLine : (p: Parameters<typeof csvLine>[0]) => cloudEvent(p, source)
-  // The first page is read before answering: a ledger that is down is a 503, not a cut stream.
-  let page = await rt.ledger.query(query)
-  let started = false
+  const wanted: ExportKind[] =
+    kind !== 'all'
+      ? [kind]
+      : [
+          'payments',
+          ...(request.keys ? (['usage'] as const) : []),
+          ...(request.rt.config.credits ? (['credit'] as const) : []),
+        ]
+  async function* chunks() {
+    for (const k of wanted) yield* exportPages(request, k, plan)
+  }
+  const pages = chunks()
+  // The first page is read before answering: a store that is down (or a kind the paywall
+  // does not have) is an error answer, not a cut stream.
+  const first = await pages.next()
   const encoder = new TextEncoder()
+  let pending: string | undefined =
+    `${format === 'csv' ? headerOf(wanted[0] as ExportKind) : ''}${first.done ? '' : first.value}`
   const body = new ReadableStream<Uint8Array>({
     async pull(controller) {
-      let text = ''
-      if (!started && format === 'csv') text += `${csvColumns.join(',')}\r\n`
-      if (started) {
-        if (!page.next) {
-          controller.close()
-          return
-        }
-        page = await rt.ledger.query({ ...query, cursor: page.next })
-      }
-      started = true
-      for (const record of page.payments) text += line(paymentView(rt, record))
-      if (text) controller.enqueue(encoder.encode(text))
-      else if (!page.next) controller.close()
+      const next = pending !== undefined ? { done: false, value: pending } : await pages.next()
+      pending = undefined
+      if (next.value) controller.enqueue(encoder.encode(next.value))
+      if (next.done || first.done) controller.close()
+    },
+    async cancel() {
+      await pages.return(undefined)
     },
   })
   const day = (ms: number) => new Date(ms).toISOString().slice(0, 10)
-  const name = `402x-payments-${day(query.from as number)}-${day((query.to as number) - 1)}.${format === 'csv' ? 'csv' : 'jsonl'}`
+  const name = `402x-${kind}-${day(from)}-${day(to - 1)}.${format === 'csv' ? 'csv' : 'jsonl'}`
   return new Response(body, {
     status: 200,
     headers: {

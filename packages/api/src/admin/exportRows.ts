@@ -1,3 +1,4 @@
+import { csvField } from './csvField.js'
 import type { PaymentView } from './paymentView.js'
 
 /** The CSV export's columns, in order (the header row). */
@@ -16,12 +17,6 @@ export const csvColumns = [
   'transaction',
 ] as const
 
-/** One CSV field (RFC 4180): quoted when it holds a comma, a quote or a line break. */
-const field = (value: string | undefined | null) => {
-  const text = value ?? ''
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text
-}
-
 /** A payment as one CSV line (CRLF-terminated, as RFC 4180). */
 export function csvLine(p: PaymentView): string {
   return `${[
@@ -38,7 +33,7 @@ export function csvLine(p: PaymentView): string {
     p.resource,
     p.transaction,
   ]
-    .map(field)
+    .map(csvField)
     .join(',')}\r\n`
 }
 

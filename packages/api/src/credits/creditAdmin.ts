@@ -1,5 +1,6 @@
 import type { CreditStore } from '../stores/types.js'
 import { checkText, invalid } from './creditRows.js'
+import type { RevenueQuery } from './types.js'
 
 /** One caller's credit account as `CreditStore.accounts` lists it. */
 export type CreditAccountInfo = {
@@ -51,6 +52,28 @@ export const reusedRef = (ref: string, existing: { account: string; amount: stri
     `ref \`${ref}\` was already used for an adjustment of ${existing.amount} to \`${existing.account}\`: pass a new ref for a different adjustment`,
     { ref },
   )
+
+/**
+ * Checks `revenue()` options (`from` < `to`, ms epochs; `limit` 1…1000, default 500) and gives
+ * them with defaults, `after` as (createdAt, id) to compare entries past.
+ */
+export function checkRevenueQuery(query: RevenueQuery): {
+  from: number
+  to: number
+  after: { createdAt: number; id: number }
+  limit: number
+} {
+  const { from, to } = query
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to <= from)
+    throw invalid(`revenue(): from and to must be ms epochs with from < to, got ${from} and ${to}`)
+  const limit = query.limit ?? 500
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxAccountsPage)
+    throw invalid(`revenue(): limit is ${limit}: give a whole number from 1 to ${maxAccountsPage}`)
+  const after = query.after ?? { createdAt: from - 1, id: 0 }
+  if (!Number.isSafeInteger(after.createdAt) || !Number.isSafeInteger(after.id))
+    throw invalid('revenue(): after must be the last entry of the page before ({ createdAt, id })')
+  return { from, to, after, limit }
+}
 
 /** Checks `accounts()` options: `limit` 1…1000 (default 100), `after` an account id. */
 export function checkAccountsPage(options: Parameters<CreditStore['accounts']>[0] = {}): {

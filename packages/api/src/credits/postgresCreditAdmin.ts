@@ -1,12 +1,13 @@
 import type { Pg } from '../postgres/openPostgres.js'
 import type { CreditStore } from '../stores/types.js'
-import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from './creditAdmin.js'
+import { checkAccountsPage, checkAdjustment, checkRevenueQuery, overdrawn, reusedRef } from './creditAdmin.js'
 import { callerOf } from './creditRows.js'
 import { lockBalances, lockRef, post, type Write } from './postgresCreditPosting.js'
+import type { CreditKind } from './types.js'
 
 /**
  * The PostgreSQL credit store's operator calls (createPostgresCreditStore.ts): the accounts
- * listing and `adjust`, one transaction that locks the ref and the caller's balance row
+ * listing, the revenue's pages and `adjust`, one transaction that locks the ref and the caller's balance row
  * before it decides (as `payout`), so no adjustment overdraws across instances.
  */
 export function postgresCreditAdmin(
@@ -14,8 +15,40 @@ export function postgresCreditAdmin(
   call: <T>(fn: () => Promise<T>) => Promise<T>,
   write: <T>(fn: (w: Write) => Promise<T>) => Promise<T>,
   clock: () => number,
-): Pick<CreditStore, 'accounts' | 'adjust'> {
+): Pick<CreditStore, 'accounts' | 'adjust' | 'revenue'> {
   return {
+    revenue: async (query) => {
+      const { from, to, after, limit } = checkRevenueQuery(query)
+      return call(async () => {
+        // Keyset pages on the revenue entries' own index (migration 3).
+        const rows = await sql<
+          {
+            id: bigint
+            transaction_id: bigint
+            account: string
+            amount: string
+            kind: CreditKind
+            ref: string
+            note: string | null
+            created_at: bigint
+          }[]
+        >`select e.id, e.transaction_id, t.account, e.amount::text as amount, t.kind, t.ref, t.note, e.created_at
+          from x402_credit_entries e join x402_credit_transactions t on t.id = e.transaction_id
+          where e.account = 'system:revenue' and e.created_at >= ${from} and e.created_at < ${to}
+            and (e.created_at, e.id) > (${after.createdAt}::bigint, ${after.id}::bigint)
+          order by e.created_at, e.id limit ${limit}`
+        return rows.map((r) => ({
+          id: Number(r.id),
+          transactionId: Number(r.transaction_id),
+          account: r.account,
+          kind: r.kind,
+          amount: BigInt(r.amount),
+          ref: r.ref,
+          ...(r.note ? { note: r.note } : {}),
+          createdAt: Number(r.created_at),
+        }))
+      })
+    },
     accounts: async (options) => {
       const { limit, after } = checkAccountsPage(options)
       return call(async () => {

@@ -134,5 +134,11 @@ end
 $$;
 `,
     },
+    {
+      version: 3,
+      name: 'revenue entries by time',
+      // The export's pages of the revenue (CreditStore.revenue): only its entries are indexed.
+      sql: `create index x402_credit_entries_revenue on x402_credit_entries (created_at, id) where account = 'system:revenue';`,
+    },
   ],
 }

@@ -76,5 +76,13 @@ CREATE TABLE IF NOT EXISTS credit_tabs (
 /** The credit ledger's schema on SQLite (component `credits`, as on PostgreSQL). */
 export const sqliteCreditComponent: SqliteSchemaComponent = {
   component: 'credits',
-  migrations: [sqlMigration(1, 'double-entry credit ledger', creditSchema)],
+  migrations: [
+    sqlMigration(1, 'double-entry credit ledger', creditSchema),
+    // The export's pages of the revenue (CreditStore.revenue): only its entries are indexed.
+    sqlMigration(
+      2,
+      'revenue entries by time',
+      "CREATE INDEX IF NOT EXISTS credit_entries_revenue ON credit_entries (created_at, id) WHERE account = 'system:revenue';",
+    ),
+  ],
 }

@@ -1,12 +1,12 @@
 import type { SqliteDb } from '../ledger/openSqlite.js'
 import type { CreditStore } from '../stores/types.js'
-import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from './creditAdmin.js'
+import { checkAccountsPage, checkAdjustment, checkRevenueQuery, overdrawn, reusedRef } from './creditAdmin.js'
 import { callerOf, type SqlitePost, type TxRow } from './creditRows.js'
-import type { Posted } from './types.js'
+import type { CreditKind, Posted } from './types.js'
 
 /**
- * The SQLite credit ledger's operator calls (createCreditLedger.ts): the accounts listing
- * and `adjust`. `atomically` runs one write transaction, `post` writes one ledger
+ * The SQLite credit ledger's operator calls (createCreditLedger.ts): the accounts listing,
+ * `adjust` and the revenue's pages. `atomically` runs one write transaction, `post` writes one ledger
  * transaction in it, `guard` maps failures to `store_unavailable`.
  */
 export function sqliteCreditAdmin(
@@ -17,7 +17,7 @@ export function sqliteCreditAdmin(
     post: SqlitePost
     availableOf: (account: string) => bigint
   },
-): Pick<CreditStore, 'accounts' | 'adjust'> {
+): Pick<CreditStore, 'accounts' | 'adjust' | 'revenue'> {
   const { guard, atomically, post, availableOf } = tools
   // Available is the balance less the unposted tab; the last movement from the entries' index.
   const accounts = db.prepare(`SELECT substr(b.account, 8) AS account,
@@ -31,7 +31,38 @@ export function sqliteCreditAdmin(
   const debit = db.prepare(`UPDATE credit_balances SET balance = balance - CAST(@amount AS INTEGER)
     WHERE account = @account
       AND balance - COALESCE((SELECT used FROM credit_tabs WHERE account = @account), 0) >= CAST(@amount AS INTEGER)`)
+  // Keyset pages on the revenue entries' own index (migration 2).
+  const revenue = db.prepare(`SELECT e.id, e.transaction_id, t.account, CAST(e.amount AS TEXT) AS amount, t.kind, t.ref,
+      t.note, e.created_at
+    FROM credit_entries e JOIN credit_transactions t ON t.id = e.transaction_id
+    WHERE e.account = 'system:revenue' AND e.created_at >= @from AND e.created_at < @to
+      AND (e.created_at > @at OR (e.created_at = @at AND e.id > @id))
+    ORDER BY e.created_at, e.id LIMIT @limit`)
   return {
+    revenue: (query) =>
+      guard(() => {
+        const { from, to, after, limit } = checkRevenueQuery(query)
+        const rows = revenue.all({ from, to, at: after.createdAt, id: after.id, limit }) as {
+          id: number
+          transaction_id: number
+          account: string
+          amount: string
+          kind: CreditKind
+          ref: string
+          note: string | null
+          created_at: number
+        }[]
+        return rows.map((r) => ({
+          id: Number(r.id),
+          transactionId: Number(r.transaction_id),
+          account: r.account,
+          kind: r.kind,
+          amount: BigInt(r.amount),
+          ref: r.ref,
+          ...(r.note ? { note: r.note } : {}),
+          createdAt: Number(r.created_at),
+        }))
+      }),
     accounts: (options) =>
       guard(() => {
         const { limit, after } = checkAccountsPage(options)

@@ -47,6 +47,39 @@ export type CreditEntry = {
   createdAt: number
 }
 
+/**
+ * A movement of the revenue credit earned (`system:revenue`), as `CreditStore.revenue` pages
+ * it: a `capture` or a `charge` (credit spent by requests, `amount > 0`), or a `refund` of it
+ * (`amount < 0`).
+ */
+export type RevenueEntry = {
+  /** The `system:revenue` entry's id: stable, unique in the store. */
+  id: number
+  transactionId: number
+  /** The caller whose credit it was (`acct_…`, a payer address, a key's account). */
+  account: string
+  kind: CreditKind
+  /** Atomic units, signed: what it added to the revenue. */
+  amount: bigint
+  /** The reservation id (capture), `tab_…` (charge) or the refund's `ref`. */
+  ref: string
+  /** The transaction's note: how many charges a `charge` covers, a refund's reason. */
+  note?: string
+  createdAt: number
+}
+
+/** What `CreditStore.revenue` reads: one page of the revenue entries made in [from, to). */
+export type RevenueQuery = {
+  /** ms epoch, inclusive. */
+  from: number
+  /** ms epoch, exclusive. */
+  to: number
+  /** The last entry of the page before (its `createdAt` and `id`): this page starts after it. */
+  after?: { createdAt: number; id: number } | undefined
+  /** Entries per page, 1 to 1000. @default 500 */
+  limit?: number
+}
+
 /** A caller's credit, in atomic units (USDC: 6 decimals). */
 export type CreditBalance = {
   /** Spendable now. */

@@ -1,6 +1,6 @@
 import { X402Error } from '@402x/core'
 import { periodBounds } from './periods.js'
-import type { UsageEvent } from './types.js'
+import type { UsageEvent, UsageEventsQuery } from './types.js'
 
 const invalid = (message: string) => new X402Error('invalid_request', { message })
 const maxAmount = (1n << 63n) - 1n
@@ -41,3 +41,33 @@ export function checkReservation(period: string, units: number, limit = 0): void
   if (!Number.isSafeInteger(units) || units <= 0) throw invalid(`units must be a positive whole number, got ${units}`)
   if (!Number.isSafeInteger(limit) || limit < 0) throw invalid(`limit must be a whole number ≥ 0, got ${limit}`)
 }
+
+/** The page size bounds of `UsageStore.events`. */
+export const maxEventsPage = 1000
+
+/**
+ * Checks `UsageStore.events` options (`from` < `to`, ms epochs; `limit` 1…1000, default
+ * 500) and gives them with defaults, `after` as (at, requestId) to compare rows past.
+ */
+export function checkEventsQuery(query: UsageEventsQuery): {
+  from: number
+  to: number
+  keyId: string | undefined
+  after: { at: number; requestId: string }
+  limit: number
+} {
+  const { from, to } = query
+  if (!Number.isSafeInteger(from) || !Number.isSafeInteger(to) || to <= from)
+    throw invalid(`events(): from and to must be ms epochs with from < to, got ${from} and ${to}`)
+  const limit = query.limit ?? 500
+  if (!Number.isSafeInteger(limit) || limit < 1 || limit > maxEventsPage)
+    throw invalid(`events(): limit is ${limit}: give a whole number from 1 to ${maxEventsPage}`)
+  const after = query.after ?? { at: from - 1, requestId: '' }
+  if (!Number.isSafeInteger(after.at) || typeof after.requestId !== 'string')
+    throw invalid('events(): after must be the last event of the page before ({ at, requestId })')
+  return { from, to, keyId: query.keyId, after, limit }
+}
+
+/** Orders events as `UsageStore.events` pages them: by `at`, then `requestId` (code units). */
+export const eventOrder = (a: Pick<UsageEvent, 'at' | 'requestId'>, b: Pick<UsageEvent, 'at' | 'requestId'>) =>
+  a.at - b.at || (a.requestId < b.requestId ? -1 : a.requestId > b.requestId ? 1 : 0)

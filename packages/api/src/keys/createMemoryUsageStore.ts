@@ -1,5 +1,5 @@
 import { X402Error } from '@402x/core'
-import { checkEvents, checkReservation } from './checkUsage.js'
+import { checkEvents, checkEventsQuery, checkReservation, eventOrder } from './checkUsage.js'
 import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
@@ -65,6 +65,14 @@ export function createMemoryUsageStore(): UsageStore {
         counters.recorded(fresh)
       }),
     statement: (keyId, from, to) => run(() => toStatement(keyId, from, to, byKey.get(keyId) ?? [])),
+    events: (query) =>
+      run(() => {
+        const { from, to, keyId, after, limit } = checkEventsQuery(query)
+        const source = keyId === undefined ? events.values() : (byKey.get(keyId) ?? [])
+        const page: UsageEvent[] = []
+        for (const e of source) if (e.at >= from && e.at < to && eventOrder(e, after) > 0) page.push({ ...e })
+        return page.sort(eventOrder).slice(0, limit)
+      }),
     used: (keyId, period) =>
       run(() => {
         periodBounds(period)

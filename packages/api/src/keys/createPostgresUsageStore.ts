@@ -3,7 +3,7 @@ import { X402Error } from '@402x/core'
 import { ensureSchema } from '../postgres/migrate.js'
 import { guarded, openPostgres, type Pg } from '../postgres/openPostgres.js'
 import { groupCommit } from '../stores/groupCommit.js'
-import { checkEvents, checkReservation } from './checkUsage.js'
+import { checkEvents, checkEventsQuery, checkReservation } from './checkUsage.js'
 import { periodBounds, periodsOf } from './periods.js'
 import { usageSchema } from './postgresKeySchema.js'
 import { addTo, dropHolds, giveBack, inOrder, lockCounter, type Slot, slotId, take } from './postgresQuota.js'
@@ -194,6 +194,37 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
           total.amount += line.amount
         }
         return { keyId, from, to, lines, total }
+      }),
+    events: (query) =>
+      run(async () => {
+        const { from, to, keyId, after, limit } = checkEventsQuery(query)
+        // Ids compared and ordered in byte order ("C"), as the index (migration 2) and the other stores.
+        const rows = await sql<
+          {
+            request_id: string
+            key_id: string
+            route: string
+            units: bigint
+            amount: string
+            asset: string
+            status: number
+            at: bigint
+          }[]
+        >`select request_id, key_id, route, units::int8 as units, amount::text as amount, asset, status, at
+          from x402_usage where at >= ${from} and at < ${to}
+            and (at > ${after.at} or (at = ${after.at} and request_id collate "C" > ${after.requestId}))
+            ${keyId === undefined ? sql`` : sql`and key_id = ${keyId}`}
+          order by at, request_id collate "C" limit ${limit}`
+        return rows.map((r) => ({
+          keyId: r.key_id,
+          route: r.route,
+          units: Number(r.units),
+          amount: BigInt(r.amount),
+          asset: r.asset,
+          status: Number(r.status),
+          at: Number(r.at),
+          requestId: r.request_id,
+        }))
       }),
     used: (keyId, period) =>
       run(async () => {

@@ -1,4 +1,4 @@
-import { checkEvents, checkReservation } from './checkUsage.js'
+import { checkEvents, checkEventsQuery, checkReservation } from './checkUsage.js'
 import { openKeysDb, type SqliteStoreOptions } from './openKeysDb.js'
 import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
@@ -6,6 +6,16 @@ import { sqliteUsageComponent } from './sqliteKeySchema.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
 
 type LineRow = { route: string; calls: number; units: number; high: string; low: string }
+type EventRow = {
+  request_id: string
+  key_id: string
+  route: string
+  units: number | bigint
+  amount: string
+  asset: string
+  status: number | bigint
+  at: number | bigint
+}
 
 /**
  * Usage events in SQLite (WAL), in the ledger's file or its own, and this process's quota
@@ -80,6 +90,11 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
       CAST(COALESCE(SUM(CAST(substr(amount, 1, max(length(amount) - 12, 0)) AS INTEGER)), 0) AS TEXT) AS high,
       CAST(COALESCE(SUM(CAST(substr(amount, -12) AS INTEGER)), 0) AS TEXT) AS low
     FROM api_usage WHERE key_id = ? AND at >= ? AND at < ? GROUP BY route ORDER BY route`)
+  // Keyset pages of a period, on (at, request_id) (migration 2): every key's, or one key's.
+  const page = `SELECT request_id, key_id, route, units, amount, asset, status, at FROM api_usage
+    WHERE at >= @from AND at < @to AND (at > @at OR (at = @at AND request_id > @requestId))`
+  const eventsPage = db.prepare(`${page} ORDER BY at, request_id LIMIT @limit`)
+  const keyEventsPage = db.prepare(`${page} AND key_id = @keyId ORDER BY at, request_id LIMIT @limit`)
   let seen = Number((lastRowid.get() as { last: number | bigint }).last)
   const counters = quotaCounters((keyId, period) => {
     const { from, to } = periodBounds(period)
@@ -160,6 +175,25 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
           { calls: 0, units: 0, amount: 0n },
         )
         return { keyId, from, to, lines: rows, total }
+      }),
+    events: (query) =>
+      guard(() => {
+        const { from, to, keyId, after, limit } = checkEventsQuery(query)
+        if (queued.length) flush()
+        const params = { from, to, at: after.at, requestId: after.requestId, limit }
+        const rows = (
+          keyId === undefined ? eventsPage.all(params) : keyEventsPage.all({ ...params, keyId })
+        ) as EventRow[]
+        return rows.map((r) => ({
+          keyId: r.key_id,
+          route: r.route,
+          units: Number(r.units),
+          amount: BigInt(r.amount),
+          asset: r.asset,
+          status: Number(r.status),
+          at: Number(r.at),
+          requestId: r.request_id,
+        }))
       }),
     used: (keyId, period) =>
       guard(() => {

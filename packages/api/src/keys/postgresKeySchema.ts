@@ -86,5 +86,12 @@ export const usageSchema: SchemaComponent = {
         create index x402_usage_holds_holder on x402_usage_holds (holder);
         create index x402_usage_holds_expires on x402_usage_holds (expires_at);`,
     },
+    {
+      version: 2,
+      name: 'usage events by time',
+      // The export's pages of a period, every key's, oldest first (UsageStore.events), in
+      // byte order ("C") as SQLite and the memory store compare ids, whatever the database's collation.
+      sql: 'create index x402_usage_at on x402_usage (at, request_id collate "C");',
+    },
   ],
 }

@@ -56,5 +56,9 @@ export const sqliteKeyComponent: SqliteSchemaComponent = {
 /** The usage store's schema on SQLite (`createSqliteUsageStore`). */
 export const sqliteUsageComponent: SqliteSchemaComponent = {
   component: 'usage',
-  migrations: [sqlMigration(1, 'usage events', usageSql)],
+  migrations: [
+    sqlMigration(1, 'usage events', usageSql),
+    // The export's pages of a period, every key's, oldest first (UsageStore.events).
+    sqlMigration(2, 'usage events by time', 'CREATE INDEX IF NOT EXISTS api_usage_at ON api_usage (at, request_id);'),
+  ],
 }

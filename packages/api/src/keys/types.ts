@@ -151,6 +151,20 @@ export type UsageEvent = {
   reserved?: { period: string; units: number }[]
 }
 
+/** What `UsageStore.events` reads: one page of the events recorded in [from, to). */
+export type UsageEventsQuery = {
+  /** ms epoch, inclusive. */
+  from: number
+  /** ms epoch, exclusive. */
+  to: number
+  /** Only this key's events. @default every key's */
+  keyId?: string
+  /** The last event of the page before (its `at` and `requestId`): this page starts after it. */
+  after?: { at: number; requestId: string } | undefined
+  /** Events per page, 1 to 1000. @default 500 */
+  limit?: number
+}
+
 /** A key's usage over a period, per route. */
 export type Statement = {
   keyId: string
@@ -167,6 +181,7 @@ export type Statement = {
  * Contract:
  * - `record` is durable once resolved and idempotent by `requestId`;
  * - `statement` sums exactly what was recorded in [from, to);
+ * - `events` pages through exactly what was recorded in [from, to), each event once;
  * - `used(keyId, period)` equals the units recorded in that UTC day (`d:2026-12-06`) or
  *   month (`m:2026-12`), plus what `reserve` has reserved and not released;
  * - `reserve` is atomic: of concurrent reserves, those that succeed never take `used` past
@@ -188,6 +203,16 @@ export type UsageStore = {
   /** Records served calls, in one transaction; `requestId`s already recorded are skipped. */
   record(events: UsageEvent[]): Promise<void>
   statement(keyId: string, from: number, to: number): Promise<Statement>
+  /**
+   * One page of the events recorded in [from, to), oldest first (by `at`, then `requestId`),
+   * without their `reserved`: the export reads a period page by page, each page after the
+   * last event of the one before (`after`). A page shorter than `limit` is the last.
+   *
+   * @example
+   * let page = await usage.events({ from, to, limit: 500 })
+   * while (page.length === 500) page = await usage.events({ from, to, limit: 500, after: page.at(-1) })
+   */
+  events(query: UsageEventsQuery): Promise<UsageEvent[]>
   used(keyId: string, period: string): Promise<number>
   reserve(keyId: string, period: string, units: number, limit: number): Promise<{ ok: boolean; used: number }>
   /**

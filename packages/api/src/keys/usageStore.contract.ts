@@ -96,6 +96,42 @@ export function usageStoreContract(
       expect(await s.b.used('key_a', month)).toBe(43)
     })
 
+    it('pages through the events of [from, to) oldest first, each once, every key or one key', async () => {
+      const s = await fresh()
+      // Recorded out of order, two at one instant (ordered by requestId), one on each edge.
+      const recorded = [
+        event({ requestId: 'req_c', at: at + 2, units: 3, amount: 2n ** 62n }),
+        event({ requestId: 'req_b', at: at + 1, keyId: 'key_b', route: 'POST /api/chat', status: 201 }),
+        event({ requestId: 'req_a', at: at + 1, amount: 0n }),
+        event({ requestId: 'req_d', at: at + 3 }),
+        event({ requestId: 'req_early', at: at - 1 }),
+        event({ requestId: 'req_late', at: at + 10 }),
+        event({ requestId: 'req_e', at, reserved: [{ period: month, units: 1 }] }),
+      ]
+      await s.a.reserve('key_a', month, 1, 10)
+      await s.a.record(recorded)
+      const { reserved: _, ...first } = recorded[6] as UsageEvent
+      const page1 = await s.b.events({ from: at, to: at + 10, limit: 2 })
+      expect(page1).toEqual([first, recorded[2]])
+      const page2 = await s.b.events({ from: at, to: at + 10, limit: 2, after: page1.at(-1) })
+      expect(page2).toEqual([recorded[1], recorded[0]])
+      const page3 = await s.b.events({ from: at, to: at + 10, limit: 2, after: page2.at(-1) })
+      expect(page3).toEqual([recorded[3]])
+      expect(await s.b.events({ from: at, to: at + 10, limit: 2, after: page3.at(-1) })).toEqual([])
+      expect((await s.a.events({ from: at, to: at + 10, keyId: 'key_b' })).map((e) => e.requestId)).toEqual(['req_b'])
+      expect((await s.a.events({ from: 0, to: at * 2 })).map((e) => e.requestId)).toEqual([
+        'req_early',
+        'req_e',
+        'req_a',
+        'req_b',
+        'req_c',
+        'req_d',
+        'req_late',
+      ])
+      await expect(s.a.events({ from: at, to: at })).rejects.toMatchObject({ code: 'invalid_request' })
+      await expect(s.a.events({ from: at, to: at + 1, limit: 1001 })).rejects.toThrow(/limit is 1001/)
+    })
+
     it('counts used per UTC day and month, from events recorded before the counter was first read', async () => {
       const s = await fresh()
       await s.a.record([event({ units: 4 }), event({ at: at + 86_400_000, units: 5 })])

@@ -4,7 +4,7 @@ import { checkGrant } from '../credits/checkGrant.js'
 import { checkPlan } from '../keys/checkPlan.js'
 import { mintedFrom } from '../keys/mintedKeys.js'
 import type { ResolvedKeys } from '../keys/resolveKeys.js'
-import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement } from '../keys/types.js'
+import type { ApiKeyRecord, KeyMode, PlanDefinition, Statement, UsageEvent, UsageEventsQuery } from '../keys/types.js'
 import type { WebhookService } from '../webhooks/createWebhooks.js'
 import type { ResolvedCredits } from './credits.js'
 import { dollars } from './dollars.js'
@@ -49,6 +49,14 @@ export type PaywallKeys = {
    * const { revoked, minted, creditTokens } = await paywall.keys.revokeWithMinted('key_…')
    */
   revokeWithMinted(id: string): Promise<KeyRevocation>
+  /**
+   * One page of every key's usage events in [from, to) (ms epoch), oldest first: what the
+   * admin export streams (`UsageStore.events`).
+   *
+   * @example
+   * const page = await paywall.keys.events({ from, to, limit: 500 })
+   */
+  events(query: UsageEventsQuery): Promise<UsageEvent[]>
   /** The key's usage in [from, to) (ms epoch), per route; amounts in dollars. */
   usage(id: string, from: number, to: number): Promise<Statement & { dollars: string }>
   /** The plans keys can be on: the code's, then those put at run time. */
@@ -161,6 +169,7 @@ export function operatorKeys(
     },
     revoke: async (id) => (await revokeWithMinted(id)).revoked,
     revokeWithMinted,
+    events: (query) => keys.usage.events(query),
     async usage(id, from, to) {
       await recordOf(id)
       const statement = await keys.usage.statement(id, from, to)

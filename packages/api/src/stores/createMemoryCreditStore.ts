@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import { X402Error } from '@402x/core'
-import { checkAccountsPage, checkAdjustment, overdrawn, reusedRef } from '../credits/creditAdmin.js'
+import { checkAccountsPage, checkAdjustment, checkRevenueQuery, overdrawn, reusedRef } from '../credits/creditAdmin.js'
 import { hashToken, tokenPrefix } from '../credits/tokens.js'
-import type { CreditAccount, CreditEntry, CreditKind, Posted, RefInput } from '../credits/types.js'
+import type { CreditAccount, CreditEntry, CreditKind, Posted, RefInput, RevenueEntry } from '../credits/types.js'
 import { memoryStoreEvents } from '../webhooks/memoryStoreEvents.js'
 import type { CreditStore } from './types.js'
 
@@ -234,6 +234,22 @@ export function createMemoryCreditStore(now = Date.now): CreditStore {
           .reverse()
           .slice(0, limit),
       ),
+    revenue: (query) =>
+      run(() => {
+        const { from, to, after, limit } = checkRevenueQuery(query)
+        const page: RevenueEntry[] = []
+        // Entries are in id order, and their times never go back (one clock, one writer).
+        for (const e of entries) {
+          if (page.length === limit) break
+          if (e.account !== 'system:revenue' || e.createdAt < from || e.createdAt >= to) continue
+          if (e.createdAt < after.createdAt || (e.createdAt === after.createdAt && e.id <= after.id)) continue
+          // The caller is the transaction's other side (its caller or hold account).
+          const side = entries.find((o) => o.transactionId === e.transactionId && o.account !== 'system:revenue')
+          const { account: _, ...rest } = e
+          page.push({ ...rest, account: side ? side.account.replace(/^(caller|hold):/, '') : '' })
+        }
+        return page
+      }),
     accounts: (options) =>
       run(() => {
         const { limit, after } = checkAccountsPage(options)

@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest'
 import { freshBackends, type OpenBackend } from './contract.fixture.js'
 import type { CreditStore } from './types.js'
 
-/** `CreditStore.accounts` and `CreditStore.adjust` (`stores/types.ts`), run against one implementation. */
+/** `CreditStore.accounts`, `adjust` and `revenue` (`stores/types.ts`), run against one implementation. */
 export function creditAdminContract(name: string, open: OpenBackend<CreditStore>) {
-  describe(`CreditStore accounts and adjust: ${name}`, () => {
+  describe(`CreditStore accounts, adjust and revenue: ${name}`, () => {
     const fresh = freshBackends(open)
 
     it('lists caller accounts in order, paged, with available, reserved and the last movement', async () => {
@@ -20,6 +20,37 @@ export function creditAdminContract(name: string, open: OpenBackend<CreditStore>
       expect(page[1]?.updatedAt).toBeGreaterThanOrEqual(before)
       expect((await s.b.accounts({ limit: 2, after: 'acct_b' })).map((a) => a.account)).toEqual(['acct_c'])
       await expect(s.b.accounts({ limit: 0 })).rejects.toMatchObject({ code: 'invalid_request' })
+    })
+
+    it('pages through the revenue of [from, to) oldest first: captures, charges and refunds, by caller', async () => {
+      const s = await fresh()
+      const before = Date.now()
+      await s.a.grant({ account: 'acct_a', amount: 1_000n, ref: 'g-a' })
+      await s.a.grant({ account: 'acct_b', amount: 1_000n, ref: 'g-b' })
+      const held = await s.a.reserve({ account: 'acct_a', amount: 300n, ttlMs: 60_000 })
+      if (!held.ok) throw new Error('the reservation was refused')
+      await s.a.capture({ reservationId: held.reservationId, amount: 200n })
+      expect(await s.a.tab([{ account: 'acct_b', amount: 50n }])).toEqual([true])
+      await s.a.postTabs()
+      await s.a.refund({ account: 'acct_a', amount: 20n, ref: 'r-1', reason: 'not delivered' })
+      const to = Date.now() + 1
+      const all = await s.b.revenue({ from: before, to })
+      expect(all.map((e) => [e.kind, e.account, e.amount])).toEqual([
+        ['capture', 'acct_a', 200n],
+        ['charge', 'acct_b', 50n],
+        ['refund', 'acct_a', -20n],
+      ])
+      expect(all[0]?.ref).toBe(held.reservationId)
+      // How many charges it covers ("1 charge"; the memory store writes the count alone).
+      expect(all[1]?.note).toMatch(/^1( charge)?$/)
+      expect(all[2]).toMatchObject({ ref: 'r-1', note: 'not delivered' })
+      // Page by page, after the last entry of the page before: each entry once.
+      const first = await s.b.revenue({ from: before, to, limit: 2 })
+      const second = await s.b.revenue({ from: before, to, limit: 2, after: first.at(-1) })
+      expect([...first, ...second]).toEqual(all)
+      expect(await s.b.revenue({ from: before, to, after: all.at(-1) })).toEqual([])
+      expect(await s.b.revenue({ from: to, to: to + 60_000 })).toEqual([])
+      await expect(s.b.revenue({ from: to, to })).rejects.toMatchObject({ code: 'invalid_request' })
     })
 
     it('adjusts up and down with its reason in the statement, never below zero, once per ref', async () => {

@@ -1,5 +1,13 @@
 import type { CreditAccountInfo, CreditAdjustment } from '../credits/creditAdmin.js'
-import type { CaptureResult, CreditBalance, CreditEntry, Posted, ReserveResult } from '../credits/types.js'
+import type {
+  CaptureResult,
+  CreditBalance,
+  CreditEntry,
+  Posted,
+  ReserveResult,
+  RevenueEntry,
+  RevenueQuery,
+} from '../credits/types.js'
 import type { PaymentPage, PaymentQuery } from '../ledger/paymentQuery.js'
 import type { NewPayment, PaymentRecord, PaymentState, PaymentUpdate } from '../ledger/types.js'
 import type { RateLimitStore } from '../ratelimit/types.js'
@@ -242,6 +250,18 @@ export type CreditStore = {
    * await credits.adjust({ account: 'acct_…', amount: -250_000n, ref: 'ticket-812', reason: 'double top-up refunded by card' })
    */
   adjust(input: CreditAdjustment): Promise<Posted>
+  /**
+   * One page of the revenue entries (`system:revenue`: captures and charges, less refunds)
+   * made in [from, to), oldest first (by `createdAt`, then `id`), each with the caller it came
+   * from: the export reads a period page by page, each after the last entry of the one
+   * before. Charges still on a tab are not entries yet: `postTabs()` first for every one.
+   *
+   * @example
+   * await credits.postTabs()
+   * let page = await credits.revenue({ from, to, limit: 500 })
+   * while (page.length === 500) page = await credits.revenue({ from, to, limit: 500, after: page.at(-1) })
+   */
+  revenue(query: RevenueQuery): Promise<RevenueEntry[]>
   /**
    * The webhook events written with this store's movements, for the worker to move into the
    * ledger's outbox. A store without it cannot carry events: webhooks for `credit.topped_up`

@@ -11,8 +11,9 @@ import { paymentsUsage } from './payments.js'
 const usage = (why: string) => new X402Error('invalid_request', { message: `${why}\n\nUsage\n${paymentsUsage}` })
 
 /**
- * `402x export --from --to [--format csv|cloudevents] [-o file]`: `GET /__402x/admin/export`
- * streamed to stdout or a file. With `-o` and `--json`, one line: `{ file, format, lines, bytes }`.
+ * `402x export --from --to [--kind payments|usage|credit|all] [--format csv|cloudevents] [-o file]`:
+ * `GET /__402x/admin/export` streamed to stdout or a file. With `-o` and `--json`, one line:
+ * `{ file, kind, format, rows, bytes }`.
  */
 export function exportCommand(args: string[]): Promise<number> {
   return withJsonErrors('export', args, async () => {
@@ -22,7 +23,9 @@ export function exportCommand(args: string[]): Promise<number> {
       options: {
         from: { type: 'string' },
         to: { type: 'string' },
+        kind: { type: 'string', default: 'payments' },
         format: { type: 'string', default: 'csv' },
+        key: { type: 'string' },
         output: { type: 'string', short: 'o' },
         payer: { type: 'string' },
         state: { type: 'string' },
@@ -35,10 +38,14 @@ export function exportCommand(args: string[]): Promise<number> {
     if (positionals.length > 0) throw usage(`unexpected "${positionals[0]}": export takes only options`)
     if (values.format !== 'csv' && values.format !== 'cloudevents')
       throw usage(`--format is "${values.format}": give csv or cloudevents`)
+    const kinds = ['payments', 'usage', 'credit', 'all']
+    if (!kinds.includes(values.kind)) throw usage(`--kind is "${values.kind}": give ${kinds.join(', ')}`)
+    if (values.kind === 'all' && values.format !== 'cloudevents')
+      throw usage('--kind all is CloudEvents only (each kind has its own CSV columns): add --format cloudevents')
     if (values.json && !values.output)
       throw usage('--json reports where the export went: give -o file (without it the export itself is stdout)')
-    const query = new URLSearchParams({ format: values.format })
-    for (const name of ['from', 'to', 'payer', 'state', 'resource'] as const) {
+    const query = new URLSearchParams({ kind: values.kind, format: values.format })
+    for (const name of ['from', 'to', 'payer', 'state', 'resource', 'key'] as const) {
       const value = values[name]
       if (value !== undefined) query.set(name, value)
     }
@@ -80,8 +87,13 @@ export function exportCommand(args: string[]): Promise<number> {
     // CSV counts its header line; the rows are what was exported.
     const rows = values.format === 'csv' ? Math.max(lines - 1, 0) : lines
     if (values.json)
-      process.stdout.write(`${JSON.stringify({ file: values.output, format: values.format, rows, bytes })}\n`)
-    else if (values.output) createUi({ json: false }).done(`exported ${rows} payments to ${values.output}`)
+      process.stdout.write(
+        `${JSON.stringify({ file: values.output, kind: values.kind, format: values.format, rows, bytes })}\n`,
+      )
+    else if (values.output)
+      createUi({ json: false }).done(
+        `exported ${rows} ${values.kind === 'all' ? 'events' : values.kind === 'usage' ? 'usage events' : values.kind === 'credit' ? 'credit entries' : 'payments'} to ${values.output}`,
+      )
     return 0
   })
 }

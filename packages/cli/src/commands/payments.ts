@@ -7,9 +7,10 @@ import { createUi } from '../ui.js'
 export const paymentsUsage = `  402x payments [--payer 0x…] [--state settled] [--resource /api/x] [--from 2026-01-01] [--to 2026-02-01] [--limit 50] [--cursor c] [--json]
       The API's payments, newest first (--state: one or several, comma-separated);
       prints the --cursor of the next page when there is one.
-  402x export --from 2026-11-01 --to 2026-12-01 [--format csv] [-o file] [--payer 0x…] [--state settled] [--json]
-      The payments of a period as CSV (a header row) or CloudEvents JSON lines (--format cloudevents),
-      streamed to stdout or to -o file.
+  402x export --from 2026-11-01 --to 2026-12-01 [--kind payments] [--format csv] [-o file] [--payer 0x…] [--state settled] [--key key_…] [--json]
+      The payments (--kind usage: the calls served on API keys, --key for one key's; credit: the
+      credit spent and refunded; all: the three, CloudEvents only) of a period as CSV (a header row)
+      or CloudEvents JSON lines (--format cloudevents), streamed to stdout or to -o file.
       Both talk to the API's admin API: --url, else X402_API_URL, else the running 402x dev;
       --token, else X402_ADMIN_TOKEN, else the token of the 402x dev running in this folder.`
 
