@@ -1,4 +1,4 @@
-import { checkOptions, X402Error } from '@402x/core'
+import { checkOptions, type OptionShape, X402Error } from '@402x/core'
 import type { PaywallOptions, RouteOptions } from '../paywall/types.js'
 import { checkRateLimit } from '../ratelimit/resolveRateLimit.js'
 import { paywallRules, routeRules } from './paywallOptionRules.js'
@@ -9,17 +9,18 @@ import { paywallRules, routeRules } from './paywallOptionRules.js'
  * (`rateLimit`) or cannot be turned off (`verifyNonce: false`), a route option next to a
  * `routes` table (it would apply to no route), or `errors: 'next'` on an adapter that has no
  * error handler to hand a 402 to (`adapter` names it), all
- * stop start-up with `invalid_config`. Nothing a seller writes is silently ignored.
+ * stop start-up with `invalid_config`. Nothing a seller writes is silently ignored. `own`
+ * holds the options only that adapter reads (the fetch and Next.js adapters' `ip`).
  *
  * @example
  * checkPaywallOptions({ price: 0.01, rateLimt: {} })
  * // throws: x402Middleware(): `rateLimt` is not an option: did you mean `rateLimit`?
  */
-export function checkPaywallOptions(options: PaywallOptions, adapter?: string): void {
+export function checkPaywallOptions(options: PaywallOptions, adapter?: string, own?: OptionShape): void {
   // Express's middleware and `createPaywall` (for `nodeMiddleware`) can hand 402s on; the
   // adapters that name themselves here answer them.
   const where = adapter ?? 'x402Middleware()'
-  checkOptions(options, paywallRules, where)
+  checkOptions(options, own ? { ...paywallRules, ...own } : paywallRules, where)
   const given = options as Record<string, unknown>
   if (given.routes !== undefined) {
     // `rateLimit` beside a table is one limit all its routes share.

@@ -1,5 +1,7 @@
 import { type OptionRule, type OptionShape, rule } from '@402x/core'
+import type { FetchAddressOptions } from '../fetch/fetchAddress.js'
 import type { KeysOptions } from '../keys/options.js'
+import type { NextAddressOptions } from '../next/nextAddress.js'
 import type { MetricsOptions } from '../observe/options.js'
 import type {
   CommonOptions,
@@ -258,6 +260,17 @@ export const commonRules = {
   ),
   webhookDelivery: rule.object(webhookDeliveryRules, 'an object: { timeoutMs: 10000 }'),
 } as const satisfies Record<keyof CommonOptions, OptionRule>
+
+/** The fetch adapter's own option (`withX402()` and `rateLimit()` of `402x-api/fetch`). */
+export const fetchAddressRules = {
+  ip: fn("(request, ...rest) => the caller's address, or undefined"),
+} as const satisfies Record<keyof FetchAddressOptions, OptionRule>
+
+/** The Next.js adapter's own options (`withX402()`, `x402NextMiddleware()`, `rateLimit()`). */
+export const nextAddressRules = {
+  ip: fn("(request) => the caller's address, or undefined"),
+  trustedHops: wholeIn(0, 64, 'a whole number of proxies in front of Next that append to X-Forwarded-For, e.g. 1'),
+} as const satisfies Record<keyof NextAddressOptions, OptionRule>
 
 /** An entry of `routes`: a price, or a route's options. */
 export const routeEntryRule = rule.either(

@@ -1,32 +1,29 @@
-import { withHeaders } from '../paywall/responses.js'
-import { createRateLimiter, type RateLimiter } from '../ratelimit/createRateLimiter.js'
+import { fetchAddressRules } from '../config/paywallOptionRules.js'
+import type { RateLimiter } from '../ratelimit/createRateLimiter.js'
 import type { RateLimitOptions } from '../ratelimit/options.js'
+import { addressOf, type FetchAddressOptions } from './fetchAddress.js'
+import { limitFetch, splitAdapterOptions } from './limitFetch.js'
 
 type FetchHandler<Rest extends unknown[]> = (request: Request, ...rest: Rest) => Response | Promise<Response>
 
+/** One limit of the fetch `rateLimit()`: a limit, and (on any one of them) `ip`. */
+export type FetchRateLimitOptions<Rest extends unknown[] = unknown[]> = RateLimitOptions & FetchAddressOptions<Rest>
+
 /**
- * A rate limit around a fetch-style handler (Bun, Deno, Cloudflare-style runtimes, Next.js
- * route handlers). These runtimes give no caller address to the handler: count with
- * `by: (request) => request.headers.get('cf-connecting-ip')` or the like; without one, every
- * caller shares one count.
+ * A rate limit around a fetch-style handler (Bun, Deno, Cloudflare Workers …). It counts by
+ * the address the runtime passes the handler: Bun's `server.requestIP(request)`, Deno's
+ * `info.remoteAddr`, Cloudflare's `cf-connecting-ip` on Workers; elsewhere give `ip`. Without
+ * an address, requests share one count, and a warning says so once.
  *
  * @example
  * import { rateLimit } from '402x-api/fetch'
- * export default { fetch: rateLimit({ maxRequests: 100, windowMs: 60000, by: (r) => r.headers.get('x-real-ip') ?? undefined }, handler) }
+ * Deno.serve(rateLimit({ maxRequests: 100, windowMs: 60000 }, (request, info) => Response.json({ ok: true })))
  */
 export function rateLimit<Rest extends unknown[]>(
-  options: RateLimitOptions | RateLimitOptions[],
+  options: FetchRateLimitOptions<Rest> | FetchRateLimitOptions<Rest>[],
   handler: FetchHandler<Rest>,
-  where = 'rateLimit() (fetch)',
-  ipOf: (request: Request) => string | undefined = () => undefined,
 ): FetchHandler<Rest> & { limiter: RateLimiter } {
-  const limiter = createRateLimiter(options, where)
-  const limited = async (request: Request, ...rest: Rest): Promise<Response> => {
-    const taken = await limiter.take({ headers: request.headers, ip: ipOf(request), req: request })
-    if (taken instanceof Response) return taken
-    const response = await handler(request, ...rest)
-    limiter.settle(taken, response.status)
-    return taken.headers.length ? withHeaders(response, taken.headers) : response
-  }
-  return Object.assign(limited, { limiter })
+  const where = 'rateLimit() (fetch)'
+  const { limits, own } = splitAdapterOptions<FetchAddressOptions<Rest>>(options, fetchAddressRules, where)
+  return limitFetch(limits, handler, where, addressOf(own.ip))
 }

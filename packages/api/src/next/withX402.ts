@@ -1,7 +1,6 @@
 import type { NextRequest } from 'next/server.js'
 import { serveDecision } from '../paywall/serveDecision.js'
-import type { PaywallOptions } from '../paywall/types.js'
-import { nextPaywall } from './nextPaywall.js'
+import { type NextPaywallOptions, nextPaywall } from './nextPaywall.js'
 
 /** An App Router route handler: `(request, { params })`, `params` a Promise in Next 15+. */
 type RouteHandler<Rest extends unknown[]> = (request: NextRequest, ...rest: Rest) => Response | Promise<Response>
@@ -30,13 +29,18 @@ const unpriced = (method: string, path: string) =>
  * The paywall is made on the first request, not at import, so `next build` needs no
  * payment settings; a missing setting fails that first request with its message.
  *
+ * Limits and free tiers counted by IP use `request.ip` where Next sets it (Next 14), else the
+ * `X-Forwarded-For` entry the proxy in front appended (`trustedHops`, 1 by default: the
+ * rightmost), never one the caller wrote; or `ip`. Without one, such requests share one
+ * count, and a warning says so once.
+ *
  * @example
  * // app/api/generate/route.ts
  * import { withX402 } from '402x-api/next'
  * export const POST = withX402({ price: 0.01 }, async (request) => Response.json({ ok: true }))
  */
 export function withX402<Rest extends unknown[]>(
-  options: PaywallOptions,
+  options: NextPaywallOptions,
   handler: RouteHandler<Rest>,
 ): (request: NextRequest, ...rest: Rest) => Promise<Response> {
   const paywall = nextPaywall(options)
@@ -45,6 +49,6 @@ export function withX402<Rest extends unknown[]>(
     const route = paywall().match(request.method, path)
     if (route === undefined && request.method !== 'OPTIONS') return unpriced(request.method, path)
     const run = () => handler(request, ...rest)
-    return serveDecision(paywall(), request, route ?? undefined, undefined, { run, pass: run })
+    return serveDecision(paywall(), request, route ?? undefined, { ip: paywall.ipOf(request) }, { run, pass: run })
   }
 }

@@ -2,9 +2,8 @@ import { headers } from '@402x/core'
 import { type NextRequest, NextResponse } from 'next/server.js'
 import { presentedKey } from '../keys/presentedKey.js'
 import { creditsPath, parseCreditToken } from '../paywall/credits.js'
-import type { PaywallOptions } from '../paywall/types.js'
 import { withAnyMethodNote } from './anyMethodNote.js'
-import { nextPaywall } from './nextPaywall.js'
+import { type NextPaywallOptions, nextPaywall } from './nextPaywall.js'
 
 /**
  * Next.js middleware (`proxy.ts` in Next 16, `middleware.ts` with `runtime: 'nodejs'` in
@@ -30,14 +29,14 @@ import { nextPaywall } from './nextPaywall.js'
  * export const proxy = x402NextMiddleware(paywall)
  * export const config = { matcher: '/api/:path*' }
  */
-export function x402NextMiddleware(options: PaywallOptions): (request: NextRequest) => Promise<Response> {
+export function x402NextMiddleware(options: NextPaywallOptions): (request: NextRequest) => Promise<Response> {
   const paywall = nextPaywall(options)
   return async (request) => {
     const route = paywall().match(request.method, new URL(request.url).pathname)
     if (route === undefined) return NextResponse.next()
     // Credit is bought here: no route handler stands behind /__402x/credits.
     if (route && new URL(request.url).pathname === creditsPath) {
-      const decision = await paywall().handle(request, route)
+      const decision = await paywall().handle(request, route, { ip: paywall.ipOf(request) })
       if (decision.type === 'respond') return decision.response
       if (decision.type === 'proceed') await decision.abort('not a route')
       return NextResponse.next()
@@ -50,7 +49,7 @@ export function x402NextMiddleware(options: PaywallOptions): (request: NextReque
       (paywall().config.keys !== undefined &&
         presentedKey(request.headers, paywall().config.keys?.header) !== undefined)
     if (route && ((paying && request.method !== 'HEAD') || route.free)) return NextResponse.next()
-    const decision = await paywall().handle(request, route ?? undefined)
+    const decision = await paywall().handle(request, route ?? undefined, { ip: paywall.ipOf(request) })
     if (decision.type === 'respond')
       return route ? withAnyMethodNote(decision.response, route, request.method) : decision.response
     // Not expected without a payment; the handler decides again, so hold nothing here.

@@ -33,6 +33,8 @@ export type QuoteInput = {
   resourceUrl: string
   /** The address that signed the payment, when there is one. */
   payer: string | undefined
+  /** Told when the free tier counts by IP and `ip` is unknown (that request gets none free). */
+  noAddress?: () => void
 }
 
 /**
@@ -87,6 +89,7 @@ export function createQuoter(config: ResolvedPaywall, ledger: Ledger) {
         free.by === 'payer' && identity && (await spendNonce(identity.nonce, identity.expiresAt))
           ? identity.address
           : undefined
+      if (free.by === 'ip' && input.ip === undefined) input.noAddress?.()
       const who = await callerId(free.by, {
         ip: input.ip,
         key: free.by === 'key' ? (request.headers.get(free.keyHeader) ?? undefined) : undefined,

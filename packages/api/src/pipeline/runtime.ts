@@ -14,6 +14,7 @@ import type { Proof } from '../paywall/retryKnown.js'
 import { receiptJson } from '../paywall/streamMeter.js'
 import type { CreditReceipt, PaymentEvent, PaywallEvents, PaywallOptions } from '../paywall/types.js'
 import type { ResolvedPortal } from '../portal/portalOptions.js'
+import { type NoAddress, noAddressWarning } from '../ratelimit/noAddressWarning.js'
 import type { WebhookService } from '../webhooks/createWebhooks.js'
 
 /**
@@ -31,6 +32,8 @@ export type PaywallRuntime = {
   inFlight: Set<string>
   /** Routes whose price function was already reported as inconsistent (warned once). */
   warned: WeakSet<ResolvedRoute>
+  /** A limit or free tier counted a caller by IP without an address: warned once per paywall. */
+  noAddress: NoAddress
   /** `/__402x/credits`, the route that sells credit. */
   creditsRoute: ResolvedRoute
   decimals: number
@@ -63,6 +66,7 @@ export function createRuntime(options: PaywallOptions, config: ResolvedPaywall, 
     quote: createQuoter(config, config.ledger),
     inFlight: new Set(),
     warned: new WeakSet(),
+    noAddress: noAddressWarning(),
     creditsRoute: {
       usesPayer: false,
       needsRequest: false,

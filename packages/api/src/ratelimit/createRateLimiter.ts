@@ -2,6 +2,7 @@ import { checkOptions, X402Error } from '@402x/core'
 import { rateLimitRules } from '../config/paywallOptionRules.js'
 import { presentedKey } from '../keys/presentedKey.js'
 import { parseCreditToken } from '../paywall/credits.js'
+import { noAddressWarning } from './noAddressWarning.js'
 import { openRateLimitStore } from './openRateLimitStore.js'
 import type { RateLimitOptions } from './options.js'
 import { type ResolvedLimit, resolveRateLimit } from './resolveRateLimit.js'
@@ -61,6 +62,8 @@ export function createRateLimiter(
       onStoreError: 'fail-open',
     }),
   )
+  const warn = noAddressWarning()
+  const noAddress = () => warn('limit', where)
   return {
     limits,
     readsRequest: limits.some((l) => l.cost || typeof l.by === 'function'),
@@ -72,6 +75,7 @@ export function createRateLimiter(
         payer: undefined,
         req,
         headers,
+        noAddress,
       }),
     settle(taken, status) {
       if (taken.refundsRefused && refusedStatuses.has(status)) void taken.undo()

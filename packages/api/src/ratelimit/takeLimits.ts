@@ -21,6 +21,8 @@ export type Caller = {
   req: unknown
   /** The request's headers (a limit's own `keyHeader`). */
   headers: { get(name: string): string | null }
+  /** Told when a limit counts this caller by IP and `ip` is unknown (warns once: noAddressWarning). */
+  noAddress?: (() => void) | undefined
 }
 
 /** What the limits took: the headers every answer carries, and how to give it back. */
@@ -100,7 +102,17 @@ async function callerOf(limit: ResolvedLimit, caller: Caller): Promise<string> {
   const sources = { ...caller, key }
   // On credit, a payer limit counts the token (the account's own proof).
   const by = limit.by === 'payer' && !caller.payer && caller.token ? 'token' : limit.by
-  return (await callerId(by, sources, limit.ipv6Subnet)) ?? `ip:${callerIp(caller.ip, limit.ipv6Subnet) ?? 'unknown'}`
+  const id = (await callerId(by, sources, limit.ipv6Subnet)) ?? ipId(caller.ip, limit.ipv6Subnet)
+  if (id === unknownIp) caller.noAddress?.()
+  return id
+}
+
+// Without an address, one shared count: a limit still holds (rather than letting everyone
+// through), and the seller is told once (`noAddress`).
+const unknownIp = 'ip:unknown'
+const ipId = (ip: string | undefined, subnet: number | false) => {
+  const grouped = callerIp(ip, subnet)
+  return grouped === undefined ? unknownIp : `ip:${grouped}`
 }
 
 async function costOf(limit: ResolvedLimit, req: unknown): Promise<number> {

@@ -28,6 +28,7 @@ export const payerRateLimit: Stage = async (ctx, next) => {
     payer,
     req: ctx.req,
     headers: ctx.request.headers,
+    noAddress: () => ctx.rt.noAddress('limit', `${ctx.request.method} ${ctx.resourceUrl}`),
   })
   if (taken instanceof Response) return respond(taken)
   return withLimits(await next(), taken)

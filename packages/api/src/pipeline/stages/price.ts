@@ -18,6 +18,7 @@ export const price: Stage = async (ctx, next) => {
     ip: ctx.identity.ip,
     resourceUrl: ctx.resourceUrl,
     payer: ctx.identity.payer,
+    noAddress: () => rt.noAddress('free', `${ctx.request.method} ${ctx.resourceUrl}`),
   })
   if (quoted.type !== 'quote') return quoted
   ctx.price = quoted.price

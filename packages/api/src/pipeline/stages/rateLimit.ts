@@ -24,6 +24,7 @@ export const rateLimit: Stage = async (ctx, next) => {
     payer: undefined,
     req: ctx.req,
     headers: ctx.request.headers,
+    noAddress: () => ctx.rt.noAddress('limit', `${ctx.request.method} ${ctx.resourceUrl}`),
   })
   if (taken instanceof Response) return respond(taken)
   return withLimits(await next(), taken)
