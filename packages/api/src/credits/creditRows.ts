@@ -1,5 +1,5 @@
 import { X402Error } from '@402x/core'
-import type { CreditAccount, CreditEntry, CreditKind } from './types.js'
+import type { CreditAccount, CreditEntry, CreditKind, RevenueEntry } from './types.js'
 
 // The credit ledger's rows as SQLite returns them, and the checks every movement's input
 // passes before it is written (createCreditLedger.ts).
@@ -65,4 +65,28 @@ export const entryOf = (row: EntryRow): CreditEntry => ({
   ref: row.ref,
   ...(row.note ? { note: row.note } : {}),
   createdAt: row.created_at,
+})
+
+/** A revenue entry's row, as both SQL stores read it (`CreditStore.revenue`). */
+export type RevenueRow = {
+  id: number | bigint
+  transaction_id: number | bigint
+  account: string
+  amount: string
+  kind: CreditKind
+  ref: string
+  note: string | null
+  created_at: number | bigint
+}
+
+/** The revenue entry of a row (a note only when there is one). */
+export const revenueEntryOf = (r: RevenueRow): RevenueEntry => ({
+  id: Number(r.id),
+  transactionId: Number(r.transaction_id),
+  account: r.account,
+  kind: r.kind,
+  amount: BigInt(r.amount),
+  ref: r.ref,
+  ...(r.note ? { note: r.note } : {}),
+  createdAt: Number(r.created_at),
 })

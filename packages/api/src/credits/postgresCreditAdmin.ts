@@ -1,9 +1,8 @@
 import type { Pg } from '../postgres/openPostgres.js'
 import type { CreditStore } from '../stores/types.js'
 import { checkAccountsPage, checkAdjustment, checkRevenueQuery, overdrawn, reusedRef } from './creditAdmin.js'
-import { callerOf } from './creditRows.js'
+import { callerOf, type RevenueRow, revenueEntryOf } from './creditRows.js'
 import { lockBalances, lockRef, post, type Write } from './postgresCreditPosting.js'
-import type { CreditKind } from './types.js'
 
 /**
  * The PostgreSQL credit store's operator calls (createPostgresCreditStore.ts): the accounts
@@ -22,31 +21,13 @@ export function postgresCreditAdmin(
       return call(async () => {
         // Keyset pages on the revenue entries' own index (migration 3).
         const rows = await sql<
-          {
-            id: bigint
-            transaction_id: bigint
-            account: string
-            amount: string
-            kind: CreditKind
-            ref: string
-            note: string | null
-            created_at: bigint
-          }[]
+          RevenueRow[]
         >`select e.id, e.transaction_id, t.account, e.amount::text as amount, t.kind, t.ref, t.note, e.created_at
           from x402_credit_entries e join x402_credit_transactions t on t.id = e.transaction_id
           where e.account = 'system:revenue' and e.created_at >= ${from} and e.created_at < ${to}
             and (e.created_at, e.id) > (${after.createdAt}::bigint, ${after.id}::bigint)
           order by e.created_at, e.id limit ${limit}`
-        return rows.map((r) => ({
-          id: Number(r.id),
-          transactionId: Number(r.transaction_id),
-          account: r.account,
-          kind: r.kind,
-          amount: BigInt(r.amount),
-          ref: r.ref,
-          ...(r.note ? { note: r.note } : {}),
-          createdAt: Number(r.created_at),
-        }))
+        return rows.map(revenueEntryOf)
       })
     },
     accounts: async (options) => {

@@ -1,8 +1,8 @@
 import type { SqliteDb } from '../ledger/openSqlite.js'
 import type { CreditStore } from '../stores/types.js'
 import { checkAccountsPage, checkAdjustment, checkRevenueQuery, overdrawn, reusedRef } from './creditAdmin.js'
-import { callerOf, type SqlitePost, type TxRow } from './creditRows.js'
-import type { CreditKind, Posted } from './types.js'
+import { callerOf, type RevenueRow, revenueEntryOf, type SqlitePost, type TxRow } from './creditRows.js'
+import type { Posted } from './types.js'
 
 /**
  * The SQLite credit ledger's operator calls (createCreditLedger.ts): the accounts listing,
@@ -42,26 +42,8 @@ export function sqliteCreditAdmin(
     revenue: (query) =>
       guard(() => {
         const { from, to, after, limit } = checkRevenueQuery(query)
-        const rows = revenue.all({ from, to, at: after.createdAt, id: after.id, limit }) as {
-          id: number
-          transaction_id: number
-          account: string
-          amount: string
-          kind: CreditKind
-          ref: string
-          note: string | null
-          created_at: number
-        }[]
-        return rows.map((r) => ({
-          id: Number(r.id),
-          transactionId: Number(r.transaction_id),
-          account: r.account,
-          kind: r.kind,
-          amount: BigInt(r.amount),
-          ref: r.ref,
-          ...(r.note ? { note: r.note } : {}),
-          createdAt: Number(r.created_at),
-        }))
+        const rows = revenue.all({ from, to, at: after.createdAt, id: after.id, limit }) as RevenueRow[]
+        return rows.map(revenueEntryOf)
       }),
     accounts: (options) =>
       guard(() => {

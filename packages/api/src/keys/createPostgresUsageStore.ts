@@ -8,6 +8,7 @@ import { periodBounds, periodsOf } from './periods.js'
 import { usageSchema } from './postgresKeySchema.js'
 import { addTo, dropHolds, giveBack, inOrder, lockCounter, type Slot, slotId, take } from './postgresQuota.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
+import { type UsageRow, usageEventOf } from './usageRow.js'
 
 export type PostgresUsageStoreOptions = ({ url: string } | { sql: Pg }) & {
   /**
@@ -200,31 +201,13 @@ export function createPostgresUsageStore(options: PostgresUsageStoreOptions): Us
         const { from, to, keyId, after, limit } = checkEventsQuery(query)
         // Ids compared and ordered in byte order ("C"), as the index (migration 2) and the other stores.
         const rows = await sql<
-          {
-            request_id: string
-            key_id: string
-            route: string
-            units: bigint
-            amount: string
-            asset: string
-            status: number
-            at: bigint
-          }[]
+          UsageRow[]
         >`select request_id, key_id, route, units::int8 as units, amount::text as amount, asset, status, at
           from x402_usage where at >= ${from} and at < ${to}
             and (at > ${after.at} or (at = ${after.at} and request_id collate "C" > ${after.requestId}))
             ${keyId === undefined ? sql`` : sql`and key_id = ${keyId}`}
           order by at, request_id collate "C" limit ${limit}`
-        return rows.map((r) => ({
-          keyId: r.key_id,
-          route: r.route,
-          units: Number(r.units),
-          amount: BigInt(r.amount),
-          asset: r.asset,
-          status: Number(r.status),
-          at: Number(r.at),
-          requestId: r.request_id,
-        }))
+        return rows.map(usageEventOf)
       }),
     used: (keyId, period) =>
       run(async () => {

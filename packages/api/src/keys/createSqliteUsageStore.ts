@@ -4,19 +4,9 @@ import { periodBounds } from './periods.js'
 import { quotaCounters } from './quotaCounters.js'
 import { sqliteUsageComponent } from './sqliteKeySchema.js'
 import type { Statement, UsageEvent, UsageStore } from './types.js'
+import { type UsageRow, usageEventOf } from './usageRow.js'
 
 type LineRow = { route: string; calls: number; units: number; high: string; low: string }
-type EventRow = {
-  request_id: string
-  key_id: string
-  route: string
-  units: number | bigint
-  amount: string
-  asset: string
-  status: number | bigint
-  at: number | bigint
-}
-
 /**
  * Usage events in SQLite (WAL), in the ledger's file or its own, and this process's quota
  * counters in front of them (see `UsageStore`). Events are only ever added, each under a
@@ -183,17 +173,8 @@ export function createSqliteUsageStore(options: SqliteStoreOptions): UsageStore 
         const params = { from, to, at: after.at, requestId: after.requestId, limit }
         const rows = (
           keyId === undefined ? eventsPage.all(params) : keyEventsPage.all({ ...params, keyId })
-        ) as EventRow[]
-        return rows.map((r) => ({
-          keyId: r.key_id,
-          route: r.route,
-          units: Number(r.units),
-          amount: BigInt(r.amount),
-          asset: r.asset,
-          status: Number(r.status),
-          at: Number(r.at),
-          requestId: r.request_id,
-        }))
+        ) as UsageRow[]
+        return rows.map(usageEventOf)
       }),
     used: (keyId, period) =>
       guard(() => {
