@@ -71,5 +71,10 @@ routes:
     )
     expect(errorOf('routes: [\n')).toMatch(/^402x\.yaml:\d+: not valid YAML/)
     expect(errorOf('timeoutMs: -1\n')).toMatch(/^402x\.yaml:1: timeoutMs must be a positive whole number/)
+    // A route key or a free path that is not a route pattern, by its line.
+    expect(errorOf('upstream: http://x\nroutes:\n  "GET /a": 0.01\n  "FETCH": 0.01\n')).toMatch(
+      /^402x\.yaml:4: routes\."FETCH": /,
+    )
+    expect(errorOf('upstream: http://x\nfree:\n  - "GET /ok"\n  - health\n')).toMatch(/^402x\.yaml:4: free\[1\]: /)
   })
 })

@@ -122,6 +122,11 @@ export function parseProxyConfig(text: string, file = '402x.yaml'): ProxyConfig 
   const routeUpstreams: Record<string, string | undefined> = {}
   for (const [key, value] of Object.entries(routes)) {
     const where = (field?: string) => at(field ? ['routes', key, field] : ['routes', key])
+    try {
+      compileRoute(key)
+    } catch (error) {
+      throw configError(file, where(), `routes."${key}": ${(error as Error).message}`)
+    }
     let route: ProxyRoute
     try {
       route = toRouteOptions(value)
