@@ -74,7 +74,10 @@ describe('a credit store written by a newer release', () => {
       }
       await x402Middleware(options).paywall.close()
       const db = openSqlite(options.ledger)
-      db.prepare("UPDATE x402_schema SET version = 9 WHERE component = 'credits'").run()
+      // What a newer release would have recorded: one more credits migration.
+      db.prepare(
+        "INSERT INTO x402_schema (component, version, name, applied_at) VALUES ('credits', 9, 'from a newer release', 0)",
+      ).run()
       db.close()
       expect(() => x402Middleware(options)).toThrow(/credits schema is at version 9, newer than this 402x knows/)
     } finally {
