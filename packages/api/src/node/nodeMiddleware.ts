@@ -1,19 +1,20 @@
 import { randomUUID } from 'node:crypto'
 import type { ServerResponse } from 'node:http'
-import { headers, X402Error } from '@402x/core'
+import { headers } from '@402x/core'
 import { trackingPairs } from '../paywall/callerView.js'
 import type { Paywall } from '../paywall/createPaywall.js'
 import { creditsPath, receiptHeader, setReceiptHeaders } from '../paywall/credits.js'
 import { creditsServedFor, markCreditsServed } from '../paywall/creditsServed.js'
 import { isValidHost } from '../paywall/host.js'
 import { PaymentRequiredError } from '../paywall/paymentRequiredError.js'
-import { errorResponse, faultResponse, handlerFailed, noRoute } from '../paywall/responses.js'
+import { errorResponse, handlerFailed, noRoute } from '../paywall/responses.js'
 import { normalizePath, withRouteParams } from '../paywall/routes.js'
 import type { Proceed, RequestHead } from '../paywall/types.js'
 import type { FastDraw } from '../pipeline/creditDraw.js'
 import { type CreditFastPath, creditFastPathOf } from '../pipeline/creditFastPath.js'
 import { keyFastPathOf } from '../pipeline/keyFastPath.js'
 import { startOf, watching } from '../pipeline/requestEvent.js'
+import { answerFault } from './answerFault.js'
 import { captureRaw, captureResponse, heldWriteHead, sendCaptured, sendWebResponse } from './captureResponse.js'
 import { firstHeader, tellFastCredit } from './fastCreditEvent.js'
 import {
@@ -73,21 +74,6 @@ export function nodeMiddleware(
     }
     full().catch(failed)
   }
-}
-
-/**
- * A fault of 402x's own (a store down, a ledger file from a newer release) answered as the
- * pipeline answers one: JSON with its reason, 503 and `Retry-After` when a retry can help,
- * never the framework's error page (Express's shows the stack). Nothing was served or
- * charged. Any other error goes to the app's error handler, as before.
- */
-function answerFault(paywall: Paywall, res: ServerResponse, next: Next, error: unknown): void {
-  if (!(error instanceof X402Error) || res.headersSent) {
-    next(error)
-    return
-  }
-  paywall.events.emit('error', error)
-  sendWebResponse(res, faultResponse(error)).catch(next)
 }
 
 async function run(
