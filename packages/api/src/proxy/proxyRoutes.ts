@@ -1,5 +1,5 @@
+import { toPlain } from '../paywall/dollars.js'
 import type { Price, RouteOptions } from '../paywall/types.js'
-import { plainDecimal } from './plainDecimal.js'
 
 /** One route of `402x.yaml`, as the paywall takes it, and the upstream it goes to. */
 export type ProxyRoute = {
@@ -34,7 +34,7 @@ const moneyKeys = ['price', 'pricePerToken', 'pricePerSecond', 'pricePerKb', 'ma
  * YAML reads `0.0000006` as a number, which JavaScript writes `6e-7`: not an amount of
  * dollars to the paywall. Its exact decimal text is.
  */
-const money = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? plainDecimal(value) : value)
+const money = (value: unknown) => (typeof value === 'number' && Number.isFinite(value) ? toPlain(value) : value)
 
 /** A route's mistake, naming the field it is on (its line is found from it). */
 class RouteError extends Error {

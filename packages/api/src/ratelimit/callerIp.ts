@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net'
+import { ipv6Groups } from '../paywall/ipv6Groups.js'
 
 /**
  * The caller's address as counted: an IPv4-mapped IPv6 address (`::ffff:1.2.3.4`) as its
@@ -15,8 +16,7 @@ export function callerIp(given: string | undefined, subnet: number | false = 64)
   // Spelled as a plain address (the usual case), nothing to rewrite.
   const ip = isIPv6(given) ? given : canonical(given)
   if (isIPv4(ip)) return ip
-  const bare = ip.replace(/%.*$/, '')
-  const groups = ipv6Groups(bare)
+  const groups = ipv6Groups(ip)
   if (!groups) return ip
   // ::ffff:a.b.c.d (and its hex form ::ffff:0102:0304) is an IPv4 caller.
   if (groups.slice(0, 5).every((g) => g === 0) && groups[5] === 0xffff) {
@@ -52,20 +52,4 @@ function canonical(ip: string): string {
     if (parts.every((n) => n <= 255)) return parts.join('.')
   }
   return text
-}
-
-/** The eight 16-bit groups of an IPv6 address (an embedded IPv4 tail allowed), or undefined. */
-function ipv6Groups(ip: string): number[] | undefined {
-  if (!isIPv6(ip)) return undefined
-  let text = ip
-  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)?.[1]
-  if (v4) {
-    const [a = 0, b = 0, c = 0, d = 0] = v4.split('.').map(Number)
-    text = `${text.slice(0, -v4.length)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const [head = '', tail = ''] = text.split('::')
-  const left = head ? head.split(':') : []
-  const right = text.includes('::') ? (tail ? tail.split(':') : []) : []
-  const all = [...left, ...Array(8 - left.length - right.length).fill('0'), ...right]
-  return all.map((g) => Number.parseInt(g, 16))
 }

@@ -1,6 +1,7 @@
 import { lookup } from 'node:dns/promises'
 import { isIP } from 'node:net'
 import { X402Error } from '@402x/core'
+import { ipv6Groups } from '../paywall/ipv6Groups.js'
 
 /** Whether an IPv4 address (dotted) is private, loopback, link-local or otherwise not on the Internet. */
 function isInternalV4(address: string): boolean {
@@ -21,28 +22,6 @@ function isInternalV4(address: string): boolean {
   )
 }
 
-/** An IPv6 address as its 8 groups of 16 bits (a trailing dotted IPv4 part as two), or `undefined`. */
-function groupsOf(address: string): number[] | undefined {
-  let text = address.toLowerCase()
-  const zone = text.indexOf('%')
-  if (zone !== -1) text = text.slice(0, zone)
-  const dotted = /(\d+\.\d+\.\d+\.\d+)$/.exec(text)
-  if (dotted) {
-    if (isIP(dotted[1] as string) !== 4) return undefined
-    const [a = 0, b = 0, c = 0, d = 0] = (dotted[1] as string).split('.').map(Number)
-    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`
-  }
-  const halves = text.split('::')
-  if (halves.length > 2) return undefined
-  const part = (half: string | undefined) => (half ? half.split(':').map((g) => Number.parseInt(g, 16)) : [])
-  const head = part(halves[0])
-  const tail = part(halves[1])
-  const fill = 8 - head.length - tail.length
-  if (halves.length === 1 ? fill !== 0 : fill < 1) return undefined
-  const groups = [...head, ...Array(halves.length === 2 ? fill : 0).fill(0), ...tail]
-  return groups.every((g) => Number.isInteger(g) && g >= 0 && g <= 0xffff) ? groups : undefined
-}
-
 const v4Of = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`
 
 /**
@@ -54,7 +33,7 @@ const v4Of = (high: number, low: number) => `${high >> 8}.${high & 0xff}.${low >
  */
 export function isInternalAddress(address: string): boolean {
   if (isIP(address) === 4) return isInternalV4(address)
-  const g = groupsOf(address)
+  const g = ipv6Groups(address)
   if (!g) return true // not an address this guard can read: not trusted
   const [g0 = 0, g1 = 0, g2 = 0, g3 = 0, g4 = 0, g5 = 0, g6 = 0, g7 = 0] = g
   const zeroTo = (n: number) => g.slice(0, n).every((x) => x === 0)
